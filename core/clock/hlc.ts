@@ -1,0 +1,114 @@
+import type { Hlc } from '../types.js'
+
+/** Reads the wall clock in milliseconds. Injected so that core stays deterministic (DESIGN §2). */
+export type WallClock = () => number
+
+export interface HlcClockOptions {
+  /** The writer's id; the last tie-breaker of the ordering. */
+  readonly node: string
+  readonly wallClock: WallClock
+  /**
+   * [HLC3] A remote timestamp further than this in the future of our wall clock is clamped to
+   * `wall + maxClockSkewMs` before it advances our clock, and counted. Default 60 000 ms.
+   */
+  readonly maxClockSkewMs?: number
+  /** Where to continue from after a restart, e.g. the highest timestamp in the durable log. */
+  readonly initial?: Hlc
+}
+
+export const DEFAULT_MAX_CLOCK_SKEW_MS = 60_000
+
+/** Total order on timestamps: wall time, then counter, then node id. */
+export function compareHlc(a: Hlc, b: Hlc): number {
+  if (a.wallMs !== b.wallMs) return a.wallMs < b.wallMs ? -1 : 1
+  if (a.counter !== b.counter) return a.counter < b.counter ? -1 : 1
+  if (a.node === b.node) return 0
+  return a.node < b.node ? -1 : 1
+}
+
+export const ZERO_HLC: Hlc = Object.freeze({ wallMs: 0, counter: 0, node: '' })
+
+export function maxHlc(a: Hlc, b: Hlc): Hlc {
+  return compareHlc(a, b) >= 0 ? a : b
+}
+
+/** `1700000000000:3:eu-1`, for logs and tests. */
+export function formatHlc(h: Hlc): string {
+  return `${h.wallMs}:${h.counter}:${h.node}`
+}
+
+/**
+ * A hybrid logical clock (Kulkarni et al.). Timestamps it issues strictly increase even when the
+ * wall clock goes backwards [HLC1]; after `receive(ts)` every later timestamp is above `ts` [HLC2]
+ * unless `ts` was beyond the skew bound, in which case it is clamped and counted [HLC3].
+ */
+export class HlcClock {
+  readonly node: string
+  readonly maxClockSkewMs: number
+  private readonly wallClock: WallClock
+  private wallMs: number
+  private counter: number
+  private clampedCount = 0
+
+  constructor(options: HlcClockOptions) {
+    if (!options.node) throw new Error('HlcClock: node id must be a non-empty string')
+    const skew = options.maxClockSkewMs ?? DEFAULT_MAX_CLOCK_SKEW_MS
+    if (!(skew >= 0)) throw new Error(`HlcClock: maxClockSkewMs must be >= 0, got ${skew}`)
+    this.node = options.node
+    this.wallClock = options.wallClock
+    this.maxClockSkewMs = skew
+    this.wallMs = options.initial?.wallMs ?? 0
+    this.counter = options.initial?.counter ?? 0
+  }
+
+  /** How many remote timestamps were clamped because they were too far in the future [HLC3]. */
+  get clampedRemoteCount(): number {
+    return this.clampedCount
+  }
+
+  /** The last timestamp issued or observed, without advancing. */
+  peek(): Hlc {
+    return { wallMs: this.wallMs, counter: this.counter, node: this.node }
+  }
+
+  /** A fresh timestamp for a local event (a write). */
+  now(): Hlc {
+    const wall = this.wallClock()
+    if (wall > this.wallMs) {
+      this.wallMs = wall
+      this.counter = 0
+    } else {
+      this.counter += 1
+    }
+    return this.peek()
+  }
+
+  /**
+   * Observe a timestamp from another writer, so that anything we issue afterwards orders after it.
+   * Returns false when the timestamp was beyond the skew bound and had to be clamped.
+   */
+  receive(remote: Hlc): boolean {
+    const wall = this.wallClock()
+    const limit = wall + this.maxClockSkewMs
+    let remoteWall = remote.wallMs
+    let remoteCounter = remote.counter
+    const clamped = remoteWall > limit
+    if (clamped) {
+      this.clampedCount += 1
+      remoteWall = limit
+      remoteCounter = 0
+    }
+    const nextWall = Math.max(this.wallMs, remoteWall, wall)
+    if (nextWall === this.wallMs && nextWall === remoteWall) {
+      this.counter = Math.max(this.counter, remoteCounter) + 1
+    } else if (nextWall === this.wallMs) {
+      this.counter += 1
+    } else if (nextWall === remoteWall) {
+      this.counter = remoteCounter + 1
+    } else {
+      this.counter = 0
+    }
+    this.wallMs = nextWall
+    return !clamped
+  }
+}

@@ -1,0 +1,78 @@
+import type { Change, VersionVector } from '../types.js'
+
+/**
+ * Bumped on every incompatible wire change. A handshake with another version is refused with
+ * close code `VERSION_MISMATCH` (see close-codes.ts).
+ */
+export const PROTOCOL_VERSION = 1
+
+/** Who is on the other end of a connection. */
+export type Role = 'client' | 'peer'
+
+/** The numeric tag that starts every frame. Values are part of the wire format: never reuse one. */
+export const MessageType = {
+  Handshake: 1,
+  HandshakeAccept: 2,
+  VersionVector: 3,
+  ChangeBatch: 4,
+  Ack: 5,
+  Error: 6,
+} as const
+export type MessageType = (typeof MessageType)[keyof typeof MessageType]
+
+/** First frame on every connection, in both directions' first flight from the dialler. */
+export interface HandshakeMessage {
+  readonly type: typeof MessageType.Handshake
+  readonly protocolVersion: number
+  readonly role: Role
+  /** nodeId for a peer, clientId for a client. */
+  readonly identity: string
+  /** Region of a peer node; empty for clients. */
+  readonly region: string
+  /** Opaque credentials (a token); empty when none. */
+  readonly credentials: string
+}
+
+/** The listener's answer to an accepted handshake. */
+export interface HandshakeAcceptMessage {
+  readonly type: typeof MessageType.HandshakeAccept
+  readonly protocolVersion: number
+  readonly identity: string
+  readonly region: string
+}
+
+/**
+ * "This is what I hold". The receiver answers with exactly the changes the sender lacks.
+ * Sent on connect and periodically as anti-entropy.
+ */
+export interface VersionVectorMessage {
+  readonly type: typeof MessageType.VersionVector
+  readonly vector: VersionVector
+}
+
+/** Changes, in seq order per origin. */
+export interface ChangeBatchMessage {
+  readonly type: typeof MessageType.ChangeBatch
+  readonly changes: readonly Change[]
+}
+
+/** "These changes are durable here": what a writer waits on for acknowledgement levels. */
+export interface AckMessage {
+  readonly type: typeof MessageType.Ack
+  readonly durable: VersionVector
+}
+
+/** A typed error before close, or a rejected request. `code` is a stable string (e.g. 'BAD_FRAME'). */
+export interface ErrorMessage {
+  readonly type: typeof MessageType.Error
+  readonly code: string
+  readonly message: string
+}
+
+export type Message =
+  | HandshakeMessage
+  | HandshakeAcceptMessage
+  | VersionVectorMessage
+  | ChangeBatchMessage
+  | AckMessage
+  | ErrorMessage

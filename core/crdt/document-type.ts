@@ -1,0 +1,33 @@
+import type { Change, DocType, Hlc } from '../types.js'
+
+/**
+ * A write that lost to a concurrent one (DESIGN §3). Kept so apps and the lab can see what
+ * last-writer-wins threw away. For Yjs and Automerge documents nothing is thrown away, so they
+ * produce none.
+ */
+export interface ConflictRecord {
+  readonly collection: string
+  readonly docId: string
+  readonly field: string
+  readonly winner: { readonly origin: string; readonly hlc: Hlc; readonly value: unknown; readonly deleted: boolean }
+  readonly loser: { readonly origin: string; readonly hlc: Hlc; readonly value: unknown; readonly deleted: boolean }
+}
+
+/** What applying one change did. */
+export interface ApplyResult {
+  /** False when the change had no visible effect (it lost everywhere, or was already contained). */
+  readonly changed: boolean
+  readonly conflicts: readonly ConflictRecord[]
+}
+
+/**
+ * One replica of one document. Implementations: LWW map, Yjs, Automerge.
+ * [CV1] Replicas that applied the same set of changes, in any order, produce equal `view()`s.
+ */
+export interface DocumentReplica {
+  readonly docType: DocType
+  /** Apply a change made anywhere (locally or remotely). Must be idempotent [CV3]. */
+  apply(change: Change): ApplyResult
+  /** The document as plain JSON-compatible data, for apps, REST and comparisons. */
+  view(): unknown
+}
