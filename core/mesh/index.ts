@@ -1,0 +1,2 @@
+export * from './change-log.js'
+export * from './mesh-node.js'

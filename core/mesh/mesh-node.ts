@@ -1,0 +1,384 @@
+import { vvMerge } from '../clock/version-vector.js'
+import { MessageType, type Message } from '../codec/messages.js'
+import type { ApplyResult, DocumentReplica } from '../crdt/document-type.js'
+import type { Change, DocType, Hlc, VersionVector } from '../types.js'
+import { ChangeLog } from './change-log.js'
+
+/** The clock a mesh node stamps its writes with; `HlcClock` from core/clock in production. */
+export interface MeshClock {
+  now(): Hlc
+  /** Observe a remote timestamp; returns false when it had to be clamped [HLC3]. */
+  receive(remote: Hlc): boolean
+  peek(): Hlc
+}
+
+export interface ReplicaContext {
+  readonly collection: string
+  readonly docId: string
+  readonly localOrigin: string
+  readonly random: () => number
+}
+
+export type ReplicaFactory = (docType: DocType, context: ReplicaContext) => DocumentReplica
+
+export interface MeshNodeOptions {
+  /** This writer's origin id (a node id or a client id). */
+  readonly id: string
+  readonly clock: MeshClock
+  readonly random: () => number
+  readonly createReplica: ReplicaFactory
+  /** Hands a message to the transport. The mesh never touches a socket. */
+  readonly send: (peer: string, message: Message) => void
+  /** Called once for every change that entered the log (local or remote), for the shell to persist. */
+  readonly onAppend?: (change: Change) => void
+  /** Called after a change was applied to its document. */
+  readonly onApplied?: (change: Change, result: ApplyResult) => void
+  /** Upper bound of changes per ChangeBatch frame. Default 256. */
+  readonly maxBatchChanges?: number
+  /** [PF4] Upper bound of out-of-order changes held while waiting for a gap to fill. Default 10 000. */
+  readonly maxBufferedChanges?: number
+}
+
+export interface MeshStats {
+  /** Changes applied to documents (each at most once [CV3]). */
+  applied: number
+  /** Changes that arrived again and were ignored [CV3]. */
+  duplicates: number
+  /** Changes that arrived before their predecessor and waited in the gap buffer. */
+  buffered: number
+  /** Out-of-order changes dropped because the gap buffer was full; anti-entropy fetches them again. */
+  bufferOverflows: number
+  /** Changes whose document exists with another type; logged and forwarded, not applied. */
+  typeMismatches: number
+  conflicts: number
+  sentChanges: number
+  receivedChanges: number
+  /** Remote timestamps that were beyond the skew bound [HLC3]. */
+  clampedTimestamps: number
+}
+
+interface PeerState {
+  /** False until the peer told us its version vector: until then we cannot know what it lacks. */
+  ready: boolean
+  /** What we believe the peer holds: its last announced vector plus what we sent since. */
+  known: Map<string, number>
+  /** What the peer told us it holds durably. */
+  durable: Map<string, number>
+}
+
+export const DEFAULT_MAX_BATCH_CHANGES = 256
+export const DEFAULT_MAX_BUFFERED_CHANGES = 10_000
+
+export function documentKey(collection: string, docId: string): string {
+  return `${collection}\u0000${docId}`
+}
+
+/**
+ * The crdt anti-entropy state machine of one replica (DESIGN §3). Peers exchange version vectors on
+ * connect; each side then sends exactly what the other lacks and keeps streaming what it learns —
+ * from local writes and from any peer — to every other peer, so chains and stars converge too.
+ * Each origin's changes are applied in seq order; early ones wait in a bounded gap buffer and
+ * duplicates are ignored.
+ *
+ * @example
+ * const node = new MeshNode({ id: 'eu-1', clock, random, createReplica, send: (peer, msg) => socket(peer).send(encodeMessage(msg)) })
+ * node.connect('us-1')                       // sends our version vector
+ * node.receive('us-1', decodeMessage(bytes)) // answers, applies, forwards
+ */
+export class MeshNode {
+  readonly id: string
+  readonly stats: MeshStats = {
+    applied: 0,
+    duplicates: 0,
+    buffered: 0,
+    bufferOverflows: 0,
+    typeMismatches: 0,
+    conflicts: 0,
+    sentChanges: 0,
+    receivedChanges: 0,
+    clampedTimestamps: 0,
+  }
+  protected readonly log = new ChangeLog()
+  protected readonly options: MeshNodeOptions
+  private readonly documents = new Map<string, DocumentReplica>()
+  private readonly gaps = new Map<string, Map<number, Change>>()
+  private bufferedCount = 0
+  private readonly peers = new Map<string, PeerState>()
+  private readonly durable = new Map<string, number>()
+  /** Origins that gained changes since the last propagation; keeps forwarding proportional to news. */
+  private readonly dirtyOrigins = new Set<string>()
+  /** True while `restore` replays storage: those changes must not be persisted again. */
+  private restoring = false
+  private readonly maxBatchChanges: number
+  private readonly maxBufferedChanges: number
+
+  constructor(options: MeshNodeOptions) {
+    if (!options.id) throw new Error('MeshNode: id must be a non-empty string')
+    this.id = options.id
+    this.options = options
+    this.maxBatchChanges = options.maxBatchChanges ?? DEFAULT_MAX_BATCH_CHANGES
+    this.maxBufferedChanges = options.maxBufferedChanges ?? DEFAULT_MAX_BUFFERED_CHANGES
+    if (!(this.maxBatchChanges >= 1)) throw new Error('MeshNode: maxBatchChanges must be >= 1')
+  }
+
+  /** What this replica holds (contiguous per origin). Live view: do not mutate. */
+  get vector(): VersionVector {
+    return this.log.vector
+  }
+
+  /** What this replica holds durably, as reported by the shell through `markDurable`. */
+  get durableVector(): VersionVector {
+    return this.durable
+  }
+
+  /** Every held change in origin, seq order. */
+  changes(): IterableIterator<Change> {
+    return this.log.all()
+  }
+
+  /** The replica of a document, created empty on first use. */
+  replica(collection: string, docId: string, docType: DocType): DocumentReplica {
+    const key = documentKey(collection, docId)
+    let replica = this.documents.get(key)
+    if (!replica) {
+      replica = this.options.createReplica(docType, {
+        collection,
+        docId,
+        localOrigin: this.id,
+        random: this.options.random,
+      })
+      this.documents.set(key, replica)
+    }
+    return replica
+  }
+
+  /** Every document's current view, keyed by `documentKey`. */
+  views(): Map<string, unknown> {
+    const out = new Map<string, unknown>()
+    for (const key of [...this.documents.keys()].sort()) out.set(key, this.documents.get(key)?.view())
+    return out
+  }
+
+  /**
+   * Records a local write. The payload is built by the document type's writer API against
+   * `replica(...)`. The change is applied at once but reaches peers only after `markDurable` covers
+   * it: a change that a crash could still erase must not leave the node, or its seq would be reused.
+   */
+  commit(collection: string, docId: string, docType: DocType, payload: Uint8Array): Change {
+    const change: Change = {
+      origin: this.id,
+      seq: this.log.head(this.id) + 1,
+      hlc: this.options.clock.now(),
+      collection,
+      docId,
+      docType,
+      payload,
+    }
+    this.applyInOrder(change)
+    return change
+  }
+
+  /** The shell made everything up to `vector` durable: release own changes and acknowledge. */
+  markDurable(vector: VersionVector): void {
+    const before = this.durable.get(this.id) ?? 0
+    for (const [origin, seq] of vector) if (seq > (this.durable.get(origin) ?? 0)) this.durable.set(origin, seq)
+    if ((this.durable.get(this.id) ?? 0) > before) this.dirtyOrigins.add(this.id)
+    this.propagate()
+    const ack: Message = { type: MessageType.Ack, durable: new Map(this.durable) }
+    for (const [peer, state] of this.peers) if (state.ready) this.options.send(peer, ack)
+  }
+
+  /**
+   * Reloads changes from durable storage after a (re)start, before any peer connects. They are
+   * durable by definition; the clock moves past every timestamp seen so [HLC1]/[HLC2] survive restarts.
+   */
+  restore(changes: Iterable<Change>): void {
+    this.restoring = true
+    try {
+      for (const change of changes) {
+        // Own changes too: the clock restarts from scratch and must not reissue an old timestamp.
+        if (change.origin === this.id) this.options.clock.receive(change.hlc)
+        this.ingest(change)
+      }
+    } finally {
+      this.restoring = false
+    }
+    this.markDurable(this.log.vector)
+  }
+
+  /** A link to `peer` came up: announce what we hold; streaming starts when the peer answers. */
+  connect(peer: string): void {
+    this.peers.set(peer, { ready: false, known: new Map(), durable: new Map() })
+    this.options.send(peer, { type: MessageType.VersionVector, vector: new Map(this.log.vector) })
+  }
+
+  disconnect(peer: string): void {
+    this.peers.delete(peer)
+  }
+
+  isConnected(peer: string): boolean {
+    return this.peers.has(peer)
+  }
+
+  /** What `peer` reported as durable, for acknowledgement levels. */
+  peerDurable(peer: string): VersionVector | undefined {
+    return this.peers.get(peer)?.durable
+  }
+
+  /** Re-announce our vector to every peer; repairs anything lost in transit. */
+  antiEntropy(): void {
+    for (const peer of this.peers.keys()) {
+      this.options.send(peer, { type: MessageType.VersionVector, vector: new Map(this.log.vector) })
+    }
+  }
+
+  /** Handle one decoded message from `peer`. Messages from unknown peers are ignored. */
+  receive(peer: string, message: Message): void {
+    const state = this.peers.get(peer)
+    if (!state) return
+    switch (message.type) {
+      case MessageType.VersionVector:
+        // Replace, not merge: a peer that crashed may hold less than we sent it.
+        state.known = new Map(message.vector)
+        state.ready = true
+        this.sendMissing(peer, state, null)
+        return
+      case MessageType.ChangeBatch:
+        this.receiveBatch(peer, state, message.changes)
+        return
+      case MessageType.Ack:
+        state.durable = vvMerge(state.durable, message.durable)
+        return
+      default:
+        // Handshakes and errors belong to the shell.
+        return
+    }
+  }
+
+  private receiveBatch(peer: string, state: PeerState, changes: readonly Change[]): void {
+    let sawGap = false
+    for (const change of changes) {
+      this.stats.receivedChanges += 1
+      if (change.seq > (state.known.get(change.origin) ?? 0)) state.known.set(change.origin, change.seq)
+      if (!this.ingest(change)) sawGap = true
+    }
+    this.propagate()
+    // Something before these changes is missing: tell the sender what we have so it resends.
+    if (sawGap) this.options.send(peer, { type: MessageType.VersionVector, vector: new Map(this.log.vector) })
+  }
+
+  /** Takes a change from anywhere. Returns false when it had to wait for (or was dropped behind) a gap. */
+  private ingest(change: Change): boolean {
+    if (this.isDuplicate(change)) {
+      this.stats.duplicates += 1
+      return true
+    }
+    const head = this.log.head(change.origin)
+    if (change.seq > head + 1) {
+      this.buffer(change)
+      return false
+    }
+    this.applyInOrder(change)
+    this.drainGap(change.origin)
+    return true
+  }
+
+  /** [CV3] A change at or below its origin's head has been applied already. */
+  protected isDuplicate(change: Change): boolean {
+    return change.seq <= this.log.head(change.origin)
+  }
+
+  private buffer(change: Change): void {
+    let pending = this.gaps.get(change.origin)
+    if (pending?.has(change.seq)) {
+      this.stats.duplicates += 1
+      return
+    }
+    if (this.bufferedCount >= this.maxBufferedChanges) {
+      this.stats.bufferOverflows += 1
+      return
+    }
+    if (!pending) {
+      pending = new Map()
+      this.gaps.set(change.origin, pending)
+    }
+    pending.set(change.seq, change)
+    this.bufferedCount += 1
+    this.stats.buffered += 1
+  }
+
+  private drainGap(origin: string): void {
+    const pending = this.gaps.get(origin)
+    if (!pending) return
+    for (;;) {
+      const head = this.log.head(origin)
+      for (const seq of pending.keys()) {
+        if (seq <= head) {
+          pending.delete(seq)
+          this.bufferedCount -= 1
+        }
+      }
+      const next = pending.get(head + 1)
+      if (!next) break
+      pending.delete(head + 1)
+      this.bufferedCount -= 1
+      this.applyInOrder(next)
+    }
+    if (pending.size === 0) this.gaps.delete(origin)
+  }
+
+  protected applyInOrder(change: Change): void {
+    if (change.origin !== this.id && !this.options.clock.receive(change.hlc)) this.stats.clampedTimestamps += 1
+    this.log.append(change)
+    this.dirtyOrigins.add(change.origin)
+    if (!this.restoring) this.options.onAppend?.(change)
+    const replica = this.replica(change.collection, change.docId, change.docType)
+    if (replica.docType !== change.docType) {
+      this.stats.typeMismatches += 1
+      return
+    }
+    const result = replica.apply(change)
+    this.stats.applied += 1
+    this.stats.conflicts += result.conflicts.length
+    this.options.onApplied?.(change, result)
+  }
+
+  /**
+   * How far an origin's changes may leave this node: own changes only once durable (see `commit`),
+   * everything learnt from others at once.
+   */
+  protected sendableHead(origin: string): number {
+    const head = this.log.head(origin)
+    return origin === this.id ? Math.min(head, this.durable.get(origin) ?? 0) : head
+  }
+
+  /** Stream news to every ready peer. */
+  private propagate(): void {
+    if (this.dirtyOrigins.size === 0) return
+    const origins = [...this.dirtyOrigins]
+    this.dirtyOrigins.clear()
+    for (const [peer, state] of this.peers) if (state.ready) this.sendMissing(peer, state, origins)
+  }
+
+  /** Send `peer` exactly what it lacks among `origins` (all held origins when null). */
+  private sendMissing(peer: string, state: PeerState, origins: readonly string[] | null): void {
+    const batch: Change[] = []
+    for (const origin of origins ?? [...this.log.vector.keys()].sort()) {
+      const from = (state.known.get(origin) ?? 0) + 1
+      const to = this.sendableHead(origin)
+      if (from > to) continue
+      for (const change of this.log.range({ origin, from, to })) {
+        batch.push(change)
+        if (batch.length >= this.maxBatchChanges) this.flushBatch(peer, batch)
+      }
+      state.known.set(origin, to)
+    }
+    this.flushBatch(peer, batch)
+  }
+
+  private flushBatch(peer: string, batch: Change[]): void {
+    if (batch.length === 0) return
+    this.stats.sentChanges += batch.length
+    this.options.send(peer, { type: MessageType.ChangeBatch, changes: batch.splice(0) })
+  }
+}

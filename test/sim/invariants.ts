@@ -1,0 +1,119 @@
+import { compareHlc, formatHlc } from '../../core/clock/hlc.js'
+import { createReplica } from '../../core/crdt/index.js'
+import { documentKey, type MeshNode } from '../../core/mesh/index.js'
+import type { DocumentReplica } from '../../core/crdt/document-type.js'
+import type { Change } from '../../core/types.js'
+import { canonicalJson } from './canonical.js'
+import type { SimRandom } from './random.js'
+
+/** A local write as its writer made it, with what the writer had seen at that moment (for [HLC2]). */
+export interface CommitRecord {
+  readonly change: Change
+  readonly seen: ReadonlyMap<string, number>
+}
+
+export interface FinalReplica {
+  readonly id: string
+  readonly mesh: MeshNode
+  readonly appliedCount: ReadonlyMap<string, number>
+}
+
+export interface InvariantInput {
+  readonly replicas: readonly FinalReplica[]
+  readonly commits: readonly CommitRecord[]
+  /** Every change that was durable somewhere at some point: none of them may be missing at the end. */
+  readonly everDurable: ReadonlyMap<string, Change>
+  readonly converged: boolean
+  readonly shuffle: SimRandom
+}
+
+const sameChange = (a: Change, b: Change): boolean =>
+  compareHlc(a.hlc, b.hlc) === 0 && a.docId === b.docId && canonicalJson(a.payload) === canonicalJson(b.payload)
+
+/** Checks [CV1]–[CV3] and [HLC1]–[HLC2] on the state a simulation ended in. Returns violations. */
+export function checkInvariants(input: InvariantInput): string[] {
+  const violations: string[] = []
+  const [reference, ...others] = input.replicas
+  if (!reference) return ['no replicas']
+
+  // [CV2] everyone holds the same changes and shows the same documents.
+  if (!input.converged) violations.push('[CV2] replicas did not converge within the budget')
+  const referenceViews = viewsOf(reference.mesh)
+  for (const other of others) {
+    const views = viewsOf(other.mesh)
+    if (views !== referenceViews) {
+      violations.push(`[CV2] ${other.id} shows ${views}\n        but ${reference.id} shows ${referenceViews}`)
+    }
+  }
+
+  // [CV2] nothing that was durable anywhere was lost.
+  for (const [id, change] of input.everDurable) {
+    const held = reference.mesh.vector.get(change.origin) ?? 0
+    if (held < change.seq) violations.push(`[CV2] durable change ${id} lost (${reference.id} holds ${change.origin} up to ${held})`)
+  }
+
+  // [CV3] applied at most once per replica lifetime.
+  for (const replica of input.replicas) {
+    for (const [id, count] of replica.appliedCount) {
+      if (count > 1) violations.push(`[CV3] ${replica.id} applied ${id} ${count} times`)
+    }
+  }
+
+  const finalChanges = [...reference.mesh.changes()]
+  const byId = new Map(finalChanges.map((c) => [`${c.origin}:${c.seq}`, c]))
+
+  // [HLC1] each writer's surviving timestamps strictly increase with its seq.
+  const lastByOrigin = new Map<string, Change>()
+  for (const change of finalChanges) {
+    const previous = lastByOrigin.get(change.origin)
+    if (previous && compareHlc(previous.hlc, change.hlc) >= 0) {
+      violations.push(`[HLC1] ${change.origin}:${change.seq} at ${formatHlc(change.hlc)} is not after #${previous.seq} at ${formatHlc(previous.hlc)}`)
+    }
+    lastByOrigin.set(change.origin, change)
+  }
+
+  // [HLC2] a write orders after every write its writer had seen.
+  for (const { change, seen } of input.commits) {
+    const survivor = byId.get(`${change.origin}:${change.seq}`)
+    if (!survivor || !sameChange(survivor, change)) continue // lost before it was durable: never observed
+    for (const [origin, seq] of seen) {
+      if (origin === change.origin || seq === 0) continue
+      const before = byId.get(`${origin}:${seq}`)
+      if (before && compareHlc(before.hlc, change.hlc) >= 0) {
+        violations.push(`[HLC2] ${change.origin}:${change.seq} at ${formatHlc(change.hlc)} had seen ${origin}:${seq} at ${formatHlc(before.hlc)}`)
+      }
+    }
+  }
+
+  // [CV1] the same set of changes, delivered in another order with duplicates, gives the same state.
+  const replay = new Map<string, DocumentReplica>()
+  const delivery = input.shuffle.shuffle([...finalChanges, ...finalChanges.filter(() => input.shuffle.chance(0.2))])
+  for (const change of delivery) {
+    const key = documentKey(change.collection, change.docId)
+    let replica = replay.get(key)
+    if (!replica) {
+      replica = createReplica(change.docType, {
+        collection: change.collection,
+        docId: change.docId,
+        localOrigin: 'replay',
+        random: () => input.shuffle.next(),
+      })
+      replay.set(key, replica)
+    }
+    replica.apply(change)
+  }
+  const replayed = canonicalJson(
+    [...replay.keys()]
+      .sort()
+      .map((key) => [key, replay.get(key)?.view()])
+      .filter(([, view]) => view !== null),
+  )
+  if (replayed !== referenceViews) {
+    violations.push(`[CV1] reordered redelivery gives ${replayed}\n        but ${reference.id} shows ${referenceViews}`)
+  }
+  return violations
+}
+
+function viewsOf(mesh: MeshNode): string {
+  return canonicalJson([...mesh.views()].filter(([, view]) => view !== null))
+}

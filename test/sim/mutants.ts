@@ -1,0 +1,61 @@
+import type { Hlc } from '../../core/types.js'
+import type { HlcClockOptions } from '../../core/clock/hlc.js'
+import { MeshNode, type MeshClock } from '../../core/mesh/index.js'
+import type { Change } from '../../core/types.js'
+
+/*
+ * Deliberately broken components. The simulator must catch each of them within the default number
+ * of runs; if it stops doing so, the simulator has lost its teeth.
+ */
+
+/** Never passes on what it learnt from one peer to the others: a chain cannot converge. */
+export class ForgetfulForwarderMesh extends MeshNode {
+  protected override sendableHead(origin: string): number {
+    return origin === this.id ? super.sendableHead(origin) : 0
+  }
+}
+
+/** Applies a re-delivered change again instead of ignoring it. */
+export class DoubleApplyMesh extends MeshNode {
+  protected override isDuplicate(): boolean {
+    return false
+  }
+
+  protected override applyInOrder(change: Change): void {
+    if (change.seq > this.log.head(change.origin)) {
+      super.applyInOrder(change)
+      return
+    }
+    const replica = this.replica(change.collection, change.docId, change.docType)
+    this.options.onApplied?.(change, replica.apply(change))
+  }
+}
+
+/** Sends its own changes before they are durable: a crash then reuses their seq numbers. */
+export class EagerSenderMesh extends MeshNode {
+  protected override sendableHead(origin: string): number {
+    return this.log.head(origin)
+  }
+}
+
+/** An "HLC" that trusts the wall clock: goes backwards with it, and ignores what it receives. */
+export class WallClockOnlyHlc implements MeshClock {
+  private last: Hlc
+
+  constructor(private readonly options: HlcClockOptions) {
+    this.last = { wallMs: 0, counter: 0, node: options.node }
+  }
+
+  now(): Hlc {
+    this.last = { wallMs: this.options.wallClock(), counter: 0, node: this.options.node }
+    return this.last
+  }
+
+  receive(): boolean {
+    return true
+  }
+
+  peek(): Hlc {
+    return this.last
+  }
+}

@@ -1,0 +1,331 @@
+import { HlcClock, type HlcClockOptions } from '../../core/clock/hlc.js'
+import { decodeMessage, encodeMessage } from '../../core/codec/index.js'
+import type { Message } from '../../core/codec/messages.js'
+import { createReplica } from '../../core/crdt/index.js'
+import { MeshNode, type MeshClock, type MeshNodeOptions } from '../../core/mesh/index.js'
+import type { Change, DocType } from '../../core/types.js'
+import { EventQueue } from './event-queue.js'
+import { checkInvariants, type CommitRecord } from './invariants.js'
+import { SimRandom } from './random.js'
+import { edgeKey, serverEdges, type Topology } from './topology.js'
+import { randomEdit } from './workload.js'
+
+/** What the network and the machines may do to a run. Chosen from the seed unless given. */
+export interface FaultProfile {
+  readonly dropRate: number
+  readonly duplicateRate: number
+  readonly minDelayMs: number
+  readonly maxDelayMs: number
+  readonly partitions: boolean
+  readonly crashes: boolean
+  /** Bound of each node's wall-clock offset; jumps move it within ±this. Keep well below maxClockSkewMs. */
+  readonly maxClockOffsetMs: number
+  readonly clockJumps: boolean
+}
+
+export interface SimOptions {
+  readonly seed: number
+  readonly docType: DocType
+  readonly topology: Topology
+  readonly servers?: number
+  readonly clients?: number
+  /** Scheduled operations (writes and faults) before the final heal. */
+  readonly operations?: number
+  readonly faults?: Partial<FaultProfile>
+  readonly maxClockSkewMs?: number
+  /** Sim time allowed from the final heal until convergence. */
+  readonly convergenceBudgetMs?: number
+  /** Hooks that swap in a deliberately broken component (the simulator's own tests use them). */
+  readonly createClock?: (options: HlcClockOptions) => MeshClock
+  readonly createMesh?: (options: MeshNodeOptions) => MeshNode
+}
+
+export interface SimResult {
+  readonly seed: number
+  readonly violations: string[]
+  readonly log: string[]
+  readonly stats: {
+    messages: number
+    dropped: number
+    duplicated: number
+    commits: number
+    crashes: number
+    partitions: number
+    convergenceMs: number | null
+  }
+}
+
+/** Wall-clock origin of every run, so timestamps look like real ones. */
+const BASE_WALL_MS = 1_700_000_000_000
+const COLLECTION = 'sim'
+const DOC_IDS = ['d0', 'd1', 'd2']
+const FLUSH_INTERVAL_RANGE_MS: [number, number] = [5, 40]
+const ANTI_ENTROPY_INTERVAL_MS = 150
+
+function defaultFaults(random: SimRandom): FaultProfile {
+  return {
+    dropRate: random.pick([0, 0, 0.02, 0.1]),
+    duplicateRate: random.pick([0, 0.05, 0.2]),
+    minDelayMs: 1,
+    maxDelayMs: random.pick([5, 30, 120]),
+    partitions: random.chance(0.7),
+    crashes: random.chance(0.7),
+    maxClockOffsetMs: random.pick([0, 50, 2_000]),
+    clockJumps: random.chance(0.6),
+  }
+}
+
+interface Replica {
+  readonly id: string
+  readonly kind: 'server' | 'client'
+  home: string
+  offsetMs: number
+  durable: Change[]
+  pending: Change[]
+  mesh: MeshNode | null
+  incarnation: number
+  appliedCount: Map<string, number>
+}
+
+/**
+ * Runs one seeded schedule of writes and faults over real core state machines (MeshNode, HLC,
+ * codec, document replicas), then heals everything and checks the crdt rules. Same seed and
+ * options, same run: every choice comes from `SimRandom`, every delay from the event queue.
+ */
+export function runSimulation(options: SimOptions): SimResult {
+  const random = new SimRandom(options.seed)
+  const faults: FaultProfile = { ...defaultFaults(random.fork()), ...options.faults }
+  const workloadRandom = random.fork()
+  const netRandom = random.fork()
+  const queue = new EventQueue()
+  const log: string[] = []
+  const stats: SimResult['stats'] = {
+    messages: 0,
+    dropped: 0,
+    duplicated: 0,
+    commits: 0,
+    crashes: 0,
+    partitions: 0,
+    convergenceMs: null,
+  }
+  const violations: string[] = []
+  const commits: CommitRecord[] = []
+  const everDurable = new Map<string, Change>()
+  const say = (line: string): void => {
+    log.push(`t=${queue.now} ${line}`)
+  }
+  const makeClock = options.createClock ?? ((o: HlcClockOptions) => new HlcClock(o))
+  const makeMesh = options.createMesh ?? ((o: MeshNodeOptions) => new MeshNode(o))
+
+  const serverIds = Array.from({ length: options.servers ?? 3 }, (_, i) => `s${i}`)
+  const clientIds = Array.from({ length: options.clients ?? 2 }, (_, i) => `c${i}`)
+  const replicas = new Map<string, Replica>()
+  for (const id of [...serverIds, ...clientIds]) {
+    const kind = id.startsWith('s') ? 'server' : 'client'
+    const home = kind === 'server' ? id : (serverIds[Number(id.slice(1)) % serverIds.length] as string)
+    replicas.set(id, { id, kind, home, offsetMs: 0, durable: [], pending: [], mesh: null, incarnation: 0, appliedCount: new Map() })
+  }
+  const get = (id: string): Replica => replicas.get(id) as Replica
+  const staticEdges = serverEdges(options.topology, serverIds)
+  const edges = (): [string, string][] => [...staticEdges, ...clientIds.map((c): [string, string] => [c, get(c).home])]
+
+  // Partition groups: a replica's group is its home server's. Same group (or none) = reachable.
+  const group = new Map<string, number>()
+  const reachable = (a: string, b: string): boolean =>
+    (group.get(get(a).home) ?? 0) === (group.get(get(b).home) ?? 0)
+  const linkGen = new Map<string, number>()
+  const linkUp = new Set<string>()
+
+  const send = (from: string, to: string, message: Message): void => {
+    const key = edgeKey(from, to)
+    const gen = linkGen.get(key) ?? 0
+    const bytes = encodeMessage(message)
+    stats.messages += 1
+    if (!linkUp.has(key) || netRandom.chance(faults.dropRate)) {
+      stats.dropped += 1
+      return
+    }
+    const copies = netRandom.chance(faults.duplicateRate) ? 2 : 1
+    if (copies === 2) stats.duplicated += 1
+    for (let i = 0; i < copies; i++) {
+      queue.schedule(netRandom.int(faults.minDelayMs, faults.maxDelayMs), () => {
+        // A connection that broke loses what was in flight on it, like a TCP stream does.
+        if (linkGen.get(key) !== gen || !linkUp.has(key)) return
+        get(to).mesh?.receive(from, decodeMessage(bytes))
+      })
+    }
+  }
+
+  const refreshLinks = (): void => {
+    const wanted = new Set<string>()
+    for (const [a, b] of edges()) {
+      if (get(a).mesh && get(b).mesh && reachable(a, b)) wanted.add(edgeKey(a, b))
+    }
+    const all = new Map<string, [string, string]>()
+    for (const [a, b] of edges()) all.set(edgeKey(a, b), [a, b])
+    for (const key of [...linkUp]) {
+      if (wanted.has(key)) continue
+      linkUp.delete(key)
+      linkGen.set(key, (linkGen.get(key) ?? 0) + 1)
+      const [a, b] = key.split('|') as [string, string]
+      get(a).mesh?.disconnect(b)
+      get(b).mesh?.disconnect(a)
+      say(`link down ${key}`)
+    }
+    for (const key of wanted) {
+      if (linkUp.has(key)) continue
+      const [a, b] = all.get(key) as [string, string]
+      linkUp.add(key)
+      linkGen.set(key, (linkGen.get(key) ?? 0) + 1)
+      say(`link up ${key}`)
+      get(a).mesh?.connect(b)
+      get(b).mesh?.connect(a)
+    }
+  }
+
+  const boot = (replica: Replica): void => {
+    replica.incarnation += 1
+    replica.appliedCount = new Map()
+    const wallClock = (): number => BASE_WALL_MS + queue.now + replica.offsetMs
+    const mesh = makeMesh({
+      id: replica.id,
+      clock: makeClock({ node: replica.id, wallClock, ...(options.maxClockSkewMs ? { maxClockSkewMs: options.maxClockSkewMs } : {}) }),
+      random: () => workloadRandom.next(),
+      createReplica,
+      send: (peer, message) => send(replica.id, peer, message),
+      onAppend: (change) => replica.pending.push(change),
+      onApplied: (change) => {
+        const id = `${change.origin}:${change.seq}`
+        replica.appliedCount.set(id, (replica.appliedCount.get(id) ?? 0) + 1)
+      },
+    })
+    mesh.restore(replica.durable)
+    replica.mesh = mesh
+  }
+
+  const flush = (replica: Replica): void => {
+    const mesh = replica.mesh
+    if (!mesh || replica.pending.length === 0) return
+    for (const change of replica.pending) {
+      replica.durable.push(change)
+      everDurable.set(`${change.origin}:${change.seq}`, change)
+    }
+    replica.pending = []
+    mesh.markDurable(new Map(mesh.vector))
+  }
+
+  let stopped = false
+  const every = (intervalMs: number, run: () => void): void => {
+    queue.schedule(intervalMs, () => {
+      if (stopped) return
+      run()
+      every(intervalMs, run)
+    })
+  }
+
+  for (const replica of replicas.values()) {
+    boot(replica)
+    every(netRandom.int(...FLUSH_INTERVAL_RANGE_MS), () => flush(replica))
+    every(ANTI_ENTROPY_INTERVAL_MS + netRandom.int(0, 20), () => replica.mesh?.antiEntropy())
+  }
+  refreshLinks()
+
+  const write = (replica: Replica): void => {
+    const mesh = replica.mesh
+    if (!mesh) return
+    const docId = workloadRandom.pick(DOC_IDS)
+    const seen = new Map(mesh.vector)
+    const { payload, description } = randomEdit(options.docType, mesh.replica(COLLECTION, docId, options.docType), workloadRandom)
+    const change = mesh.commit(COLLECTION, docId, options.docType, payload)
+    commits.push({ change, seen })
+    stats.commits += 1
+    say(`write ${replica.id} ${docId} #${change.seq} ${description}`)
+  }
+
+  const operationCount = options.operations ?? 60
+  let time = 0
+  for (let i = 0; i < operationCount; i++) {
+    time += workloadRandom.int(1, 40)
+    queue.runUntil(time)
+    const roll = workloadRandom.next()
+    const alive = [...replicas.values()].filter((r) => r.mesh)
+    const crashed = [...replicas.values()].filter((r) => !r.mesh)
+    if (roll < 0.62 && alive.length > 0) {
+      write(workloadRandom.pick(alive))
+    } else if (roll < 0.7 && faults.partitions) {
+      group.clear()
+      for (const s of serverIds) group.set(s, workloadRandom.int(0, 1))
+      stats.partitions += 1
+      say(`partition ${serverIds.map((s) => `${s}:${group.get(s)}`).join(' ')}`)
+      refreshLinks()
+    } else if (roll < 0.76 && faults.partitions) {
+      group.clear()
+      say('heal')
+      refreshLinks()
+    } else if (roll < 0.81 && faults.crashes && alive.length > 0) {
+      const victim = workloadRandom.pick(alive)
+      say(`crash ${victim.id} (loses ${victim.pending.length} unsynced changes)`)
+      victim.pending = []
+      victim.mesh = null
+      stats.crashes += 1
+      refreshLinks()
+    } else if (roll < 0.88 && crashed.length > 0) {
+      const revived = workloadRandom.pick(crashed)
+      boot(revived)
+      say(`restart ${revived.id} from ${revived.durable.length} durable changes`)
+      refreshLinks()
+    } else if (roll < 0.94 && faults.clockJumps) {
+      const replica = workloadRandom.pick([...replicas.values()])
+      const bound = faults.maxClockOffsetMs
+      replica.offsetMs = Math.max(-bound, Math.min(bound, replica.offsetMs + workloadRandom.int(-bound, bound)))
+      say(`clock ${replica.id} offset ${replica.offsetMs}ms`)
+    } else if (clientIds.length > 0) {
+      const client = get(workloadRandom.pick(clientIds))
+      client.home = workloadRandom.pick(serverIds)
+      say(`client ${client.id} moves to ${client.home}`)
+      refreshLinks()
+    }
+  }
+
+  // Heal everything, stop injecting network faults, and let anti-entropy finish the job [CV2].
+  const healedAt = time
+  group.clear()
+  for (const replica of replicas.values()) if (!replica.mesh) boot(replica)
+  say('final heal: all partitions healed, all replicas restarted, no more drops')
+  const calm = { ...faults, dropRate: 0, duplicateRate: 0 }
+  Object.assign(faults, calm)
+  refreshLinks()
+  const budget = options.convergenceBudgetMs ?? 20_000
+  const converged = (): boolean => {
+    const all = [...replicas.values()]
+    const first = all[0]?.mesh
+    if (!first) return false
+    return all.every((r) => r.mesh && r.pending.length === 0 && sameVector(r.mesh.vector, first.vector))
+  }
+  while (queue.now < healedAt + budget) {
+    queue.runUntil(queue.now + 50)
+    if (converged()) {
+      stats.convergenceMs = queue.now - healedAt
+      break
+    }
+  }
+  stopped = true
+  say(stats.convergenceMs === null ? 'did not converge' : `converged after ${stats.convergenceMs}ms`)
+
+  violations.push(
+    ...checkInvariants({
+      replicas: [...replicas.values()].map((r) => ({ id: r.id, mesh: r.mesh as MeshNode, appliedCount: r.appliedCount })),
+      commits,
+      everDurable,
+      converged: stats.convergenceMs !== null,
+      shuffle: random.fork(),
+    }),
+  )
+  return { seed: options.seed, violations, log, stats }
+}
+
+function sameVector(a: ReadonlyMap<string, number>, b: ReadonlyMap<string, number>): boolean {
+  for (const [k, v] of a) if ((b.get(k) ?? 0) !== v) return false
+  for (const [k, v] of b) if ((a.get(k) ?? 0) !== v) return false
+  return true
+}
