@@ -8,8 +8,9 @@ export interface HlcClockOptions {
   readonly node: string
   readonly wallClock: WallClock
   /**
-   * [HLC3] A remote timestamp further than this in the future of our wall clock is clamped to
-   * `wall + maxClockSkewMs` before it advances our clock, and counted. Default 60 000 ms.
+   * [HLC3] A remote timestamp further than this in the future of our wall clock, and beyond what our
+   * clock already reached, is clamped to the later of those two before it advances our clock, and
+   * counted. Default 60 000 ms.
    */
   readonly maxClockSkewMs?: number
   /** Where to continue from after a restart, e.g. the highest timestamp in the durable log. */
@@ -89,7 +90,10 @@ export class HlcClock {
    */
   receive(remote: Hlc): boolean {
     const wall = this.wallClock()
-    const limit = wall + this.maxClockSkewMs
+    // A timestamp our own clock has already reached cannot drag it forward, so it is never "too far
+    // ahead" — even after our wall clock stepped back. Bounding by the wall clock alone would clamp
+    // replies to our own writes and order our next write before them, breaking [HLC2].
+    const limit = Math.max(wall + this.maxClockSkewMs, this.wallMs)
     let remoteWall = remote.wallMs
     let remoteCounter = remote.counter
     const clamped = remoteWall > limit

@@ -1,0 +1,131 @@
+/**
+ * The binary form of one crdt `Change`, and the encode-once cache behind [PF1].
+ *
+ * Layout (all lengths and integers lib0 varUint, strings varUint length + UTF-8):
+ *
+ * ```
+ * origin:string  seq:uint>=1  hlc.wallMs:uint  hlc.counter:uint  hlc.node:string
+ * collection:string  docId:string  docType:u8 (0 lww, 1 yjs, 2 automerge)  payload:bytes
+ * ```
+ *
+ * origin, hlc.node, collection and docId are non-empty. The same rules hold on both sides:
+ * encoding refuses what decoding would reject, so whatever encodes also decodes to an equal value.
+ */
+import * as decoding from 'lib0/decoding'
+import * as encoding from 'lib0/encoding'
+import type { Change, DocType } from '../types.js'
+import { DecodeError } from './errors.js'
+import {
+  invalid,
+  readByte,
+  readBytes,
+  readString,
+  readUint,
+  toDecodeError,
+  writeBytes,
+  writeString,
+  writeUint,
+} from './primitives.js'
+
+/** Wire numbers of document types; part of the format, never renumber. */
+const DOC_TYPE_CODE: Readonly<Record<DocType, number>> = { lww: 0, yjs: 1, automerge: 2 }
+const DOC_TYPE_BY_CODE: readonly DocType[] = ['lww', 'yjs', 'automerge']
+
+/**
+ * [PF1] Every change is encoded at most once per process: the bytes are remembered here, keyed by
+ * the Change object, and decoded changes are registered with the exact bytes they came from, so a
+ * change received from one peer goes to every subscriber and peer as the same buffer.
+ * A WeakMap, so the cache never outlives the changes themselves.
+ */
+const encodedChanges = new WeakMap<Change, Uint8Array>()
+
+function writeChangeFields(encoder: encoding.Encoder, change: Change): void {
+  if (typeof change !== 'object' || change === null) invalid('change', change)
+  const hlc = change.hlc
+  if (typeof hlc !== 'object' || hlc === null) invalid('change.hlc', hlc)
+  const docTypeCode = Object.hasOwn(DOC_TYPE_CODE, change.docType) ? DOC_TYPE_CODE[change.docType] : undefined
+  if (docTypeCode === undefined) invalid('change.docType', change.docType)
+  writeString(encoder, 'change.origin', change.origin, true)
+  writeUint(encoder, 'change.seq', change.seq, 1)
+  writeUint(encoder, 'change.hlc.wallMs', hlc.wallMs)
+  writeUint(encoder, 'change.hlc.counter', hlc.counter)
+  writeString(encoder, 'change.hlc.node', hlc.node, true)
+  writeString(encoder, 'change.collection', change.collection, true)
+  writeString(encoder, 'change.docId', change.docId, true)
+  encoding.writeUint8(encoder, docTypeCode)
+  writeBytes(encoder, 'change.payload', change.payload)
+}
+
+/**
+ * The encoding of `change`, computed on first use and then returned as the very same buffer
+ * [PF1]. Treat the result as immutable: it is shared with every other caller, and a Change must
+ * not be mutated once encoded. Throws `RangeError` for a change that cannot be represented
+ * (seq < 1, empty ids, unknown docType, unsafe integers, lone surrogates).
+ *
+ * @example
+ * ```ts
+ * const bytes = encodeChange(change)
+ * encodeChange(change) === bytes // true
+ * ```
+ */
+export function encodeChange(change: Change): Uint8Array {
+  const cached = encodedChanges.get(change)
+  if (cached !== undefined) return cached
+  const encoder = encoding.createEncoder()
+  writeChangeFields(encoder, change)
+  const bytes = encoding.toUint8Array(encoder)
+  encodedChanges.set(change, bytes)
+  return bytes
+}
+
+/** Appends `change` (no length prefix) to `encoder`, copying its cached encoding when it has one. */
+export function writeChange(encoder: encoding.Encoder, change: Change): void {
+  encoding.writeUint8Array(encoder, encodeChange(change))
+}
+
+/**
+ * Reads one change written by `writeChange`, validating every field, and registers the exact
+ * bytes it was read from as the change's encoding [PF1] (a view into the decoder's input: do not
+ * mutate that input afterwards). Throws `DecodeError` for any malformed or truncated input.
+ */
+export function readChange(decoder: decoding.Decoder): Change {
+  const start = decoder.pos
+  let change: Change
+  try {
+    change = readChangeFields(decoder)
+  } catch (err) {
+    throw toDecodeError(err)
+  }
+  encodedChanges.set(change, decoder.arr.subarray(start, decoder.pos))
+  return change
+}
+
+function readChangeFields(decoder: decoding.Decoder): Change {
+  const origin = readString(decoder, 'change.origin', true)
+  const seq = readUint(decoder, 'change.seq', 1)
+  const wallMs = readUint(decoder, 'change.hlc.wallMs')
+  const counter = readUint(decoder, 'change.hlc.counter')
+  const node = readString(decoder, 'change.hlc.node', true)
+  const collection = readString(decoder, 'change.collection', true)
+  const docId = readString(decoder, 'change.docId', true)
+  const docTypeCode = readByte(decoder, 'change.docType')
+  const docType = DOC_TYPE_BY_CODE[docTypeCode]
+  if (docType === undefined) throw new DecodeError(`unknown docType ${docTypeCode}`)
+  const payload = readBytes(decoder)
+  return { origin, seq, hlc: { wallMs, counter, node }, collection, docId, docType, payload }
+}
+
+/**
+ * Decodes bytes produced by `encodeChange` (e.g. read back from storage). The whole input must be
+ * one change. The result's encoding is `bytes` itself, so forwarding it costs no re-encode [PF1].
+ */
+export function decodeChange(bytes: Uint8Array): Change {
+  if (!(bytes instanceof Uint8Array)) throw new DecodeError('change is not a Uint8Array')
+  const decoder = decoding.createDecoder(bytes)
+  const change = readChange(decoder)
+  if (decoder.pos !== bytes.length) {
+    throw new DecodeError(`${bytes.length - decoder.pos} trailing bytes after change`)
+  }
+  encodedChanges.set(change, bytes)
+  return change
+}

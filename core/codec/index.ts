@@ -1,0 +1,15 @@
+/** The binary wire codec (DESIGN §5): messages, changes, typed errors and close codes. */
+export * from './messages.js'
+export * from './errors.js'
+export * from './close-codes.js'
+export { encodeChange, decodeChange, writeChange, readChange } from './change.js'
+export {
+  encodeMessage,
+  decodeMessage,
+  peekMessageType,
+  peekHandshakeVersion,
+  readVersionVector,
+  writeVersionVector,
+  DEFAULT_MAX_FRAME_BYTES,
+} from './codec.js'
+export type { DecodeOptions } from './codec.js'

@@ -1,0 +1,115 @@
+/**
+ * fast-check arbitraries for the core vocabulary and every wire message. Values generated here
+ * are always encodable, and decode back to a deep-equal value (vectors carry no zero seqs).
+ */
+import fc from 'fast-check'
+import {
+  MessageType,
+  PROTOCOL_VERSION,
+  type AckMessage,
+  type ChangeBatchMessage,
+  type ErrorMessage,
+  type HandshakeAcceptMessage,
+  type HandshakeMessage,
+  type Message,
+  type VersionVectorMessage,
+} from '../../core/codec/messages.js'
+import { DOC_TYPES, type Change, type Hlc, type VersionVector } from '../../core/types.js'
+
+/** Any well-formed string: ASCII most of the time, full Unicode (astral planes included) sometimes. */
+export const arbString = (constraints: { minLength?: number; maxLength?: number } = {}): fc.Arbitrary<string> => {
+  const c = { minLength: constraints.minLength ?? 0, maxLength: constraints.maxLength ?? 16 }
+  return fc.oneof(
+    { arbitrary: fc.string(c), weight: 3 },
+    { arbitrary: fc.string({ ...c, unit: 'binary' }), weight: 1 },
+  )
+}
+
+/** A non-empty id (node, origin, collection, doc id), sometimes from a small pool so ids repeat. */
+export const arbId: fc.Arbitrary<string> = fc.oneof(
+  fc.constantFrom('eu-1', 'us-1', 'ap-1', 'client-a', 'todos', 'doc-1'),
+  arbString({ minLength: 1, maxLength: 12 }),
+)
+
+/** Small numbers mostly, with the edges of the safe-integer range mixed in. */
+export const arbUint: fc.Arbitrary<number> = fc.oneof(
+  fc.nat({ max: 1000 }),
+  fc.maxSafeNat(),
+  fc.constantFrom(0, 127, 128, 2 ** 32, Number.MAX_SAFE_INTEGER),
+)
+
+export const arbSeq: fc.Arbitrary<number> = fc.oneof(
+  fc.integer({ min: 1, max: 1000 }),
+  fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }),
+)
+
+export const arbHlc: fc.Arbitrary<Hlc> = fc.record({
+  wallMs: fc.oneof(fc.integer({ min: 1_600_000_000_000, max: 1_900_000_000_000 }), arbUint),
+  counter: arbUint,
+  node: arbId,
+})
+
+export const arbPayload: fc.Arbitrary<Uint8Array> = fc.uint8Array({ maxLength: 64 })
+
+export const arbChange: fc.Arbitrary<Change> = fc.record({
+  origin: arbId,
+  seq: arbSeq,
+  hlc: arbHlc,
+  collection: arbId,
+  docId: arbId,
+  docType: fc.constantFrom(...DOC_TYPES),
+  payload: arbPayload,
+})
+
+export const arbVersionVector: fc.Arbitrary<VersionVector> = fc
+  .uniqueArray(fc.tuple(arbId, arbSeq), { selector: ([origin]) => origin, maxLength: 8 })
+  .map((entries) => new Map(entries))
+
+const arbProtocolVersion = fc.oneof(fc.constant(PROTOCOL_VERSION), arbUint)
+
+export const arbHandshake: fc.Arbitrary<HandshakeMessage> = fc.record({
+  type: fc.constant(MessageType.Handshake),
+  protocolVersion: arbProtocolVersion,
+  role: fc.constantFrom('client', 'peer'),
+  identity: arbId,
+  region: fc.oneof(fc.constant(''), arbString()),
+  credentials: fc.oneof(fc.constant(''), arbString({ maxLength: 64 })),
+})
+
+export const arbHandshakeAccept: fc.Arbitrary<HandshakeAcceptMessage> = fc.record({
+  type: fc.constant(MessageType.HandshakeAccept),
+  protocolVersion: arbProtocolVersion,
+  identity: arbId,
+  region: fc.oneof(fc.constant(''), arbString()),
+})
+
+export const arbVersionVectorMessage: fc.Arbitrary<VersionVectorMessage> = fc.record({
+  type: fc.constant(MessageType.VersionVector),
+  vector: arbVersionVector,
+})
+
+export const arbChangeBatch: fc.Arbitrary<ChangeBatchMessage> = fc.record({
+  type: fc.constant(MessageType.ChangeBatch),
+  changes: fc.array(arbChange, { maxLength: 5 }),
+})
+
+export const arbAck: fc.Arbitrary<AckMessage> = fc.record({
+  type: fc.constant(MessageType.Ack),
+  durable: arbVersionVector,
+})
+
+export const arbErrorMessage: fc.Arbitrary<ErrorMessage> = fc.record({
+  type: fc.constant(MessageType.Error),
+  code: fc.oneof(fc.constantFrom('BAD_FRAME', 'UNAUTHORIZED', 'TOO_LARGE'), arbString({ minLength: 1 })),
+  message: arbString({ maxLength: 64 }),
+})
+
+/** Every message type, equally likely. */
+export const arbMessage: fc.Arbitrary<Message> = fc.oneof(
+  arbHandshake,
+  arbHandshakeAccept,
+  arbVersionVectorMessage,
+  arbChangeBatch,
+  arbAck,
+  arbErrorMessage,
+)
