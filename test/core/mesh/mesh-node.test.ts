@@ -1,0 +1,140 @@
+import { describe, expect, it } from 'vitest'
+import { decodeMessage } from '../../../core/codec/index.js'
+import { MessageType } from '../../../core/codec/messages.js'
+import { MeshHarness, RecordingReplica } from '../../helpers/mesh-harness.js'
+
+const applied = (h: MeshHarness, id: string): string[] =>
+  (h.node(id).replica('c', 'doc', 'lww') as RecordingReplica).applied
+
+describe('MeshNode', () => {
+  it('[CV2] two peers exchange exactly what the other lacks on connect', () => {
+    const h = new MeshHarness()
+    h.add('a')
+    h.add('b')
+    h.write('a')
+    h.write('a')
+    h.write('b')
+    h.link('a', 'b')
+    h.pump()
+    expect(Object.fromEntries(h.node('a').vector)).toEqual({ a: 2, b: 1 })
+    expect(Object.fromEntries(h.node('b').vector)).toEqual({ a: 2, b: 1 })
+    expect(h.node('a').stats.sentChanges).toBe(2)
+    expect(h.node('b').stats.sentChanges).toBe(1)
+  })
+
+  it('[CV2] a chain forwards what the middle node learnt', () => {
+    const h = new MeshHarness()
+    for (const id of ['a', 'b', 'c']) h.add(id)
+    h.link('a', 'b')
+    h.link('b', 'c')
+    h.pump()
+    h.write('a')
+    h.write('c')
+    h.pump()
+    for (const id of ['a', 'b', 'c']) expect(Object.fromEntries(h.node(id).vector)).toEqual({ a: 1, c: 1 })
+  })
+
+  it('keeps own changes until they are durable, then streams them', () => {
+    const h = new MeshHarness()
+    const a = h.add('a')
+    h.add('b')
+    h.link('a', 'b')
+    h.pump()
+    a.commit('c', 'doc', 'lww', new Uint8Array([1]))
+    h.pump()
+    expect(h.node('b').vector.get('a')).toBeUndefined()
+    a.markDurable(new Map(a.vector))
+    h.pump()
+    expect(h.node('b').vector.get('a')).toBe(1)
+    expect(h.node('a').peerDurable('b')?.get('a')).toBeUndefined()
+    h.node('b').markDurable(new Map(h.node('b').vector))
+    h.pump()
+    expect(h.node('a').peerDurable('b')?.get('a')).toBe(1)
+  })
+
+  it('[CV3] applies each origin in seq order, buffering early changes and ignoring duplicates', () => {
+    const h = new MeshHarness()
+    h.add('a')
+    h.add('b')
+    h.link('a', 'b')
+    h.pump()
+    h.write('a')
+    h.write('a')
+    h.write('a')
+    // Deliver the three single-change batches backwards, each twice.
+    const batches = h.inFlight.splice(0).filter((m) => decodeMessage(m.bytes).type === MessageType.ChangeBatch)
+    expect(batches).toHaveLength(3)
+    h.inFlight.push(...[...batches].reverse(), ...batches)
+    h.pump()
+    expect(applied(h, 'b')).toEqual(['a:1', 'a:2', 'a:3'])
+    expect(h.node('b').stats.buffered).toBe(2)
+    expect(h.node('b').stats.duplicates).toBeGreaterThanOrEqual(3)
+    expect(h.node('b').stats.applied).toBe(3)
+  })
+
+  it('[CV2] resends after the peer lost what it was sent (crash before fsync)', () => {
+    const h = new MeshHarness()
+    h.add('a')
+    h.add('b')
+    h.link('a', 'b')
+    h.pump()
+    h.write('a')
+    h.write('a')
+    h.pump()
+    // b restarts empty: it lost both changes before making them durable.
+    h.nodes.delete('b')
+    h.add('b')
+    h.node('a').disconnect('b')
+    h.link('a', 'b')
+    h.pump()
+    expect(applied(h, 'b')).toEqual(['a:1', 'a:2'])
+  })
+
+  it('[PF4] a full gap buffer drops, counts, and anti-entropy recovers', () => {
+    const h = new MeshHarness()
+    h.add('a')
+    h.add('b', { maxBufferedChanges: 1 })
+    h.link('a', 'b')
+    h.pump()
+    for (let i = 0; i < 4; i++) h.write('a')
+    const [first, ...rest] = h.inFlight.splice(0)
+    h.inFlight.push(...rest)
+    h.pump() // a:2 buffered, a:3 and a:4 overflow; the gap makes b re-announce its vector
+    expect(h.node('b').stats.bufferOverflows).toBe(2)
+    expect(first).toBeDefined()
+    h.pump()
+    h.node('b').antiEntropy()
+    h.pump()
+    expect(applied(h, 'b')).toEqual(['a:1', 'a:2', 'a:3', 'a:4'])
+  })
+
+  it('[HLC3] clamps and counts a timestamp from too far in the future, and still applies the change', () => {
+    const h = new MeshHarness()
+    h.add('fast', { wallOffsetMs: 10 * 60_000 })
+    const slow = h.add('slow')
+    h.link('fast', 'slow')
+    h.pump()
+    h.write('fast')
+    h.pump()
+    expect(slow.stats.clampedTimestamps).toBe(1)
+    expect(applied(h, 'slow')).toEqual(['fast:1'])
+    const next = h.write('slow')
+    expect(next.hlc.wallMs).toBeLessThanOrEqual(h.wallMs + 60_000)
+  })
+
+  it('restores from durable changes and continues numbering after them', () => {
+    const h = new MeshHarness()
+    const a = h.add('a')
+    const first = h.write('a')
+    h.write('a')
+    const saved = [...a.changes()]
+    h.nodes.delete('a')
+    h.wallMs -= 5_000 // the wall clock went backwards across the restart
+    const again = h.add('a')
+    again.restore(saved)
+    const next = h.write('a')
+    expect(next.seq).toBe(3)
+    expect(next.hlc.wallMs).toBeGreaterThanOrEqual(first.hlc.wallMs)
+    expect(again.durableVector.get('a')).toBe(3)
+  })
+})
