@@ -19,20 +19,21 @@ function firstFailure(options: Omit<SimOptions, 'seed'>): { seed: number; violat
 const mesh = (Kind: new (o: MeshNodeOptions) => MeshNode) => (o: MeshNodeOptions) => new Kind(o)
 
 describe('the simulator catches deliberately broken variants within the default number of runs', () => {
-  const cases: { name: string; rule: string; topology: Topology; hooks: Pick<SimOptions, 'createMesh' | 'createClock'> }[] = [
-    { name: 'a mesh that forgets to forward', rule: '[CV2]', topology: 'chain', hooks: { createMesh: mesh(ForgetfulForwarderMesh) } },
-    { name: 'a mesh that applies duplicates twice', rule: '[CV3]', topology: 'mesh', hooks: { createMesh: mesh(DoubleApplyMesh) } },
-    { name: 'a mesh that sends changes before they are durable', rule: '[CV', topology: 'mesh', hooks: { createMesh: mesh(EagerSenderMesh) } },
+  const cases: { name: string; cites: string; rule: string; topology: Topology; hooks: Pick<SimOptions, 'createMesh' | 'createClock'> }[] = [
+    { name: 'a mesh that forgets to forward', cites: '[CV2]', rule: '[CV2]', topology: 'chain', hooks: { createMesh: mesh(ForgetfulForwarderMesh) } },
+    { name: 'a mesh that applies duplicates twice', cites: '[CV3]', rule: '[CV3]', topology: 'mesh', hooks: { createMesh: mesh(DoubleApplyMesh) } },
+    { name: 'a mesh that sends changes before they are durable', cites: '[CV1][CV2]', rule: '[CV', topology: 'mesh', hooks: { createMesh: mesh(EagerSenderMesh) } },
     {
       name: 'an HLC that trusts the wall clock',
+      cites: '[HLC1][HLC2]',
       rule: '[HLC',
       topology: 'mesh',
       hooks: { createClock: (o: HlcClockOptions) => new WallClockOnlyHlc(o) },
     },
   ]
   for (const docType of DOC_TYPES) {
-    for (const { name, rule, topology, hooks } of cases) {
-      it(`${rule}] catches ${name} (${docType})`, () => {
+    for (const { name, cites, rule, topology, hooks } of cases) {
+      it(`${cites} catches ${name} (${docType})`, () => {
         const failure = firstFailure({ docType, topology, ...hooks })
         expect(failure, `${name} survived ${DEFAULT_RUNS_PER_CASE} runs`).not.toBeNull()
         expect(failure?.violations.some((v) => v.startsWith(rule))).toBe(true)

@@ -59,7 +59,8 @@ export interface SimResult {
 const BASE_WALL_MS = 1_700_000_000_000
 const COLLECTION = 'sim'
 const DOC_IDS = ['d0', 'd1', 'd2']
-const FLUSH_INTERVAL_RANGE_MS: [number, number] = [5, 40]
+/** Group-commit intervals: a fast disk, and a slow one that leaves writes unsynced for a while. */
+const FLUSH_INTERVAL_CHOICES_MS = [5, 20, 40, 150, 300]
 const ANTI_ENTROPY_INTERVAL_MS = 150
 
 function defaultFaults(random: SimRandom): FaultProfile {
@@ -83,6 +84,8 @@ interface Replica {
   durable: Change[]
   pending: Change[]
   mesh: MeshNode | null
+  /** A restarted replica dials its peers only from this sim time on; it may write before that. */
+  reconnectAt: number
   incarnation: number
   appliedCount: Map<string, number>
 }
@@ -123,7 +126,7 @@ export function runSimulation(options: SimOptions): SimResult {
   for (const id of [...serverIds, ...clientIds]) {
     const kind = id.startsWith('s') ? 'server' : 'client'
     const home = kind === 'server' ? id : (serverIds[Number(id.slice(1)) % serverIds.length] as string)
-    replicas.set(id, { id, kind, home, offsetMs: 0, durable: [], pending: [], mesh: null, incarnation: 0, appliedCount: new Map() })
+    replicas.set(id, { id, kind, home, offsetMs: 0, durable: [], pending: [], mesh: null, reconnectAt: 0, incarnation: 0, appliedCount: new Map() })
   }
   const get = (id: string): Replica => replicas.get(id) as Replica
   const staticEdges = serverEdges(options.topology, serverIds)
@@ -156,10 +159,12 @@ export function runSimulation(options: SimOptions): SimResult {
     }
   }
 
+  const dialled = (replica: Replica): boolean => replica.mesh !== null && queue.now >= replica.reconnectAt
+
   const refreshLinks = (): void => {
     const wanted = new Set<string>()
     for (const [a, b] of edges()) {
-      if (get(a).mesh && get(b).mesh && reachable(a, b)) wanted.add(edgeKey(a, b))
+      if (dialled(get(a)) && dialled(get(b)) && reachable(a, b)) wanted.add(edgeKey(a, b))
     }
     const all = new Map<string, [string, string]>()
     for (const [a, b] of edges()) all.set(edgeKey(a, b), [a, b])
@@ -225,11 +230,12 @@ export function runSimulation(options: SimOptions): SimResult {
 
   for (const replica of replicas.values()) {
     boot(replica)
-    every(netRandom.int(...FLUSH_INTERVAL_RANGE_MS), () => flush(replica))
+    every(netRandom.pick(FLUSH_INTERVAL_CHOICES_MS), () => flush(replica))
     every(ANTI_ENTROPY_INTERVAL_MS + netRandom.int(0, 20), () => replica.mesh?.antiEntropy())
   }
   refreshLinks()
 
+  let lastWriter: Replica | null = null
   const write = (replica: Replica): void => {
     const mesh = replica.mesh
     if (!mesh) return
@@ -238,6 +244,7 @@ export function runSimulation(options: SimOptions): SimResult {
     const { payload, description } = randomEdit(options.docType, mesh.replica(COLLECTION, docId, options.docType), workloadRandom)
     const change = mesh.commit(COLLECTION, docId, options.docType, payload)
     commits.push({ change, seen })
+    lastWriter = replica
     stats.commits += 1
     say(`write ${replica.id} ${docId} #${change.seq} ${description}`)
   }
@@ -263,7 +270,8 @@ export function runSimulation(options: SimOptions): SimResult {
       say('heal')
       refreshLinks()
     } else if (roll < 0.81 && faults.crashes && alive.length > 0) {
-      const victim = workloadRandom.pick(alive)
+      // Half the crashes hit the last writer, likely before its write was fsynced: the interesting case.
+      const victim = lastWriter?.mesh && workloadRandom.chance(0.5) ? lastWriter : workloadRandom.pick(alive)
       say(`crash ${victim.id} (loses ${victim.pending.length} unsynced changes)`)
       victim.pending = []
       victim.mesh = null
@@ -272,8 +280,11 @@ export function runSimulation(options: SimOptions): SimResult {
     } else if (roll < 0.88 && crashed.length > 0) {
       const revived = workloadRandom.pick(crashed)
       boot(revived)
-      say(`restart ${revived.id} from ${revived.durable.length} durable changes`)
-      refreshLinks()
+      const dialDelayMs = workloadRandom.pick([0, 0, 20, 150])
+      revived.reconnectAt = time + dialDelayMs
+      say(`restart ${revived.id} from ${revived.durable.length} durable changes, dialling peers in ${dialDelayMs}ms`)
+      queue.schedule(dialDelayMs, refreshLinks)
+      if (dialDelayMs > 0 && workloadRandom.chance(0.5)) write(revived)
     } else if (roll < 0.94 && faults.clockJumps) {
       const replica = workloadRandom.pick([...replicas.values()])
       const bound = faults.maxClockOffsetMs
@@ -290,7 +301,10 @@ export function runSimulation(options: SimOptions): SimResult {
   // Heal everything, stop injecting network faults, and let anti-entropy finish the job [CV2].
   const healedAt = time
   group.clear()
-  for (const replica of replicas.values()) if (!replica.mesh) boot(replica)
+  for (const replica of replicas.values()) {
+    if (!replica.mesh) boot(replica)
+    replica.reconnectAt = 0
+  }
   say('final heal: all partitions healed, all replicas restarted, no more drops')
   const calm = { ...faults, dropRate: 0, duplicateRate: 0 }
   Object.assign(faults, calm)
