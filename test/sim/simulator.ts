@@ -235,7 +235,7 @@ export function runSimulation(options: SimOptions): SimResult {
   }
   refreshLinks()
 
-  let lastWriter: Replica | null = null
+  const recent: { writer: Replica | null } = { writer: null }
   const write = (replica: Replica): void => {
     const mesh = replica.mesh
     if (!mesh) return
@@ -244,7 +244,7 @@ export function runSimulation(options: SimOptions): SimResult {
     const { payload, description } = randomEdit(options.docType, mesh.replica(COLLECTION, docId, options.docType), workloadRandom)
     const change = mesh.commit(COLLECTION, docId, options.docType, payload)
     commits.push({ change, seen })
-    lastWriter = replica
+    recent.writer = replica
     stats.commits += 1
     say(`write ${replica.id} ${docId} #${change.seq} ${description}`)
   }
@@ -271,7 +271,8 @@ export function runSimulation(options: SimOptions): SimResult {
       refreshLinks()
     } else if (roll < 0.81 && faults.crashes && alive.length > 0) {
       // Half the crashes hit the last writer, likely before its write was fsynced: the interesting case.
-      const victim = lastWriter?.mesh && workloadRandom.chance(0.5) ? lastWriter : workloadRandom.pick(alive)
+      const last = recent.writer
+      const victim = last?.mesh && workloadRandom.chance(0.5) ? last : workloadRandom.pick(alive)
       say(`crash ${victim.id} (loses ${victim.pending.length} unsynced changes)`)
       victim.pending = []
       victim.mesh = null

@@ -1,0 +1,179 @@
+import * as Automerge from '@automerge/automerge'
+import { toHexString } from 'lib0/buffer'
+import { encodeUtf8 } from 'lib0/string'
+import type { Change } from '../types.js'
+import { canonicalView } from './canonical.js'
+import { assertChangeFor, assertReplicaOptions } from './check-change.js'
+import type { ApplyResult, DocumentReplica } from './document-type.js'
+import { CrdtPayloadError } from './errors.js'
+import { randomUint32, type Random } from './random.js'
+
+/*
+ * Loading: `@automerge/automerge` resolves by export condition. Under Node (and vitest) the `node`
+ * condition loads the wasm synchronously from disk, so a plain import is ready to use. Browser
+ * bundles get the `browser` entry, which imports the .wasm file as an ES module: the bundler must
+ * support that (Vite with vite-plugin-wasm, webpack's asyncWebAssembly). For a bundler that does
+ * not (esbuild), resolve the package through its plain `import` condition (the base64-inlined
+ * wasm), or use `@automerge/automerge/slim` and initialise the wasm before creating replicas.
+ */
+
+export type AutomergeDoc = Automerge.Doc<Record<string, unknown>>
+
+export interface AutomergeReplicaOptions {
+  readonly collection: string
+  readonly docId: string
+  /** The local writer's origin; the actor id is derived from it unless `actorId` is given. */
+  readonly localOrigin: string
+  /** Draws the per-instance part of the derived actor id. */
+  readonly random: Random
+  /** An explicit Automerge actor id (non-empty, even-length lowercase hex); overrides the derived one. */
+  readonly actorId?: string
+}
+
+/** Bytes drawn per replica instance and appended to the origin in a derived actor id. */
+export const ACTOR_INSTANCE_BYTES = 8
+
+/**
+ * The actor id of one replica instance: hex of the origin's UTF-8 bytes, then
+ * `ACTOR_INSTANCE_BYTES` drawn from `random`.
+ *
+ * Automerge actor ids are byte strings written as hex: an even number of hex digits, no fixed length
+ * (Automerge's own random ids are 16 bytes). The origin is kept whole, never truncated, so two origins
+ * never share an actor, and the origin can be read back from the prefix. The random suffix makes each
+ * instance a new actor: Automerge refuses a second change with an (actor, seq) it already holds
+ * ("duplicate seq N found for actor"), and rejects the whole batch. With the bare origin as actor, a
+ * writer that restarted without its last changes (not yet durable, but already sent) would reuse their
+ * seq numbers, and peers would reject its new changes for ever.
+ */
+export function actorIdForOrigin(origin: string, random: Random): string {
+  if (typeof origin !== 'string' || origin === '') throw new Error('actorIdForOrigin: origin must be a non-empty string')
+  const suffix = new Uint8Array(ACTOR_INSTANCE_BYTES)
+  for (let i = 0; i < suffix.length; i++) suffix[i] = randomUint32(random) >>> 24
+  return toHexString(encodeUtf8(origin)) + toHexString(suffix)
+}
+
+const ACTOR_ID = /^(?:[0-9a-f]{2})+$/
+
+/**
+ * An Automerge document. A change's payload is one Automerge change (binary, as returned by
+ * `getLastLocalChange`). `Automerge.applyChanges` ignores changes it already has and queues a change
+ * whose dependencies are missing until they arrive [CV1], [CV3]. Nothing is thrown away (Automerge
+ * keeps conflicting values, see `Automerge.getConflicts`), so there are no conflict records.
+ *
+ * Each replica instance edits as its own actor (see `actorIdForOrigin`), so a writer may edit before
+ * or after loading its earlier changes, and after losing some of them in a crash.
+ *
+ * @example
+ * ```ts
+ * const replica = new AutomergeReplica({ collection: 'notes', docId: 'n1', localOrigin: 'eu-1', random })
+ * const payload = automergeEdit(replica, (d) => { d.title = 'hello' })
+ * replica.view() // { title: 'hello' }
+ * ```
+ */
+export class AutomergeReplica implements DocumentReplica {
+  readonly docType = 'automerge' as const
+  readonly collection: string
+  readonly docId: string
+  readonly actorId: string
+  private current: AutomergeDoc
+
+  constructor(options: AutomergeReplicaOptions) {
+    assertReplicaOptions('AutomergeReplica', options)
+    const actorId = options.actorId ?? actorIdForOrigin(options.localOrigin, options.random)
+    if (!ACTOR_ID.test(actorId)) throw new Error(`AutomergeReplica: actorId must be non-empty even-length lowercase hex, got ${JSON.stringify(actorId)}`)
+    this.collection = options.collection
+    this.docId = options.docId
+    this.actorId = actorId
+    this.current = Automerge.init<Record<string, unknown>>({ actor: actorId })
+  }
+
+  /**
+   * The current Automerge document. Automerge documents are replaced on every change: do not keep
+   * this reference across `apply` or `automergeEdit`.
+   */
+  get doc(): AutomergeDoc {
+    return this.current
+  }
+
+  /** @internal used by `automergeEdit`. */
+  replaceDoc(next: AutomergeDoc): void {
+    this.current = next
+  }
+
+  apply(change: Change): ApplyResult {
+    assertChangeFor(this, change)
+    const before = Automerge.getHeads(this.current)
+    let next: AutomergeDoc
+    try {
+      ;[next] = Automerge.applyChanges(this.current, [change.payload])
+    } catch (error) {
+      throw new CrdtPayloadError(`automerge change: ${error instanceof Error ? error.message : String(error)}`, { cause: error })
+    }
+    this.current = next
+    // Unchanged heads: a duplicate, or a change queued until its dependencies arrive.
+    return { changed: !sameHeads(before, Automerge.getHeads(next)), conflicts: [] }
+  }
+
+  /**
+   * `Automerge.toJS` of the document, keys sorted, with counters as numbers and immutable strings
+   * as strings. Text is a string, lists are arrays; dates and byte arrays stay as they are.
+   * A document never written views as `{}`.
+   */
+  view(): Record<string, unknown> {
+    return canonicalView(Automerge.toJS(this.current), plainLeaf) as Record<string, unknown>
+  }
+}
+
+export interface AutomergeEditOptions {
+  readonly message?: string
+  /**
+   * Timestamp recorded in the change, in seconds. Defaults to 0: Automerge would otherwise read
+   * Date.now(), and core stays clock-free (DESIGN §2); pass the HLC's wall time if wanted.
+   */
+  readonly timeSec?: number
+}
+
+/**
+ * Runs `fn` as one Automerge change on the replica's document and returns the encoded change, to be
+ * sent as a change payload. When `fn` changes nothing, the payload is an empty change (no operations),
+ * so every edit still yields one valid change. The change is already in the replica; applying it again
+ * is a no-op.
+ *
+ * @example
+ * ```ts
+ * const payload = automergeEdit<{ items: string[] }>(replica, (d) => {
+ *   d.items ??= []
+ *   d.items.push('milk')
+ * })
+ * ```
+ */
+export function automergeEdit<T extends object = Record<string, unknown>>(
+  replica: AutomergeReplica,
+  fn: (doc: T) => void,
+  options: AutomergeEditOptions = {},
+): Uint8Array {
+  const before = replica.doc
+  const changeOptions: Automerge.ChangeOptions<T> = { time: options.timeSec ?? 0 }
+  if (options.message !== undefined) changeOptions.message = options.message
+  let after = Automerge.change(before as unknown as Automerge.Doc<T>, changeOptions, fn) as unknown as AutomergeDoc
+  if (sameHeads(Automerge.getHeads(before), Automerge.getHeads(after))) {
+    // Nothing changed, and getLastLocalChange would return an older change (or none).
+    after = Automerge.emptyChange(after, changeOptions as Automerge.ChangeOptions<Record<string, unknown>>)
+  }
+  replica.replaceDoc(after)
+  const change = Automerge.getLastLocalChange(after)
+  if (change === undefined) throw new Error('automergeEdit: Automerge made a change but reports no local change')
+  return change
+}
+
+function sameHeads(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false
+  const set = new Set(a)
+  return b.every((head) => set.has(head))
+}
+
+function plainLeaf(value: unknown): unknown {
+  if (value instanceof Automerge.Counter) return value.value
+  if (value instanceof Automerge.ImmutableString) return value.toString()
+  return value
+}

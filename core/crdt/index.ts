@@ -1,0 +1,25 @@
+export type { ApplyResult, ConflictRecord, DocumentReplica } from './document-type.js'
+export { CrdtPayloadError } from './errors.js'
+export type { Random } from './random.js'
+export { canonicalView } from './canonical.js'
+export {
+  LWW_PAYLOAD_VERSION,
+  compareStamp,
+  decodeLwwPayload,
+  encodeLwwPayload,
+  type LwwFieldWrite,
+  type LwwPayload,
+  type LwwStamp,
+} from './lww-payload.js'
+export { LwwReplica, lwwDeletePayload, lwwPatchPayload, lwwPutPayload, type LwwReplicaOptions } from './lww.js'
+export { YJS_ROOT_MAP, YJS_ROOT_TEXT, YjsReplica, yjsEdit, type YjsReplicaOptions, type YjsView } from './yjs.js'
+export {
+  ACTOR_INSTANCE_BYTES,
+  AutomergeReplica,
+  actorIdForOrigin,
+  automergeEdit,
+  type AutomergeDoc,
+  type AutomergeEditOptions,
+  type AutomergeReplicaOptions,
+} from './automerge.js'
+export { createReplica, type CreateReplicaOptions } from './registry.js'

@@ -1,0 +1,174 @@
+import * as decoding from 'lib0/decoding'
+import * as encoding from 'lib0/encoding'
+import { compareHlc } from '../clock/hlc.js'
+import type { Hlc } from '../types.js'
+import { isPlainObject } from './canonical.js'
+import { CrdtPayloadError } from './errors.js'
+
+/**
+ * Binary format of an `lww` change payload (lib0 encoding, no JSON [PF1]):
+ *
+ * ```
+ * varUint   format version (1)
+ * uint8     kind: 0 = write (put / patch), 1 = delete document
+ * varUint   number of field writes, then for each:
+ *   varString field name
+ *   uint8     flags: bit 0 = deleted (tombstone), bit 1 = has base
+ *   any       value (lib0 writeAny), only when not deleted
+ *   base      only when flagged: varUint wallMs, varUint counter, varString node, varString origin
+ * ```
+ *
+ * The change's own stamp (HLC, origin) lives in the change envelope, not here, so the same payload
+ * bytes are forwarded untouched.
+ */
+export const LWW_PAYLOAD_VERSION = 1
+
+/** Position of a register in last-writer-wins order: HLC first, then the origin of the change. */
+export interface LwwStamp {
+  readonly hlc: Hlc
+  readonly origin: string
+}
+
+export function compareStamp(a: LwwStamp, b: LwwStamp): number {
+  const byHlc = compareHlc(a.hlc, b.hlc)
+  if (byHlc !== 0) return byHlc
+  if (a.origin === b.origin) return 0
+  return a.origin < b.origin ? -1 : 1
+}
+
+/**
+ * One field of one change. `base` is the stamp of the register the writer saw for this field when
+ * it wrote (null when it had none): it tells a concurrent write from a causal overwrite.
+ */
+export type LwwFieldWrite =
+  | { readonly field: string; readonly deleted: false; readonly value: unknown; readonly base: LwwStamp | null }
+  | { readonly field: string; readonly deleted: true; readonly base: LwwStamp | null }
+
+export interface LwwPayload {
+  /**
+   * `write`: a put or patch; the document exists as of this change. `delete`: the document is
+   * deleted as of this change; every field register older than it is hidden, and `writes` holds a
+   * tombstone for each field the deleter knew (so conflicts are judged per field, like any write).
+   */
+  readonly kind: 'write' | 'delete'
+  readonly writes: readonly LwwFieldWrite[]
+}
+
+const KIND_WRITE = 0
+const KIND_DELETE = 1
+const FLAG_DELETED = 1
+const FLAG_HAS_BASE = 2
+
+export function encodeLwwPayload(payload: LwwPayload): Uint8Array {
+  const encoder = encoding.createEncoder()
+  encoding.writeVarUint(encoder, LWW_PAYLOAD_VERSION)
+  encoding.writeUint8(encoder, payload.kind === 'delete' ? KIND_DELETE : KIND_WRITE)
+  encoding.writeVarUint(encoder, payload.writes.length)
+  for (const write of payload.writes) {
+    encoding.writeVarString(encoder, write.field)
+    encoding.writeUint8(encoder, (write.deleted ? FLAG_DELETED : 0) | (write.base !== null ? FLAG_HAS_BASE : 0))
+    if (!write.deleted) encoding.writeAny(encoder, write.value as Parameters<typeof encoding.writeAny>[1])
+    if (write.base !== null) writeStamp(encoder, write.base)
+  }
+  return encoding.toUint8Array(encoder)
+}
+
+/**
+ * Decodes a whole payload before anything is applied, so a malformed one changes nothing.
+ * Values are deep-frozen: views hand them out without copying.
+ * @throws CrdtPayloadError on any malformed input
+ */
+export function decodeLwwPayload(bytes: Uint8Array): LwwPayload {
+  try {
+    const decoder = decoding.createDecoder(bytes)
+    const version = decoding.readVarUint(decoder)
+    if (version !== LWW_PAYLOAD_VERSION) throw new CrdtPayloadError(`lww payload: unknown format version ${version}`)
+    const kindTag = decoding.readUint8(decoder)
+    if (kindTag !== KIND_WRITE && kindTag !== KIND_DELETE) throw new CrdtPayloadError(`lww payload: unknown kind ${kindTag}`)
+    const kind = kindTag === KIND_DELETE ? 'delete' : 'write'
+    const count = decoding.readVarUint(decoder)
+    // Every write takes at least two bytes, so a huge count in a short buffer is rejected up front.
+    if (count > bytes.length) throw new CrdtPayloadError(`lww payload: ${count} writes cannot fit in ${bytes.length} bytes`)
+    const writes: LwwFieldWrite[] = []
+    const seen = new Set<string>()
+    for (let i = 0; i < count; i++) {
+      const field = decoding.readVarString(decoder)
+      if (seen.has(field)) throw new CrdtPayloadError(`lww payload: field ${JSON.stringify(field)} written twice`)
+      seen.add(field)
+      const flags = decoding.readUint8(decoder)
+      if ((flags & ~(FLAG_DELETED | FLAG_HAS_BASE)) !== 0) throw new CrdtPayloadError(`lww payload: unknown flags ${flags}`)
+      const deleted = (flags & FLAG_DELETED) !== 0
+      const value: unknown = deleted ? undefined : deepFreeze(decoding.readAny(decoder))
+      const base = (flags & FLAG_HAS_BASE) !== 0 ? readStamp(decoder) : null
+      if (deleted) writes.push({ field, deleted: true, base })
+      else {
+        if (value === undefined) throw new CrdtPayloadError(`lww payload: field ${JSON.stringify(field)} set to undefined`)
+        writes.push({ field, deleted: false, value, base })
+      }
+      if (kind === 'delete' && !deleted) throw new CrdtPayloadError('lww payload: a document delete may only hold tombstones')
+    }
+    if (decoding.hasContent(decoder)) throw new CrdtPayloadError('lww payload: trailing bytes')
+    return { kind, writes }
+  } catch (error) {
+    if (error instanceof CrdtPayloadError) throw error
+    throw new CrdtPayloadError(`lww payload: ${error instanceof Error ? error.message : String(error)}`, { cause: error })
+  }
+}
+
+function writeStamp(encoder: encoding.Encoder, stamp: LwwStamp): void {
+  encoding.writeVarUint(encoder, stamp.hlc.wallMs)
+  encoding.writeVarUint(encoder, stamp.hlc.counter)
+  encoding.writeVarString(encoder, stamp.hlc.node)
+  encoding.writeVarString(encoder, stamp.origin)
+}
+
+function readStamp(decoder: decoding.Decoder): LwwStamp {
+  const wallMs = decoding.readVarUint(decoder)
+  const counter = decoding.readVarUint(decoder)
+  const node = decoding.readVarString(decoder)
+  const origin = decoding.readVarString(decoder)
+  return { hlc: { wallMs, counter, node }, origin }
+}
+
+/**
+ * Values must survive lib0 `writeAny` unchanged: null, booleans, numbers, 64-bit bigints, strings,
+ * Uint8Arrays, arrays and plain objects of those. Anything else (a Date, a Map, a class instance,
+ * a function) would come out different on the other side, so it is refused where it is written.
+ */
+export function assertLwwValue(value: unknown, path: string): void {
+  switch (typeof value) {
+    case 'string':
+    case 'number':
+    case 'boolean':
+      return
+    case 'bigint':
+      // lib0 writes bigints as 64-bit signed integers.
+      if (value < -(2n ** 63n) || value >= 2n ** 63n) throw new RangeError(`lww: ${path} does not fit in 64 bits`)
+      return
+    case 'object':
+      if (value === null || value instanceof Uint8Array) return
+      if (Array.isArray(value)) {
+        value.forEach((item: unknown, i) => {
+          if (item === undefined) throw new TypeError(`lww: ${path}[${i}] is undefined; use null`)
+          assertLwwValue(item, `${path}[${i}]`)
+        })
+        return
+      }
+      if (isPlainObject(value)) {
+        for (const [key, item] of Object.entries(value)) {
+          if (item !== undefined) assertLwwValue(item, `${path}.${key}`)
+        }
+        return
+      }
+      throw new TypeError(`lww: ${path} is not JSON-like (${Object.prototype.toString.call(value)})`)
+    default:
+      throw new TypeError(`lww: ${path} is not JSON-like (${typeof value})`)
+  }
+}
+
+function deepFreeze(value: unknown): unknown {
+  // Typed arrays cannot be frozen; they are the one mutable leaf a view may expose.
+  if (typeof value !== 'object' || value === null || value instanceof Uint8Array || Object.isFrozen(value)) return value
+  for (const item of Object.values(value)) deepFreeze(item)
+  return Object.freeze(value)
+}

@@ -1,0 +1,262 @@
+import type { Change } from '../types.js'
+import { AppliedChanges } from './applied-changes.js'
+import { isPlainObject } from './canonical.js'
+import { assertChangeFor, assertReplicaOptions } from './check-change.js'
+import type { ApplyResult, ConflictRecord, DocumentReplica } from './document-type.js'
+import {
+  assertLwwValue,
+  compareStamp,
+  decodeLwwPayload,
+  encodeLwwPayload,
+  type LwwFieldWrite,
+  type LwwStamp,
+} from './lww-payload.js'
+
+export interface LwwReplicaOptions {
+  readonly collection: string
+  readonly docId: string
+}
+
+/** One field's register: the newest write to it in LWW order, a value or a tombstone. */
+interface Register {
+  readonly stamp: LwwStamp
+  readonly deleted: boolean
+  readonly value: unknown
+  /** What the writer of this register had seen for the field (see LwwFieldWrite). */
+  readonly base: LwwStamp | null
+}
+
+/**
+ * A last-writer-wins map document (DESIGN §3). Each top-level field is a register ordered by the
+ * writing change's HLC, then its origin. Field deletes are tombstones. A document delete hides every
+ * field register older than it, including fields the deleter never heard of.
+ *
+ * State is three max-registers (per-field registers, newest document delete, newest put/patch), so
+ * applying changes commutes, associates and is idempotent: [CV1], [CV3].
+ *
+ * `view()`:
+ * - `null` when the document was never written, or when its newest put/patch is older than its
+ *   newest delete;
+ * - otherwise an object of the live fields (not tombstoned, newer than the last delete), keys
+ *   sorted. `put(id, {})` therefore gives `{}`, not `null`. A put or patch after a delete brings
+ *   the document back with only the fields written since.
+ *
+ * Conflict records are *observations made at this replica* when a write meets a concurrent one
+ * (the winner's writer had not seen the loser: `loser > winner.base`). Which pairs meet depends on
+ * delivery order, so two converged replicas may hold different records: records are not part of
+ * converged state, and [CV1] applies to `view()` only.
+ *
+ * The registers alone make re-delivery harmless to the view, but a re-delivered losing write would
+ * meet whatever register is current by then and could report a conflict it never reported the
+ * first time. So the replica also remembers the ids of the changes it applied (runs of consecutive
+ * seqs per origin, see AppliedChanges) and ignores a change it already has [CV3].
+ *
+ * @example
+ * ```ts
+ * const replica = new LwwReplica({ collection: 'todos', docId: 't1' })
+ * const payload = lwwPatchPayload(replica, { done: true })
+ * const { conflicts } = replica.apply({ origin, seq, hlc: clock.now(), collection: 'todos', docId: 't1', docType: 'lww', payload })
+ * replica.view() // { done: true, ... }
+ * ```
+ */
+export class LwwReplica implements DocumentReplica {
+  readonly docType = 'lww' as const
+  readonly collection: string
+  readonly docId: string
+  private readonly fields = new Map<string, Register>()
+  /** Newest document delete. */
+  private cleared: LwwStamp | null = null
+  /** Newest put or patch. */
+  private lastWrite: LwwStamp | null = null
+  private readonly applied = new AppliedChanges()
+
+  constructor(options: LwwReplicaOptions) {
+    assertReplicaOptions('LwwReplica', options)
+    this.collection = options.collection
+    this.docId = options.docId
+  }
+
+  apply(change: Change): ApplyResult {
+    assertChangeFor(this, change)
+    if (this.applied.has(change)) return { changed: false, conflicts: [] }
+    const payload = decodeLwwPayload(change.payload)
+    this.applied.add(change)
+    const stamp: LwwStamp = { hlc: change.hlc, origin: change.origin }
+    const conflicts: ConflictRecord[] = []
+    const existed = this.exists()
+    let changed = false
+    for (const write of payload.writes) {
+      if (this.applyField(write, stamp, conflicts)) changed = true
+    }
+    if (payload.kind === 'delete') {
+      if (this.applyDocumentDelete(stamp, conflicts)) changed = true
+    } else if (this.lastWrite === null || compareStamp(stamp, this.lastWrite) > 0) {
+      this.lastWrite = stamp
+    }
+    if (this.exists() !== existed) changed = true
+    return { changed, conflicts }
+  }
+
+  view(): Record<string, unknown> | null {
+    if (!this.exists()) return null
+    const live: [string, unknown][] = []
+    for (const [field, register] of this.fields) {
+      if (this.isLive(register)) live.push([field, register.value])
+    }
+    live.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    return Object.fromEntries(live)
+  }
+
+  /** Names of the live fields, for writers that tombstone what a put leaves out. */
+  liveFields(): string[] {
+    const names: string[] = []
+    for (const [field, register] of this.fields) if (this.isLive(register)) names.push(field)
+    return names
+  }
+
+  /**
+   * The stamp a new write to `field` is based on: the field's register, or the document delete
+   * that hides it. Null when this replica has seen neither.
+   */
+  baseFor(field: string): LwwStamp | null {
+    return this.effective(field)?.stamp ?? null
+  }
+
+  /** Fields with a register not hidden by the last document delete, live or tombstoned. */
+  knownFields(): string[] {
+    const names: string[] = []
+    for (const [field, register] of this.fields) if (!this.isHidden(register)) names.push(field)
+    return names
+  }
+
+  private exists(): boolean {
+    return this.lastWrite !== null && (this.cleared === null || compareStamp(this.lastWrite, this.cleared) > 0)
+  }
+
+  private isHidden(register: Register): boolean {
+    return this.cleared !== null && compareStamp(register.stamp, this.cleared) < 0
+  }
+
+  private isLive(register: Register | undefined): boolean {
+    return register !== undefined && !register.deleted && !this.isHidden(register)
+  }
+
+  /** What a reader sees for `field`: its register, or the document delete hiding it. */
+  private effective(field: string): Register | null {
+    const register = this.fields.get(field)
+    if (register !== undefined && !this.isHidden(register)) return register
+    if (this.cleared !== null) return { stamp: this.cleared, deleted: true, value: undefined, base: null }
+    return register ?? null
+  }
+
+  private applyField(write: LwwFieldWrite, stamp: LwwStamp, conflicts: ConflictRecord[]): boolean {
+    const current = this.fields.get(write.field)
+    if (current !== undefined && compareStamp(current.stamp, stamp) === 0) return false
+    const incoming: Register = write.deleted
+      ? { stamp, deleted: true, value: undefined, base: write.base }
+      : { stamp, deleted: false, value: write.value, base: write.base }
+    const effective = this.effective(write.field)
+    if (effective !== null) this.observe(write.field, incoming, effective, conflicts)
+    if (current !== undefined && compareStamp(stamp, current.stamp) < 0) return false
+    const wasLive = this.isLive(current)
+    this.fields.set(write.field, incoming)
+    return wasLive || this.isLive(incoming)
+  }
+
+  private applyDocumentDelete(stamp: LwwStamp, conflicts: ConflictRecord[]): boolean {
+    if (this.cleared !== null && compareStamp(stamp, this.cleared) <= 0) return false
+    const deletion: Register = { stamp, deleted: true, value: undefined, base: null }
+    let changed = false
+    for (const [field, register] of this.fields) {
+      // A live register older than the delete, yet not tombstoned by it: the deleter never saw it.
+      if (this.isLive(register) && compareStamp(register.stamp, stamp) < 0) {
+        this.observe(field, deletion, register, conflicts)
+        changed = true
+      }
+    }
+    this.cleared = stamp
+    return changed
+  }
+
+  /** Records a conflict when `incoming` and `current` are concurrent and a value is thrown away. */
+  private observe(field: string, incoming: Register, current: Register, conflicts: ConflictRecord[]): void {
+    const order = compareStamp(incoming.stamp, current.stamp)
+    if (order === 0) return
+    const [winner, loser] = order > 0 ? [incoming, current] : [current, incoming]
+    if (winner.deleted && loser.deleted) return
+    if (winner.base !== null && compareStamp(loser.stamp, winner.base) <= 0) return
+    conflicts.push({
+      collection: this.collection,
+      docId: this.docId,
+      field,
+      winner: side(winner),
+      loser: side(loser),
+    })
+  }
+}
+
+function side(register: Register): ConflictRecord['winner'] {
+  return { origin: register.stamp.origin, hlc: register.stamp.hlc, value: register.value, deleted: register.deleted }
+}
+
+/**
+ * Payload that makes the document exactly `doc`: sets its fields and tombstones the fields live at
+ * this replica that `doc` leaves out (a field set to `undefined` counts as left out). Wrap it in a
+ * change and `apply` it; the replica is not touched here, since the change's stamp is not known yet.
+ *
+ * @example
+ * ```ts
+ * const payload = lwwPutPayload(replica, { title: 'hello', done: false })
+ * ```
+ */
+export function lwwPutPayload(replica: LwwReplica, doc: Readonly<Record<string, unknown>>): Uint8Array {
+  if (!isPlainObject(doc)) throw new TypeError('lwwPutPayload: doc must be a plain object')
+  const writes: LwwFieldWrite[] = []
+  for (const [field, value] of Object.entries(doc)) {
+    if (value === undefined) continue
+    assertLwwValue(value, field)
+    writes.push({ field, deleted: false, value, base: replica.baseFor(field) })
+  }
+  for (const field of replica.liveFields()) {
+    if (doc[field] === undefined) writes.push({ field, deleted: true, base: replica.baseFor(field) })
+  }
+  return encodeLwwPayload({ kind: 'write', writes })
+}
+
+/**
+ * Payload that sets the given fields and deletes those given as `undefined`, leaving the rest.
+ * A patch also (re)creates the document.
+ *
+ * @example
+ * ```ts
+ * const payload = lwwPatchPayload(replica, { done: true, dueDate: undefined })
+ * ```
+ */
+export function lwwPatchPayload(replica: LwwReplica, fields: Readonly<Record<string, unknown>>): Uint8Array {
+  if (!isPlainObject(fields)) throw new TypeError('lwwPatchPayload: fields must be a plain object')
+  const writes: LwwFieldWrite[] = []
+  for (const [field, value] of Object.entries(fields)) {
+    if (value === undefined) writes.push({ field, deleted: true, base: replica.baseFor(field) })
+    else {
+      assertLwwValue(value, field)
+      writes.push({ field, deleted: false, value, base: replica.baseFor(field) })
+    }
+  }
+  return encodeLwwPayload({ kind: 'write', writes })
+}
+
+/**
+ * Payload that deletes the document: it hides every field written before it, and tombstones each
+ * field this replica knows so that conflicts with those fields are judged against what it saw.
+ *
+ * @example
+ * ```ts
+ * const payload = lwwDeletePayload(replica)
+ * ```
+ */
+export function lwwDeletePayload(replica: LwwReplica): Uint8Array {
+  const writes: LwwFieldWrite[] = replica
+    .knownFields()
+    .map((field) => ({ field, deleted: true, base: replica.baseFor(field) }))
+  return encodeLwwPayload({ kind: 'delete', writes })
+}

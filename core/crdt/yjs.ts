@@ -1,0 +1,145 @@
+import * as Y from 'yjs'
+import type { Change } from '../types.js'
+import { canonicalView } from './canonical.js'
+import { assertChangeFor, assertReplicaOptions } from './check-change.js'
+import type { ApplyResult, DocumentReplica } from './document-type.js'
+import { CrdtPayloadError } from './errors.js'
+import { randomUint32, type Random } from './random.js'
+
+export interface YjsReplicaOptions {
+  readonly collection: string
+  readonly docId: string
+  /** Draws the Yjs client id. Each replica instance needs its own: never reuse one across restarts. */
+  readonly random: Random
+}
+
+/** The JSON view of a Yjs document, by Meridian's convention (see `YjsReplica.view`). */
+export interface YjsView {
+  readonly root: Record<string, unknown>
+  readonly text: string
+}
+
+/** Name of the root map a Yjs document keeps its JSON content in. */
+export const YJS_ROOT_MAP = 'root'
+/** Name of the root text of a Yjs document. */
+export const YJS_ROOT_TEXT = 'text'
+
+const APPLY_ORIGIN = Symbol('meridian.yjs.apply')
+
+/**
+ * A Yjs document. A change's payload is one Yjs update (v1 encoding); applying it is
+ * `Y.applyUpdate`, which is commutative and idempotent, and which holds back updates whose
+ * dependencies have not arrived until they do [CV1], [CV3]. Nothing is thrown away, so there
+ * are no conflict records.
+ *
+ * The client id is drawn from the injected `random` (the `guid` is derived from the document
+ * name) so no Yjs code path has to draw randomness for this replica. Yjs does draw one client id
+ * from lib0's random in the `Y.Doc` constructor; it is overwritten at once.
+ *
+ * @example
+ * ```ts
+ * const replica = new YjsReplica({ collection: 'notes', docId: 'n1', random })
+ * const payload = yjsEdit(replica, (doc) => doc.getText('text').insert(0, 'hello'))
+ * replica.view() // { root: {}, text: 'hello' }
+ * ```
+ */
+export class YjsReplica implements DocumentReplica {
+  readonly docType = 'yjs' as const
+  readonly collection: string
+  readonly docId: string
+  /** The live Y.Doc. Edit it through `yjsEdit` so that the edit is captured as a payload. */
+  readonly doc: Y.Doc
+  private readonly random: Random
+  private clientId: number
+
+  constructor(options: YjsReplicaOptions) {
+    assertReplicaOptions('YjsReplica', options)
+    if (typeof options.random !== 'function') throw new Error('YjsReplica: random must be a function')
+    this.collection = options.collection
+    this.docId = options.docId
+    this.random = options.random
+    this.doc = new Y.Doc({ guid: `${options.collection}/${options.docId}` })
+    this.clientId = randomUint32(this.random)
+    this.doc.clientID = this.clientId
+  }
+
+  apply(change: Change): ApplyResult {
+    assertChangeFor(this, change)
+    let changed = false
+    const onAfterTransaction = (transaction: Y.Transaction): void => {
+      // `changed` lists the types whose content changed: empty when the update was already
+      // contained, or is held back waiting for its dependencies.
+      if (transaction.changed.size > 0) changed = true
+    }
+    this.doc.on('afterTransaction', onAfterTransaction)
+    try {
+      Y.applyUpdate(this.doc, change.payload, APPLY_ORIGIN)
+    } catch (error) {
+      throw new CrdtPayloadError(`yjs update: ${error instanceof Error ? error.message : String(error)}`, { cause: error })
+    } finally {
+      this.doc.off('afterTransaction', onAfterTransaction)
+    }
+    if (this.doc.clientID !== this.clientId) {
+      // Yjs saw another writer using our client id and picked a new one from lib0's random;
+      // draw it from ours instead so runs stay reproducible.
+      this.clientId = randomUint32(this.random)
+      this.doc.clientID = this.clientId
+    }
+    return { changed, conflicts: [] }
+  }
+
+  /**
+   * `{ root, text }`: the root map `doc.getMap('root')` as JSON (keys sorted) and the root text
+   * `doc.getText('text')` as a string. Apps keep JSON content under the root map and a plain
+   * text body in the root text; other root types are not part of the view, and using the names
+   * `root` / `text` for another kind of root type makes `view()` throw (Yjs root types are
+   * fixed by name). A document never written views as `{ root: {}, text: '' }`.
+   */
+  view(): YjsView {
+    return {
+      root: canonicalView(this.doc.getMap(YJS_ROOT_MAP).toJSON()) as Record<string, unknown>,
+      text: this.doc.getText(YJS_ROOT_TEXT).toString(),
+    }
+  }
+}
+
+/**
+ * Runs `fn` in one Yjs transaction on the replica's document and returns the update it produced,
+ * to be sent as a change payload. When `fn` changes nothing the payload is the empty update, which
+ * applies anywhere as a no-op, so every edit still yields one valid change. The edit is already in
+ * the replica; applying the resulting change to it again is a no-op.
+ *
+ * The update comes from Yjs's `update` event, so its cost is proportional to the edit, not the
+ * document [PF3]. Local transactions that observers start in reaction to `fn` are merged in.
+ *
+ * @example
+ * ```ts
+ * const payload = yjsEdit(replica, (doc) => {
+ *   doc.getMap('root').set('title', 'hello')
+ * })
+ * ```
+ */
+export function yjsEdit(replica: YjsReplica, fn: (doc: Y.Doc) => void): Uint8Array {
+  const doc = replica.doc
+  if (doc._transaction !== null) {
+    throw new Error('yjsEdit: called inside another Yjs transaction; its update would be emitted only when that one ends')
+  }
+  const updates: Uint8Array[] = []
+  const onUpdate = (update: Uint8Array, _origin: unknown, _doc: Y.Doc, transaction: Y.Transaction): void => {
+    if (transaction.local) updates.push(update)
+  }
+  doc.on('update', onUpdate)
+  try {
+    doc.transact(() => fn(doc), replica)
+  } finally {
+    doc.off('update', onUpdate)
+  }
+  const [first] = updates
+  if (first === undefined) return emptyYjsUpdate()
+  return updates.length === 1 ? first : Y.mergeUpdates(updates)
+}
+
+/** An update with no structs and no deletions: zero client sections, empty delete set. */
+function emptyYjsUpdate(): Uint8Array {
+  return new Uint8Array([0, 0])
+}
