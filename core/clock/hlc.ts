@@ -85,6 +85,18 @@ export class HlcClock {
   }
 
   /**
+   * Move past a timestamp this clock issued in an earlier life (read back from the durable log after
+   * a restart). Own history is trusted: no skew bound applies, else a wall clock that stepped back
+   * across the restart would make us reissue older timestamps [HLC1].
+   */
+  restore(own: Hlc): void {
+    if (own.wallMs > this.wallMs || (own.wallMs === this.wallMs && own.counter > this.counter)) {
+      this.wallMs = own.wallMs
+      this.counter = own.counter
+    }
+  }
+
+  /**
    * Observe a timestamp from another writer, so that anything we issue afterwards orders after it.
    * Returns false when the timestamp was beyond the skew bound and had to be clamped.
    */

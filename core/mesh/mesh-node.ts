@@ -9,6 +9,8 @@ export interface MeshClock {
   now(): Hlc
   /** Observe a remote timestamp; returns false when it had to be clamped [HLC3]. */
   receive(remote: Hlc): boolean
+  /** Move past an own timestamp from before a restart, without the skew bound. */
+  restore(own: Hlc): void
   peek(): Hlc
 }
 
@@ -196,8 +198,8 @@ export class MeshNode {
     this.restoring = true
     try {
       for (const change of changes) {
-        // Own changes too: the clock restarts from scratch and must not reissue an old timestamp.
-        if (change.origin === this.id) this.options.clock.receive(change.hlc)
+        // The clock restarts from scratch and must not reissue an old timestamp [HLC1].
+        if (change.origin === this.id) this.options.clock.restore(change.hlc)
         this.ingest(change)
       }
     } finally {

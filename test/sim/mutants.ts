@@ -55,6 +55,8 @@ export class WallClockOnlyHlc implements MeshClock {
     return true
   }
 
+  restore(): void {}
+
   peek(): Hlc {
     return this.last
   }

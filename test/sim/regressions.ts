@@ -2,7 +2,13 @@ import type { DocType } from '../../core/types.js'
 import type { Topology } from './topology.js'
 
 /**
- * Seeds that once broke a rule (or cover a rare path), replayed in every `npm test`.
+ * Seeds that once broke a rule, or that reach a rare path, replayed in every `npm test`.
  * Add one whenever the simulator finds a bug: the seed, the case, and what it found.
  */
-export const REGRESSION_SEEDS: readonly { docType: DocType; topology: Topology; seed: number; found: string }[] = []
+export const REGRESSION_SEEDS: readonly { docType: DocType; topology: Topology; seed: number; found: string }[] = [
+  // These reach "crash before fsync, restart, write before re-dialling": the runs that catch a mesh
+  // that sends its own changes before they are durable (its seqs are then reused after the crash).
+  { docType: 'lww', topology: 'mesh', seed: 2, found: 'seq reuse after crash-before-fsync (EagerSenderMesh)' },
+  { docType: 'yjs', topology: 'mesh', seed: 2, found: 'seq reuse after crash-before-fsync (EagerSenderMesh)' },
+  { docType: 'automerge', topology: 'mesh', seed: 9, found: 'seq reuse after crash-before-fsync (EagerSenderMesh)' },
+]

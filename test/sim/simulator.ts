@@ -52,6 +52,8 @@ export interface SimResult {
     crashes: number
     partitions: number
     convergenceMs: number | null
+    /** Remote timestamps clamped for being too far ahead [HLC3], summed over the replicas' last lives. */
+    clampedTimestamps: number
   }
 }
 
@@ -110,6 +112,7 @@ export function runSimulation(options: SimOptions): SimResult {
     crashes: 0,
     partitions: 0,
     convergenceMs: null,
+    clampedTimestamps: 0,
   }
   const violations: string[] = []
   const commits: CommitRecord[] = []
@@ -325,6 +328,7 @@ export function runSimulation(options: SimOptions): SimResult {
     }
   }
   stopped = true
+  for (const replica of replicas.values()) stats.clampedTimestamps += replica.mesh?.stats.clampedTimestamps ?? 0
   say(stats.convergenceMs === null ? 'did not converge' : `converged after ${stats.convergenceMs}ms`)
 
   violations.push(

@@ -324,4 +324,15 @@ describe('compareHlc', () => {
   it('formatHlc prints wall:counter:node', () => {
     expect(formatHlc({ wallMs: 1_700_000_000_000, counter: 3, node: 'eu-1' })).toBe('1700000000000:3:eu-1')
   })
+  it('[HLC1] restore() moves past own history even beyond the skew bound, and never backwards', () => {
+    let wall = 1_000_000
+    const clock = new HlcClock({ node: 'a', wallClock: () => wall, maxClockSkewMs: 1_000 })
+    clock.restore({ wallMs: wall + 10 * 60_000, counter: 4, node: 'a' })
+    expect(clock.clampedRemoteCount).toBe(0)
+    const next = clock.now()
+    expect(next).toEqual({ wallMs: wall + 10 * 60_000, counter: 5, node: 'a' })
+    clock.restore({ wallMs: 5, counter: 0, node: 'a' })
+    wall -= 1
+    expect(compareHlc(clock.now(), next)).toBe(1)
+  })
 })

@@ -122,19 +122,20 @@ describe('MeshNode', () => {
     expect(next.hlc.wallMs).toBeLessThanOrEqual(h.wallMs + 60_000)
   })
 
-  it('restores from durable changes and continues numbering after them', () => {
+  it('[HLC1] restores from durable changes and continues numbering and timestamps after them', () => {
     const h = new MeshHarness()
     const a = h.add('a')
     const first = h.write('a')
     h.write('a')
     const saved = [...a.changes()]
     h.nodes.delete('a')
-    h.wallMs -= 5_000 // the wall clock went backwards across the restart
+    h.wallMs -= 5 * 60_000 // the wall clock stepped back across the restart, beyond the skew bound
     const again = h.add('a')
     again.restore(saved)
     const next = h.write('a')
     expect(next.seq).toBe(3)
-    expect(next.hlc.wallMs).toBeGreaterThanOrEqual(first.hlc.wallMs)
+    expect(next.hlc.wallMs).toBeGreaterThanOrEqual(saved[1]?.hlc.wallMs ?? Infinity)
+    expect(again.stats.clampedTimestamps).toBe(0)
     expect(again.durableVector.get('a')).toBe(3)
   })
 })
