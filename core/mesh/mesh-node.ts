@@ -66,6 +66,11 @@ interface PeerState {
   known: Map<string, number>
   /** What the peer told us it holds durably. */
   durable: Map<string, number>
+  /**
+   * Log size when we last re-announced our vector because of a gap: until the log grows, the sender
+   * is already resending from there, and announcing again would only make it resend twice.
+   */
+  gapAnnouncedAtSize: number
 }
 
 export const DEFAULT_MAX_BATCH_CHANGES = 256
@@ -210,7 +215,7 @@ export class MeshNode {
 
   /** A link to `peer` came up: announce what we hold; streaming starts when the peer answers. */
   connect(peer: string): void {
-    this.peers.set(peer, { ready: false, known: new Map(), durable: new Map() })
+    this.peers.set(peer, { ready: false, known: new Map(), durable: new Map(), gapAnnouncedAtSize: -1 })
     this.options.send(peer, { type: MessageType.VersionVector, vector: new Map(this.log.vector) })
   }
 
@@ -266,7 +271,10 @@ export class MeshNode {
     }
     this.propagate()
     // Something before these changes is missing: tell the sender what we have so it resends.
-    if (sawGap) this.options.send(peer, { type: MessageType.VersionVector, vector: new Map(this.log.vector) })
+    if (sawGap && state.gapAnnouncedAtSize !== this.log.size) {
+      state.gapAnnouncedAtSize = this.log.size
+      this.options.send(peer, { type: MessageType.VersionVector, vector: new Map(this.log.vector) })
+    }
   }
 
   /** Takes a change from anywhere. Returns false when it had to wait for (or was dropped behind) a gap. */
