@@ -25,6 +25,16 @@ export function vvMerge(a: VersionVector, b: VersionVector): Map<string, number>
   return out
 }
 
+/** Pointwise minimum: what both hold. An origin missing from either is dropped. */
+export function vvMeet(a: VersionVector, b: VersionVector): Map<string, number> {
+  const out = new Map<string, number>()
+  for (const [origin, seq] of a) {
+    const min = Math.min(seq, b.get(origin) ?? 0)
+    if (min > 0) out.set(origin, min)
+  }
+  return out
+}
+
 /** True when `a` has seen everything `b` has. */
 export function vvDominates(a: VersionVector, b: VersionVector): boolean {
   for (const [origin, seq] of b) if ((a.get(origin) ?? 0) < seq) return false

@@ -11,7 +11,8 @@
  * HandshakeAccept  2 protocolVersion:uint identity:string region:string
  * VersionVector    3 vector
  * ChangeBatch      4 count:uint (change:bytes)*count   -- each change is encodeChange(), length-prefixed
- * Ack              5 durable:vector
+ * Ack              5 node:string durable:vector
+ * Replicated       7 vector
  * Error            6 code:string message:string
  * ```
  *
@@ -99,7 +100,12 @@ export function encodeMessage(msg: Message): Uint8Array {
     }
     case MessageType.Ack:
       encoding.writeUint8(encoder, msg.type)
+      writeString(encoder, 'ack.node', msg.node, true)
       writeVector(encoder, 'ack.durable', msg.durable)
+      break
+    case MessageType.Replicated:
+      encoding.writeUint8(encoder, msg.type)
+      writeVector(encoder, 'replicated.vector', msg.vector)
       break
     case MessageType.Error:
       encoding.writeUint8(encoder, msg.type)
@@ -180,8 +186,12 @@ function readMessage(decoder: decoding.Decoder): Message {
       }
       return { type, changes }
     }
-    case MessageType.Ack:
-      return { type, durable: readVector(decoder, 'ack.durable') }
+    case MessageType.Ack: {
+      const node = readString(decoder, 'ack.node', true)
+      return { type, node, durable: readVector(decoder, 'ack.durable') }
+    }
+    case MessageType.Replicated:
+      return { type, vector: readVector(decoder, 'replicated.vector') }
     case MessageType.Error: {
       const code = readString(decoder, 'error.code', true)
       const message = readString(decoder, 'error.message', false)

@@ -17,6 +17,7 @@ export const MessageType = {
   ChangeBatch: 4,
   Ack: 5,
   Error: 6,
+  Replicated: 7,
 } as const
 export type MessageType = (typeof MessageType)[keyof typeof MessageType]
 
@@ -56,10 +57,22 @@ export interface ChangeBatchMessage {
   readonly changes: readonly Change[]
 }
 
-/** "These changes are durable here": what a writer waits on for acknowledgement levels. */
+/**
+ * "These changes are durable at `node`": what a writer waits on for acknowledgement levels.
+ * Regional nodes pass on each other's acks, so every node learns every region's durable vector
+ * whatever the topology.
+ */
 export interface AckMessage {
   readonly type: typeof MessageType.Ack
+  /** The node (or client) whose durable state this is; not necessarily the sender. */
+  readonly node: string
   readonly durable: VersionVector
+}
+
+/** Server to client: "every region holds these changes durably". */
+export interface ReplicatedMessage {
+  readonly type: typeof MessageType.Replicated
+  readonly vector: VersionVector
 }
 
 /** A typed error before close, or a rejected request. `code` is a stable string (e.g. 'BAD_FRAME'). */
@@ -76,3 +89,4 @@ export type Message =
   | ChangeBatchMessage
   | AckMessage
   | ErrorMessage
+  | ReplicatedMessage

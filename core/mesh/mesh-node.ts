@@ -1,4 +1,4 @@
-import { vvMerge } from '../clock/version-vector.js'
+import { vvDominates, vvMerge } from '../clock/version-vector.js'
 import { MessageType, type Message } from '../codec/messages.js'
 import type { ApplyResult, DocumentReplica } from '../crdt/document-type.js'
 import type { Change, DocType, Hlc, VersionVector } from '../types.js'
@@ -35,6 +35,11 @@ export interface MeshNodeOptions {
   readonly onAppend?: (change: Change) => void
   /** Called after a change was applied to its document. */
   readonly onApplied?: (change: Change, result: ApplyResult) => void
+  /**
+   * Cluster members whose acks are passed on between members, so every member learns every member's
+   * durable vector whatever the topology (a chain included). Clients are never members.
+   */
+  readonly ackGossipMembers?: ReadonlySet<string>
   /** Upper bound of changes per ChangeBatch frame. Default 256. */
   readonly maxBatchChanges?: number
   /** [PF4] Upper bound of out-of-order changes held while waiting for a gap to fill. Default 10 000. */
@@ -64,8 +69,6 @@ interface PeerState {
   ready: boolean
   /** What we believe the peer holds: its last announced vector plus what we sent since. */
   known: Map<string, number>
-  /** What the peer told us it holds durably. */
-  durable: Map<string, number>
   /**
    * Log size when we last re-announced our vector because of a gap: until the log grows, the sender
    * is already resending from there, and announcing again would only make it resend twice.
@@ -112,6 +115,8 @@ export class MeshNode {
   private bufferedCount = 0
   private readonly peers = new Map<string, PeerState>()
   private readonly durable = new Map<string, number>()
+  /** What other nodes (and clients) reported durable, directly or passed on by members. */
+  private readonly durableByNode = new Map<string, Map<string, number>>()
   /** Origins that gained changes since the last propagation; keeps forwarding proportional to news. */
   private readonly dirtyOrigins = new Set<string>()
   /** True while `restore` replays storage: those changes must not be persisted again. */
@@ -191,7 +196,7 @@ export class MeshNode {
     for (const [origin, seq] of vector) if (seq > (this.durable.get(origin) ?? 0)) this.durable.set(origin, seq)
     if ((this.durable.get(this.id) ?? 0) > before) this.dirtyOrigins.add(this.id)
     this.propagate()
-    const ack: Message = { type: MessageType.Ack, durable: new Map(this.durable) }
+    const ack: Message = { type: MessageType.Ack, node: this.id, durable: new Map(this.durable) }
     for (const [peer, state] of this.peers) if (state.ready) this.options.send(peer, ack)
   }
 
@@ -215,7 +220,7 @@ export class MeshNode {
 
   /** A link to `peer` came up: announce what we hold; streaming starts when the peer answers. */
   connect(peer: string): void {
-    this.peers.set(peer, { ready: false, known: new Map(), durable: new Map(), gapAnnouncedAtSize: -1 })
+    this.peers.set(peer, { ready: false, known: new Map(), gapAnnouncedAtSize: -1 })
     this.options.send(peer, { type: MessageType.VersionVector, vector: new Map(this.log.vector) })
   }
 
@@ -227,9 +232,9 @@ export class MeshNode {
     return this.peers.has(peer)
   }
 
-  /** What `peer` reported as durable, for acknowledgement levels. */
-  peerDurable(peer: string): VersionVector | undefined {
-    return this.peers.get(peer)?.durable
+  /** What `node` (this node, a peer, or a member heard of through gossip) holds durably, as far as we know. */
+  durableOf(node: string): VersionVector | undefined {
+    return node === this.id ? this.durable : this.durableByNode.get(node)
   }
 
   /** Re-announce our vector to every peer; repairs anything lost in transit. */
@@ -254,11 +259,26 @@ export class MeshNode {
         this.receiveBatch(peer, state, message.changes)
         return
       case MessageType.Ack:
-        state.durable = vvMerge(state.durable, message.durable)
+        this.receiveAck(peer, message.node, message.durable)
         return
       default:
         // Handshakes and errors belong to the shell.
         return
+    }
+  }
+
+  private receiveAck(from: string, node: string, durable: VersionVector): void {
+    // Only a member may speak for another node; a client's word counts for itself alone.
+    const members = this.options.ackGossipMembers
+    if (node === this.id || (node !== from && !members?.has(from))) return
+    const known = this.durableByNode.get(node) ?? new Map<string, number>()
+    if (vvDominates(known, durable)) return
+    const merged = vvMerge(known, durable)
+    this.durableByNode.set(node, merged)
+    if (!members?.has(node)) return
+    const ack: Message = { type: MessageType.Ack, node, durable: merged }
+    for (const [peer, state] of this.peers) {
+      if (peer !== from && peer !== node && state.ready && members.has(peer)) this.options.send(peer, ack)
     }
   }
 

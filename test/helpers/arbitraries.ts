@@ -7,6 +7,7 @@ import {
   MessageType,
   PROTOCOL_VERSION,
   type AckMessage,
+  type ReplicatedMessage,
   type ChangeBatchMessage,
   type ErrorMessage,
   type HandshakeAcceptMessage,
@@ -95,7 +96,13 @@ export const arbChangeBatch: fc.Arbitrary<ChangeBatchMessage> = fc.record({
 
 export const arbAck: fc.Arbitrary<AckMessage> = fc.record({
   type: fc.constant(MessageType.Ack),
+  node: arbId,
   durable: arbVersionVector,
+})
+
+export const arbReplicated: fc.Arbitrary<ReplicatedMessage> = fc.record({
+  type: fc.constant(MessageType.Replicated),
+  vector: arbVersionVector,
 })
 
 export const arbErrorMessage: fc.Arbitrary<ErrorMessage> = fc.record({
@@ -111,5 +118,6 @@ export const arbMessage: fc.Arbitrary<Message> = fc.oneof(
   arbVersionVectorMessage,
   arbChangeBatch,
   arbAck,
+  arbReplicated,
   arbErrorMessage,
 )

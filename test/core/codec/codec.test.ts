@@ -17,6 +17,7 @@ import {
 import type { Change } from '../../../core/types.js'
 import {
   arbAck,
+  arbReplicated,
   arbChangeBatch,
   arbErrorMessage,
   arbHandshake,
@@ -111,6 +112,7 @@ describe('codec: round trip', () => {
     ['VersionVector', arbVersionVectorMessage],
     ['ChangeBatch', arbChangeBatch],
     ['Ack', arbAck],
+    ['Replicated', arbReplicated],
     ['Error', arbErrorMessage],
   ] as [string, fc.Arbitrary<Message>][])('[PR1] %s round-trips through encode/decode', (_name, arb) => {
     fc.assert(
@@ -135,8 +137,8 @@ describe('codec: round trip', () => {
   })
 
   it('[PR1] equal vectors encode equally whatever their insertion order and zero entries', () => {
-    const a = encodeMessage({ type: MessageType.Ack, durable: new Map([['b', 2], ['a', 1], ['z', 0]]) })
-    const b = encodeMessage({ type: MessageType.Ack, durable: new Map([['a', 1], ['b', 2]]) })
+    const a = encodeMessage({ type: MessageType.Ack, node: 'n', durable: new Map([['b', 2], ['a', 1], ['z', 0]]) })
+    const b = encodeMessage({ type: MessageType.Ack, node: 'n', durable: new Map([['a', 1], ['b', 2]]) })
     expect(a).toEqual(b)
   })
 
@@ -172,7 +174,8 @@ describe('codec: round trip', () => {
     expect(hex(encodeMessage({ type: MessageType.ChangeBatch, changes: [change] }))).toBe(
       '04 01 0f 01 6f 02 80 01 01 01 6e 01 63 01 64 02 01 ff',
     )
-    expect(hex(encodeMessage({ type: MessageType.Ack, durable: new Map() }))).toBe('05 00')
+    expect(hex(encodeMessage({ type: MessageType.Ack, node: 'n', durable: new Map() }))).toBe('05 01 6e 00')
+    expect(hex(encodeMessage({ type: MessageType.Replicated, vector: new Map() }))).toBe('07 00')
     expect(hex(encodeMessage({ type: MessageType.Error, code: 'X', message: '' }))).toBe('06 01 58 00')
   })
 
@@ -288,7 +291,7 @@ describe('codec: hostile input', () => {
 
   it('[PR1] an empty frame and unknown message types are rejected', () => {
     expectBadFrame(new Uint8Array(0), /end of frame/)
-    for (const type of [0, 7, 127, 128, 255]) expectBadFrame(bytes(type, 0, 0, 0), /unknown message type/)
+    for (const type of [0, 8, 127, 128, 255]) expectBadFrame(bytes(type, 0, 0, 0), /unknown message type/)
   })
 
   it('[PR1] a non-Uint8Array input is a DecodeError, not a crash', () => {
@@ -351,7 +354,7 @@ describe('codec: hostile input', () => {
   })
 
   it('[PR1] version vectors must be canonical: sorted, unique, non-empty origins, seqs >= 1', () => {
-    for (const type of [MessageType.VersionVector, MessageType.Ack]) {
+    for (const type of [MessageType.VersionVector, MessageType.Replicated]) {
       expect(decodeMessage(rawVector(type, [['a', 1], ['b', 2]])).type).toBe(type)
       expectBadFrame(rawVector(type, [['a', 1], ['a', 2]]), /repeats/)
       expectBadFrame(rawVector(type, [['b', 1], ['a', 2]]), /sorted/)
@@ -460,9 +463,9 @@ describe('codec: encoding refuses what it cannot represent', () => {
     ['unknown role', { type: MessageType.Handshake, protocolVersion: 1, role: 'admin', identity: 'x', region: '', credentials: '' } as unknown as Message],
     ['empty identity', { type: MessageType.HandshakeAccept, protocolVersion: 1, identity: '', region: '' }],
     ['negative protocol version', { type: MessageType.HandshakeAccept, protocolVersion: -1, identity: 'x', region: '' }],
-    ['vector with negative seq', { type: MessageType.Ack, durable: new Map([['a', -1]]) }],
+    ['vector with negative seq', { type: MessageType.Ack, node: 'n', durable: new Map([['a', -1]]) }],
     ['vector with empty origin', { type: MessageType.VersionVector, vector: new Map([['', 1]]) }],
-    ['vector that is not a Map', { type: MessageType.Ack, durable: { a: 1 } as unknown as Map<string, number> }],
+    ['vector that is not a Map', { type: MessageType.Ack, node: 'n', durable: { a: 1 } as unknown as Map<string, number> }],
     ['empty error code', { type: MessageType.Error, code: '', message: 'x' }],
   ] as [string, Message][])('[PR1] %s throws RangeError', (_name, msg) => {
     expect(() => encodeMessage(msg)).toThrow(RangeError)
@@ -495,7 +498,7 @@ describe('codec: peeking', () => {
     expect(peekHandshakeVersion(future)).toBe(PROTOCOL_VERSION + 1)
     const accept = encodeMessage({ type: MessageType.HandshakeAccept, protocolVersion: 7, identity: 'x', region: '' })
     expect(peekHandshakeVersion(accept)).toBe(7)
-    expect(peekHandshakeVersion(encodeMessage({ type: MessageType.Ack, durable: new Map() }))).toBeUndefined()
+    expect(peekHandshakeVersion(encodeMessage({ type: MessageType.Ack, node: 'n', durable: new Map() }))).toBeUndefined()
     expect(peekHandshakeVersion(bytes(MessageType.Handshake))).toBeUndefined()
     expect(peekHandshakeVersion(bytes(MessageType.Handshake, 0xff))).toBeUndefined()
   })
