@@ -52,6 +52,21 @@ export function checkInvariants(input: InvariantInput): string[] {
     if (held < change.seq) violations.push(`[CV2] durable change ${id} lost (${reference.id} holds ${change.origin} up to ${held})`)
   }
 
+  // [CV1] "the same set of changes" must mean the same thing everywhere: one id, one change. A writer
+  // that reused a seq after a crash shows up here even when later writes mask it in the documents.
+  const contentById = new Map<string, { holder: string; content: string }>()
+  for (const replica of input.replicas) {
+    for (const change of replica.mesh.changes()) {
+      const id = `${change.origin}:${change.seq}`
+      const content = `${formatHlc(change.hlc)} ${change.docId} ${canonicalJson(change.payload)}`
+      const first = contentById.get(id)
+      if (!first) contentById.set(id, { holder: replica.id, content })
+      else if (first.content !== content) {
+        violations.push(`[CV1] ${id} differs between ${first.holder} and ${replica.id}: the id was reused`)
+      }
+    }
+  }
+
   // [CV3] applied at most once per replica lifetime.
   for (const replica of input.replicas) {
     for (const [id, count] of replica.appliedCount) {

@@ -5,7 +5,13 @@ export class SimRandom {
   private readonly gen: prng.PRNG
 
   constructor(readonly seed: number) {
-    this.gen = prng.create(seed)
+    // lib0's generator is seeded through xorshift32, which is stuck at zero for seed 0 (and weak for
+    // small seeds): scramble the seed first (murmur3's finaliser), never letting it be zero.
+    let h = seed >>> 0
+    h = Math.imul(h ^ (h >>> 16), 0x85ebca6b)
+    h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35)
+    h = (h ^ (h >>> 16)) >>> 0
+    this.gen = prng.create(h === 0 ? 0x9e3779b9 : h)
   }
 
   /** Uniform in [0, 1). */

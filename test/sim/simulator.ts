@@ -252,6 +252,24 @@ export function runSimulation(options: SimOptions): SimResult {
     say(`write ${replica.id} ${docId} #${change.seq} ${description}`)
   }
 
+  const crash = (victim: Replica): void => {
+    say(`crash ${victim.id} (loses ${victim.pending.length} unsynced changes)`)
+    victim.pending = []
+    victim.mesh = null
+    stats.crashes += 1
+    refreshLinks()
+  }
+
+  const restart = (revived: Replica): void => {
+    boot(revived)
+    const dialDelayMs = workloadRandom.pick([0, 20, 150, 300])
+    revived.reconnectAt = queue.now + dialDelayMs
+    say(`restart ${revived.id} from ${revived.durable.length} durable changes, dialling peers in ${dialDelayMs}ms`)
+    queue.schedule(dialDelayMs, refreshLinks)
+    // Writing before the peers are back is the case where a reused seq would surface.
+    if (dialDelayMs > 0 && workloadRandom.chance(0.75)) write(revived)
+  }
+
   const operationCount = options.operations ?? 60
   let time = 0
   for (let i = 0; i < operationCount; i++) {
@@ -276,19 +294,11 @@ export function runSimulation(options: SimOptions): SimResult {
       // Half the crashes hit the last writer, likely before its write was fsynced: the interesting case.
       const last = recent.writer
       const victim = last?.mesh && workloadRandom.chance(0.5) ? last : workloadRandom.pick(alive)
-      say(`crash ${victim.id} (loses ${victim.pending.length} unsynced changes)`)
-      victim.pending = []
-      victim.mesh = null
-      stats.crashes += 1
-      refreshLinks()
+      crash(victim)
+      // Some processes are restarted by their supervisor at once.
+      if (workloadRandom.chance(0.4)) restart(victim)
     } else if (roll < 0.88 && crashed.length > 0) {
-      const revived = workloadRandom.pick(crashed)
-      boot(revived)
-      const dialDelayMs = workloadRandom.pick([0, 0, 20, 150])
-      revived.reconnectAt = time + dialDelayMs
-      say(`restart ${revived.id} from ${revived.durable.length} durable changes, dialling peers in ${dialDelayMs}ms`)
-      queue.schedule(dialDelayMs, refreshLinks)
-      if (dialDelayMs > 0 && workloadRandom.chance(0.5)) write(revived)
+      restart(workloadRandom.pick(crashed))
     } else if (roll < 0.94 && faults.clockJumps) {
       const replica = workloadRandom.pick([...replicas.values()])
       const bound = faults.maxClockOffsetMs
