@@ -1,3 +1,40 @@
-// The regional server (ws transport, HTTP surfaces, file storage, peer links, CLI) arrives with the next
-// issue. This flag lets callers and tests tell the placeholder from the real thing.
-export const SERVER_AVAILABLE = false
+/**
+ * meridian/server — the regional server (DESIGN §7, docs/server-contracts.md): WebSocket sessions for
+ * clients (/sync) and peers (/peer), REST, health, status, metrics, dashboard, and the CLI.
+ *
+ * @example
+ * ```ts
+ * import { createServer, loadConfigFile } from 'meridian/server'
+ * const server = await createServer(await loadConfigFile('eu-1.json'))
+ * console.log(server.httpUrl)
+ * ```
+ */
+export { createServer, type CreateServerOptions, type MeridianServer } from './server.js'
+export {
+  CONFIG_DEFAULTS,
+  ConfigError,
+  loadConfigFile,
+  parseConfig,
+  type CollectionConfig,
+  type PeerConfig,
+  type ReconnectConfig,
+  type ServerConfig,
+  type ServerConfigInput,
+  type StorageKind,
+} from './config.js'
+export {
+  RegionNode,
+  WriteError,
+  vectorToken,
+  type AckLevel,
+  type DocumentResult,
+  type Lag,
+  type WriteConcern,
+  type WriteErrorCode,
+  type WriteOp,
+  type WriteResult,
+} from './region-node.js'
+export type { PeerLinkState, PeerLinkSnapshot } from './peer-links.js'
+export type { PeerStatus, ServerStatus } from './status.js'
+export { consoleLogger, silentLogger, type Logger } from './logger.js'
+export { runCli } from './cli-main.js'

@@ -148,6 +148,21 @@ export class MeshNode {
     return this.log.all()
   }
 
+  /** How many changes this replica holds. */
+  get changeCount(): number {
+    return this.log.size
+  }
+
+  /** The held change `(origin, seq)`, or undefined when it is not held (yet). */
+  changeAt(origin: string, seq: number): Change | undefined {
+    return this.log.get(origin, seq)
+  }
+
+  /** The replica of a document if one exists; unlike `replica`, never creates one (for readers). */
+  existingReplica(collection: string, docId: string): DocumentReplica | undefined {
+    return this.documents.get(documentKey(collection, docId))
+  }
+
   /** The replica of a document, created empty on first use. */
   replica(collection: string, docId: string, docType: DocType): DocumentReplica {
     const key = documentKey(collection, docId)

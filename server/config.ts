@@ -1,0 +1,390 @@
+/**
+ * The regional server's configuration (docs/server-contracts.md, "Config file"): types, validation
+ * with JSON paths in every message, and defaults.
+ */
+import { readFile } from 'node:fs/promises'
+import type { DocType } from '../core/types.js'
+
+/** A neighbour in the topology. Of two neighbours, the one with the smaller nodeId dials. */
+export interface PeerConfig {
+  readonly nodeId: string
+  readonly region: string
+  /** Where the peer accepts `ws /peer`, e.g. `ws://127.0.0.1:4102/peer`. */
+  readonly url: string
+  /** The peer's HTTP base, for the dashboard, e.g. `http://127.0.0.1:4102`. */
+  readonly httpUrl: string
+}
+
+export type CollectionConfig =
+  | { readonly mode: 'crdt'; readonly type: DocType }
+  | { readonly mode: 'strict' }
+
+export type StorageKind = 'file' | 'memory'
+
+export interface ReconnectConfig {
+  readonly minDelayMs: number
+  readonly maxDelayMs: number
+}
+
+/**
+ * A validated configuration with every default filled in.
+ *
+ * Beyond the keys of the contract, these optional keys exist (defaults in {@link CONFIG_DEFAULTS}):
+ * - `members`: every nodeId of the cluster. Acks are gossiped between members so that each region
+ *   learns every region's durable vector; `w=all` and `Replicated` wait for all of them. Defaults to
+ *   this node plus its peers, which is right for a full mesh. In a chain or a star, list every node
+ *   on every node.
+ * - `ackTimeoutMs`: how long a `w=all` write waits before answering `indeterminate`.
+ * - `maxBodyBytes`: REST request bodies above this get 413 `PAYLOAD_TOO_LARGE`.
+ * - `maxSendBufferBytes`: a connection whose unsent bytes exceed this is closed with `OVERLOADED` [PF4].
+ * - `maxConflictsPerDocument`, `maxConflicts`: bounds of the conflict records kept in memory.
+ *
+ * @example
+ * ```ts
+ * const config = parseConfig({ nodeId: 'eu-1', region: 'eu', storage: 'memory', port: 0 })
+ * config.heartbeatIntervalMs // 1000
+ * ```
+ */
+export interface ServerConfig {
+  readonly nodeId: string
+  readonly region: string
+  readonly host: string
+  /** 0 picks a free port (tests); the server reports the one it got. */
+  readonly port: number
+  readonly dataDir: string
+  readonly storage: StorageKind
+  readonly peers: readonly PeerConfig[]
+  readonly peerSecret: string
+  readonly clientToken: string | null
+  readonly collections: Readonly<Record<string, CollectionConfig>>
+  readonly heartbeatIntervalMs: number
+  readonly maxFrameBytes: number
+  readonly reconnect: ReconnectConfig
+  readonly groupCommitMaxDelayMs: number
+  readonly members: readonly string[]
+  readonly ackTimeoutMs: number
+  readonly maxBodyBytes: number
+  readonly maxSendBufferBytes: number
+  readonly maxConflictsPerDocument: number
+  readonly maxConflicts: number
+}
+
+/**
+ * What a caller may pass to `createServer` or write in a config file: `nodeId` and `region` are
+ * required, everything else has a default.
+ */
+export type ServerConfigInput = Partial<Omit<ServerConfig, 'nodeId' | 'region' | 'reconnect'>> & {
+  readonly nodeId: string
+  readonly region: string
+  readonly reconnect?: Partial<ReconnectConfig>
+}
+
+export const CONFIG_DEFAULTS = {
+  host: '127.0.0.1',
+  port: 4100,
+  storage: 'file',
+  clientToken: null,
+  heartbeatIntervalMs: 1000,
+  maxFrameBytes: 16 * 1024 * 1024,
+  reconnect: { minDelayMs: 100, maxDelayMs: 5000 },
+  groupCommitMaxDelayMs: 2,
+  ackTimeoutMs: 5000,
+  maxBodyBytes: 1024 * 1024,
+  maxSendBufferBytes: 8 * 1024 * 1024,
+  maxConflictsPerDocument: 100,
+  maxConflicts: 10_000,
+} as const
+
+/** Thrown by {@link parseConfig}; `issues` lists every problem found, each starting with its JSON path. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError'
+  readonly code = 'BAD_CONFIG' as const
+  readonly issues: readonly string[]
+
+  constructor(issues: readonly string[], source?: string) {
+    const where = source === undefined ? '' : `${source}: `
+    super(`${where}invalid configuration:\n  ${issues.join('\n  ')}`)
+    this.issues = issues
+  }
+}
+
+const TOP_KEYS = [
+  'nodeId',
+  'region',
+  'host',
+  'port',
+  'dataDir',
+  'storage',
+  'peers',
+  'peerSecret',
+  'clientToken',
+  'collections',
+  'heartbeatIntervalMs',
+  'maxFrameBytes',
+  'reconnect',
+  'groupCommitMaxDelayMs',
+  'members',
+  'ackTimeoutMs',
+  'maxBodyBytes',
+  'maxSendBufferBytes',
+  'maxConflictsPerDocument',
+  'maxConflicts',
+] as const
+
+const IDENTIFIER = /^[A-Za-z0-9][A-Za-z0-9._:-]*$/
+
+/** `config.peers[0].url`, `config.collections["my notes"]`. */
+function child(path: string, key: string | number): string {
+  if (typeof key === 'number') return `${path}[${key}]`
+  return /^[A-Za-z_$][A-Za-z0-9_$]*$/.test(key) ? `${path}.${key}` : `${path}[${JSON.stringify(key)}]`
+}
+
+function describe(value: unknown): string {
+  if (value === null) return 'null'
+  if (Array.isArray(value)) return 'an array'
+  if (typeof value === 'string') return `${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)}`
+  if (typeof value === 'object') return 'an object'
+  return `${typeof value} ${String(value)}`
+}
+
+/** Collects issues instead of stopping at the first, so one run shows everything to fix. */
+class Checker {
+  readonly issues: string[] = []
+
+  fail(path: string, expected: string, value: unknown): undefined {
+    this.issues.push(`${path}: expected ${expected}, got ${describe(value)}`)
+    return undefined
+  }
+
+  object(path: string, value: unknown, allowed: readonly string[]): Record<string, unknown> | undefined {
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) return this.fail(path, 'an object', value)
+    const record = value as Record<string, unknown>
+    for (const key of Object.keys(record)) {
+      if (!allowed.includes(key)) this.issues.push(`${child(path, key)}: unknown key`)
+    }
+    return record
+  }
+
+  string(path: string, value: unknown, options: { identifier?: boolean } = {}): string | undefined {
+    if (typeof value !== 'string' || value.length === 0) return this.fail(path, 'a non-empty string', value)
+    if (options.identifier && !IDENTIFIER.test(value)) {
+      return this.fail(path, 'an id of letters, digits, ".", "_", ":" or "-"', value)
+    }
+    return value
+  }
+
+  integer(path: string, value: unknown, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
+    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {
+      return this.fail(path, `an integer from ${min} to ${max}`, value)
+    }
+    return value
+  }
+
+  url(path: string, value: unknown, protocols: readonly string[], label: string): string | undefined {
+    if (typeof value !== 'string') return this.fail(path, `a ${label} URL`, value)
+    let parsed: URL
+    try {
+      parsed = new URL(value)
+    } catch {
+      return this.fail(path, `a ${label} URL`, value)
+    }
+    if (!protocols.includes(parsed.protocol)) return this.fail(path, `a ${label} URL`, value)
+    return value
+  }
+}
+
+function optional<T>(record: Record<string, unknown>, key: string, fallback: T, read: (value: unknown) => T | undefined): T | undefined {
+  return Object.hasOwn(record, key) ? read(record[key]) : fallback
+}
+
+/**
+ * Validates a parsed JSON configuration against the contract and fills in defaults. Unknown keys and
+ * wrong types are errors; every message starts with the JSON path of the offending value.
+ *
+ * @throws ConfigError listing every problem
+ * @example
+ * ```ts
+ * parseConfig({ nodeId: 'eu-1', region: 'eu', peers: [{ nodeId: 'us-1', url: 'http://x' }] })
+ * // ConfigError: config.peers[0].url: expected a ws:// URL, got "http://x" …
+ * ```
+ */
+export function parseConfig(input: unknown, source?: string): ServerConfig {
+  const c = new Checker()
+  const root = 'config'
+  const raw = c.object(root, input, TOP_KEYS)
+  if (!raw) throw new ConfigError(c.issues, source)
+  const at = (key: string) => child(root, key)
+
+  const nodeId = Object.hasOwn(raw, 'nodeId')
+    ? c.string(at('nodeId'), raw.nodeId, { identifier: true })
+    : (c.issues.push(`${at('nodeId')}: required`), undefined)
+  const region = Object.hasOwn(raw, 'region')
+    ? c.string(at('region'), raw.region)
+    : (c.issues.push(`${at('region')}: required`), undefined)
+  const host = optional(raw, 'host', CONFIG_DEFAULTS.host, (v) => c.string(at('host'), v))
+  const port = optional(raw, 'port', CONFIG_DEFAULTS.port, (v) => c.integer(at('port'), v, 0, 65_535))
+  const storage = optional<StorageKind>(raw, 'storage', CONFIG_DEFAULTS.storage, (v) =>
+    v === 'file' || v === 'memory' ? v : c.fail(at('storage'), '"file" or "memory"', v),
+  )
+  const dataDir = optional(raw, 'dataDir', `.meridian/${nodeId ?? 'node'}`, (v) => c.string(at('dataDir'), v))
+
+  const peers = optional<PeerConfig[]>(raw, 'peers', [], (v) => {
+    if (!Array.isArray(v)) return c.fail(at('peers'), 'an array', v)
+    const out: PeerConfig[] = []
+    const seen = new Set<string>()
+    v.forEach((item: unknown, i) => {
+      const path = child(at('peers'), i)
+      const peer = c.object(path, item, ['nodeId', 'region', 'url', 'httpUrl'])
+      if (!peer) return
+      const missing = ['nodeId', 'region', 'url', 'httpUrl'].filter((key) => !Object.hasOwn(peer, key))
+      for (const key of missing) c.issues.push(`${child(path, key)}: required`)
+      if (missing.length > 0) return
+      const id = c.string(child(path, 'nodeId'), peer.nodeId, { identifier: true })
+      const peerRegion = c.string(child(path, 'region'), peer.region)
+      const url = c.url(child(path, 'url'), peer.url, ['ws:', 'wss:'], 'ws://')
+      const httpUrl = c.url(child(path, 'httpUrl'), peer.httpUrl, ['http:', 'https:'], 'http://')
+      if (id !== undefined && id === nodeId) c.issues.push(`${child(path, 'nodeId')}: a node cannot be its own peer`)
+      if (id !== undefined && seen.has(id)) c.issues.push(`${child(path, 'nodeId')}: duplicate peer ${JSON.stringify(id)}`)
+      if (id !== undefined) seen.add(id)
+      if (id && peerRegion && url && httpUrl) out.push({ nodeId: id, region: peerRegion, url, httpUrl })
+    })
+    return out
+  })
+
+  const hasPeers = peers !== undefined && peers.length > 0
+  const peerSecret = !Object.hasOwn(raw, 'peerSecret')
+    ? hasPeers
+      ? (c.issues.push(`${at('peerSecret')}: required when peers are configured`), undefined)
+      : ''
+    : raw.peerSecret === '' && !hasPeers
+      ? ''
+      : c.string(at('peerSecret'), raw.peerSecret)
+  const clientToken = optional<string | null>(raw, 'clientToken', CONFIG_DEFAULTS.clientToken, (v) =>
+    v === null ? null : c.string(at('clientToken'), v),
+  )
+
+  const collections = optional<Record<string, CollectionConfig>>(raw, 'collections', {}, (v) => {
+    const record = c.object(at('collections'), v, Object.keys(v ?? {}))
+    if (!record) return undefined
+    const out: Record<string, CollectionConfig> = {}
+    for (const [name, spec] of Object.entries(record)) {
+      const path = child(at('collections'), name)
+      if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name)) {
+        c.issues.push(`${path}: collection names are letters, digits, ".", "_" or "-", not starting with "_" or "."`)
+        continue
+      }
+      const body = c.object(path, spec, ['mode', 'type'])
+      if (!body) continue
+      if (body.mode === 'strict') {
+        if (Object.hasOwn(body, 'type')) c.issues.push(`${child(path, 'type')}: strict collections have no type`)
+        else out[name] = { mode: 'strict' }
+      } else if (body.mode === 'crdt') {
+        const type = body.type
+        if (type === 'lww' || type === 'yjs' || type === 'automerge') out[name] = { mode: 'crdt', type }
+        else c.fail(child(path, 'type'), '"lww", "yjs" or "automerge"', type)
+      } else {
+        c.fail(child(path, 'mode'), '"crdt" or "strict"', body.mode)
+      }
+    }
+    return out
+  })
+
+  const ms = (key: string, fallback: number, min: number) =>
+    optional(raw, key, fallback, (v) => c.integer(at(key), v, min))
+  const heartbeatIntervalMs = ms('heartbeatIntervalMs', CONFIG_DEFAULTS.heartbeatIntervalMs, 1)
+  const maxFrameBytes = ms('maxFrameBytes', CONFIG_DEFAULTS.maxFrameBytes, 1024)
+  const groupCommitMaxDelayMs = ms('groupCommitMaxDelayMs', CONFIG_DEFAULTS.groupCommitMaxDelayMs, 0)
+  const ackTimeoutMs = ms('ackTimeoutMs', CONFIG_DEFAULTS.ackTimeoutMs, 1)
+  const maxBodyBytes = ms('maxBodyBytes', CONFIG_DEFAULTS.maxBodyBytes, 2)
+  const maxSendBufferBytes = ms('maxSendBufferBytes', CONFIG_DEFAULTS.maxSendBufferBytes, 1024)
+  const maxConflictsPerDocument = ms('maxConflictsPerDocument', CONFIG_DEFAULTS.maxConflictsPerDocument, 1)
+  const maxConflicts = ms('maxConflicts', CONFIG_DEFAULTS.maxConflicts, 1)
+
+  const reconnect = optional<ReconnectConfig>(raw, 'reconnect', CONFIG_DEFAULTS.reconnect, (v) => {
+    const path = at('reconnect')
+    const record = c.object(path, v, ['minDelayMs', 'maxDelayMs'])
+    if (!record) return undefined
+    const minDelayMs = optional(record, 'minDelayMs', CONFIG_DEFAULTS.reconnect.minDelayMs, (x) =>
+      c.integer(child(path, 'minDelayMs'), x, 1),
+    )
+    const maxDelayMs = optional(record, 'maxDelayMs', CONFIG_DEFAULTS.reconnect.maxDelayMs, (x) =>
+      c.integer(child(path, 'maxDelayMs'), x, 1),
+    )
+    if (minDelayMs === undefined || maxDelayMs === undefined) return undefined
+    if (maxDelayMs < minDelayMs) {
+      c.issues.push(`${child(path, 'maxDelayMs')}: must be >= minDelayMs (${minDelayMs}), got ${maxDelayMs}`)
+      return undefined
+    }
+    return { minDelayMs, maxDelayMs }
+  })
+
+  const members = optional<string[] | null>(raw, 'members', null, (v) => {
+    const path = at('members')
+    if (!Array.isArray(v)) return c.fail(path, 'an array of node ids', v)
+    const out: string[] = []
+    v.forEach((item: unknown, i) => {
+      const id = c.string(child(path, i), item, { identifier: true })
+      if (id === undefined) return
+      if (out.includes(id)) c.issues.push(`${child(path, i)}: duplicate member ${JSON.stringify(id)}`)
+      else out.push(id)
+    })
+    if (nodeId !== undefined && !out.includes(nodeId)) c.issues.push(`${path}: must include this node (${JSON.stringify(nodeId)})`)
+    for (const peer of peers ?? []) {
+      if (!out.includes(peer.nodeId)) c.issues.push(`${path}: must include every peer; ${JSON.stringify(peer.nodeId)} is missing`)
+    }
+    return out
+  })
+
+  if (c.issues.length > 0) throw new ConfigError(c.issues, source)
+  // Every value is defined here: each undefined above pushed an issue.
+  const self = nodeId as string
+  const peerList = peers as PeerConfig[]
+  return {
+    nodeId: self,
+    region: region as string,
+    host: host as string,
+    port: port as number,
+    dataDir: dataDir as string,
+    storage: storage as StorageKind,
+    peers: peerList,
+    peerSecret: peerSecret as string,
+    clientToken: clientToken as string | null,
+    collections: collections as Record<string, CollectionConfig>,
+    heartbeatIntervalMs: heartbeatIntervalMs as number,
+    maxFrameBytes: maxFrameBytes as number,
+    reconnect: reconnect as ReconnectConfig,
+    groupCommitMaxDelayMs: groupCommitMaxDelayMs as number,
+    members: members ?? [self, ...peerList.map((peer) => peer.nodeId)],
+    ackTimeoutMs: ackTimeoutMs as number,
+    maxBodyBytes: maxBodyBytes as number,
+    maxSendBufferBytes: maxSendBufferBytes as number,
+    maxConflictsPerDocument: maxConflictsPerDocument as number,
+    maxConflicts: maxConflicts as number,
+  }
+}
+
+/**
+ * Reads and validates a JSON config file.
+ *
+ * @throws ConfigError when the file is missing, is not JSON, or fails {@link parseConfig}
+ * @example
+ * ```ts
+ * const config = await loadConfigFile('cluster/eu-1.json')
+ * ```
+ */
+export async function loadConfigFile(path: string): Promise<ServerConfig> {
+  let text: string
+  try {
+    text = await readFile(path, 'utf8')
+  } catch (err) {
+    const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : String(err)
+    throw new ConfigError([`config: cannot read ${path}: ${reason}`], path)
+  }
+  let json: unknown
+  try {
+    json = JSON.parse(text)
+  } catch (err) {
+    throw new ConfigError([`config: not valid JSON: ${(err as Error).message}`], path)
+  }
+  return parseConfig(json, path)
+}

@@ -1,0 +1,256 @@
+// Meridian dashboard: polls /status of the server that served this page, then /status of every peer it
+// names (through their httpUrl; /status allows any origin), and redraws region cards, the links between
+// regions and the version vectors once a second. A region that does not answer is shown down, and is
+// polled again on every round. Plain browser JavaScript, no build step, no dependencies.
+
+const POLL_MS = 1000
+const TIMEOUT_MS = 1500
+const SVG_NS = 'http://www.w3.org/2000/svg'
+
+/** nodeId -> { nodeId, region, httpUrl, self, status, error, okAt } (status is the last one received). */
+const nodes = new Map()
+let selfId = null
+let selfError = null
+
+// ---------------------------------------------------------------- polling
+
+async function fetchStatus(httpUrl) {
+  const ctrl = new AbortController()
+  const timer = setTimeout(() => ctrl.abort(), TIMEOUT_MS)
+  try {
+    const res = await fetch(`${httpUrl.replace(/\/+$/, '')}/status`, { signal: ctrl.signal, cache: 'no-store' })
+    if (!res.ok) throw new Error(`HTTP ${res.status}`)
+    return await res.json()
+  } catch (err) {
+    throw new Error(err?.name === 'AbortError' ? 'timed out' : (err?.message ?? String(err)))
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+function record(httpUrl, status, self) {
+  const entry = nodes.get(status.nodeId) ?? { nodeId: status.nodeId }
+  Object.assign(entry, { region: status.region, httpUrl, status, error: null, okAt: Date.now() })
+  entry.self = self || entry.self === true
+  nodes.set(status.nodeId, entry)
+  // Learn the peers this node names, so that every region is polled even if this server goes down.
+  for (const peer of status.peers ?? []) {
+    const known = nodes.get(peer.nodeId)
+    if (!known) {
+      nodes.set(peer.nodeId, { nodeId: peer.nodeId, region: peer.region, httpUrl: peer.httpUrl, self: false, status: null, error: null, okAt: null })
+    } else if (!known.self && peer.httpUrl) {
+      known.httpUrl = peer.httpUrl
+    }
+  }
+}
+
+function markDown(nodeId, err) {
+  const entry = nodes.get(nodeId)
+  if (entry) entry.error = err.message
+}
+
+async function poll() {
+  const started = Date.now()
+  try {
+    const status = await fetchStatus(location.origin)
+    selfId = status.nodeId
+    selfError = null
+    record(location.origin, status, true)
+  } catch (err) {
+    selfError = err.message
+    if (selfId) markDown(selfId, err)
+  }
+  const others = [...nodes.values()].filter((n) => !n.self && n.httpUrl)
+  await Promise.allSettled(
+    others.map(async (n) => {
+      try {
+        record(n.httpUrl, await fetchStatus(n.httpUrl), false)
+      } catch (err) {
+        markDown(n.nodeId, err)
+      }
+    }),
+  )
+  try {
+    render()
+  } catch (err) {
+    console.error('dashboard: render failed', err)
+  }
+  setTimeout(poll, Math.max(0, POLL_MS - (Date.now() - started)))
+}
+
+// ---------------------------------------------------------------- helpers
+
+/** Creates an element; `tag` "svg:line" makes an SVG element. Children are nodes or text (never HTML). */
+function h(tag, attrs = {}, ...children) {
+  const el = tag.startsWith('svg:') ? document.createElementNS(SVG_NS, tag.slice(4)) : document.createElement(tag)
+  for (const [k, v] of Object.entries(attrs)) if (v !== null && v !== undefined && v !== false) el.setAttribute(k, String(v))
+  for (const c of children.flat(Infinity)) if (c !== null && c !== undefined && c !== false) el.append(c instanceof Node ? c : String(c))
+  return el
+}
+
+const isUp = (n) => n.status !== null && n.status !== undefined && n.error === null
+const sorted = () => [...nodes.values()].sort((a, b) => a.nodeId.localeCompare(b.nodeId))
+const dash = (v) => (v === null || v === undefined ? '—' : v)
+
+function fmtMs(ms) {
+  if (ms === null || ms === undefined) return '—'
+  if (ms < 1000) return `${Math.round(ms)} ms`
+  if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`
+  return fmtUptime(ms)
+}
+
+function fmtUptime(ms) {
+  const s = Math.floor(ms / 1000)
+  const pad = (n) => String(n).padStart(2, '0')
+  if (s < 60) return `${s}s`
+  if (s < 3600) return `${Math.floor(s / 60)}m ${pad(s % 60)}s`
+  if (s < 86400) return `${Math.floor(s / 3600)}h ${pad(Math.floor(s / 60) % 60)}m`
+  return `${Math.floor(s / 86400)}d ${pad(Math.floor(s / 3600) % 24)}h`
+}
+
+function fmtBytes(n) {
+  if (n === null || n === undefined) return '—'
+  if (n < 1024) return `${n} B`
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`
+  return `${(n / 1024 / 1024).toFixed(1)} MiB`
+}
+
+const fmtVector = (v) =>
+  Object.entries(v ?? {})
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([k, n]) => `${k}:${n}`)
+    .join('  ') || 'empty'
+
+/** A node's own report of its link to `other`, if it is up and lists it. */
+const view = (from, to) => (isUp(from) ? from.status.peers?.find((p) => p.nodeId === to.nodeId) : undefined)
+
+function linkState(a, b) {
+  if (!isUp(a) || !isUp(b)) return 'down'
+  const sa = view(a, b)?.state
+  const sb = view(b, a)?.state
+  if (sa === 'connected' && sb === 'connected') return 'connected'
+  if (sa === 'down' || sb === 'down') return 'down'
+  return 'connecting'
+}
+
+// ---------------------------------------------------------------- rendering
+
+function render() {
+  const all = sorted()
+  const up = all.filter(isUp).length
+  const where = selfId ?? location.host
+  const summary = all.length === 0 ? `cannot reach ${where}: ${selfError}` : `${up}/${all.length} regions up · polled from ${where}`
+  document.getElementById('summary').textContent = selfError && all.length > 0 ? `${summary} (this server: ${selfError})` : summary
+  document.title = `${all.length ? `${up}/${all.length} up · ` : ''}Meridian dashboard`
+  renderCards(all)
+  renderGraph(all)
+  renderLinks(all)
+  renderVectors(all)
+}
+
+function renderCards(all) {
+  const cards = all.map((n) => {
+    const s = n.status
+    const head = h('h3', {}, n.nodeId, h('span', { class: 'tag' }, n.region ?? '?'), h('span', { class: `pill ${isUp(n) ? 'up' : 'down'}` }, isUp(n) ? 'up' : 'down'), n.self ? h('span', { class: 'you' }, 'this server') : null)
+    if (!isUp(n)) {
+      return h('div', { class: 'card down' }, head,
+        h('dl', {}, h('dt', {}, 'address'), h('dd', {}, dash(n.httpUrl)), h('dt', {}, 'last seen'), h('dd', {}, n.okAt ? `${fmtUptime(Date.now() - n.okAt)} ago` : 'never')),
+        h('div', { class: 'err' }, `unreachable: ${n.error ?? 'no answer yet'}`))
+    }
+    const rows = [
+      ['role', s.role], ['pid', s.pid], ['uptime', fmtUptime(s.uptimeMs ?? 0)], ['changes', s.changes], ['clients', s.clients],
+      ['storage', s.storage ? `${s.storage.kind}${s.storage.logRecords !== undefined ? `, ${s.storage.logRecords} records` : ''}` : null],
+    ]
+    if (s.epoch !== null && s.epoch !== undefined) rows.push(['epoch', s.epoch], ['primary', dash(s.primary)], ['commit index', dash(s.commitIndex)])
+    return h('div', { class: 'card up' }, head,
+      h('dl', {}, rows.filter(([, v]) => v !== null && v !== undefined).map(([k, v]) => [h('dt', {}, k), h('dd', {}, v)])),
+      h('div', { class: 'vv', title: 'version vector' }, fmtVector(s.vector)))
+  })
+  document.getElementById('cards').replaceChildren(...(cards.length ? cards : [h('p', { class: 'err' }, `Cannot reach ${location.origin}/status: ${selfError ?? 'waiting'}`)]))
+}
+
+const COLORS = { connected: 'var(--ok)', connecting: 'var(--warn)', down: 'var(--bad)' }
+
+function pairs(all) {
+  const out = []
+  for (let i = 0; i < all.length; i++)
+    for (let j = i + 1; j < all.length; j++) {
+      const [a, b] = [all[i], all[j]]
+      // Draw a link only where the topology has one: either side lists the other.
+      const listed = (x, y) => x.status?.peers?.some((p) => p.nodeId === y.nodeId)
+      if (listed(a, b) || listed(b, a)) out.push([a, b])
+    }
+  return out
+}
+
+function renderGraph(all) {
+  const svg = document.getElementById('graph')
+  const [cx, cy, r] = [160, 128, 88]
+  const pos = new Map(all.map((n, i) => {
+    const angle = -Math.PI / 2 + (2 * Math.PI * i) / Math.max(all.length, 1)
+    return [n.nodeId, { x: cx + r * Math.cos(angle), y: cy + r * Math.sin(angle) }]
+  }))
+  const edges = pairs(all).map(([a, b]) => {
+    const [pa, pb] = [pos.get(a.nodeId), pos.get(b.nodeId)]
+    const state = linkState(a, b)
+    const lag = (x, y) => dash(view(x, y)?.lagEntries)
+    const label = `${lag(a, b)} / ${lag(b, a)}`
+    return h('svg:g', {},
+      h('svg:title', {}, `${a.nodeId} ↔ ${b.nodeId}: ${state}; lag ${a.nodeId}→${b.nodeId} ${lag(a, b)}, ${b.nodeId}→${a.nodeId} ${lag(b, a)} entries`),
+      h('svg:line', { x1: pa.x, y1: pa.y, x2: pb.x, y2: pb.y, style: `stroke:${COLORS[state]}`, 'stroke-width': 4, 'stroke-dasharray': state === 'connecting' ? '6 5' : null, 'stroke-linecap': 'round' }),
+      h('svg:text', { x: (pa.x + pb.x) / 2, y: (pa.y + pb.y) / 2 + 4, 'text-anchor': 'middle', class: 'lag', 'paint-order': 'stroke', stroke: '#fff', 'stroke-width': 4 }, `lag ${label}`))
+  })
+  const circles = all.map((n) => {
+    const p = pos.get(n.nodeId)
+    return h('svg:g', {},
+      h('svg:title', {}, `${n.nodeId} (${n.region ?? '?'}): ${isUp(n) ? 'up' : 'down'}`),
+      h('svg:circle', { cx: p.x, cy: p.y, r: 27, 'stroke-width': 3, style: `fill:${isUp(n) ? 'var(--ok)' : 'var(--bad)'};stroke:${n.self ? 'var(--ink)' : '#fff'}` }),
+      h('svg:text', { x: p.x, y: p.y + 4, 'text-anchor': 'middle', fill: '#fff', style: 'fill:#fff;font-weight:600' }, n.nodeId))
+  })
+  svg.replaceChildren(...edges, ...circles)
+}
+
+function renderLinks(all) {
+  const head = h('tr', {}, ['from → to', 'state', 'lag entries', 'lag bytes', 'lag age', 'sent', 'received', 'last heard'].map((t, i) => h('th', { class: i >= 2 ? 'num' : null }, t)))
+  const rows = []
+  for (const n of all) {
+    if (!isUp(n)) {
+      rows.push(h('tr', {}, h('td', {}, `${n.nodeId} → *`), h('td', {}, h('span', { class: 'pill down' }, 'down')), h('td', { colspan: 6, class: 'muted' }, `${n.nodeId} unreachable`)))
+      continue
+    }
+    for (const p of n.status.peers ?? []) {
+      const state = p.state ?? 'connecting'
+      rows.push(h('tr', {},
+        h('td', {}, `${n.nodeId} → ${p.nodeId}`),
+        h('td', {}, h('span', { class: `pill ${state}` }, state)),
+        h('td', { class: 'num' }, dash(p.lagEntries)),
+        h('td', { class: 'num' }, fmtBytes(p.lagBytes)),
+        h('td', { class: 'num' }, fmtMs(p.lagMs)),
+        h('td', { class: 'num' }, dash(p.sentChanges)),
+        h('td', { class: 'num' }, dash(p.receivedChanges)),
+        h('td', { class: 'num' }, p.lastHeardMs === null || p.lastHeardMs === undefined ? '—' : `${fmtMs(p.lastHeardMs)} ago`)))
+    }
+  }
+  document.getElementById('links').replaceChildren(h('thead', {}, head), h('tbody', {}, rows))
+}
+
+function renderVectors(all) {
+  const upNodes = all.filter(isUp)
+  const source = upNodes.find((n) => n.self) ?? upNodes[0]
+  const replicated = source?.status.replicatedVector ?? {}
+  const origins = new Set(Object.keys(replicated))
+  for (const n of upNodes) for (const o of Object.keys(n.status.vector ?? {})) origins.add(o)
+  const head = h('tr', {}, h('th', {}, 'origin'), all.map((n) => h('th', { class: 'num' }, n.nodeId)), h('th', { class: 'num' }, source ? `replicated (per ${source.nodeId})` : 'replicated'))
+  const rows = [...origins].sort().map((o) => {
+    const max = Math.max(0, ...upNodes.map((n) => n.status.vector?.[o] ?? 0))
+    const cell = (v, known) => {
+      if (!known) return h('td', { class: 'num missing' }, '—')
+      return h('td', { class: `num${v < max ? ' behind' : ''}` }, v)
+    }
+    return h('tr', {}, h('td', {}, o), all.map((n) => cell(n.status?.vector?.[o] ?? 0, isUp(n))), cell(replicated[o] ?? 0, source !== undefined))
+  })
+  const body = rows.length ? rows : [h('tr', {}, h('td', { colspan: all.length + 2, class: 'muted' }, 'no changes yet'))]
+  document.getElementById('vectors').replaceChildren(h('thead', {}, head), h('tbody', {}, body))
+}
+
+poll()

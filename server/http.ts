@@ -1,0 +1,192 @@
+import { join } from 'node:path'
+import { Hono, type Context } from 'hono'
+import { bodyLimit } from 'hono/body-limit'
+import { cors } from 'hono/cors'
+import type { ServerConfig, StorageKind } from './config.js'
+import { toJson } from './json.js'
+import type { Logger } from './logger.js'
+import type { ServerMetrics } from './metrics.js'
+import { packageRoot } from './package-root.js'
+import type { PeerLinks } from './peer-links.js'
+import { WriteError, type RegionNode, type WriteConcern, type WriteErrorCode, type WriteOp } from './region-node.js'
+import { DASHBOARD_PLACEHOLDER, readStatic } from './static.js'
+import { buildStatus } from './status.js'
+
+export type ErrorCode = WriteErrorCode | 'PAYLOAD_TOO_LARGE' | 'INTERNAL'
+
+const STATUS_OF: Readonly<Record<ErrorCode, 400 | 404 | 413 | 500 | 501 | 503>> = {
+  BAD_REQUEST: 400,
+  NOT_FOUND: 404,
+  UNKNOWN_COLLECTION: 404,
+  UNSUPPORTED_FOR_TYPE: 400,
+  STRICT_NOT_AVAILABLE: 501,
+  PAYLOAD_TOO_LARGE: 413,
+  UNAVAILABLE: 503,
+  INTERNAL: 500,
+}
+
+const JSON_TYPE = 'application/json; charset=utf-8'
+
+export interface HttpDeps {
+  readonly config: ServerConfig
+  /** Null until the node has recovered its log (the HTTP server answers health checks meanwhile). */
+  readonly node: () => RegionNode | null
+  readonly links: () => PeerLinks | null
+  readonly metrics: ServerMetrics
+  readonly logger: Logger
+  readonly storageKind: StorageKind
+  readonly startedAt: number
+}
+
+function json(c: Context, body: unknown, status: 200 | 400 | 404 | 413 | 500 | 501 | 503 = 200): Response {
+  return c.body(toJson(body), status, { 'content-type': JSON_TYPE })
+}
+
+function errorResponse(c: Context, code: ErrorCode, message: string): Response {
+  return json(c, { error: { code, message } }, STATUS_OF[code])
+}
+
+function parseConcern(value: string | undefined): WriteConcern {
+  if (value === undefined || value === 'local') return 'local'
+  if (value === 'all') return 'all'
+  throw new WriteError('BAD_REQUEST', `w must be "local" or "all", got ${JSON.stringify(value)}`)
+}
+
+async function readObjectBody(c: Context): Promise<Record<string, unknown>> {
+  const text = await c.req.text()
+  let body: unknown
+  try {
+    body = JSON.parse(text)
+  } catch (err) {
+    throw new WriteError('BAD_REQUEST', `body is not valid JSON: ${(err as Error).message}`)
+  }
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw new WriteError('BAD_REQUEST', 'body must be a JSON object')
+  }
+  return body as Record<string, unknown>
+}
+
+/**
+ * The HTTP surfaces of one node (docs/server-contracts.md): health, readiness, status (CORS *),
+ * Prometheus metrics, REST on lww collections, conflict records, and the static dashboard, example
+ * app and browser bundle.
+ *
+ * @example
+ * ```ts
+ * const app = createHttpApp(deps)
+ * const server = http.createServer(getRequestListener(app.fetch))
+ * ```
+ */
+export function createHttpApp(deps: HttpDeps): Hono {
+  const { config, metrics, logger } = deps
+  const app = new Hono()
+  const root = packageRoot()
+
+  const serving = (): RegionNode => {
+    const node = deps.node()
+    if (node === null || !node.recovered) throw new WriteError('UNAVAILABLE', 'the node is still recovering its log')
+    return node
+  }
+
+  app.onError((err, c) => {
+    if (err instanceof WriteError) return errorResponse(c, err.code, err.message)
+    logger.error(`${c.req.method} ${c.req.path} failed`, err)
+    return errorResponse(c, 'INTERNAL', 'internal error')
+  })
+  app.notFound((c) => errorResponse(c, 'NOT_FOUND', `no route for ${c.req.method} ${c.req.path}`))
+
+  app.get('/healthz', (c) =>
+    json(c, {
+      ok: true,
+      nodeId: config.nodeId,
+      region: config.region,
+      role: 'crdt',
+      pid: process.pid,
+      uptimeMs: Date.now() - deps.startedAt,
+    }),
+  )
+
+  app.get('/readyz', (c) => {
+    const node = deps.node()
+    const links = deps.links()
+    const peers: Record<string, string> = {}
+    for (const link of links?.snapshot() ?? []) peers[link.peer.nodeId] = link.state
+    const storageRecovered = node?.recovered ?? false
+    const storageFailed = node !== null && node.storageFailure !== null
+    const ready = storageRecovered && !storageFailed
+    return json(c, { ready, storageRecovered, ...(storageFailed ? { storageFailed: true } : {}), peers }, ready ? 200 : 503)
+  })
+
+  app.use('/status', cors({ origin: '*', allowMethods: ['GET', 'OPTIONS'] }))
+  app.get('/status', (c) => {
+    const node = serving()
+    const links = deps.links()
+    if (links === null) throw new WriteError('UNAVAILABLE', 'the node is starting')
+    return json(c, buildStatus({ config, node, links, storageKind: deps.storageKind, startedAt: deps.startedAt }))
+  })
+
+  app.get('/metrics', async (c) =>
+    c.body(await metrics.registry.metrics(), 200, { 'content-type': metrics.registry.contentType }),
+  )
+
+  // ---- REST --------------------------------------------------------------------------------------
+  const limit = bodyLimit({
+    maxSize: config.maxBodyBytes,
+    onError: (c) => errorResponse(c, 'PAYLOAD_TOO_LARGE', `request bodies are limited to ${config.maxBodyBytes} bytes`),
+  })
+
+  app.get('/v1/:collection/:id/_conflicts', (c) => {
+    const conflicts = serving().conflictsOf(c.req.param('collection'), c.req.param('id'))
+    return json(c, { conflicts })
+  })
+
+  app.get('/v1/:collection/:id', (c) => json(c, serving().read(c.req.param('collection'), c.req.param('id'))))
+
+  const write = (op: WriteOp) => async (c: Context) => {
+    const node = serving()
+    const w = parseConcern(c.req.query('w'))
+    const body = op === 'delete' ? null : await readObjectBody(c)
+    return json(c, await node.write(op, c.req.param('collection') ?? '', c.req.param('id') ?? '', body, w))
+  }
+  app.put('/v1/:collection/:id', limit, write('put'))
+  app.patch('/v1/:collection/:id', limit, write('patch'))
+  app.delete('/v1/:collection/:id', write('delete'))
+
+  app.post('/v1/:collection/_batch', limit, (c) => {
+    const collection = c.req.param('collection')
+    const spec = Object.hasOwn(config.collections, collection) ? config.collections[collection] : undefined
+    if (spec === undefined) return errorResponse(c, 'UNKNOWN_COLLECTION', `no collection ${JSON.stringify(collection)}`)
+    if (spec.mode === 'strict') return errorResponse(c, 'STRICT_NOT_AVAILABLE', 'strict mode is not available yet')
+    return errorResponse(c, 'UNSUPPORTED_FOR_TYPE', 'atomic batches are a strict-mode feature')
+  })
+
+  // ---- static: dashboard, example app, browser bundle --------------------------------------------
+  const noCache = { 'cache-control': 'no-cache' }
+  app.get('/', async (c) => {
+    const file = await readStatic(join(root, 'server', 'dashboard'), 'index.html')
+    if (file === null) return c.html(DASHBOARD_PLACEHOLDER, 200, noCache)
+    return c.body(file.body as Uint8Array<ArrayBuffer>, 200, { 'content-type': file.contentType, ...noCache })
+  })
+  app.get('/dashboard.js', async (c) => {
+    const file = await readStatic(join(root, 'server', 'dashboard'), 'dashboard.js')
+    if (file === null) return c.text('// the dashboard is not built: server/dashboard/dashboard.js is missing\n', 404)
+    return c.body(file.body as Uint8Array<ArrayBuffer>, 200, { 'content-type': file.contentType, ...noCache })
+  })
+  app.get('/app', (c) => c.redirect('/app/', 301))
+  app.get('/app/*', async (c) => {
+    const file = await readStatic(join(root, 'examples', 'todo'), c.req.path.slice('/app/'.length))
+    if (file === null) return c.text(`not found: ${c.req.path} (the example app lives in examples/todo/)\n`, 404)
+    return c.body(file.body as Uint8Array<ArrayBuffer>, 200, { 'content-type': file.contentType, ...noCache })
+  })
+  app.get('/bundle/:file', async (c) => {
+    const name = c.req.param('file')
+    if (name !== 'meridian-client.js' && name !== 'meridian-client.js.map') return c.text('not found\n', 404)
+    const file = await readStatic(join(root, 'dist', 'browser'), name)
+    if (file === null) {
+      return c.text(`dist/browser/${name} is missing: run npm run build\n`, 404, { 'content-type': 'text/plain; charset=utf-8' })
+    }
+    return c.body(file.body as Uint8Array<ArrayBuffer>, 200, { 'content-type': file.contentType, ...noCache })
+  })
+
+  return app
+}

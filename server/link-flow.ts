@@ -1,0 +1,106 @@
+import { MessageType, type Message } from '../core/codec/index.js'
+import type { VersionVector } from '../core/types.js'
+
+/** How often a paused link checks whether its socket drained. */
+const DRAIN_POLL_MS = 20
+
+/** What flow control needs from a link's transport. */
+export interface FlowTransport {
+  /** Bytes handed to the socket and not yet written to the network. */
+  readonly bufferedAmount: number
+  /** `paced`: the frame comes through flow control, which bounds the buffer itself. */
+  send(bytes: Uint8Array, paced?: boolean): void
+}
+
+export interface LinkFlowOptions {
+  readonly transport: FlowTransport
+  /** ChangeBatches are held back while more than this many bytes wait to be written. */
+  readonly highWaterBytes: number
+  /** …and resume once fewer than this many do. */
+  readonly lowWaterBytes: number
+  /**
+   * The link drained after batches were held back: make the mesh resend from `delivered` (what was
+   * really written to this link, plus what the other side announced or sent).
+   */
+  readonly resync: (delivered: VersionVector) => void
+  readonly encode: (message: Message) => Uint8Array
+  /** Changes written to the link (for per-peer counters). */
+  readonly onSent?: (changes: number) => void
+  /** The stream was held back (for metrics). */
+  readonly onPause?: () => void
+}
+
+/**
+ * [PF4] Per-link flow control for the mesh's change stream. The mesh hands over a whole catch-up at
+ * once (`sendMissing`); writing it all would grow the socket buffer without bound, and closing the
+ * link instead would make the other side reconnect into the same burst forever. So while the
+ * buffer is above the high-water mark ChangeBatches are dropped — they are all in the log — and
+ * once it drained below the low-water mark the mesh is made to resend from what was really written:
+ * a `VersionVector` for the link is replayed into it, which (docs/crdt.md) replaces its estimate of
+ * the other side and sends exactly the difference. Control frames (acks, vectors) are never held.
+ *
+ * `delivered` mirrors the mesh's per-peer estimate (`known`) but counts only batches actually
+ * written: it starts from the vector the other side announced, and takes the max per origin of what
+ * the other side sent and what we wrote, exactly as the mesh does.
+ */
+export class LinkFlow {
+  private delivered = new Map<string, number>()
+  private paused = false
+  private timer: NodeJS.Timeout | null = null
+  private stopped = false
+
+  constructor(private readonly options: LinkFlowOptions) {}
+
+  get isPaused(): boolean {
+    return this.paused
+  }
+
+  /** A frame from the other side, before the mesh sees it. */
+  observeIncoming(message: Message): void {
+    if (message.type === MessageType.VersionVector) {
+      // Replace, not merge, like the mesh: the other side may hold less than we sent (it restarted).
+      this.delivered = new Map(message.vector)
+    } else if (message.type === MessageType.ChangeBatch) {
+      for (const change of message.changes) this.advance(change.origin, change.seq)
+    }
+  }
+
+  /** A frame from the mesh to the other side. */
+  offer(message: Message): void {
+    if (message.type !== MessageType.ChangeBatch) {
+      this.options.transport.send(this.options.encode(message))
+      return
+    }
+    if (this.paused || this.options.transport.bufferedAmount >= this.options.highWaterBytes) {
+      this.pause()
+      return
+    }
+    this.options.transport.send(this.options.encode(message), true)
+    for (const change of message.changes) this.advance(change.origin, change.seq)
+    this.options.onSent?.(message.changes.length)
+  }
+
+  stop(): void {
+    this.stopped = true
+    if (this.timer !== null) clearInterval(this.timer)
+    this.timer = null
+  }
+
+  private advance(origin: string, seq: number): void {
+    if (seq > (this.delivered.get(origin) ?? 0)) this.delivered.set(origin, seq)
+  }
+
+  private pause(): void {
+    if (this.paused || this.stopped) return
+    this.paused = true
+    this.options.onPause?.()
+    this.timer = setInterval(() => {
+      if (this.options.transport.bufferedAmount >= this.options.lowWaterBytes) return
+      if (this.timer !== null) clearInterval(this.timer)
+      this.timer = null
+      this.paused = false
+      if (!this.stopped) this.options.resync(new Map(this.delivered))
+    }, DRAIN_POLL_MS)
+    this.timer.unref()
+  }
+}

@@ -1,0 +1,576 @@
+import { HlcClock } from '../core/clock/hlc.js'
+import { encodeVersionVector, vvEquals, vvMeet } from '../core/clock/version-vector.js'
+import { CloseCode, MessageType, decodeChange, encodeChange, encodeMessage, type Message } from '../core/codec/index.js'
+import { LwwReplica, createReplica, lwwDeletePayload, lwwPatchPayload, lwwPutPayload } from '../core/crdt/index.js'
+import { MeshNode } from '../core/mesh/index.js'
+import type { StorageAdapter } from '../core/storage/index.js'
+import type { Change, VersionVector } from '../core/types.js'
+import type { CollectionConfig, ServerConfig } from './config.js'
+import { ConflictStore } from './conflict-store.js'
+import { GroupCommit } from './group-commit.js'
+import { LinkFlow } from './link-flow.js'
+import type { Logger } from './logger.js'
+import { patchFields } from './merge-patch.js'
+import type { ConnectionKind, ServerMetrics } from './metrics.js'
+
+/** The storage log crdt changes are persisted in, one encoded change per record. */
+export const CRDT_LOG = 'crdt'
+/** Records read per step during recovery, bounding the memory of one read [PF4]. */
+const RECOVERY_CHUNK_RECORDS = 4096
+/**
+ * Every link re-announces our vector this often. Over WebSockets nothing is lost in transit, but a
+ * change dropped by a full gap buffer is fetched again only on the next announce (docs/crdt.md).
+ */
+export const ANTI_ENTROPY_INTERVAL_MS = 30_000
+
+export type WriteConcern = 'local' | 'all'
+/** `indeterminate`: the acknowledgement timed out; the write may or may not survive. Never "failed". */
+export type AckLevel = 'local' | 'all' | 'indeterminate'
+export type WriteOp = 'put' | 'patch' | 'delete'
+
+export type WriteErrorCode =
+  | 'BAD_REQUEST'
+  | 'NOT_FOUND'
+  | 'UNKNOWN_COLLECTION'
+  | 'UNSUPPORTED_FOR_TYPE'
+  | 'STRICT_NOT_AVAILABLE'
+  | 'UNAVAILABLE'
+
+/** A refused read or write; `code` is stable (docs/server-contracts.md, REST errors). */
+export class WriteError extends Error {
+  override readonly name = 'WriteError'
+  constructor(
+    readonly code: WriteErrorCode,
+    message: string,
+  ) {
+    super(message)
+  }
+}
+
+export interface DocumentResult {
+  readonly collection: string
+  readonly id: string
+  readonly doc: unknown
+  readonly token: string
+}
+
+export interface WriteResult extends DocumentResult {
+  readonly ack: AckLevel
+}
+
+/** What a link (peer or client session) offers the node: a way to send frames and to end it. */
+export interface LinkTransport {
+  /** `paced`: the frame comes through flow control (link-flow.ts), which bounds the buffer itself. */
+  send(bytes: Uint8Array, paced?: boolean): void
+  close(code: CloseCode, message: string): void
+  /** Bytes handed to the socket and not yet written to the network. */
+  readonly bufferedAmount: number
+}
+
+export interface Lag {
+  readonly entries: number
+  readonly bytes: number
+  /** Age of the oldest unacknowledged change by its HLC wall time; null without lag. */
+  readonly ms: number | null
+}
+
+export interface LinkCounters {
+  sentChanges: number
+  receivedChanges: number
+}
+
+export interface RegionNodeOptions {
+  readonly config: ServerConfig
+  readonly storage: StorageAdapter
+  readonly metrics: ServerMetrics
+  readonly logger: Logger
+  /** Wall clock for the HLC and lag ages; `Date.now` by default. */
+  readonly wallClock?: () => number
+}
+
+interface Link {
+  readonly kind: ConnectionKind
+  readonly transport: LinkTransport
+  readonly flow: LinkFlow
+}
+
+interface AllWaiter {
+  readonly seq: number
+  readonly resolve: (ack: AckLevel) => void
+  readonly timer: NodeJS.Timeout
+}
+
+/** base64url of `encodeVersionVector(vector)`: the crdt token of docs/server-contracts.md. */
+export function vectorToken(vector: VersionVector): string {
+  return Buffer.from(encodeVersionVector(vector)).toString('base64url')
+}
+
+/**
+ * One region's crdt replica with its durability: the HLC, the mesh, the storage log and group commit,
+ * recovery, conflict records, the REST write path with `w=local|all` acknowledgements, and the
+ * vector durable in every region (`Replicated`). Transports plug in through `attach`/`receive`/`detach`;
+ * the node never touches a socket.
+ *
+ * @example
+ * ```ts
+ * const node = new RegionNode({ config, storage, metrics, logger })
+ * await node.recover()
+ * const { ack, token } = await node.write('put', 'notes', 'n1', { title: 'hello' }, 'all')
+ * ```
+ */
+export class RegionNode {
+  readonly config: ServerConfig
+  readonly clock: HlcClock
+  readonly mesh: MeshNode
+  readonly members: ReadonlySet<string>
+  readonly conflicts: ConflictStore
+  readonly storage: StorageAdapter
+  private readonly metrics: ServerMetrics
+  private readonly logger: Logger
+  private readonly wallClock: () => number
+  private readonly commit: GroupCommit
+  private readonly links = new Map<string, Link>()
+  private readonly peerCounters = new Map<string, LinkCounters>()
+  /** Cumulative encoded bytes per origin (index seq - 1), filled lazily for lag in bytes. */
+  private readonly cumulativeBytes = new Map<string, number[]>()
+  /** Local-ack waiters in commit (= seq) order. */
+  private localWaiters: { seq: number; resolve: (durable: boolean) => void }[] = []
+  private readonly allWaiters = new Set<AllWaiter>()
+  private replicated: ReadonlyMap<string, number> = new Map()
+  private replicatedCheckScheduled = false
+  private clientCount = 0
+  private lastEncoded: { message: Message; bytes: Uint8Array } | null = null
+  private recoveredFlag = false
+  private closing = false
+  private logRecordCount = 0
+  private antiEntropyTimer: NodeJS.Timeout | null = null
+
+  constructor(options: RegionNodeOptions) {
+    const { config } = options
+    this.config = config
+    this.storage = options.storage
+    this.metrics = options.metrics
+    this.logger = options.logger
+    this.wallClock = options.wallClock ?? Date.now
+    this.members = new Set(config.members)
+    this.conflicts = new ConflictStore(config.maxConflictsPerDocument, config.maxConflicts)
+    for (const peer of config.peers) this.peerCounters.set(peer.nodeId, { sentChanges: 0, receivedChanges: 0 })
+    this.clock = new HlcClock({ node: config.nodeId, wallClock: this.wallClock })
+    this.mesh = new MeshNode({
+      id: config.nodeId,
+      clock: this.clock,
+      random: Math.random,
+      createReplica: (docType, context) => createReplica(docType, context),
+      send: (peer, message) => this.sendTo(peer, message),
+      onAppend: (change) => this.commit.enqueue(encodeChange(change)),
+      onApplied: (_change, result) => {
+        for (const conflict of result.conflicts) this.conflicts.add(conflict)
+      },
+      ackGossipMembers: this.members,
+    })
+    this.commit = new GroupCommit({
+      storage: this.storage,
+      log: CRDT_LOG,
+      maxDelayMs: config.groupCommitMaxDelayMs,
+      cut: () => new Map(this.mesh.vector),
+      onSync: ({ flushMs, records, lastIndex }) => {
+        this.metrics.fsyncs.inc()
+        this.metrics.fsyncSeconds.observe(flushMs / 1000)
+        this.metrics.groupCommitBatch.observe(records)
+        this.logRecordCount += records
+        void lastIndex
+      },
+      onDurable: (covered) => this.onDurable(covered),
+      onError: (err) => this.onStorageFailure(err),
+    })
+  }
+
+  /** True once the durable log has been replayed. */
+  get recovered(): boolean {
+    return this.recoveredFlag
+  }
+
+  /** The storage error that stopped persistence, or null. */
+  get storageFailure(): unknown {
+    return this.commit.failed
+  }
+
+  get logRecords(): number {
+    return this.logRecordCount
+  }
+
+  get clients(): number {
+    return this.clientCount
+  }
+
+  /** What is durable in every member region: the pointwise minimum of their durable vectors. */
+  get replicatedVector(): VersionVector {
+    return this.replicated
+  }
+
+  /** The token for the current state (base64url version vector). */
+  token(): string {
+    return vectorToken(this.mesh.vector)
+  }
+
+  /**
+   * Replays the durable log (in chunks) into the mesh before any link is attached. Each record must
+   * decode as a change; a record that does not is reported with its index.
+   */
+  async recover(): Promise<{ changes: number }> {
+    const { firstIndex, lastIndex } = await this.storage.logBounds(CRDT_LOG)
+    let count = 0
+    for (let from = firstIndex; from <= lastIndex; from += RECOVERY_CHUNK_RECORDS) {
+      const to = Math.min(lastIndex, from + RECOVERY_CHUNK_RECORDS - 1)
+      const records = await this.storage.readLog(CRDT_LOG, from, to)
+      const changes: Change[] = records.map((record, i) => {
+        try {
+          return decodeChange(record)
+        } catch (err) {
+          throw new Error(`meridian: record ${from + i} of storage log '${CRDT_LOG}' is not a change: ${String(err)}`, {
+            cause: err,
+          })
+        }
+      })
+      this.restoreChunk(changes, from)
+      count += changes.length
+    }
+    this.logRecordCount = Math.max(0, lastIndex - firstIndex + 1)
+    this.recoveredFlag = true
+    this.antiEntropyTimer = setInterval(() => this.mesh.antiEntropy(), ANTI_ENTROPY_INTERVAL_MS)
+    this.antiEntropyTimer.unref()
+    this.scheduleReplicatedCheck()
+    return { changes: count }
+  }
+
+  /**
+   * A change whose payload its document type cannot apply is still logged (core appends before it
+   * applies, and forwards it like any other), so it is in storage too. It must not stop a restart:
+   * such changes are skipped one by one and reported.
+   */
+  private restoreChunk(changes: readonly Change[], firstIndex: number): void {
+    try {
+      this.mesh.restore(changes)
+      return
+    } catch {
+      // Fall through: replay one by one. Changes already restored are duplicates now, ignored [CV3].
+    }
+    changes.forEach((change, i) => {
+      try {
+        this.mesh.restore([change])
+      } catch (err) {
+        this.logger.warn(`record ${firstIndex + i} (${change.origin}:${change.seq}) could not be applied: ${String(err)}`)
+      }
+    })
+  }
+
+  // ---- links -------------------------------------------------------------------------------------
+
+  /**
+   * A peer or client finished its handshake: connect it to the mesh (which announces our vector), and
+   * tell it what we know is durable, so it does not have to wait for the next write to learn it.
+   * A second link with the same id replaces the first.
+   */
+  attach(id: string, kind: ConnectionKind, transport: LinkTransport): void {
+    const existing = this.links.get(id)
+    if (existing !== undefined) {
+      this.links.delete(id)
+      existing.flow.stop()
+      this.mesh.disconnect(id)
+      if (existing.kind === 'client') this.clientCount -= 1
+      existing.transport.close(CloseCode.FORBIDDEN, 'replaced by a newer connection with the same id')
+    }
+    const highWaterBytes = Math.max(1, Math.floor(this.config.maxSendBufferBytes / 2))
+    const flow = new LinkFlow({
+      transport,
+      highWaterBytes,
+      lowWaterBytes: Math.max(1, Math.floor(highWaterBytes / 2)),
+      encode: (message) => this.encode(message),
+      onSent: (changes) => {
+        const counters = this.peerCounters.get(id)
+        if (counters !== undefined) counters.sentChanges += changes
+      },
+      onPause: () => this.metrics.linkPauses.inc({ kind }),
+      resync: (delivered) => {
+        if (this.links.get(id)?.flow !== flow) return
+        this.mesh.receive(id, { type: MessageType.VersionVector, vector: delivered })
+      },
+    })
+    this.links.set(id, { kind, transport, flow })
+    if (kind === 'client') this.clientCount += 1
+    this.mesh.connect(id)
+    const durable = this.mesh.durableVector
+    if (durable.size > 0) transport.send(encodeMessage({ type: MessageType.Ack, node: this.config.nodeId, durable: new Map(durable) }))
+    if (kind === 'peer') {
+      for (const member of this.members) {
+        if (member === this.config.nodeId || member === id) continue
+        const known = this.mesh.durableOf(member)
+        if (known !== undefined && known.size > 0) {
+          transport.send(encodeMessage({ type: MessageType.Ack, node: member, durable: new Map(known) }))
+        }
+      }
+    } else if (this.replicated.size > 0) {
+      transport.send(encodeMessage({ type: MessageType.Replicated, vector: this.replicated }))
+    }
+  }
+
+  /** The link ended. Ignored when `transport` is no longer the link registered for `id` (it was replaced). */
+  detach(id: string, transport: LinkTransport): void {
+    const link = this.links.get(id)
+    if (link === undefined || link.transport !== transport) return
+    this.links.delete(id)
+    link.flow.stop()
+    this.mesh.disconnect(id)
+    if (link.kind === 'client') this.clientCount -= 1
+  }
+
+  isAttached(id: string): boolean {
+    return this.links.has(id)
+  }
+
+  /** One decoded frame from an attached link (after its handshake). */
+  receive(id: string, message: Message): void {
+    const link = this.links.get(id)
+    if (link === undefined) return
+    if (message.type === MessageType.ChangeBatch) {
+      const counters = this.peerCounters.get(id)
+      if (counters !== undefined) counters.receivedChanges += message.changes.length
+    }
+    link.flow.observeIncoming(message)
+    this.mesh.receive(id, message)
+    if (message.type === MessageType.Ack) this.scheduleReplicatedCheck()
+  }
+
+  counters(peer: string): LinkCounters {
+    return this.peerCounters.get(peer) ?? { sentChanges: 0, receivedChanges: 0 }
+  }
+
+  /** Bytes waiting in the socket buffer of the link to `id`; undefined when not attached. */
+  linkBufferedBytes(id: string): number | undefined {
+    return this.links.get(id)?.transport.bufferedAmount
+  }
+
+  /** Whether ChangeBatches to `id` are held back until its socket drains [PF4]. */
+  isPaused(id: string): boolean {
+    return this.links.get(id)?.flow.isPaused ?? false
+  }
+
+  private sendTo(peer: string, message: Message): void {
+    this.links.get(peer)?.flow.offer(message)
+  }
+
+  /** The mesh hands the same message object to several peers (acks); encode it once [PF1]. */
+  private encode(message: Message): Uint8Array {
+    if (this.lastEncoded?.message === message) return this.lastEncoded.bytes
+    const bytes = encodeMessage(message)
+    this.lastEncoded = { message, bytes }
+    return bytes
+  }
+
+  // ---- durability --------------------------------------------------------------------------------
+
+  private onDurable(covered: VersionVector): void {
+    this.mesh.markDurable(covered)
+    const own = this.mesh.durableVector.get(this.config.nodeId) ?? 0
+    let done = 0
+    while (done < this.localWaiters.length && (this.localWaiters[done]?.seq ?? Infinity) <= own) done += 1
+    if (done > 0) for (const waiter of this.localWaiters.splice(0, done)) waiter.resolve(true)
+    this.scheduleReplicatedCheck()
+  }
+
+  private onStorageFailure(err: unknown): void {
+    this.metrics.storageFailures.inc()
+    this.logger.error('storage failed; writes are no longer persisted', err)
+    for (const waiter of this.localWaiters.splice(0)) waiter.resolve(false)
+  }
+
+  private waitLocal(seq: number): Promise<boolean> {
+    if ((this.mesh.durableVector.get(this.config.nodeId) ?? 0) >= seq) return Promise.resolve(true)
+    if (this.commit.failed !== null) return Promise.resolve(false)
+    return new Promise((resolve) => this.localWaiters.push({ seq, resolve }))
+  }
+
+  private waitAll(seq: number): Promise<AckLevel> {
+    if ((this.replicated.get(this.config.nodeId) ?? 0) >= seq) return Promise.resolve('all')
+    return new Promise((resolve) => {
+      const waiter: AllWaiter = {
+        seq,
+        resolve,
+        timer: setTimeout(() => {
+          this.allWaiters.delete(waiter)
+          resolve('indeterminate')
+        }, this.config.ackTimeoutMs),
+      }
+      this.allWaiters.add(waiter)
+    })
+  }
+
+  /** Coalesces the recomputation of the replicated vector to once per turn of the event loop. */
+  private scheduleReplicatedCheck(): void {
+    if (this.replicatedCheckScheduled) return
+    this.replicatedCheckScheduled = true
+    setImmediate(() => {
+      this.replicatedCheckScheduled = false
+      this.checkReplicated()
+    })
+  }
+
+  private checkReplicated(): void {
+    let meet: Map<string, number> | null = null
+    for (const member of this.members) {
+      const durable = this.mesh.durableOf(member)
+      if (durable === undefined) {
+        meet = new Map()
+        break
+      }
+      meet = meet === null ? new Map(durable) : vvMeet(meet, durable)
+    }
+    if (meet === null || vvEquals(meet, this.replicated)) return
+    this.replicated = meet
+    const frame = encodeMessage({ type: MessageType.Replicated, vector: meet })
+    for (const link of this.links.values()) if (link.kind === 'client') link.transport.send(frame)
+    const own = meet.get(this.config.nodeId) ?? 0
+    for (const waiter of this.allWaiters) {
+      if (waiter.seq <= own) {
+        clearTimeout(waiter.timer)
+        this.allWaiters.delete(waiter)
+        waiter.resolve('all')
+      }
+    }
+  }
+
+  // ---- REST --------------------------------------------------------------------------------------
+
+  private collection(collection: string): CollectionConfig {
+    const spec = Object.hasOwn(this.config.collections, collection) ? this.config.collections[collection] : undefined
+    if (spec === undefined) throw new WriteError('UNKNOWN_COLLECTION', `no collection ${JSON.stringify(collection)}`)
+    if (spec.mode === 'strict') {
+      throw new WriteError('STRICT_NOT_AVAILABLE', `collection ${JSON.stringify(collection)} is strict; strict mode is not available yet`)
+    }
+    return spec
+  }
+
+  private assertServing(): void {
+    if (!this.recoveredFlag) throw new WriteError('UNAVAILABLE', 'the node is still recovering its log')
+    if (this.closing) throw new WriteError('UNAVAILABLE', 'the node is shutting down')
+  }
+
+  /** The current view of a document, or `NOT_FOUND`. */
+  read(collection: string, id: string): DocumentResult {
+    this.assertServing()
+    this.collection(collection)
+    const doc = this.mesh.existingReplica(collection, id)?.view() ?? null
+    if (doc === null) throw new WriteError('NOT_FOUND', `no document ${JSON.stringify(id)} in ${JSON.stringify(collection)}`)
+    return { collection, id, doc, token: this.token() }
+  }
+
+  /** Conflict records of a document, oldest first. */
+  conflictsOf(collection: string, id: string): ReturnType<ConflictStore['of']> {
+    this.assertServing()
+    this.collection(collection)
+    return this.conflicts.of(collection, id)
+  }
+
+  /**
+   * A REST write on an lww collection: `put` makes the document exactly `body`, `patch` applies a JSON
+   * merge patch (null deletes a field), `delete` deletes the document. Resolves once the change is
+   * durable here (`local`), or durable in every member region (`all`); a `w=all` that times out
+   * answers `indeterminate`, as does a write whose storage failed — never "failed" [ST3].
+   */
+  async write(op: WriteOp, collection: string, id: string, body: Readonly<Record<string, unknown>> | null, w: WriteConcern): Promise<WriteResult> {
+    this.assertServing()
+    if (this.commit.failed !== null) throw new WriteError('UNAVAILABLE', 'storage failed; the node no longer accepts writes')
+    const spec = this.collection(collection)
+    if (spec.mode !== 'crdt' || spec.type !== 'lww') {
+      throw new WriteError('UNSUPPORTED_FOR_TYPE', `REST writes need an lww collection; ${JSON.stringify(collection)} is ${spec.mode === 'crdt' ? spec.type : spec.mode}`)
+    }
+    const replica = this.mesh.replica(collection, id, 'lww')
+    if (!(replica instanceof LwwReplica)) {
+      throw new WriteError('UNSUPPORTED_FOR_TYPE', `document ${JSON.stringify(id)} exists with type ${replica.docType}`)
+    }
+    let payload: Uint8Array
+    try {
+      payload =
+        op === 'put'
+          ? lwwPutPayload(replica, body ?? {})
+          : op === 'patch'
+            ? lwwPatchPayload(replica, patchFields(replica.view(), body ?? {}))
+            : lwwDeletePayload(replica)
+    } catch (err) {
+      throw new WriteError('BAD_REQUEST', err instanceof Error ? err.message : String(err))
+    }
+    const change = this.mesh.commit(collection, id, 'lww', payload)
+    const doc = replica.view()
+    const token = this.token()
+    let ack: AckLevel = (await this.waitLocal(change.seq)) ? 'local' : 'indeterminate'
+    if (ack === 'local' && w === 'all') ack = await this.waitAll(change.seq)
+    this.metrics.restWrites.inc({ op, ack })
+    return { collection, id, doc, token, ack }
+  }
+
+  // ---- status ------------------------------------------------------------------------------------
+
+  /**
+   * What this node holds that `peer` has not acknowledged durable: count, encoded bytes, and the age
+   * of the oldest by HLC wall time. O(origins), not O(lag) [PF3].
+   */
+  lagOf(peer: string): Lag {
+    const acked = this.mesh.durableOf(peer)
+    let entries = 0
+    let bytes = 0
+    let oldestWallMs = Infinity
+    for (const [origin, head] of this.mesh.vector) {
+      const have = acked?.get(origin) ?? 0
+      if (have >= head) continue
+      entries += head - have
+      bytes += this.bytesThrough(origin, head) - this.bytesThrough(origin, have)
+      const first = this.mesh.changeAt(origin, have + 1)
+      if (first !== undefined && first.hlc.wallMs < oldestWallMs) oldestWallMs = first.hlc.wallMs
+    }
+    const ms = entries === 0 || oldestWallMs === Infinity ? null : Math.max(0, this.wallClock() - oldestWallMs)
+    return { entries, bytes, ms }
+  }
+
+  /** Encoded bytes of `origin`'s changes 1..seq. */
+  private bytesThrough(origin: string, seq: number): number {
+    if (seq <= 0) return 0
+    let sums = this.cumulativeBytes.get(origin)
+    if (sums === undefined) {
+      sums = []
+      this.cumulativeBytes.set(origin, sums)
+    }
+    while (sums.length < seq) {
+      const change = this.mesh.changeAt(origin, sums.length + 1)
+      if (change === undefined) break
+      sums.push((sums[sums.length - 1] ?? 0) + encodeChange(change).length)
+    }
+    return sums[Math.min(seq, sums.length) - 1] ?? 0
+  }
+
+  // ---- shutdown ----------------------------------------------------------------------------------
+
+  /** Stops taking writes, waits for queued changes to become durable, answers pending acks, closes storage. */
+  async close(): Promise<void> {
+    if (this.closing) return
+    this.closing = true
+    if (this.antiEntropyTimer !== null) clearInterval(this.antiEntropyTimer)
+    for (const [id, link] of this.links) {
+      link.flow.stop()
+      this.mesh.disconnect(id)
+    }
+    this.links.clear()
+    this.clientCount = 0
+    await this.commit.idle()
+    for (const waiter of this.allWaiters) {
+      clearTimeout(waiter.timer)
+      waiter.resolve('indeterminate')
+    }
+    this.allWaiters.clear()
+    for (const waiter of this.localWaiters.splice(0)) waiter.resolve(false)
+    try {
+      await this.storage.close()
+    } catch (err) {
+      this.logger.error('closing storage failed', err)
+    }
+  }
+}

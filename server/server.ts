@@ -1,0 +1,214 @@
+import { createServer as createHttpServer, type IncomingMessage, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import type { Duplex } from 'node:stream'
+import { getRequestListener } from '@hono/node-server'
+import { WebSocketServer } from 'ws'
+import { CloseCode } from '../core/codec/index.js'
+import type { StorageAdapter } from '../core/storage/index.js'
+import { parseConfig, type ServerConfig, type ServerConfigInput, type StorageKind } from './config.js'
+import type { Connection } from './connection.js'
+import { createHttpApp } from './http.js'
+import { consoleLogger, type Logger } from './logger.js'
+import { ServerMetrics } from './metrics.js'
+import { PeerLinks } from './peer-links.js'
+import { RegionNode } from './region-node.js'
+import { acceptSession, type Endpoint } from './session.js'
+import { peerMetrics } from './status.js'
+import { openStorage } from './storage-factory.js'
+
+/** How long `close()` waits for sockets to finish their close handshake before destroying them. */
+const SHUTDOWN_GRACE_MS = 500
+
+export interface CreateServerOptions {
+  /** Defaults to console lines prefixed with the node id. */
+  readonly logger?: Logger
+  /** Use this storage instead of the one the config names (tests: a wrapped MemoryStorageAdapter). */
+  readonly storage?: StorageAdapter
+  /** Process metrics (CPU, heap, event loop) in /metrics; default true. */
+  readonly defaultMetrics?: boolean
+}
+
+/** A running regional server. */
+export interface MeridianServer {
+  /** Where clients connect: `ws://host:port/sync`. */
+  readonly url: string
+  /** Where peers connect: `ws://host:port/peer`. */
+  readonly peerUrl: string
+  /** `http://host:port`: REST, /status, /metrics, dashboard. */
+  readonly httpUrl: string
+  /** The port actually listened on (config port 0 picks one). */
+  readonly port: number
+  readonly config: ServerConfig
+  readonly node: RegionNode
+  readonly peers: PeerLinks
+  readonly metrics: ServerMetrics
+  /**
+   * Graceful shutdown: stop dialling, close every socket with SHUTTING_DOWN, make queued changes
+   * durable, close storage and the HTTP server. Idempotent.
+   */
+  close(): Promise<void>
+}
+
+function urlHost(host: string): string {
+  if (host === '0.0.0.0' || host === '::' || host === '') return '127.0.0.1'
+  return host.includes(':') ? `[${host}]` : host
+}
+
+function refuseUpgrade(socket: Duplex, status: string): void {
+  try {
+    socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`)
+  } catch {
+    socket.destroy()
+  }
+}
+
+function listen(server: Server, port: number, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: Error) => reject(err)
+    server.once('error', onError)
+    server.listen(port, host, () => {
+      server.off('error', onError)
+      resolve((server.address() as AddressInfo).port)
+    })
+  })
+}
+
+/**
+ * Starts one regional node: HTTP (hono) and WebSockets (`/sync` for clients, `/peer` for nodes) on one
+ * port, storage recovery, then peer links. Resolves once the log is recovered and the node serves.
+ *
+ * @example
+ * ```ts
+ * const server = await createServer({ nodeId: 'eu-1', region: 'eu', storage: 'memory', port: 0 })
+ * await fetch(`${server.httpUrl}/v1/notes/n1`, { method: 'PUT', body: '{"title":"hi"}' })
+ * await server.close()
+ * ```
+ */
+export async function createServer(input: ServerConfigInput, options: CreateServerOptions = {}): Promise<MeridianServer> {
+  const config = parseConfig(input)
+  const logger = options.logger ?? consoleLogger(config.nodeId)
+  const metrics = new ServerMetrics({ defaultMetrics: options.defaultMetrics ?? true })
+  const startedAt = Date.now()
+  const connections = new Set<Connection>()
+  const track = (connection: Connection) => {
+    connections.add(connection)
+    return () => void connections.delete(connection)
+  }
+  let node: RegionNode | null = null
+  let links: PeerLinks | null = null
+  let storageKind: StorageKind = options.storage === undefined ? config.storage : 'memory'
+  let closing: Promise<void> | null = null
+
+  const app = createHttpApp({
+    config,
+    node: () => node,
+    links: () => links,
+    metrics,
+    logger,
+    get storageKind() {
+      return storageKind
+    },
+    startedAt,
+  })
+  const http = createHttpServer(getRequestListener(app.fetch))
+  const wss = new WebSocketServer({ noServer: true, maxPayload: config.maxFrameBytes, perMessageDeflate: false })
+
+  http.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+    socket.on('error', () => socket.destroy())
+    let endpoint: Endpoint | null = null
+    try {
+      const path = new URL(request.url ?? '/', 'http://localhost').pathname
+      endpoint = path === '/peer' ? 'peer' : path === '/sync' ? 'client' : null
+    } catch {
+      endpoint = null
+    }
+    if (endpoint === null) return refuseUpgrade(socket, '404 Not Found')
+    const current = node
+    if (current === null || !current.recovered || links === null || closing !== null) {
+      return refuseUpgrade(socket, '503 Service Unavailable')
+    }
+    const currentLinks = links
+    const kind = endpoint
+    wss.handleUpgrade(request, socket, head, (ws) => {
+      const remote = `${request.socket.remoteAddress ?? '?'}:${request.socket.remotePort ?? '?'}`
+      acceptSession(ws, kind, remote, {
+        config,
+        node: current,
+        metrics,
+        logger,
+        track,
+        onPeerUp: (id, connection) => currentLinks.inboundUp(id, connection),
+        onPeerDown: (id, connection) => currentLinks.inboundDown(id, connection),
+      })
+    })
+  })
+
+  const port = await listen(http, config.port, config.host)
+  const host = urlHost(config.host)
+
+  // Requests in flight (a write waiting for its flush) get a moment to answer; idle keep-alive
+  // connections are closed at once.
+  const closeHttp = (): Promise<void> =>
+    new Promise((resolve) => {
+      http.close(() => resolve())
+      http.closeIdleConnections()
+      setTimeout(() => http.closeAllConnections(), SHUTDOWN_GRACE_MS).unref()
+    })
+
+  let storage: StorageAdapter | null = null
+  try {
+    const opened = options.storage === undefined ? await openStorage(config) : { adapter: options.storage, kind: storageKind }
+    storage = opened.adapter
+    storageKind = opened.kind
+    const regionNode = new RegionNode({ config, storage: opened.adapter, metrics, logger })
+    const { changes } = await regionNode.recover()
+    const peerLinks = new PeerLinks({ config, node: regionNode, metrics, logger, track })
+    node = regionNode
+    links = peerLinks
+    const sources = { config, node: regionNode, links: peerLinks, storageKind, startedAt }
+    metrics.setSource({
+      meshStats: () => regionNode.mesh.stats,
+      changes: () => regionNode.mesh.changeCount,
+      clients: () => regionNode.clients,
+      conflictsStored: () => regionNode.conflicts.size,
+      peers: () => peerMetrics(sources),
+    })
+    if (changes > 0) logger.info(`recovered ${changes} changes from ${storageKind} storage`)
+    peerLinks.start()
+  } catch (err) {
+    await storage?.close().catch(() => {})
+    await closeHttp()
+    metrics.registry.clear()
+    throw err
+  }
+  const regionNode = node
+  const peerLinks = links
+
+  const close = (): Promise<void> => {
+    closing ??= (async () => {
+      peerLinks.stop()
+      for (const connection of connections) connection.close(CloseCode.SHUTTING_DOWN, 'the node is shutting down')
+      const deadline = Date.now() + SHUTDOWN_GRACE_MS
+      while (wss.clients.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10))
+      for (const ws of wss.clients) ws.terminate()
+      wss.close()
+      await regionNode.close()
+      await closeHttp()
+      metrics.registry.clear()
+    })()
+    return closing
+  }
+
+  logger.info(`listening on http://${host}:${port} (ws /sync, /peer) as ${config.nodeId} in ${config.region}`)
+  return {
+    url: `ws://${host}:${port}/sync`,
+    peerUrl: `ws://${host}:${port}/peer`,
+    httpUrl: `http://${host}:${port}`,
+    port,
+    config,
+    node: regionNode,
+    peers: peerLinks,
+    metrics,
+    close,
+  }
+}

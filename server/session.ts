@@ -1,0 +1,141 @@
+import { createHash, timingSafeEqual } from 'node:crypto'
+import type WebSocket from 'ws'
+import { CloseCode, MessageType, PROTOCOL_VERSION, type HandshakeMessage, type Message } from '../core/codec/index.js'
+import type { ServerConfig } from './config.js'
+import { Connection } from './connection.js'
+import type { Logger } from './logger.js'
+import type { RejectReason, ServerMetrics } from './metrics.js'
+import type { RegionNode } from './region-node.js'
+
+/** Which WebSocket endpoint a connection arrived on. */
+export type Endpoint = 'peer' | 'client'
+
+export type HandshakeVerdict =
+  | { readonly ok: true; readonly identity: string }
+  | { readonly ok: false; readonly code: CloseCode; readonly reason: RejectReason; readonly message: string }
+
+/** Constant-time comparison of secrets of any length. */
+export function secretsEqual(given: string, expected: string): boolean {
+  const a = createHash('sha256').update(given).digest()
+  const b = createHash('sha256').update(expected).digest()
+  return timingSafeEqual(a, b)
+}
+
+/**
+ * The listener's decision on a handshake (docs/protocol.md, Handshake): credentials first (wrong or
+ * missing: UNAUTHORIZED), then whether those credentials may use this endpoint with this role and
+ * identity (FORBIDDEN). Peers must present `peerSecret`, be configured neighbours, and have the smaller
+ * nodeId of the pair (the dialler, docs/server-contracts.md); clients present
+ * `clientToken` when one is configured and may not take a member's node id.
+ */
+export function checkHandshake(endpoint: Endpoint, handshake: HandshakeMessage, config: ServerConfig): HandshakeVerdict {
+  const deny = (code: CloseCode, reason: RejectReason, message: string): HandshakeVerdict => ({ ok: false, code, reason, message })
+  if (endpoint === 'peer') {
+    if (config.peerSecret === '' || !secretsEqual(handshake.credentials, config.peerSecret)) {
+      return deny(CloseCode.UNAUTHORIZED, 'UNAUTHORIZED', 'wrong peer secret')
+    }
+    if (handshake.role !== 'peer') return deny(CloseCode.FORBIDDEN, 'FORBIDDEN', `role ${handshake.role} is not allowed on /peer`)
+    if (!config.peers.some((peer) => peer.nodeId === handshake.identity)) {
+      return deny(CloseCode.FORBIDDEN, 'FORBIDDEN', `${JSON.stringify(handshake.identity)} is not a configured peer of ${config.nodeId}`)
+    }
+    // Of two neighbours only the smaller nodeId dials; a second link in the other direction would only
+    // replace the first, back and forth.
+    if (config.nodeId < handshake.identity) {
+      return deny(CloseCode.FORBIDDEN, 'FORBIDDEN', `${config.nodeId} dials ${handshake.identity} (the smaller nodeId dials), not the other way`)
+    }
+    return { ok: true, identity: handshake.identity }
+  }
+  if (config.clientToken !== null && !secretsEqual(handshake.credentials, config.clientToken)) {
+    return deny(CloseCode.UNAUTHORIZED, 'UNAUTHORIZED', 'wrong client token')
+  }
+  if (handshake.role !== 'client') return deny(CloseCode.FORBIDDEN, 'FORBIDDEN', `role ${handshake.role} is not allowed on /sync`)
+  if (config.members.includes(handshake.identity) || handshake.identity === config.nodeId) {
+    return deny(CloseCode.FORBIDDEN, 'FORBIDDEN', `client id ${JSON.stringify(handshake.identity)} is a node id`)
+  }
+  return { ok: true, identity: handshake.identity }
+}
+
+/**
+ * Routes a frame of an established link: mesh messages to the node; a repeated handshake is a
+ * protocol violation; errors are logged; `Replicated` only ever flows to clients, so it is ignored.
+ */
+export function routeEstablished(node: RegionNode, id: string, connection: Connection, message: Message, logger: Logger): void {
+  switch (message.type) {
+    case MessageType.Handshake:
+    case MessageType.HandshakeAccept:
+      connection.reject('BAD_FRAME', CloseCode.BAD_FRAME, 'handshake after the handshake')
+      return
+    case MessageType.Error:
+      logger.warn(`${connection.label}: error from the other side: ${message.code} ${message.message}`)
+      return
+    case MessageType.Replicated:
+      return
+    default:
+      node.receive(id, message)
+  }
+}
+
+export interface SessionDeps {
+  readonly config: ServerConfig
+  readonly node: RegionNode
+  readonly metrics: ServerMetrics
+  readonly logger: Logger
+  /** A peer finished its handshake on /peer (bookkeeping of link state). */
+  readonly onPeerUp: (peerId: string, connection: Connection) => void
+  readonly onPeerDown: (peerId: string, connection: Connection) => void
+  /** Every live connection, for shutdown. */
+  readonly track: (connection: Connection) => () => void
+}
+
+/**
+ * Serves one accepted WebSocket on /sync or /peer: waits for the Handshake, answers HandshakeAccept or
+ * refuses with the right close code, then attaches the link to the node's mesh under its identity.
+ */
+export function acceptSession(ws: WebSocket, endpoint: Endpoint, remote: string, deps: SessionDeps): Connection {
+  const { config, node, metrics, logger } = deps
+  const connection = new Connection({
+    ws,
+    kind: endpoint,
+    label: `/${endpoint === 'peer' ? 'peer' : 'sync'} from ${remote}`,
+    maxFrameBytes: config.maxFrameBytes,
+    maxSendBufferBytes: config.maxSendBufferBytes,
+    heartbeatIntervalMs: config.heartbeatIntervalMs,
+    metrics,
+    logger,
+  })
+  const untrack = deps.track(connection)
+  let identity: string | null = null
+  connection.onMessage = (message) => {
+    if (identity !== null) {
+      routeEstablished(node, identity, connection, message, logger)
+      return
+    }
+    if (message.type !== MessageType.Handshake) {
+      connection.reject('BAD_FRAME', CloseCode.BAD_FRAME, 'the first frame must be a Handshake')
+      return
+    }
+    const verdict = checkHandshake(endpoint, message, config)
+    if (!verdict.ok) {
+      connection.reject(verdict.reason, verdict.code, verdict.message)
+      return
+    }
+    identity = verdict.identity
+    connection.handshakeComplete()
+    connection.sendMessage({
+      type: MessageType.HandshakeAccept,
+      protocolVersion: PROTOCOL_VERSION,
+      identity: config.nodeId,
+      region: config.region,
+    })
+    node.attach(identity, endpoint, connection)
+    if (endpoint === 'peer') deps.onPeerUp(identity, connection)
+  }
+  connection.onClose = (code, reason) => {
+    untrack()
+    if (identity === null) return
+    node.detach(identity, connection)
+    if (endpoint === 'peer') deps.onPeerDown(identity, connection)
+    else if (code !== 1000 && code !== 1001 && code !== 1005) logger.info(`client ${identity} closed: ${code} ${reason}`)
+  }
+  return connection
+}

@@ -1,0 +1,103 @@
+import type { ServerConfig, StorageKind } from './config.js'
+import { vectorToJson } from './json.js'
+import type { PeerMetrics } from './metrics.js'
+import type { PeerLinks, PeerLinkState } from './peer-links.js'
+import type { RegionNode } from './region-node.js'
+
+/** One peer in `GET /status` (docs/server-contracts.md). */
+export interface PeerStatus {
+  readonly nodeId: string
+  readonly region: string
+  readonly url: string
+  readonly httpUrl: string
+  readonly state: PeerLinkState
+  readonly lagEntries: number
+  readonly lagBytes: number
+  readonly lagMs: number | null
+  readonly sentChanges: number
+  readonly receivedChanges: number
+  /** Milliseconds since a frame or pong last arrived from the peer; null if never. */
+  readonly lastHeardMs: number | null
+}
+
+/** The body of `GET /status`. `epoch`, `primary` and `commitIndex` are null until strict mode exists. */
+export interface ServerStatus {
+  readonly nodeId: string
+  readonly region: string
+  readonly role: 'crdt'
+  readonly pid: number
+  readonly uptimeMs: number
+  readonly epoch: null
+  readonly primary: null
+  readonly commitIndex: null
+  readonly vector: Record<string, number>
+  readonly durableVector: Record<string, number>
+  readonly replicatedVector: Record<string, number>
+  readonly changes: number
+  readonly clients: number
+  readonly peers: PeerStatus[]
+  readonly storage: { readonly kind: StorageKind; readonly logRecords: number }
+}
+
+export interface StatusSources {
+  readonly config: ServerConfig
+  readonly node: RegionNode
+  readonly links: PeerLinks
+  readonly storageKind: StorageKind
+  readonly startedAt: number
+  readonly now?: () => number
+}
+
+export function peerStatuses(sources: StatusSources): PeerStatus[] {
+  const now = (sources.now ?? Date.now)()
+  return sources.links.snapshot().map(({ peer, state, lastHeardAt }) => {
+    const lag = sources.node.lagOf(peer.nodeId)
+    const counters = sources.node.counters(peer.nodeId)
+    return {
+      nodeId: peer.nodeId,
+      region: peer.region,
+      url: peer.url,
+      httpUrl: peer.httpUrl,
+      state,
+      lagEntries: lag.entries,
+      lagBytes: lag.bytes,
+      lagMs: lag.ms,
+      sentChanges: counters.sentChanges,
+      receivedChanges: counters.receivedChanges,
+      lastHeardMs: lastHeardAt === null ? null : Math.max(0, now - lastHeardAt),
+    }
+  })
+}
+
+export function buildStatus(sources: StatusSources): ServerStatus {
+  const { config, node } = sources
+  const now = (sources.now ?? Date.now)()
+  return {
+    nodeId: config.nodeId,
+    region: config.region,
+    role: 'crdt',
+    pid: process.pid,
+    uptimeMs: Math.max(0, now - sources.startedAt),
+    epoch: null,
+    primary: null,
+    commitIndex: null,
+    vector: vectorToJson(node.mesh.vector),
+    durableVector: vectorToJson(node.mesh.durableVector),
+    replicatedVector: vectorToJson(node.replicatedVector),
+    changes: node.mesh.changeCount,
+    clients: node.clients,
+    peers: peerStatuses(sources),
+    storage: { kind: sources.storageKind, logRecords: node.logRecords },
+  }
+}
+
+/** Per-peer numbers for the metrics gauges. */
+export function peerMetrics(sources: StatusSources): PeerMetrics[] {
+  return peerStatuses(sources).map((peer) => ({
+    nodeId: peer.nodeId,
+    connected: peer.state === 'connected',
+    lagEntries: peer.lagEntries,
+    lagBytes: peer.lagBytes,
+    lagMs: peer.lagMs,
+  }))
+}

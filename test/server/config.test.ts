@@ -1,0 +1,162 @@
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { CONFIG_DEFAULTS, ConfigError, loadConfigFile, parseConfig } from '../../server/config.js'
+
+const peer = { nodeId: 'us-1', region: 'us', url: 'ws://127.0.0.1:4102/peer', httpUrl: 'http://127.0.0.1:4102' }
+
+function issuesOf(input: unknown): readonly string[] {
+  try {
+    parseConfig(input)
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError)
+    return (err as ConfigError).issues
+  }
+  throw new Error('expected a ConfigError')
+}
+
+describe('parseConfig', () => {
+  it('accepts the contract example and keeps its values', () => {
+    const config = parseConfig({
+      nodeId: 'eu-1',
+      region: 'eu',
+      host: '127.0.0.1',
+      port: 4101,
+      dataDir: '.meridian/eu-1',
+      storage: 'file',
+      peers: [peer],
+      peerSecret: 'dev-secret-change-me',
+      clientToken: null,
+      collections: {
+        notes: { mode: 'crdt', type: 'lww' },
+        docs: { mode: 'crdt', type: 'yjs' },
+        boards: { mode: 'crdt', type: 'automerge' },
+        accounts: { mode: 'strict' },
+      },
+      heartbeatIntervalMs: 1000,
+      maxFrameBytes: 16777216,
+      reconnect: { minDelayMs: 100, maxDelayMs: 5000 },
+      groupCommitMaxDelayMs: 2,
+    })
+    expect(config.peers).toEqual([peer])
+    expect(config.collections.accounts).toEqual({ mode: 'strict' })
+    expect(config.members).toEqual(['eu-1', 'us-1'])
+  })
+
+  it('fills in defaults', () => {
+    const config = parseConfig({ nodeId: 'a', region: 'r' })
+    expect(config).toMatchObject({
+      host: CONFIG_DEFAULTS.host,
+      port: CONFIG_DEFAULTS.port,
+      storage: 'file',
+      dataDir: '.meridian/a',
+      peers: [],
+      peerSecret: '',
+      clientToken: null,
+      collections: {},
+      heartbeatIntervalMs: 1000,
+      maxFrameBytes: 16 * 1024 * 1024,
+      reconnect: { minDelayMs: 100, maxDelayMs: 5000 },
+      groupCommitMaxDelayMs: 2,
+      members: ['a'],
+    })
+  })
+
+  it('re-parses its own output unchanged', () => {
+    const config = parseConfig({ nodeId: 'a', region: 'r', peers: [{ ...peer, nodeId: 'b' }], peerSecret: 's' })
+    expect(parseConfig(config)).toEqual(config)
+    const solo = parseConfig({ nodeId: 'a', region: 'r' })
+    expect(parseConfig(solo)).toEqual(solo)
+  })
+
+  it('names the JSON path of a bad peer url', () => {
+    expect(issuesOf({ nodeId: 'a', region: 'r', peerSecret: 's', peers: [{ ...peer, url: 'http://x/peer' }] })).toContain(
+      'config.peers[0].url: expected a ws:// URL, got "http://x/peer"',
+    )
+  })
+
+  it('rejects unknown keys at every level', () => {
+    const issues = issuesOf({
+      nodeId: 'a',
+      region: 'r',
+      colour: 'blue',
+      peerSecret: 's',
+      peers: [{ ...peer, weight: 1 }],
+      reconnect: { minDelayMs: 1, jitter: true },
+      collections: { notes: { mode: 'crdt', type: 'lww', ttl: 3 } },
+    })
+    expect(issues).toEqual(
+      expect.arrayContaining([
+        'config.colour: unknown key',
+        'config.peers[0].weight: unknown key',
+        'config.reconnect.jitter: unknown key',
+        'config.collections.notes.ttl: unknown key',
+      ]),
+    )
+  })
+
+  it('reports wrong types and missing required keys, all at once', () => {
+    const issues = issuesOf({ port: 70000, storage: 'disk', heartbeatIntervalMs: 0, clientToken: 5 })
+    expect(issues).toEqual(
+      expect.arrayContaining([
+        'config.nodeId: required',
+        'config.region: required',
+        'config.port: expected an integer from 0 to 65535, got number 70000',
+        'config.storage: expected "file" or "memory", got "disk"',
+        'config.heartbeatIntervalMs: expected an integer from 1 to 9007199254740991, got number 0',
+        'config.clientToken: expected a non-empty string, got number 5',
+      ]),
+    )
+  })
+
+  it('checks collections, peers, secrets and members', () => {
+    expect(issuesOf({ nodeId: 'a', region: 'r', collections: { notes: { mode: 'crdt', type: 'json' } } })).toEqual([
+      'config.collections.notes.type: expected "lww", "yjs" or "automerge", got "json"',
+    ])
+    expect(issuesOf({ nodeId: 'a', region: 'r', collections: { a: { mode: 'strict', type: 'lww' } } })).toEqual([
+      'config.collections.a.type: strict collections have no type',
+    ])
+    expect(issuesOf({ nodeId: 'a', region: 'r', collections: { _x: { mode: 'strict' } } })[0]).toMatch(/^config\.collections\._x: /)
+    expect(issuesOf({ nodeId: 'a', region: 'r', peers: [peer] })).toEqual(['config.peerSecret: required when peers are configured'])
+    expect(issuesOf({ nodeId: 'a', region: 'r', peerSecret: 's', peers: [peer, peer] })).toEqual([
+      'config.peers[1].nodeId: duplicate peer "us-1"',
+    ])
+    expect(issuesOf({ nodeId: 'a', region: 'r', peerSecret: 's', peers: [{ ...peer, nodeId: 'a' }] })).toEqual([
+      'config.peers[0].nodeId: a node cannot be its own peer',
+    ])
+    expect(issuesOf({ nodeId: 'a', region: 'r', peerSecret: 's', peers: [peer], members: ['a'] })).toEqual([
+      'config.members: must include every peer; "us-1" is missing',
+    ])
+    expect(issuesOf({ nodeId: 'a', region: 'r', reconnect: { minDelayMs: 500, maxDelayMs: 100 } })).toEqual([
+      'config.reconnect.maxDelayMs: must be >= minDelayMs (500), got 100',
+    ])
+    expect(issuesOf({ nodeId: 'a', region: 'r', peerSecret: 's', peers: [{ nodeId: 'b' }] })).toEqual([
+      'config.peers[0].region: required',
+      'config.peers[0].url: required',
+      'config.peers[0].httpUrl: required',
+    ])
+    expect(issuesOf([])).toEqual(['config: expected an object, got an array'])
+  })
+
+  it('puts every issue in the message', () => {
+    expect(() => parseConfig({ nodeId: '', region: 'r' })).toThrow(/config\.nodeId: expected a non-empty string/)
+  })
+})
+
+describe('loadConfigFile', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'meridian-config-'))
+
+  it('reads and validates a file', async () => {
+    const path = join(dir, 'ok.json')
+    writeFileSync(path, JSON.stringify({ nodeId: 'a', region: 'r', storage: 'memory' }))
+    expect((await loadConfigFile(path)).storage).toBe('memory')
+  })
+
+  it('explains missing files and bad JSON', async () => {
+    await expect(loadConfigFile(join(dir, 'missing.json'))).rejects.toThrow(/file not found/)
+    const path = join(dir, 'bad.json')
+    writeFileSync(path, '{ "nodeId": ')
+    await expect(loadConfigFile(path)).rejects.toThrow(/not valid JSON/)
+  })
+})
