@@ -1,4 +1,52 @@
-// The browser + Node client (connection with reconnect and region failover, outbox, IndexedDB storage)
-// arrives with the next issue. Until then `meridian/client` exposes core, so the browser bundle already
-// carries everything a client will need from it.
-export * from '../core/index.js'
+/**
+ * meridian/client — the browser-safe Meridian client (DESIGN §8): local replicas of crdt collections
+ * that apply writes at once, online or offline, and sync with the regions over one WebSocket with
+ * reconnects and region failover. No Node built-ins here: `meridian/client/node` adds the `ws`
+ * WebSocket for Node.
+ *
+ * @example
+ * ```ts
+ * import { createClient } from 'meridian/client'
+ * const client = createClient({ urls: ['wss://eu.example.com', 'wss://us.example.com'] })
+ * const notes = client.lww('notes')
+ * const w = notes.put('n1', { title: 'hello' })
+ * await w.durable
+ * ```
+ */
+export { createClient, type ClientOptions, type MeridianClient } from './client.js'
+export type { LwwCollection, LwwPatch } from './lww-collection.js'
+export type { YjsCollection, YjsDocHandle } from './yjs-collection.js'
+export type { AutomergeCollection } from './automerge-collection.js'
+export type { WriteHandle } from './write-handle.js'
+export { memoryClientStore, type ClientStore } from './store.js'
+export { ClientClosedError, ConnectionError, isFatalConnectionCode, type ConnectionErrorCode } from './errors.js'
+export {
+  Connection,
+  syncUrl,
+  DEFAULT_HANDSHAKE_TIMEOUT_MS,
+  DEFAULT_MAX_DELAY_MS,
+  DEFAULT_MIN_DELAY_MS,
+  type ConnectionMesh,
+  type ConnectionOptions,
+  type ConnectionStatus,
+  type Timers,
+} from './connection.js'
+export { backoffDelayMs } from './backoff.js'
+export type { WebSocketConstructor, WebSocketLike } from './websocket.js'
+
+// What apps meet in the client's API, from core.
+export type { Change, ChangeId, DocType, Hlc, VersionVector } from '../core/types.js'
+export type { ConflictRecord } from '../core/crdt/document-type.js'
+export type { YjsView } from '../core/crdt/yjs.js'
+export type { MeshStats } from '../core/mesh/mesh-node.js'
+export { CloseCode, closeCodeName, closeReason, type CloseCodeName } from '../core/codec/close-codes.js'
+export { PROTOCOL_VERSION } from '../core/codec/messages.js'
+export { compareHlc, formatHlc } from '../core/clock/hlc.js'
+export {
+  decodeVersionVector,
+  encodeVersionVector,
+  formatVersionVector,
+  vvCompare,
+  vvDominates,
+  vvGet,
+} from '../core/clock/version-vector.js'

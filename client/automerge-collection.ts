@@ -1,0 +1,54 @@
+import { AutomergeReplica, automergeEdit } from '../core/crdt/automerge.js'
+import { expectDocType, type ClientContext } from './context.js'
+import { checkId } from './lww-collection.js'
+import type { WriteHandle } from './write-handle.js'
+
+/**
+ * A collection of Automerge documents. `change` runs an Automerge change function; concurrent changes
+ * from anywhere merge by Automerge's rules (nothing is thrown away).
+ *
+ * @example
+ * ```ts
+ * const boards = client.automerge<{ cards: string[] }>('boards')
+ * boards.change('b1', (d) => {
+ *   d.cards ??= []
+ *   d.cards.push('design review')
+ * })
+ * boards.subscribe('b1', (board) => render(board.cards))
+ * ```
+ */
+export interface AutomergeCollection<T extends object = Record<string, unknown>> {
+  readonly name: string
+  change(id: string, fn: (doc: T) => void, options?: { readonly message?: string }): WriteHandle
+  /** The document as plain JS (`{}` when never written). Not a live Automerge object: do not mutate. */
+  get(id: string): T
+  /** Called with the new view on every local or remote change. Not called at subscription. */
+  subscribe(id: string, listener: (doc: T) => void): () => void
+  /** Like `subscribe`, for every document of the collection. */
+  subscribeAll(listener: (id: string, doc: T) => void): () => void
+  /** Ids of the documents this client holds, sorted. */
+  ids(): string[]
+}
+
+export function automergeCollection<T extends object>(context: ClientContext, name: string): AutomergeCollection<T> {
+  const replica = (id: string): AutomergeReplica =>
+    expectDocType<AutomergeReplica>(context.replica(name, checkId(id), 'automerge'), 'automerge', name, id)
+  const view = (id: string): T => replica(id).view() as T
+  return {
+    name,
+    change: (id, fn, options) => {
+      const payload = automergeEdit<T>(replica(id), fn, options?.message === undefined ? {} : { message: options.message })
+      return context.write(name, id, 'automerge', payload)
+    },
+    get: view,
+    subscribe: (id, listener) =>
+      context.listen(name, checkId(id), (docId, _change, result) => {
+        if (result.changed) listener(view(docId))
+      }),
+    subscribeAll: (listener) =>
+      context.listen(name, null, (docId, _change, result) => {
+        if (result.changed) listener(docId, view(docId))
+      }),
+    ids: () => context.documentIds(name),
+  }
+}

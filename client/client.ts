@@ -1,0 +1,364 @@
+import { HlcClock } from '../core/clock/hlc.js'
+import { MessageType } from '../core/codec/messages.js'
+import type { ApplyResult, ConflictRecord, DocumentReplica } from '../core/crdt/document-type.js'
+import { createReplica } from '../core/crdt/registry.js'
+import { documentKey, MeshNode, type MeshStats } from '../core/mesh/mesh-node.js'
+import type { Change, DocType, VersionVector } from '../core/types.js'
+import { automergeCollection, type AutomergeCollection } from './automerge-collection.js'
+import { Connection, type ConnectionStatus, type Timers } from './connection.js'
+import { expectDocType, type ClientContext, type DocumentListener } from './context.js'
+import { ClientClosedError, type ConnectionError } from './errors.js'
+import { Listeners, reportListenerError } from './listeners.js'
+import { lwwCollection, type LwwCollection } from './lww-collection.js'
+import { cryptoRandom, randomClientId } from './random.js'
+import { memoryClientStore, type ClientStore } from './store.js'
+import type { WebSocketConstructor } from './websocket.js'
+import { WriteTracker, type WriteHandle } from './write-handle.js'
+import { yjsCollection, type YjsCollection } from './yjs-collection.js'
+
+export interface ClientOptions {
+  /**
+   * Region URLs (`ws://host:port` or `wss://…`; the `/sync` path is added when there is none). The
+   * client connects to the first and moves to the next, round robin, whenever one fails.
+   */
+  readonly urls: readonly string[]
+  /** This client's writer id. Default: `c-` and 12 random base36 characters. Reuse it only with the same store. */
+  readonly clientId?: string
+  /** Credentials sent in the handshake (the server's `clientToken`). */
+  readonly token?: string
+  /** WebSocket implementation. Default `globalThis.WebSocket`; `meridian/client/node` injects `ws`. */
+  readonly WebSocket?: WebSocketConstructor
+  /** Where changes are kept. Default `memoryClientStore()`: nothing survives a restart. */
+  readonly store?: ClientStore
+  /** First reconnect delay in ms, before jitter. Default 100. */
+  readonly minDelayMs?: number
+  /** Cap of the exponential reconnect delay in ms. Default 5000. */
+  readonly maxDelayMs?: number
+  /** A handshake not accepted within this many ms counts as a failed attempt. Default 10 000. */
+  readonly handshakeTimeoutMs?: number
+  /** Frames from the server above this size are refused. Default 16 MiB. */
+  readonly maxFrameBytes?: number
+  /** Conflict records kept per LWW document (oldest dropped first). Default 100. */
+  readonly maxConflictsPerDocument?: number
+  /** Randomness in [0, 1). Default `crypto.getRandomValues`. */
+  readonly random?: () => number
+  /** Wall clock in ms for the hybrid logical clock. Default `Date.now`. */
+  readonly now?: () => number
+  /** Timers for reconnects and handshake timeouts. Default the global ones. */
+  readonly timers?: Timers
+}
+
+/**
+ * A Meridian client: local replicas of crdt collections, kept in sync with the regions over one
+ * WebSocket. Writes apply locally at once (online or not) and reach the regions when connected.
+ *
+ * @example
+ * ```ts
+ * const client = createClient({ urls: ['wss://eu.example.com', 'wss://us.example.com'] })
+ * const notes = client.lww<{ title: string }>('notes')
+ * const w = notes.put('n1', { title: 'hello' })
+ * notes.subscribe('n1', (doc) => render(doc))
+ * await w.replicated
+ * ```
+ */
+export interface MeridianClient {
+  readonly clientId: string
+  readonly status: ConnectionStatus
+  /** The node id and region of the region server we are connected to, or null. */
+  readonly server: { readonly nodeId: string; readonly region: string } | null
+  /** The error that made the client stop reconnecting (`UNAUTHORIZED` …), or null. */
+  readonly error: ConnectionError | null
+  /** Own changes not yet durable at any region (including those written while offline). */
+  readonly outboxSize: number
+  /** What this client holds, per origin. Live view: do not mutate. */
+  readonly vector: VersionVector
+  /** Replication counters of the client's replica (applied, duplicates …). */
+  readonly stats: Readonly<MeshStats>
+  /** Called on every status change. Returns the unsubscribe function. */
+  onStatus(listener: (status: ConnectionStatus) => void): () => void
+  /** Called for every failed connection attempt or lost session (see `ConnectionError.fatal`). */
+  onError(listener: (error: ConnectionError) => void): () => void
+  lww<T extends Record<string, unknown> = Record<string, unknown>>(collection: string): LwwCollection<T>
+  yjs(collection: string): YjsCollection
+  automerge<T extends object = Record<string, unknown>>(collection: string): AutomergeCollection<T>
+  /**
+   * Closes the connection and the store. Pending `durable` / `replicated` promises reject with
+   * `ClientClosedError`; writes afterwards throw it.
+   */
+  close(): Promise<void>
+}
+
+const DEFAULT_MAX_CONFLICTS_PER_DOCUMENT = 100
+
+/**
+ * Creates a client and starts connecting.
+ *
+ * @example
+ * ```ts
+ * const client = createClient({ urls: ['ws://127.0.0.1:4101', 'ws://127.0.0.1:4102'], token })
+ * client.onStatus((status) => badge.textContent = status)
+ * ```
+ */
+export function createClient(options: ClientOptions): MeridianClient {
+  return new Client(options)
+}
+
+type AnyCollection =
+  | { readonly docType: 'lww'; readonly collection: LwwCollection<never> }
+  | { readonly docType: 'yjs'; readonly collection: YjsCollection }
+  | { readonly docType: 'automerge'; readonly collection: AutomergeCollection<never> }
+
+class Client implements MeridianClient, ClientContext {
+  readonly clientId: string
+  private readonly mesh: MeshNode
+  private readonly connection: Connection
+  private readonly store: ClientStore
+  private readonly tracker: WriteTracker
+  private readonly maxConflicts: number
+  private readonly collections = new Map<string, AnyCollection>()
+  private readonly documentListeners = new Map<string, Listeners<Parameters<DocumentListener>>>()
+  private readonly collectionListeners = new Map<string, Listeners<Parameters<DocumentListener>>>()
+  private readonly documentIdsByCollection = new Map<string, Set<string>>()
+  private readonly conflictLog = new Map<string, ConflictRecord[]>()
+  private readonly closeHooks: (() => void)[] = []
+  /** Highest own seq handed to the store and not yet marked durable in the mesh; 0 when none. */
+  private ownUnsettled = 0
+  private storeWrites: Promise<void>[] = []
+  private durability: Promise<void> = Promise.resolve()
+  /** Asynchronous settlements in flight; a later synchronous one must queue behind them. */
+  private settling = 0
+  private storeFailure: unknown = null
+  private closed = false
+
+  constructor(options: ClientOptions) {
+    if (!options || !Array.isArray(options.urls)) throw new TypeError('createClient: options.urls must be an array of region URLs')
+    const random = options.random ?? cryptoRandom
+    this.clientId = options.clientId ?? randomClientId(random)
+    if (typeof this.clientId !== 'string' || this.clientId === '') throw new TypeError('createClient: clientId must be a non-empty string')
+    const WebSocketImpl = options.WebSocket ?? (globalThis.WebSocket as WebSocketConstructor | undefined)
+    if (typeof WebSocketImpl !== 'function') {
+      throw new TypeError('createClient: no WebSocket available; pass options.WebSocket (or use meridian/client/node)')
+    }
+    this.maxConflicts = options.maxConflictsPerDocument ?? DEFAULT_MAX_CONFLICTS_PER_DOCUMENT
+    this.store = options.store ?? memoryClientStore()
+    this.tracker = new WriteTracker(this.clientId)
+    const now = options.now ?? Date.now
+    this.mesh = new MeshNode({
+      id: this.clientId,
+      clock: new HlcClock({ node: this.clientId, wallClock: now }),
+      random,
+      createReplica: (docType, context) => createReplica(docType, context),
+      send: (peer, message) => this.connection.send(peer, message),
+      onAppend: (change) => this.persist(change),
+      onApplied: (change, result) => this.applied(change, result),
+    })
+    this.connection = new Connection({
+      urls: options.urls,
+      clientId: this.clientId,
+      token: options.token,
+      mesh: this.mesh,
+      WebSocket: WebSocketImpl,
+      random,
+      minDelayMs: options.minDelayMs,
+      maxDelayMs: options.maxDelayMs,
+      handshakeTimeoutMs: options.handshakeTimeoutMs,
+      maxFrameBytes: options.maxFrameBytes,
+      timers: options.timers,
+      onMessage: (_serverId, message) => {
+        if (message.type === MessageType.Ack) this.tracker.durableAt(message.durable.get(this.clientId) ?? 0)
+        else if (message.type === MessageType.ChangeBatch) this.settle()
+      },
+      onReplicated: (vector) => this.tracker.replicatedAt(vector.get(this.clientId) ?? 0),
+    })
+    // Replay what an earlier session kept, before any region connects.
+    this.mesh.restore(this.store.load())
+    this.connection.start()
+  }
+
+  get status(): ConnectionStatus {
+    return this.connection.status
+  }
+
+  get server(): MeridianClient['server'] {
+    const nodeId = this.connection.serverId
+    return nodeId === null ? null : { nodeId, region: this.connection.region ?? '' }
+  }
+
+  get error(): ConnectionError | null {
+    return this.connection.error
+  }
+
+  get outboxSize(): number {
+    return Math.max(0, (this.mesh.vector.get(this.clientId) ?? 0) - this.tracker.durableThrough)
+  }
+
+  get vector(): VersionVector {
+    return this.mesh.vector
+  }
+
+  get stats(): Readonly<MeshStats> {
+    return this.mesh.stats
+  }
+
+  onStatus(listener: (status: ConnectionStatus) => void): () => void {
+    return this.connection.onStatus(listener)
+  }
+
+  onError(listener: (error: ConnectionError) => void): () => void {
+    return this.connection.onError(listener)
+  }
+
+  lww<T extends Record<string, unknown> = Record<string, unknown>>(collection: string): LwwCollection<T> {
+    const entry = this.collectionOf(collection, 'lww', () => ({ docType: 'lww', collection: lwwCollection(this, collection) }))
+    return entry.collection as unknown as LwwCollection<T>
+  }
+
+  yjs(collection: string): YjsCollection {
+    return this.collectionOf(collection, 'yjs', () => ({ docType: 'yjs', collection: yjsCollection(this, collection) }))
+      .collection
+  }
+
+  automerge<T extends object = Record<string, unknown>>(collection: string): AutomergeCollection<T> {
+    const entry = this.collectionOf(collection, 'automerge', () => ({
+      docType: 'automerge',
+      collection: automergeCollection(this, collection),
+    }))
+    return entry.collection as unknown as AutomergeCollection<T>
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    this.connection.stop()
+    this.tracker.close(new ClientClosedError())
+    for (const hook of this.closeHooks.splice(0)) hook()
+    this.documentListeners.clear()
+    this.collectionListeners.clear()
+    await this.store.close()
+  }
+
+  // ClientContext, for the collections.
+
+  replica(collection: string, docId: string, docType: DocType): DocumentReplica {
+    return expectDocType(this.mesh.replica(collection, docId, docType), docType, collection, docId)
+  }
+
+  write(collection: string, docId: string, docType: DocType, payload: Uint8Array): WriteHandle {
+    if (this.closed) throw new ClientClosedError('the Meridian client is closed: writes are no longer accepted')
+    const change = this.mesh.commit(collection, docId, docType, payload)
+    const handle = this.tracker.track(change.seq)
+    this.settle()
+    return handle
+  }
+
+  listen(collection: string, docId: string | null, listener: DocumentListener): () => void {
+    const map = docId === null ? this.collectionListeners : this.documentListeners
+    const key = docId === null ? collection : documentKey(collection, docId)
+    let listeners = map.get(key)
+    if (!listeners) {
+      listeners = new Listeners()
+      map.set(key, listeners)
+    }
+    const set = listeners
+    const remove = set.add(listener)
+    return () => {
+      remove()
+      if (set.size === 0 && map.get(key) === set) map.delete(key)
+    }
+  }
+
+  conflicts(collection: string, docId: string): readonly ConflictRecord[] {
+    return [...(this.conflictLog.get(documentKey(collection, docId)) ?? [])]
+  }
+
+  documentIds(collection: string): string[] {
+    return [...(this.documentIdsByCollection.get(collection) ?? [])].sort()
+  }
+
+  onClose(fn: () => void): void {
+    this.closeHooks.push(fn)
+  }
+
+  private collectionOf<E extends AnyCollection>(name: string, docType: E['docType'], create: () => E): E {
+    if (this.closed) throw new ClientClosedError()
+    if (typeof name !== 'string' || name === '') throw new TypeError('Meridian client: a collection name must be a non-empty string')
+    const existing = this.collections.get(name)
+    if (existing) {
+      if (existing.docType !== docType) {
+        throw new TypeError(`Meridian client: collection ${JSON.stringify(name)} is used as ${existing.docType}, not ${docType}`)
+      }
+      return existing as E
+    }
+    const entry = create()
+    this.collections.set(name, entry)
+    return entry
+  }
+
+  /** Every change that enters the mesh's log (own or learnt) goes to the store. */
+  private persist(change: Change): void {
+    const stored = this.store.append(change)
+    if (stored) this.storeWrites.push(stored)
+    if (change.origin === this.clientId) this.ownUnsettled = change.seq
+  }
+
+  /**
+   * Tells the mesh which own changes the store has made durable: they leave the client only then,
+   * with an Ack to the region. A synchronous store settles at once; an asynchronous one in call order.
+   *
+   * Only the client's own origin is marked: the mesh needs it to release own changes, while marking
+   * everything learnt would put the whole vector (every writer ever seen) in an Ack after every
+   * batch received, and regions have no use for a client's durable copy of their own changes.
+   */
+  private settle(): void {
+    const own = this.ownUnsettled
+    this.ownUnsettled = 0
+    const writes = this.storeWrites.splice(0)
+    if (this.storeFailure !== null || (own === 0 && writes.length === 0)) return
+    if (writes.length === 0 && this.settling === 0) {
+      this.markOwnDurable(own)
+      return
+    }
+    this.settling += 1
+    this.durability = this.durability
+      .then(() => Promise.all(writes))
+      .then(() => {
+        if (!this.closed && this.storeFailure === null) this.markOwnDurable(own)
+      })
+      .catch((error: unknown) => {
+        // Nothing after a failed write may be reported durable: marks are cumulative. Own changes
+        // stay in the outbox; the app learns of it as an uncaught error.
+        this.storeFailure ??= error
+        reportListenerError(error)
+      })
+      .finally(() => {
+        this.settling -= 1
+      })
+  }
+
+  private markOwnDurable(seq: number): void {
+    if (seq > 0) this.mesh.markDurable(new Map([[this.clientId, seq]]))
+  }
+
+  private applied(change: Change, result: ApplyResult): void {
+    let ids = this.documentIdsByCollection.get(change.collection)
+    if (!ids) {
+      ids = new Set()
+      this.documentIdsByCollection.set(change.collection, ids)
+    }
+    ids.add(change.docId)
+    if (result.conflicts.length > 0) this.recordConflicts(change, result.conflicts)
+    this.documentListeners.get(documentKey(change.collection, change.docId))?.emit(change.docId, change, result)
+    this.collectionListeners.get(change.collection)?.emit(change.docId, change, result)
+  }
+
+  private recordConflicts(change: Change, conflicts: readonly ConflictRecord[]): void {
+    const key = documentKey(change.collection, change.docId)
+    let log = this.conflictLog.get(key)
+    if (!log) {
+      log = []
+      this.conflictLog.set(key, log)
+    }
+    log.push(...conflicts)
+    if (log.length > this.maxConflicts) log.splice(0, log.length - this.maxConflicts)
+  }
+}

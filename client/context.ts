@@ -1,0 +1,42 @@
+import type { ApplyResult, DocumentReplica } from '../core/crdt/document-type.js'
+import type { ConflictRecord } from '../core/crdt/document-type.js'
+import type { Change, DocType } from '../core/types.js'
+import type { WriteHandle } from './write-handle.js'
+
+/** A change applied to a document of one collection, as collections' listeners see it. */
+export type DocumentListener = (docId: string, change: Change, result: ApplyResult) => void
+
+/**
+ * What a collection needs from its client. Collections hold no replication state of their own:
+ * documents live in the client's mesh node, so remote changes and local writes meet in one place.
+ */
+export interface ClientContext {
+  readonly clientId: string
+  /** The replica of a document, created empty on first use; throws when it has another type. */
+  replica(collection: string, docId: string, docType: DocType): DocumentReplica
+  /** Commits a local change built against `replica(...)` and returns its handle. */
+  write(collection: string, docId: string, docType: DocType, payload: Uint8Array): WriteHandle
+  /** Changes applied to `docId` of `collection` (every document when `docId` is null). */
+  listen(collection: string, docId: string | null, listener: DocumentListener): () => void
+  /** Conflict records observed at this client for one document, oldest first. */
+  conflicts(collection: string, docId: string): readonly ConflictRecord[]
+  /** Ids of the documents of `collection` this client holds (written or received), sorted. */
+  documentIds(collection: string): string[]
+  /** Called once when the client closes. */
+  onClose(fn: () => void): void
+}
+
+/** Throws the programmer error for a document of the wrong type. */
+export function expectDocType<R extends DocumentReplica>(
+  replica: DocumentReplica,
+  docType: DocType,
+  collection: string,
+  docId: string,
+): R {
+  if (replica.docType !== docType) {
+    throw new TypeError(
+      `Meridian client: ${collection}/${docId} is a ${replica.docType} document, not ${docType}`,
+    )
+  }
+  return replica as R
+}

@@ -1,0 +1,71 @@
+import type { ConflictRecord } from '../core/crdt/document-type.js'
+import { LwwReplica, lwwDeletePayload, lwwPatchPayload, lwwPutPayload } from '../core/crdt/lww.js'
+import { expectDocType, type ClientContext } from './context.js'
+import type { WriteHandle } from './write-handle.js'
+
+/** Fields to change in a patch: a value sets the field, `undefined` deletes it. */
+export type LwwPatch<T> = { [K in keyof T]?: T[K] | undefined }
+
+/**
+ * A collection of last-writer-wins JSON documents (DESIGN §3). Writes apply locally at once and sync
+ * when connected; each top-level field merges on its own, newest hybrid-logical-clock write winning.
+ * A write that lost to a concurrent one is kept as a conflict record (`conflicts(id)`).
+ *
+ * @example
+ * ```ts
+ * const todos = client.lww<{ title: string; done?: boolean }>('todos')
+ * const w = todos.put('t1', { title: 'milk' })
+ * todos.patch('t1', { done: true })
+ * const stop = todos.subscribe('t1', (doc) => render(doc))
+ * await w.durable
+ * ```
+ */
+export interface LwwCollection<T extends Record<string, unknown> = Record<string, unknown>> {
+  readonly name: string
+  /** Makes the document exactly `doc` (fields it leaves out are deleted). */
+  put(id: string, doc: T): WriteHandle
+  /** Sets the given fields, deletes those given as `undefined`, keeps the rest; creates the document if needed. */
+  patch(id: string, fields: LwwPatch<T>): WriteHandle
+  delete(id: string): WriteHandle
+  /** The document as this client sees it now, or null when it does not exist (never written, or deleted). */
+  get(id: string): T | null
+  /** Ids of the existing documents this client holds, sorted. */
+  ids(): string[]
+  /**
+   * Calls `listener` with the new view whenever the document changes, by a local write or a
+   * remote one. Not called at subscription: read `get(id)` for the current view.
+   */
+  subscribe(id: string, listener: (doc: T | null) => void): () => void
+  /** Like `subscribe`, for every document of the collection. */
+  subscribeAll(listener: (id: string, doc: T | null) => void): () => void
+  /** Writes that lost to concurrent ones, as observed at this client (bounded, oldest first). */
+  conflicts(id: string): readonly ConflictRecord[]
+}
+
+export function lwwCollection<T extends Record<string, unknown>>(context: ClientContext, name: string): LwwCollection<T> {
+  const replica = (id: string): LwwReplica =>
+    expectDocType<LwwReplica>(context.replica(name, checkId(id), 'lww'), 'lww', name, id)
+  const view = (id: string): T | null => replica(id).view() as T | null
+  return {
+    name,
+    put: (id, doc) => context.write(name, id, 'lww', lwwPutPayload(replica(id), doc)),
+    patch: (id, fields) => context.write(name, id, 'lww', lwwPatchPayload(replica(id), fields)),
+    delete: (id) => context.write(name, id, 'lww', lwwDeletePayload(replica(id))),
+    get: view,
+    ids: () => context.documentIds(name).filter((id) => view(id) !== null),
+    subscribe: (id, listener) =>
+      context.listen(name, checkId(id), (docId, _change, result) => {
+        if (result.changed) listener(view(docId))
+      }),
+    subscribeAll: (listener) =>
+      context.listen(name, null, (docId, _change, result) => {
+        if (result.changed) listener(docId, view(docId))
+      }),
+    conflicts: (id) => context.conflicts(name, id),
+  }
+}
+
+export function checkId(id: string): string {
+  if (typeof id !== 'string' || id === '') throw new TypeError('Meridian client: a document id must be a non-empty string')
+  return id
+}

@@ -1,0 +1,30 @@
+/**
+ * meridian/client/node — the client for Node: `createClient` with the `ws` package's WebSocket.
+ * Kept apart from `meridian/client` so browser bundles never see `ws` or Node built-ins.
+ *
+ * @example
+ * ```ts
+ * import { createNodeClient } from 'meridian/client/node'
+ * const client = createNodeClient({ urls: ['ws://127.0.0.1:4101'] })
+ * ```
+ */
+import WebSocket from 'ws'
+import { DEFAULT_MAX_FRAME_BYTES } from '../core/codec/codec.js'
+import { createClient, type ClientOptions, type MeridianClient } from './client.js'
+import type { WebSocketConstructor } from './websocket.js'
+
+export * from './index.js'
+
+/** `ws`'s WebSocket, refusing frames above `maxFrameBytes` before buffering them whole [PR2]. */
+export function nodeWebSocket(maxFrameBytes: number = DEFAULT_MAX_FRAME_BYTES): WebSocketConstructor {
+  return class NodeWebSocket extends WebSocket {
+    constructor(url: string) {
+      super(url, { maxPayload: maxFrameBytes })
+    }
+  }
+}
+
+/** `createClient` with `ws` as the WebSocket (unless `options.WebSocket` is given). */
+export function createNodeClient(options: ClientOptions): MeridianClient {
+  return createClient({ ...options, WebSocket: options.WebSocket ?? nodeWebSocket(options.maxFrameBytes) })
+}
