@@ -83,6 +83,7 @@ export class ServerMetrics {
     mirror('meridian_changes_sent_total', 'Changes sent to peers and clients.', (s) => s.meshStats().sentChanges)
     mirror('meridian_conflicts_total', 'LWW writes that lost to a concurrent write.', (s) => s.meshStats().conflicts)
     mirror('meridian_gap_buffer_overflows_total', 'Out-of-order changes dropped by a full gap buffer.', (s) => s.meshStats().bufferOverflows)
+    mirror('meridian_changes_rejected_total', 'Changes whose payload their document type refused; logged, not applied.', (s) => s.meshStats().rejectedPayloads)
     mirror('meridian_clamped_timestamps_total', 'Remote timestamps beyond the clock skew bound [HLC3].', (s) => s.meshStats().clampedTimestamps)
 
     const gauge = (name: string, help: string, value: (source: MetricsSource) => number): void => {

@@ -166,6 +166,9 @@ export class RegionNode {
       onApplied: (_change, result) => {
         for (const conflict of result.conflicts) this.conflicts.add(conflict)
       },
+      onRejected: (change, error) => {
+        this.logger.warn(`change ${change.origin}:${change.seq} to ${change.collection}/${change.docId} not applied: ${String(error)}`)
+      },
       ackGossipMembers: this.members,
     })
     this.commit = new GroupCommit({
@@ -232,7 +235,7 @@ export class RegionNode {
           })
         }
       })
-      this.restoreChunk(changes, from)
+      this.mesh.restore(changes)
       count += changes.length
     }
     this.logRecordCount = Math.max(0, lastIndex - firstIndex + 1)
@@ -241,27 +244,6 @@ export class RegionNode {
     this.antiEntropyTimer.unref()
     this.scheduleReplicatedCheck()
     return { changes: count }
-  }
-
-  /**
-   * A change whose payload its document type cannot apply is still logged (core appends before it
-   * applies, and forwards it like any other), so it is in storage too. It must not stop a restart:
-   * such changes are skipped one by one and reported.
-   */
-  private restoreChunk(changes: readonly Change[], firstIndex: number): void {
-    try {
-      this.mesh.restore(changes)
-      return
-    } catch {
-      // Fall through: replay one by one. Changes already restored are duplicates now, ignored [CV3].
-    }
-    changes.forEach((change, i) => {
-      try {
-        this.mesh.restore([change])
-      } catch (err) {
-        this.logger.warn(`record ${firstIndex + i} (${change.origin}:${change.seq}) could not be applied: ${String(err)}`)
-      }
-    })
   }
 
   // ---- links -------------------------------------------------------------------------------------

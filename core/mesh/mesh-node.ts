@@ -35,6 +35,8 @@ export interface MeshNodeOptions {
   readonly onAppend?: (change: Change) => void
   /** Called after a change was applied to its document. */
   readonly onApplied?: (change: Change, result: ApplyResult) => void
+  /** Called when a change's payload could not be applied by its document type (it stays logged). */
+  readonly onRejected?: (change: Change, error: unknown) => void
   /**
    * Cluster members whose acks are passed on between members, so every member learns every member's
    * durable vector whatever the topology (a chain included). Clients are never members.
@@ -57,6 +59,8 @@ export interface MeshStats {
   bufferOverflows: number
   /** Changes whose document exists with another type; logged and forwarded, not applied. */
   typeMismatches: number
+  /** Changes whose payload the document type refused (malformed); logged and forwarded, not applied. */
+  rejectedPayloads: number
   conflicts: number
   sentChanges: number
   receivedChanges: number
@@ -103,6 +107,7 @@ export class MeshNode {
     buffered: 0,
     bufferOverflows: 0,
     typeMismatches: 0,
+    rejectedPayloads: 0,
     conflicts: 0,
     sentChanges: 0,
     receivedChanges: 0,
@@ -382,7 +387,16 @@ export class MeshNode {
       this.stats.typeMismatches += 1
       return
     }
-    const result = replica.apply(change)
+    let result: ApplyResult
+    try {
+      result = replica.apply(change)
+    } catch (error) {
+      // A payload its type cannot read must not stop the origin's stream: the change keeps its place
+      // in the log (seqs stay dense) and every replica skips it the same way, so [CV1] still holds.
+      this.stats.rejectedPayloads += 1
+      this.options.onRejected?.(change, error)
+      return
+    }
     this.stats.applied += 1
     this.stats.conflicts += result.conflicts.length
     this.options.onApplied?.(change, result)

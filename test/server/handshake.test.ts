@@ -1,7 +1,8 @@
 import { connect, type Socket } from 'node:net'
 import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { CloseCode, MessageType, PROTOCOL_VERSION, encodeChange, type Message } from '../../core/codec/index.js'
+import { CloseCode, MessageType, PROTOCOL_VERSION, type Message } from '../../core/codec/index.js'
+import { LwwReplica, lwwPutPayload } from '../../core/crdt/index.js'
 import type { MeridianServer } from '../../server/server.js'
 import { acceptedClient, handshake, http, rawClient, startServer } from './in-process.js'
 
@@ -122,21 +123,23 @@ describe('handshake', () => {
     socket.destroy()
   })
 
-  it('closes BAD_FRAME and keeps serving when a change carries a payload its type cannot apply', async () => {
+  it('[CV1] logs and skips a change whose payload its type cannot apply, and keeps the stream going', async () => {
     const client = await acceptedClient(syncUrl(), 'c-poison', 'client', TOKEN)
-    const change = {
-      origin: 'c-poison',
-      seq: 1,
-      hlc: { wallMs: Date.now(), counter: 0, node: 'c-poison' },
-      collection: 'notes',
-      docId: 'p',
-      docType: 'lww' as const,
-      payload: Uint8Array.of(9, 9, 9),
+    const base = { origin: 'c-poison', collection: 'notes', docType: 'lww' as const }
+    const poisoned = { ...base, seq: 1, hlc: { wallMs: Date.now(), counter: 0, node: 'c-poison' }, docId: 'p', payload: Uint8Array.of(9, 9, 9) }
+    const good = {
+      ...base,
+      seq: 2,
+      hlc: { wallMs: Date.now(), counter: 1, node: 'c-poison' },
+      docId: 'p2',
+      payload: lwwPutPayload(new LwwReplica({ collection: 'notes', docId: 'p2' }), { ok: true }),
     }
-    encodeChange(change)
-    client.send({ type: MessageType.ChangeBatch, changes: [change] })
-    expect((await client.closed).code).toBe(CloseCode.BAD_FRAME)
-    expect((await http(httpUrl, 'GET', '/healthz')).status).toBe(200)
+    client.send({ type: MessageType.ChangeBatch, changes: [poisoned, good] })
+    await expect.poll(async () => (await http(httpUrl, 'GET', '/v1/notes/p2')).json.doc, { timeout: 3_000 }).toEqual({ ok: true })
+    expect((await http(httpUrl, 'GET', '/v1/notes/p')).status).toBe(404)
+    const metrics = (await http(httpUrl, 'GET', '/metrics')).json as string
+    expect(metrics).toMatch(/^meridian_changes_rejected_total 1$/m)
+    client.ws.terminate()
   })
 
   it('never lets arbitrary bytes crash the process', async () => {

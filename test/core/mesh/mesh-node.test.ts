@@ -164,4 +164,33 @@ describe('MeshNode', () => {
     expect(h.node('c').durableOf('a')?.get('x')).toBeUndefined()
     expect(h.node('c').durableOf('mallory')?.get('x')).toBe(99)
   })
+  it('[CV1] skips a change its document type refuses, keeps it in the log and forwards it, and goes on', () => {
+    const h = new MeshHarness()
+    const refusing = {
+      createReplica: () => {
+        const replica = new RecordingReplica('lww')
+        const apply = replica.apply.bind(replica)
+        replica.apply = (change) => {
+          if (change.payload[0] === 0xff) throw new Error('unreadable payload')
+          return apply(change)
+        }
+        return replica
+      },
+    }
+    const a = h.add('a')
+    h.add('b', refusing)
+    h.add('c', refusing)
+    h.link('a', 'b')
+    h.link('b', 'c')
+    h.pump()
+    a.commit('c', 'doc', 'lww', new Uint8Array([0xff]))
+    a.commit('c', 'doc', 'lww', new Uint8Array([1]))
+    a.markDurable(new Map(a.vector))
+    h.pump()
+    for (const id of ['b', 'c']) {
+      expect(h.node(id).vector.get('a')).toBe(2)
+      expect(h.node(id).stats.rejectedPayloads).toBe(1)
+      expect(applied(h, id)).toEqual(['a:2'])
+    }
+  })
 })
