@@ -1,0 +1,477 @@
+/**
+ * Replication across three real regions on loopback (DESIGN §11, [PF5]): three server processes
+ * (`server/cli.ts serve`, file storage in a temp dir, full mesh) started through test/helpers/cluster.ts,
+ * Node clients (`meridian/client/node`) in this process.
+ *   1. throughput: one client on A writes N LWW puts (200 documents) in windows of 500, awaiting the
+ *      last `durable` of each window; changes/s durable at A, and until B and C hold them all (their
+ *      /status vectors, polled once A has acked everything), and the last write's `replicated`.
+ *      Server CPU seconds per process (/proc/<pid>/stat) give changes per server core-second.
+ *   2. latency: a client on A writes one change at a time, a client on C subscribed to the document;
+ *      put → C's callback, put → `durable`, put → `replicated` (one process, one clock).
+ *   3. recovery: C stopped (SIGTERM), its log filled with M valid LWW changes of origin C written
+ *      straight to its file storage (encodeChange, as the server itself logs them); then the raw
+ *      `openFileStorage` time, and the restart of the process until /readyz is 200, against the anchor
+ *      of the same restart with the small log of phases 1–2; RSS after recovery; then the time until
+ *      A and B hold the M changes (catch-up through the mesh, bounded by a timeout).
+ *      A's /metrics give WebSocket frames per change (client → A, A → peers) and fsyncs.
+ * Run: `node --import tsx bench/replication.ts [N] [samples] [M] [catchUpTimeoutS] [window]`
+ *      (defaults 20 000, 1 000, 1 000 000, 90, 500). Progress goes to stderr, the table to stdout.
+ */
+import { execSync } from 'node:child_process'
+import { readdirSync, readFileSync, rmSync, statSync } from 'node:fs'
+import { cpus } from 'node:os'
+import { join } from 'node:path'
+import { createNodeClient, type MeridianClient, type WriteHandle } from '../client/node.js'
+import { encodeChange } from '../core/codec/index.js'
+import { encodeLwwPayload, type LwwStamp } from '../core/crdt/index.js'
+import type { Change } from '../core/types.js'
+import { CRDT_LOG } from '../server/region-node.js'
+import { openFileStorage } from '../server/storage/file-adapter.js'
+import { ProcessCluster, sleep, waitFor, type ClusterNode } from '../test/helpers/cluster.js'
+
+const N = Number(process.argv[2] ?? 20_000)
+const SAMPLES = Number(process.argv[3] ?? 1000)
+const FILL = Number(process.argv[4] ?? 1_000_000)
+const CATCH_UP_TIMEOUT_MS = Number(process.argv[5] ?? 90) * 1000
+for (const [name, value] of [['N', N], ['samples', SAMPLES], ['M', FILL]] as const) {
+  if (!Number.isSafeInteger(value) || value < 100) throw new Error(`${name} must be an integer >= 100`)
+}
+const WINDOW = Number(process.argv[6] ?? 500)
+const DOCS = 200
+const WARMUP_WRITES = 2000
+const WARMUP_SAMPLES = 50
+const FILL_DOCS = 10_000
+const FILL_BATCH = 10_000
+
+// ---------------------------------------------------------------------------------------------
+// helpers
+
+const fmt = (n: number, digits = 0): string =>
+  n.toLocaleString('en', { maximumFractionDigits: digits, minimumFractionDigits: digits })
+const mib = (kib: number): string => `${fmt(kib / 1024, 0)} MiB`
+const now = (): number => performance.now()
+
+let CLK_TCK = 100
+try {
+  CLK_TCK = Number(execSync('getconf CLK_TCK', { encoding: 'utf8' }).trim()) || 100
+} catch {
+  // keep 100
+}
+
+/** utime + stime of a process in seconds (Linux /proc). NaN when unreadable. */
+function cpuSeconds(pid: number | undefined): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    return (Number(fields[11]) + Number(fields[12])) / CLK_TCK
+  } catch {
+    return NaN
+  }
+}
+
+/** VmRSS and VmHWM (peak RSS) in KiB from /proc/<pid>/status. */
+function memory(pid: number | undefined): { rss: number; hwm: number } {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8')
+    const kib = (key: string): number => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN)
+    return { rss: kib('VmRSS'), hwm: kib('VmHWM') }
+  } catch {
+    return { rss: NaN, hwm: NaN }
+  }
+}
+
+/** Counters of a node's /metrics, keyed `name{labels}`. */
+async function metrics(node: ClusterNode): Promise<Map<string, number>> {
+  const text = await (await fetch(`${node.httpUrl}/metrics`)).text()
+  const out = new Map<string, number>()
+  for (const line of text.split('\n')) {
+    const m = /^(meridian_[a-z_]+(?:\{[^}]*\})?) ([0-9.e+-]+)$/.exec(line)
+    if (m) out.set(m[1] as string, Number(m[2]))
+  }
+  return out
+}
+
+function dirBytes(dir: string): number {
+  let total = 0
+  for (const entry of readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    if (entry.isFile()) total += statSync(join(entry.parentPath, entry.name)).size
+  }
+  return total
+}
+
+interface Status {
+  vector: Record<string, number>
+  changes: number
+  peers: { nodeId: string; state: string }[]
+}
+async function status(node: ClusterNode): Promise<Status> {
+  return (await (await fetch(`${node.httpUrl}/status`)).json()) as Status
+}
+
+/** Polls /status of `node` every `intervalMs` until vector[origin] >= seq; resolves with the time. */
+async function whenHolds(node: ClusterNode, origin: string, seq: number, timeoutMs: number, intervalMs = 10): Promise<number> {
+  const deadline = now() + timeoutMs
+  for (;;) {
+    const held = (await status(node)).vector[origin] ?? 0
+    if (held >= seq) return now()
+    if (now() > deadline) throw new Error(`${node.nodeId} holds ${origin}:${held} of ${seq} after ${timeoutMs} ms`)
+    await sleep(intervalMs)
+  }
+}
+
+async function connectedClient(node: ClusterNode): Promise<MeridianClient> {
+  const client = createNodeClient({ urls: [node.url], minDelayMs: 50, maxDelayMs: 500 })
+  await waitFor(() => client.status === 'connected', 10_000, `client connected to ${node.nodeId}`)
+  return client
+}
+
+function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return NaN
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] as number
+}
+
+interface Row {
+  readonly what: string
+  readonly value: string
+  readonly note: string
+}
+const rows: Row[] = []
+const row = (what: string, value = '', note = ''): void => {
+  rows.push({ what, value, note })
+}
+
+function printTable(): void {
+  const header: Row = { what: 'measure', value: 'value', note: 'note / anchor' }
+  const widths = (['what', 'value', 'note'] as const).map((k) => Math.max(...[header, ...rows].map((r) => r[k].length)))
+  const line = (r: Row): string => [r.what, r.value, r.note].map((c, i) => c.padEnd(widths[i] as number)).join('  ').trimEnd()
+  console.log(line(header))
+  console.log(widths.map((w) => '-'.repeat(w)).join('  '))
+  for (const r of rows) console.log(line(r))
+}
+
+// ---------------------------------------------------------------------------------------------
+// the cluster, cleaned up whatever happens
+
+const log = (message: string): void => console.error(`[bench] ${message}`)
+const cpuModel = cpus()[0]?.model ?? 'unknown cpu'
+console.log(`replication bench: node ${process.version}, ${cpus().length} × ${cpuModel}, ${process.platform} ${process.arch}`)
+console.log(`N = ${fmt(N)} changes (window ${WINDOW}, ${DOCS} docs), ${fmt(SAMPLES)} latency samples, M = ${fmt(FILL)} changes for recovery`)
+
+const startedAt = now()
+const clients: MeridianClient[] = []
+let cluster: ProcessCluster | null = null
+// test/helpers/cluster.ts SIGKILLs every child on exit and on SIGINT/SIGTERM; this also removes the temp dir.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    if (cluster !== null) rmSync(cluster.dir, { recursive: true, force: true })
+    process.exit(130)
+  })
+}
+
+let failed = false
+try {
+  log('starting three server processes (file storage, full mesh)…')
+  cluster = await ProcessCluster.start({ ids: ['a', 'b', 'c'], topology: 'mesh', storage: 'file' })
+  await cluster.waitConnected()
+  const [A, B, C] = (['a', 'b', 'c'] as const).map((id) => (cluster as ProcessCluster).node(id)) as [ClusterNode, ClusterNode, ClusterNode]
+  log(`data in ${cluster.dir}`)
+
+  // -------------------------------------------------------------------------------------------
+  // 1. throughput
+
+  const writer = await connectedClient(A)
+  clients.push(writer)
+  const notes = writer.lww('notes')
+  let written = 0
+  const put = () => {
+    const i = written++
+    return notes.put(`note-${i % DOCS}`, { title: `note ${i}`, n: i, done: i % 2 === 0 })
+  }
+  log(`warm-up: ${WARMUP_WRITES} writes…`)
+  for (let w = 0; w < WARMUP_WRITES; w += WINDOW) {
+    let last = put()
+    for (let k = 1; k < WINDOW; k++) last = put()
+    await last.durable
+  }
+  {
+    const target = written
+    await Promise.all([B, C].map((node) => whenHolds(node, writer.clientId, target, 30_000)))
+  }
+
+  log(`throughput: ${fmt(N)} writes…`)
+  const pids = [A, B, C].map((node) => node.child?.pid)
+  const cpuBefore = pids.map(cpuSeconds)
+  const benchCpuBefore = process.cpuUsage()
+  const metricsBefore = await metrics(A)
+  const t0 = now()
+  let last: WriteHandle | null = null
+  for (let done = 0; done < N; ) {
+    const size = Math.min(WINDOW, N - done)
+    for (let k = 0; k < size; k++) last = put()
+    done += size
+    await last?.durable
+  }
+  const tDurable = now()
+  const target = written
+  const lastHandle = last as WriteHandle | null
+  if (lastHandle === null) throw new Error('no writes')
+  const replicatedAt = lastHandle.replicated.then(now)
+  const [tB, tC] = await Promise.all([B, C].map((node) => whenHolds(node, writer.clientId, target, 120_000, 5)))
+  const tReplicated = await replicatedAt
+  const cpuAfter = pids.map(cpuSeconds)
+  const benchCpu = process.cpuUsage(benchCpuBefore)
+  const cpu = cpuAfter.map((after, i) => after - (cpuBefore[i] as number))
+  const metricsAfter = await metrics(A)
+  const delta = (key: string): number => (metricsAfter.get(key) ?? NaN) - (metricsBefore.get(key) ?? NaN)
+  const tBoth = Math.max(tB as number, tC as number)
+  const rate = (ms: number): string => `${fmt(N / (ms / 1000))} changes/s`
+  row(`1. throughput: ${fmt(N)} LWW puts on A, windows of ${WINDOW}`)
+  row('   durable at A (last window acked)', rate(tDurable - t0), `${fmt(tDurable - t0)} ms`)
+  row('   held by B and C (/status vectors)', rate(tBoth - t0), `B ${fmt((tB as number) - t0)} ms, C ${fmt((tC as number) - t0)} ms`)
+  row('   last write `replicated` (client)', rate(tReplicated - t0), `${fmt(tReplicated - t0)} ms after the first put`)
+  row(
+    '   server CPU s (A / B / C)',
+    `${fmt(cpu[0] as number, 2)} / ${fmt(cpu[1] as number, 2)} / ${fmt(cpu[2] as number, 2)}`,
+    `bench process (client) ${fmt((benchCpu.user + benchCpu.system) / 1e6, 2)} s`,
+  )
+  row(
+    '   changes per server core-second',
+    `A ${fmt(N / (cpu[0] as number))}, B ${fmt(N / (cpu[1] as number))}, C ${fmt(N / (cpu[2] as number))}`,
+    `cluster ${fmt(N / ((cpu[0] as number) + (cpu[1] as number) + (cpu[2] as number)))} (all three processes)`,
+  )
+
+  row(
+    '   WebSocket frames per change at A',
+    `in from client ${fmt(delta('meridian_frames_in_total{kind="client"}') / N, 2)}, out to peers ${fmt(delta('meridian_frames_out_total{kind="peer"}') / N, 2)}`,
+    `out to client ${fmt(delta('meridian_frames_out_total{kind="client"}'))}, in from peers ${fmt(delta('meridian_frames_in_total{kind="peer"}'))} frames in all`,
+  )
+  row(
+    '   fsyncs at A / changes per fsync',
+    `${fmt(delta('meridian_fsync_total'))} / ${fmt(delta('meridian_group_commit_batch_size_sum') / delta('meridian_fsync_total'), 1)}`,
+  )
+
+  // -------------------------------------------------------------------------------------------
+  // 2. latency
+
+  log(`latency: ${fmt(SAMPLES)} samples…`)
+  const reader = await connectedClient(C)
+  clients.push(reader)
+  await waitFor(() => (reader.vector.get(writer.clientId) ?? 0) >= target, 60_000, 'the reader on C caught up', 10)
+  const notesC = reader.lww('notes')
+  let expect = -1
+  let seen: (() => void) | null = null
+  notesC.subscribe('latency', (doc) => {
+    if (doc !== null && doc['i'] === expect && seen !== null) {
+      const resolve = seen
+      seen = null
+      resolve()
+    }
+  })
+  const toC: number[] = []
+  const durable: number[] = []
+  const replicated: number[] = []
+  for (let i = 0; i < WARMUP_SAMPLES + SAMPLES; i++) {
+    expect = i
+    const atC = new Promise<number>((resolve) => {
+      seen = () => resolve(now())
+    })
+    const start = now()
+    const handle = notes.put('latency', { i, title: 'latency probe' })
+    const [c, d, r] = await Promise.all([atC, handle.durable.then(now), handle.replicated.then(now)])
+    if (i >= WARMUP_SAMPLES) {
+      toC.push(c - start)
+      durable.push(d - start)
+      replicated.push(r - start)
+    }
+    await sleep(2)
+  }
+  const ms = (values: number[]) => {
+    const sorted = [...values].sort((x, y) => x - y)
+    return { p50: percentile(sorted, 50), p90: percentile(sorted, 90), p99: percentile(sorted, 99), max: sorted[sorted.length - 1] as number }
+  }
+  const lat = ms(toC)
+  const dur = ms(durable)
+  const rep = ms(replicated)
+  const show = (l: { p50: number; p90: number; p99: number; max: number }) =>
+    `p50 ${fmt(l.p50, 2)}  p90 ${fmt(l.p90, 2)}  p99 ${fmt(l.p99, 2)}  max ${fmt(l.max, 2)}`
+  row(`2. latency, ${fmt(SAMPLES)} sequential puts on A (ms)`)
+  row('   put → C client subscription callback', show(lat))
+  row('   put → durable (A fsync ack)', show(dur))
+  row('   put → replicated (all regions)', show(rep))
+  for (const c of clients.splice(0)) await c.close()
+
+  // -------------------------------------------------------------------------------------------
+  // 3. recovery
+
+  const statusC = await status(C)
+  const smallLog = statusC.changes
+  const ownBefore = statusC.vector['c'] ?? 0
+  const memBefore = memory(C.child?.pid)
+  const sigterm = async (node: ClusterNode): Promise<number> => {
+    const child = node.child
+    if (child === null || !node.running) return 0
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+    const start = now()
+    child.kill('SIGTERM')
+    await exited
+    return now() - start
+  }
+  /** Restarts `node`, polling /readyz every 10 ms; resolves with the ms until it answered 200. */
+  const restart = async (node: ClusterNode, timeoutMs: number): Promise<number> => {
+    const start = now()
+    let readyAt = 0
+    const launched = (cluster as ProcessCluster).launch(node.nodeId, timeoutMs)
+    const poll = (async () => {
+      for (;;) {
+        try {
+          if ((await fetch(`${node.httpUrl}/readyz`)).status === 200) return (readyAt = now())
+        } catch {
+          // not listening yet
+        }
+        if (!node.running && now() - start > 1000) return NaN
+        if (now() - start > timeoutMs) return NaN
+        await sleep(10)
+      }
+    })()
+    await launched
+    await poll
+    return readyAt - start
+  }
+
+  log('recovery anchor: restart C with its small log…')
+  const stopSmallMs = await sigterm(C)
+  const restartSmallMs = await restart(C, 30_000)
+  const memSmall = memory(C.child?.pid)
+  await cluster.waitConnected(20_000)
+
+  log(`recovery: stop C, fill its log with ${fmt(FILL)} changes…`)
+  await sigterm(C)
+  const storageDir = join(cluster.dir, 'data', 'c', 'storage')
+  const fillStart = now()
+  {
+    const storage = await openFileStorage(storageDir)
+    const bounds = await storage.logBounds(CRDT_LOG)
+    if (bounds.lastIndex !== smallLog) log(`note: C's log has ${bounds.lastIndex} records, /status said ${smallLog} changes`)
+    const lastByDoc: (LwwStamp | null)[] = new Array(FILL_DOCS).fill(null)
+    const wall0 = Date.now() - 3_600_000 // an hour ago: every timestamp is in the past at restart
+    let batch: Uint8Array[] = []
+    for (let i = 0; i < FILL; i++) {
+      const seq = ownBefore + i + 1
+      const hlc = { wallMs: wall0 + Math.floor(i / 500), counter: i % 500, node: 'c' }
+      const d = i % FILL_DOCS
+      const base = lastByDoc[d] ?? null
+      const change: Change = {
+        origin: 'c',
+        seq,
+        hlc,
+        collection: 'notes',
+        docId: `fill-${d}`,
+        docType: 'lww',
+        payload: encodeLwwPayload({
+          kind: 'write',
+          writes: [
+            { field: 'title', deleted: false, value: `note ${i}`, base },
+            { field: 'n', deleted: false, value: i, base },
+          ],
+        }),
+      }
+      lastByDoc[d] = { hlc, origin: 'c' }
+      batch.push(encodeChange(change))
+      if (batch.length === FILL_BATCH || i === FILL - 1) {
+        await storage.append(CRDT_LOG, batch)
+        await storage.flush()
+        batch = []
+      }
+    }
+    await storage.close()
+  }
+  const fillMs = now() - fillStart
+
+  log('recovery: raw openFileStorage…')
+  const openStart = now()
+  const reopened = await openFileStorage(storageDir)
+  const openMs = now() - openStart
+  const logBytes = dirBytes(storageDir)
+  const openedRecords = reopened.recoveryStats.records
+  await reopened.close()
+
+  log('recovery: restart C with the big log…')
+  const restartBigMs = await restart(C, 300_000)
+  const pidC = C.child?.pid
+  const memBig = memory(pidC)
+  const statusBig = await status(C)
+  if (statusBig.changes !== smallLog + FILL) {
+    log(`WARNING: C reports ${statusBig.changes} changes after recovery, expected ${smallLog + FILL}`)
+  }
+
+  log(`recovery: catch-up of A and B (timeout ${CATCH_UP_TIMEOUT_MS / 1000} s)…`)
+  const catchStart = now()
+  const peak = new Map<string, number>()
+  let sampling = true
+  const sampler = (async () => {
+    while (sampling) {
+      for (const node of [A, B, C]) {
+        const { rss } = memory(node.child?.pid)
+        if (rss > (peak.get(node.nodeId) ?? 0)) peak.set(node.nodeId, rss)
+      }
+      await sleep(200)
+    }
+  })()
+  const catchUp = await Promise.allSettled(
+    [A, B].map((node) => whenHolds(node, 'c', ownBefore + FILL, CATCH_UP_TIMEOUT_MS, 100)),
+  )
+  sampling = false
+  await sampler
+  const held = await Promise.all([A, B].map(async (node) => (await status(node)).vector['c'] ?? 0))
+
+  row(`3. recovery of C, log ${fmt(smallLog)} → ${fmt(smallLog + FILL)} records, ${fmt(logBytes / 2 ** 20, 1)} MiB on disk`)
+  row(
+    `   fill: ${fmt(FILL)} LWW changes straight into storage`,
+    `${fmt(fillMs)} ms`,
+    `${fmt(FILL / (fillMs / 1000))} changes/s (encode + append + flush per ${fmt(FILL_BATCH)})`,
+  )
+  row(`   raw openFileStorage (${fmt(openedRecords)} records)`, `${fmt(openMs)} ms`, `${fmt(openedRecords / (openMs / 1000))} records/s`)
+  row(
+    `   restart → /readyz 200, ${fmt(smallLog + FILL)} records`,
+    `${fmt(restartBigMs)} ms`,
+    `anchor ${fmt(restartSmallMs)} ms with ${fmt(smallLog)} records; ${fmt(restartBigMs / restartSmallMs, 1)}×`,
+  )
+  row(
+    '   replay beyond the anchor, per record',
+    `${fmt(((restartBigMs - restartSmallMs) / FILL) * 1000, 2)} µs`,
+    `${fmt(FILL / ((restartBigMs - restartSmallMs) / 1000))} records/s (open + readLog + decode + mesh.restore)`,
+  )
+  row(
+    '   C RSS after recovery (VmRSS / VmHWM)',
+    `${mib(memBig.rss)} / ${mib(memBig.hwm)}`,
+    `small log: ${mib(memSmall.rss)} after restart, ${mib(memBefore.rss)} before stop; ${fmt(((memBig.rss - memSmall.rss) * 1024) / FILL)} B/change`,
+  )
+  row('   C graceful stop (SIGTERM → exit), small log', `${fmt(stopSmallMs)} ms`)
+  const catchMs = (r: PromiseSettledResult<number>): string =>
+    r.status === 'fulfilled' ? `${fmt(r.value - catchStart)} ms` : 'TIMEOUT'
+  const catchLast = catchUp.every((r) => r.status === 'fulfilled')
+    ? Math.max(...catchUp.map((r) => (r as PromiseFulfilledResult<number>).value)) - catchStart
+    : NaN
+  row(
+    `   catch-up: A and B receive C's ${fmt(FILL)}`,
+    Number.isNaN(catchLast) ? `held A ${fmt(held[0] as number)}, B ${fmt(held[1] as number)}` : `${fmt(FILL / (catchLast / 1000))} changes/s`,
+    `A ${catchMs(catchUp[0] as PromiseSettledResult<number>)}, B ${catchMs(catchUp[1] as PromiseSettledResult<number>)} after /readyz`,
+  )
+  const endMem = [A, B, C].map((node) => memory(node.child?.pid))
+  row(
+    '   RSS now / peak sampled (A, B, C)',
+    endMem.map((m) => mib(m.rss)).join(', '),
+    `peak ${[A, B, C].map((node) => mib(peak.get(node.nodeId) ?? NaN)).join(', ')}; VmHWM ${endMem.map((m) => mib(m.hwm)).join(', ')}`,
+  )
+} catch (err) {
+  failed = true
+  console.error('[bench] FAILED:', err)
+  if (cluster !== null) for (const node of cluster.nodes.values()) console.error(`--- ${node.nodeId} (last lines)\n${node.tail(20)}`)
+} finally {
+  for (const c of clients.splice(0)) await c.close().catch(() => {})
+  if (cluster !== null) await cluster.stop()
+}
+
+console.log(`total run ${fmt((now() - startedAt) / 1000, 1)} s`)
+printTable()
+process.exit(failed ? 1 : 0)
