@@ -123,6 +123,7 @@ class Client implements MeridianClient, ClientContext {
   private readonly closeHooks: (() => void)[] = []
   /** Highest own seq handed to the store and not yet marked durable in the mesh; 0 when none. */
   private ownUnsettled = 0
+  private settleScheduled = false
   private storeWrites: Promise<void>[] = []
   private durability: Promise<void> = Promise.resolve()
   /** Asynchronous settlements in flight; a later synchronous one must queue behind them. */
@@ -247,7 +248,7 @@ class Client implements MeridianClient, ClientContext {
     if (this.closed) throw new ClientClosedError('the Meridian client is closed: writes are no longer accepted')
     const change = this.mesh.commit(collection, docId, docType, payload)
     const handle = this.tracker.track(change.seq)
-    this.settle()
+    this.scheduleSettle()
     return handle
   }
 
@@ -333,6 +334,19 @@ class Client implements MeridianClient, ClientContext {
       .finally(() => {
         this.settling -= 1
       })
+  }
+
+  /**
+   * Settles once per microtask: writes made in one synchronous run (a loop of puts) leave as one
+   * ChangeBatch with one Ack instead of a frame pair each [PF1].
+   */
+  private scheduleSettle(): void {
+    if (this.settleScheduled) return
+    this.settleScheduled = true
+    queueMicrotask(() => {
+      this.settleScheduled = false
+      this.settle()
+    })
   }
 
   private markOwnDurable(seq: number): void {

@@ -129,6 +129,7 @@ export class RegionNode {
   private readonly logger: Logger
   private readonly wallClock: () => number
   private readonly commit: GroupCommit
+  private propagateScheduled = false
   private readonly links = new Map<string, Link>()
   private readonly peerCounters = new Map<string, LinkCounters>()
   /** Cumulative encoded bytes per origin (index seq - 1), filled lazily for lag in bytes. */
@@ -170,6 +171,8 @@ export class RegionNode {
         this.logger.warn(`change ${change.origin}:${change.seq} to ${change.collection}/${change.docId} not applied: ${String(error)}`)
       },
       ackGossipMembers: this.members,
+      // Changes that arrive in many small frames in one event-loop turn leave in few large ones.
+      deferPropagation: true,
     })
     this.commit = new GroupCommit({
       storage: this.storage,
@@ -321,6 +324,17 @@ export class RegionNode {
     link.flow.observeIncoming(message)
     this.mesh.receive(id, message)
     if (message.type === MessageType.Ack) this.scheduleReplicatedCheck()
+    this.schedulePropagate()
+  }
+
+  /** Streams what arrived during this event-loop turn, once, after every frame of the turn was read. */
+  private schedulePropagate(): void {
+    if (this.propagateScheduled || !this.mesh.hasNews) return
+    this.propagateScheduled = true
+    setImmediate(() => {
+      this.propagateScheduled = false
+      this.mesh.propagate()
+    })
   }
 
   counters(peer: string): LinkCounters {
@@ -353,6 +367,7 @@ export class RegionNode {
 
   private onDurable(covered: VersionVector): void {
     this.mesh.markDurable(covered)
+    this.schedulePropagate()
     const own = this.mesh.durableVector.get(this.config.nodeId) ?? 0
     let done = 0
     while (done < this.localWaiters.length && (this.localWaiters[done]?.seq ?? Infinity) <= own) done += 1

@@ -42,6 +42,12 @@ export interface MeshNodeOptions {
    * durable vector whatever the topology (a chain included). Clients are never members.
    */
   readonly ackGossipMembers?: ReadonlySet<string>
+  /**
+   * When true, news is not streamed from inside `receive`/`markDurable`: the shell calls
+   * `propagate()` itself, typically once per event-loop turn, so changes that arrived in many small
+   * frames leave in few large ones [PF1]. Default false (stream at once; the simulator and tests).
+   */
+  readonly deferPropagation?: boolean
   /** Upper bound of changes per ChangeBatch frame. Default 256. */
   readonly maxBatchChanges?: number
   /** [PF4] Upper bound of out-of-order changes held while waiting for a gap to fill. Default 10 000. */
@@ -215,7 +221,7 @@ export class MeshNode {
     const before = this.durable.get(this.id) ?? 0
     for (const [origin, seq] of vector) if (seq > (this.durable.get(origin) ?? 0)) this.durable.set(origin, seq)
     if ((this.durable.get(this.id) ?? 0) > before) this.dirtyOrigins.add(this.id)
-    this.propagate()
+    if (!this.options.deferPropagation) this.propagate()
     const ack: Message = { type: MessageType.Ack, node: this.id, durable: new Map(this.durable) }
     for (const [peer, state] of this.peers) if (state.ready) this.options.send(peer, ack)
   }
@@ -309,7 +315,7 @@ export class MeshNode {
       if (change.seq > (state.known.get(change.origin) ?? 0)) state.known.set(change.origin, change.seq)
       if (!this.ingest(change)) sawGap = true
     }
-    this.propagate()
+    if (!this.options.deferPropagation) this.propagate()
     // Something before these changes is missing: tell the sender what we have so it resends.
     if (sawGap && state.gapAnnouncedAtSize !== this.log.size) {
       state.gapAnnouncedAtSize = this.log.size
@@ -411,8 +417,13 @@ export class MeshNode {
     return origin === this.id ? Math.min(head, this.durable.get(origin) ?? 0) : head
   }
 
-  /** Stream news to every ready peer. */
-  private propagate(): void {
+  /** True when changes arrived that some peer may not have been sent yet (see `deferPropagation`). */
+  get hasNews(): boolean {
+    return this.dirtyOrigins.size > 0
+  }
+
+  /** Stream news to every ready peer: what each lacks among the origins that gained changes. */
+  propagate(): void {
     if (this.dirtyOrigins.size === 0) return
     const origins = [...this.dirtyOrigins]
     this.dirtyOrigins.clear()

@@ -205,7 +205,9 @@ describe('client writes', () => {
     const c = client(net, ['ws://eu.test'], { store })
     await until(() => c.status === 'connected')
     const todos = c.lww('todos')
+    // Writes of one synchronous run settle together; these two are made in separate turns.
     const w1 = todos.put('a', { n: 1 })
+    await settle()
     const w2 = todos.put('b', { n: 2 })
     expect(todos.get('b')).toEqual({ n: 2 })
     await settle()
