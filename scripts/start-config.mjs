@@ -1,5 +1,5 @@
 // Configuration of the `npm start` cluster: three regions on loopback, full mesh, file storage.
-// The config shape is the server's (docs/server-contracts.md); the server rejects unknown keys.
+// The config shape is the server's (docs/server.md); the server rejects unknown keys.
 import { randomBytes } from 'node:crypto'
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'

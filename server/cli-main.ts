@@ -4,7 +4,7 @@ import { createServer, type MeridianServer } from './server.js'
 export const USAGE = `usage: meridian serve --config <file.json>
 
 Starts one regional Meridian node as described by the config file
-(see docs/server-contracts.md). SIGINT / SIGTERM shut it down gracefully.`
+(see docs/server.md). SIGINT / SIGTERM shut it down gracefully.`
 
 /** Exit codes: 0 ok, 1 runtime failure (e.g. port in use, storage), 2 bad usage or bad config. */
 export const EXIT_OK = 0

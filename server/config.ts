@@ -1,5 +1,5 @@
 /**
- * The regional server's configuration (docs/server-contracts.md, "Config file"): types, validation
+ * The regional server's configuration (docs/server.md, "Config file"): types, validation
  * with JSON paths in every message, and defaults.
  */
 import { readFile } from 'node:fs/promises'

@@ -67,7 +67,7 @@ async function readObjectBody(c: Context): Promise<Record<string, unknown>> {
 }
 
 /**
- * The HTTP surfaces of one node (docs/server-contracts.md): health, readiness, status (CORS *),
+ * The HTTP surfaces of one node (docs/server.md): health, readiness, status (CORS *),
  * Prometheus metrics, REST on lww collections, conflict records, and the static dashboard, example
  * app and browser bundle.
  *

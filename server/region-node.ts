@@ -36,7 +36,7 @@ export type WriteErrorCode =
   | 'STRICT_NOT_AVAILABLE'
   | 'UNAVAILABLE'
 
-/** A refused read or write; `code` is stable (docs/server-contracts.md, REST errors). */
+/** A refused read or write; `code` is stable (docs/server.md, REST errors). */
 export class WriteError extends Error {
   override readonly name = 'WriteError'
   constructor(
@@ -100,7 +100,7 @@ interface AllWaiter {
   readonly timer: NodeJS.Timeout
 }
 
-/** base64url of `encodeVersionVector(vector)`: the crdt token of docs/server-contracts.md. */
+/** base64url of `encodeVersionVector(vector)`: the crdt token of docs/server.md. */
 export function vectorToken(vector: VersionVector): string {
   return Buffer.from(encodeVersionVector(vector)).toString('base64url')
 }
@@ -320,6 +320,14 @@ export class RegionNode {
     if (message.type === MessageType.ChangeBatch) {
       const counters = this.peerCounters.get(id)
       if (counters !== undefined) counters.receivedChanges += message.changes.length
+      // A client may only write to the crdt collections this cluster serves, with their type. The whole
+      // batch is refused before any of it enters the log (its seqs must stay dense).
+      const refused = link.kind === 'client' ? this.refusedChange(message.changes) : null
+      if (refused !== null) {
+        this.logger.warn(`client ${id}: ${refused}`)
+        link.transport.close(CloseCode.FORBIDDEN, refused)
+        return
+      }
     }
     link.flow.observeIncoming(message)
     this.mesh.receive(id, message)
@@ -434,6 +442,18 @@ export class RegionNode {
         waiter.resolve('all')
       }
     }
+  }
+
+  /** Why a client's change is not acceptable here, or null when every change is. */
+  private refusedChange(changes: readonly Change[]): string | null {
+    for (const change of changes) {
+      const name = change.collection
+      const spec = Object.hasOwn(this.config.collections, name) ? this.config.collections[name] : undefined
+      if (spec === undefined) return `no collection ${JSON.stringify(name)}`
+      if (spec.mode !== 'crdt') return `collection ${JSON.stringify(name)} is strict: crdt changes are not accepted`
+      if (spec.type !== change.docType) return `collection ${JSON.stringify(name)} holds ${spec.type} documents, not ${change.docType}`
+    }
+    return null
   }
 
   // ---- REST --------------------------------------------------------------------------------------

@@ -25,7 +25,7 @@ export function secretsEqual(given: string, expected: string): boolean {
  * The listener's decision on a handshake (docs/protocol.md, Handshake): credentials first (wrong or
  * missing: UNAUTHORIZED), then whether those credentials may use this endpoint with this role and
  * identity (FORBIDDEN). Peers must present `peerSecret`, be configured neighbours, and have the smaller
- * nodeId of the pair (the dialler, docs/server-contracts.md); clients present
+ * nodeId of the pair (the dialler, docs/server.md); clients present
  * `clientToken` when one is configured and may not take a member's node id.
  */
 export function checkHandshake(endpoint: Endpoint, handshake: HandshakeMessage, config: ServerConfig): HandshakeVerdict {

@@ -4,7 +4,7 @@ import type { PeerMetrics } from './metrics.js'
 import type { PeerLinks, PeerLinkState } from './peer-links.js'
 import type { RegionNode } from './region-node.js'
 
-/** One peer in `GET /status` (docs/server-contracts.md). */
+/** One peer in `GET /status` (docs/server.md). */
 export interface PeerStatus {
   readonly nodeId: string
   readonly region: string

@@ -43,7 +43,7 @@ export interface ServerEnd {
 
 /**
  * One "region": a server-side MeshNode behind fake sockets, speaking the real codec (handshake,
- * HandshakeAccept, vectors, batches, Ack, Replicated) as docs/server-contracts.md describes.
+ * HandshakeAccept, vectors, batches, Ack, Replicated) as docs/server.md describes.
  */
 export class FakeRegion {
   readonly node: MeshNode

@@ -142,6 +142,30 @@ describe('handshake', () => {
     client.ws.terminate()
   })
 
+  it('refuses (FORBIDDEN) a client change to a collection that is unknown, strict, or of another type', async () => {
+    const cases = [
+      { collection: 'nope', docType: 'lww' as const },
+      { collection: 'accounts', docType: 'lww' as const },
+      { collection: 'notes', docType: 'yjs' as const },
+    ]
+    for (const [i, target] of cases.entries()) {
+      const origin = `c-refused-${i}`
+      const client = await acceptedClient(syncUrl(), origin, 'client', TOKEN)
+      const change = {
+        origin,
+        seq: 1,
+        hlc: { wallMs: Date.now(), counter: 0, node: origin },
+        docId: 'x',
+        ...target,
+        payload: lwwPutPayload(new LwwReplica({ collection: target.collection, docId: 'x' }), { a: 1 }),
+      }
+      client.send({ type: MessageType.ChangeBatch, changes: [change] })
+      expect((await client.closed).code).toBe(CloseCode.FORBIDDEN)
+    }
+    const status = (await http(httpUrl, 'GET', '/status')).json
+    expect(Object.keys(status.vector).filter((origin: string) => origin.startsWith('c-refused'))).toEqual([])
+  })
+
   it('never lets arbitrary bytes crash the process', async () => {
     const allowed = new Set<number>([CloseCode.BAD_FRAME, CloseCode.UNAUTHORIZED, CloseCode.FORBIDDEN, CloseCode.VERSION_MISMATCH, CloseCode.TOO_LARGE])
     await fc.assert(
