@@ -1,5 +1,5 @@
 import { AutomergeReplica, automergeEdit } from '../core/crdt/automerge.js'
-import { expectDocType, type ClientContext } from './context.js'
+import { expectDocType, viewSubscriptions, type ClientContext } from './context.js'
 import { checkId } from './lww-collection.js'
 import type { WriteHandle } from './write-handle.js'
 
@@ -41,14 +41,7 @@ export function automergeCollection<T extends object>(context: ClientContext, na
       return context.write(name, id, 'automerge', payload)
     },
     get: view,
-    subscribe: (id, listener) =>
-      context.listen(name, checkId(id), (docId, _change, result) => {
-        if (result.changed) listener(view(docId))
-      }),
-    subscribeAll: (listener) =>
-      context.listen(name, null, (docId, _change, result) => {
-        if (result.changed) listener(docId, view(docId))
-      }),
+    ...viewSubscriptions(context, name, view, checkId),
     ids: () => context.documentIds(name),
   }
 }

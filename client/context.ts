@@ -40,3 +40,28 @@ export function expectDocType<R extends DocumentReplica>(
   }
   return replica as R
 }
+
+/**
+ * `subscribe`/`subscribeAll` for a collection: listeners get the document's new view after every
+ * change that had a visible effect, local or remote.
+ */
+export function viewSubscriptions<V>(
+  context: ClientContext,
+  name: string,
+  view: (id: string) => V,
+  checkId: (id: string) => string,
+): {
+  subscribe(id: string, listener: (doc: V) => void): () => void
+  subscribeAll(listener: (id: string, doc: V) => void): () => void
+} {
+  return {
+    subscribe: (id, listener) =>
+      context.listen(name, checkId(id), (docId, _change, result) => {
+        if (result.changed) listener(view(docId))
+      }),
+    subscribeAll: (listener) =>
+      context.listen(name, null, (docId, _change, result) => {
+        if (result.changed) listener(docId, view(docId))
+      }),
+  }
+}

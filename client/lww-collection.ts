@@ -1,6 +1,6 @@
 import type { ConflictRecord } from '../core/crdt/document-type.js'
 import { LwwReplica, lwwDeletePayload, lwwPatchPayload, lwwPutPayload } from '../core/crdt/lww.js'
-import { expectDocType, type ClientContext } from './context.js'
+import { expectDocType, viewSubscriptions, type ClientContext } from './context.js'
 import type { WriteHandle } from './write-handle.js'
 
 /** Fields to change in a patch: a value sets the field, `undefined` deletes it. */
@@ -53,14 +53,7 @@ export function lwwCollection<T extends Record<string, unknown>>(context: Client
     delete: (id) => context.write(name, id, 'lww', lwwDeletePayload(replica(id))),
     get: view,
     ids: () => context.documentIds(name).filter((id) => view(id) !== null),
-    subscribe: (id, listener) =>
-      context.listen(name, checkId(id), (docId, _change, result) => {
-        if (result.changed) listener(view(docId))
-      }),
-    subscribeAll: (listener) =>
-      context.listen(name, null, (docId, _change, result) => {
-        if (result.changed) listener(docId, view(docId))
-      }),
+    ...viewSubscriptions(context, name, view, checkId),
     conflicts: (id) => context.conflicts(name, id),
   }
 }

@@ -1,4 +1,4 @@
-import { createServer as createNetServer } from 'node:net'
+import { freePort } from '../helpers/cluster.js'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import type { MeridianClient } from '../../client/client.js'
 import { createNodeClient } from '../../client/node.js'
@@ -32,17 +32,6 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
 })
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createNetServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      const port = typeof address === 'object' && address !== null ? address.port : 0
-      server.close(() => resolve(port))
-    })
-  })
-}
 
 async function startCluster(): Promise<Cluster> {
   const ports = new Map<Id, number>()
