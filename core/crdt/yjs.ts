@@ -73,7 +73,9 @@ export class YjsReplica implements DocumentReplica {
     }
     this.doc.on('afterTransaction', onAfterTransaction)
     try {
+      const stateBefore = this.doc.store.pendingStructs ? Y.encodeStateVector(this.doc) : null
       Y.applyUpdate(this.doc, change.payload, APPLY_ORIGIN)
+      if (stateBefore) this.retryPending(stateBefore)
     } catch (error) {
       throw new CrdtPayloadError(`yjs update: ${error instanceof Error ? error.message : String(error)}`, { cause: error })
     } finally {
@@ -86,6 +88,28 @@ export class YjsReplica implements DocumentReplica {
       this.doc.clientID = this.clientId
     }
     return { changed, conflicts: [] }
+  }
+
+  /**
+   * Yjs holds back structs whose dependencies are missing and retries them when an update brings
+   * what they wait for — but it decides from the clocks it recorded as missing before the update,
+   * and for some delivery orders never retries although everything has arrived (the seeded
+   * simulator found one: a text stayed empty at a replica that had every change). So whenever an
+   * update advanced the document while structs were pending, retry them ourselves until nothing
+   * more integrates. Cost: one re-application of the pending structs per advancing update, and only
+   * while something is pending; in-order delivery never pays it.
+   */
+  private retryPending(stateBefore: Uint8Array): void {
+    let previous = stateBefore
+    for (;;) {
+      const pending = this.doc.store.pendingStructs
+      if (!pending) return
+      const now = Y.encodeStateVector(this.doc)
+      if (sameBytes(now, previous)) return
+      previous = now
+      this.doc.store.pendingStructs = null
+      Y.applyUpdateV2(this.doc, pending.update, APPLY_ORIGIN)
+    }
   }
 
   /**
@@ -142,4 +166,10 @@ export function yjsEdit(replica: YjsReplica, fn: (doc: Y.Doc) => void): Uint8Arr
 /** An update with no structs and no deletions: zero client sections, empty delete set. */
 function emptyYjsUpdate(): Uint8Array {
   return new Uint8Array([0, 0])
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
+  return true
 }

@@ -6,6 +6,8 @@ import { REGRESSION_SEEDS } from './regressions.js'
 import { TOPOLOGIES } from './topology.js'
 
 const replay = replayCase()
+/** Long runs (MERIDIAN_SIM_RUNS) get time in proportion: an Automerge schedule takes up to ~1 s on a loaded machine. */
+const LONG_RUN_TIMEOUT_MS = Math.max(120_000, runsPerCase() * 1_000)
 
 describe.skipIf(replay !== null)('simulated crdt clusters under faults', () => {
   for (const docType of DOC_TYPES) {
@@ -17,7 +19,7 @@ describe.skipIf(replay !== null)('simulated crdt clusters under faults', () => {
           }),
           { numRuns: runsPerCase(), endOnFailure: true },
         )
-      })
+      }, LONG_RUN_TIMEOUT_MS)
     }
   }
 

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import * as Y from 'yjs'
@@ -158,5 +159,20 @@ describe('yjs documents', () => {
     writer.doc.transact(() => {
       expect(() => yjsEdit(writer, () => {})).toThrow(/inside another Yjs transaction/)
     })
+  })
+  it('[CV1] integrates structs Yjs itself leaves pending for some delivery orders (simulator seed yjs:mesh:748643952)', () => {
+    const fixture = JSON.parse(readFileSync(new URL('./fixtures/yjs-pending-retry.json', import.meta.url), 'utf8')) as {
+      expectedText: string
+      updates: { id: string; payload: string }[]
+    }
+    const updates = fixture.updates.map((u) => new Uint8Array(Buffer.from(u.payload, 'base64')))
+    // Yjs alone, in this order, never integrates what it holds back. (If a Yjs upgrade makes this
+    // expectation fail, Yjs fixed its retry and YjsReplica.retryPending can go.)
+    const bare = new Y.Doc()
+    for (const update of updates) Y.applyUpdate(bare, update)
+    expect(bare.getText('text').toString()).not.toBe(fixture.expectedText)
+    const target = replica(3)
+    updates.forEach((payload, i) => target.apply(change(`o${i}`, 1, payload)))
+    expect(target.view().text).toBe(fixture.expectedText)
   })
 })
