@@ -1,0 +1,74 @@
+import type { LogEntry, StrictSnapshot } from './types.js'
+
+/*
+ * Strict replication messages between cluster members. Every one carries the sender's epoch: a
+ * receiver with a newer epoch rejects it [ST2]. These are TypeScript types only for now: they are
+ * not yet part of core/codec's binary wire format (that is the server wiring's job).
+ */
+
+/** Primary → replica: entries after `prevLsn` (empty = heartbeat), and how far the primary committed. */
+export interface AppendMessage {
+  readonly type: 'append'
+  readonly epoch: number
+  readonly from: string
+  /** Log matching: the replica accepts only if its entry at `prevLsn` has epoch `prevEpoch`. */
+  readonly prevLsn: number
+  readonly prevEpoch: number
+  readonly entries: readonly LogEntry[]
+  readonly commitLsn: number
+}
+
+/** Primary → replica whose next entry the primary has pruned [ST6]. */
+export interface SnapshotMessage {
+  readonly type: 'snapshot'
+  readonly epoch: number
+  readonly from: string
+  readonly snapshot: StrictSnapshot
+  readonly commitLsn: number
+}
+
+/** Replica → primary, answering an append or a snapshot (and sent again when durability moves). */
+export interface AppendReplyMessage {
+  readonly type: 'append-reply'
+  readonly epoch: number
+  readonly from: string
+  readonly success: boolean
+  /** Highest LSN known to equal the primary's log in this epoch. */
+  readonly matchLsn: number
+  /** Offsets reported for lag figures: held / durable (and matching) / applied. */
+  readonly receivedLsn: number
+  readonly durableLsn: number
+  readonly appliedLsn: number
+  /** On failure: where the primary should resume sending from. */
+  readonly retryFromLsn: number
+}
+
+export interface RequestVoteMessage {
+  readonly type: 'request-vote'
+  readonly epoch: number
+  readonly from: string
+  readonly lastLsn: number
+  readonly lastEpoch: number
+}
+
+export interface VoteMessage {
+  readonly type: 'vote'
+  readonly epoch: number
+  readonly from: string
+  readonly granted: boolean
+}
+
+/** Operator step-down [FO2]: the primary asks an up-to-date replica to start an election now. */
+export interface TimeoutNowMessage {
+  readonly type: 'timeout-now'
+  readonly epoch: number
+  readonly from: string
+}
+
+export type StrictMessage =
+  | AppendMessage
+  | SnapshotMessage
+  | AppendReplyMessage
+  | RequestVoteMessage
+  | VoteMessage
+  | TimeoutNowMessage

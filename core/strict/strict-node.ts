@@ -1,0 +1,764 @@
+import { majorityOf, mayGrantVote, randomElectionTimeoutMs } from './elections.js'
+import { StrictLog } from './log.js'
+import type { AppendMessage, AppendReplyMessage, RequestVoteMessage, SnapshotMessage, StrictMessage, VoteMessage } from './messages.js'
+import { readDocument } from './reads.js'
+import { applyDocumentOp, checkPreconditions, strictKey, DocumentState } from './state.js'
+import type {
+  HardState,
+  LogEntry,
+  LogPosition,
+  ReadOptions,
+  ReadResult,
+  StoredDocument,
+  StrictRole,
+  StrictSnapshot,
+  WriteConcern,
+  WriteOp,
+  WriteOutcome,
+  WriteSubmission,
+} from './types.js'
+import { WriteTracker, type DurabilityProgress } from './write-tracker.js'
+
+/** What the shell reloads from durable storage after a (re)start. */
+export interface StrictRestore {
+  readonly hardState?: HardState
+  readonly snapshot?: StrictSnapshot | null
+  /** Durable entries in LSN order; those at or below the snapshot are skipped. */
+  readonly entries?: readonly LogEntry[]
+}
+
+export interface StrictNodeOptions {
+  readonly id: string
+  /** Every member of the cluster, this node included (static membership). */
+  readonly members: readonly string[]
+  /** Hands a message to the transport; the node never touches a socket. */
+  readonly send: (peer: string, message: StrictMessage) => void
+  /** Injected randomness (election timeouts); `SimRandom` in the simulator. */
+  readonly random: () => number
+  readonly electionTimeoutMinMs?: number
+  readonly electionTimeoutMaxMs?: number
+  readonly heartbeatIntervalMs?: number
+  /** Semi-sync: a `one` write no replica acknowledged within this falls back to `local`. */
+  readonly semiSyncTimeoutMs?: number
+  /** Default time after which an unacknowledged write is reported `indeterminate` [ST3]. */
+  readonly writeTimeoutMs?: number
+  readonly maxEntriesPerMessage?: number
+  /** Epoch or vote changed: persist it before any message sent from the same call leaves. */
+  readonly onHardState?: (state: HardState) => void
+  /** New entries at the end of the log (volatile until the shell calls `markDurable`). */
+  readonly onAppend?: (entries: readonly LogEntry[]) => void
+  /**
+   * [ST5] The log was cut at `fromLsn` (the shell truncates storage there and must not report a
+   * flush started before this call through `markDurable`). `rolledBack` are the removed entries that
+   * differ from the primary's history: write them to the rollback file and raise the event.
+   */
+  readonly onTruncate?: (fromLsn: number, rolledBack: readonly LogEntry[]) => void
+  /**
+   * A snapshot was taken (compaction) or installed from the primary [ST6]; storage drops entries at
+   * or below `prunedToLsn`. Persist it before any message sent from the same call leaves.
+   */
+  readonly onSnapshot?: (snapshot: StrictSnapshot, prunedToLsn: number) => void
+  /** An entry was applied to the state (in LSN order [ST4]). */
+  readonly onApply?: (entry: LogEntry) => void
+  /** The final outcome of a write accepted by this node as primary. */
+  readonly onWriteOutcome?: (outcome: WriteOutcome) => void
+  readonly onRoleChange?: (role: StrictRole, epoch: number) => void
+  /** Previous life's durable state (see `StrictRestore`). */
+  readonly restore?: StrictRestore
+}
+
+export interface ReplicaProgress {
+  readonly id: string
+  readonly matchLsn: number
+  readonly receivedLsn: number
+  readonly durableLsn: number
+  readonly appliedLsn: number
+  /** Last time (tick ms) a reply of this epoch arrived; null if none. */
+  readonly lastHeardMs: number | null
+}
+
+export interface StrictStatus {
+  readonly id: string
+  readonly role: StrictRole
+  readonly epoch: number
+  readonly primaryHint: string | null
+  readonly last: LogPosition
+  readonly commitLsn: number
+  readonly appliedLsn: number
+  readonly durableLsn: number
+  readonly prunedLsn: number
+  readonly degraded: boolean
+  readonly pendingWrites: number
+  /** Only on the primary. */
+  readonly replicas: readonly ReplicaProgress[]
+}
+
+interface PeerProgress {
+  next: number
+  match: number
+  durable: number
+  received: number
+  applied: number
+  lastHeardMs: number | null
+}
+
+export const DEFAULT_ELECTION_TIMEOUT_MIN_MS = 150
+export const DEFAULT_ELECTION_TIMEOUT_MAX_MS = 300
+export const DEFAULT_HEARTBEAT_INTERVAL_MS = 50
+export const DEFAULT_SEMI_SYNC_TIMEOUT_MS = 100
+export const DEFAULT_WRITE_TIMEOUT_MS = 2_000
+export const DEFAULT_MAX_ENTRIES_PER_MESSAGE = 64
+
+/**
+ * The strict-mode state machine of one cluster member (DESIGN §4): Raft-style elections with epochs,
+ * log shipping with log matching and divergent-suffix truncation, write concerns, reads with tokens,
+ * compaction and snapshot catch-up. Pure: time comes in through `tick(nowMs)`, randomness through
+ * `random`, messages through `receive`, and everything that must reach storage or the network goes
+ * out through the callbacks.
+ *
+ * @example
+ * const node = new StrictNode({ id: 'eu', members: ['eu', 'us', 'ap'], random: Math.random,
+ *   send: (peer, msg) => link(peer).send(msg), onAppend: (es) => wal.append(es) })
+ * setInterval(() => node.tick(Date.now()), 10)       // elections, heartbeats, timeouts
+ * wal.onFsync((lsn) => node.markDurable(lsn))          // durability drives acknowledgements
+ * const w = node.write({ kind: 'put', collection: 'accounts', id: 'a1', value: { balance: 10 },
+ *   precondition: { exists: false } }, { concern: 'majority' })
+ * if (w.status === 'rejected') console.log(w.error.code)  // NOT_PRIMARY, PRECONDITION_FAILED …
+ * node.read('accounts', 'a1', { after: token })        // never older than `token` [RD1]
+ */
+export class StrictNode {
+  readonly id: string
+  readonly members: readonly string[]
+  protected readonly peers: readonly string[]
+  protected readonly log = new StrictLog()
+  protected readonly state = new DocumentState()
+  protected readonly options: StrictNodeOptions
+  protected epoch = 0
+  protected votedFor: string | null = null
+  protected role: StrictRole = 'follower'
+  protected primaryHint: string | null = null
+  protected commitLsn = 0
+  protected appliedLsn = 0
+  protected durableLsn = 0
+  /** Highest LSN known to equal the current epoch's primary log (this node's own log when primary). */
+  protected matchedLsn = 0
+  protected readonly progress = new Map<string, PeerProgress>()
+  private snapshot: StrictSnapshot | null = null
+  private votes = new Set<string>()
+  private nowMs = 0
+  private started = false
+  private electionDeadlineMs = 0
+  private nextHeartbeatMs = 0
+  private lastPrimaryContactMs: number | null = null
+  private nextWriteId = 1
+  private readonly tracker: WriteTracker
+  private readonly electionMinMs: number
+  private readonly electionMaxMs: number
+  private readonly heartbeatMs: number
+  private readonly writeTimeoutMs: number
+  private readonly maxEntries: number
+
+  constructor(options: StrictNodeOptions) {
+    if (!options.id) throw new Error('StrictNode: id must be a non-empty string')
+    if (!options.members.includes(options.id)) throw new Error('StrictNode: members must include the node itself')
+    if (new Set(options.members).size !== options.members.length) throw new Error('StrictNode: duplicate member')
+    this.id = options.id
+    this.options = options
+    this.members = [...options.members].sort()
+    this.peers = this.members.filter((m) => m !== this.id)
+    this.electionMinMs = options.electionTimeoutMinMs ?? DEFAULT_ELECTION_TIMEOUT_MIN_MS
+    this.electionMaxMs = options.electionTimeoutMaxMs ?? DEFAULT_ELECTION_TIMEOUT_MAX_MS
+    this.heartbeatMs = options.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_INTERVAL_MS
+    this.writeTimeoutMs = options.writeTimeoutMs ?? DEFAULT_WRITE_TIMEOUT_MS
+    this.maxEntries = options.maxEntriesPerMessage ?? DEFAULT_MAX_ENTRIES_PER_MESSAGE
+    if (!(this.electionMinMs > this.heartbeatMs && this.electionMaxMs > this.electionMinMs)) {
+      throw new Error('StrictNode: need heartbeatIntervalMs < electionTimeoutMinMs < electionTimeoutMaxMs')
+    }
+    this.tracker = new WriteTracker({
+      semiSyncTimeoutMs: options.semiSyncTimeoutMs ?? DEFAULT_SEMI_SYNC_TIMEOUT_MS,
+      onOutcome: (outcome) => this.options.onWriteOutcome?.(outcome),
+    })
+    if (options.restore) this.restoreFrom(options.restore)
+  }
+
+  // ---------------------------------------------------------------- inspection
+
+  get currentRole(): StrictRole {
+    return this.role
+  }
+
+  get currentEpoch(): number {
+    return this.epoch
+  }
+
+  get lastPosition(): LogPosition {
+    return this.log.last
+  }
+
+  get commit(): number {
+    return this.commitLsn
+  }
+
+  get applied(): number {
+    return this.appliedLsn
+  }
+
+  get durable(): number {
+    return this.durableLsn
+  }
+
+  /** True while `one` writes are acknowledged at `local` because no replica answered in time. */
+  get degraded(): boolean {
+    return this.tracker.degraded
+  }
+
+  /** [ST4] Digest of the applied state (at `applied`). */
+  digest(): string {
+    return this.state.digest()
+  }
+
+  /** The held entry at `lsn` (undefined when pruned or absent). */
+  entryAt(lsn: number): LogEntry | undefined {
+    return this.log.entry(lsn)
+  }
+
+  /** The epoch of the entry at `lsn`, pruned ones included. */
+  epochAt(lsn: number): number | undefined {
+    return this.log.epochAt(lsn)
+  }
+
+  /** Applied documents (for tests and admin views). */
+  documents(): IterableIterator<[string, StoredDocument]> {
+    return this.state.entries()
+  }
+
+  status(): StrictStatus {
+    return {
+      id: this.id,
+      role: this.role,
+      epoch: this.epoch,
+      primaryHint: this.primaryHint,
+      last: this.log.last,
+      commitLsn: this.commitLsn,
+      appliedLsn: this.appliedLsn,
+      durableLsn: this.durableLsn,
+      prunedLsn: this.log.prunedLsn,
+      degraded: this.tracker.degraded,
+      pendingWrites: this.tracker.size,
+      replicas:
+        this.role === 'primary'
+          ? [...this.progress].map(([id, p]) => ({ id, matchLsn: p.match, receivedLsn: p.received, durableLsn: p.durable, appliedLsn: p.applied, lastHeardMs: p.lastHeardMs }))
+          : [],
+    }
+  }
+
+  // ---------------------------------------------------------------- time
+
+  /** Advances time: starts elections, sends heartbeats, steps down without a majority, times out writes. */
+  tick(nowMs: number): void {
+    this.nowMs = Math.max(this.nowMs, nowMs)
+    if (!this.started) {
+      this.started = true
+      this.resetElectionDeadline()
+    }
+    if (this.role === 'primary') {
+      if (!this.hasRecentMajority()) {
+        // [ST2] Cut off from the majority for a whole election timeout: another primary may exist by now.
+        this.becomeFollower(this.epoch)
+        return
+      }
+      if (this.nowMs >= this.nextHeartbeatMs) this.broadcastAppend()
+      this.tracker.evaluate(this.durabilityProgress(), this.nowMs)
+    } else if (this.nowMs >= this.electionDeadlineMs) {
+      this.startElection()
+    }
+  }
+
+  // ---------------------------------------------------------------- writes
+
+  /**
+   * Submits a write. Only the primary accepts: it checks preconditions against its whole log
+   * (committed and pending, so two conflicting writes are never both accepted), appends one entry
+   * and reports the outcome later through `onWriteOutcome`.
+   */
+  write(op: WriteOp, options: { readonly concern?: WriteConcern; readonly timeoutMs?: number } = {}): WriteSubmission {
+    if (this.role !== 'primary') {
+      return { status: 'rejected', error: { code: 'NOT_PRIMARY', epoch: this.epoch, primaryHint: this.primaryHint === this.id ? null : this.primaryHint } }
+    }
+    const invalid = validate(op)
+    if (invalid) return { status: 'rejected', error: { code: 'INVALID_OP', message: invalid } }
+    const failed = checkPreconditions(op, (key) => this.speculativeDocument(key))
+    if (failed) return { status: 'rejected', error: failed }
+    const token = { epoch: this.epoch, lsn: this.log.lastLsn + 1 }
+    this.appendOwn({ ...token, op })
+    const writeId = this.nextWriteId++
+    this.tracker.add(writeId, token, options.concern ?? 'majority', this.nowMs, options.timeoutMs ?? this.writeTimeoutMs)
+    for (const peer of this.peers) this.sendAppend(peer)
+    this.afterProgress()
+    return { status: 'accepted', writeId, token }
+  }
+
+  /** The shell made the log durable up to `lsn` (as the log is now). */
+  markDurable(lsn: number): void {
+    const next = Math.min(lsn, this.log.lastLsn)
+    if (next <= this.durableLsn) return
+    this.durableLsn = next
+    if (this.role === 'primary') this.afterProgress()
+    else if (this.primaryHint !== null) this.reply(this.primaryHint, true, this.log.lastLsn + 1)
+  }
+
+  // ---------------------------------------------------------------- reads
+
+  /** [RD1] Reads applied (committed) state; with `after`, never state older than that token. */
+  read(collection: string, id: string, options: ReadOptions = {}): ReadResult {
+    return readDocument(
+      {
+        document: this.state.get(strictKey(collection, id)) ?? null,
+        appliedLsn: this.appliedLsn,
+        appliedEpoch: this.log.epochAt(this.appliedLsn) ?? 0,
+        commitLsn: this.commitLsn,
+        role: this.role,
+        epoch: this.epoch,
+        primaryHint: this.primaryHint,
+        sincePrimaryContactMs: this.role === 'primary' ? 0 : this.lastPrimaryContactMs === null ? null : this.nowMs - this.lastPrimaryContactMs,
+        epochAt: (lsn) => this.log.epochAt(lsn),
+      },
+      options,
+    )
+  }
+
+  // ---------------------------------------------------------------- operator actions [FO2]
+
+  /** Starts an election now. It obeys the same vote rule [FO1]: a node with a stale log loses. */
+  promote(): void {
+    if (this.role !== 'primary') this.startElection()
+  }
+
+  /**
+   * Steps down from primary: pending writes become `indeterminate`, and the most up-to-date replica
+   * is asked to run for election at once. Returns false when this node is not the primary.
+   */
+  stepDown(): boolean {
+    if (this.role !== 'primary') return false
+    let target: string | null = null
+    let best = -1
+    for (const [peer, p] of this.progress) if (p.match > best) [target, best] = [peer, p.match]
+    this.becomeFollower(this.epoch)
+    // Leave room for the chosen successor before standing again ourselves.
+    this.electionDeadlineMs = this.nowMs + 2 * this.electionMaxMs
+    if (target !== null) this.options.send(target, { type: 'timeout-now', epoch: this.epoch, from: this.id })
+    return true
+  }
+
+  // ---------------------------------------------------------------- compaction [ST6]
+
+  /**
+   * Takes a snapshot of the applied state and prunes the log up to `uptoLsn` (default: on the
+   * primary, what every replica holds durably; elsewhere the applied LSN). A replica that later
+   * needs a pruned entry is sent the snapshot. Returns the snapshot, or null if nothing was pruned.
+   */
+  compact(uptoLsn?: number): StrictSnapshot | null {
+    let limit = uptoLsn ?? this.appliedLsn
+    if (uptoLsn === undefined && this.role === 'primary') for (const p of this.progress.values()) limit = Math.min(limit, p.durable)
+    const prunedTo = Math.min(limit, this.appliedLsn)
+    if (prunedTo <= this.log.prunedLsn) return null
+    const snapshot: StrictSnapshot = {
+      lsn: this.appliedLsn,
+      epoch: this.log.epochAt(this.appliedLsn) ?? 0,
+      history: this.log.historyUpTo(this.appliedLsn),
+      documents: [...this.state.entries()],
+    }
+    this.snapshot = snapshot
+    this.log.pruneTo(prunedTo)
+    this.durableLsn = Math.max(this.durableLsn, Math.min(snapshot.lsn, this.log.lastLsn))
+    this.options.onSnapshot?.(snapshot, prunedTo)
+    return snapshot
+  }
+
+  // ---------------------------------------------------------------- messages
+
+  /** Handles one message from a peer. */
+  receive(message: StrictMessage): void {
+    if (message.from === this.id || !this.members.includes(message.from)) return
+    switch (message.type) {
+      case 'append':
+        this.onAppendMessage(message)
+        return
+      case 'snapshot':
+        this.onSnapshotMessage(message)
+        return
+      case 'append-reply':
+        this.onAppendReply(message)
+        return
+      case 'request-vote':
+        this.onRequestVote(message)
+        return
+      case 'vote':
+        this.onVote(message)
+        return
+      case 'timeout-now':
+        if (message.epoch === this.epoch && this.role !== 'primary') this.startElection()
+        return
+    }
+  }
+
+  private onAppendMessage(m: AppendMessage): void {
+    if (!this.acceptFromPrimary(m.epoch, m.from)) return
+    const prevEpoch = this.log.epochAt(m.prevLsn)
+    if (prevEpoch === undefined) {
+      this.reply(m.from, false, this.log.lastLsn + 1)
+      return
+    }
+    if (prevEpoch !== m.prevEpoch) {
+      this.reply(m.from, false, Math.max(this.commitLsn + 1, this.log.epochStartOf(m.prevLsn)))
+      return
+    }
+    const fresh: LogEntry[] = []
+    for (const entry of m.entries) {
+      if (entry.lsn <= this.log.prunedLsn) continue
+      const mine = this.log.epochAt(entry.lsn)
+      if (mine === entry.epoch) continue
+      if (mine !== undefined && !this.resolveConflict(entry.lsn)) continue
+      this.log.append(entry)
+      fresh.push(entry)
+    }
+    if (fresh.length > 0) this.options.onAppend?.(fresh)
+    this.matchedLsn = Math.max(this.matchedLsn, m.prevLsn + m.entries.length)
+    this.advanceFollowerCommit(m.commitLsn)
+    this.reply(m.from, true, this.log.lastLsn + 1)
+  }
+
+  /**
+   * [ST5] Our entry at `lsn` differs from the primary's: cut our suffix from there and report it.
+   * Returns true when the primary's entry may be appended in its place.
+   */
+  protected resolveConflict(lsn: number): boolean {
+    this.truncate(lsn, (entry) => entry.lsn >= lsn)
+    return true
+  }
+
+  private truncate(fromLsn: number, isRollback: (entry: LogEntry) => boolean): void {
+    if (fromLsn > this.log.lastLsn) return
+    const removed = this.log.truncateFrom(fromLsn)
+    this.durableLsn = Math.min(this.durableLsn, fromLsn - 1)
+    this.matchedLsn = Math.min(this.matchedLsn, fromLsn - 1)
+    this.options.onTruncate?.(fromLsn, removed.filter(isRollback))
+  }
+
+  private onSnapshotMessage(m: SnapshotMessage): void {
+    if (!this.acceptFromPrimary(m.epoch, m.from)) return
+    const s = m.snapshot
+    if (s.lsn > this.commitLsn) {
+      if (this.log.epochAt(s.lsn) === s.epoch) {
+        // Our log matches the snapshot point, so it matches below it too: keep what follows.
+        this.log.pruneTo(s.lsn)
+      } else {
+        const theirs = new StrictLog()
+        theirs.resetTo(s.lsn, s.history)
+        this.truncate(this.commitLsn + 1, (e) => e.lsn > s.lsn || theirs.epochAt(e.lsn) !== e.epoch)
+        this.log.resetTo(s.lsn, s.history)
+      }
+      this.state.reset(s.documents)
+      this.snapshot = s
+      this.appliedLsn = s.lsn
+      this.commitLsn = s.lsn
+      this.durableLsn = Math.max(this.durableLsn, s.lsn)
+      this.options.onSnapshot?.(s, s.lsn)
+    }
+    this.matchedLsn = Math.max(this.matchedLsn, s.lsn)
+    this.advanceFollowerCommit(m.commitLsn)
+    this.reply(m.from, true, this.log.lastLsn + 1)
+  }
+
+  /** [ST2] Fences stale primaries; adopts a newer epoch; (re)recognises the primary of this one. */
+  private acceptFromPrimary(epoch: number, from: string): boolean {
+    if (!this.acceptsEpoch(epoch)) {
+      this.options.send(from, this.replyMessage(false, this.log.lastLsn + 1))
+      return false
+    }
+    if (epoch > this.epoch) this.adoptEpoch(epoch)
+    if (this.role !== 'follower') this.becomeFollower(this.epoch)
+    this.primaryHint = from
+    this.lastPrimaryContactMs = this.nowMs
+    this.resetElectionDeadline()
+    return true
+  }
+
+  /** [ST2] A message from an older epoch is refused. */
+  protected acceptsEpoch(epoch: number): boolean {
+    return epoch >= this.epoch
+  }
+
+  private advanceFollowerCommit(primaryCommit: number): void {
+    const next = Math.min(primaryCommit, this.matchedLsn, this.log.lastLsn)
+    if (next > this.commitLsn) {
+      this.commitLsn = next
+      this.applyCommitted()
+    }
+  }
+
+  private reply(to: string, success: boolean, retryFromLsn: number): void {
+    this.options.send(to, this.replyMessage(success, retryFromLsn))
+  }
+
+  private replyMessage(success: boolean, retryFromLsn: number): AppendReplyMessage {
+    return {
+      type: 'append-reply',
+      epoch: this.epoch,
+      from: this.id,
+      success,
+      matchLsn: this.matchedLsn,
+      receivedLsn: this.log.lastLsn,
+      durableLsn: this.reportedDurableLsn(),
+      appliedLsn: this.appliedLsn,
+      retryFromLsn,
+    }
+  }
+
+  /** Durable and known to match the primary: only such entries may count towards its acknowledgements. */
+  protected reportedDurableLsn(): number {
+    return Math.min(this.durableLsn, this.matchedLsn)
+  }
+
+  private onAppendReply(m: AppendReplyMessage): void {
+    if (m.epoch > this.epoch) {
+      this.adoptEpoch(m.epoch)
+      this.becomeFollower(m.epoch)
+      return
+    }
+    if (this.role !== 'primary' || !this.countsReply(m)) return
+    const p = this.progress.get(m.from)
+    if (!p) return
+    p.lastHeardMs = this.nowMs
+    p.received = m.receivedLsn
+    p.applied = m.appliedLsn
+    if (m.success) {
+      p.match = Math.max(p.match, m.matchLsn)
+      p.durable = Math.max(p.durable, m.durableLsn)
+      p.next = Math.max(p.next, p.match + 1)
+      this.afterProgress()
+      if (p.next <= this.log.lastLsn) this.sendAppend(m.from)
+    } else {
+      // `match` may be from before the replica lost its volatile tail in a crash; only its durable
+      // acknowledgement is sure to survive, so that is the floor when moving back.
+      p.match = Math.max(p.durable, Math.min(p.match, m.retryFromLsn - 1))
+      p.next = Math.max(p.durable + 1, Math.min(p.next - 1, m.retryFromLsn))
+      this.sendAppend(m.from)
+    }
+  }
+
+  /** [ST2] Only replies of the current epoch count towards acknowledgements. */
+  protected countsReply(m: AppendReplyMessage): boolean {
+    return m.epoch === this.epoch
+  }
+
+  // ---------------------------------------------------------------- elections [FO1]
+
+  private startElection(): void {
+    this.adoptEpoch(this.epoch + 1, this.id)
+    this.setRole('candidate')
+    this.primaryHint = null
+    this.votes = new Set([this.id])
+    this.resetElectionDeadline()
+    if (this.votes.size >= majorityOf(this.members.length)) {
+      this.becomePrimary()
+      return
+    }
+    const last = this.log.last
+    for (const peer of this.peers) {
+      this.options.send(peer, { type: 'request-vote', epoch: this.epoch, from: this.id, lastLsn: last.lsn, lastEpoch: last.epoch })
+    }
+  }
+
+  private onRequestVote(m: RequestVoteMessage): void {
+    if (m.epoch > this.epoch) {
+      this.adoptEpoch(m.epoch)
+      this.becomeFollower(m.epoch)
+    }
+    const granted = this.grantsVote(m)
+    if (granted) {
+      this.votedFor = m.from
+      this.options.onHardState?.({ epoch: this.epoch, votedFor: this.votedFor })
+      this.resetElectionDeadline()
+    }
+    this.options.send(m.from, { type: 'vote', epoch: this.epoch, from: this.id, granted })
+  }
+
+  /** [FO1] Vote only for a candidate whose log is at least as up to date as ours, once per epoch. */
+  protected grantsVote(m: RequestVoteMessage): boolean {
+    return mayGrantVote({ epoch: m.epoch, candidate: m.from, last: { epoch: m.lastEpoch, lsn: m.lastLsn } }, this.epoch, this.votedFor, this.log.last)
+  }
+
+  private onVote(m: VoteMessage): void {
+    if (m.epoch > this.epoch) {
+      this.adoptEpoch(m.epoch)
+      this.becomeFollower(m.epoch)
+      return
+    }
+    if (this.role !== 'candidate' || m.epoch !== this.epoch || !m.granted) return
+    this.votes.add(m.from)
+    if (this.votes.size >= majorityOf(this.members.length)) this.becomePrimary()
+  }
+
+  private becomePrimary(): void {
+    this.setRole('primary')
+    this.primaryHint = this.id
+    this.progress.clear()
+    for (const peer of this.peers) {
+      // Counting from now gives the new primary one election timeout to hear from a majority.
+      this.progress.set(peer, { next: this.log.lastLsn + 1, match: 0, durable: 0, received: 0, applied: 0, lastHeardMs: this.nowMs })
+    }
+    // Entries of earlier epochs commit only together with one of ours (Raft's rule): append a no-op.
+    this.appendOwn({ epoch: this.epoch, lsn: this.log.lastLsn + 1, op: { kind: 'noop' } })
+    this.broadcastAppend()
+    this.afterProgress()
+  }
+
+  private becomeFollower(epoch: number): void {
+    if (epoch > this.epoch) this.adoptEpoch(epoch)
+    const wasPrimary = this.role === 'primary'
+    if (wasPrimary) {
+      this.tracker.abandonAll(this.durabilityProgress())
+      this.progress.clear()
+    }
+    if (this.role !== 'follower') this.setRole('follower')
+    // Only a primary stepping down restarts its timer here: a node that merely saw a newer epoch
+    // (say, from a candidate whose log is too old to win) must keep its own deadline, or such a
+    // candidate could hold every election off indefinitely.
+    if (wasPrimary) this.resetElectionDeadline()
+  }
+
+  private adoptEpoch(epoch: number, votedFor: string | null = null): void {
+    this.epoch = epoch
+    this.votedFor = votedFor
+    this.matchedLsn = 0
+    this.primaryHint = null
+    this.options.onHardState?.({ epoch, votedFor })
+  }
+
+  private setRole(role: StrictRole): void {
+    this.role = role
+    this.options.onRoleChange?.(role, this.epoch)
+  }
+
+  private resetElectionDeadline(): void {
+    this.electionDeadlineMs = this.nowMs + randomElectionTimeoutMs(this.options.random, this.electionMinMs, this.electionMaxMs)
+  }
+
+  private hasRecentMajority(): boolean {
+    let heard = 1
+    for (const p of this.progress.values()) if (p.lastHeardMs !== null && this.nowMs - p.lastHeardMs < this.electionMinMs) heard += 1
+    return heard >= majorityOf(this.members.length)
+  }
+
+  // ---------------------------------------------------------------- replication (primary side)
+
+  private appendOwn(entry: LogEntry): void {
+    this.log.append(entry)
+    this.matchedLsn = entry.lsn
+    this.options.onAppend?.([entry])
+  }
+
+  private broadcastAppend(): void {
+    this.nextHeartbeatMs = this.nowMs + this.heartbeatMs
+    for (const peer of this.peers) this.sendAppend(peer)
+  }
+
+  private sendAppend(peer: string): void {
+    const p = this.progress.get(peer)
+    if (!p) return
+    if (p.next <= this.log.prunedLsn && this.snapshot) {
+      this.options.send(peer, { type: 'snapshot', epoch: this.epoch, from: this.id, snapshot: this.snapshot, commitLsn: this.commitLsn })
+      p.next = this.snapshot.lsn + 1
+      return
+    }
+    const prevLsn = p.next - 1
+    const entries = this.log.slice(p.next, p.next + this.maxEntries - 1)
+    this.options.send(peer, { type: 'append', epoch: this.epoch, from: this.id, prevLsn, prevEpoch: this.log.epochAt(prevLsn) ?? 0, entries, commitLsn: this.commitLsn })
+    // Pipelining: assume delivery; a failed reply moves `next` back.
+    p.next += entries.length
+  }
+
+  /** The primary's own acknowledgement: what it holds durably. */
+  protected ownAckLsn(): number {
+    return this.durableLsn
+  }
+
+  /** Raft's commit rule: only an entry of the current epoch commits by counting [ST1]. */
+  protected mayCommitByCounting(lsn: number): boolean {
+    return this.log.epochAt(lsn) === this.epoch
+  }
+
+  private afterProgress(): void {
+    const acks = [this.ownAckLsn(), ...[...this.progress.values()].map((p) => p.durable)].sort((a, b) => b - a)
+    const candidate = acks[majorityOf(this.members.length) - 1] ?? 0
+    if (candidate > this.commitLsn && this.mayCommitByCounting(candidate)) {
+      this.commitLsn = candidate
+      this.applyCommitted()
+    }
+    this.tracker.evaluate(this.durabilityProgress(), this.nowMs)
+  }
+
+  private durabilityProgress(): DurabilityProgress {
+    return {
+      ownDurableLsn: this.ownAckLsn(),
+      replicaDurableLsns: this.peers.map((peer) => this.progress.get(peer)?.durable ?? 0),
+      commitLsn: this.commitLsn,
+    }
+  }
+
+  private applyCommitted(): void {
+    while (this.appliedLsn < this.commitLsn) {
+      const entry = this.log.entry(this.appliedLsn + 1)
+      if (!entry) return
+      this.state.apply(entry)
+      this.appliedLsn = entry.lsn
+      this.options.onApply?.(entry)
+    }
+  }
+
+  /** The document as the primary's whole log leaves it: applied state plus pending entries. */
+  private speculativeDocument(key: string): StoredDocument | undefined {
+    let doc = this.state.get(key)
+    for (const entry of this.log.slice(this.appliedLsn + 1, this.log.lastLsn)) {
+      const op = entry.op
+      if (op.kind === 'noop') continue
+      for (const single of op.kind === 'batch' ? op.ops : [op]) {
+        if (strictKey(single.collection, single.id) === key) doc = applyDocumentOp(doc, single, entry.lsn)
+      }
+    }
+    return doc
+  }
+
+  // ---------------------------------------------------------------- restore
+
+  private restoreFrom(restore: StrictRestore): void {
+    if (restore.hardState) {
+      this.epoch = restore.hardState.epoch
+      this.votedFor = restore.hardState.votedFor
+    }
+    const snapshot = restore.snapshot ?? null
+    if (snapshot) {
+      this.log.resetTo(snapshot.lsn, snapshot.history)
+      this.state.reset(snapshot.documents)
+      this.snapshot = snapshot
+      this.appliedLsn = this.commitLsn = this.durableLsn = snapshot.lsn
+    }
+    for (const entry of restore.entries ?? []) {
+      if (entry.lsn <= this.log.lastLsn) continue
+      if (entry.lsn !== this.log.lastLsn + 1) break
+      this.log.append(entry)
+    }
+    this.durableLsn = this.log.lastLsn
+  }
+}
+
+function validate(op: WriteOp): string | null {
+  const ops = op.kind === 'batch' ? op.ops : [op]
+  if (ops.length === 0) return 'a batch needs at least one op'
+  for (const single of ops) {
+    if ((single.kind as string) === 'batch' || (single.kind as string) === 'noop') return 'a batch holds only put, patch and delete ops'
+    if (!single.collection || !single.id) return 'collection and id must be non-empty'
+  }
+  return null
+}

@@ -1,0 +1,197 @@
+import { describe, expect, it } from 'vitest'
+import {
+  checkPreconditions,
+  DocumentState,
+  isAtLeastAsUpToDate,
+  mayGrantVote,
+  reachedLevel,
+  StrictLog,
+  StrictNode,
+  WriteTracker,
+  type StrictMessage,
+  type WriteOutcome,
+} from '../../../core/strict/index.js'
+
+const put = (id: string, n: number, precondition?: { expectVersion?: number; exists?: boolean }) =>
+  ({ kind: 'put', collection: 'acc', id, value: { n }, ...(precondition ? { precondition } : {}) }) as const
+
+describe('StrictLog', () => {
+  it('[ST5] truncates a divergent suffix and keeps the epoch history for log matching', () => {
+    const log = new StrictLog()
+    log.append({ epoch: 1, lsn: 1, op: { kind: 'noop' } })
+    log.append({ epoch: 1, lsn: 2, op: put('a', 1) })
+    log.append({ epoch: 2, lsn: 3, op: put('a', 2) })
+    expect(log.epochAt(3)).toBe(2)
+    expect(log.epochStartOf(3)).toBe(3)
+    const removed = log.truncateFrom(3)
+    expect(removed.map((e) => e.lsn)).toEqual([3])
+    expect(log.last).toEqual({ epoch: 1, lsn: 2 })
+    log.pruneTo(2)
+    expect(log.entry(2)).toBeUndefined()
+    expect(log.epochAt(2)).toBe(1) // still answers below the pruned prefix [ST6]
+    expect(() => log.truncateFrom(2)).toThrow()
+  })
+
+  it('[FO1] compares logs by last epoch, then length', () => {
+    expect(isAtLeastAsUpToDate({ epoch: 2, lsn: 1 }, { epoch: 1, lsn: 9 })).toBe(true)
+    expect(isAtLeastAsUpToDate({ epoch: 1, lsn: 9 }, { epoch: 2, lsn: 1 })).toBe(false)
+    expect(isAtLeastAsUpToDate({ epoch: 2, lsn: 4 }, { epoch: 2, lsn: 5 })).toBe(false)
+    expect(mayGrantVote({ epoch: 3, candidate: 'b', last: { epoch: 2, lsn: 5 } }, 3, null, { epoch: 2, lsn: 5 })).toBe(true)
+    expect(mayGrantVote({ epoch: 3, candidate: 'b', last: { epoch: 2, lsn: 5 } }, 3, 'c', { epoch: 2, lsn: 5 })).toBe(false)
+    expect(mayGrantVote({ epoch: 3, candidate: 'b', last: { epoch: 2, lsn: 4 } }, 3, null, { epoch: 2, lsn: 5 })).toBe(false)
+  })
+})
+
+describe('preconditions and state', () => {
+  it('rejects a whole batch when one precondition fails, seeing earlier ops of the same batch', () => {
+    const state = new DocumentState()
+    state.apply({ epoch: 1, lsn: 1, op: put('a', 1) })
+    const lookup = (key: string) => state.get(key)
+    expect(checkPreconditions({ kind: 'batch', ops: [put('a', 2, { expectVersion: 1 }), put('b', 1, { exists: false })] }, lookup)).toBeNull()
+    const failed = checkPreconditions({ kind: 'batch', ops: [put('b', 1, { exists: false }), put('b', 2, { exists: false })] }, lookup)
+    expect(failed).toMatchObject({ code: 'PRECONDITION_FAILED', key: 'acc/b', opIndex: 1 })
+    expect(checkPreconditions(put('a', 3, { expectVersion: 0 }), lookup)).toMatchObject({ actualVersion: 1 })
+  })
+
+  it('[ST4] the digest depends on content, not on the order documents were written', () => {
+    const x = new DocumentState()
+    const y = new DocumentState()
+    x.apply({ epoch: 1, lsn: 1, op: { kind: 'batch', ops: [put('a', 1), put('b', 2)] } })
+    y.apply({ epoch: 1, lsn: 1, op: { kind: 'batch', ops: [put('b', 2), put('a', 1)] } })
+    expect(x.digest()).toBe(y.digest())
+    y.apply({ epoch: 1, lsn: 2, op: { kind: 'delete', collection: 'acc', id: 'b' } })
+    expect(x.digest()).not.toBe(y.digest())
+  })
+})
+
+describe('write-concern accounting', () => {
+  it('reports the level an entry reached', () => {
+    expect(reachedLevel(5, { ownDurableLsn: 4, replicaDurableLsns: [0, 0], commitLsn: 0 })).toBeNull()
+    expect(reachedLevel(5, { ownDurableLsn: 5, replicaDurableLsns: [0, 0, 0, 0], commitLsn: 0 })).toBe('local')
+    expect(reachedLevel(5, { ownDurableLsn: 5, replicaDurableLsns: [5, 0, 0, 0], commitLsn: 0 })).toBe('one')
+    expect(reachedLevel(5, { ownDurableLsn: 5, replicaDurableLsns: [5, 5, 0, 0], commitLsn: 5 })).toBe('majority')
+    expect(reachedLevel(5, { ownDurableLsn: 5, replicaDurableLsns: [5, 5, 6, 5], commitLsn: 5 })).toBe('all')
+  })
+
+  it('[ST3] semi-sync falls back to local after its timeout, then times out others as indeterminate', () => {
+    const outcomes: WriteOutcome[] = []
+    const tracker = new WriteTracker({ semiSyncTimeoutMs: 100, onOutcome: (o) => outcomes.push(o) })
+    tracker.add(1, { epoch: 1, lsn: 2 }, 'one', 0, 1_000)
+    tracker.add(2, { epoch: 1, lsn: 3 }, 'majority', 0, 1_000)
+    const progress = { ownDurableLsn: 3, replicaDurableLsns: [0, 0], commitLsn: 1 }
+    tracker.evaluate(progress, 50)
+    expect(outcomes).toEqual([])
+    tracker.evaluate(progress, 100)
+    expect(outcomes[0]).toMatchObject({ status: 'acknowledged', level: 'local', degraded: true })
+    expect(tracker.degraded).toBe(true)
+    tracker.evaluate(progress, 1_000)
+    expect(outcomes[1]).toMatchObject({ status: 'indeterminate', reason: 'timeout', reached: 'local' })
+    tracker.evaluate({ ownDurableLsn: 3, replicaDurableLsns: [2, 0], commitLsn: 2 }, 1_001)
+    expect(tracker.degraded).toBe(false) // a replica caught up
+  })
+})
+
+/** A tiny synchronous cluster for node-level unit tests. */
+function cluster(ids: string[]) {
+  const queue: { to: string; message: StrictMessage }[] = []
+  const outcomes: WriteOutcome[] = []
+  const rollbacks: string[] = []
+  let r = 0.1
+  const nodes = new Map<string, StrictNode>()
+  for (const id of ids) {
+    nodes.set(
+      id,
+      new StrictNode({
+        id,
+        members: ids,
+        random: () => (r = (r * 7.13) % 1),
+        send: (to, message) => queue.push({ to, message }),
+        onWriteOutcome: (o) => outcomes.push(o),
+        onTruncate: (_from, removed) => rollbacks.push(...removed.map((e) => `${id}@${e.epoch}:${e.lsn}`)),
+      }),
+    )
+  }
+  const node = (id: string) => nodes.get(id) as StrictNode
+  const deliver = (blocked: Set<string> = new Set()) => {
+    for (let i = 0; i < 10_000 && queue.length > 0; i++) {
+      const { to, message } = queue.shift() as { to: string; message: StrictMessage }
+      if (blocked.has(to) || blocked.has(message.from)) continue
+      node(to).receive(message)
+    }
+  }
+  const durable = () => {
+    for (const n of nodes.values()) n.markDurable(n.lastPosition.lsn)
+  }
+  return { node, queue, deliver, durable, outcomes, rollbacks }
+}
+
+describe('StrictNode', () => {
+  it('[FO1][ST1] elects a primary, acknowledges a majority write once durable, rejects with typed errors', () => {
+    const c = cluster(['a', 'b', 'c'])
+    c.node('a').promote()
+    c.deliver()
+    expect(c.node('a').currentRole).toBe('primary')
+    const rejected = c.node('b').write(put('x', 1))
+    expect(rejected).toMatchObject({ status: 'rejected', error: { code: 'NOT_PRIMARY', primaryHint: 'a' } })
+    const w = c.node('a').write(put('x', 1, { exists: false }), { concern: 'majority' })
+    expect(w.status).toBe('accepted')
+    // The second write conflicts with the first, still pending: never two conflicting writes.
+    expect(c.node('a').write(put('x', 2, { exists: false }))).toMatchObject({ status: 'rejected', error: { code: 'PRECONDITION_FAILED' } })
+    c.deliver()
+    expect(c.outcomes).toEqual([])
+    c.durable()
+    c.deliver()
+    expect(c.outcomes[0]).toMatchObject({ status: 'acknowledged', level: 'majority' })
+    c.node('a').tick(60) // a heartbeat carries the commit index
+    c.deliver()
+    expect(c.node('b').read('acc', 'x', { after: w.status === 'accepted' ? w.token : { epoch: 0, lsn: 0 } })).toMatchObject({ status: 'ok', document: { value: { n: 1 } } })
+  })
+
+  it('[ST2] a replica rejects a stale epoch; [ST5] a former primary truncates and reports its divergent suffix; [RD1] not-yet', () => {
+    const c = cluster(['a', 'b', 'c'])
+    c.node('a').promote()
+    c.deliver()
+    c.durable()
+    c.deliver()
+    // a is cut off and accepts a write nobody else sees.
+    const lost = c.node('a').write(put('x', 1))
+    c.queue.length = 0
+    c.node('b').promote()
+    c.deliver(new Set(['a']))
+    expect(c.node('b').currentRole).toBe('primary')
+    const kept = c.node('b').write(put('y', 1))
+    c.deliver(new Set(['a']))
+    c.durable()
+    c.deliver(new Set(['a']))
+    // a still believes it is primary; its stale heartbeat is refused by c and that fences a.
+    c.node('a').tick(60)
+    c.deliver()
+    expect(c.node('a').currentRole).toBe('follower')
+    expect(c.node('a').currentEpoch).toBe(c.node('b').currentEpoch)
+    c.node('b').tick(60)
+    c.deliver()
+    expect(c.rollbacks).toEqual([`a@${lost.status === 'accepted' ? `${lost.token.epoch}:${lost.token.lsn}` : ''}`])
+    expect(c.outcomes.some((o) => o.status === 'indeterminate' && o.reason === 'stepped-down')).toBe(true)
+    expect(c.node('c').read('acc', 'x', { after: { epoch: 99, lsn: 99 } })).toMatchObject({ status: 'not-yet' })
+    if (kept.status === 'accepted') expect(c.node('a').epochAt(kept.token.lsn)).toBe(kept.token.epoch)
+  })
+
+  it('[ST6] a replica behind a pruned log bootstraps from a snapshot', () => {
+    const c = cluster(['a', 'b', 'c'])
+    c.node('a').promote()
+    c.deliver()
+    for (let i = 0; i < 5; i++) c.node('a').write(put(`k${i}`, i))
+    c.deliver(new Set(['c']))
+    c.durable()
+    c.deliver(new Set(['c']))
+    c.node('a').tick(10)
+    c.deliver(new Set(['c']))
+    expect(c.node('a').compact(c.node('a').applied)).not.toBeNull()
+    c.node('a').tick(100)
+    c.deliver()
+    c.durable()
+    c.deliver()
+    expect(c.node('c').applied).toBe(c.node('a').applied)
+    expect(c.node('c').digest()).toBe(c.node('a').digest())
+  })
+})

@@ -1,0 +1,587 @@
+import { DocumentState, StrictNode, strictKey } from '../../../core/strict/index.js'
+import type {
+  DocumentOp,
+  HardState,
+  LogEntry,
+  LogPosition,
+  Precondition,
+  StrictMessage,
+  StrictNodeOptions,
+  StrictSnapshot,
+  WriteConcern,
+  WriteOp,
+  WriteOutcome,
+} from '../../../core/strict/index.js'
+import { EventQueue } from '../event-queue.js'
+import { SimRandom } from '../random.js'
+
+/** What the network and the machines may do to a run. Chosen from the seed unless given. */
+export interface StrictFaultProfile {
+  readonly dropRate: number
+  readonly duplicateRate: number
+  readonly maxDelayMs: number
+  /** Share of messages delivered 200–800 ms late, after elections may have moved on. */
+  readonly lateRate: number
+  readonly partitions: boolean
+  readonly crashes: boolean
+  readonly pauses: boolean
+  /** Every node loses power at once (rare): only durable data survives, so no acknowledgement may rest on memory. */
+  readonly powerLoss: boolean
+  /** Share of the non-read, non-write operation slots that really inject a fault (the rest write). */
+  readonly faultiness: number
+}
+
+export interface StrictSimOptions {
+  readonly seed: number
+  readonly nodes: 3 | 5
+  /** Scheduled operations (writes, reads, faults) before the final heal. */
+  readonly operations?: number
+  readonly faults?: Partial<StrictFaultProfile>
+  /** Sim time allowed from the final heal until the cluster settles. */
+  readonly settleBudgetMs?: number
+  /** Swaps in a deliberately broken node (the simulator's own mutant tests). */
+  readonly createNode?: (options: StrictNodeOptions) => StrictNode
+}
+
+export interface StrictSimResult {
+  readonly seed: number
+  readonly violations: string[]
+  readonly log: string[]
+  readonly stats: {
+    messages: number
+    dropped: number
+    writes: number
+    acknowledged: number
+    majorityAcknowledged: number
+    indeterminate: number
+    rejected: number
+    reads: number
+    elections: number
+    rollbacks: number
+    snapshotsInstalled: number
+    crashes: number
+    pauses: number
+    settleMs: number | null
+  }
+}
+
+const TICK_MS = 10
+/** A run that sends more than this is stuck in a message loop (itself a bug worth reporting). */
+const MAX_MESSAGES = 50_000
+const FLUSH_CHOICES_MS = [5, 20, 60, 150]
+const KEYS = ['a', 'b', 'c', 'd']
+const CONCERNS: readonly WriteConcern[] = ['local', 'one', 'majority', 'all']
+
+interface Storage {
+  hard: HardState
+  snapshot: StrictSnapshot | null
+  entries: LogEntry[]
+  /** Entries at or below this survive a crash; the rest is the volatile tail. */
+  durableLsn: number
+}
+
+interface SimNode {
+  readonly id: string
+  node: StrictNode | null
+  life: number
+  paused: boolean
+  inbox: StrictMessage[]
+  storage: Storage
+  lastApplied: number
+}
+
+interface WriteRecord {
+  readonly node: string
+  readonly life: number
+  readonly token: LogPosition
+  readonly concern: WriteConcern
+  outcome: WriteOutcome | null
+}
+
+function defaultFaults(random: SimRandom): StrictFaultProfile {
+  return {
+    dropRate: random.pick([0, 0.02, 0.1]),
+    duplicateRate: random.pick([0, 0.05, 0.2]),
+    maxDelayMs: random.pick([5, 30, 100]),
+    lateRate: random.pick([0, 0.01, 0.05]),
+    partitions: random.chance(0.8),
+    crashes: random.chance(0.8),
+    pauses: random.chance(0.6),
+    powerLoss: random.chance(0.3),
+    faultiness: random.pick([0.2, 0.5, 1]),
+  }
+}
+
+const tokenKey = (t: LogPosition): string => `${t.epoch}:${t.lsn}`
+const entryText = (e: LogEntry): string => `${e.epoch}:${e.lsn}:${JSON.stringify(e.op)}`
+
+/**
+ * Runs one seeded schedule of strict writes, reads and faults over real `StrictNode`s, heals, lets
+ * the cluster settle and checks [ST1]–[ST5], [FO1] and [RD1]. Same seed and options, same run.
+ */
+export function runStrictSimulation(options: StrictSimOptions): StrictSimResult {
+  const random = new SimRandom(options.seed)
+  const faults: StrictFaultProfile = { ...defaultFaults(random.fork()), ...options.faults }
+  const work = random.fork()
+  const net = random.fork()
+  const timers = random.fork()
+  const queue = new EventQueue()
+  const log: string[] = []
+  const violations: string[] = []
+  const stats: StrictSimResult['stats'] = {
+    messages: 0,
+    dropped: 0,
+    writes: 0,
+    acknowledged: 0,
+    majorityAcknowledged: 0,
+    indeterminate: 0,
+    rejected: 0,
+    reads: 0,
+    elections: 0,
+    rollbacks: 0,
+    snapshotsInstalled: 0,
+    crashes: 0,
+    pauses: 0,
+    settleMs: null,
+  }
+  const say = (line: string): void => {
+    log.push(`t=${queue.now} ${line}`)
+  }
+  const violate = (line: string): void => {
+    if (violations.length < 20) violations.push(line)
+    say(`VIOLATION ${line}`)
+  }
+  const makeNode = options.createNode ?? ((o: StrictNodeOptions) => new StrictNode(o))
+
+  const ids = Array.from({ length: options.nodes }, (_, i) => `n${i}`)
+  const nodes = new Map<string, SimNode>()
+  for (const id of ids) {
+    nodes.set(id, { id, node: null, life: 0, paused: false, inbox: [], storage: { hard: { epoch: 0, votedFor: null }, snapshot: null, entries: [], durableLsn: 0 }, lastApplied: 0 })
+  }
+  const get = (id: string): SimNode => nodes.get(id) as SimNode
+
+  // ------------------------------------------------------------ what the checks need
+  const writes = new Map<string, WriteRecord>()
+  /** Tokens acknowledged at majority or all (must never be lost [ST1]). */
+  const majorityAcked = new Map<string, LogPosition>()
+  /** Every token acknowledged at any level, for reads with `after`. */
+  const ackedTokens: LogPosition[] = []
+  /** epoch → the node that obtained majority acknowledgements in it [ST2]. */
+  const majorityPrimaryByEpoch = new Map<number, string>()
+  /** lsn → the entry applied there (first seen); a different one elsewhere breaks [ST2]. */
+  const committed = new Map<number, LogEntry>()
+  /** lsn → the state digest after applying it (first seen) [ST4]. */
+  const digestAt = new Map<number, { node: string; digest: string }>()
+
+  let stopped = false
+  let aborted = false
+  const abort = (why: string): void => {
+    if (aborted) return
+    aborted = true
+    stopped = true
+    violate(why)
+  }
+
+  // ------------------------------------------------------------ network
+  const group = new Map<string, number>()
+  const reachable = (a: string, b: string): boolean => (group.get(a) ?? 0) === (group.get(b) ?? 0)
+
+  const deliver = (to: SimNode, life: number, message: StrictMessage): void => {
+    if (to.life !== life || !to.node) return
+    if (!reachable(message.from, to.id)) return
+    if (to.paused) {
+      to.inbox.push(message)
+      return
+    }
+    to.node.receive(message)
+  }
+
+  const send = (from: string, to: string, message: StrictMessage): void => {
+    stats.messages += 1
+    if (stats.messages > MAX_MESSAGES) {
+      abort(`[ST1] more than ${MAX_MESSAGES} messages: a replication loop?`)
+      return
+    }
+    if (!reachable(from, to) || net.chance(faults.dropRate)) {
+      stats.dropped += 1
+      return
+    }
+    const target = get(to)
+    const life = target.life
+    const copies = net.chance(faults.duplicateRate) ? 2 : 1
+    for (let i = 0; i < copies; i++) {
+      // A copy, as the wire would make: no node may share objects with another.
+      const wire = structuredClone(message)
+      // Now and then a message is stuck far longer than an election timeout: the stale-epoch case.
+      const delayMs = net.chance(faults.lateRate) ? net.int(200, 800) : net.int(1, faults.maxDelayMs)
+      queue.schedule(delayMs, () => deliver(target, life, wire))
+    }
+  }
+
+  // ------------------------------------------------------------ nodes and their storage
+  const boot = (sim: SimNode): void => {
+    sim.life += 1
+    sim.paused = false
+    sim.inbox = []
+    const storage = sim.storage
+    sim.lastApplied = storage.snapshot?.lsn ?? 0
+    let self: StrictNode | null = null
+    const node = makeNode({
+      id: sim.id,
+      members: ids,
+      random: () => timers.next(),
+      send: (peer, message) => send(sim.id, peer, message),
+      semiSyncTimeoutMs: 80,
+      writeTimeoutMs: 1_500,
+      restore: { hardState: storage.hard, snapshot: storage.snapshot, entries: storage.entries },
+      onHardState: (hard) => {
+        storage.hard = hard
+      },
+      onAppend: (entries) => {
+        for (const entry of entries) {
+          const last = storage.entries.at(-1)?.lsn ?? storage.snapshot?.lsn ?? 0
+          if (entry.lsn !== last + 1) violate(`[ST4] ${sim.id} appended lsn ${entry.lsn} after ${last}`)
+          storage.entries.push(entry)
+        }
+      },
+      onTruncate: (fromLsn, removed) => {
+        storage.entries = storage.entries.filter((e) => e.lsn < fromLsn)
+        storage.durableLsn = Math.min(storage.durableLsn, fromLsn - 1)
+        for (const entry of removed) {
+          stats.rollbacks += 1
+          say(`rollback ${sim.id} ${entry.epoch}:${entry.lsn} ${entry.op.kind}`)
+          // [ST5] checked at the moment of rollback: an entry may legitimately be rolled back on one
+          // node and still commit later from another that kept it.
+          if (majorityAcked.has(tokenKey(entry))) violate(`[ST5] ${sim.id} rolled back majority-acknowledged ${tokenKey(entry)}`)
+          if (committed.get(entry.lsn)?.epoch === entry.epoch) violate(`[ST5] ${sim.id} rolled back committed ${tokenKey(entry)}`)
+        }
+      },
+      onSnapshot: (snapshot, prunedTo) => {
+        storage.snapshot = snapshot
+        storage.entries = storage.entries.filter((e) => e.lsn > prunedTo)
+        storage.durableLsn = Math.max(storage.durableLsn, snapshot.lsn)
+        if (snapshot.lsn > sim.lastApplied) {
+          // Installed from the primary: the state jumps to the snapshot, which must match history.
+          stats.snapshotsInstalled += 1
+          say(`snapshot installed on ${sim.id} at ${snapshot.lsn}`)
+          const reference = stateAt(snapshot.lsn)
+          if (reference !== null) {
+            const mine = new DocumentState()
+            mine.reset(snapshot.documents)
+            if (mine.digest() !== reference.digest()) violate(`[ST4] ${sim.id} installed a snapshot at ${snapshot.lsn} that differs from the committed history`)
+          }
+          sim.lastApplied = snapshot.lsn
+        }
+      },
+      onApply: (entry) => {
+        if (entry.lsn !== sim.lastApplied + 1) violate(`[ST4] ${sim.id} applied lsn ${entry.lsn} after ${sim.lastApplied}`)
+        sim.lastApplied = entry.lsn
+        const first = committed.get(entry.lsn)
+        if (!first) committed.set(entry.lsn, entry)
+        else if (entryText(first) !== entryText(entry)) violate(`[ST2] two different entries committed at lsn ${entry.lsn}: ${entryText(first)} and ${sim.id}'s ${entryText(entry)}`)
+        const digest = self?.digest()
+        if (digest !== undefined) {
+          const seen = digestAt.get(entry.lsn)
+          if (!seen) digestAt.set(entry.lsn, { node: sim.id, digest })
+          else if (seen.digest !== digest) violate(`[ST4] ${sim.id}'s digest at lsn ${entry.lsn} is ${digest}, ${seen.node}'s was ${seen.digest}`)
+        }
+      },
+      onWriteOutcome: (outcome) => recordOutcome(sim.id, sim.life, outcome),
+      onRoleChange: (role, epoch) => {
+        say(`${sim.id} is ${role} in epoch ${epoch}`)
+        if (role !== 'primary' || !self) return
+        stats.elections += 1
+        // [FO1] a new primary holds every entry acknowledged at majority in an earlier epoch. (A primary
+        // of a lower epoch can still be elected after a higher one, by voters that never saw the higher
+        // epoch; it can never commit anything, and it need not hold the higher epoch's entries.)
+        for (const token of majorityAcked.values()) {
+          if (token.epoch < epoch && self.epochAt(token.lsn) !== token.epoch) violate(`[FO1] ${sim.id} became primary of epoch ${epoch} without majority-acknowledged ${tokenKey(token)}`)
+        }
+      },
+    })
+    self = node
+    sim.node = node
+  }
+
+  const recordOutcome = (nodeId: string, life: number, outcome: WriteOutcome): void => {
+    const record = writes.get(`${nodeId}:${life}:${outcome.writeId}`)
+    if (!record) return
+    if (record.outcome) violate(`[ST3] write ${tokenKey(outcome.token)} got a second outcome`)
+    record.outcome = outcome
+    if (outcome.status === 'indeterminate') {
+      stats.indeterminate += 1
+      say(`write ${tokenKey(outcome.token)} on ${nodeId} indeterminate (${outcome.reason})`)
+      return
+    }
+    if ((outcome.status as string) !== 'acknowledged') {
+      violate(`[ST3] write ${tokenKey(outcome.token)} reported ${outcome.status as string}`)
+      return
+    }
+    stats.acknowledged += 1
+    ackedTokens.push(outcome.token)
+    say(`write ${tokenKey(outcome.token)} on ${nodeId} acknowledged at ${outcome.level}${outcome.degraded ? ' (degraded)' : ''}`)
+    if (outcome.level === 'majority' || outcome.level === 'all') {
+      stats.majorityAcknowledged += 1
+      majorityAcked.set(tokenKey(outcome.token), outcome.token)
+      const holder = majorityPrimaryByEpoch.get(outcome.token.epoch)
+      if (holder === undefined) majorityPrimaryByEpoch.set(outcome.token.epoch, nodeId)
+      else if (holder !== nodeId) violate(`[ST2] both ${holder} and ${nodeId} obtained majority acknowledgements in epoch ${outcome.token.epoch}`)
+    }
+  }
+
+  /** The state after `lsn` by replaying the committed history; null when part of it is unknown. */
+  const stateAt = (lsn: number): DocumentState | null => {
+    const state = new DocumentState()
+    for (let i = 1; i <= lsn; i++) {
+      const entry = committed.get(i)
+      if (!entry) return null
+      state.apply(entry)
+    }
+    return state
+  }
+
+  const flush = (sim: SimNode): void => {
+    if (!sim.node || sim.paused) return
+    const last = sim.storage.entries.at(-1)?.lsn ?? sim.storage.snapshot?.lsn ?? 0
+    if (last > sim.storage.durableLsn || last < sim.storage.durableLsn) sim.storage.durableLsn = last
+    sim.node.markDurable(last)
+  }
+
+  const crash = (sim: SimNode, why: string): void => {
+    if (!sim.node) return
+    const s = sim.storage
+    const lost = s.entries.filter((e) => e.lsn > s.durableLsn).length
+    s.entries = s.entries.filter((e) => e.lsn <= s.durableLsn)
+    sim.node = null
+    sim.life += 1
+    stats.crashes += 1
+    say(`crash ${sim.id} (${why}; loses ${lost} unsynced entries)`)
+  }
+
+  const restart = (sim: SimNode): void => {
+    if (sim.node) return
+    boot(sim)
+    say(`restart ${sim.id} from ${sim.storage.entries.length} entries${sim.storage.snapshot ? ` after snapshot ${sim.storage.snapshot.lsn}` : ''}, epoch ${sim.storage.hard.epoch}`)
+  }
+
+  const resume = (sim: SimNode, life: number): void => {
+    if (sim.life !== life || !sim.paused) return
+    sim.paused = false
+    say(`resume ${sim.id} (${sim.inbox.length} queued messages)`)
+    // The frozen process wakes up with a late clock first, then drains its socket buffers.
+    sim.node?.tick(queue.now)
+    for (const message of sim.inbox.splice(0)) if (sim.node && !sim.paused) sim.node.receive(message)
+  }
+
+  /** Runs the queue; a runaway message loop ends the run with a violation instead of hanging it. */
+  const runUntil = (untilMs: number): void => {
+    if (aborted) return
+    try {
+      queue.runUntil(untilMs)
+    } catch (error) {
+      // A node that throws mid-message is broken whatever the rule; report it with the run's log.
+      abort(`[ST4] a node threw: ${String(error)}`)
+    }
+  }
+  const every = (intervalMs: number, run: () => void): void => {
+    queue.schedule(intervalMs, () => {
+      if (stopped) return
+      run()
+      every(intervalMs, run)
+    })
+  }
+
+  for (const sim of nodes.values()) {
+    boot(sim)
+    every(net.pick(FLUSH_CHOICES_MS), () => flush(sim))
+  }
+  every(TICK_MS, () => {
+    for (const sim of nodes.values()) if (sim.node && !sim.paused) sim.node.tick(queue.now)
+  })
+
+  // ------------------------------------------------------------ workload
+  const primaries = (): SimNode[] => [...nodes.values()].filter((s) => s.node?.currentRole === 'primary' && !s.paused)
+  const versions: number[] = [0]
+
+  const randomPrecondition = (): Precondition | undefined => {
+    const roll = work.next()
+    if (roll < 0.6) return undefined
+    if (roll < 0.8) return { expectVersion: work.pick(versions.slice(-6)) }
+    return { exists: work.chance(0.5) }
+  }
+  const randomDocOp = (): DocumentOp => {
+    const id = work.pick(KEYS)
+    const precondition = randomPrecondition()
+    const base = { collection: 'acc', id, ...(precondition ? { precondition } : {}) }
+    const roll = work.next()
+    if (roll < 0.5) return { kind: 'put', ...base, value: { n: work.int(0, 999) } }
+    if (roll < 0.85) return { kind: 'patch', ...base, fields: { [work.pick(['x', 'y'])]: work.chance(0.2) ? null : work.int(0, 99) } }
+    return { kind: 'delete', ...base }
+  }
+
+  const issueWrite = (): void => {
+    const live = primaries()
+    const pool = [...nodes.values()].filter((s) => s.node && !s.paused)
+    const target = live.length > 0 && work.chance(0.85) ? work.pick(live) : pool.length > 0 ? work.pick(pool) : null
+    if (!target?.node) return
+    const op: WriteOp = work.chance(0.25) ? { kind: 'batch', ops: Array.from({ length: work.int(2, 3) }, randomDocOp) } : randomDocOp()
+    const concern = work.pick(CONCERNS)
+    stats.writes += 1
+    const result = target.node.write(op, { concern })
+    if (result.status === 'rejected') {
+      stats.rejected += 1
+      say(`write on ${target.id} rejected: ${result.error.code}`)
+      return
+    }
+    versions.push(result.token.lsn)
+    writes.set(`${target.id}:${target.life}:${result.writeId}`, { node: target.id, life: target.life, token: result.token, concern, outcome: null })
+    say(`write on ${target.id} ${op.kind} w=${concern} -> ${tokenKey(result.token)}`)
+  }
+
+  const issueRead = (): void => {
+    const pool = [...nodes.values()].filter((s) => s.node && !s.paused)
+    if (pool.length === 0) return
+    const sim = work.pick(pool)
+    const node = sim.node as StrictNode
+    const after = ackedTokens.length > 0 && work.chance(0.8) ? work.pick(ackedTokens) : undefined
+    const key = work.pick(KEYS)
+    stats.reads += 1
+    const result = node.read('acc', key, after ? { after } : {})
+    say(`read ${key} on ${sim.id} after ${after ? tokenKey(after) : '-'}: ${result.status}${result.status === 'ok' ? ` at ${result.appliedLsn}` : ''}`)
+    if (result.status === 'token-rolled-back') {
+      if (after && majorityAcked.has(tokenKey(after))) violate(`[ST1] read on ${sim.id} says majority-acknowledged ${tokenKey(after)} was rolled back`)
+      return
+    }
+    if (result.status !== 'ok') return
+    // [RD1] never older than `after`, and exactly the committed state at the LSN it claims.
+    if (after && (result.appliedLsn < after.lsn || committed.get(after.lsn)?.epoch !== after.epoch)) {
+      violate(`[RD1] read on ${sim.id} after ${tokenKey(after)} answered from lsn ${result.appliedLsn} without that entry`)
+    }
+    const reference = stateAt(result.appliedLsn)
+    if (reference) {
+      const expected = JSON.stringify(reference.get(strictKey('acc', key)) ?? null)
+      const got = JSON.stringify(result.document)
+      if (expected !== got) violate(`[RD1] read ${key} on ${sim.id} at lsn ${result.appliedLsn} returned ${got}, history says ${expected}`)
+    }
+  }
+
+  // ------------------------------------------------------------ the schedule
+  const operationCount = options.operations ?? 150
+  let time = 0
+  for (let i = 0; i < operationCount; i++) {
+    time += work.int(5, 40)
+    runUntil(time)
+    if (aborted) break
+    const roll = work.next()
+    const all = [...nodes.values()]
+    const alive = all.filter((s) => s.node)
+    const down = all.filter((s) => !s.node)
+    const primary = primaries()[0]
+    if (roll < 0.55 || (roll >= 0.7 && !work.chance(faults.faultiness))) {
+      issueWrite()
+    } else if (roll < 0.7) {
+      issueRead()
+    } else if (roll < 0.8 && faults.partitions) {
+      group.clear()
+      if (primary && work.chance(0.5)) {
+        group.set(primary.id, 1)
+        say(`partition: ${primary.id} (primary) isolated`)
+      } else {
+        for (const id of ids) group.set(id, work.int(0, 1))
+        say(`partition ${ids.map((id) => `${id}:${group.get(id)}`).join(' ')}`)
+      }
+    } else if (roll < 0.8 && faults.partitions) {
+      group.clear()
+      say('heal')
+    } else if (roll < 0.84 && faults.crashes && alive.length > 0) {
+      const victim = primary && work.chance(0.5) ? primary : work.pick(alive)
+      crash(victim, 'kill')
+      if (work.chance(0.4)) restart(victim)
+    } else if (roll < 0.89 && down.length > 0) {
+      restart(work.pick(down))
+    } else if (roll < 0.92 && faults.pauses && alive.length > 0) {
+      const victim = primary && work.chance(0.6) ? primary : work.pick(alive)
+      if (!victim.paused) {
+        victim.paused = true
+        stats.pauses += 1
+        const forMs = work.int(100, 1_200)
+        say(`pause ${victim.id} for ${forMs}ms`)
+        const life = victim.life
+        queue.schedule(forMs, () => resume(victim, life))
+      }
+    } else if (roll < 0.93 && faults.powerLoss) {
+      for (const sim of alive) crash(sim, 'power loss')
+      for (const sim of all) restart(sim)
+    } else if (roll < 0.97) {
+      const sim = alive.length > 0 ? work.pick(alive) : null
+      if (sim?.node && !sim.paused) {
+        // A retention bound below some replica's durable LSN forces snapshot catch-up [ST6].
+        const forced = work.chance(0.5)
+        const snapshot = sim.node.compact(forced ? sim.node.applied : undefined)
+        if (snapshot) say(`compact ${sim.id} (snapshot at ${snapshot.lsn}${forced ? ', forced' : ''})`)
+      }
+    } else if (roll < 0.985) {
+      if (primary?.node) {
+        primary.node.stepDown()
+        say(`operator: step down ${primary.id}`)
+      }
+    } else {
+      const sim = alive.length > 0 ? work.pick(alive) : null
+      if (sim?.node && !sim.paused) {
+        sim.node.promote()
+        say(`operator: promote ${sim.id}`)
+      }
+    }
+  }
+
+  // ------------------------------------------------------------ final heal and settle
+  const healedAt = queue.now
+  group.clear()
+  Object.assign(faults, { dropRate: 0, duplicateRate: 0, lateRate: 0 })
+  for (const sim of nodes.values()) {
+    if (!sim.node) restart(sim)
+    if (sim.paused) resume(sim, sim.life)
+  }
+  say('final heal: partitions healed, nodes restarted and resumed, no more drops')
+  const budget = options.settleBudgetMs ?? 15_000
+  let settled = false
+  while (queue.now < healedAt + budget) {
+    runUntil(queue.now + 50)
+    if (aborted) break
+    const leaders = primaries()
+    const leader = leaders[0]?.node
+    if (leaders.length !== 1 || !leader) continue
+    // Settled: every write got its outcome, and every node applied the primary's whole log durably.
+    const openWrites = [...writes.values()].some((w) => w.outcome === null && w.node === leaders[0]?.id && w.life === leaders[0]?.life)
+    if (openWrites) continue
+    if ([...nodes.values()].every((s) => s.node && s.node.currentEpoch === leader.currentEpoch && s.node.applied === leader.lastPosition.lsn && s.node.durable === leader.lastPosition.lsn)) {
+      settled = true
+      break
+    }
+  }
+  stopped = true
+  stats.settleMs = settled ? queue.now - healedAt : null
+  say(settled ? `settled after ${stats.settleMs}ms` : 'did not settle')
+  if (!settled) violate('[ST1] the cluster did not settle on one primary with every node caught up within the budget')
+
+  // ------------------------------------------------------------ final checks
+  // [ST1] every majority-acknowledged write is in every node's committed log.
+  for (const token of majorityAcked.values()) {
+    for (const sim of nodes.values()) {
+      const node = sim.node
+      if (!node) continue
+      if (node.epochAt(token.lsn) !== token.epoch || node.commit < token.lsn) {
+        violate(`[ST1] majority-acknowledged ${tokenKey(token)} missing on ${sim.id} (holds epoch ${node.epochAt(token.lsn) ?? '-'} at ${token.lsn}, commit ${node.commit})`)
+      }
+    }
+  }
+  // [ST4] every node shows the same state as the primary at the same LSN.
+  const digests = new Set([...nodes.values()].map((s) => s.node?.digest()))
+  if (settled && digests.size !== 1) violate(`[ST4] final digests differ: ${[...nodes.values()].map((s) => `${s.id}=${s.node?.digest()}`).join(' ')}`)
+  // [ST3] a write whose primary is alive and settled got exactly one outcome, acknowledged or indeterminate.
+  for (const sim of nodes.values()) {
+    if (!sim.node) continue
+    if (sim.node.status().pendingWrites > 0 && settled) violate(`[ST3] ${sim.id} still holds writes without an outcome`)
+  }
+  return { seed: options.seed, violations, log, stats }
+}
