@@ -13,7 +13,7 @@
  */
 import * as decoding from 'lib0/decoding'
 import * as encoding from 'lib0/encoding'
-import type { Change, DocType } from '../types.js'
+import type { Change, DocType, Hlc } from '../types.js'
 import { DecodeError } from './errors.js'
 import {
   invalid,
@@ -32,12 +32,54 @@ const DOC_TYPE_CODE: Readonly<Record<DocType, number>> = { lww: 0, yjs: 1, autom
 const DOC_TYPE_BY_CODE: readonly DocType[] = ['lww', 'yjs', 'automerge']
 
 /**
- * [PF1] Every change is encoded at most once per process: the bytes are remembered here, keyed by
- * the Change object, and decoded changes are registered with the exact bytes they came from, so a
- * change received from one peer goes to every subscriber and peer as the same buffer.
- * A WeakMap, so the cache never outlives the changes themselves.
+ * [PF1] Every change is encoded at most once per process. A decoded change is a `DecodedChange`
+ * that holds the exact bytes it was read from, so a change received from one peer (or read back
+ * from storage) goes to every subscriber and peer as the same buffer. Any other Change object
+ * (e.g. a local commit) has its encoding remembered here on first use, keyed by the object:
+ * a WeakMap, so the cache never outlives the changes themselves.
  */
 const encodedChanges = new WeakMap<Change, Uint8Array>()
+
+/**
+ * A change produced by the decoder. Its own enumerable properties are exactly a `Change`'s (so it
+ * compares, spreads and serialises like a plain one); the bytes it was decoded from live in a
+ * private field, which costs one slot instead of a WeakMap entry per change (the recovery path
+ * holds millions of them).
+ */
+class DecodedChange implements Change {
+  readonly origin: string
+  readonly seq: number
+  readonly hlc: Hlc
+  readonly collection: string
+  readonly docId: string
+  readonly docType: DocType
+  readonly payload: Uint8Array
+  readonly #bytes: Uint8Array
+
+  constructor(
+    origin: string,
+    seq: number,
+    hlc: Hlc,
+    collection: string,
+    docId: string,
+    docType: DocType,
+    payload: Uint8Array,
+    bytes: Uint8Array,
+  ) {
+    this.origin = origin
+    this.seq = seq
+    this.hlc = hlc
+    this.collection = collection
+    this.docId = docId
+    this.docType = docType
+    this.payload = payload
+    this.#bytes = bytes
+  }
+
+  static bytesOf(change: Change): Uint8Array | undefined {
+    return change instanceof DecodedChange ? change.#bytes : undefined
+  }
+}
 
 function writeChangeFields(encoder: encoding.Encoder, change: Change): void {
   if (typeof change !== 'object' || change === null) invalid('change', change)
@@ -69,7 +111,7 @@ function writeChangeFields(encoder: encoding.Encoder, change: Change): void {
  * ```
  */
 export function encodeChange(change: Change): Uint8Array {
-  const cached = encodedChanges.get(change)
+  const cached = DecodedChange.bytesOf(change) ?? encodedChanges.get(change)
   if (cached !== undefined) return cached
   const encoder = encoding.createEncoder()
   writeChangeFields(encoder, change)
@@ -89,30 +131,32 @@ export function writeChange(encoder: encoding.Encoder, change: Change): void {
  * mutate that input afterwards). Throws `DecodeError` for any malformed or truncated input.
  */
 export function readChange(decoder: decoding.Decoder): Change {
+  return readChangeAt(decoder, null)
+}
+
+/**
+ * Reads one change; its encoding is `whole` when given (the caller checks that the change spans
+ * all of it), else the view of the bytes it was read from.
+ */
+function readChangeAt(decoder: decoding.Decoder, whole: Uint8Array | null): Change {
   const start = decoder.pos
-  let change: Change
   try {
-    change = readChangeFields(decoder)
+    const origin = readString(decoder, 'change.origin', true)
+    const seq = readUint(decoder, 'change.seq', 1)
+    const wallMs = readUint(decoder, 'change.hlc.wallMs')
+    const counter = readUint(decoder, 'change.hlc.counter')
+    const node = readString(decoder, 'change.hlc.node', true)
+    const collection = readString(decoder, 'change.collection', true)
+    const docId = readString(decoder, 'change.docId', true)
+    const docTypeCode = readByte(decoder, 'change.docType')
+    const docType = DOC_TYPE_BY_CODE[docTypeCode]
+    if (docType === undefined) throw new DecodeError(`unknown docType ${docTypeCode}`)
+    const payload = readBytes(decoder)
+    const bytes = whole ?? decoder.arr.subarray(start, decoder.pos)
+    return new DecodedChange(origin, seq, { wallMs, counter, node }, collection, docId, docType, payload, bytes)
   } catch (err) {
     throw toDecodeError(err)
   }
-  encodedChanges.set(change, decoder.arr.subarray(start, decoder.pos))
-  return change
-}
-
-function readChangeFields(decoder: decoding.Decoder): Change {
-  const origin = readString(decoder, 'change.origin', true)
-  const seq = readUint(decoder, 'change.seq', 1)
-  const wallMs = readUint(decoder, 'change.hlc.wallMs')
-  const counter = readUint(decoder, 'change.hlc.counter')
-  const node = readString(decoder, 'change.hlc.node', true)
-  const collection = readString(decoder, 'change.collection', true)
-  const docId = readString(decoder, 'change.docId', true)
-  const docTypeCode = readByte(decoder, 'change.docType')
-  const docType = DOC_TYPE_BY_CODE[docTypeCode]
-  if (docType === undefined) throw new DecodeError(`unknown docType ${docTypeCode}`)
-  const payload = readBytes(decoder)
-  return { origin, seq, hlc: { wallMs, counter, node }, collection, docId, docType, payload }
 }
 
 /**
@@ -122,10 +166,9 @@ function readChangeFields(decoder: decoding.Decoder): Change {
 export function decodeChange(bytes: Uint8Array): Change {
   if (!(bytes instanceof Uint8Array)) throw new DecodeError('change is not a Uint8Array')
   const decoder = decoding.createDecoder(bytes)
-  const change = readChange(decoder)
+  const change = readChangeAt(decoder, bytes)
   if (decoder.pos !== bytes.length) {
     throw new DecodeError(`${bytes.length - decoder.pos} trailing bytes after change`)
   }
-  encodedChanges.set(change, bytes)
   return change
 }
