@@ -117,9 +117,9 @@ export const DEFAULT_MAX_ENTRIES_PER_MESSAGE = 64
  * out through the callbacks.
  *
  * @example
- * const node = new StrictNode({ id: 'eu', members: ['eu', 'us', 'ap'], random: Math.random,
+ * const node = new StrictNode({ id: 'eu', members: ['eu', 'us', 'ap'], random: shellRandom,
  *   send: (peer, msg) => link(peer).send(msg), onAppend: (es) => wal.append(es) })
- * setInterval(() => node.tick(Date.now()), 10)       // elections, heartbeats, timeouts
+ * shellTimer.every(10, () => node.tick(wallClockMs()))   // the shell drives elections, heartbeats, timeouts
  * wal.onFsync((lsn) => node.markDurable(lsn))          // durability drives acknowledgements
  * const w = node.write({ kind: 'put', collection: 'accounts', id: 'a1', value: { balance: 10 },
  *   precondition: { exists: false } }, { concern: 'majority' })
