@@ -1,5 +1,5 @@
 import { StrictNode } from '../../../core/strict/index.js'
-import type { RequestVoteMessage } from '../../../core/strict/index.js'
+import type { AppendReplyMessage, RequestVoteMessage } from '../../../core/strict/index.js'
 
 /*
  * Deliberately broken strict nodes. The strict simulator must catch each within the default number
@@ -35,5 +35,27 @@ export class NoTruncateNode extends StrictNode {
 export class UnfencedNode extends StrictNode {
   protected override acceptsEpoch(): boolean {
     return true
+  }
+}
+
+/**
+ * Counts append replies of older epochs towards its acknowledgements [ST2]. Such a reply's `matchLsn`
+ * and `durableLsn` describe the log of an earlier primary, which the current one may no longer equal
+ * (it lost its volatile tail in a crash, or was truncated by a primary in between).
+ */
+export class StaleReplyCountingNode extends StrictNode {
+  protected override countsReply(m: AppendReplyMessage): boolean {
+    return m.epoch <= this.epoch
+  }
+}
+
+/**
+ * Commits entries of older epochs by counting replicas (Raft's figure 8) [ST1]: an entry on a
+ * majority can still be overwritten by a primary whose last entry has a later epoch, unless an entry
+ * of the current epoch committed on top of it.
+ */
+export class CommitOldEpochByCountingNode extends StrictNode {
+  protected override mayCommitByCounting(lsn: number): boolean {
+    return lsn > 0 && this.log.epochAt(lsn) !== undefined
   }
 }

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest'
-import type { StrictNode, StrictNodeOptions } from '../../../core/strict/index.js'
+import { StrictNode, type StrictNodeOptions } from '../../../core/strict/index.js'
 import { DEFAULT_STRICT_RUNS_PER_CASE } from './harness.js'
-import { AckBeforeDurableNode, NoTruncateNode, UnfencedNode, VoteForAnyoneNode } from './mutants.js'
+import { AckBeforeDurableNode, CommitOldEpochByCountingNode, NoTruncateNode, StaleReplyCountingNode, UnfencedNode, VoteForAnyoneNode } from './mutants.js'
+import { runStaleReplyScenario } from './scenarios.js'
 import { runStrictSimulation } from './strict-simulator.js'
 
 function firstFailure(nodes: 3 | 5, createNode: (o: StrictNodeOptions) => StrictNode): { seed: number; violations: string[] } | null {
@@ -19,6 +20,9 @@ describe('the strict simulator catches deliberately broken nodes within the defa
     { name: 'a primary that acknowledges before durability', rules: ['[ST1]', '[FO1]', '[ST2]', '[ST5]'], Kind: AckBeforeDurableNode },
     { name: 'a replica that keeps a conflicting suffix', rules: ['[ST4]', '[ST2]', '[ST1]'], Kind: NoTruncateNode },
     { name: 'a replica that accepts appends from a stale epoch', rules: ['[ST1]', '[ST2]', '[ST4]', '[ST5]'], Kind: UnfencedNode },
+    // Raft's figure 8: reached by the election churn (new primaries cut off, a returning one crashing
+    // right after its first commit); caught as the committed entry being rolled back or replaced.
+    { name: 'a primary that commits entries of older epochs by counting', rules: ['[ST5]', '[ST2]', '[ST1]', '[FO1]'], Kind: CommitOldEpochByCountingNode },
   ]
   for (const nodes of [3, 5] as const) {
     for (const { name, rules, Kind } of cases) {
@@ -30,4 +34,17 @@ describe('the strict simulator catches deliberately broken nodes within the defa
       })
     }
   }
+})
+
+describe('scripted interleavings catch what the seeded schedules do not reach', () => {
+  it('[ST1][ST2] catches a primary that counts append replies of older epochs (stale-reply scenario)', () => {
+    const { violations, log } = runStaleReplyScenario((o) => new StaleReplyCountingNode(o))
+    expect(violations, log.join('\n')).toContain('[ST1] a committed 2:2 held durably only by a')
+    expect(violations.some((v) => v.startsWith('[ST2] two different entries committed at lsn 2'))).toBe(true)
+  })
+
+  it('the real node passes the stale-reply scenario', () => {
+    const { violations, log } = runStaleReplyScenario((o) => new StrictNode(o))
+    expect(violations, log.join('\n')).toEqual([])
+  })
 })

@@ -29,6 +29,23 @@ export interface StrictFaultProfile {
   readonly powerLoss: boolean
   /** Share of the non-read, non-write operation slots that really inject a fault (the rest write). */
   readonly faultiness: number
+  /**
+   * Election churn, aimed at the interleavings of Raft's figure 8: the chance that a node which has
+   * just become primary is cut off at once (alone in 3 nodes, with one follower of its side in 5), so that
+   * its no-op (and any write) stays on a minority and competing histories pile up at the same LSNs.
+   */
+  readonly isolateNewPrimary: number
+  /** The chance that a primary crashes right after its commit index moved, before its next flush. */
+  readonly crashAfterCommit: number
+  /**
+   * For a primary elected while another node holds a later epoch's entry at one of its uncommitted LSNs
+   * (a competing history): the chance that its disk stalls a while and it crashes right after its
+   * first commit — the one that takes the entries of earlier epochs along with its no-op (figure 8's
+   * primary crashes right there, before its own entry has spread).
+   */
+  readonly crashAfterFirstCommit: number
+  /** The chance (scaled by 0.03 per operation slot) that one node's outgoing messages all arrive 200–1500 ms late for a while. */
+  readonly slowLinks: number
 }
 
 export interface StrictSimOptions {
@@ -88,6 +105,10 @@ interface SimNode {
   inbox: StrictMessage[]
   storage: Storage
   lastApplied: number
+  /** Became primary facing a competing history held by these nodes (see `competitors`); not committed since. */
+  returning: string[]
+  /** Its disk stalls (no flush completes) until then. */
+  stalledUntil: number
 }
 
 interface WriteRecord {
@@ -99,7 +120,7 @@ interface WriteRecord {
 }
 
 function defaultFaults(random: SimRandom): StrictFaultProfile {
-  return {
+  const base = {
     dropRate: random.pick([0, 0.02, 0.1]),
     duplicateRate: random.pick([0, 0.05, 0.2]),
     maxDelayMs: random.pick([5, 30, 100]),
@@ -109,6 +130,17 @@ function defaultFaults(random: SimRandom): StrictFaultProfile {
     pauses: random.chance(0.6),
     powerLoss: random.chance(0.3),
     faultiness: random.pick([0.2, 0.5, 1]),
+  }
+  // Drawn last, so the draws above (and the runs without churn) stay as they were. Churn needs a few
+  // quiet elections in a row, so its runs inject fewer other faults.
+  if (!random.chance(0.5)) return { ...base, isolateNewPrimary: 0, crashAfterCommit: 0, crashAfterFirstCommit: 0, slowLinks: 0 }
+  return {
+    ...base,
+    faultiness: 0.2,
+    isolateNewPrimary: random.pick([0.5, 0.7]),
+    crashAfterCommit: random.pick([0.02, 0.1]),
+    crashAfterFirstCommit: random.pick([0.6, 0.9]),
+    slowLinks: random.pick([0.5, 1]),
   }
 }
 
@@ -125,6 +157,8 @@ export function runStrictSimulation(options: StrictSimOptions): StrictSimResult 
   const work = random.fork()
   const net = random.fork()
   const timers = random.fork()
+  /** Drives the churn faults only, so that runs without churn replay exactly as before it existed. */
+  const chaos = random.fork()
   const queue = new EventQueue()
   const log: string[] = []
   const violations: string[] = []
@@ -156,9 +190,18 @@ export function runStrictSimulation(options: StrictSimOptions): StrictSimResult 
   const ids = Array.from({ length: options.nodes }, (_, i) => `n${i}`)
   const nodes = new Map<string, SimNode>()
   for (const id of ids) {
-    nodes.set(id, { id, node: null, life: 0, paused: false, inbox: [], storage: { hard: { epoch: 0, votedFor: null }, snapshot: null, entries: [], durableLsn: 0 }, lastApplied: 0 })
+    nodes.set(id, { id, node: null, life: 0, paused: false, inbox: [], storage: { hard: { epoch: 0, votedFor: null }, snapshot: null, entries: [], durableLsn: 0 }, lastApplied: 0, returning: [], stalledUntil: 0 })
   }
   const get = (id: string): SimNode => nodes.get(id) as SimNode
+  const majority = Math.floor(options.nodes / 2) + 1
+  /** Whether this storage would bring `entry` back after a crash (durable log prefix or snapshot). */
+  const holdsDurably = (storage: Storage, entry: LogEntry): boolean => {
+    const snapshot = storage.snapshot
+    if (snapshot && entry.lsn <= snapshot.lsn) return [...snapshot.history].reverse().find((start) => start.lsn <= entry.lsn)?.epoch === entry.epoch
+    if (entry.lsn > storage.durableLsn) return false
+    const first = storage.entries[0]?.lsn ?? 0
+    return storage.entries[entry.lsn - first]?.epoch === entry.epoch
+  }
 
   // ------------------------------------------------------------ what the checks need
   const writes = new Map<string, WriteRecord>()
@@ -174,6 +217,8 @@ export function runStrictSimulation(options: StrictSimOptions): StrictSimResult 
   const digestAt = new Map<number, { node: string; digest: string }>()
 
   let stopped = false
+  /** Set at the final heal: from then on no fault is injected any more. */
+  let healing = false
   let aborted = false
   const abort = (why: string): void => {
     if (aborted) return
@@ -184,6 +229,23 @@ export function runStrictSimulation(options: StrictSimOptions): StrictSimResult 
 
   // ------------------------------------------------------------ network
   const group = new Map<string, number>()
+  /** Bumped at every partition change, so a scheduled heal only undoes its own partition. */
+  let partitionGeneration = 0
+  const partition = (members: readonly string[], why: string): void => {
+    group.clear()
+    for (const id of members) group.set(id, 1)
+    partitionGeneration += 1
+    say(`partition: ${members.join(',')} cut off (${why})`)
+  }
+  /** The generation of the partition the election churn made (it heals it only while it stands). */
+  let churnCut = -1
+  const healPartition = (why: string): void => {
+    group.clear()
+    partitionGeneration += 1
+    say(`heal (${why})`)
+  }
+  /** node → until when all its outgoing messages arrive 200–1500 ms late (a slow link: stale replies). */
+  const slowUntil = new Map<string, number>()
   const reachable = (a: string, b: string): boolean => (group.get(a) ?? 0) === (group.get(b) ?? 0)
 
   const deliver = (to: SimNode, life: number, message: StrictMessage): void => {
@@ -213,7 +275,7 @@ export function runStrictSimulation(options: StrictSimOptions): StrictSimResult 
       // A copy, as the wire would make: no node may share objects with another.
       const wire = structuredClone(message)
       // Now and then a message is stuck far longer than an election timeout: the stale-epoch case.
-      const delayMs = net.chance(faults.lateRate) ? net.int(200, 800) : net.int(1, faults.maxDelayMs)
+      const delayMs = (net.chance(faults.lateRate) ? net.int(200, 800) : net.int(1, faults.maxDelayMs)) + ((slowUntil.get(from) ?? -1) >= queue.now ? chaos.int(200, 1_500) : 0)
       queue.schedule(delayMs, () => deliver(target, life, wire))
     }
   }
@@ -274,6 +336,28 @@ export function runStrictSimulation(options: StrictSimOptions): StrictSimResult 
         }
       },
       onApply: (entry) => {
+        if (self?.currentRole === 'primary' && !healing) {
+          const rivals = sim.returning
+          const returning = rivals.length > 0
+          sim.returning = []
+          if (chaos.chance(returning ? faults.crashAfterFirstCommit : faults.crashAfterCommit)) {
+            // …and the competing history it faced comes back at the same moment; once it has restarted,
+            // an operator promotes a node holding that history (the vote rule must stop it if it may not win).
+            const rival = returning ? get(chaos.pick(rivals)) : null
+            crashSoon(sim, `right after its ${returning ? 'first ' : ''}commit moved`, () => {
+              if (rival?.node && !rival.paused) {
+                rival.node.promote()
+                say(`operator: promote ${rival.id}`)
+              }
+            })
+            if (returning && churnCut === partitionGeneration) healPartition('with the crash')
+          }
+        }
+        if (self?.currentRole === 'primary') {
+          // [ST1] a primary commits only what a majority holds durably: one crash must not lose it.
+          const holders = ids.filter((id) => holdsDurably(get(id).storage, entry))
+          if (holders.length < majority) violate(`[ST1] ${sim.id} committed ${tokenKey(entry)} held durably only by ${holders.join(',') || 'nobody'}`)
+        }
         if (entry.lsn !== sim.lastApplied + 1) violate(`[ST4] ${sim.id} applied lsn ${entry.lsn} after ${sim.lastApplied}`)
         sim.lastApplied = entry.lsn
         const first = committed.get(entry.lsn)
@@ -291,6 +375,28 @@ export function runStrictSimulation(options: StrictSimOptions): StrictSimResult 
         say(`${sim.id} is ${role} in epoch ${epoch}`)
         if (role !== 'primary' || !self) return
         stats.elections += 1
+        // Figure 8 (Raft §5.4.2) from election churn: a new primary is cut off at once, so its no-op
+        // stays on a minority (itself, or in 5 nodes itself and one follower) and the majority elects
+        // another, which may meet the same fate; each leaves a competing history at the same LSNs.
+        // A primary elected while another node holds a later epoch's entry at one of its uncommitted
+        // LSNs (a competing history) is not cut off but may crash right after its first commit —
+        // before its own no-op has spread — so that the competing history can win the next election.
+        sim.returning = competitors(sim.id, self)
+        if (sim.returning.length > 0 && !healing && chaos.chance(faults.crashAfterFirstCommit)) {
+          // Its disk stalls a while, so that its replicas' acknowledgements get ahead of its own.
+          sim.stalledUntil = queue.now + chaos.int(100, 500)
+          say(`disk of ${sim.id} stalls until t=${sim.stalledUntil}`)
+        }
+        if (!healing && sim.returning.length === 0 && chaos.chance(faults.isolateNewPrimary)) {
+          // Its no-op leaves in this very call: cut off now, it reaches only the follower cut off with it.
+          const near = ids.filter((id) => id !== sim.id && reachable(id, sim.id))
+          const partner = options.nodes === 5 && near.length > 0 ? [chaos.pick(near)] : []
+          partition([sim.id, ...partner], `new primary of epoch ${epoch}`)
+          const generation = (churnCut = partitionGeneration)
+          queue.schedule(chaos.int(300, 1_000), () => {
+            if (!healing && generation === partitionGeneration) healPartition('after new-primary cut')
+          })
+        }
         // [FO1] a new primary holds every entry acknowledged at majority in an earlier epoch. (A primary
         // of a lower epoch can still be elected after a higher one, by voters that never saw the higher
         // epoch; it can never commit anything, and it need not hold the higher epoch's entries.)
@@ -301,6 +407,16 @@ export function runStrictSimulation(options: StrictSimOptions): StrictSimResult 
     })
     self = node
     sim.node = node
+  }
+
+  /** The other nodes holding an entry of a later epoch than `node`'s at one of `node`'s uncommitted LSNs. */
+  const competitors = (id: string, node: StrictNode): string[] => {
+    const found = new Set<string>()
+    for (let lsn = node.commit + 1; lsn <= node.lastPosition.lsn; lsn++) {
+      const mine = node.epochAt(lsn) ?? 0
+      for (const other of nodes.values()) if (other.id !== id && (other.node?.epochAt(lsn) ?? 0) > mine) found.add(other.id)
+    }
+    return [...found]
   }
 
   const recordOutcome = (nodeId: string, life: number, outcome: WriteOutcome): void => {
@@ -341,7 +457,7 @@ export function runStrictSimulation(options: StrictSimOptions): StrictSimResult 
   }
 
   const flush = (sim: SimNode): void => {
-    if (!sim.node || sim.paused) return
+    if (!sim.node || sim.paused || queue.now < sim.stalledUntil) return
     const last = sim.storage.entries.at(-1)?.lsn ?? sim.storage.snapshot?.lsn ?? 0
     if (last > sim.storage.durableLsn || last < sim.storage.durableLsn) sim.storage.durableLsn = last
     sim.node.markDurable(last)
@@ -356,6 +472,19 @@ export function runStrictSimulation(options: StrictSimOptions): StrictSimResult 
     sim.life += 1
     stats.crashes += 1
     say(`crash ${sim.id} (${why}; loses ${lost} unsynced entries)`)
+  }
+
+  /** Crashes a node as soon as the current event is over (not from inside its own callback); restarts it a little later. */
+  const crashSoon = (sim: SimNode, why: string, afterRestart?: () => void): void => {
+    const life = sim.life
+    queue.schedule(0, () => {
+      if (healing || sim.life !== life || !sim.node) return
+      crash(sim, why)
+      queue.schedule(chaos.int(20, 400), () => {
+        restart(sim)
+        if (afterRestart) queue.schedule(chaos.int(1, 30), () => !healing && afterRestart())
+      })
+    })
   }
 
   const restart = (sim: SimNode): void => {
@@ -472,6 +601,12 @@ export function runStrictSimulation(options: StrictSimOptions): StrictSimResult 
     time += work.int(5, 40)
     runUntil(time)
     if (aborted) break
+    if (chaos.chance(faults.slowLinks * 0.03)) {
+      const slow = chaos.pick(ids)
+      const forMs = chaos.int(200, 1_000)
+      slowUntil.set(slow, queue.now + forMs)
+      say(`slow link: ${slow}'s messages arrive 200–1500ms late for ${forMs}ms`)
+    }
     const roll = work.next()
     const all = [...nodes.values()]
     const alive = all.filter((s) => s.node)
@@ -483,6 +618,7 @@ export function runStrictSimulation(options: StrictSimOptions): StrictSimResult 
       issueRead()
     } else if (roll < 0.8 && faults.partitions) {
       group.clear()
+      partitionGeneration += 1
       if (primary && work.chance(0.5)) {
         group.set(primary.id, 1)
         say(`partition: ${primary.id} (primary) isolated`)
@@ -492,6 +628,7 @@ export function runStrictSimulation(options: StrictSimOptions): StrictSimResult 
       }
     } else if (roll < 0.8 && faults.partitions) {
       group.clear()
+      partitionGeneration += 1
       say('heal')
     } else if (roll < 0.84 && faults.crashes && alive.length > 0) {
       const victim = primary && work.chance(0.5) ? primary : work.pick(alive)
@@ -536,8 +673,10 @@ export function runStrictSimulation(options: StrictSimOptions): StrictSimResult 
 
   // ------------------------------------------------------------ final heal and settle
   const healedAt = queue.now
+  healing = true
   group.clear()
   Object.assign(faults, { dropRate: 0, duplicateRate: 0, lateRate: 0 })
+  slowUntil.clear()
   for (const sim of nodes.values()) {
     if (!sim.node) restart(sim)
     if (sim.paused) resume(sim, sim.life)
