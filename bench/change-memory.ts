@@ -12,7 +12,7 @@
 import { HlcClock } from '../core/clock/hlc.js'
 import { decodeChange, encodeChange } from '../core/codec/index.js'
 import { createReplica, LwwReplica } from '../core/crdt/index.js'
-import { encodeLwwPayload, type LwwStamp } from '../core/crdt/lww-payload.js'
+import { LwwFill } from './lww-fill.js'
 import { MeshNode } from '../core/mesh/index.js'
 import type { Change } from '../core/types.js'
 
@@ -35,32 +35,13 @@ const fmt = (n: number, digits = 0): string =>
 
 /** N encoded LWW records (origin `c`, DOCS documents, two fields with a base), as storage chunks. */
 function buildChunks(): { chunks: Uint8Array[][]; recordBytes: number } {
-  const lastByDoc: (LwwStamp | null)[] = new Array(DOCS).fill(null)
-  const wall0 = 1_700_000_000_000
+  const fill = new LwwFill(NODE, DOCS, 1_700_000_000_000)
   const chunks: Uint8Array[][] = []
   let recordBytes = 0
   for (let from = 0; from < N; from += CHUNK) {
     const encoded: Uint8Array[] = []
     for (let i = from; i < Math.min(N, from + CHUNK); i++) {
-      const hlc = { wallMs: wall0 + Math.floor(i / 500), counter: i % 500, node: NODE }
-      const d = i % DOCS
-      const base = lastByDoc[d] ?? null
-      const change: Change = {
-        origin: NODE,
-        seq: i + 1,
-        hlc,
-        collection: 'notes',
-        docId: `fill-${d}`,
-        docType: 'lww',
-        payload: encodeLwwPayload({
-          kind: 'write',
-          writes: [
-            { field: 'title', deleted: false, value: `note ${i}`, base },
-            { field: 'n', deleted: false, value: i, base },
-          ],
-        }),
-      }
-      lastByDoc[d] = { hlc, origin: NODE }
+      const change = fill.change(i, i + 1)
       encoded.push(encodeChange(change))
     }
     // Like FileStorage.readRange: one buffer of its own per read, records are views into it.

@@ -23,10 +23,9 @@ import { cpus } from 'node:os'
 import { join } from 'node:path'
 import { createNodeClient, type MeridianClient, type WriteHandle } from '../client/node.js'
 import { encodeChange } from '../core/codec/index.js'
-import { encodeLwwPayload, type LwwStamp } from '../core/crdt/index.js'
-import type { Change } from '../core/types.js'
 import { CRDT_LOG } from '../server/region-node.js'
 import { openFileStorage } from '../server/storage/file-adapter.js'
+import { LwwFill } from './lww-fill.js'
 import { ProcessCluster, sleep, waitFor, type ClusterNode } from '../test/helpers/cluster.js'
 
 const N = Number(process.argv[2] ?? 20_000)
@@ -352,30 +351,10 @@ try {
     const storage = await openFileStorage(storageDir)
     const bounds = await storage.logBounds(CRDT_LOG)
     if (bounds.lastIndex !== smallLog) log(`note: C's log has ${bounds.lastIndex} records, /status said ${smallLog} changes`)
-    const lastByDoc: (LwwStamp | null)[] = new Array(FILL_DOCS).fill(null)
-    const wall0 = Date.now() - 3_600_000 // an hour ago: every timestamp is in the past at restart
+    const fill = new LwwFill('c', FILL_DOCS, Date.now() - 3_600_000) // an hour ago: every timestamp is in the past at restart
     let batch: Uint8Array[] = []
     for (let i = 0; i < FILL; i++) {
-      const seq = ownBefore + i + 1
-      const hlc = { wallMs: wall0 + Math.floor(i / 500), counter: i % 500, node: 'c' }
-      const d = i % FILL_DOCS
-      const base = lastByDoc[d] ?? null
-      const change: Change = {
-        origin: 'c',
-        seq,
-        hlc,
-        collection: 'notes',
-        docId: `fill-${d}`,
-        docType: 'lww',
-        payload: encodeLwwPayload({
-          kind: 'write',
-          writes: [
-            { field: 'title', deleted: false, value: `note ${i}`, base },
-            { field: 'n', deleted: false, value: i, base },
-          ],
-        }),
-      }
-      lastByDoc[d] = { hlc, origin: 'c' }
+      const change = fill.change(i, ownBefore + i + 1)
       batch.push(encodeChange(change))
       if (batch.length === FILL_BATCH || i === FILL - 1) {
         await storage.append(CRDT_LOG, batch)

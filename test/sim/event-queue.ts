@@ -12,6 +12,15 @@ export class EventQueue {
     this.push({ at: this.now + Math.max(0, delayMs), order: this.counter++, run })
   }
 
+  /** Runs `run` every `intervalMs` until `stopped()` says so (checked before each run). */
+  every(intervalMs: number, run: () => void, stopped: () => boolean): void {
+    this.schedule(intervalMs, () => {
+      if (stopped()) return
+      run()
+      this.every(intervalMs, run, stopped)
+    })
+  }
+
   /** Runs the next event; false when none is left. */
   step(): boolean {
     const event = this.pop()

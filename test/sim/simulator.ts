@@ -223,13 +223,7 @@ export function runSimulation(options: SimOptions): SimResult {
   }
 
   let stopped = false
-  const every = (intervalMs: number, run: () => void): void => {
-    queue.schedule(intervalMs, () => {
-      if (stopped) return
-      run()
-      every(intervalMs, run)
-    })
-  }
+  const every = (intervalMs: number, run: () => void): void => queue.every(intervalMs, run, () => stopped)
 
   for (const replica of replicas.values()) {
     boot(replica)

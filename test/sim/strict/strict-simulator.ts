@@ -512,13 +512,7 @@ export function runStrictSimulation(options: StrictSimOptions): StrictSimResult 
       abort(`[ST4] a node threw: ${String(error)}`)
     }
   }
-  const every = (intervalMs: number, run: () => void): void => {
-    queue.schedule(intervalMs, () => {
-      if (stopped) return
-      run()
-      every(intervalMs, run)
-    })
-  }
+  const every = (intervalMs: number, run: () => void): void => queue.every(intervalMs, run, () => stopped)
 
   for (const sim of nodes.values()) {
     boot(sim)
