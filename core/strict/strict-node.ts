@@ -25,6 +25,8 @@ export interface StrictRestore {
   readonly snapshot?: StrictSnapshot | null
   /** Durable entries in LSN order; those at or below the snapshot are skipped. */
   readonly entries?: readonly LogEntry[]
+  /** The last list given to `onRollbackCandidates`. */
+  readonly rollbackCandidates?: readonly LogEntry[]
 }
 
 export interface StrictNodeOptions {
@@ -48,11 +50,21 @@ export interface StrictNodeOptions {
   /** New entries at the end of the log (volatile until the shell calls `markDurable`). */
   readonly onAppend?: (entries: readonly LogEntry[]) => void
   /**
-   * [ST5] The log was cut at `fromLsn` (the shell truncates storage there and must not report a
-   * flush started before this call through `markDurable`). `rolledBack` are the removed entries that
-   * differ from the primary's history: write them to the rollback file and raise the event.
+   * The log was cut at `fromLsn`: the shell truncates storage there and must not report a flush
+   * started before this call through `markDurable`.
    */
-  readonly onTruncate?: (fromLsn: number, rolledBack: readonly LogEntry[]) => void
+  readonly onTruncate?: (fromLsn: number) => void
+  /**
+   * The entries cut from this node's log that are not yet known to be rolled back: a node far
+   * behind may cut an entry a later primary has since committed, and gets it back. Persist the
+   * list (it replaces the previous one) and pass it back in `restore.rollbackCandidates`.
+   */
+  readonly onRollbackCandidates?: (candidates: readonly LogEntry[]) => void
+  /**
+   * [ST5] These entries are rolled back for good: another entry was committed at their LSN, or an
+   * entry of a later epoch was committed before it. Write them to the rollback file, raise the event.
+   */
+  readonly onRollback?: (rolledBack: readonly LogEntry[]) => void
   /**
    * A snapshot was taken (compaction) or installed from the primary [ST6]; storage drops entries at
    * or below `prunedToLsn`. Persist it before any message sent from the same call leaves.
@@ -69,6 +81,8 @@ export interface StrictNodeOptions {
 
 export interface ReplicaProgress {
   readonly id: string
+  /** The last LSN sent to this replica (it may not have arrived). */
+  readonly sentLsn: number
   readonly matchLsn: number
   readonly receivedLsn: number
   readonly durableLsn: number
@@ -144,6 +158,8 @@ export class StrictNode {
   protected matchedLsn = 0
   protected readonly progress = new Map<string, PeerProgress>()
   private snapshot: StrictSnapshot | null = null
+  /** Entries cut from the log whose fate is not known yet (see `decideRollbackCandidates`). */
+  private rollbackCandidates: LogEntry[] = []
   private votes = new Set<string>()
   private nowMs = 0
   private started = false
@@ -247,7 +263,7 @@ export class StrictNode {
       pendingWrites: this.tracker.size,
       replicas:
         this.role === 'primary'
-          ? [...this.progress].map(([id, p]) => ({ id, matchLsn: p.match, receivedLsn: p.received, durableLsn: p.durable, appliedLsn: p.applied, lastHeardMs: p.lastHeardMs }))
+          ? [...this.progress].map(([id, p]) => ({ id, sentLsn: p.next - 1, matchLsn: p.match, receivedLsn: p.received, durableLsn: p.durable, appliedLsn: p.applied, lastHeardMs: p.lastHeardMs }))
           : [],
     }
   }
@@ -442,7 +458,41 @@ export class StrictNode {
     const removed = this.log.truncateFrom(fromLsn)
     this.durableLsn = Math.min(this.durableLsn, fromLsn - 1)
     this.matchedLsn = Math.min(this.matchedLsn, fromLsn - 1)
-    this.options.onTruncate?.(fromLsn, removed.filter(isRollback))
+    this.options.onTruncate?.(fromLsn)
+    const known = new Set(this.rollbackCandidates.map(positionKey))
+    const fresh = removed.filter((entry) => isRollback(entry) && !known.has(positionKey(entry)))
+    if (fresh.length > 0) {
+      this.rollbackCandidates = [...this.rollbackCandidates, ...fresh]
+      this.options.onRollbackCandidates?.(this.rollbackCandidates)
+    }
+  }
+
+  /**
+   * [ST5] Decides the cut entries whose fate is now known. Cutting an entry does not make it rolled
+   * back: a node that was paused can take a stale primary's append and cut an entry a later primary
+   * has since committed (Raft allows it; the entry comes back). It is rolled back once the applied
+   * (committed) log holds another entry at its LSN, or an entry of a later epoch below it: a log's
+   * epochs never decrease, so no later primary can hold both, and committed entries are in every
+   * later primary's log.
+   */
+  private decideRollbackCandidates(): void {
+    if (this.rollbackCandidates.length === 0) return
+    const appliedEpoch = this.log.epochAt(this.appliedLsn) ?? 0
+    const rolledBack: LogEntry[] = []
+    const undecided: LogEntry[] = []
+    for (const entry of this.rollbackCandidates) {
+      if (entry.lsn <= this.appliedLsn) {
+        if (this.log.epochAt(entry.lsn) !== entry.epoch) rolledBack.push(entry)
+      } else if (appliedEpoch > entry.epoch) {
+        rolledBack.push(entry)
+      } else {
+        undecided.push(entry)
+      }
+    }
+    if (undecided.length === this.rollbackCandidates.length) return
+    this.rollbackCandidates = undecided
+    this.options.onRollbackCandidates?.(undecided)
+    if (rolledBack.length > 0) this.options.onRollback?.(rolledBack)
   }
 
   private onSnapshotMessage(m: SnapshotMessage): void {
@@ -464,6 +514,7 @@ export class StrictNode {
       this.commitLsn = s.lsn
       this.durableLsn = Math.max(this.durableLsn, s.lsn)
       this.options.onSnapshot?.(s, s.lsn)
+      this.decideRollbackCandidates()
     }
     this.matchedLsn = Math.max(this.matchedLsn, s.lsn)
     this.advanceFollowerCommit(m.commitLsn)
@@ -715,6 +766,7 @@ export class StrictNode {
       this.appliedLsn = entry.lsn
       this.options.onApply?.(entry)
     }
+    this.decideRollbackCandidates()
   }
 
   /** The document as the primary's whole log leaves it: applied state plus pending entries. */
@@ -750,7 +802,13 @@ export class StrictNode {
       this.log.append(entry)
     }
     this.durableLsn = this.log.lastLsn
+    this.rollbackCandidates = [...(restore.rollbackCandidates ?? [])]
+    this.decideRollbackCandidates()
   }
+}
+
+function positionKey(entry: LogEntry): string {
+  return `${entry.epoch}:${entry.lsn}`
 }
 
 function validate(op: WriteOp): string | null {

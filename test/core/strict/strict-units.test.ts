@@ -107,7 +107,7 @@ function cluster(ids: string[]) {
         random: () => (r = (r * 7.13) % 1),
         send: (to, message) => queue.push({ to, message }),
         onWriteOutcome: (o) => outcomes.push(o),
-        onTruncate: (_from, removed) => rollbacks.push(...removed.map((e) => `${id}@${e.epoch}:${e.lsn}`)),
+        onRollback: (removed) => rollbacks.push(...removed.map((e) => `${id}@${e.epoch}:${e.lsn}`)),
       }),
     )
   }

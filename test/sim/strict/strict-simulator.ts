@@ -95,6 +95,8 @@ interface Storage {
   entries: LogEntry[]
   /** Entries at or below this survive a crash; the rest is the volatile tail. */
   durableLsn: number
+  /** Cut entries whose fate is undecided (persisted synchronously, like the hard state). */
+  rollbackCandidates: readonly LogEntry[]
 }
 
 interface SimNode {
@@ -190,7 +192,7 @@ export function runStrictSimulation(options: StrictSimOptions): StrictSimResult 
   const ids = Array.from({ length: options.nodes }, (_, i) => `n${i}`)
   const nodes = new Map<string, SimNode>()
   for (const id of ids) {
-    nodes.set(id, { id, node: null, life: 0, paused: false, inbox: [], storage: { hard: { epoch: 0, votedFor: null }, snapshot: null, entries: [], durableLsn: 0 }, lastApplied: 0, returning: [], stalledUntil: 0 })
+    nodes.set(id, { id, node: null, life: 0, paused: false, inbox: [], storage: { hard: { epoch: 0, votedFor: null }, snapshot: null, entries: [], durableLsn: 0, rollbackCandidates: [] }, lastApplied: 0, returning: [], stalledUntil: 0 })
   }
   const get = (id: string): SimNode => nodes.get(id) as SimNode
   const majority = Math.floor(options.nodes / 2) + 1
@@ -295,7 +297,7 @@ export function runStrictSimulation(options: StrictSimOptions): StrictSimResult 
       send: (peer, message) => send(sim.id, peer, message),
       semiSyncTimeoutMs: 80,
       writeTimeoutMs: 1_500,
-      restore: { hardState: storage.hard, snapshot: storage.snapshot, entries: storage.entries },
+      restore: { hardState: storage.hard, snapshot: storage.snapshot, entries: storage.entries, rollbackCandidates: storage.rollbackCandidates },
       onHardState: (hard) => {
         storage.hard = hard
       },
@@ -306,14 +308,18 @@ export function runStrictSimulation(options: StrictSimOptions): StrictSimResult 
           storage.entries.push(entry)
         }
       },
-      onTruncate: (fromLsn, removed) => {
+      onTruncate: (fromLsn) => {
         storage.entries = storage.entries.filter((e) => e.lsn < fromLsn)
         storage.durableLsn = Math.min(storage.durableLsn, fromLsn - 1)
-        for (const entry of removed) {
+      },
+      onRollbackCandidates: (candidates) => {
+        storage.rollbackCandidates = candidates
+      },
+      onRollback: (rolledBack) => {
+        for (const entry of rolledBack) {
           stats.rollbacks += 1
           say(`rollback ${sim.id} ${entry.epoch}:${entry.lsn} ${entry.op.kind}`)
-          // [ST5] checked at the moment of rollback: an entry may legitimately be rolled back on one
-          // node and still commit later from another that kept it.
+          // [ST5] what the rollback file records was never majority-acknowledged nor committed.
           if (majorityAcked.has(tokenKey(entry))) violate(`[ST5] ${sim.id} rolled back majority-acknowledged ${tokenKey(entry)}`)
           if (committed.get(entry.lsn)?.epoch === entry.epoch) violate(`[ST5] ${sim.id} rolled back committed ${tokenKey(entry)}`)
         }
@@ -706,6 +712,12 @@ export function runStrictSimulation(options: StrictSimOptions): StrictSimResult 
       if (node.epochAt(token.lsn) !== token.epoch || node.commit < token.lsn) {
         violate(`[ST1] majority-acknowledged ${tokenKey(token)} missing on ${sim.id} (holds epoch ${node.epochAt(token.lsn) ?? '-'} at ${token.lsn}, commit ${node.commit})`)
       }
+    }
+  }
+  // [ST5] once settled, every cut entry's fate is decided (rolled back or back in the log).
+  for (const sim of nodes.values()) {
+    if (settled && sim.storage.rollbackCandidates.length > 0) {
+      violate(`[ST5] ${sim.id} never decided cut entries ${sim.storage.rollbackCandidates.map(tokenKey).join(',')}`)
     }
   }
   // [ST4] every node shows the same state as the primary at the same LSN.

@@ -1,0 +1,87 @@
+import type {
+  LogPosition,
+  StoredDocument,
+  WriteConcern,
+  WriteOp,
+  WriteRejection,
+} from './types.js'
+
+/*
+ * What clients (and non-primary servers forwarding for them) ask of a strict cluster, and what they
+ * get back. These travel on the wire (core/codec) and through REST, so they are plain data.
+ */
+
+/** Where a read may be served (DESIGN §4, [RD3]). */
+export type ReadPreference = 'primary' | 'nearest' | 'replica'
+export const READ_PREFERENCES: readonly ReadPreference[] = ['primary', 'nearest', 'replica']
+
+export interface StrictWriteRequest {
+  readonly op: WriteOp
+  readonly concern: WriteConcern
+  /** After this the outcome is reported `indeterminate` [ST3]; null = the server's default. */
+  readonly timeoutMs: number | null
+}
+
+/** No primary could be reached before the write was accepted: nothing was written, retrying is safe. */
+export interface Unavailable {
+  readonly code: 'UNAVAILABLE'
+  readonly message: string
+}
+
+export type StrictWriteReply =
+  | {
+      readonly status: 'acknowledged'
+      readonly token: LogPosition
+      readonly requested: WriteConcern
+      readonly level: WriteConcern
+      /** A `one` write acknowledged at `local` because no replica answered within `semiSyncTimeoutMs`. */
+      readonly degraded: boolean
+    }
+  | {
+      /** [ST3] The write may or may not survive; never reported as failed. */
+      readonly status: 'indeterminate'
+      /** null when the write was handed to a primary but its token never came back. */
+      readonly token: LogPosition | null
+      readonly requested: WriteConcern
+      readonly reason: 'timeout' | 'stepped-down' | 'unreachable'
+      readonly reached: WriteConcern | null
+    }
+  | { readonly status: 'rejected'; readonly error: WriteRejection | Unavailable }
+
+export interface StrictReadRequest {
+  readonly collection: string
+  readonly id: string
+  /** [RD1] Never answer with state older than this token. */
+  readonly after: LogPosition | null
+  readonly read: ReadPreference
+  /** [RD3] A replica serves the read only if it is at most this stale; null = no bound. */
+  readonly maxStalenessMs: number | null
+  /** How long the server may wait for `after` to be applied before answering NOT_YET; null = default. */
+  readonly timeoutMs: number | null
+}
+
+export type StrictReadErrorCode =
+  /** [RD1] The entry at `after.lsn` is another one: the token's write was rolled back. */
+  | 'TOKEN_ROLLED_BACK'
+  /** [RD1] `after` was not applied within the timeout (and no node that has it could be reached). */
+  | 'NOT_YET'
+  /** [RD3] No node within `maxStalenessMs` could serve the read. */
+  | 'TOO_STALE'
+  | 'UNAVAILABLE'
+  | 'INVALID_REQUEST'
+
+export type StrictReadReply =
+  | {
+      readonly status: 'ok'
+      /** null when the document does not exist at `appliedLsn`. */
+      readonly document: StoredDocument | null
+      /** The node that served the read. */
+      readonly node: string
+      /** The state shown is exactly the state after this entry; use it as the next `after`. */
+      readonly appliedLsn: number
+      readonly appliedEpoch: number
+      /** [RD3] How stale the serving node was: 0 on the primary; null when it never heard from one. */
+      readonly lagMs: number | null
+      readonly lagEntries: number
+    }
+  | { readonly status: 'rejected'; readonly error: { readonly code: StrictReadErrorCode; readonly message: string } }
