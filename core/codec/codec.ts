@@ -14,6 +14,7 @@
  * Ack              5 node:string durable:vector
  * Replicated       7 vector
  * Error            6 code:string message:string
+ * Strict … StrictReadResult  8–12   -- strict mode: layouts in strict-codec.ts
  * ```
  *
  * Both handshake frames start with `type protocolVersion` in every protocol version, so
@@ -39,6 +40,7 @@ import {
   writeString,
   writeUint,
 } from './primitives.js'
+import { readStrictFrame, writeStrictFrame } from './strict-codec.js'
 
 export { readVersionVector, writeVersionVector } from '../clock/version-vector.js'
 
@@ -58,7 +60,8 @@ const KNOWN_TYPES: ReadonlySet<number> = new Set(Object.values(MessageType))
 /**
  * Encodes a message as one binary frame. A `ChangeBatch` is the concatenation of each change's
  * cached encoding [PF1]. Throws `RangeError` for a message that cannot be represented (unknown
- * type, out-of-range numbers, empty ids, lone surrogates): that is a bug in the caller.
+ * type, out-of-range numbers, empty ids, lone surrogates, non-JSON or too deeply nested values in
+ * strict documents): that is a bug in the caller.
  *
  * @example
  * ```ts
@@ -111,6 +114,14 @@ export function encodeMessage(msg: Message): Uint8Array {
       encoding.writeUint8(encoder, msg.type)
       writeString(encoder, 'error.code', msg.code, true)
       writeString(encoder, 'error.message', msg.message, false)
+      break
+    case MessageType.Strict:
+    case MessageType.StrictWrite:
+    case MessageType.StrictWriteResult:
+    case MessageType.StrictRead:
+    case MessageType.StrictReadResult:
+      encoding.writeUint8(encoder, msg.type)
+      writeStrictFrame(encoder, msg)
       break
     default:
       invalid('message type', (msg as { type: unknown }).type)
@@ -197,6 +208,12 @@ function readMessage(decoder: decoding.Decoder): Message {
       const message = readString(decoder, 'error.message', false)
       return { type, code, message }
     }
+    case MessageType.Strict:
+    case MessageType.StrictWrite:
+    case MessageType.StrictWriteResult:
+    case MessageType.StrictRead:
+    case MessageType.StrictReadResult:
+      return readStrictFrame(decoder, type)
     default:
       throw new DecodeError(`unknown message type ${type}`)
   }

@@ -1,10 +1,12 @@
+import type { StrictMessage } from '../strict/messages.js'
+import type { StrictReadReply, StrictReadRequest, StrictWriteReply, StrictWriteRequest } from '../strict/requests.js'
 import type { Change, VersionVector } from '../types.js'
 
 /**
  * Bumped on every incompatible wire change. A handshake with another version is refused with
  * close code `VERSION_MISMATCH` (see close-codes.ts).
  */
-export const PROTOCOL_VERSION = 1
+export const PROTOCOL_VERSION = 2
 
 /** Who is on the other end of a connection. */
 export type Role = 'client' | 'peer'
@@ -18,6 +20,11 @@ export const MessageType = {
   Ack: 5,
   Error: 6,
   Replicated: 7,
+  Strict: 8,
+  StrictWrite: 9,
+  StrictWriteResult: 10,
+  StrictRead: 11,
+  StrictReadResult: 12,
 } as const
 export type MessageType = (typeof MessageType)[keyof typeof MessageType]
 
@@ -82,6 +89,42 @@ export interface ErrorMessage {
   readonly message: string
 }
 
+/** Peer to peer: one strict replication message (append, snapshot, append-reply, election traffic). */
+export interface StrictPeerMessage {
+  readonly type: typeof MessageType.Strict
+  readonly message: StrictMessage
+}
+
+/**
+ * A strict write, from a client (or from a server forwarding it to the primary). `requestId` is
+ * chosen by the sender and echoed in the `StrictWriteResult`.
+ */
+export interface StrictWriteMessage {
+  readonly type: typeof MessageType.StrictWrite
+  readonly requestId: number
+  readonly request: StrictWriteRequest
+}
+
+/** The final answer to the `StrictWrite` with the same `requestId`. */
+export interface StrictWriteResultMessage {
+  readonly type: typeof MessageType.StrictWriteResult
+  readonly requestId: number
+  readonly reply: StrictWriteReply
+}
+
+/** A strict read; answered by the `StrictReadResult` with the same `requestId`. */
+export interface StrictReadMessage {
+  readonly type: typeof MessageType.StrictRead
+  readonly requestId: number
+  readonly request: StrictReadRequest
+}
+
+export interface StrictReadResultMessage {
+  readonly type: typeof MessageType.StrictReadResult
+  readonly requestId: number
+  readonly reply: StrictReadReply
+}
+
 export type Message =
   | HandshakeMessage
   | HandshakeAcceptMessage
@@ -90,3 +133,8 @@ export type Message =
   | AckMessage
   | ErrorMessage
   | ReplicatedMessage
+  | StrictPeerMessage
+  | StrictWriteMessage
+  | StrictWriteResultMessage
+  | StrictReadMessage
+  | StrictReadResultMessage

@@ -87,3 +87,91 @@ export function toDecodeError(err: unknown): DecodeError {
   const message = err instanceof Error ? err.message : String(err)
   return new DecodeError(message, { cause: err })
 }
+
+/** Refuses anything but a non-null object (the shape of every composite field). */
+export function checkObject(what: string, value: unknown): asserts value is object {
+  if (typeof value !== 'object' || value === null) invalid(`${what} (want an object)`, value)
+}
+
+export function checkArray(what: string, value: unknown): asserts value is readonly unknown[] {
+  if (!Array.isArray(value)) invalid(`${what} (want an array)`, value)
+}
+
+export function writeBool(encoder: encoding.Encoder, what: string, b: boolean): void {
+  if (typeof b !== 'boolean') invalid(`${what} (want a boolean)`, b)
+  encoding.writeUint8(encoder, b ? 1 : 0)
+}
+
+export function readBool(decoder: decoding.Decoder, what: string): boolean {
+  const b = readByte(decoder, what)
+  if (b > 1) throw new DecodeError(`${what} is ${b}, not a boolean (0 or 1)`)
+  return b === 1
+}
+
+/** A duration in ms: any finite number >= 0, written as a float64 so fractional clocks survive intact. */
+export function writeMillis(encoder: encoding.Encoder, what: string, ms: number): void {
+  if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0) invalid(`${what} (want a finite number >= 0)`, ms)
+  encoding.writeFloat64(encoder, ms)
+}
+
+export function readMillis(decoder: decoding.Decoder, what: string): number {
+  // lib0's readFloat64 bounds-checks (subdataview) and throws on truncation.
+  const ms = decoding.readFloat64(decoder)
+  if (!Number.isFinite(ms) || ms < 0) throw new DecodeError(`${what} is ${ms}, not a finite number >= 0`)
+  return ms
+}
+
+/**
+ * `value` behind a presence byte (0 null, 1 present). `undefined` is refused: the field's type
+ * says null, and an undefined would not come back as itself.
+ */
+export function writeNullable<T>(
+  encoder: encoding.Encoder,
+  what: string,
+  value: T | null,
+  write: (value: T) => void,
+): void {
+  if (value === undefined) invalid(`${what} (want a value or null)`, value)
+  if (value === null) {
+    encoding.writeUint8(encoder, 0)
+  } else {
+    encoding.writeUint8(encoder, 1)
+    write(value)
+  }
+}
+
+export function readNullable<T>(decoder: decoding.Decoder, what: string, read: () => T): T | null {
+  return readBool(decoder, `${what} presence`) ? read() : null
+}
+
+/**
+ * A sub-tag table for a string union: the wire number of each member (a `Record`, so the compiler
+ * insists every member has one) and the reverse lookup. Wire numbers are part of the format: never
+ * renumber or reuse one.
+ */
+export interface TagTable<T extends string> {
+  readonly code: Readonly<Record<T, number>>
+  readonly byCode: readonly (T | undefined)[]
+}
+
+export function tagTable<T extends string>(code: Readonly<Record<T, number>>): TagTable<T> {
+  const byCode: (T | undefined)[] = []
+  for (const [name, n] of Object.entries(code) as [T, number][]) {
+    if (byCode[n] !== undefined) throw new Error(`tag ${n} is used twice`)
+    byCode[n] = name
+  }
+  return { code, byCode }
+}
+
+export function writeTag<T extends string>(encoder: encoding.Encoder, what: string, table: TagTable<T>, value: T): void {
+  const n = typeof value === 'string' && Object.hasOwn(table.code, value) ? table.code[value] : undefined
+  if (n === undefined) invalid(what, value)
+  encoding.writeUint8(encoder, n)
+}
+
+export function readTag<T extends string>(decoder: decoding.Decoder, what: string, table: TagTable<T>): T {
+  const n = readByte(decoder, what)
+  const value = table.byCode[n]
+  if (value === undefined) throw new DecodeError(`unknown ${what} ${n}`)
+  return value
+}

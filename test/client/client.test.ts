@@ -4,7 +4,7 @@ import { createClient, type ClientOptions, type MeridianClient } from '../../cli
 import { ClientClosedError, ConnectionError } from '../../client/errors.js'
 import { memoryClientStore, type ClientStore } from '../../client/store.js'
 import { CloseCode } from '../../core/codec/close-codes.js'
-import { MessageType } from '../../core/codec/messages.js'
+import { MessageType, PROTOCOL_VERSION } from '../../core/codec/messages.js'
 import { lwwPatchPayload } from '../../core/crdt/lww.js'
 import type { LwwReplica } from '../../core/crdt/lww.js'
 import { FakeNetwork, seededRandom, type FakeRegion } from './fake-server.js'
@@ -497,7 +497,7 @@ describe('client connection', () => {
     expect(socket?.binaryType).toBe('arraybuffer')
     expect(socket?.sent[0]).toEqual({
       type: MessageType.Handshake,
-      protocolVersion: 1,
+      protocolVersion: PROTOCOL_VERSION,
       role: 'client',
       identity: 'c-fixed',
       region: '',

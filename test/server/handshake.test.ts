@@ -66,8 +66,10 @@ describe('handshake', () => {
     const other = await closeOf(syncUrl(), handshake('c-2', 'client', TOKEN, PROTOCOL_VERSION + 1))
     expect(other.code).toBe(CloseCode.VERSION_MISMATCH)
     expect(other.errors[0]).toMatchObject({ code: 'VERSION_MISMATCH' })
-    expect(other.errors[0]?.type === MessageType.Error && other.errors[0].message).toMatch(/version 2 .*speaks version 1/)
-    // tag 1, version 7, then bytes version 1 could not decode
+    expect(other.errors[0]?.type === MessageType.Error && other.errors[0].message).toMatch(
+      new RegExp(`version ${PROTOCOL_VERSION + 1} .*speaks version ${PROTOCOL_VERSION}`),
+    )
+    // tag 1, version 7, then bytes this version could not decode
     const future = await closeOf(peerUrl(), Uint8Array.of(MessageType.Handshake, 7, 0xff, 0xff, 0xff))
     expect(future.code).toBe(CloseCode.VERSION_MISMATCH)
     expect(await rejectedCount('VERSION_MISMATCH')).toBe(before + 2)
