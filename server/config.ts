@@ -67,16 +67,38 @@ export interface ServerConfig {
   readonly maxSendBufferBytes: number
   readonly maxConflictsPerDocument: number
   readonly maxConflicts: number
+  readonly strict: StrictConfig
+  /** Bearer token for `/admin/*`; null disables the admin API. Defaults to `MERIDIAN_ADMIN_TOKEN`. */
+  readonly adminToken: string | null
+}
+
+/**
+ * Strict mode's timing (docs/strict.md). Defaults aim at failover within about 2 s on a LAN: a replica
+ * stands for election after 1000–1500 ms without hearing the primary, which heartbeats every 100 ms.
+ */
+export interface StrictConfig {
+  readonly heartbeatIntervalMs: number
+  readonly electionTimeoutMinMs: number
+  readonly electionTimeoutMaxMs: number
+  /** A `one` write no replica acknowledged within this falls back to `local` (reported as degraded). */
+  readonly semiSyncTimeoutMs: number
+  /** Default time after which a write's outcome is reported `indeterminate` [ST3]. */
+  readonly writeTimeoutMs: number
+  /** How long a read with `after=` waits for the token to be applied before NOT_YET. */
+  readonly readTimeoutMs: number
+  /** Log entries kept after a snapshot; a replica further behind bootstraps from the snapshot [ST6]. */
+  readonly retainEntries: number
 }
 
 /**
  * What a caller may pass to `createServer` or write in a config file: `nodeId` and `region` are
  * required, everything else has a default.
  */
-export type ServerConfigInput = Partial<Omit<ServerConfig, 'nodeId' | 'region' | 'reconnect'>> & {
+export type ServerConfigInput = Partial<Omit<ServerConfig, 'nodeId' | 'region' | 'reconnect' | 'strict'>> & {
   readonly nodeId: string
   readonly region: string
   readonly reconnect?: Partial<ReconnectConfig>
+  readonly strict?: Partial<StrictConfig>
 }
 
 export const CONFIG_DEFAULTS = {
@@ -93,6 +115,15 @@ export const CONFIG_DEFAULTS = {
   maxSendBufferBytes: 8 * 1024 * 1024,
   maxConflictsPerDocument: 100,
   maxConflicts: 10_000,
+  strict: {
+    heartbeatIntervalMs: 100,
+    electionTimeoutMinMs: 1000,
+    electionTimeoutMaxMs: 1500,
+    semiSyncTimeoutMs: 500,
+    writeTimeoutMs: 5000,
+    readTimeoutMs: 2000,
+    retainEntries: 50_000,
+  },
 } as const
 
 /** Thrown by {@link parseConfig}; `issues` lists every problem found, each starting with its JSON path. */
@@ -129,6 +160,8 @@ const TOP_KEYS = [
   'maxSendBufferBytes',
   'maxConflictsPerDocument',
   'maxConflicts',
+  'strict',
+  'adminToken',
 ] as const
 
 const IDENTIFIER = /^[A-Za-z0-9][A-Za-z0-9._:-]*$/
@@ -335,6 +368,36 @@ export function parseConfig(input: unknown, source?: string): ServerConfig {
     return out
   })
 
+  const strict = optional<StrictConfig>(raw, 'strict', CONFIG_DEFAULTS.strict, (v) => {
+    const path = at('strict')
+    const keys = Object.keys(CONFIG_DEFAULTS.strict) as (keyof StrictConfig)[]
+    const record = c.object(path, v, keys)
+    if (!record) return undefined
+    const values = keys.map((key) => [key, optional<number>(record, key, CONFIG_DEFAULTS.strict[key], (x) => c.integer(child(path, key), x, 1))] as const)
+    if (values.some(([, x]) => x === undefined)) return undefined
+    const parsed = Object.fromEntries(values) as unknown as StrictConfig
+    if (parsed.electionTimeoutMaxMs < parsed.electionTimeoutMinMs) {
+      c.issues.push(`${child(path, 'electionTimeoutMaxMs')}: must be >= electionTimeoutMinMs (${parsed.electionTimeoutMinMs})`)
+    }
+    if (parsed.heartbeatIntervalMs * 2 > parsed.electionTimeoutMinMs) {
+      c.issues.push(`${child(path, 'heartbeatIntervalMs')}: must be at most half of electionTimeoutMinMs, or replicas stand for election while the primary is healthy`)
+    }
+    return parsed
+  })
+  const adminToken = optional<string | null>(raw, 'adminToken', process.env.MERIDIAN_ADMIN_TOKEN || null, (v) =>
+    v === null ? null : c.string(at('adminToken'), v),
+  )
+
+  const hasStrict = Object.values(collections ?? {}).some((spec) => spec.mode === 'strict')
+  if (hasStrict && members) {
+    // Strict replication talks to every member directly (votes and log shipping are not relayed).
+    for (const member of members) {
+      if (member !== nodeId && !(peers ?? []).some((peer) => peer.nodeId === member)) {
+        c.issues.push(`${at('members')}: strict collections need a full mesh; member ${JSON.stringify(member)} is not a peer of this node`)
+      }
+    }
+  }
+
   if (c.issues.length > 0) throw new ConfigError(c.issues, source)
   // Every value is defined here: each undefined above pushed an issue.
   const self = nodeId as string
@@ -360,6 +423,8 @@ export function parseConfig(input: unknown, source?: string): ServerConfig {
     maxSendBufferBytes: maxSendBufferBytes as number,
     maxConflictsPerDocument: maxConflictsPerDocument as number,
     maxConflicts: maxConflicts as number,
+    strict: strict as StrictConfig,
+    adminToken: adminToken ?? null,
   }
 }
 

@@ -11,6 +11,9 @@ import type { PeerLinks } from './peer-links.js'
 import { WriteError, type RegionNode, type WriteConcern, type WriteErrorCode, type WriteOp } from './region-node.js'
 import { DASHBOARD_PLACEHOLDER, readStatic } from './static.js'
 import { buildStatus } from './status.js'
+import { registerAdminRest } from './strict/admin-rest.js'
+import type { StrictHost } from './strict/strict-host.js'
+import { registerStrictRest } from './strict/strict-rest.js'
 
 export type ErrorCode = WriteErrorCode | 'PAYLOAD_TOO_LARGE' | 'INTERNAL'
 
@@ -32,10 +35,18 @@ export interface HttpDeps {
   /** Null until the node has recovered its log (the HTTP server answers health checks meanwhile). */
   readonly node: () => RegionNode | null
   readonly links: () => PeerLinks | null
+  readonly strict: () => StrictHost | null
   readonly metrics: ServerMetrics
   readonly logger: Logger
   readonly storageKind: StorageKind
   readonly startedAt: number
+}
+
+/** `crdt` on a node without strict collections; otherwise its strict role (`primary`, `replica`, `candidate`). */
+function strictRoleName(strict: StrictHost | null): string {
+  if (strict === null) return 'crdt'
+  const role = strict.node.currentRole
+  return role === 'follower' ? 'replica' : role
 }
 
 function json(c: Context, body: unknown, status: 200 | 400 | 404 | 413 | 500 | 501 | 503 = 200): Response {
@@ -100,7 +111,7 @@ export function createHttpApp(deps: HttpDeps): Hono {
       ok: true,
       nodeId: config.nodeId,
       region: config.region,
-      role: 'crdt',
+      role: strictRoleName(deps.strict()),
       pid: process.pid,
       uptimeMs: Date.now() - deps.startedAt,
     }),
@@ -122,7 +133,7 @@ export function createHttpApp(deps: HttpDeps): Hono {
     const node = serving()
     const links = deps.links()
     if (links === null) throw new WriteError('UNAVAILABLE', 'the node is starting')
-    return json(c, buildStatus({ config, node, links, storageKind: deps.storageKind, startedAt: deps.startedAt }))
+    return json(c, buildStatus({ config, node, links, strict: deps.strict(), storageKind: deps.storageKind, startedAt: deps.startedAt }))
   })
 
   app.get('/metrics', async (c) =>
@@ -134,6 +145,11 @@ export function createHttpApp(deps: HttpDeps): Hono {
     maxSize: config.maxBodyBytes,
     onError: (c) => errorResponse(c, 'PAYLOAD_TOO_LARGE', `request bodies are limited to ${config.maxBodyBytes} bytes`),
   })
+
+  registerAdminRest(app, { config, strict: deps.strict })
+  // Strict collections first; their handlers pass other collections on to the crdt routes below.
+  app.use('/v1/:collection/*', async (c, next) => (['PUT', 'PATCH', 'POST'].includes(c.req.method) ? limit(c, next) : next()))
+  registerStrictRest(app, { config, strict: deps.strict })
 
   app.get('/v1/:collection/:id/_conflicts', (c) => {
     const conflicts = serving().conflictsOf(c.req.param('collection'), c.req.param('id'))
@@ -148,15 +164,14 @@ export function createHttpApp(deps: HttpDeps): Hono {
     const body = op === 'delete' ? null : await readObjectBody(c)
     return json(c, await node.write(op, c.req.param('collection') ?? '', c.req.param('id') ?? '', body, w))
   }
-  app.put('/v1/:collection/:id', limit, write('put'))
-  app.patch('/v1/:collection/:id', limit, write('patch'))
+  app.put('/v1/:collection/:id', write('put'))
+  app.patch('/v1/:collection/:id', write('patch'))
   app.delete('/v1/:collection/:id', write('delete'))
 
-  app.post('/v1/:collection/_batch', limit, (c) => {
+  app.post('/v1/:collection/_batch', (c) => {
     const collection = c.req.param('collection')
     const spec = Object.hasOwn(config.collections, collection) ? config.collections[collection] : undefined
     if (spec === undefined) return errorResponse(c, 'UNKNOWN_COLLECTION', `no collection ${JSON.stringify(collection)}`)
-    if (spec.mode === 'strict') return errorResponse(c, 'STRICT_NOT_AVAILABLE', 'strict mode is not available yet')
     return errorResponse(c, 'UNSUPPORTED_FOR_TYPE', 'atomic batches are a strict-mode feature')
   })
 

@@ -1,11 +1,12 @@
 import WebSocket from 'ws'
-import { CloseCode, MessageType, PROTOCOL_VERSION, closeCodeName } from '../core/codec/index.js'
+import { CloseCode, MessageType, PROTOCOL_VERSION, closeCodeName, type Message } from '../core/codec/index.js'
 import type { PeerConfig, ServerConfig } from './config.js'
 import { Connection } from './connection.js'
 import type { Logger } from './logger.js'
 import type { ServerMetrics } from './metrics.js'
 import type { RegionNode } from './region-node.js'
 import { routeEstablished } from './session.js'
+import type { StrictHost } from './strict/strict-host.js'
 
 /** `connecting`: a dial (or the first inbound link) is pending; `connected`: handshake done; `down`: lost. */
 export type PeerLinkState = 'connecting' | 'connected' | 'down'
@@ -43,6 +44,7 @@ export interface PeerLinksOptions {
   /** Every live connection, for shutdown. */
   readonly track: (connection: Connection) => () => void
   readonly random?: () => number
+  readonly strict?: () => StrictHost | null
 }
 
 /**
@@ -109,6 +111,21 @@ export class PeerLinks {
     }))
   }
 
+  /** Called whenever the link to a peer drops (either direction). */
+  onPeerDown: ((peerId: string) => void) | null = null
+
+  /** Sends a frame to a peer; false when it is not connected. */
+  send(peerId: string, message: Message): boolean {
+    const entry = this.entries.get(peerId)
+    if (entry === undefined || entry.state !== 'connected' || entry.connection === null) return false
+    entry.connection.sendMessage(message)
+    return true
+  }
+
+  isConnected(peerId: string): boolean {
+    return this.entries.get(peerId)?.state === 'connected'
+  }
+
   stateOf(peerId: string): PeerLinkState | undefined {
     return this.entries.get(peerId)?.state
   }
@@ -130,6 +147,7 @@ export class PeerLinks {
     entry.connection = null
     entry.state = 'down'
     this.options.logger.info(`peer ${peerId} disconnected (inbound)`)
+    this.onPeerDown?.(peerId)
   }
 
   private dial(entry: LinkEntry): void {
@@ -174,7 +192,7 @@ export class PeerLinks {
     })
     connection.onMessage = (message) => {
       if (accepted) {
-        routeEstablished(node, peerId, connection, message, logger)
+        routeEstablished(node, peerId, connection, message, logger, { host: this.options.strict ?? (() => null), config, kind: 'peer' })
         return
       }
       if (message.type === MessageType.Error) {
@@ -204,6 +222,7 @@ export class PeerLinks {
       entry.lastHeardAt = accepted ? connection.lastHeardAt : entry.lastHeardAt
       entry.connection = null
       entry.state = 'down'
+      if (accepted) this.onPeerDown?.(peerId)
       if (!accepted) {
         const why = connection.lastError ?? `${closeCodeName(code) ?? code} ${reason}`.trim()
         // Say it once per outage, not at every retry.

@@ -15,6 +15,8 @@ import { RegionNode } from './region-node.js'
 import { acceptSession, type Endpoint } from './session.js'
 import { peerMetrics } from './status.js'
 import { openStorage } from './storage-factory.js'
+import { openStrictHost } from './strict/open-strict-host.js'
+import type { StrictHost } from './strict/strict-host.js'
 
 /** How long `close()` waits for sockets to finish their close handshake before destroying them. */
 const SHUTDOWN_GRACE_MS = 500
@@ -41,6 +43,8 @@ export interface MeridianServer {
   readonly config: ServerConfig
   readonly node: RegionNode
   readonly peers: PeerLinks
+  /** Strict mode's shell; null when no strict collection is configured. */
+  readonly strict: StrictHost | null
   readonly metrics: ServerMetrics
   /**
    * Graceful shutdown: stop dialling, close every socket with SHUTTING_DOWN, make queued changes
@@ -96,6 +100,7 @@ export async function createServer(input: ServerConfigInput, options: CreateServ
   }
   let node: RegionNode | null = null
   let links: PeerLinks | null = null
+  let strict: StrictHost | null = null
   let storageKind: StorageKind = options.storage === undefined ? config.storage : 'memory'
   let closing: Promise<void> | null = null
 
@@ -103,6 +108,7 @@ export async function createServer(input: ServerConfigInput, options: CreateServ
     config,
     node: () => node,
     links: () => links,
+    strict: () => strict,
     metrics,
     logger,
     get storageKind() {
@@ -137,6 +143,7 @@ export async function createServer(input: ServerConfigInput, options: CreateServ
         metrics,
         logger,
         track,
+        strict: () => strict,
         onPeerUp: (id, connection) => currentLinks.inboundUp(id, connection),
         onPeerDown: (id, connection) => currentLinks.inboundDown(id, connection),
       })
@@ -162,7 +169,8 @@ export async function createServer(input: ServerConfigInput, options: CreateServ
     storageKind = opened.kind
     const regionNode = new RegionNode({ config, storage: opened.adapter, metrics, logger })
     const { changes } = await regionNode.recover()
-    const peerLinks = new PeerLinks({ config, node: regionNode, metrics, logger, track })
+    const peerLinks = new PeerLinks({ config, node: regionNode, metrics, logger, track, strict: () => strict })
+    strict = await openStrictHost({ config, links: peerLinks, metrics, logger, memory: storageKind === 'memory' })
     node = regionNode
     links = peerLinks
     const sources = { config, node: regionNode, links: peerLinks, storageKind, startedAt }
@@ -175,7 +183,9 @@ export async function createServer(input: ServerConfigInput, options: CreateServ
     })
     if (changes > 0) logger.info(`recovered ${changes} changes from ${storageKind} storage`)
     peerLinks.start()
+    strict?.start()
   } catch (err) {
+    await strict?.close().catch(() => {})
     await storage?.close().catch(() => {})
     await closeHttp()
     metrics.registry.clear()
@@ -192,6 +202,7 @@ export async function createServer(input: ServerConfigInput, options: CreateServ
       while (wss.clients.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10))
       for (const ws of wss.clients) ws.terminate()
       wss.close()
+      await strict?.close()
       await regionNode.close()
       await closeHttp()
       metrics.registry.clear()
@@ -208,6 +219,7 @@ export async function createServer(input: ServerConfigInput, options: CreateServ
     config,
     node: regionNode,
     peers: peerLinks,
+    strict,
     metrics,
     close,
   }

@@ -6,6 +6,8 @@ import { Connection } from './connection.js'
 import type { Logger } from './logger.js'
 import type { RejectReason, ServerMetrics } from './metrics.js'
 import type { RegionNode } from './region-node.js'
+import type { StrictHost } from './strict/strict-host.js'
+import { isStrictMessage, routeStrict } from './strict/strict-routing.js'
 
 /** Which WebSocket endpoint a connection arrived on. */
 export type Endpoint = 'peer' | 'client'
@@ -59,7 +61,18 @@ export function checkHandshake(endpoint: Endpoint, handshake: HandshakeMessage, 
  * Routes a frame of an established link: mesh messages to the node; a repeated handshake is a
  * protocol violation; errors are logged; `Replicated` only ever flows to clients, so it is ignored.
  */
-export function routeEstablished(node: RegionNode, id: string, connection: Connection, message: Message, logger: Logger): void {
+export function routeEstablished(
+  node: RegionNode,
+  id: string,
+  connection: Connection,
+  message: Message,
+  logger: Logger,
+  strict: StrictRoute,
+): void {
+  if (isStrictMessage(message)) {
+    routeStrict(strict.host(), strict.config, strict.kind, id, connection, message)
+    return
+  }
   switch (message.type) {
     case MessageType.Handshake:
     case MessageType.HandshakeAccept:
@@ -75,7 +88,15 @@ export function routeEstablished(node: RegionNode, id: string, connection: Conne
   }
 }
 
+/** Where strict frames of a link go: the host (null when no strict collection is configured). */
+export interface StrictRoute {
+  readonly host: () => StrictHost | null
+  readonly config: ServerConfig
+  readonly kind: 'peer' | 'client'
+}
+
 export interface SessionDeps {
+  readonly strict: () => StrictHost | null
   readonly config: ServerConfig
   readonly node: RegionNode
   readonly metrics: ServerMetrics
@@ -107,7 +128,7 @@ export function acceptSession(ws: WebSocket, endpoint: Endpoint, remote: string,
   let identity: string | null = null
   connection.onMessage = (message) => {
     if (identity !== null) {
-      routeEstablished(node, identity, connection, message, logger)
+      routeEstablished(node, identity, connection, message, logger, { host: deps.strict, config, kind: endpoint })
       return
     }
     if (message.type !== MessageType.Handshake) {

@@ -3,6 +3,8 @@ import { vectorToJson } from './json.js'
 import type { PeerMetrics } from './metrics.js'
 import type { PeerLinks, PeerLinkState } from './peer-links.js'
 import type { RegionNode } from './region-node.js'
+import type { StrictHost } from './strict/strict-host.js'
+import { strictStatus, type StrictStatusBody } from './strict/strict-status.js'
 
 /** One peer in `GET /status` (docs/server.md). */
 export interface PeerStatus {
@@ -20,16 +22,20 @@ export interface PeerStatus {
   readonly lastHeardMs: number | null
 }
 
-/** The body of `GET /status`. `epoch`, `primary` and `commitIndex` are null until strict mode exists. */
+/**
+ * The body of `GET /status`. `role`, `epoch`, `primary` and `commitIndex` are strict mode's (role
+ * `crdt` and nulls on a node without strict collections); `strict` holds the details.
+ */
 export interface ServerStatus {
   readonly nodeId: string
   readonly region: string
-  readonly role: 'crdt'
+  readonly role: 'crdt' | StrictStatusBody['role']
   readonly pid: number
   readonly uptimeMs: number
-  readonly epoch: null
-  readonly primary: null
-  readonly commitIndex: null
+  readonly epoch: number | null
+  readonly primary: string | null
+  readonly commitIndex: number | null
+  readonly strict: StrictStatusBody | null
   readonly vector: Record<string, number>
   readonly durableVector: Record<string, number>
   readonly replicatedVector: Record<string, number>
@@ -43,6 +49,7 @@ export interface StatusSources {
   readonly config: ServerConfig
   readonly node: RegionNode
   readonly links: PeerLinks
+  readonly strict?: StrictHost | null
   readonly storageKind: StorageKind
   readonly startedAt: number
   readonly now?: () => number
@@ -72,15 +79,17 @@ export function peerStatuses(sources: StatusSources): PeerStatus[] {
 export function buildStatus(sources: StatusSources): ServerStatus {
   const { config, node } = sources
   const now = (sources.now ?? Date.now)()
+  const strict = sources.strict ? strictStatus(sources.strict, (peer) => sources.links.isConnected(peer), performance.now()) : null
   return {
     nodeId: config.nodeId,
     region: config.region,
-    role: 'crdt',
+    role: strict?.role ?? 'crdt',
     pid: process.pid,
     uptimeMs: Math.max(0, now - sources.startedAt),
-    epoch: null,
-    primary: null,
-    commitIndex: null,
+    epoch: strict?.epoch ?? null,
+    primary: strict?.primary ?? null,
+    commitIndex: strict?.commitIndex ?? null,
+    strict,
     vector: vectorToJson(node.mesh.vector),
     durableVector: vectorToJson(node.mesh.durableVector),
     replicatedVector: vectorToJson(node.replicatedVector),

@@ -103,6 +103,8 @@ export interface StrictStatus {
   readonly prunedLsn: number
   readonly degraded: boolean
   readonly pendingWrites: number
+  /** ms (tick time) since this node last heard from a primary of its epoch; 0 on the primary, null if never. */
+  readonly sincePrimaryContactMs: number | null
   /** Only on the primary. */
   readonly replicas: readonly ReplicaProgress[]
 }
@@ -261,6 +263,7 @@ export class StrictNode {
       prunedLsn: this.log.prunedLsn,
       degraded: this.tracker.degraded,
       pendingWrites: this.tracker.size,
+      sincePrimaryContactMs: this.sincePrimaryContactMs(),
       replicas:
         this.role === 'primary'
           ? [...this.progress].map(([id, p]) => ({ id, sentLsn: p.next - 1, matchLsn: p.match, receivedLsn: p.received, durableLsn: p.durable, appliedLsn: p.applied, lastHeardMs: p.lastHeardMs }))
@@ -336,11 +339,16 @@ export class StrictNode {
         role: this.role,
         epoch: this.epoch,
         primaryHint: this.primaryHint,
-        sincePrimaryContactMs: this.role === 'primary' ? 0 : this.lastPrimaryContactMs === null ? null : this.nowMs - this.lastPrimaryContactMs,
+        sincePrimaryContactMs: this.sincePrimaryContactMs(),
         epochAt: (lsn) => this.log.epochAt(lsn),
       },
       options,
     )
+  }
+
+  private sincePrimaryContactMs(): number | null {
+    if (this.role === 'primary') return 0
+    return this.lastPrimaryContactMs === null ? null : this.nowMs - this.lastPrimaryContactMs
   }
 
   // ---------------------------------------------------------------- operator actions [FO2]

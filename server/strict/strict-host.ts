@@ -1,0 +1,395 @@
+import { MessageType, type Message } from '../../core/codec/index.js'
+import {
+  StrictNode,
+  type LogEntry,
+  type StrictMessage,
+  type StrictReadReply,
+  type StrictReadRequest,
+  type StrictRole,
+  type StrictWriteReply,
+  type StrictWriteRequest,
+  type WriteOutcome,
+} from '../../core/strict/index.js'
+import type { ServerConfig } from '../config.js'
+import type { Logger } from '../logger.js'
+import { LagTracker } from './lag-tracker.js'
+import { StrictRequests } from './strict-requests.js'
+import type { StrictStore } from './strict-store.js'
+
+/** One thing worth telling an operator: role changes, rollbacks, semi-sync fallback, admin actions. */
+export interface StrictEvent {
+  readonly at: string
+  readonly kind: 'role' | 'rollback' | 'degraded' | 'recovered' | 'admin' | 'storage'
+  readonly message: string
+}
+
+export interface StrictHostOptions {
+  readonly config: ServerConfig
+  readonly store: StrictStore
+  readonly logger: Logger
+  /** Sends a frame to a cluster member; false when there is no link to it right now. */
+  readonly send: (peer: string, message: Message) => boolean
+  readonly isLinked: (peer: string) => boolean
+  readonly random?: () => number
+  /** Monotonic milliseconds (elections, heartbeats, lag); default `performance.now()`. */
+  readonly now?: () => number
+  /** Wall clock for event and rollback timestamps. */
+  readonly wallClock?: () => Date
+  /** Called for every event (metrics, logs). */
+  readonly onEvent?: (event: StrictEvent) => void
+  /** Called with each final write outcome on the primary, and its latency. */
+  readonly onWriteOutcome?: (outcome: WriteOutcome, latencyMs: number) => void
+}
+
+const TICK_INTERVAL_MS = 10
+const MAX_EVENTS = 50
+/** How many applies pass between two looks at the retention bound. */
+const COMPACTION_CHECK_EVERY = 1000
+
+/**
+ * The shell around one `StrictNode` (DESIGN §4, docs/strict.md): it drives the node's clock, makes
+ * its log durable with group commit before reporting `markDurable`, persists hard state, snapshots
+ * and rollbacks, carries its messages over the peer links, and serves writes and reads for clients,
+ * REST and other nodes (forwarding to the primary through `StrictRequests`).
+ */
+export class StrictHost {
+  readonly node: StrictNode
+  readonly requests: StrictRequests
+  readonly lag = new LagTracker()
+  private readonly options: StrictHostOptions
+  private readonly now: () => number
+  private readonly wallClock: () => Date
+  private timer: NodeJS.Timeout | null = null
+  private flushing = false
+  private flushAgain = false
+  private closed = false
+  private readonly outcomeWaiters = new Map<number, { resolve: (o: WriteOutcome) => void; startedMs: number }>()
+  private readonly earlyOutcomes = new Map<number, WriteOutcome>()
+  private readonly applyWaiters = new Set<{ lsn: number; resolve: () => void }>()
+  private readonly roleWaiters = new Set<() => void>()
+  private readonly recentEvents: StrictEvent[] = []
+  private appliesSinceCompactionCheck = 0
+  private wasDegraded = false
+  /** Counters for /status and metrics. */
+  readonly counters = { rollbackEntries: 0, elections: 0, forwardedWrites: 0, storageFailures: 0 }
+  private storageFailure: Error | null = null
+
+  constructor(options: StrictHostOptions) {
+    this.options = options
+    this.now = options.now ?? (() => performance.now())
+    this.wallClock = options.wallClock ?? (() => new Date())
+    const { config, store } = options
+    const strict = config.strict
+    this.node = new StrictNode({
+      id: config.nodeId,
+      members: config.members,
+      random: options.random ?? Math.random,
+      electionTimeoutMinMs: strict.electionTimeoutMinMs,
+      electionTimeoutMaxMs: strict.electionTimeoutMaxMs,
+      heartbeatIntervalMs: strict.heartbeatIntervalMs,
+      semiSyncTimeoutMs: strict.semiSyncTimeoutMs,
+      writeTimeoutMs: strict.writeTimeoutMs,
+      send: (peer, message) => this.sendStrict(peer, message),
+      onHardState: (state) => store.saveHardState(state),
+      onAppend: (entries) => {
+        store.append(entries)
+        this.lag.appended(entries, this.now(), entrySize)
+        this.requestFlush()
+      },
+      onTruncate: (fromLsn) => {
+        store.truncateFrom(fromLsn)
+        this.lag.truncated(fromLsn)
+      },
+      onRollbackCandidates: (candidates) => store.saveRollbackCandidates(candidates),
+      onRollback: (entries) => this.recordRollback(entries),
+      onSnapshot: (snapshot, prunedTo) => store.saveSnapshot(snapshot, prunedTo),
+      onApply: () => this.afterApply(),
+      onWriteOutcome: (outcome) => this.deliverOutcome(outcome),
+      onRoleChange: (role, epoch) => this.afterRoleChange(role, epoch),
+      restore: store.restored,
+    })
+    this.requests = new StrictRequests({ host: this, config, send: options.send, isLinked: options.isLinked, now: this.now })
+  }
+
+  get nodeId(): string {
+    return this.options.config.nodeId
+  }
+
+  get isClosed(): boolean {
+    return this.closed
+  }
+
+  /** Starts the clock: from now on the node heartbeats, stands for election and times writes out. */
+  start(): void {
+    if (this.timer !== null || this.closed) return
+    this.node.tick(this.now())
+    // A cluster of one has nobody to wait for.
+    if (this.options.config.members.length === 1) this.node.promote()
+    this.timer = setInterval(() => this.tick(), TICK_INTERVAL_MS)
+    this.timer.unref()
+  }
+
+  private tick(): void {
+    if (this.closed) return
+    this.node.tick(this.now())
+    const degraded = this.node.degraded
+    if (degraded !== this.wasDegraded) {
+      this.wasDegraded = degraded
+      this.event(degraded ? 'degraded' : 'recovered', degraded
+        ? 'semi-sync: no replica acknowledged within semiSyncTimeoutMs; `one` writes are acknowledged at `local` until a replica catches up'
+        : 'semi-sync: a replica caught up; `one` writes wait for a replica again')
+    }
+  }
+
+  /** Stops the clock, answers everything waiting, and makes the log durable. */
+  async close(): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    if (this.timer !== null) clearInterval(this.timer)
+    this.timer = null
+    this.requests.close()
+    for (const waiter of this.applyWaiters) waiter.resolve()
+    this.applyWaiters.clear()
+    for (const wake of this.roleWaiters) wake()
+    this.roleWaiters.clear()
+    try {
+      await this.options.store.flush()
+    } catch {
+      // Reported by the flush loop already.
+    }
+    await this.options.store.close()
+  }
+
+  // ------------------------------------------------------------------------------ transport
+
+  private sendStrict(peer: string, message: StrictMessage): void {
+    if (this.closed) return
+    this.options.send(peer, { type: MessageType.Strict, message })
+  }
+
+  /** A strict message from a peer. */
+  receive(message: StrictMessage): void {
+    if (this.closed) return
+    this.node.receive(message)
+  }
+
+  // ------------------------------------------------------------------------------ durability
+
+  /**
+   * Group commit: one fsync at a time covers everything appended before it started; appends during
+   * it are covered by the next. A flush that raced a truncation is not reported (its LSNs may now
+   * name other entries).
+   */
+  private requestFlush(): void {
+    if (this.flushing) {
+      this.flushAgain = true
+      return
+    }
+    this.flushing = true
+    this.flushAgain = false
+    this.options.store.flush().then(
+      (lsn) => {
+        this.flushing = false
+        if (this.closed) return
+        if (lsn !== null) this.node.markDurable(lsn)
+        if (this.flushAgain || (lsn === null && this.node.lastPosition.lsn > this.node.durable)) this.requestFlush()
+      },
+      (err: unknown) => {
+        this.flushing = false
+        this.failStorage(err instanceof Error ? err : new Error(String(err)))
+      },
+    )
+  }
+
+  /**
+   * A failed fsync leaves the log in an unknown state: the node stops acknowledging anything (its
+   * durable offset no longer moves), steps down, and says so. Restarting the process recovers from
+   * what the disk really holds.
+   */
+  private failStorage(err: Error): void {
+    if (this.storageFailure !== null) return
+    this.storageFailure = err
+    this.counters.storageFailures += 1
+    this.options.logger.error('strict log: fsync failed; this node stops acknowledging strict writes until restarted', err)
+    this.event('storage', `fsync failed: ${err.message}`)
+    this.node.stepDown()
+  }
+
+  get storageFailed(): Error | null {
+    return this.storageFailure
+  }
+
+  // ------------------------------------------------------------------------------ node callbacks
+
+  private afterApply(): void {
+    const applied = this.node.applied
+    for (const waiter of this.applyWaiters) {
+      if (waiter.lsn <= applied) {
+        this.applyWaiters.delete(waiter)
+        waiter.resolve()
+      }
+    }
+    this.appliesSinceCompactionCheck += 1
+    if (this.appliesSinceCompactionCheck >= COMPACTION_CHECK_EVERY) {
+      this.appliesSinceCompactionCheck = 0
+      // Defer: compaction snapshots the applied state, which is mid-update inside onApply.
+      queueMicrotask(() => this.compactIfBeyondRetention())
+    }
+  }
+
+  /** [ST6] Keeps at most about 2 × retainEntries of log; a replica further behind gets the snapshot. */
+  private compactIfBeyondRetention(): void {
+    const retain = this.options.config.strict.retainEntries
+    const status = this.node.status()
+    if (status.appliedLsn - status.prunedLsn > 2 * retain) this.node.compact(status.appliedLsn - retain)
+  }
+
+  private afterRoleChange(role: StrictRole, epoch: number): void {
+    if (role === 'primary') this.counters.elections += 1
+    const verb = role === 'primary' ? 'became primary' : role === 'candidate' ? 'stands for election' : 'follows'
+    if (role !== 'candidate') this.event('role', `${this.nodeId} ${verb} in epoch ${epoch}`)
+    for (const wake of this.roleWaiters) wake()
+    this.roleWaiters.clear()
+  }
+
+  private deliverOutcome(outcome: WriteOutcome): void {
+    const waiter = this.outcomeWaiters.get(outcome.writeId)
+    if (waiter === undefined) {
+      this.earlyOutcomes.set(outcome.writeId, outcome)
+      return
+    }
+    this.outcomeWaiters.delete(outcome.writeId)
+    this.options.onWriteOutcome?.(outcome, this.now() - waiter.startedMs)
+    waiter.resolve(outcome)
+  }
+
+  private recordRollback(entries: readonly LogEntry[]): void {
+    const list = entries.map((e) => `${e.epoch}:${e.lsn}`).join(', ')
+    this.options.store.recordRollback(entries, this.wallClock()).then(
+      (file) => {
+        // Counted once on disk, so whoever sees the count can read the file.
+        this.counters.rollbackEntries += entries.length
+        this.event('rollback', `rolled back ${entries.length} entr${entries.length === 1 ? 'y' : 'ies'} never acknowledged by a majority (${list}); recorded in ${file}`)
+      },
+      (err: unknown) => this.options.logger.error(`could not write the rollback file for ${list}`, err),
+    )
+  }
+
+  private event(kind: StrictEvent['kind'], message: string): void {
+    const event: StrictEvent = { at: this.wallClock().toISOString(), kind, message }
+    this.recentEvents.push(event)
+    if (this.recentEvents.length > MAX_EVENTS) this.recentEvents.shift()
+    const log = kind === 'rollback' || kind === 'degraded' || kind === 'storage' ? this.options.logger.warn : this.options.logger.info
+    log.call(this.options.logger, `strict: ${message}`)
+    this.options.onEvent?.(event)
+  }
+
+  events(): readonly StrictEvent[] {
+    return this.recentEvents
+  }
+
+  // ------------------------------------------------------------------------------ local writes and reads
+
+  /**
+   * Submits a write on this node, which must believe it is the primary. Resolves with the final
+   * reply; a rejection (NOT_PRIMARY included) means nothing was written.
+   */
+  async writeHere(request: StrictWriteRequest, timeoutMs: number): Promise<StrictWriteReply> {
+    if (this.storageFailure !== null) return { status: 'rejected', error: { code: 'UNAVAILABLE', message: 'this node’s storage failed; it no longer accepts strict writes' } }
+    const startedMs = this.now()
+    const submission = this.node.write(request.op, { concern: request.concern, timeoutMs: Math.max(1, timeoutMs) })
+    if (submission.status === 'rejected') return { status: 'rejected', error: submission.error }
+    const outcome = await new Promise<WriteOutcome>((resolve) => {
+      const early = this.earlyOutcomes.get(submission.writeId)
+      if (early !== undefined) {
+        this.earlyOutcomes.delete(submission.writeId)
+        this.options.onWriteOutcome?.(early, this.now() - startedMs)
+        resolve(early)
+        return
+      }
+      this.outcomeWaiters.set(submission.writeId, { resolve, startedMs })
+    })
+    if (outcome.status === 'acknowledged') {
+      return { status: 'acknowledged', token: outcome.token, requested: outcome.requested, level: outcome.level, degraded: outcome.degraded }
+    }
+    return { status: 'indeterminate', token: outcome.token, requested: outcome.requested, reason: outcome.reason, reached: outcome.reached }
+  }
+
+  /** Resolves once `lsn` is applied here, or after `timeoutMs` (the caller reads again to see which). */
+  waitForApplied(lsn: number, timeoutMs: number): Promise<void> {
+    if (this.node.applied >= lsn || this.closed) return Promise.resolve()
+    return new Promise((resolve) => {
+      const waiter = {
+        lsn,
+        resolve: () => {
+          clearTimeout(timer)
+          resolve()
+        },
+      }
+      const timer = setTimeout(() => {
+        this.applyWaiters.delete(waiter)
+        resolve()
+      }, Math.max(0, timeoutMs))
+      this.applyWaiters.add(waiter)
+    })
+  }
+
+  /** Resolves at the next role change anywhere in view (or after `timeoutMs`). */
+  waitForRoleChange(timeoutMs: number): Promise<void> {
+    if (this.closed) return Promise.resolve()
+    return new Promise((resolve) => {
+      const wake = () => {
+        clearTimeout(timer)
+        resolve()
+      }
+      const timer = setTimeout(() => {
+        this.roleWaiters.delete(wake)
+        resolve()
+      }, Math.max(0, timeoutMs))
+      this.roleWaiters.add(wake)
+    })
+  }
+
+  /** Serves a read from this node's applied state (see StrictRequests for preferences). */
+  readHere(request: StrictReadRequest): ReturnType<StrictNode['read']> {
+    return this.node.read(request.collection, request.id, request.after === null ? {} : { after: request.after })
+  }
+
+  // ------------------------------------------------------------------------------ entry points
+
+  /** A write from a client or REST on this node: forwarded to the primary when this is not it. */
+  write(request: StrictWriteRequest): Promise<StrictWriteReply> {
+    return this.requests.write(request)
+  }
+
+  read(request: StrictReadRequest): Promise<StrictReadReply> {
+    return this.requests.read(request)
+  }
+
+  /** A peer went away: requests forwarded to it will not be answered. */
+  peerDown(peer: string): void {
+    this.requests.peerDown(peer)
+  }
+
+  // ------------------------------------------------------------------------------ operator [FO2]
+
+  /** Stands for election now; the vote rule still decides [FO1]. */
+  promote(actor: string): { role: StrictRole; epoch: number } {
+    this.event('admin', `operator (${actor}) asked ${this.nodeId} to stand for election`)
+    this.node.tick(this.now())
+    this.node.promote()
+    return { role: this.node.currentRole, epoch: this.node.currentEpoch }
+  }
+
+  /** Steps down and hands over to the most caught-up replica; false when this node is not the primary. */
+  stepDown(actor: string): boolean {
+    const done = this.node.stepDown()
+    if (done) this.event('admin', `operator (${actor}) asked ${this.nodeId} to step down`)
+    return done
+  }
+}
+
+/** An entry's size on the log, as lag in bytes counts it (the WAL stores entries as JSON). */
+function entrySize(entry: LogEntry): number {
+  return JSON.stringify(entry).length
+}

@@ -1,0 +1,233 @@
+import { MessageType, type Message } from '../../core/codec/index.js'
+import type { StrictReadReply, StrictReadRequest, StrictWriteReply, StrictWriteRequest } from '../../core/strict/index.js'
+import type { ServerConfig } from '../config.js'
+import type { StrictHost } from './strict-host.js'
+
+/** How long to wait between two looks for a primary while none is known or reachable. */
+const PRIMARY_POLL_MS = 50
+/** Extra time a forwarder gives the primary's answer beyond the write's own timeout. */
+const FORWARD_GRACE_MS = 500
+
+type Pending =
+  | { readonly kind: 'write'; readonly peer: string; readonly request: StrictWriteRequest; readonly resolve: (reply: StrictWriteReply) => void; readonly timer: NodeJS.Timeout }
+  | { readonly kind: 'read'; readonly peer: string; readonly resolve: (reply: StrictReadReply | null) => void; readonly timer: NodeJS.Timeout }
+
+export interface StrictRequestsOptions {
+  readonly host: StrictHost
+  readonly config: ServerConfig
+  readonly send: (peer: string, message: Message) => boolean
+  readonly isLinked: (peer: string) => boolean
+  readonly now: () => number
+}
+
+const unavailable = (message: string): StrictWriteReply => ({ status: 'rejected', error: { code: 'UNAVAILABLE', message } })
+const readError = (code: Extract<StrictReadReply, { status: 'rejected' }>['error']['code'], message: string): StrictReadReply => ({
+  status: 'rejected',
+  error: { code, message },
+})
+
+/**
+ * Routes strict writes and reads (DESIGN §4): a write reaching a node that is not the primary is
+ * forwarded to the primary it knows of (one hop; the primary never forwards again), waiting through
+ * an election when none is known. Only a write that provably never reached a primary is rejected
+ * (`UNAVAILABLE`, safe to retry); once handed over, a lost answer is `indeterminate` [ST3].
+ * Reads follow the read preference, `after` [RD1] and `maxStalenessMs` [RD3].
+ */
+export class StrictRequests {
+  private readonly options: StrictRequestsOptions
+  private readonly pending = new Map<number, Pending>()
+  private nextRequestId = 1
+
+  constructor(options: StrictRequestsOptions) {
+    this.options = options
+  }
+
+  private get host(): StrictHost {
+    return this.options.host
+  }
+
+  // ------------------------------------------------------------------------------ writes
+
+  /** `forwarded`: the request came from another node, which handles redirection itself. */
+  async write(request: StrictWriteRequest, forwarded = false): Promise<StrictWriteReply> {
+    const timeoutMs = request.timeoutMs ?? this.options.config.strict.writeTimeoutMs
+    const deadline = this.options.now() + timeoutMs
+    for (;;) {
+      if (this.host.isClosed) return unavailable('the node is shutting down')
+      const remaining = deadline - this.options.now()
+      const node = this.host.node
+      if (node.currentRole === 'primary') return this.host.writeHere(request, remaining)
+      const hint = node.status().primaryHint
+      if (forwarded) {
+        return { status: 'rejected', error: { code: 'NOT_PRIMARY', epoch: node.currentEpoch, primaryHint: hint } }
+      }
+      if (remaining <= 0) {
+        return unavailable(`no primary reachable within ${timeoutMs} ms (epoch ${node.currentEpoch}); nothing was written`)
+      }
+      if (hint !== null && hint !== this.host.nodeId && this.options.isLinked(hint)) {
+        const reply = await this.forwardWrite(hint, { ...request, timeoutMs: remaining })
+        if (reply !== null && !(reply.status === 'rejected' && reply.error.code === 'NOT_PRIMARY')) return reply
+      }
+      await this.host.waitForRoleChange(Math.min(PRIMARY_POLL_MS, Math.max(0, deadline - this.options.now())))
+    }
+  }
+
+  /** Null when the frame could not be sent (nothing left this node: safe to try again). */
+  private forwardWrite(peer: string, request: StrictWriteRequest): Promise<StrictWriteReply | null> {
+    const requestId = this.nextRequestId++
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(requestId)
+        resolve({ status: 'indeterminate', token: null, requested: request.concern, reason: 'timeout', reached: null })
+      }, (request.timeoutMs ?? 0) + FORWARD_GRACE_MS)
+      timer.unref()
+      this.pending.set(requestId, { kind: 'write', peer, request, resolve, timer })
+      if (!this.options.send(peer, { type: MessageType.StrictWrite, requestId, request })) {
+        clearTimeout(timer)
+        this.pending.delete(requestId)
+        resolve(null)
+      }
+    })
+  }
+
+  // ------------------------------------------------------------------------------ reads
+
+  async read(request: StrictReadRequest, forwarded = false): Promise<StrictReadReply> {
+    const timeoutMs = request.timeoutMs ?? this.options.config.strict.readTimeoutMs
+    const deadline = this.options.now() + timeoutMs
+    const node = this.host.node
+    if (request.read === 'primary' && node.currentRole !== 'primary') {
+      return forwarded ? readError('UNAVAILABLE', `${this.host.nodeId} is not the primary`) : this.readAtPrimary(request, deadline)
+    }
+    if (request.read === 'replica' && node.currentRole === 'primary') {
+      if (forwarded) return readError('UNAVAILABLE', `${this.host.nodeId} is the primary, not a replica`)
+      return this.readAtReplica(request, deadline)
+    }
+    const local = await this.readLocal(request, deadline)
+    if (local.status === 'ok' && local.lagMs !== null && request.maxStalenessMs !== null && node.currentRole !== 'primary' && local.lagMs > request.maxStalenessMs) {
+      if (!forwarded && request.read === 'nearest') return this.readAtPrimary(request, deadline)
+      return readError('TOO_STALE', `${this.host.nodeId} is ${local.lagMs} ms stale, more than maxStalenessMs ${request.maxStalenessMs}`)
+    }
+    if (local.status === 'ok' && local.lagMs === null && request.maxStalenessMs !== null && node.currentRole !== 'primary') {
+      if (!forwarded && request.read === 'nearest') return this.readAtPrimary(request, deadline)
+      return readError('TOO_STALE', `${this.host.nodeId} has not heard from a primary`)
+    }
+    if (local.status === 'rejected' && local.error.code === 'NOT_YET' && !forwarded && request.read !== 'replica' && node.currentRole !== 'primary') {
+      return this.readAtPrimary(request, deadline)
+    }
+    return local
+  }
+
+  /** Reads here, waiting up to the deadline for `after` to be applied [RD1]. */
+  private async readLocal(request: StrictReadRequest, deadline: number): Promise<StrictReadReply> {
+    for (;;) {
+      const result = this.host.readHere(request)
+      if (result.status === 'ok') {
+        return {
+          status: 'ok',
+          document: result.document,
+          node: this.host.nodeId,
+          appliedLsn: result.appliedLsn,
+          appliedEpoch: result.appliedEpoch,
+          lagMs: result.sincePrimaryContactMs === null ? null : Math.round(result.sincePrimaryContactMs),
+          lagEntries: result.lagEntries,
+        }
+      }
+      if (result.status === 'token-rolled-back') {
+        return readError('TOKEN_ROLLED_BACK', `the entry at lsn ${request.after?.lsn} is of epoch ${result.committedEpoch}, not ${request.after?.epoch}: that write was rolled back`)
+      }
+      const remaining = deadline - this.options.now()
+      if (remaining <= 0 || this.host.isClosed) {
+        return readError('NOT_YET', `${this.host.nodeId} has applied up to lsn ${result.appliedLsn}, not yet ${request.after?.lsn}`)
+      }
+      await this.host.waitForApplied(request.after?.lsn ?? 0, remaining)
+    }
+  }
+
+  private async readAtPrimary(request: StrictReadRequest, deadline: number): Promise<StrictReadReply> {
+    for (;;) {
+      const node = this.host.node
+      if (node.currentRole === 'primary') return this.readLocal(request, deadline)
+      const remaining = deadline - this.options.now()
+      if (remaining <= 0 || this.host.isClosed) return readError('UNAVAILABLE', `no primary reachable within the read timeout (epoch ${node.currentEpoch})`)
+      const hint = node.status().primaryHint
+      if (hint !== null && hint !== this.host.nodeId && this.options.isLinked(hint)) {
+        const reply = await this.forwardRead(hint, { ...request, read: 'primary', timeoutMs: remaining })
+        if (reply !== null && !(reply.status === 'rejected' && reply.error.code === 'UNAVAILABLE')) return reply
+      }
+      await this.host.waitForRoleChange(Math.min(PRIMARY_POLL_MS, Math.max(0, deadline - this.options.now())))
+    }
+  }
+
+  /** `read=replica` reaching the primary: ask the most caught-up linked replica. */
+  private async readAtReplica(request: StrictReadRequest, deadline: number): Promise<StrictReadReply> {
+    const replicas = [...this.host.node.status().replicas]
+      .filter((r) => this.options.isLinked(r.id))
+      .sort((a, b) => b.appliedLsn - a.appliedLsn)
+    for (const replica of replicas) {
+      const remaining = deadline - this.options.now()
+      if (remaining <= 0) break
+      const reply = await this.forwardRead(replica.id, { ...request, timeoutMs: remaining })
+      if (reply !== null && !(reply.status === 'rejected' && reply.error.code === 'UNAVAILABLE')) return reply
+    }
+    return readError('UNAVAILABLE', 'no replica is reachable from this node')
+  }
+
+  /** Null when the frame could not be sent or the link dropped before the answer. */
+  private forwardRead(peer: string, request: StrictReadRequest): Promise<StrictReadReply | null> {
+    const requestId = this.nextRequestId++
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(requestId)
+        resolve(null)
+      }, (request.timeoutMs ?? 0) + FORWARD_GRACE_MS)
+      timer.unref()
+      this.pending.set(requestId, { kind: 'read', peer, resolve, timer })
+      if (!this.options.send(peer, { type: MessageType.StrictRead, requestId, request })) {
+        clearTimeout(timer)
+        this.pending.delete(requestId)
+        resolve(null)
+      }
+    })
+  }
+
+  // ------------------------------------------------------------------------------ peer traffic
+
+  /** A request another node forwarded to this one: serve it and answer on the same link. */
+  handleForwarded(peer: string, message: Message): void {
+    if (message.type === MessageType.StrictWrite) {
+      void this.write(message.request, true).then((reply) => this.options.send(peer, { type: MessageType.StrictWriteResult, requestId: message.requestId, reply }))
+    } else if (message.type === MessageType.StrictRead) {
+      void this.read(message.request, true).then((reply) => this.options.send(peer, { type: MessageType.StrictReadResult, requestId: message.requestId, reply }))
+    }
+  }
+
+  /** The answer to a request this node forwarded. Unknown ids (late, after a timeout) are dropped. */
+  handleResult(peer: string, message: Message): void {
+    if (message.type !== MessageType.StrictWriteResult && message.type !== MessageType.StrictReadResult) return
+    const pending = this.pending.get(message.requestId)
+    if (pending === undefined || pending.peer !== peer) return
+    this.pending.delete(message.requestId)
+    clearTimeout(pending.timer)
+    if (pending.kind === 'write' && message.type === MessageType.StrictWriteResult) pending.resolve(message.reply)
+    else if (pending.kind === 'read' && message.type === MessageType.StrictReadResult) pending.resolve(message.reply)
+  }
+
+  /** The link to `peer` dropped: forwarded writes become indeterminate, reads are retried elsewhere. */
+  peerDown(peer: string): void {
+    for (const [id, pending] of this.pending) {
+      if (pending.peer !== peer) continue
+      this.pending.delete(id)
+      clearTimeout(pending.timer)
+      if (pending.kind === 'write') {
+        pending.resolve({ status: 'indeterminate', token: null, requested: pending.request.concern, reason: 'unreachable', reached: null })
+      } else {
+        pending.resolve(null)
+      }
+    }
+  }
+
+  close(): void {
+    for (const peer of new Set([...this.pending.values()].map((p) => p.peer))) this.peerDown(peer)
+  }
+}

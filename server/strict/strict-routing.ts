@@ -1,0 +1,71 @@
+import { CloseCode, MessageType, type Message } from '../../core/codec/index.js'
+import type { StrictReadReply, StrictWriteReply, WriteOp } from '../../core/strict/index.js'
+import type { ServerConfig } from '../config.js'
+import type { Connection } from '../connection.js'
+import type { StrictHost } from './strict-host.js'
+
+const STRICT_TYPES = new Set<number>([
+  MessageType.Strict,
+  MessageType.StrictWrite,
+  MessageType.StrictWriteResult,
+  MessageType.StrictRead,
+  MessageType.StrictReadResult,
+])
+
+export function isStrictMessage(message: Message): boolean {
+  return STRICT_TYPES.has(message.type)
+}
+
+/** Why an op may not go to the strict log from this server's point of view; null when it may. */
+export function strictOpProblem(op: WriteOp, config: ServerConfig): string | null {
+  const ops = op.kind === 'batch' ? op.ops : [op]
+  for (const single of ops) {
+    const spec = Object.hasOwn(config.collections, single.collection) ? config.collections[single.collection] : undefined
+    if (spec === undefined) return `no collection ${JSON.stringify(single.collection)}`
+    if (spec.mode !== 'strict') return `collection ${JSON.stringify(single.collection)} is a crdt collection, not strict`
+  }
+  return null
+}
+
+/**
+ * Routes a strict frame of an established link. Peers exchange replication messages and forward
+ * requests to each other; clients may only send `StrictWrite` and `StrictRead`, answered on the same
+ * connection. Anything else from a client is a protocol violation (FORBIDDEN).
+ */
+export function routeStrict(
+  strict: StrictHost | null,
+  config: ServerConfig,
+  kind: 'peer' | 'client',
+  id: string,
+  connection: Connection,
+  message: Message,
+): void {
+  if (kind === 'peer') {
+    if (strict === null) return
+    if (message.type === MessageType.Strict) strict.receive(message.message)
+    else if (message.type === MessageType.StrictWrite || message.type === MessageType.StrictRead) strict.requests.handleForwarded(id, message)
+    else strict.requests.handleResult(id, message)
+    return
+  }
+  if (message.type === MessageType.StrictWrite) {
+    const problem = strict === null ? 'this cluster has no strict collections' : strictOpProblem(message.request.op, config)
+    if (problem !== null || strict === null) {
+      const reply: StrictWriteReply = { status: 'rejected', error: { code: 'INVALID_OP', message: problem ?? '' } }
+      connection.sendMessage({ type: MessageType.StrictWriteResult, requestId: message.requestId, reply })
+      return
+    }
+    void strict.write(message.request).then((reply) => connection.sendMessage({ type: MessageType.StrictWriteResult, requestId: message.requestId, reply }))
+    return
+  }
+  if (message.type === MessageType.StrictRead) {
+    const spec = Object.hasOwn(config.collections, message.request.collection) ? config.collections[message.request.collection] : undefined
+    if (strict === null || spec?.mode !== 'strict') {
+      const reply: StrictReadReply = { status: 'rejected', error: { code: 'INVALID_REQUEST', message: `${JSON.stringify(message.request.collection)} is not a strict collection` } }
+      connection.sendMessage({ type: MessageType.StrictReadResult, requestId: message.requestId, reply })
+      return
+    }
+    void strict.read(message.request).then((reply) => connection.sendMessage({ type: MessageType.StrictReadResult, requestId: message.requestId, reply }))
+    return
+  }
+  connection.reject('FORBIDDEN', CloseCode.FORBIDDEN, 'clients may send only StrictWrite and StrictRead of the strict messages')
+}

@@ -1,0 +1,164 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { MessageType, type Message } from '../../core/codec/index.js'
+import { waitFor } from '../helpers/cluster.js'
+import { acceptedClient, http, startCluster, type InProcessCluster } from './in-process.js'
+
+/** Fast strict timings so elections in tests take a few hundred ms. */
+export const FAST_STRICT = {
+  strict: { heartbeatIntervalMs: 30, electionTimeoutMinMs: 150, electionTimeoutMaxMs: 300, semiSyncTimeoutMs: 150, writeTimeoutMs: 3000, readTimeoutMs: 1000 },
+  adminToken: 'test-admin-token',
+}
+
+async function primaryOf(cluster: InProcessCluster, among?: readonly string[]): Promise<string> {
+  let primary = ''
+  await waitFor(
+    () => {
+      const primaries = [...cluster.servers.entries()]
+        .filter(([id]) => among === undefined || among.includes(id))
+        .filter(([, s]) => s.strict?.node.currentRole === 'primary')
+      primary = primaries[0]?.[0] ?? ''
+      return primaries.length === 1
+    },
+    5_000,
+    'one strict primary',
+  )
+  return primary
+}
+
+describe('strict collections over REST and WebSocket (in-process cluster of 3)', () => {
+  let cluster: InProcessCluster
+  let primary: string
+  let replicas: string[]
+  const base = (id: string) => cluster.server(id).httpUrl
+
+  beforeAll(async () => {
+    cluster = await startCluster(['a', 'b', 'c'], 'mesh', FAST_STRICT)
+    await cluster.waitConnected()
+    primary = await primaryOf(cluster)
+    replicas = ['a', 'b', 'c'].filter((id) => id !== primary)
+  })
+  afterAll(() => cluster.close())
+
+  it('[ST1] a majority write sent to a replica is forwarded, acknowledged with an epoch:lsn token, and readable everywhere after it [RD1]', async () => {
+    const replica = replicas[0] as string
+    const put = await http(base(replica), 'PUT', '/v1/accounts/a1?w=majority', { balance: 100 })
+    expect(put.status).toBe(200)
+    expect(put.json).toMatchObject({ status: 'acknowledged', requested: 'majority', level: 'majority', degraded: false })
+    expect(put.json.token).toMatch(/^\d+:\d+$/)
+    for (const id of ['a', 'b', 'c']) {
+      const read = await http(base(id), 'GET', `/v1/accounts/a1?read=nearest&after=${put.json.token}`)
+      expect(read.status).toBe(200)
+      expect(read.json.value).toEqual({ balance: 100 })
+      expect(read.headers.get('x-meridian-lag-ms')).toMatch(/^\d+$/)
+      expect(read.headers.get('x-meridian-node')).toBe(id)
+    }
+  })
+
+  it('acknowledges each write concern at its level', async () => {
+    for (const w of ['local', 'one', 'majority', 'all'] as const) {
+      const put = await http(base(primary), 'PUT', `/v1/accounts/w-${w}?w=${w}`, { w })
+      expect(put.status).toBe(200)
+      expect(put.json.requested).toBe(w)
+      expect(put.json.level).toBe(w)
+    }
+  })
+
+  it('rejects a failed precondition with 409 and writes nothing; a batch is all or nothing', async () => {
+    const first = await http(base(primary), 'PUT', '/v1/accounts/p1?exists=false', { balance: 5 })
+    expect(first.status).toBe(200)
+    const second = await http(base(replicas[1] as string), 'PUT', '/v1/accounts/p1?exists=false', { balance: 6 })
+    expect(second.status).toBe(409)
+    expect(second.json.error).toMatchObject({ code: 'PRECONDITION_FAILED', key: expect.stringContaining('p1'), opIndex: 0 })
+    const version = (await http(base(primary), 'GET', '/v1/accounts/p1')).json.version as number
+
+    const batch = await http(base(primary), 'POST', '/v1/accounts/_batch', {
+      ops: [
+        { op: 'patch', id: 'p1', fields: { balance: 0 }, expectVersion: version },
+        { op: 'put', id: 'p2', value: { balance: 5 }, exists: true },
+      ],
+    })
+    expect(batch.status).toBe(409)
+    expect(batch.json.error.opIndex).toBe(1)
+    const after = await http(base(primary), 'GET', '/v1/accounts/p1')
+    expect(after.json.value).toEqual({ balance: 5 })
+
+    const ok = await http(base(primary), 'POST', '/v1/accounts/_batch?w=majority', {
+      ops: [
+        { op: 'patch', id: 'p1', fields: { balance: 0 }, expectVersion: version },
+        { op: 'put', id: 'p2', value: { balance: 5 }, exists: false },
+      ],
+    })
+    expect(ok.status).toBe(200)
+    const p2 = await http(base(primary), 'GET', '/v1/accounts/p2')
+    expect(p2.json.value).toEqual({ balance: 5 })
+  })
+
+  it('answers bad requests with 400 and a stable code', async () => {
+    expect((await http(base(primary), 'PUT', '/v1/accounts/x?w=some', {})).json.error.code).toBe('BAD_REQUEST')
+    expect((await http(base(primary), 'GET', '/v1/accounts/x?after=nope')).status).toBe(400)
+    expect((await http(base(primary), 'PUT', '/v1/accounts/x', '{not json')).status).toBe(400)
+    expect((await http(base(primary), 'POST', '/v1/accounts/_batch', { ops: [{ op: 'put', id: 'x', collection: 'notes', value: 1 }] })).status).toBe(400)
+  })
+
+  it('[RD1] a read with a token never answers older state: a rolled-back or future token is refused', async () => {
+    const future = await http(base(replicas[0] as string), 'GET', '/v1/accounts/a1?read=replica&after=1:999999&timeoutMs=100')
+    expect(future.status).toBe(504)
+    expect(future.json.error.code).toBe('NOT_YET')
+  })
+
+  it('serves StrictWrite and StrictRead to WebSocket clients on any node', async () => {
+    const client = await acceptedClient(cluster.server(replicas[1] as string).url, 'ws-client')
+    client.send({
+      type: MessageType.StrictWrite,
+      requestId: 7,
+      request: { op: { kind: 'put', collection: 'accounts', id: 'ws1', value: { balance: 1 } }, concern: 'majority', timeoutMs: null },
+    })
+    const result = (await client.next((m) => m.type === MessageType.StrictWriteResult)) as Extract<Message, { type: typeof MessageType.StrictWriteResult }>
+    expect(result.requestId).toBe(7)
+    expect(result.reply.status).toBe('acknowledged')
+    if (result.reply.status !== 'acknowledged') return
+    client.send({
+      type: MessageType.StrictRead,
+      requestId: 8,
+      request: { collection: 'accounts', id: 'ws1', after: result.reply.token, read: 'nearest', maxStalenessMs: null, timeoutMs: null },
+    })
+    const read = (await client.next((m) => m.type === MessageType.StrictReadResult)) as Extract<Message, { type: typeof MessageType.StrictReadResult }>
+    expect(read.reply).toMatchObject({ status: 'ok', document: { value: { balance: 1 } } })
+    client.send({
+      type: MessageType.StrictWrite,
+      requestId: 9,
+      request: { op: { kind: 'put', collection: 'notes', id: 'n', value: {} }, concern: 'majority', timeoutMs: null },
+    })
+    const refused = (await client.next((m) => m.type === MessageType.StrictWriteResult && m.requestId === 9)) as Extract<Message, { type: typeof MessageType.StrictWriteResult }>
+    expect(refused.reply).toMatchObject({ status: 'rejected', error: { code: 'INVALID_OP' } })
+    client.ws.close()
+  })
+
+  it('/status shows epoch, primary, commit index and per-replica offsets and lag; /metrics has the strict gauges', async () => {
+    const status = await http(base(primary), 'GET', '/status')
+    expect(status.json).toMatchObject({ role: 'primary', primary, epoch: expect.any(Number), commitIndex: expect.any(Number) })
+    expect(status.json.strict.replicas).toHaveLength(2)
+    for (const replica of status.json.strict.replicas) {
+      expect(replica).toMatchObject({ link: expect.stringMatching(/streaming|catch-up/), durableLsn: expect.any(Number), lag: { entries: expect.any(Number) } })
+    }
+    const replicaStatus = await http(base(replicas[0] as string), 'GET', '/status')
+    expect(replicaStatus.json).toMatchObject({ role: 'replica', primary })
+    const metrics = await http(base(primary), 'GET', '/metrics')
+    expect(metrics.json).toContain('meridian_strict_is_primary 1')
+    expect(metrics.json).toMatch(/meridian_strict_writes_total\{concern="majority",outcome="acknowledged",level="majority"\} \d+/)
+  })
+
+  it('[FO2] admin step-down needs the token and hands over to another node; writes continue on the new primary', async () => {
+    const denied = await fetch(`${base(primary)}/admin/stepdown`, { method: 'POST' })
+    expect(denied.status).toBe(401)
+    const before = cluster.server(primary).strict?.node.currentEpoch ?? 0
+    const res = await fetch(`${base(primary)}/admin/stepdown`, { method: 'POST', headers: { authorization: `Bearer ${FAST_STRICT.adminToken}` } })
+    expect(res.status).toBe(200)
+    const next = await primaryOf(cluster, replicas)
+    expect(cluster.server(next).strict?.node.currentEpoch ?? 0).toBeGreaterThan(before)
+    const put = await http(base(primary), 'PUT', '/v1/accounts/after-stepdown?w=majority', { ok: true })
+    expect(put.status).toBe(200)
+    primary = next
+    replicas = ['a', 'b', 'c'].filter((id) => id !== primary)
+  })
+})
