@@ -3,15 +3,18 @@ import { MessageType } from '../core/codec/messages.js'
 import type { ApplyResult, ConflictRecord, DocumentReplica } from '../core/crdt/document-type.js'
 import { createReplica } from '../core/crdt/registry.js'
 import { documentKey, MeshNode, type MeshStats } from '../core/mesh/mesh-node.js'
+import type { JsonValue } from '../core/strict/types.js'
 import type { Change, DocType, VersionVector } from '../core/types.js'
 import { automergeCollection, type AutomergeCollection } from './automerge-collection.js'
-import { Connection, type ConnectionStatus, type Timers } from './connection.js'
+import { Connection, GLOBAL_TIMERS, type ConnectionStatus, type Timers } from './connection.js'
 import { expectDocType, type ClientContext, type DocumentListener } from './context.js'
 import { ClientClosedError, type ConnectionError } from './errors.js'
 import { Listeners, reportListenerError } from './listeners.js'
 import { lwwCollection, type LwwCollection } from './lww-collection.js'
 import { cryptoRandom, randomClientId } from './random.js'
 import { memoryClientStore, type ClientStore } from './store.js'
+import { strictCollection, type StrictCollection } from './strict-collection.js'
+import { formatStrictToken, StrictChannel, type StrictWriteOutcome } from './strict-queue.js'
 import type { WebSocketConstructor } from './websocket.js'
 import { WriteTracker, type WriteHandle } from './write-handle.js'
 import { yjsCollection, type YjsCollection } from './yjs-collection.js'
@@ -44,8 +47,13 @@ export interface ClientOptions {
   readonly random?: () => number
   /** Wall clock in ms for the hybrid logical clock. Default `Date.now`. */
   readonly now?: () => number
-  /** Timers for reconnects and handshake timeouts. Default the global ones. */
+  /** Timers for reconnects, handshake timeouts and strict answer deadlines. Default the global ones. */
   readonly timers?: Timers
+  /**
+   * Strict writes sent and not yet answered, at most. Default 1: strict writes go out one at a time,
+   * in the order they were made, and a dropped connection leaves at most one `indeterminate`.
+   */
+  readonly strictMaxInFlight?: number
 }
 
 /**
@@ -81,9 +89,25 @@ export interface MeridianClient {
   lww<T extends Record<string, unknown> = Record<string, unknown>>(collection: string): LwwCollection<T>
   yjs(collection: string): YjsCollection
   automerge<T extends object = Record<string, unknown>>(collection: string): AutomergeCollection<T>
+  /** A strict (primary-replica) collection: writes go to the primary, reads ask a region. */
+  strict<T extends JsonValue = JsonValue>(collection: string): StrictCollection<T>
   /**
-   * Closes the connection and the store. Pending `durable` / `replicated` promises reject with
-   * `ClientClosedError`; writes afterwards throw it.
+   * Called once with the outcome of every strict write of this client, whichever collection made it,
+   * including writes restored from the store by a restart (`outcome.write.restored`). Outcomes of
+   * restored writes that settle before any listener exists are held and delivered to the first
+   * listener that registers. Returns the unsubscribe function.
+   */
+  onStrictOutcome(listener: (outcome: StrictWriteOutcome) => void): () => void
+  /**
+   * `epoch:lsn` of the highest committed strict position this client has seen (majority-or-better
+   * write acknowledgements, read answers), or null. Every strict read asks for state at or after
+   * it [RD2].
+   */
+  readonly strictToken: string | null
+  /**
+   * Closes the connection and the store. Pending `durable` / `replicated` promises and pending strict
+   * writes and reads reject with `ClientClosedError` (queued strict writes stay in the store); writes
+   * afterwards throw it (strict writes reject with it).
    */
   close(): Promise<void>
 }
@@ -107,6 +131,7 @@ type AnyCollection =
   | { readonly docType: 'lww'; readonly collection: LwwCollection<never> }
   | { readonly docType: 'yjs'; readonly collection: YjsCollection }
   | { readonly docType: 'automerge'; readonly collection: AutomergeCollection<never> }
+  | { readonly docType: 'strict'; readonly collection: StrictCollection<never> }
 
 class Client implements MeridianClient, ClientContext {
   readonly clientId: string
@@ -114,6 +139,7 @@ class Client implements MeridianClient, ClientContext {
   private readonly connection: Connection
   private readonly store: ClientStore
   private readonly tracker: WriteTracker
+  private readonly strictChannel: StrictChannel
   private readonly maxConflicts: number
   private readonly collections = new Map<string, AnyCollection>()
   private readonly documentListeners = new Map<string, Listeners<Parameters<DocumentListener>>>()
@@ -168,8 +194,19 @@ class Client implements MeridianClient, ClientContext {
       onMessage: (_serverId, message) => {
         if (message.type === MessageType.Ack) this.tracker.durableAt(message.durable.get(this.clientId) ?? 0)
         else if (message.type === MessageType.ChangeBatch) this.settle()
+        else this.strictChannel.receive(message)
       },
       onReplicated: (vector) => this.tracker.replicatedAt(vector.get(this.clientId) ?? 0),
+      onSessionStart: () => this.strictChannel.sessionStarted(),
+      onSessionEnd: () => this.strictChannel.sessionEnded(),
+    })
+    // Restores the strict writes an earlier session queued; they go out with the first session.
+    this.strictChannel = new StrictChannel({
+      transport: { send: (message) => this.connection.sendToServer(message) },
+      store: this.store,
+      timers: options.timers ?? GLOBAL_TIMERS,
+      now,
+      maxInFlight: options.strictMaxInFlight,
     })
     // Replay what an earlier session kept, before any region connects.
     this.mesh.restore(this.store.load())
@@ -209,6 +246,15 @@ class Client implements MeridianClient, ClientContext {
     return this.connection.onError(listener)
   }
 
+  onStrictOutcome(listener: (outcome: StrictWriteOutcome) => void): () => void {
+    return this.strictChannel.onOutcome(null, listener)
+  }
+
+  get strictToken(): string | null {
+    const position = this.strictChannel.position
+    return position === null ? null : formatStrictToken(position)
+  }
+
   lww<T extends Record<string, unknown> = Record<string, unknown>>(collection: string): LwwCollection<T> {
     const entry = this.collectionOf(collection, 'lww', () => ({ docType: 'lww', collection: lwwCollection(this, collection) }))
     return entry.collection as unknown as LwwCollection<T>
@@ -227,9 +273,19 @@ class Client implements MeridianClient, ClientContext {
     return entry.collection as unknown as AutomergeCollection<T>
   }
 
+  strict<T extends JsonValue = JsonValue>(collection: string): StrictCollection<T> {
+    const entry = this.collectionOf(collection, 'strict', () => ({
+      docType: 'strict',
+      collection: strictCollection<never>(this.strictChannel, collection),
+    }))
+    return entry.collection as unknown as StrictCollection<T>
+  }
+
   async close(): Promise<void> {
     if (this.closed) return
     this.closed = true
+    // Before the connection stops: its session end must not turn pending strict writes indeterminate.
+    this.strictChannel.close(new ClientClosedError())
     this.connection.stop()
     this.tracker.close(new ClientClosedError())
     for (const hook of this.closeHooks.splice(0)) hook()

@@ -50,13 +50,21 @@ export interface ConnectionOptions {
   readonly onMessage?: ((serverId: string, message: Message) => void) | undefined
   /** A region reported what is durable in every region (merged over all regions heard so far). */
   readonly onReplicated?: ((vector: VersionVector) => void) | undefined
+  /**
+   * A session began: the handshake was accepted and `sendToServer` works. Called before the status
+   * becomes `connected`, so status listeners can already use the session.
+   */
+  readonly onSessionStart?: ((serverId: string) => void) | undefined
+  /** The session that `onSessionStart` announced ended (the socket closed, or `stop`). */
+  readonly onSessionEnd?: ((serverId: string) => void) | undefined
 }
 
 export const DEFAULT_MIN_DELAY_MS = 100
 export const DEFAULT_MAX_DELAY_MS = 5_000
 export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000
 
-const GLOBAL_TIMERS: Timers = {
+/** The global `setTimeout` / `clearTimeout`. */
+export const GLOBAL_TIMERS: Timers = {
   setTimeout: (fn, ms) => globalThis.setTimeout(fn, ms),
   clearTimeout: (handle) => globalThis.clearTimeout(handle as ReturnType<typeof globalThis.setTimeout>),
 }
@@ -192,6 +200,23 @@ export class Connection {
     this.transmit(socket, message)
   }
 
+  /**
+   * Sends `message` to the region of the current session. False when there is no session (nothing
+   * was sent); true means the frame was handed to the socket, not that it arrived. Throws when the
+   * message cannot be encoded.
+   */
+  sendToServer(message: Message): boolean {
+    const socket = this.socket
+    if (!socket || !this.peer || socket.readyState !== WS_OPEN) return false
+    const bytes = encodeMessage(message)
+    try {
+      socket.send(bytes)
+      return true
+    } catch {
+      return false
+    }
+  }
+
   private dial(): void {
     if (!this.running) return
     const url = this.urls[this.nextUrl % this.urls.length] as string
@@ -259,6 +284,13 @@ export class Connection {
       case MessageType.HandshakeAccept:
         this.abort(socket, 'BAD_FRAME', CloseCode.BAD_FRAME)
         return
+      case MessageType.Strict:
+      case MessageType.StrictWrite:
+      case MessageType.StrictWriteResult:
+      case MessageType.StrictRead:
+      case MessageType.StrictReadResult:
+        // Strict traffic is the shell's (onMessage), not the crdt mesh's.
+        break
       default:
         try {
           this.options.mesh.receive(peerId, message)
@@ -291,6 +323,7 @@ export class Connection {
     this.handshakeTimer = null
     this.peer = { id: message.identity, region: message.region }
     this.failures = 0
+    this.options.onSessionStart?.(message.identity)
     this.setStatus('connected')
     // Exchanges version vectors: the region sends what we lack, we send what it lacks (the outbox).
     this.options.mesh.connect(message.identity)
@@ -359,6 +392,7 @@ export class Connection {
       const peer = this.peer.id
       this.peer = null
       this.options.mesh.disconnect(peer)
+      this.options.onSessionEnd?.(peer)
     }
   }
 

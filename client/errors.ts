@@ -1,4 +1,6 @@
 import type { CloseCodeName } from '../core/codec/close-codes.js'
+import type { StrictReadErrorCode, Unavailable } from '../core/strict/requests.js'
+import type { Precondition, WriteOp, WriteRejection } from '../core/strict/types.js'
 
 /**
  * The client was closed before this could happen: a write handle's `durable` / `replicated` promise
@@ -64,4 +66,122 @@ function describe(code: string, url: string, closeCode: number | undefined, serv
   if (closeCode !== undefined) parts.push(`close code ${closeCode}`)
   if (serverMessage) parts.push(`server said: ${serverMessage}`)
   return parts.join(', ')
+}
+
+/** Why a strict write was refused. Nothing was written in every case. */
+export type StrictWriteRejectionCode = 'PRECONDITION_FAILED' | 'INVALID_OP' | 'UNAVAILABLE' | 'NOT_PRIMARY'
+
+/**
+ * A strict write (or a whole batch) was refused, and **nothing was written**: the promise of `put`,
+ * `patch`, `delete` or `batch` rejects with this (and `onOutcome` listeners get it). `message` is a
+ * sentence an app can show.
+ *
+ * - `PRECONDITION_FAILED`: `expectVersion` / `exists` did not hold at the primary. `collection`, `id`,
+ *   `key`, `opIndex` (the failing op of a batch, 0 for a single op), `expected` and `actualVersion`
+ *   (0: the document does not exist) say which and why. Re-read, then decide.
+ * - `INVALID_OP`: the server refused the op (e.g. not a strict collection there). Retrying will not help.
+ * - `UNAVAILABLE`: no primary could be reached in time, or the client's store could not record the
+ *   write as sent. Safe to retry.
+ * - `NOT_PRIMARY`: the node asked was not the primary (`epoch`, `primaryHint`). Safe to retry.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await accounts.put('a1', next, { expectVersion: seen.version })
+ * } catch (error) {
+ *   if (error instanceof StrictWriteRejected && error.code === 'PRECONDITION_FAILED') showConflict(error.message)
+ *   else throw error
+ * }
+ * ```
+ */
+export class StrictWriteRejected extends Error {
+  readonly code: StrictWriteRejectionCode
+  /** The server's rejection as received. */
+  readonly rejection: WriteRejection | Unavailable
+  /** PRECONDITION_FAILED: the document whose precondition failed (`collection/id`); else null. */
+  readonly key: string | null
+  readonly collection: string | null
+  readonly id: string | null
+  /** PRECONDITION_FAILED: index of the failing op in the batch (0 for a single op); else null. */
+  readonly opIndex: number | null
+  /** PRECONDITION_FAILED: the precondition that failed; else null. */
+  readonly expected: Precondition | null
+  /** PRECONDITION_FAILED: the document's version at the primary, 0 when it does not exist; else null. */
+  readonly actualVersion: number | null
+  /** NOT_PRIMARY: the epoch of the node that refused; else null. */
+  readonly epoch: number | null
+  /** NOT_PRIMARY: the primary that node knows of, if any. */
+  readonly primaryHint: string | null
+
+  constructor(rejection: WriteRejection | Unavailable, op?: WriteOp) {
+    super(describeRejection(rejection, op))
+    this.name = 'StrictWriteRejected'
+    this.code = rejection.code
+    this.rejection = rejection
+    let failing: { readonly collection: string; readonly id: string } | undefined
+    if (rejection.code === 'PRECONDITION_FAILED') {
+      failing = op === undefined ? undefined : op.kind === 'batch' ? op.ops[rejection.opIndex] : op
+    }
+    this.key = rejection.code === 'PRECONDITION_FAILED' ? rejection.key : null
+    this.collection = failing?.collection ?? null
+    this.id = failing?.id ?? null
+    this.opIndex = rejection.code === 'PRECONDITION_FAILED' ? rejection.opIndex : null
+    this.expected = rejection.code === 'PRECONDITION_FAILED' ? rejection.expected : null
+    this.actualVersion = rejection.code === 'PRECONDITION_FAILED' ? rejection.actualVersion : null
+    this.epoch = rejection.code === 'NOT_PRIMARY' ? rejection.epoch : null
+    this.primaryHint = rejection.code === 'NOT_PRIMARY' ? rejection.primaryHint : null
+  }
+}
+
+function describeRejection(rejection: WriteRejection | Unavailable, op: WriteOp | undefined): string {
+  switch (rejection.code) {
+    case 'PRECONDITION_FAILED': {
+      const failing = op === undefined ? undefined : op.kind === 'batch' ? op.ops[rejection.opIndex] : op
+      const what = failing ? `${failing.collection}/${failing.id}` : rejection.key
+      const inBatch = op?.kind === 'batch' ? ` (op ${rejection.opIndex} of the batch; nothing in it was written)` : ''
+      const actual = rejection.actualVersion === 0 ? 'it does not exist' : `it is at version ${rejection.actualVersion}`
+      const expected = rejection.expected
+      let wanted: string
+      if (expected.expectVersion === 0) wanted = 'expected it not to exist'
+      else if (expected.expectVersion !== undefined) wanted = `expected version ${expected.expectVersion}`
+      else if (expected.exists === true) wanted = 'expected it to exist'
+      else if (expected.exists === false) wanted = 'expected it not to exist'
+      else wanted = 'its precondition did not hold'
+      return `${what} was changed by someone else: ${wanted}, but ${actual}${inBatch}`
+    }
+    case 'INVALID_OP':
+      return `the server refused the write as invalid: ${rejection.message}`
+    case 'UNAVAILABLE':
+      return `the write could not be accepted, nothing was written; it is safe to retry (${rejection.message})`
+    case 'NOT_PRIMARY':
+      return `the node asked is not the primary (epoch ${rejection.epoch}${rejection.primaryHint ? `, primary ${rejection.primaryHint}` : ''}); nothing was written, it is safe to retry`
+  }
+}
+
+/**
+ * A strict read failed; `code` says why:
+ * - `UNAVAILABLE`: the client is offline (reads are not queued), the connection closed before the
+ *   answer, no answer came in time, or no node could serve the read preference. Retry later.
+ * - `NOT_YET` [RD1]: no node that could answer had applied the read's `after` position in time.
+ * - `TOO_STALE` [RD3]: no node within `maxStalenessMs` could serve the read.
+ * - `TOKEN_ROLLED_BACK` [RD1]: the write behind the `after` token was rolled back by a failover.
+ * - `INVALID_REQUEST`: the server refused the read (e.g. not a strict collection).
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await accounts.get('a1')
+ * } catch (error) {
+ *   if (error instanceof StrictReadFailed && error.code === 'UNAVAILABLE') showOffline()
+ * }
+ * ```
+ */
+export class StrictReadFailed extends Error {
+  readonly code: StrictReadErrorCode
+
+  constructor(code: StrictReadErrorCode, message: string) {
+    super(`${code}: ${message}`)
+    this.name = 'StrictReadFailed'
+    this.code = code
+  }
 }

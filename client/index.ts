@@ -1,7 +1,8 @@
 /**
  * meridian/client — the browser-safe Meridian client (DESIGN §8): local replicas of crdt collections
  * that apply writes at once, online or offline, and sync with the regions over one WebSocket with
- * reconnects and region failover. No Node built-ins here: `meridian/client/node` adds the `ws`
+ * reconnects and region failover; strict collections whose writes go to the primary (queued while
+ * offline) and whose reads ask a region. No Node built-ins here: `meridian/client/node` adds the `ws`
  * WebSocket for Node.
  *
  * @example
@@ -18,10 +19,39 @@ export type { LwwCollection, LwwPatch } from './lww-collection.js'
 export type { YjsCollection, YjsDocHandle } from './yjs-collection.js'
 export type { AutomergeCollection } from './automerge-collection.js'
 export type { WriteHandle } from './write-handle.js'
-export { memoryClientStore, type ClientStore } from './store.js'
-export { ClientClosedError, ConnectionError, isFatalConnectionCode, type ConnectionErrorCode } from './errors.js'
+export type {
+  StrictBatchOp,
+  StrictBatchOptions,
+  StrictCollection,
+  StrictDocument,
+  StrictPatch,
+  StrictReadOptions,
+  StrictWriteOptions,
+} from './strict-collection.js'
+export {
+  compareStrictPositions,
+  formatStrictToken,
+  parseStrictToken,
+  DEFAULT_STRICT_MAX_IN_FLIGHT,
+  STRICT_ANSWER_GRACE_MS,
+  STRICT_DEFAULT_ANSWER_WAIT_MS,
+  type StrictPendingWrite,
+  type StrictWriteOutcome,
+  type StrictWriteResult,
+} from './strict-queue.js'
+export { memoryClientStore, type ClientStore, type StoredStrictWrite } from './store.js'
+export {
+  ClientClosedError,
+  ConnectionError,
+  isFatalConnectionCode,
+  StrictReadFailed,
+  StrictWriteRejected,
+  type ConnectionErrorCode,
+  type StrictWriteRejectionCode,
+} from './errors.js'
 export {
   Connection,
+  GLOBAL_TIMERS,
   syncUrl,
   DEFAULT_HANDSHAKE_TIMEOUT_MS,
   DEFAULT_MAX_DELAY_MS,
@@ -39,6 +69,8 @@ export type { Change, ChangeId, DocType, Hlc, VersionVector } from '../core/type
 export type { ConflictRecord } from '../core/crdt/document-type.js'
 export type { YjsView } from '../core/crdt/yjs.js'
 export type { MeshStats } from '../core/mesh/mesh-node.js'
+export type { JsonValue, LogPosition, Precondition, WriteConcern, WriteOp, DocumentOp } from '../core/strict/types.js'
+export type { ReadPreference, StrictReadErrorCode, StrictWriteRequest } from '../core/strict/requests.js'
 export { CloseCode, closeCodeName, closeReason, type CloseCodeName } from '../core/codec/close-codes.js'
 export { PROTOCOL_VERSION } from '../core/codec/messages.js'
 export { compareHlc, formatHlc } from '../core/clock/hlc.js'

@@ -1,4 +1,24 @@
+import type { StrictWriteRequest } from '../core/strict/requests.js'
 import type { Change } from '../core/types.js'
+
+/**
+ * A strict write as the client keeps it until its outcome is known (the strict offline queue, see
+ * docs/client.md). Plain data (structured-cloneable and JSON-serialisable).
+ */
+export interface StoredStrictWrite {
+  /** Increasing in the order the writes were made; the record's key. */
+  readonly writeId: number
+  /** The collection whose method made the write. */
+  readonly collection: string
+  readonly request: StrictWriteRequest
+  /** Wall-clock ms when the write was made. */
+  readonly queuedAtMs: number
+  /**
+   * false: never sent, a later session sends it. true: it may have left the client, so it is never
+   * sent again; a later session reports it `indeterminate` (`unreachable`).
+   */
+  readonly sent: boolean
+}
 
 /**
  * Where a client keeps the changes it holds (its own and those learnt from regions), so that a
@@ -23,11 +43,25 @@ export interface ClientStore {
    */
   append(change: Change): void | Promise<void>
   close(): void | Promise<void>
+  /**
+   * Optional, all three or none: the strict write queue. Without them, strict writes waiting for a
+   * connection live in memory only and are lost with the process.
+   *
+   * `loadStrictWrites` returns the records an earlier session kept (read once, at client creation).
+   * `saveStrictWrite` creates or replaces the record with the same `writeId`; `deleteStrictWrite`
+   * removes it. Like `append`: return nothing when done on return, or a promise that resolves once
+   * durable; calls must take effect in call order.
+   */
+  loadStrictWrites?(): Iterable<StoredStrictWrite>
+  saveStrictWrite?(write: StoredStrictWrite): void | Promise<void>
+  deleteStrictWrite?(writeId: number): void | Promise<void>
 }
 
 /**
- * A store in memory: every change is "durable" at once, and **nothing survives a reload or a
- * restart** — own changes not yet acknowledged by a region are lost with the process. This is the
+ * A store in memory: every change (and strict write record) is "durable" at once, and **nothing
+ * survives a reload or a restart** — own changes not yet acknowledged by a region and queued strict
+ * writes are lost with the process. (A new client given the same store object in the same process
+ * does pick them up, which is what tests use to simulate a restart.) This is the
  * default until the IndexedDB store (`meridian/client/idb`) exists.
  *
  * @example
@@ -36,14 +70,26 @@ export interface ClientStore {
  * const client = createClient({ urls: ['ws://127.0.0.1:4101'], store })
  * ```
  */
-export function memoryClientStore(): ClientStore & { readonly changes: readonly Change[] } {
+export function memoryClientStore(): ClientStore & {
+  readonly changes: readonly Change[]
+  readonly strictWrites: ReadonlyMap<number, StoredStrictWrite>
+} {
   const changes: Change[] = []
+  const strictWrites = new Map<number, StoredStrictWrite>()
   return {
     changes,
+    strictWrites,
     load: () => [...changes],
     append: (change) => {
       changes.push(change)
     },
     close: () => undefined,
+    loadStrictWrites: () => [...strictWrites.values()],
+    saveStrictWrite: (write) => {
+      strictWrites.set(write.writeId, write)
+    },
+    deleteStrictWrite: (writeId) => {
+      strictWrites.delete(writeId)
+    },
   }
 }

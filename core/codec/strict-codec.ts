@@ -110,7 +110,7 @@ const STRICT_KIND = tagTable<StrictMessage['type']>({
 const WRITE_STATUS = tagTable<WriteStatus>({ acknowledged: 0, indeterminate: 1, rejected: 2 })
 const INDETERMINATE_REASON = tagTable<IndeterminateReason>({ timeout: 0, 'stepped-down': 1, unreachable: 2 })
 const WRITE_ERROR = tagTable<WriteErrorCode>({ PRECONDITION_FAILED: 0, NOT_PRIMARY: 1, INVALID_OP: 2, UNAVAILABLE: 3 })
-const READ_PREFERENCE = tagTable<ReadPreference>({ primary: 0, nearest: 1, replica: 2 })
+const READ_PREFERENCE = tagTable<ReadPreference>({ primary: 0, nearest: 1, replica: 2, linearizable: 3 })
 const READ_STATUS = tagTable<StrictReadReply['status']>({ ok: 0, rejected: 1 })
 const READ_ERROR = tagTable<StrictReadErrorCode>({
   TOKEN_ROLLED_BACK: 0,

@@ -11,9 +11,14 @@ import type {
  * get back. These travel on the wire (core/codec) and through REST, so they are plain data.
  */
 
-/** Where a read may be served (DESIGN §4, [RD3]). */
-export type ReadPreference = 'primary' | 'nearest' | 'replica'
-export const READ_PREFERENCES: readonly ReadPreference[] = ['primary', 'nearest', 'replica']
+/**
+ * Where a read may be served (DESIGN §4, [RD3]). `primary`: the primary's applied (committed)
+ * state; `linearizable`: the same after a read barrier commits (no stale answer even from a primary
+ * that was just deposed, at the cost of a majority round trip); `nearest`: this node if fresh enough;
+ * `replica`: a replica only.
+ */
+export type ReadPreference = 'primary' | 'linearizable' | 'nearest' | 'replica'
+export const READ_PREFERENCES: readonly ReadPreference[] = ['primary', 'linearizable', 'nearest', 'replica']
 
 export interface StrictWriteRequest {
   readonly op: WriteOp

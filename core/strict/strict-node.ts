@@ -7,6 +7,7 @@ import type {
   HardState,
   LogEntry,
   LogPosition,
+  StrictOp,
   ReadOptions,
   ReadResult,
   StoredDocument,
@@ -308,10 +309,29 @@ export class StrictNode {
     if (invalid) return { status: 'rejected', error: { code: 'INVALID_OP', message: invalid } }
     const failed = checkPreconditions(op, (key) => this.speculativeDocument(key))
     if (failed) return { status: 'rejected', error: failed }
+    return this.submit(op, options.concern ?? 'majority', options.timeoutMs ?? this.writeTimeoutMs)
+  }
+
+  /**
+   * A read barrier: appends a no-op and reports through `onWriteOutcome` once it is committed
+   * (`majority`). A read of state at or after its token is linearizable: every write acknowledged
+   * before the barrier was submitted sits at a lower LSN, and a deposed primary cannot commit it
+   * ([ST2]). This is the log read of Raft's thesis §6.4, chosen over ReadIndex for needing no
+   * extra message fields; it costs an fsync and a majority round trip per barrier (shells batch
+   * concurrent reads behind one barrier).
+   */
+  barrier(options: { readonly timeoutMs?: number } = {}): WriteSubmission {
+    if (this.role !== 'primary') {
+      return { status: 'rejected', error: { code: 'NOT_PRIMARY', epoch: this.epoch, primaryHint: this.primaryHint === this.id ? null : this.primaryHint } }
+    }
+    return this.submit({ kind: 'noop' }, 'majority', options.timeoutMs ?? this.writeTimeoutMs)
+  }
+
+  private submit(op: StrictOp, concern: WriteConcern, timeoutMs: number): WriteSubmission {
     const token = { epoch: this.epoch, lsn: this.log.lastLsn + 1 }
     this.appendOwn({ ...token, op })
     const writeId = this.nextWriteId++
-    this.tracker.add(writeId, token, options.concern ?? 'majority', this.nowMs, options.timeoutMs ?? this.writeTimeoutMs)
+    this.tracker.add(writeId, token, concern, this.nowMs, timeoutMs)
     for (const peer of this.peers) this.sendAppend(peer)
     this.afterProgress()
     return { status: 'accepted', writeId, token }

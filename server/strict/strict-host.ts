@@ -2,6 +2,7 @@ import { MessageType, type Message } from '../../core/codec/index.js'
 import {
   StrictNode,
   type LogEntry,
+  type LogPosition,
   type StrictMessage,
   type StrictReadReply,
   type StrictReadRequest,
@@ -63,7 +64,9 @@ export class StrictHost {
   private flushing = false
   private flushAgain = false
   private closed = false
-  private readonly outcomeWaiters = new Map<number, { resolve: (o: WriteOutcome) => void; startedMs: number }>()
+  private readonly outcomeWaiters = new Map<number, { resolve: (o: WriteOutcome) => void; startedMs: number; record: boolean }>()
+  private barrierInFlight = false
+  private barrierWaiters: ((token: LogPosition | null) => void)[] = []
   private readonly earlyOutcomes = new Map<number, WriteOutcome>()
   private readonly applyWaiters = new Set<{ lsn: number; resolve: () => void }>()
   private readonly roleWaiters = new Set<() => void>()
@@ -152,6 +155,7 @@ export class StrictHost {
     this.applyWaiters.clear()
     for (const wake of this.roleWaiters) wake()
     this.roleWaiters.clear()
+    for (const waiter of this.barrierWaiters.splice(0)) waiter(null)
     try {
       await this.options.store.flush()
     } catch {
@@ -259,7 +263,7 @@ export class StrictHost {
       return
     }
     this.outcomeWaiters.delete(outcome.writeId)
-    this.options.onWriteOutcome?.(outcome, this.now() - waiter.startedMs)
+    if (waiter.record) this.options.onWriteOutcome?.(outcome, this.now() - waiter.startedMs)
     waiter.resolve(outcome)
   }
 
@@ -299,20 +303,55 @@ export class StrictHost {
     const startedMs = this.now()
     const submission = this.node.write(request.op, { concern: request.concern, timeoutMs: Math.max(1, timeoutMs) })
     if (submission.status === 'rejected') return { status: 'rejected', error: submission.error }
-    const outcome = await new Promise<WriteOutcome>((resolve) => {
-      const early = this.earlyOutcomes.get(submission.writeId)
-      if (early !== undefined) {
-        this.earlyOutcomes.delete(submission.writeId)
-        this.options.onWriteOutcome?.(early, this.now() - startedMs)
-        resolve(early)
-        return
-      }
-      this.outcomeWaiters.set(submission.writeId, { resolve, startedMs })
-    })
+    const outcome = await this.awaitOutcome(submission.writeId, startedMs, true)
     if (outcome.status === 'acknowledged') {
       return { status: 'acknowledged', token: outcome.token, requested: outcome.requested, level: outcome.level, degraded: outcome.degraded }
     }
     return { status: 'indeterminate', token: outcome.token, requested: outcome.requested, reason: outcome.reason, reached: outcome.reached }
+  }
+
+  private awaitOutcome(writeId: number, startedMs: number, record: boolean): Promise<WriteOutcome> {
+    return new Promise<WriteOutcome>((resolve) => {
+      const early = this.earlyOutcomes.get(writeId)
+      if (early !== undefined) {
+        this.earlyOutcomes.delete(writeId)
+        if (record) this.options.onWriteOutcome?.(early, this.now() - startedMs)
+        resolve(early)
+        return
+      }
+      this.outcomeWaiters.set(writeId, { resolve, startedMs, record })
+    })
+  }
+
+  /**
+   * Resolves with the token of a read barrier committed after this call (null when this node could
+   * not commit one: not the primary, cut off, timed out). Reads arriving while a barrier is in
+   * flight wait for the next one, which they share: a barrier submitted before a read began would not
+   * prove anything about it.
+   */
+  awaitBarrier(timeoutMs: number): Promise<LogPosition | null> {
+    return new Promise((resolve) => {
+      this.barrierWaiters.push(resolve)
+      this.pumpBarrier(timeoutMs)
+    })
+  }
+
+  private pumpBarrier(timeoutMs: number): void {
+    if (this.barrierInFlight || this.barrierWaiters.length === 0) return
+    const waiters = this.barrierWaiters
+    this.barrierWaiters = []
+    const submission = this.storageFailure === null ? this.node.barrier({ timeoutMs: Math.max(1, timeoutMs) }) : null
+    if (submission === null || submission.status === 'rejected') {
+      for (const waiter of waiters) waiter(null)
+      return
+    }
+    this.barrierInFlight = true
+    void this.awaitOutcome(submission.writeId, this.now(), false).then((outcome) => {
+      this.barrierInFlight = false
+      const token = outcome.status === 'acknowledged' ? outcome.token : null
+      for (const waiter of waiters) waiter(token)
+      this.pumpBarrier(timeoutMs)
+    })
   }
 
   /** Resolves once `lsn` is applied here, or after `timeoutMs` (the caller reads again to see which). */

@@ -96,9 +96,11 @@ export class StrictRequests {
     const timeoutMs = request.timeoutMs ?? this.options.config.strict.readTimeoutMs
     const deadline = this.options.now() + timeoutMs
     const node = this.host.node
-    if (request.read === 'primary' && node.currentRole !== 'primary') {
+    const primaryOnly = request.read === 'primary' || request.read === 'linearizable'
+    if (primaryOnly && node.currentRole !== 'primary') {
       return forwarded ? readError('UNAVAILABLE', `${this.host.nodeId} is not the primary`) : this.readAtPrimary(request, deadline)
     }
+    if (request.read === 'linearizable') return this.readLinearizable(request, deadline)
     if (request.read === 'replica' && node.currentRole === 'primary') {
       if (forwarded) return readError('UNAVAILABLE', `${this.host.nodeId} is the primary, not a replica`)
       return this.readAtReplica(request, deadline)
@@ -144,15 +146,23 @@ export class StrictRequests {
     }
   }
 
+  /** On the primary: wait for a read barrier begun after this read, then read at or after it. */
+  private async readLinearizable(request: StrictReadRequest, deadline: number): Promise<StrictReadReply> {
+    const barrier = await this.host.awaitBarrier(deadline - this.options.now())
+    if (barrier === null) return readError('UNAVAILABLE', `${this.host.nodeId} could not confirm it is still the primary (no majority within the read timeout)`)
+    const after = request.after === null || request.after.lsn < barrier.lsn ? barrier : request.after
+    return this.readLocal({ ...request, after }, deadline)
+  }
+
   private async readAtPrimary(request: StrictReadRequest, deadline: number): Promise<StrictReadReply> {
     for (;;) {
       const node = this.host.node
-      if (node.currentRole === 'primary') return this.readLocal(request, deadline)
+      if (node.currentRole === 'primary') return request.read === 'linearizable' ? this.readLinearizable(request, deadline) : this.readLocal(request, deadline)
       const remaining = deadline - this.options.now()
       if (remaining <= 0 || this.host.isClosed) return readError('UNAVAILABLE', `no primary reachable within the read timeout (epoch ${node.currentEpoch})`)
       const hint = node.status().primaryHint
       if (hint !== null && hint !== this.host.nodeId && this.options.isLinked(hint)) {
-        const reply = await this.forwardRead(hint, { ...request, read: 'primary', timeoutMs: remaining })
+        const reply = await this.forwardRead(hint, { ...request, read: request.read === 'linearizable' ? 'linearizable' : 'primary', timeoutMs: remaining })
         if (reply !== null && !(reply.status === 'rejected' && reply.error.code === 'UNAVAILABLE')) return reply
       }
       await this.host.waitForRoleChange(Math.min(PRIMARY_POLL_MS, Math.max(0, deadline - this.options.now())))

@@ -54,6 +54,17 @@ describe('strict collections over REST and WebSocket (in-process cluster of 3)',
     }
   })
 
+  it('read=linearizable on a replica goes through a read barrier on the primary and sees the latest acknowledged write', async () => {
+    const put = await http(base(primary), 'PUT', '/v1/accounts/lin?w=majority', { v: 1 })
+    const read = await http(base(replicas[0] as string), 'GET', '/v1/accounts/lin?read=linearizable')
+    expect(read.status).toBe(200)
+    expect(read.json.value).toEqual({ v: 1 })
+    expect(read.json.node).toBe(primary)
+    const [epoch, lsn] = String(read.json.token).split(':').map(Number)
+    expect(lsn).toBeGreaterThan(Number(String(put.json.token).split(':')[1]))
+    expect(epoch).toBeGreaterThan(0)
+  })
+
   it('acknowledges each write concern at its level', async () => {
     for (const w of ['local', 'one', 'majority', 'all'] as const) {
       const put = await http(base(primary), 'PUT', `/v1/accounts/w-${w}?w=${w}`, { w })

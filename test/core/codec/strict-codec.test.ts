@@ -734,7 +734,7 @@ describe('strict codec: hostile input', () => {
     expectBadFrame(bytes(MessageType.StrictWriteResult, 0, 1, 0, 0, 3, 0), /unknown indeterminate\.reason 3/)
     expectBadFrame(bytes(MessageType.StrictReadResult, 0, 2), /unknown strictReadResult\.status 2/)
     expectBadFrame(bytes(MessageType.StrictReadResult, 0, 1, 5, 0), /unknown rejected\.error\.code 5/)
-    expectBadFrame(bytes(MessageType.StrictRead, 0, 0, 0, 0, 3, 0, 0), /unknown strictRead\.read 3/)
+    expectBadFrame(bytes(MessageType.StrictRead, 0, 0, 0, 0, 4, 0, 0), /unknown strictRead\.read 4/)
     // a read served by an empty node name
     expectBadFrame(bytes(MessageType.StrictReadResult, 0, 0, 0, 0, 0, 0, 0, 0), /node is empty/)
   })
