@@ -19,7 +19,7 @@ describe('the strict simulator catches deliberately broken nodes within the defa
     { name: 'a node that votes for any candidate', rules: ['[FO1]', '[ST1]', '[ST2]', '[ST4]', '[ST5]'], Kind: VoteForAnyoneNode },
     { name: 'a primary that acknowledges before durability', rules: ['[ST1]', '[FO1]', '[ST2]', '[ST5]'], Kind: AckBeforeDurableNode },
     { name: 'a replica that keeps a conflicting suffix', rules: ['[ST4]', '[ST2]', '[ST1]'], Kind: NoTruncateNode },
-    { name: 'a replica that accepts appends from a stale epoch', rules: ['[ST1]', '[ST2]', '[ST4]', '[ST5]'], Kind: UnfencedNode },
+    { name: 'a replica that accepts appends from a stale epoch', rules: ['[ST1]', '[ST2]', '[ST4]', '[ST5]', '[RD1]'], Kind: UnfencedNode },
     // Raft's figure 8: reached by the election churn (new primaries cut off, a returning one crashing
     // right after its first commit); caught as the committed entry being rolled back or replaced.
     { name: 'a primary that commits entries of older epochs by counting', rules: ['[ST5]', '[ST2]', '[ST1]', '[FO1]'], Kind: CommitOldEpochByCountingNode },
@@ -33,6 +33,20 @@ describe('the strict simulator catches deliberately broken nodes within the defa
         expect(failure?.violations.some((v) => rules.some((rule) => v.startsWith(rule)))).toBe(true)
       })
     }
+  }
+})
+
+describe('the linearizability check has teeth', () => {
+  for (const nodes of [3, 5] as const) {
+    it(`[ST1][RD1] catches primaries that answer reads without a read barrier (${nodes} nodes)`, () => {
+      let found: { seed: number; violation: string } | null = null
+      for (let seed = 1; seed <= 4 * DEFAULT_STRICT_RUNS_PER_CASE && found === null; seed++) {
+        const violation = runStrictSimulation({ seed, nodes, unconfirmedReads: true }).violations.find((v) => v.includes('not linearizable'))
+        if (violation !== undefined) found = { seed, violation }
+      }
+      console.log(`reads without a barrier (${nodes} nodes): first caught by seed ${found?.seed}`)
+      expect(found, 'stale primary reads were never caught').not.toBeNull()
+    })
   }
 })
 

@@ -1,4 +1,5 @@
 import { DocumentState, StrictNode, strictKey } from '../../../core/strict/index.js'
+import { RegisterWorkload } from './register-workload.js'
 import type {
   DocumentOp,
   HardState,
@@ -58,6 +59,8 @@ export interface StrictSimOptions {
   readonly settleBudgetMs?: number
   /** Swaps in a deliberately broken node (the simulator's own mutant tests). */
   readonly createNode?: (options: StrictNodeOptions) => StrictNode
+  /** Mutant workload: primaries answer register reads without a read barrier. */
+  readonly unconfirmedReads?: boolean
 }
 
 export interface StrictSimResult {
@@ -426,6 +429,8 @@ export function runStrictSimulation(options: StrictSimOptions): StrictSimResult 
   }
 
   const recordOutcome = (nodeId: string, life: number, outcome: WriteOutcome): void => {
+    const registerLine = registers.outcome(`${nodeId}:${life}:${outcome.writeId}`, outcome)
+    if (registerLine !== null) say(registerLine)
     const record = writes.get(`${nodeId}:${life}:${outcome.writeId}`)
     if (!record) return
     if (record.outcome) violate(`[ST3] write ${tokenKey(outcome.token)} got a second outcome`)
@@ -531,6 +536,7 @@ export function runStrictSimulation(options: StrictSimOptions): StrictSimResult 
   // ------------------------------------------------------------ workload
   const primaries = (): SimNode[] => [...nodes.values()].filter((s) => s.node?.currentRole === 'primary' && !s.paused)
   const versions: number[] = [0]
+  const registers = new RegisterWorkload(() => queue.now, { unconfirmedReads: options.unconfirmedReads ?? false })
 
   const randomPrecondition = (): Precondition | undefined => {
     const roll = work.next()
@@ -553,6 +559,10 @@ export function runStrictSimulation(options: StrictSimOptions): StrictSimResult 
     const pool = [...nodes.values()].filter((s) => s.node && !s.paused)
     const target = live.length > 0 && work.chance(0.85) ? work.pick(live) : pool.length > 0 ? work.pick(pool) : null
     if (!target?.node) return
+    if (work.chance(0.3)) {
+      say(`${target.id}: ${registers.issue(target.node, (n) => work.int(0, n - 1), (writeId) => `${target.id}:${target.life}:${writeId}`)}`)
+      return
+    }
     const op: WriteOp = work.chance(0.25) ? { kind: 'batch', ops: Array.from({ length: work.int(2, 3) }, randomDocOp) } : randomDocOp()
     const concern = work.pick(CONCERNS)
     stats.writes += 1
@@ -567,11 +577,27 @@ export function runStrictSimulation(options: StrictSimOptions): StrictSimResult 
     say(`write on ${target.id} ${op.kind} w=${concern} -> ${tokenKey(result.token)}`)
   }
 
+  // [RD2] One client session reading from whichever node it reaches, always `after` the highest
+  // position it has seen (what the client library does); its reads must never go backwards.
+  let session: LogPosition | null = null
+  const issueSessionRead = (sim: SimNode, node: StrictNode): void => {
+    const key = work.pick(KEYS)
+    const result = node.read('acc', key, session ? { after: session } : {})
+    say(`session read ${key} on ${sim.id} after ${session ? tokenKey(session) : '-'}: ${result.status}${result.status === 'ok' ? ` at ${result.appliedLsn}` : ''}`)
+    if (result.status !== 'ok') return
+    if (session && result.appliedLsn < session.lsn) violate(`[RD2] session read on ${sim.id} went back from lsn ${session.lsn} to ${result.appliedLsn}`)
+    if (!session || result.appliedLsn > session.lsn) session = { epoch: result.appliedEpoch, lsn: result.appliedLsn }
+  }
+
   const issueRead = (): void => {
     const pool = [...nodes.values()].filter((s) => s.node && !s.paused)
     if (pool.length === 0) return
     const sim = work.pick(pool)
     const node = sim.node as StrictNode
+    if (work.chance(0.3)) {
+      issueSessionRead(sim, node)
+      return
+    }
     const after = ackedTokens.length > 0 && work.chance(0.8) ? work.pick(ackedTokens) : undefined
     const key = work.pick(KEYS)
     stats.reads += 1
@@ -720,6 +746,9 @@ export function runStrictSimulation(options: StrictSimOptions): StrictSimResult 
       violate(`[ST5] ${sim.id} never decided cut entries ${sim.storage.rollbackCandidates.map(tokenKey).join(',')}`)
     }
   }
+  // [ST1][RD1] majority writes and linearizable reads of registers form a linearizable history.
+  const linearizability = registers.violation()
+  if (linearizability !== null) violate(linearizability)
   // [ST4] every node shows the same state as the primary at the same LSN.
   const digests = new Set([...nodes.values()].map((s) => s.node?.digest()))
   if (settled && digests.size !== 1) violate(`[ST4] final digests differ: ${[...nodes.values()].map((s) => `${s.id}=${s.node?.digest()}`).join(' ')}`)
