@@ -232,6 +232,8 @@ function banner(nodes, health) {
     `  todo app   ${url(first)}/app/   (every region serves it; open two regions side by side)`,
     `  REST       curl -X PUT ${url(first)}/v1/notes/n1 -H 'content-type: application/json' -d '{"title":"hello"}'`,
     `             curl ${url(last)}/v1/notes/n1`,
+    `  strict     curl -X PUT '${url(last)}/v1/accounts/a1?w=majority' -d '{"balance":100}'   (forwarded to the primary)`,
+    `             curl '${url(first)}/v1/accounts/a1?read=nearest'   (/status shows the primary and epoch)`,
     `  data       ${displayPath(home)}/   (configs in config/; delete the directory to start afresh)`,
     '',
     'Ctrl-C stops all three.',
