@@ -234,7 +234,7 @@ export class StrictHost {
       }
     }
     this.appliesSinceCompactionCheck += 1
-    if (this.appliesSinceCompactionCheck >= COMPACTION_CHECK_EVERY) {
+    if (this.appliesSinceCompactionCheck >= Math.min(COMPACTION_CHECK_EVERY, Math.ceil(this.options.config.strict.retainEntries / 2))) {
       this.appliesSinceCompactionCheck = 0
       // Defer: compaction snapshots the applied state, which is mid-update inside onApply.
       queueMicrotask(() => this.compactIfBeyondRetention())

@@ -71,7 +71,8 @@ describe('strict failover with real processes', () => {
     cluster = await ProcessCluster.start({
       ids: IDS,
       storage: 'file',
-      config: { collections: { notes: { mode: 'crdt', type: 'lww' }, accounts: { mode: 'strict' } }, adminToken: 'admin' },
+      // A small retention bound, so a replica that misses 100 writes must bootstrap from a snapshot [ST6].
+      config: { collections: { notes: { mode: 'crdt', type: 'lww' }, accounts: { mode: 'strict' } }, adminToken: 'admin', strict: { retainEntries: 20 } },
     })
     await cluster.waitConnected()
   }, 60_000)
@@ -177,4 +178,29 @@ describe('strict failover with real processes', () => {
     const gone = await fetch(`${cluster.node(old.id).httpUrl}/v1/accounts/lonely-0?read=nearest&after=${majority[4]}`)
     expect(gone.status).toBe(404)
   }, 90_000)
+
+  it('[ST6] a replica that missed more than the primary retains bootstraps from a snapshot, then follows the log', async () => {
+    for (const id of IDS) if (!cluster.node(id).running) await cluster.launch(id)
+    await cluster.waitConnected()
+    const primary = await waitPrimary(cluster, IDS)
+    const laggard = IDS.find((id) => id !== primary.id) as string
+    await cluster.kill(laggard)
+    let last = ''
+    for (let i = 0; i < 100; i++) {
+      const res = await put(cluster, primary.id, `snap-${i % 10}`, { i }, 'majority')
+      expect(res.status).toBe(200)
+      last = res.body.token
+    }
+    const primaryStatus = (await (await fetch(`${cluster.node(primary.id).httpUrl}/status`)).json()) as { strict: { snapshotLsn: number } }
+    expect(primaryStatus.strict.snapshotLsn).toBeGreaterThan(0)
+    await cluster.launch(laggard)
+    for (let k = 0; k < 10; k++) {
+      const res = await get(cluster, laggard, `snap-${k}`, last)
+      expect(res.status).toBe(200)
+      expect(res.body.value).toEqual({ i: 90 + k })
+      expect(res.body.node).toBe(laggard)
+    }
+    const s = (await (await fetch(`${cluster.node(laggard).httpUrl}/status`)).json()) as { strict: { snapshotLsn: number } }
+    expect(s.strict.snapshotLsn).toBeGreaterThan(0)
+  }, 60_000)
 })
