@@ -164,6 +164,12 @@ export function runStrictSimulation(options: StrictSimOptions): StrictSimResult 
   const timers = random.fork()
   /** Drives the churn faults only, so that runs without churn replay exactly as before it existed. */
   const chaos = random.fork()
+  /**
+   * Each node's clock: an offset and a rate (±10 %, and sometimes 0.5× or 1.5×). The core only
+   * measures time within one node, so skew changes how soon nodes time out relative to each other.
+   */
+  const clocks = random.fork()
+  const clockOf = new Map<string, { offset: number; rate: number }>()
   const queue = new EventQueue()
   const log: string[] = []
   const violations: string[] = []
@@ -196,6 +202,15 @@ export function runStrictSimulation(options: StrictSimOptions): StrictSimResult 
   const nodes = new Map<string, SimNode>()
   for (const id of ids) {
     nodes.set(id, { id, node: null, life: 0, paused: false, inbox: [], storage: { hard: { epoch: 0, votedFor: null }, snapshot: null, entries: [], durableLsn: 0, rollbackCandidates: [] }, lastApplied: 0, returning: [], stalledUntil: 0 })
+  }
+  for (const id of ids) {
+    const rate = clocks.chance(0.2) ? clocks.pick([0.5, 1.5]) : 0.9 + clocks.next() * 0.2
+    clockOf.set(id, { offset: clocks.int(0, 1_000_000), rate })
+  }
+  /** What `id`'s clock reads now (monotonic). */
+  const localTime = (id: string): number => {
+    const clock = clockOf.get(id) as { offset: number; rate: number }
+    return clock.offset + queue.now * clock.rate
   }
   const get = (id: string): SimNode => nodes.get(id) as SimNode
   const majority = Math.floor(options.nodes / 2) + 1
@@ -509,7 +524,7 @@ export function runStrictSimulation(options: StrictSimOptions): StrictSimResult 
     sim.paused = false
     say(`resume ${sim.id} (${sim.inbox.length} queued messages)`)
     // The frozen process wakes up with a late clock first, then drains its socket buffers.
-    sim.node?.tick(queue.now)
+    sim.node?.tick(localTime(sim.id))
     for (const message of sim.inbox.splice(0)) if (sim.node && !sim.paused) sim.node.receive(message)
   }
 
@@ -530,7 +545,7 @@ export function runStrictSimulation(options: StrictSimOptions): StrictSimResult 
     every(net.pick(FLUSH_CHOICES_MS), () => flush(sim))
   }
   every(TICK_MS, () => {
-    for (const sim of nodes.values()) if (sim.node && !sim.paused) sim.node.tick(queue.now)
+    for (const sim of nodes.values()) if (sim.node && !sim.paused) sim.node.tick(localTime(sim.id))
   })
 
   // ------------------------------------------------------------ workload
