@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The `meridian` command: `meridian serve --config <file.json>` (see cli-main.ts).
+// The `meridian` command: serve, status, admin promote / stepdown (see cli-main.ts).
 import { runCli } from './cli-main.js'
 
 const result = await runCli(process.argv.slice(2), {

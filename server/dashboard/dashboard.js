@@ -1,7 +1,11 @@
 // Meridian dashboard: polls /status of the server that served this page, then /status of every peer it
-// names (through their httpUrl; /status allows any origin), and redraws region cards, the links between
-// regions and the version vectors once a second. A region that does not answer is shown down, and is
-// polled again on every round. Plain browser JavaScript, no build step, no dependencies.
+// names (through their httpUrl; /status allows any origin), and redraws region cards, the strict-mode
+// panel (roles, epochs, replica lag, recent events), the links between regions and the version vectors
+// once a second. A region that does not answer is shown down, and is polled again on every round.
+// Plain browser JavaScript, no build step, no dependencies.
+//
+// The strict panel is built by pure functions (strictPanel → a tree of { tag, attrs, children }) so that
+// tests can import this module in Node and render it to HTML with toHtml; polling only starts in a page.
 
 const POLL_MS = 1000
 const TIMEOUT_MS = 1500
@@ -143,6 +147,8 @@ function render() {
   document.getElementById('summary').textContent = selfError && all.length > 0 ? `${summary} (this server: ${selfError})` : summary
   document.title = `${all.length ? `${up}/${all.length} up · ` : ''}Meridian dashboard`
   renderCards(all)
+  const panel = strictPanel(all)
+  document.getElementById('strict')?.replaceChildren(...(panel ? [toDom(panel)] : []))
   renderGraph(all)
   renderLinks(all)
   renderVectors(all)
@@ -151,7 +157,9 @@ function render() {
 function renderCards(all) {
   const cards = all.map((n) => {
     const s = n.status
-    const head = h('h3', {}, n.nodeId, h('span', { class: 'tag' }, n.region ?? '?'), h('span', { class: `pill ${isUp(n) ? 'up' : 'down'}` }, isUp(n) ? 'up' : 'down'), n.self ? h('span', { class: 'you' }, 'this server') : null)
+    const strictRole = isUp(n) && s.strict ? s.role : null
+    const head = h('h3', {}, n.nodeId, h('span', { class: 'tag' }, n.region ?? '?'), h('span', { class: `pill ${isUp(n) ? 'up' : 'down'}` }, isUp(n) ? 'up' : 'down'),
+      strictRole ? h('span', { class: `pill ${strictRole}` }, strictRole) : null, n.self ? h('span', { class: 'you' }, 'this server') : null)
     if (!isUp(n)) {
       return h('div', { class: 'card down' }, head,
         h('dl', {}, h('dt', {}, 'address'), h('dd', {}, dash(n.httpUrl)), h('dt', {}, 'last seen'), h('dd', {}, n.okAt ? `${fmtUptime(Date.now() - n.okAt)} ago` : 'never')),
@@ -164,6 +172,8 @@ function renderCards(all) {
     if (s.epoch !== null && s.epoch !== undefined) rows.push(['epoch', s.epoch], ['primary', dash(s.primary)], ['commit index', dash(s.commitIndex)])
     return h('div', { class: 'card up' }, head,
       h('dl', {}, rows.filter(([, v]) => v !== null && v !== undefined).map(([k, v]) => [h('dt', {}, k), h('dd', {}, v)])),
+      s.strict?.degraded ? h('div', { class: 'warn' }, '⚠ degraded: `one` writes acknowledged without a replica') : null,
+      s.strict?.storageFailed ? h('div', { class: 'err' }, `storage failed: ${s.strict.storageFailed}`) : null,
       h('div', { class: 'vv', title: 'version vector' }, fmtVector(s.vector)))
   })
   document.getElementById('cards').replaceChildren(...(cards.length ? cards : [h('p', { class: 'err' }, `Cannot reach ${location.origin}/status: ${selfError ?? 'waiting'}`)]))
@@ -253,4 +263,153 @@ function renderVectors(all) {
   document.getElementById('vectors').replaceChildren(h('thead', {}, head), h('tbody', {}, body))
 }
 
-poll()
+// ---------------------------------------------------------------- strict mode (pure: testable in Node)
+
+/** A virtual element: `{ tag, attrs, children }`; children are virtual elements or text. */
+export function v(tag, attrs = {}, ...children) {
+  return { tag, attrs, children: children.flat(Infinity).filter((c) => c !== null && c !== undefined && c !== false).map((c) => (typeof c === 'object' ? c : String(c))) }
+}
+
+/** A virtual element as DOM (through h, so text is never parsed as HTML). */
+export function toDom(node) {
+  return typeof node === 'string' ? node : h(node.tag, node.attrs, node.children.map(toDom))
+}
+
+const ESCAPES = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }
+const escapeHtml = (text) => String(text).replace(/[&<>"']/g, (c) => ESCAPES[c])
+
+/** A virtual element as HTML text (tests, and anything without a DOM). */
+export function toHtml(node) {
+  if (typeof node === 'string') return escapeHtml(node)
+  const attrs = Object.entries(node.attrs ?? {})
+    .filter(([, value]) => value !== null && value !== undefined && value !== false)
+    .map(([k, value]) => ` ${k}="${escapeHtml(value)}"`)
+    .join('')
+  return `<${node.tag}${attrs}>${node.children.map(toHtml).join('')}</${node.tag}>`
+}
+
+const num = (value) => v('td', { class: 'num' }, value === null || value === undefined ? '—' : value)
+const pill = (cls, text, title) => v('span', { class: `pill ${cls}`, title }, text)
+const strictOf = (n) => n.status?.strict ?? null
+const up = (n) => n.status !== null && n.status !== undefined && n.error === null
+
+function ago(ms) {
+  if (ms === null || ms === undefined || !Number.isFinite(ms)) return '—'
+  return `${fmtMs(Math.max(0, ms))} ago`
+}
+
+/**
+ * The recent strict events of every node (the last known ones of nodes that are down), each tagged
+ * with its node, newest first.
+ */
+export function mergeStrictEvents(entries, limit = 30) {
+  const events = []
+  for (const n of entries) for (const e of strictOf(n)?.events ?? []) events.push({ nodeId: n.nodeId, ...e, time: Date.parse(e.at) })
+  events.sort((a, b) => (b.time || 0) - (a.time || 0) || a.nodeId.localeCompare(b.nodeId))
+  return events.slice(0, limit)
+}
+
+function strictWarnings(entries) {
+  const live = entries.filter((n) => up(n) && strictOf(n))
+  const out = []
+  for (const n of live) {
+    const s = strictOf(n)
+    if (s.degraded) out.push(v('div', { class: 'warn-box degraded' }, `⚠ ${n.nodeId} is degraded: semi-sync fell back to local — \`one\` writes are acknowledged without waiting for a replica until one catches up.`))
+    if (s.storageFailed) out.push(v('div', { class: 'warn-box bad' }, `✖ ${n.nodeId}: storage failed (${s.storageFailed}); it takes no strict writes.`))
+  }
+  const primaries = live.filter((n) => n.status.role === 'primary').sort((a, b) => b.status.epoch - a.status.epoch)
+  if (live.length > 0 && primaries.length === 0) {
+    out.push(v('div', { class: 'warn-box' }, 'No primary among the reachable nodes: strict writes wait until an election is won.'))
+  } else if (primaries.length > 1) {
+    const [newest, ...stale] = primaries
+    out.push(v('div', { class: 'warn-box' },
+      `${primaries.length} nodes report primary: ${primaries.map((n) => `${n.nodeId} (epoch ${n.status.epoch})`).join(', ')}. ` +
+      `Only ${newest.nodeId}'s epoch can commit; ${stale.map((n) => n.nodeId).join(', ')} will step down when it hears of it.`))
+  }
+  return out
+}
+
+function strictNodesTable(entries, now) {
+  const head = v('tr', {}, ['node', 'role', 'epoch', 'primary', 'commit index', 'applied', 'durable', 'last LSN', 'pending', 'primary contact', 'state'].map((t, i) => v('th', { class: i >= 2 && i !== 3 && i !== 10 ? 'num' : null }, t)))
+  const rows = entries.map((n) => {
+    const s = strictOf(n)
+    if (!up(n)) {
+      const last = s ? `; last seen${n.okAt ? ` ${ago(now - n.okAt)}` : ''} as ${s.role} in epoch ${s.epoch}, commit index ${s.commitIndex}` : ''
+      return v('tr', { class: 'down', 'data-node': n.nodeId }, v('td', {}, n.nodeId), v('td', {}, pill('down', 'down')), v('td', { colspan: 9, class: 'muted' }, `unreachable: ${n.error ?? 'no answer yet'}${last}`))
+    }
+    if (!s) {
+      return v('tr', { 'data-node': n.nodeId }, v('td', {}, n.nodeId), v('td', {}, pill('crdt', 'crdt')), v('td', { colspan: 9, class: 'muted' }, 'no strict collections'))
+    }
+    const flags = [
+      s.degraded ? pill('degraded', 'degraded', 'semi-sync fell back to local') : null,
+      s.storageFailed ? pill('bad', 'storage failed', s.storageFailed) : null,
+    ].filter(Boolean)
+    const contact = s.role === 'primary' ? '—' : ago(s.sincePrimaryContactMs)
+    return v('tr', { 'data-node': n.nodeId, class: s.degraded ? 'degraded' : null },
+      v('td', {}, n.nodeId),
+      v('td', {}, pill(s.role, s.role)),
+      num(s.epoch),
+      v('td', {}, s.primary ?? '—'),
+      num(s.commitIndex),
+      num(s.appliedLsn),
+      num(s.durableLsn),
+      v('td', { class: 'num', title: `epoch of the last entry: ${s.lastEpoch}` }, s.lastLsn),
+      num(s.pendingWrites),
+      v('td', { class: 'num' }, contact),
+      v('td', {}, flags.length ? flags : v('span', { class: 'muted' }, 'ok')))
+  })
+  return v('div', { class: 'panel' }, v('table', { class: 'strict-nodes' }, v('thead', {}, head), v('tbody', {}, rows)))
+}
+
+function replicaTable(primary) {
+  const s = strictOf(primary)
+  const head = v('tr', {}, ['replica', 'link', 'sync role', 'sent', 'received', 'durable', 'applied', 'lag entries', 'lag bytes', 'lag age', 'last reply'].map((t, i) => v('th', { class: i >= 3 ? 'num' : null }, t)))
+  const rows = (s.replicas ?? []).map((r) => v('tr', { 'data-replica': r.nodeId },
+    v('td', {}, r.nodeId),
+    v('td', {}, pill(r.link, r.link)),
+    v('td', {}, v('span', { class: `tag ${r.syncRole}`, title: r.syncRole === 'sync' ? 'semi-sync (`one`) writes wait for this replica' : 'counted for `majority` and `all`' }, r.syncRole)),
+    num(r.sentLsn),
+    num(r.receivedLsn),
+    num(r.durableLsn),
+    num(r.appliedLsn),
+    v('td', { class: `num${r.lag?.entries > 0 ? ' behind' : ''}` }, r.lag?.entries ?? '—'),
+    num(fmtBytes(r.lag?.bytes)),
+    v('td', { class: 'num' }, r.lag?.ms === null || r.lag?.ms === undefined ? 'idle' : fmtMs(r.lag.ms)),
+    v('td', { class: 'num' }, r.lastReplyMs === null || r.lastReplyMs === undefined ? 'never' : ago(r.lastReplyMs))))
+  const body = rows.length ? rows : [v('tr', {}, v('td', { colspan: 11, class: 'muted' }, 'no replicas configured'))]
+  return [
+    v('h3', { class: 'strict-sub' }, `Replicas of ${primary.nodeId} (primary, epoch ${s.epoch}, last LSN ${s.lastLsn})`),
+    v('div', { class: 'panel' }, v('table', { class: 'strict-replicas', 'data-primary': primary.nodeId }, v('thead', {}, head), v('tbody', {}, body))),
+  ]
+}
+
+function eventsTable(entries, now) {
+  const events = mergeStrictEvents(entries)
+  const head = v('tr', {}, ['when', 'node', 'kind', 'event'].map((t) => v('th', {}, t)))
+  const rows = events.map((e) => v('tr', { class: `event ${e.kind}` },
+    v('td', { class: 'num', title: e.at }, Number.isFinite(e.time) ? ago(now - e.time) : e.at),
+    v('td', {}, e.nodeId),
+    v('td', {}, pill(e.kind, e.kind)),
+    v('td', { class: 'wrap' }, e.message)))
+  const body = rows.length ? rows : [v('tr', {}, v('td', { colspan: 4, class: 'muted' }, 'no events yet'))]
+  return v('div', { class: 'panel' }, v('table', { class: 'strict-events' }, v('thead', {}, head), v('tbody', {}, body)))
+}
+
+/**
+ * The strict-mode panel for the polled nodes (`{ nodeId, status, error, okAt }`, status being the
+ * last `GET /status` received), or null when no node has reported strict collections.
+ */
+export function strictPanel(entries, now = Date.now()) {
+  const all = [...entries].sort((a, b) => a.nodeId.localeCompare(b.nodeId))
+  if (!all.some((n) => strictOf(n))) return null
+  const primaries = all.filter((n) => up(n) && strictOf(n)?.role === 'primary').sort((a, b) => strictOf(b).epoch - strictOf(a).epoch)
+  return v('section', { class: 'strict' },
+    v('h2', {}, 'Strict mode'),
+    strictWarnings(all),
+    strictNodesTable(all, now),
+    primaries.length ? primaries.map(replicaTable) : v('p', { class: 'muted' }, 'No reachable primary: replica lag is reported by the primary.'),
+    v('h3', { class: 'strict-sub' }, 'Recent events (all nodes, newest first)'),
+    eventsTable(all, now))
+}
+
+if (typeof document !== 'undefined' && typeof location !== 'undefined') poll()
