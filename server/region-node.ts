@@ -462,7 +462,7 @@ export class RegionNode {
     const spec = Object.hasOwn(this.config.collections, collection) ? this.config.collections[collection] : undefined
     if (spec === undefined) throw new WriteError('UNKNOWN_COLLECTION', `no collection ${JSON.stringify(collection)}`)
     if (spec.mode === 'strict') {
-      throw new WriteError('STRICT_NOT_AVAILABLE', `collection ${JSON.stringify(collection)} is strict; strict mode is not available yet`)
+      throw new WriteError('STRICT_NOT_AVAILABLE', `collection ${JSON.stringify(collection)} is strict: its writes go through the strict log (server/strict), not the crdt mesh`)
     }
     return spec
   }
