@@ -16,6 +16,12 @@ export const COLLECTIONS = {
 
 const { accounts: _strict, ...NON_STRICT } = COLLECTIONS
 
+/** Fast strict timings so elections in tests take a few hundred ms. */
+export const FAST_STRICT = {
+  strict: { heartbeatIntervalMs: 30, electionTimeoutMinMs: 150, electionTimeoutMaxMs: 300, semiSyncTimeoutMs: 150, writeTimeoutMs: 3000, readTimeoutMs: 1000 },
+  adminToken: 'test-admin-token',
+}
+
 /** One in-process server with memory storage on a free port. */
 export function startServer(config: Partial<ServerConfigInput> = {}, storage?: StorageAdapter): Promise<MeridianServer> {
   return createServer(

@@ -1,13 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { MessageType, type Message } from '../../core/codec/index.js'
 import { waitFor } from '../helpers/cluster.js'
-import { acceptedClient, http, startCluster, type InProcessCluster } from './in-process.js'
+import { FAST_STRICT, acceptedClient, http, startCluster, type InProcessCluster } from './in-process.js'
 
-/** Fast strict timings so elections in tests take a few hundred ms. */
-export const FAST_STRICT = {
-  strict: { heartbeatIntervalMs: 30, electionTimeoutMinMs: 150, electionTimeoutMaxMs: 300, semiSyncTimeoutMs: 150, writeTimeoutMs: 3000, readTimeoutMs: 1000 },
-  adminToken: 'test-admin-token',
-}
 
 async function primaryOf(cluster: InProcessCluster, among?: readonly string[]): Promise<string> {
   let primary = ''
