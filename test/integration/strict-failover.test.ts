@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ProcessCluster, sleep, waitFor } from '../helpers/cluster.js'
+import { checkRegisterHistory, type RegisterOp } from '../helpers/linearizability.js'
 
 /**
  * Strict mode with real server processes and SIGKILL (issue 4): failover under write load, no
@@ -105,7 +106,38 @@ describe('strict failover with real processes', () => {
         }
       }
     }
+    // Register clients: majority writes and linearizable reads of two keys, recorded for the Wing–Gong check.
+    const history: RegisterOp[] = []
+    let registerValue = 0
+    const registerClient = async (c: number) => {
+      while (!stop) {
+        const key = `reg-${c % 2}`
+        const alive = IDS.filter((id) => cluster.node(id).running)
+        const target = alive[(c + history.length) % alive.length] as string
+        const invokeMs = performance.now()
+        if ((c + history.length) % 2 === 0) {
+          const value = ++registerValue
+          const res = await put(cluster, target, key, { value }, 'majority')
+          const completeMs = performance.now()
+          // 200: took effect; 503: nothing was written; anything else (202, a dropped connection): unknown.
+          if (res.status === 200) history.push({ kind: 'write', key, value, client: c, invokeMs, completeMs, ok: true })
+          else if (res.status === 503) history.push({ kind: 'write', key, value, client: c, invokeMs, completeMs, ok: false })
+          else history.push({ kind: 'write', key, value, client: c, invokeMs, completeMs: null, ok: true })
+        } else {
+          try {
+            const res = await fetch(`${cluster.node(target).httpUrl}/v1/accounts/${key}?read=linearizable`, { signal: AbortSignal.timeout(8000) })
+            const body = (await res.json()) as { value?: { value: number } }
+            const completeMs = performance.now()
+            if (res.status === 200) history.push({ kind: 'read', key, output: body.value?.value ?? null, client: c, invokeMs, completeMs, ok: true })
+            else if (res.status === 404) history.push({ kind: 'read', key, output: null, client: c, invokeMs, completeMs, ok: true })
+          } catch {
+            await sleep(20)
+          }
+        }
+      }
+    }
     const writers = [0, 1, 2, 3].map((w) => writer(w))
+    const registerClients = [0, 1, 2].map((c) => registerClient(c))
     await sleep(1500)
     const ackedBeforeKill = acked.size
     killedAt = performance.now()
@@ -115,7 +147,7 @@ describe('strict failover with real processes', () => {
     await waitFor(() => firstAckAfterKill > 0, 15_000, 'an acknowledged write on the new primary')
     await sleep(1000)
     stop = true
-    await Promise.all(writers)
+    await Promise.all([...writers, ...registerClients])
 
     const failoverMs = firstAckAfterKill - killedAt
     const sorted = [...latencies].sort((x, y) => x - y)
@@ -134,6 +166,11 @@ describe('strict failover with real processes', () => {
         expect(res.body.value).toEqual({ n: value })
       }
     }
+    // [ST1][RD1] the register history recorded across the failover is linearizable.
+    const verdict = checkRegisterHistory(history)
+    console.log(`[strict failover] register history: ${history.length} operations, linearizable: ${verdict.ok}`)
+    expect(verdict.ok, verdict.ok === false ? verdict.explanation : '').toBe(true)
+    expect(history.filter((op) => op.kind === 'read' && op.ok).length).toBeGreaterThan(0)
     const s = await status(cluster, survivors[0] as string)
     expect(s?.epoch).toBe(second.epoch)
     expect(s?.primary).toBe(second.id)
