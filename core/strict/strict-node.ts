@@ -46,6 +46,12 @@ export interface StrictNodeOptions {
   /** Default time after which an unacknowledged write is reported `indeterminate` [ST3]. */
   readonly writeTimeoutMs?: number
   readonly maxEntriesPerMessage?: number
+  /**
+   * Batch replication: `write` and `barrier` append to the log but do not send; the node calls
+   * `onAppendsPending` once, and the shell calls `flushAppends()` soon after (e.g. on the next turn of
+   * the event loop), so concurrent writes share one append message per replica.
+   */
+  readonly onAppendsPending?: () => void
   /** Epoch or vote changed: persist it before any message sent from the same call leaves. */
   readonly onHardState?: (state: HardState) => void
   /** New entries at the end of the log (volatile until the shell calls `markDurable`). */
@@ -161,6 +167,8 @@ export class StrictNode {
   protected matchedLsn = 0
   protected readonly progress = new Map<string, PeerProgress>()
   private snapshot: StrictSnapshot | null = null
+  /** Entries appended by `write` wait for `flushAppends` (batch replication only). */
+  private appendsPending = false
   /** Entries cut from the log whose fate is not known yet (see `decideRollbackCandidates`). */
   private rollbackCandidates: LogEntry[] = []
   private votes = new Set<string>()
@@ -332,9 +340,21 @@ export class StrictNode {
     this.appendOwn({ ...token, op })
     const writeId = this.nextWriteId++
     this.tracker.add(writeId, token, concern, this.nowMs, timeoutMs)
-    for (const peer of this.peers) this.sendAppend(peer)
+    if (this.options.onAppendsPending === undefined) {
+      for (const peer of this.peers) this.sendAppend(peer)
+    } else if (!this.appendsPending) {
+      this.appendsPending = true
+      this.options.onAppendsPending()
+    }
     this.afterProgress()
     return { status: 'accepted', writeId, token }
+  }
+
+  /** Sends what `write` and `barrier` appended since the last call (see `onAppendsPending`). */
+  flushAppends(): void {
+    if (!this.appendsPending) return
+    this.appendsPending = false
+    if (this.role === 'primary') for (const peer of this.peers) this.sendAppend(peer)
   }
 
   /** The shell made the log durable up to `lsn` (as the log is now). */

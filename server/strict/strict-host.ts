@@ -109,6 +109,9 @@ export class StrictHost {
       onApply: () => this.afterApply(),
       onWriteOutcome: (outcome) => this.deliverOutcome(outcome),
       onRoleChange: (role, epoch) => this.afterRoleChange(role, epoch),
+      // [PF2]-style batching on the wire: writes arriving in one turn of the event loop share one
+      // append message per replica.
+      onAppendsPending: () => setImmediate(() => this.node.flushAppends()),
       restore: store.restored,
     })
     this.requests = new StrictRequests({ host: this, config, send: options.send, isLinked: options.isLinked, now: this.now })
