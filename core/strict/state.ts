@@ -14,6 +14,8 @@ export type DocumentLookup = (key: string) => StoredDocument | undefined
  */
 export function checkPreconditions(op: WriteOp, lookup: DocumentLookup): PreconditionFailed | null {
   const ops = op.kind === 'batch' ? op.ops : [op]
+  // Unconditional writes need no lookup (a lookup replays the primary's pending entries).
+  if (!ops.some((single) => single.precondition !== undefined)) return null
   const overlay = new Map<string, StoredDocument | undefined>()
   const read = (key: string): StoredDocument | undefined => (overlay.has(key) ? overlay.get(key) : lookup(key))
   for (const [opIndex, single] of ops.entries()) {

@@ -795,7 +795,7 @@ export class StrictNode {
       this.commitLsn = candidate
       this.applyCommitted()
     }
-    this.tracker.evaluate(this.durabilityProgress(), this.nowMs)
+    this.tracker.evaluate(this.durabilityProgress(), this.nowMs, false)
   }
 
   private durabilityProgress(): DurabilityProgress {

@@ -30,57 +30,81 @@ export interface WriteTrackerOptions {
  * is acknowledged at `local` and the tracker turns `degraded` until a replica catches up.
  */
 export class WriteTracker {
-  private readonly pending = new Map<number, PendingWrite>()
+  /**
+   * Pending writes per requested concern, each in LSN order (insertion order). For one concern the
+   * acknowledged writes are always a prefix: commit and every durable offset only ever cover a
+   * prefix of the log. So progress settles each concern's queue from the front and stops at the
+   * first write still waiting: O(writes settled), not O(writes pending), per event [PF3].
+   */
+  private readonly pending = new Map<WriteConcern, Map<number, PendingWrite>>(WRITE_CONCERN_ORDER.map((c) => [c, new Map()]))
+  private count = 0
   private degradedUpToLsn = 0
   degraded = false
 
   constructor(private readonly options: WriteTrackerOptions) {}
 
   get size(): number {
-    return this.pending.size
+    return this.count
   }
 
   add(writeId: number, token: LogPosition, requested: WriteConcern, nowMs: number, timeoutMs: number): void {
-    this.pending.set(writeId, { writeId, token, requested, startedMs: nowMs, timeoutMs })
+    this.queue(requested).set(writeId, { writeId, token, requested, startedMs: nowMs, timeoutMs })
+    this.count += 1
   }
 
-  /** Re-checks every pending write; call after any durability progress and on every tick. */
-  evaluate(progress: DurabilityProgress, nowMs: number): void {
+  /**
+   * Acknowledges what durability or commit progress now covers. With `timeouts` (on the clock's
+   * tick), also applies time: semi-sync fallback after `semiSyncTimeoutMs`, and `indeterminate` after
+   * each write's timeout — a full pass over the pending writes.
+   */
+  evaluate(progress: DurabilityProgress, nowMs: number, timeouts = true): void {
     const bestReplica = Math.max(0, ...progress.replicaDurableLsns)
     if (this.degraded && bestReplica >= this.degradedUpToLsn) this.degraded = false
-    for (const write of [...this.pending.values()]) {
-      const reached = reachedLevel(write.token.lsn, progress)
-      if (reached !== null && rank(reached) >= rank(write.requested)) {
-        this.finish({ status: 'acknowledged', writeId: write.writeId, token: write.token, requested: write.requested, level: write.requested, degraded: false })
-        continue
-      }
-      if (write.requested === 'one' && reached === 'local' && (this.degraded || nowMs - write.startedMs >= this.options.semiSyncTimeoutMs)) {
-        this.degraded = true
-        this.degradedUpToLsn = Math.max(this.degradedUpToLsn, write.token.lsn)
-        this.finish({ status: 'acknowledged', writeId: write.writeId, token: write.token, requested: 'one', level: 'local', degraded: true })
-        continue
-      }
-      if (nowMs - write.startedMs >= write.timeoutMs) {
-        this.finish({ status: 'indeterminate', writeId: write.writeId, token: write.token, requested: write.requested, reason: 'timeout', reached })
+    for (const queue of this.pending.values()) {
+      // Deleting the entry being visited is safe for a Map iterator; no copy, so settling is O(settled).
+      for (const write of queue.values()) {
+        const reached = reachedLevel(write.token.lsn, progress)
+        if (reached !== null && rank(reached) >= rank(write.requested)) {
+          this.finish({ status: 'acknowledged', writeId: write.writeId, token: write.token, requested: write.requested, level: write.requested, degraded: false })
+          continue
+        }
+        if (write.requested === 'one' && reached === 'local' && (this.degraded || (timeouts && nowMs - write.startedMs >= this.options.semiSyncTimeoutMs))) {
+          this.degraded = true
+          this.degradedUpToLsn = Math.max(this.degradedUpToLsn, write.token.lsn)
+          this.finish({ status: 'acknowledged', writeId: write.writeId, token: write.token, requested: 'one', level: 'local', degraded: true })
+          continue
+        }
+        if (!timeouts) break
+        if (nowMs - write.startedMs >= write.timeoutMs) {
+          this.finish({ status: 'indeterminate', writeId: write.writeId, token: write.token, requested: write.requested, reason: 'timeout', reached })
+        }
       }
     }
   }
 
-  /** The primary stepped down: nobody can tell any more whether these writes will survive [ST3]. */
+  /** Every pending write becomes `indeterminate` (the primary stepped down) [ST3]. */
   abandonAll(progress: DurabilityProgress): void {
-    for (const write of [...this.pending.values()]) {
-      const reached = reachedLevel(write.token.lsn, progress)
-      this.finish({ status: 'indeterminate', writeId: write.writeId, token: write.token, requested: write.requested, reason: 'stepped-down', reached })
+    for (const queue of this.pending.values()) {
+      for (const write of [...queue.values()]) {
+        const reached = reachedLevel(write.token.lsn, progress)
+        this.finish({ status: 'indeterminate', writeId: write.writeId, token: write.token, requested: write.requested, reason: 'stepped-down', reached })
+      }
     }
     this.degraded = false
     this.degradedUpToLsn = 0
   }
 
+  private queue(concern: WriteConcern): Map<number, PendingWrite> {
+    return this.pending.get(concern) as Map<number, PendingWrite>
+  }
+
   private finish(outcome: WriteOutcome): void {
-    this.pending.delete(outcome.writeId)
+    if (this.queue(outcome.requested).delete(outcome.writeId)) this.count -= 1
     this.options.onOutcome(outcome)
   }
 }
+
+const WRITE_CONCERN_ORDER: readonly WriteConcern[] = ['local', 'one', 'majority', 'all']
 
 const ORDER: readonly WriteConcern[] = ['local', 'one', 'majority', 'all']
 const rank = (level: WriteConcern): number => ORDER.indexOf(level)
