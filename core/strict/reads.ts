@@ -10,6 +10,8 @@ export interface ReadView {
   readonly epoch: number
   readonly primaryHint: string | null
   readonly sincePrimaryContactMs: number | null
+  /** The node may answer only once this LSN is applied (a new primary's no-op); 0: no condition. */
+  readonly readyLsn: number
   readonly epochAt: (lsn: number) => number | undefined
 }
 
@@ -20,8 +22,9 @@ export interface ReadView {
  */
 export function readDocument(view: ReadView, options: ReadOptions): ReadResult {
   const after = options.after
+  const waitFor = Math.max(view.readyLsn, after?.lsn ?? 0)
+  if (view.appliedLsn < waitFor) return { status: 'not-yet', appliedLsn: view.appliedLsn, waitForLsn: waitFor, primaryHint: view.primaryHint }
   if (after && after.lsn > 0) {
-    if (view.appliedLsn < after.lsn) return { status: 'not-yet', appliedLsn: view.appliedLsn, primaryHint: view.primaryHint }
     const epoch = view.epochAt(after.lsn) ?? 0
     if (epoch !== after.epoch) return { status: 'token-rolled-back', committedEpoch: epoch }
   }

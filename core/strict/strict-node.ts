@@ -167,6 +167,8 @@ export class StrictNode {
   protected matchedLsn = 0
   protected readonly progress = new Map<string, PeerProgress>()
   private snapshot: StrictSnapshot | null = null
+  /** LSN of this primary's no-op, the first entry of its epoch. */
+  private epochStartLsn = 0
   /** Entries appended by `write` wait for `flushAppends` (batch replication only). */
   private appendsPending = false
   /** Entries cut from the log whose fate is not known yet (see `decideRollbackCandidates`). */
@@ -380,6 +382,9 @@ export class StrictNode {
         epoch: this.epoch,
         primaryHint: this.primaryHint,
         sincePrimaryContactMs: this.sincePrimaryContactMs(),
+        // A new primary answers only once its no-op is applied: before, its applied state can miss
+        // writes its predecessor committed and acknowledged.
+        readyLsn: this.role === 'primary' ? this.epochStartLsn : 0,
         epochAt: (lsn) => this.log.epochAt(lsn),
       },
       options,
@@ -708,7 +713,9 @@ export class StrictNode {
       this.progress.set(peer, { next: this.log.lastLsn + 1, match: 0, durable: 0, received: 0, applied: 0, lastHeardMs: this.nowMs })
     }
     // Entries of earlier epochs commit only together with one of ours (Raft's rule): append a no-op.
-    this.appendOwn({ epoch: this.epoch, lsn: this.log.lastLsn + 1, op: { kind: 'noop' } })
+    // Until it is applied, this primary may lack writes its predecessor committed: reads wait for it.
+    this.epochStartLsn = this.log.lastLsn + 1
+    this.appendOwn({ epoch: this.epoch, lsn: this.epochStartLsn, op: { kind: 'noop' } })
     this.broadcastAppend()
     this.afterProgress()
   }

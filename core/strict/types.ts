@@ -176,7 +176,13 @@ export type ReadResult =
       readonly sincePrimaryContactMs: number | null
     }
   /** [RD1] This node has not applied `after` yet: wait (the shell retries up to a timeout) or redirect. */
-  | { readonly status: 'not-yet'; readonly appliedLsn: number; readonly primaryHint: string | null }
+  | {
+      readonly status: 'not-yet'
+      readonly appliedLsn: number
+      /** What must be applied first: `after.lsn`, or a new primary's no-op. */
+      readonly waitForLsn: number
+      readonly primaryHint: string | null
+    }
   /** [RD1] The entry at `after.lsn` is another one: the token's write was rolled back. */
   | { readonly status: 'token-rolled-back'; readonly committedEpoch: number }
 

@@ -154,6 +154,24 @@ describe('strict collections over REST and WebSocket (in-process cluster of 3)',
     expect(metrics.json).toMatch(/meridian_strict_writes_total\{concern="majority",outcome="acknowledged",level="majority"\} \d+/)
   })
 
+  it('[ST1] a newly promoted primary never answers read=primary without the writes its predecessor acknowledged', async () => {
+    for (let round = 0; round < 6; round++) {
+      const put = await http(base(primary), 'PUT', `/v1/accounts/handover-${round}?w=all`, { round })
+      expect(put.status).toBe(200)
+      const next = replicas[round % 2] as string
+      const host = cluster.server(next).strict
+      if (host === null) throw new Error('no strict host')
+      host.promote('test')
+      const deadline = Date.now() + 3000
+      while (host.node.currentRole !== 'primary' && Date.now() < deadline) await host.waitForRoleChange(100)
+      // In the same turn as the election result: the predecessor's commit index may not have reached it yet.
+      const read = await host.read({ collection: 'accounts', id: `handover-${round}`, after: null, read: 'primary', maxStalenessMs: null, timeoutMs: null })
+      expect(read).toMatchObject({ status: 'ok', document: { value: { round } } })
+      primary = await primaryOf(cluster)
+      replicas = ['a', 'b', 'c'].filter((id) => id !== primary)
+    }
+  })
+
   it('[FO2] admin step-down needs the token and hands over to another node; writes continue on the new primary', async () => {
     const denied = await fetch(`${base(primary)}/admin/stepdown`, { method: 'POST' })
     expect(denied.status).toBe(401)

@@ -1,4 +1,4 @@
-import type { StrictNode, WriteOutcome } from '../../../core/strict/index.js'
+import { strictKey, type StrictNode, type WriteOutcome } from '../../../core/strict/index.js'
 import { checkRegisterHistory, type RegisterOp } from '../../helpers/linearizability.js'
 
 /** The registers of the linearizability workload live in their own collection, written only by puts. */
@@ -29,7 +29,8 @@ export class RegisterWorkload {
 
   /**
    * `unconfirmedReads`: the broken variant the mutant test uses — a primary answers reads from its
-   * applied state without a barrier, so a deposed primary that has not noticed yet answers stale.
+   * applied state without a barrier and without waiting for its no-op, so a new primary (or a deposed
+   * one that has not noticed yet) answers stale.
    */
   constructor(now: () => number, options: { unconfirmedReads?: boolean } = {}) {
     this.now = now
@@ -55,9 +56,10 @@ export class RegisterWorkload {
       return `register write ${key}=${value} -> ${result.token.epoch}:${result.token.lsn}`
     }
     if (this.unconfirmedReads && node.currentRole === 'primary') {
-      const read = node.read(REGISTER_COLLECTION, key)
-      if (read.status !== 'ok') return `register read ${key}: ${read.status}`
-      const output = read.document?.value ?? null
+      // Straight from the applied state: no barrier, and not waiting for a new primary's no-op.
+      const wanted = strictKey(REGISTER_COLLECTION, key)
+      let output: unknown = null
+      for (const [docKey, doc] of node.documents()) if (docKey === wanted) output = doc.value
       this.history.push({ kind: 'read', key, output, client: this.history.length, invokeMs, completeMs: invokeMs, ok: true })
       return `register read ${key} (unconfirmed) -> ${JSON.stringify(output)}`
     }

@@ -38,7 +38,7 @@ describe('the strict simulator catches deliberately broken nodes within the defa
 
 describe('the linearizability check has teeth', () => {
   for (const nodes of [3, 5] as const) {
-    it(`[ST1][RD1] catches primaries that answer reads without a read barrier (${nodes} nodes)`, () => {
+    it(`[ST1][RD1] catches primaries that answer reads from applied state without a read barrier or waiting for their no-op (${nodes} nodes)`, () => {
       let found: { seed: number; violation: string } | null = null
       for (let seed = 1; seed <= 4 * DEFAULT_STRICT_RUNS_PER_CASE && found === null; seed++) {
         const violation = runStrictSimulation({ seed, nodes, unconfirmedReads: true }).violations.find((v) => v.includes('not linearizable'))
