@@ -140,9 +140,9 @@ export class StrictRequests {
       }
       const remaining = deadline - this.options.now()
       if (remaining <= 0 || this.host.isClosed) {
-        return readError('NOT_YET', `${this.host.nodeId} has applied up to lsn ${result.appliedLsn}, not yet ${request.after?.lsn}`)
+        return readError('NOT_YET', `${this.host.nodeId} has applied up to lsn ${result.appliedLsn}, not yet ${result.waitForLsn}`)
       }
-      await this.host.waitForApplied(request.after?.lsn ?? 0, remaining)
+      await this.host.waitForApplied(result.waitForLsn, remaining)
     }
   }
 
