@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { waitFor } from '../helpers/cluster.js'
-import { PartitionedCluster } from './bank/partitioned-cluster.js'
+import { PartitionedCluster } from '../helpers/partitioned-cluster.js'
 import { COLLECTIONS, accountId, audit, call, duringPartition, formatTable, lwwStore, runWorkload, strictStore, type Audit, type BankOptions, type RunResult } from './bank/workload.js'
 
 /**

@@ -9,7 +9,7 @@
  * credit is missing from the final documents (its id is not in the account's `applied` list, so
  * its effect on the balance was overwritten).
  */
-import type { PartitionedCluster } from './partitioned-cluster.js'
+import type { PartitionedCluster } from '../../helpers/partitioned-cluster.js'
 
 export type Mode = 'strict' | 'lww'
 

@@ -6,11 +6,11 @@
  * pair carries traffic, but `partition` cuts both directions anyway. Clients (REST, tests) talk to
  * the servers directly, never through a proxy.
  */
-import { silentLogger } from '../../../server/logger.js'
-import { createServer, type MeridianServer } from '../../../server/server.js'
-import type { ServerConfigInput } from '../../../server/config.js'
-import { freePort, waitFor } from '../../helpers/cluster.js'
-import { LinkProxy, type CutMode } from '../../helpers/link-proxy.js'
+import { silentLogger } from '../../server/logger.js'
+import { createServer, type MeridianServer } from '../../server/server.js'
+import type { ServerConfigInput } from '../../server/config.js'
+import { freePort, waitFor } from './cluster.js'
+import { LinkProxy, type CutMode } from './link-proxy.js'
 
 export interface PartitionedClusterOptions {
   readonly ids: readonly string[]
