@@ -12,6 +12,7 @@ describe('[RD3] reads from a replica that is cut off', () => {
   let primary: string
   let isolated: string
   let other: string
+  let token: string
   const get = async (id: string, path: string) => {
     const res = await fetch(`${cluster.base(id)}${path}`)
     return { status: res.status, json: (await res.json()) as any, lag: res.headers.get('x-meridian-lag-ms'), node: res.headers.get('x-meridian-node') }
@@ -24,11 +25,13 @@ describe('[RD3] reads from a replica that is cut off', () => {
     ;[isolated, other] = cluster.ids.filter((id) => id !== primary) as [string, string]
     const put = await fetch(`${cluster.base(primary)}/v1/accounts/s1?w=all`, { method: 'PUT', body: JSON.stringify({ v: 1 }) })
     expect(put.status).toBe(200)
+    token = ((await put.json()) as { token: string }).token
   })
   afterAll(() => cluster.close())
 
   it('reports its staleness, refuses reads beyond maxStalenessMs, and sends nearest reads to the primary', async () => {
-    const fresh = await get(isolated, '/v1/accounts/s1?read=replica&maxStalenessMs=1000')
+    // A replica applies what the primary told it is committed; `after` waits for this write.
+    const fresh = await get(isolated, `/v1/accounts/s1?read=replica&maxStalenessMs=1000&after=${token}`)
     expect(fresh.status).toBe(200)
     expect(Number(fresh.lag)).toBeLessThan(1000)
 
