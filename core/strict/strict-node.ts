@@ -801,6 +801,12 @@ export class StrictNode {
     if (candidate > this.commitLsn && this.mayCommitByCounting(candidate)) {
       this.commitLsn = candidate
       this.applyCommitted()
+      // Batch mode: tell the replicas soon (one append per event-loop turn), so their reads are fresh
+      // within a round trip instead of a heartbeat interval.
+      if (this.options.onAppendsPending !== undefined && !this.appendsPending) {
+        this.appendsPending = true
+        this.options.onAppendsPending()
+      }
     }
     this.tracker.evaluate(this.durabilityProgress(), this.nowMs, false)
   }
