@@ -17,7 +17,7 @@
  * Run: `node --import tsx bench/replication.ts [N] [samples] [M] [catchUpTimeoutS] [window]`
  *      (defaults 20 000, 1 000, 1 000 000, 90, 500). Progress goes to stderr, the table to stdout.
  */
-import { execSync } from 'node:child_process'
+import { cpuSeconds } from './proc-cpu.js'
 import { readdirSync, readFileSync, rmSync, statSync } from 'node:fs'
 import { cpus } from 'node:os'
 import { join } from 'node:path'
@@ -50,23 +50,6 @@ const fmt = (n: number, digits = 0): string =>
 const mib = (kib: number): string => `${fmt(kib / 1024, 0)} MiB`
 const now = (): number => performance.now()
 
-let CLK_TCK = 100
-try {
-  CLK_TCK = Number(execSync('getconf CLK_TCK', { encoding: 'utf8' }).trim()) || 100
-} catch {
-  // keep 100
-}
-
-/** utime + stime of a process in seconds (Linux /proc). NaN when unreadable. */
-function cpuSeconds(pid: number | undefined): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-    return (Number(fields[11]) + Number(fields[12])) / CLK_TCK
-  } catch {
-    return NaN
-  }
-}
 
 /** VmRSS and VmHWM (peak RSS) in KiB from /proc/<pid>/status. */
 function memory(pid: number | undefined): { rss: number; hwm: number } {

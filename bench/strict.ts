@@ -20,8 +20,8 @@
  * Run: `npm run bench:strict` or `node --import tsx bench/strict.ts [N] [C] [seconds] [K] [concerns]`
  *      (defaults 500, 32, 3, 3, local,one,majority,all). Progress goes to stderr, the tables to stdout.
  */
-import { execSync } from 'node:child_process'
-import { closeSync, fdatasyncSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs'
+import { cpuSeconds } from './proc-cpu.js'
+import { closeSync, fdatasyncSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs'
 import { Agent, request } from 'node:http'
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os'
 import { join } from 'node:path'
@@ -62,23 +62,6 @@ function percentile(sorted: readonly number[], p: number): number {
 const sorted = (values: readonly number[]): number[] => [...values].sort((x, y) => x - y)
 const median = (values: readonly number[]): number => percentile(sorted(values), 50)
 
-let CLK_TCK = 100
-try {
-  CLK_TCK = Number(execSync('getconf CLK_TCK', { encoding: 'utf8' }).trim()) || 100
-} catch {
-  // keep 100
-}
-
-/** utime + stime of a process in seconds (Linux /proc). NaN when unreadable. */
-function cpuSeconds(pid: number | undefined): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-    return (Number(fields[11]) + Number(fields[12])) / CLK_TCK
-  } catch {
-    return NaN
-  }
-}
 
 /** One keep-alive pool for every request of the bench (fetch would cost more client CPU on 2 cores). */
 const agent = new Agent({ keepAlive: true, maxSockets: 256 })

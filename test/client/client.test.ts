@@ -1,54 +1,16 @@
-import { afterEach, describe, expect, it, vi } from 'vitest'
+import { describe, expect, it } from 'vitest'
 
-import { createClient, type ClientOptions, type MeridianClient } from '../../client/client.js'
+import { createClient } from '../../client/client.js'
 import { ClientClosedError, ConnectionError } from '../../client/errors.js'
 import { memoryClientStore, type ClientStore } from '../../client/store.js'
 import { CloseCode } from '../../core/codec/close-codes.js'
 import { MessageType, PROTOCOL_VERSION } from '../../core/codec/messages.js'
 import { lwwPatchPayload } from '../../core/crdt/lww.js'
 import type { LwwReplica } from '../../core/crdt/lww.js'
-import { FakeNetwork, seededRandom, type FakeRegion } from './fake-server.js'
+import { fakeClients, settle, state, until } from './fake-client.js'
+import { FakeNetwork, type FakeRegion } from './fake-server.js'
 
-const open: MeridianClient[] = []
-afterEach(async () => {
-  await Promise.all(open.splice(0).map((client) => client.close()))
-})
-
-let seed = 1
-function client(net: FakeNetwork, urls: string[], extra: Partial<ClientOptions> = {}): MeridianClient {
-  const c = createClient({
-    urls,
-    WebSocket: net.WebSocket,
-    random: seededRandom(seed++),
-    now: () => net.wallMs,
-    minDelayMs: 2,
-    maxDelayMs: 10,
-    handshakeTimeoutMs: 200,
-    ...extra,
-  })
-  open.push(c)
-  return c
-}
-
-async function until(condition: () => boolean, timeoutMs = 2_000): Promise<void> {
-  await vi.waitFor(() => expect(condition()).toBe(true), { timeout: timeoutMs, interval: 2 })
-}
-
-/** Lets every queued frame and microtask run. */
-async function settle(): Promise<void> {
-  for (let i = 0; i < 5; i++) await new Promise((resolve) => setTimeout(resolve, 0))
-}
-
-/** Whether a promise has settled, after letting pending microtasks run (but no timers or frames). */
-async function state(promise: Promise<unknown>): Promise<'pending' | 'resolved' | 'rejected'> {
-  let result: 'pending' | 'resolved' | 'rejected' = 'pending'
-  promise.then(
-    () => (result = 'resolved'),
-    () => (result = 'rejected'),
-  )
-  for (let i = 0; i < 10; i++) await Promise.resolve()
-  return result
-}
+const client = fakeClients(1)
 
 function oneRegion(options: Parameters<FakeNetwork['addRegion']>[2] = {}): { net: FakeNetwork; eu: FakeRegion } {
   const net = new FakeNetwork()

@@ -1,6 +1,5 @@
-import { afterEach, describe, expect, it, vi } from 'vitest'
+import { describe, expect, it } from 'vitest'
 
-import { createClient, type ClientOptions, type MeridianClient } from '../../client/client.js'
 import { ClientClosedError, StrictReadFailed, StrictWriteRejected } from '../../client/errors.js'
 import { memoryClientStore, type ClientStore, type StoredStrictWrite } from '../../client/store.js'
 import type { StrictWriteOutcome } from '../../client/strict-queue.js'
@@ -8,47 +7,10 @@ import { decodeMessage, encodeMessage } from '../../core/codec/codec.js'
 import { MessageType } from '../../core/codec/messages.js'
 import type { StrictReadReply, StrictReadRequest, StrictWriteReply, StrictWriteRequest } from '../../core/strict/requests.js'
 import type { StoredDocument } from '../../core/strict/types.js'
-import { FakeNetwork, seededRandom, type FakeRegion } from './fake-server.js'
+import { fakeClients, settle, state, until } from './fake-client.js'
+import { FakeNetwork, type FakeRegion } from './fake-server.js'
 
-const open: MeridianClient[] = []
-afterEach(async () => {
-  await Promise.all(open.splice(0).map((client) => client.close()))
-})
-
-let seed = 100
-function client(net: FakeNetwork, urls: string[], extra: Partial<ClientOptions> = {}): MeridianClient {
-  const c = createClient({
-    urls,
-    WebSocket: net.WebSocket,
-    random: seededRandom(seed++),
-    now: () => net.wallMs,
-    minDelayMs: 2,
-    maxDelayMs: 10,
-    handshakeTimeoutMs: 200,
-    ...extra,
-  })
-  open.push(c)
-  return c
-}
-
-async function until(condition: () => boolean, timeoutMs = 1_000): Promise<void> {
-  await vi.waitFor(() => expect(condition()).toBe(true), { timeout: timeoutMs, interval: 2 })
-}
-
-/** Lets every queued frame and microtask run. */
-async function settle(): Promise<void> {
-  for (let i = 0; i < 5; i++) await new Promise((resolve) => setTimeout(resolve, 0))
-}
-
-async function state(promise: Promise<unknown>): Promise<'pending' | 'resolved' | 'rejected'> {
-  let result: 'pending' | 'resolved' | 'rejected' = 'pending'
-  promise.then(
-    () => (result = 'resolved'),
-    () => (result = 'rejected'),
-  )
-  for (let i = 0; i < 10; i++) await Promise.resolve()
-  return result
-}
+const client = fakeClients(100)
 
 /**
  * The strict side of a fake region: answers the StrictWrite / StrictRead frames of its client

@@ -9,6 +9,7 @@
  * credit is missing from the final documents (its id is not in the account's `applied` list, so
  * its effect on the balance was overwritten).
  */
+import { seededRandom } from '../../core/crdt/helpers.js'
 import type { PartitionedCluster } from '../../helpers/partitioned-cluster.js'
 
 export type Mode = 'strict' | 'lww'
@@ -353,17 +354,6 @@ export const lwwStore: Store = {
 
 // ------------------------------------------------------------------------------ the run
 
-/** mulberry32: a small seeded generator, so a run can be replayed from its seed. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 /** Runs the tellers of every region against `store` for `durationMs`, cutting and healing the partition on schedule. */
 export async function runWorkload(cluster: PartitionedCluster, store: Store, options: BankOptions): Promise<RunResult> {
@@ -388,7 +378,7 @@ export async function runWorkload(cluster: PartitionedCluster, store: Store, opt
 
   const teller = async (region: string, index: number) => {
     const name = `${region}${index}`
-    const random = prng(options.seed * 7919 + region.charCodeAt(0) * 31 + index)
+    const random = seededRandom(options.seed * 7919 + region.charCodeAt(0) * 31 + index)
     const base = cluster.base(region)
     let seq = 0
     while (Date.now() < end) {
