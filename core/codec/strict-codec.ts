@@ -10,6 +10,8 @@
  *   3 request-vote    lastLsn:uint lastEpoch:uint
  *   4 vote            granted:bool
  *   5 timeout-now     (nothing)
+ *   6 pre-vote        lastLsn:uint lastEpoch:uint   (epoch: the proposed one)
+ *   7 pre-vote-reply  granted:bool                  (epoch: the proposed one if granted, else the replier's)
  * StrictWrite       9 requestId:uint op concern timeoutMs:ms?
  * StrictWriteResult 10 requestId:uint status:u8, then by status:
  *   0 acknowledged    token:position requested:concern level:concern degraded:bool
@@ -106,6 +108,8 @@ const STRICT_KIND = tagTable<StrictMessage['type']>({
   'request-vote': 3,
   vote: 4,
   'timeout-now': 5,
+  'pre-vote': 6,
+  'pre-vote-reply': 7,
 })
 const WRITE_STATUS = tagTable<WriteStatus>({ acknowledged: 0, indeterminate: 1, rejected: 2 })
 const INDETERMINATE_REASON = tagTable<IndeterminateReason>({ timeout: 0, 'stepped-down': 1, unreachable: 2 })
@@ -200,10 +204,12 @@ function writeStrictMessage(encoder: encoding.Encoder, m: StrictMessage): void {
       writeUint(encoder, 'appendReply.retryFromLsn', m.retryFromLsn)
       return
     case 'request-vote':
+    case 'pre-vote':
       writeUint(encoder, 'requestVote.lastLsn', m.lastLsn)
       writeUint(encoder, 'requestVote.lastEpoch', m.lastEpoch)
       return
     case 'vote':
+    case 'pre-vote-reply':
       writeBool(encoder, 'vote.granted', m.granted)
       return
     case 'timeout-now':
@@ -239,11 +245,13 @@ function readStrictMessage(decoder: decoding.Decoder): StrictMessage {
       const retryFromLsn = readUint(decoder, 'appendReply.retryFromLsn')
       return { type, epoch, from, success, matchLsn, receivedLsn, durableLsn, appliedLsn, retryFromLsn }
     }
-    case 'request-vote': {
+    case 'request-vote':
+    case 'pre-vote': {
       const lastLsn = readUint(decoder, 'requestVote.lastLsn')
       return { type, epoch, from, lastLsn, lastEpoch: readUint(decoder, 'requestVote.lastEpoch') }
     }
     case 'vote':
+    case 'pre-vote-reply':
       return { type, epoch, from, granted: readBool(decoder, 'vote.granted') }
     case 'timeout-now':
       return { type, epoch, from }

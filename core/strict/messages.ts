@@ -2,7 +2,7 @@ import type { LogEntry, StrictSnapshot } from './types.js'
 
 /*
  * Strict replication messages between cluster members. Every one carries the sender's epoch: a
- * receiver with a newer epoch rejects it [ST2]. These are TypeScript types only for now: they are
+ * receiver with a newer epoch rejects it [ST2] (pre-votes carry a proposed epoch instead). These are TypeScript types only for now: they are
  * not yet part of core/codec's binary wire format (that is the server wiring's job).
  */
 
@@ -58,6 +58,27 @@ export interface VoteMessage {
   readonly granted: boolean
 }
 
+/**
+ * Pre-vote (Raft thesis §9.6): before raising its epoch, a node asks whether it could win. `epoch` is
+ * the epoch it would stand in; receivers do not adopt it. A node cut off from the others therefore
+ * does not inflate its epoch and depose a healthy primary when it returns.
+ */
+export interface PreVoteMessage {
+  readonly type: 'pre-vote'
+  readonly epoch: number
+  readonly from: string
+  readonly lastLsn: number
+  readonly lastEpoch: number
+}
+
+/** The answer to a pre-vote; `epoch` echoes the proposed epoch when granted, else is the replier's epoch. */
+export interface PreVoteReplyMessage {
+  readonly type: 'pre-vote-reply'
+  readonly epoch: number
+  readonly from: string
+  readonly granted: boolean
+}
+
 /** Operator step-down [FO2]: the primary asks an up-to-date replica to start an election now. */
 export interface TimeoutNowMessage {
   readonly type: 'timeout-now'
@@ -72,3 +93,5 @@ export type StrictMessage =
   | RequestVoteMessage
   | VoteMessage
   | TimeoutNowMessage
+  | PreVoteMessage
+  | PreVoteReplyMessage

@@ -1,6 +1,15 @@
 import { majorityOf, mayGrantVote, randomElectionTimeoutMs } from './elections.js'
-import { StrictLog } from './log.js'
-import type { AppendMessage, AppendReplyMessage, RequestVoteMessage, SnapshotMessage, StrictMessage, VoteMessage } from './messages.js'
+import { isAtLeastAsUpToDate, StrictLog } from './log.js'
+import type {
+  AppendMessage,
+  AppendReplyMessage,
+  PreVoteMessage,
+  PreVoteReplyMessage,
+  RequestVoteMessage,
+  SnapshotMessage,
+  StrictMessage,
+  VoteMessage,
+} from './messages.js'
 import { readDocument } from './reads.js'
 import { applyDocumentOp, checkPreconditions, strictKey, DocumentState } from './state.js'
 import type {
@@ -52,6 +61,13 @@ export interface StrictNodeOptions {
    * the event loop), so concurrent writes share one append message per replica.
    */
   readonly onAppendsPending?: () => void
+  /**
+   * Pre-vote before every election (default true): a node first asks whether a majority would vote
+   * for it, and only then raises its epoch. Nodes grant a pre-vote only when they have not heard from
+   * a primary for an election timeout, so a node returning from a partition cannot depose a healthy
+   * primary. Operator promotion and step-down hand-over skip it.
+   */
+  readonly preVote?: boolean
   /** Epoch or vote changed: persist it before any message sent from the same call leaves. */
   readonly onHardState?: (state: HardState) => void
   /** New entries at the end of the log (volatile until the shell calls `markDurable`). */
@@ -167,6 +183,8 @@ export class StrictNode {
   protected matchedLsn = 0
   protected readonly progress = new Map<string, PeerProgress>()
   private snapshot: StrictSnapshot | null = null
+  /** The pre-vote round in progress: the epoch proposed and who granted it. */
+  private preVotes: { epoch: number; granted: Set<string> } | null = null
   /** LSN of this primary's no-op, the first entry of its epoch. */
   private epochStartLsn = 0
   /** Entries appended by `write` wait for `flushAppends` (batch replication only). */
@@ -300,7 +318,8 @@ export class StrictNode {
       if (this.nowMs >= this.nextHeartbeatMs) this.broadcastAppend()
       this.tracker.evaluate(this.durabilityProgress(), this.nowMs)
     } else if (this.nowMs >= this.electionDeadlineMs) {
-      this.startElection()
+      if (this.options.preVote ?? true) this.startPreVote()
+      else this.startElection()
     }
   }
 
@@ -467,6 +486,16 @@ export class StrictNode {
         return
       case 'timeout-now':
         if (message.epoch === this.epoch && this.role !== 'primary') this.startElection()
+        return
+      case 'pre-vote': {
+        // A refusal carries our epoch: a requester behind it must catch up, or the node with the best
+        // log but the oldest epoch would propose epochs nobody accepts, forever.
+        const granted = this.grantsPreVote(message)
+        this.options.send(message.from, { type: 'pre-vote-reply', epoch: granted ? message.epoch : this.epoch, from: this.id, granted })
+        return
+      }
+      case 'pre-vote-reply':
+        this.onPreVoteReply(message)
         return
     }
   }
@@ -657,6 +686,47 @@ export class StrictNode {
   }
 
   // ---------------------------------------------------------------- elections [FO1]
+
+  /** Asks, without changing epoch or vote, whether a majority would elect this node now. */
+  private startPreVote(): void {
+    this.resetElectionDeadline()
+    this.preVotes = { epoch: this.epoch + 1, granted: new Set([this.id]) }
+    if (this.preVotes.granted.size >= majorityOf(this.members.length)) {
+      this.preVotes = null
+      this.startElection()
+      return
+    }
+    const last = this.log.last
+    for (const peer of this.peers) {
+      this.options.send(peer, { type: 'pre-vote', epoch: this.epoch + 1, from: this.id, lastLsn: last.lsn, lastEpoch: last.epoch })
+    }
+  }
+
+  /**
+   * Would vote in a real election ([FO1] log rule, a newer epoch) and has not heard from a primary
+   * for an election timeout (nor is one). Changes nothing here.
+   */
+  protected grantsPreVote(m: PreVoteMessage): boolean {
+    if (m.epoch <= this.epoch) return false
+    if (this.role === 'primary') return false
+    if (this.lastPrimaryContactMs !== null && this.nowMs - this.lastPrimaryContactMs < this.electionMinMs) return false
+    return isAtLeastAsUpToDate({ epoch: m.lastEpoch, lsn: m.lastLsn }, this.log.last)
+  }
+
+  private onPreVoteReply(m: PreVoteReplyMessage): void {
+    if (!m.granted && m.epoch > this.epoch) {
+      this.preVotes = null
+      this.becomeFollower(m.epoch)
+      return
+    }
+    const round = this.preVotes
+    if (round === null || m.epoch !== round.epoch || m.epoch !== this.epoch + 1 || !m.granted || this.role === 'primary') return
+    round.granted.add(m.from)
+    if (round.granted.size >= majorityOf(this.members.length)) {
+      this.preVotes = null
+      this.startElection()
+    }
+  }
 
   private startElection(): void {
     this.adoptEpoch(this.epoch + 1, this.id)

@@ -35,6 +35,7 @@ describe('[RD3] reads from a replica that is cut off', () => {
     expect(fresh.status).toBe(200)
     expect(Number(fresh.lag)).toBeLessThan(1000)
 
+    const epochBefore = cluster.server(primary).strict?.node.currentEpoch
     cluster.partition([isolated], [primary, other])
     await sleep(400)
     // The majority side goes on; the cut-off replica does not see this write.
@@ -62,5 +63,8 @@ describe('[RD3] reads from a replica that is cut off', () => {
 
     cluster.heal()
     await waitFor(async () => (await get(isolated, '/v1/accounts/s1?read=replica&maxStalenessMs=1000')).json?.value?.v === 2, 10_000, 'the replica to catch up')
+    // [ST2] pre-vote: the replica that was cut off did not raise its epoch, so its return deposed nobody.
+    expect(cluster.server(primary).strict?.node.currentRole).toBe('primary')
+    expect(cluster.server(primary).strict?.node.currentEpoch).toBe(epochBefore)
   })
 })

@@ -181,6 +181,19 @@ const arbVote: fc.Arbitrary<VoteMessage> = record({
   from: arbId,
   granted: fc.boolean(),
 })
+const arbPreVote: fc.Arbitrary<StrictMessage> = record({
+  type: fc.constant('pre-vote' as const),
+  epoch: arbUint,
+  from: arbId,
+  lastLsn: arbUint,
+  lastEpoch: arbUint,
+})
+const arbPreVoteReply: fc.Arbitrary<StrictMessage> = record({
+  type: fc.constant('pre-vote-reply' as const),
+  epoch: arbUint,
+  from: arbId,
+  granted: fc.boolean(),
+})
 const arbTimeoutNow: fc.Arbitrary<TimeoutNowMessage> = record({
   type: fc.constant('timeout-now' as const),
   epoch: arbUint,
@@ -282,6 +295,8 @@ const FRAME_ARBITRARIES: [string, fc.Arbitrary<Message>][] = [
   ['Strict request-vote', peer(arbRequestVote)],
   ['Strict vote', peer(arbVote)],
   ['Strict timeout-now', peer(arbTimeoutNow)],
+  ['Strict pre-vote', peer(arbPreVote)],
+  ['Strict pre-vote-reply', peer(arbPreVoteReply)],
   ['StrictWrite', arbStrictWrite],
   ['StrictWriteResult', arbStrictWriteResult],
   ['StrictRead', arbStrictRead],
@@ -710,7 +725,7 @@ describe('strict codec: hostile input', () => {
 
   it('[PR1] unknown sub-tags, bad booleans and presence bytes are rejected', () => {
     const header = [MessageType.Strict]
-    expectBadFrame(bytes(...header, 6, 1, 1, 0x61), /unknown strict\.message\.type 6/)
+    expectBadFrame(bytes(...header, 8, 1, 1, 0x61), /unknown strict\.message\.type 8/)
     expectBadFrame(bytes(...header, 4, 1, 1, 0x61, 2), /vote\.granted is 2/)
     expectBadFrame(bytes(...header, 5, 1, 0), /from is empty/)
     // append with one entry at lsn 0

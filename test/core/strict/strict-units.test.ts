@@ -126,6 +126,55 @@ function cluster(ids: string[]) {
 }
 
 describe('StrictNode', () => {
+  it('[ST2] pre-vote: a node cut off for a long time does not raise its epoch, and its return does not depose the primary', () => {
+    const c = cluster(['a', 'b', 'c'])
+    c.node('a').promote()
+    c.deliver()
+    const epoch = c.node('a').currentEpoch
+    // c hears nothing for many election timeouts while a and b keep heartbeating.
+    for (let t = 0; t <= 5_000; t += 50) {
+      for (const id of ['a', 'b', 'c']) c.node(id).tick(t)
+      c.deliver(new Set(['c']))
+      c.durable()
+    }
+    expect(c.node('c').currentEpoch).toBe(epoch)
+    expect(c.node('c').currentRole).toBe('follower')
+    // Healed: c's pre-votes are refused (a and b hear their primary), a stays primary in the same epoch.
+    for (let t = 5_050; t <= 6_000; t += 50) {
+      for (const id of ['a', 'b', 'c']) c.node(id).tick(t)
+      c.deliver()
+    }
+    expect(c.node('a').currentRole).toBe('primary')
+    expect(c.node('a').currentEpoch).toBe(epoch)
+    expect(c.node('c').status().primaryHint).toBe('a')
+  })
+
+  it('[FO1] pre-vote: the node with the best log but the oldest epoch learns the epoch from refusals and is elected', () => {
+    const c = cluster(['a', 'b', 'c'])
+    c.node('a').promote()
+    c.deliver()
+    c.durable()
+    c.deliver()
+    c.node('a').write(put('x', 1))
+    c.deliver()
+    c.durable()
+    c.deliver()
+    // b and c run elections among themselves they cannot win (a is down): their epochs climb.
+    c.node('b').promote()
+    c.deliver(new Set(['a', 'c']))
+    c.node('c').promote()
+    c.node('c').promote()
+    c.deliver(new Set(['a', 'b']))
+    // Now only pre-votes, everyone connected, no primary: someone must win.
+    for (let t = 10_000; t <= 20_000 && ![...'abc'].some((id) => c.node(id).currentRole === 'primary'); t += 50) {
+      for (const id of ['a', 'b', 'c']) c.node(id).tick(t)
+      c.deliver()
+      c.durable()
+      c.deliver()
+    }
+    expect([...'abc'].filter((id) => c.node(id).currentRole === 'primary')).toHaveLength(1)
+  })
+
   it('[FO1][ST1] elects a primary, acknowledges a majority write once durable, rejects with typed errors', () => {
     const c = cluster(['a', 'b', 'c'])
     c.node('a').promote()

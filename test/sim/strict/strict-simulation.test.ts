@@ -38,6 +38,7 @@ describe.skipIf(replay !== null)('simulated strict clusters under faults', () =>
     // The runs in which the figure-8 mutant (CommitOldEpochByCountingNode) is first caught: the real node must hold there.
     { nodes: 3 as const, seed: 133, found: 'figure 8: a returning primary crashes right after its first commit, the competing history wins' },
     { nodes: 5 as const, seed: 111, found: 'figure 8: a returning primary crashes right after its first commit, the competing history wins' },
+    { nodes: 3 as const, seed: 1174537556, found: 'pre-vote deadlock: the node with the best log has the oldest epoch, and refusals did not tell it the newer one' },
     { nodes: 5 as const, seed: 296531804, found: 'a paused node takes a stale primary\'s append and cuts entries a later primary committed: not a rollback' },
   ])(
     'pinned seed $seed ($nodes nodes): $found',

@@ -171,6 +171,8 @@ export function runStrictSimulation(options: StrictSimOptions): StrictSimResult 
   const clocks = random.fork()
   const clockOf = new Map<string, { offset: number; rate: number }>()
   const batchAppends = clocks.chance(0.5)
+  // Most runs use pre-vote (the default); the rest the plain elections of Raft's paper.
+  const preVote = clocks.chance(0.75)
   const queue = new EventQueue()
   const log: string[] = []
   const violations: string[] = []
@@ -316,6 +318,7 @@ export function runStrictSimulation(options: StrictSimOptions): StrictSimResult 
       send: (peer, message) => send(sim.id, peer, message),
       // Half the runs batch replication the way the server does: appends go out on the next event.
       ...(batchAppends ? { onAppendsPending: () => queue.schedule(0, () => { if (sim.node === self && !sim.paused) self?.flushAppends() }) } : {}),
+      preVote,
       semiSyncTimeoutMs: 80,
       writeTimeoutMs: 1_500,
       restore: { hardState: storage.hard, snapshot: storage.snapshot, entries: storage.entries, rollbackCandidates: storage.rollbackCandidates },
