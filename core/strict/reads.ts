@@ -10,6 +10,7 @@ export interface ReadView {
   readonly epoch: number
   readonly primaryHint: string | null
   readonly sincePrimaryContactMs: number | null
+  readonly stalenessMs: number | null
   /** The node may answer only once this LSN is applied (a new primary's no-op); 0: no condition. */
   readonly readyLsn: number
   readonly epochAt: (lsn: number) => number | undefined
@@ -37,5 +38,6 @@ export function readDocument(view: ReadView, options: ReadOptions): ReadResult {
     epoch: view.epoch,
     lagEntries: Math.max(0, view.commitLsn - view.appliedLsn),
     sincePrimaryContactMs: view.sincePrimaryContactMs,
+    stalenessMs: view.stalenessMs,
   }
 }

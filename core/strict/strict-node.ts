@@ -128,6 +128,8 @@ export interface StrictStatus {
   readonly pendingWrites: number
   /** ms (tick time) since this node last heard from a primary of its epoch; 0 on the primary, null if never. */
   readonly sincePrimaryContactMs: number | null
+  /** [RD3] ms since this replica last had applied all the primary reported committed; 0 on the primary. */
+  readonly stalenessMs: number | null
   /** Only on the primary. */
   readonly replicas: readonly ReplicaProgress[]
 }
@@ -197,6 +199,8 @@ export class StrictNode {
   private electionDeadlineMs = 0
   private nextHeartbeatMs = 0
   private lastPrimaryContactMs: number | null = null
+  /** When this replica last had applied everything its primary reported committed ([RD3] staleness). */
+  private lastCaughtUpMs: number | null = null
   private nextWriteId = 1
   private readonly tracker: WriteTracker
   private readonly electionMinMs: number
@@ -293,6 +297,7 @@ export class StrictNode {
       degraded: this.tracker.degraded,
       pendingWrites: this.tracker.size,
       sincePrimaryContactMs: this.sincePrimaryContactMs(),
+      stalenessMs: this.stalenessMs(),
       replicas:
         this.role === 'primary'
           ? [...this.progress].map(([id, p]) => ({ id, sentLsn: p.next - 1, matchLsn: p.match, receivedLsn: p.received, durableLsn: p.durable, appliedLsn: p.applied, lastHeardMs: p.lastHeardMs }))
@@ -401,6 +406,7 @@ export class StrictNode {
         epoch: this.epoch,
         primaryHint: this.primaryHint,
         sincePrimaryContactMs: this.sincePrimaryContactMs(),
+        stalenessMs: this.stalenessMs(),
         // A new primary answers only once its no-op is applied: before, its applied state can miss
         // writes its predecessor committed and acknowledged.
         readyLsn: this.role === 'primary' ? this.epochStartLsn : 0,
@@ -410,7 +416,26 @@ export class StrictNode {
     )
   }
 
-  private sincePrimaryContactMs(): number | null {
+  /**
+   * [RD3] Caught up with the primary when everything it reports committed is applied here — and only
+   * once it has committed in its own epoch: before, its commit index can lag what earlier primaries
+   * committed (it learns that only with its no-op).
+   */
+  private noteCaughtUp(epoch: number, primaryCommitLsn: number): void {
+    if (this.appliedLsn >= primaryCommitLsn && this.log.epochAt(primaryCommitLsn) === epoch) this.lastCaughtUpMs = this.nowMs
+  }
+
+  /**
+   * [RD3] How stale this node's applied state may be: 0 on the primary; on a replica, the time since it
+   * last had applied everything the primary reported committed (a replica in contact but catching up
+   * grows stale); null if never. Understated by at most the network delay of that report.
+   */
+  protected stalenessMs(): number | null {
+    if (this.role === 'primary') return 0
+    return this.lastCaughtUpMs === null ? null : this.nowMs - this.lastCaughtUpMs
+  }
+
+  protected sincePrimaryContactMs(): number | null {
     if (this.role === 'primary') return 0
     return this.lastPrimaryContactMs === null ? null : this.nowMs - this.lastPrimaryContactMs
   }
@@ -523,6 +548,7 @@ export class StrictNode {
     if (fresh.length > 0) this.options.onAppend?.(fresh)
     this.matchedLsn = Math.max(this.matchedLsn, m.prevLsn + m.entries.length)
     this.advanceFollowerCommit(m.commitLsn)
+    this.noteCaughtUp(m.epoch, m.commitLsn)
     this.reply(m.from, true, this.log.lastLsn + 1)
   }
 
@@ -600,6 +626,7 @@ export class StrictNode {
     }
     this.matchedLsn = Math.max(this.matchedLsn, s.lsn)
     this.advanceFollowerCommit(m.commitLsn)
+    this.noteCaughtUp(m.epoch, m.commitLsn)
     this.reply(m.from, true, this.log.lastLsn + 1)
   }
 

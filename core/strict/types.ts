@@ -174,6 +174,11 @@ export type ReadResult =
       readonly lagEntries: number
       /** ms since this node last heard from a primary of its epoch (0 on the primary itself); null if never. */
       readonly sincePrimaryContactMs: number | null
+      /**
+       * [RD3] How stale this state may be: ms since this replica last had applied everything its primary
+       * reported committed (0 on the primary; null if never). Understated by at most that report's delay.
+       */
+      readonly stalenessMs: number | null
     }
   /** [RD1] This node has not applied `after` yet: wait (the shell retries up to a timeout) or redirect. */
   | {

@@ -131,7 +131,7 @@ export class StrictRequests {
           node: this.host.nodeId,
           appliedLsn: result.appliedLsn,
           appliedEpoch: result.appliedEpoch,
-          lagMs: result.sincePrimaryContactMs === null ? null : Math.round(result.sincePrimaryContactMs),
+          lagMs: result.stalenessMs === null ? null : Math.round(result.stalenessMs),
           lagEntries: result.lagEntries,
         }
       }

@@ -40,6 +40,8 @@ export interface StrictStatusBody {
   readonly pendingWrites: number
   /** On a replica: ms since it last heard from the primary (staleness bound of its reads). */
   readonly sincePrimaryContactMs: number | null
+  /** [RD3] On a replica: ms since it last had applied everything the primary reported committed. */
+  readonly stalenessMs: number | null
   readonly replicas: readonly ReplicaStatus[]
   readonly storageFailed: string | null
   readonly counters: { readonly rollbackEntries: number; readonly elections: number }
@@ -66,6 +68,7 @@ export function strictStatus(host: StrictHost, isLinked: (peer: string) => boole
     degraded: status.degraded,
     pendingWrites: status.pendingWrites,
     sincePrimaryContactMs: status.sincePrimaryContactMs === null ? null : Math.round(status.sincePrimaryContactMs),
+    stalenessMs: status.stalenessMs === null ? null : Math.round(status.stalenessMs),
     replicas: status.replicas.map((r) => {
       const linked = isLinked(r.id)
       const lag = host.lag.lag(r.durableLsn, last.lsn, nowMs)

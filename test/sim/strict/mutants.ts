@@ -59,3 +59,13 @@ export class CommitOldEpochByCountingNode extends StrictNode {
     return lsn > 0 && this.log.epochAt(lsn) !== undefined
   }
 }
+
+/**
+ * [RD3] Reports the time since it last heard from the primary as its staleness, even while it is
+ * catching up (or its primary has not yet committed in its epoch): a replica far behind claims to be fresh.
+ */
+export class ContactAsStalenessNode extends StrictNode {
+  protected override stalenessMs(): number | null {
+    return this.sincePrimaryContactMs()
+  }
+}

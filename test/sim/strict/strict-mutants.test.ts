@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { StrictNode, type StrictNodeOptions } from '../../../core/strict/index.js'
 import { DEFAULT_STRICT_RUNS_PER_CASE } from './harness.js'
-import { AckBeforeDurableNode, CommitOldEpochByCountingNode, NoTruncateNode, StaleReplyCountingNode, UnfencedNode, VoteForAnyoneNode } from './mutants.js'
+import { AckBeforeDurableNode, CommitOldEpochByCountingNode, ContactAsStalenessNode, NoTruncateNode, StaleReplyCountingNode, UnfencedNode, VoteForAnyoneNode } from './mutants.js'
 import { runStaleReplyScenario } from './scenarios.js'
 import { runStrictSimulation } from './strict-simulator.js'
 
@@ -23,6 +23,7 @@ describe('the strict simulator catches deliberately broken nodes within the defa
     // Raft's figure 8: reached by the election churn (new primaries cut off, a returning one crashing
     // right after its first commit); caught as the committed entry being rolled back or replaced.
     { name: 'a primary that commits entries of older epochs by counting', rules: ['[ST5]', '[ST2]', '[ST1]', '[FO1]'], Kind: CommitOldEpochByCountingNode },
+    { name: 'a replica that reports time since primary contact as its staleness', rules: ['[RD3]'], Kind: ContactAsStalenessNode },
   ]
   for (const nodes of [3, 5] as const) {
     for (const { name, rules, Kind } of cases) {

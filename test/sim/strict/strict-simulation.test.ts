@@ -7,7 +7,7 @@ const replay = strictReplayCase()
 
 describe.skipIf(replay !== null)('simulated strict clusters under faults', () => {
   for (const nodes of [3, 5] as const) {
-    it(`[ST1][ST2][ST3][ST4][ST5][ST6][FO1][FO2][RD1][RD2] ${nodes} nodes keep every rule (and majority registers stay linearizable) under delay, drop, duplication, partitions, crashes, pauses and power loss`, () => {
+    it(`[ST1][ST2][ST3][ST4][ST5][ST6][FO1][FO2][RD1][RD2][RD3] ${nodes} nodes keep every rule (and majority registers stay linearizable) under delay, drop, duplication, partitions, crashes, pauses and power loss`, () => {
       fc.assert(
         fc.property(fc.integer({ min: 0, max: 0x7fffffff }), (seed) => {
           assertStrictSimulation({ seed, nodes })

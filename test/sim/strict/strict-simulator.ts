@@ -383,6 +383,7 @@ export function runStrictSimulation(options: StrictSimOptions): StrictSimResult 
             if (returning && churnCut === partitionGeneration) healPartition('with the crash')
           }
         }
+        if (self?.currentRole === 'primary' && commitTimes[entry.lsn] === undefined) commitTimes[entry.lsn] = queue.now
         if (self?.currentRole === 'primary') {
           // [ST1] a primary commits only what a majority holds durably: one crash must not lose it.
           const holders = ids.filter((id) => holdsDurably(get(id).storage, entry))
@@ -557,6 +558,8 @@ export function runStrictSimulation(options: StrictSimOptions): StrictSimResult 
   // ------------------------------------------------------------ workload
   const primaries = (): SimNode[] => [...nodes.values()].filter((s) => s.node?.currentRole === 'primary' && !s.paused)
   const versions: number[] = [0]
+  /** Sim time at which each LSN was first committed (applied on a primary). */
+  const commitTimes: number[] = []
   const registers = new RegisterWorkload(() => queue.now, { unconfirmedReads: options.unconfirmedReads ?? false })
 
   const randomPrecondition = (): Precondition | undefined => {
@@ -598,6 +601,25 @@ export function runStrictSimulation(options: StrictSimOptions): StrictSimResult 
     say(`write on ${target.id} ${op.kind} w=${concern} -> ${tokenKey(result.token)}`)
   }
 
+  /**
+   * [RD3] A replica's reported staleness is true: its state holds every entry committed before
+   * now − staleness, give or take how late a message can arrive in this run (delay, late delivery, slow
+   * links, a pause that held the report back) and clock rate.
+   */
+  const stalenessSlackMs =
+    faults.maxDelayMs + (faults.lateRate > 0 ? 800 : 0) + (faults.slowLinks > 0 ? 1_500 : 0) + (faults.pauses ? 1_200 : 0) + 3 * TICK_MS
+  const checkStaleness = (sim: SimNode, result: { appliedLsn: number; stalenessMs: number | null; role: string }): void => {
+    if (result.role === 'primary' || result.stalenessMs === null) return
+    const rate = clockOf.get(sim.id)?.rate ?? 1
+    const bound = queue.now - result.stalenessMs / rate - stalenessSlackMs / Math.min(rate, 1)
+    for (let lsn = result.appliedLsn + 1; lsn < commitTimes.length; lsn++) {
+      const at = commitTimes[lsn]
+      if (at === undefined || at > bound) break
+      violate(`[RD3] read on ${sim.id} says it is ${Math.round(result.stalenessMs)} ms stale but lacks lsn ${lsn}, committed at t=${at}`)
+      return
+    }
+  }
+
   // [RD2] One client session reading from whichever node it reaches, always `after` the highest
   // position it has seen (what the client library does); its reads must never go backwards.
   let session: LogPosition | null = null
@@ -606,6 +628,7 @@ export function runStrictSimulation(options: StrictSimOptions): StrictSimResult 
     const result = node.read('acc', key, session ? { after: session } : {})
     say(`session read ${key} on ${sim.id} after ${session ? tokenKey(session) : '-'}: ${result.status}${result.status === 'ok' ? ` at ${result.appliedLsn}` : ''}`)
     if (result.status !== 'ok') return
+    checkStaleness(sim, result)
     if (session && result.appliedLsn < session.lsn) violate(`[RD2] session read on ${sim.id} went back from lsn ${session.lsn} to ${result.appliedLsn}`)
     if (!session || result.appliedLsn > session.lsn) session = { epoch: result.appliedEpoch, lsn: result.appliedLsn }
   }
@@ -629,6 +652,7 @@ export function runStrictSimulation(options: StrictSimOptions): StrictSimResult 
       return
     }
     if (result.status !== 'ok') return
+    checkStaleness(sim, result)
     // [RD1] never older than `after`, and exactly the committed state at the LSN it claims.
     if (after && (result.appliedLsn < after.lsn || committed.get(after.lsn)?.epoch !== after.epoch)) {
       violate(`[RD1] read on ${sim.id} after ${tokenKey(after)} answered from lsn ${result.appliedLsn} without that entry`)
