@@ -1,3 +1,4 @@
+import type { ReplicaStatus } from './strict/strict-status.js'
 import { ConfigError, loadConfigFile } from './config.js'
 import { createServer, type MeridianServer } from './server.js'
 
@@ -353,17 +354,7 @@ export interface StatusLike {
     readonly pendingWrites?: number
     readonly sincePrimaryContactMs?: number | null
     readonly storageFailed?: string | null
-    readonly replicas?: readonly {
-      readonly nodeId: string
-      readonly link: string
-      readonly syncRole: string
-      readonly sentLsn: number
-      readonly receivedLsn: number
-      readonly durableLsn: number
-      readonly appliedLsn: number
-      readonly lag: { readonly entries: number; readonly bytes: number | null; readonly ms: number | null }
-      readonly lastReplyMs: number | null
-    }[]
+    readonly replicas?: readonly ReplicaStatus[]
   } | null
 }
 

@@ -1,3 +1,4 @@
+import { state } from './fake-client.js'
 import { readdirSync, readFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -11,15 +12,6 @@ import { WriteTracker } from '../../client/write-handle.js'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
 
-async function state(promise: Promise<unknown>): Promise<'pending' | 'resolved' | 'rejected'> {
-  let result: 'pending' | 'resolved' | 'rejected' = 'pending'
-  promise.then(
-    () => (result = 'resolved'),
-    () => (result = 'rejected'),
-  )
-  for (let i = 0; i < 10; i++) await Promise.resolve()
-  return result
-}
 
 describe('backoffDelayMs', () => {
   it('grows exponentially from minDelayMs, is capped at maxDelayMs, and keeps at least half the step', () => {
