@@ -106,7 +106,8 @@ export class PeerLinks {
       peer: entry.peer,
       state: entry.state,
       dials: entry.dials,
-      lastHeardAt: entry.connection?.lastHeardAt ?? entry.lastHeardAt,
+      // A dial in progress has a connection object but has heard nothing yet.
+      lastHeardAt: entry.state === 'connected' && entry.connection !== null ? entry.connection.lastHeardAt : entry.lastHeardAt,
       lastError: entry.lastError,
     }))
   }
