@@ -353,6 +353,7 @@ export interface StatusLike {
     readonly degraded?: boolean
     readonly pendingWrites?: number
     readonly sincePrimaryContactMs?: number | null
+    readonly stalenessMs?: number | null
     readonly storageFailed?: string | null
     readonly replicas?: readonly ReplicaStatus[]
   } | null
@@ -397,7 +398,8 @@ export function formatStatus(s: StatusLike): string[] {
     if (strict.pendingWrites) log.push(`${plural(strict.pendingWrites, 'write')} pending`)
     lines.push(`  log: ${log.join(', ')}`)
     if (s.role !== 'primary' && strict.sincePrimaryContactMs !== null && strict.sincePrimaryContactMs !== undefined) {
-      lines.push(`  last heard from the primary ${fmtMs(strict.sincePrimaryContactMs)} ago`)
+      const stale = strict.stalenessMs === null || strict.stalenessMs === undefined ? 'not caught up with a primary yet' : `state at most ${fmtMs(strict.stalenessMs)} stale`
+      lines.push(`  last heard from the primary ${fmtMs(strict.sincePrimaryContactMs)} ago; ${stale}`)
     }
     if (strict.degraded) lines.push('  DEGRADED: semi-sync fell back to local; `one` writes are acknowledged without a replica')
     if (strict.storageFailed) lines.push(`  STORAGE FAILED: ${strict.storageFailed}`)

@@ -330,7 +330,7 @@ function strictWarnings(entries) {
 }
 
 function strictNodesTable(entries, now) {
-  const head = v('tr', {}, ['node', 'role', 'epoch', 'primary', 'commit index', 'applied', 'durable', 'last LSN', 'pending', 'primary contact', 'state'].map((t, i) => v('th', { class: i >= 2 && i !== 3 && i !== 10 ? 'num' : null }, t)))
+  const head = v('tr', {}, ['node', 'role', 'epoch', 'primary', 'commit index', 'applied', 'durable', 'last LSN', 'pending', 'staleness', 'state'].map((t, i) => v('th', { class: i >= 2 && i !== 3 && i !== 10 ? 'num' : null }, t)))
   const rows = entries.map((n) => {
     const s = strictOf(n)
     if (!up(n)) {
@@ -344,7 +344,9 @@ function strictNodesTable(entries, now) {
       s.degraded ? pill('degraded', 'degraded', 'semi-sync fell back to local') : null,
       s.storageFailed ? pill('bad', 'storage failed', s.storageFailed) : null,
     ].filter(Boolean)
-    const contact = s.role === 'primary' ? '—' : ago(s.sincePrimaryContactMs)
+    // Staleness [RD3]: how old the state this node serves may be (time since it was last caught up).
+    const stale = s.stalenessMs ?? s.sincePrimaryContactMs
+    const contact = s.role === 'primary' ? '—' : ago(stale)
     return v('tr', { 'data-node': n.nodeId, class: s.degraded ? 'degraded' : null },
       v('td', {}, n.nodeId),
       v('td', {}, pill(s.role, s.role)),

@@ -181,7 +181,7 @@ describe('meridian CLI', () => {
     expect(lines.at(-1)).toBe('  peers: us-1 connected, ap-1 down (crdt lag 3)')
 
     const replica = formatStatus({ nodeId: 'us-1', role: 'replica', epoch: 4, primary: 'eu-1', commitIndex: 120, strict: { sincePrimaryContactMs: 30, replicas: [] } })
-    expect(replica).toContain('  last heard from the primary 30 ms ago')
+    expect(replica).toContain('  last heard from the primary 30 ms ago; not caught up with a primary yet')
     expect(formatStatus({ nodeId: 'x', role: 'crdt', changes: 3, clients: 1, strict: null })[0]).toBe('x: crdt, 3 changes, 1 client')
   })
 })
