@@ -207,6 +207,9 @@ class Client implements MeridianClient, ClientContext {
       timers: options.timers ?? GLOBAL_TIMERS,
       now,
       maxInFlight: options.strictMaxInFlight,
+      // A random part per client instance: the same clientId with a store that no longer holds any
+      // strict write restarts writeIds at 1, and must not reuse a key the cluster still remembers.
+      requestKeyPrefix: `${this.clientId}:${randomClientId(random).slice(2, 10)}`,
     })
     // Replay what an earlier session kept, before any region connects.
     this.mesh.restore(this.store.load())

@@ -14,8 +14,10 @@ export interface StoredStrictWrite {
   /** Wall-clock ms when the write was made. */
   readonly queuedAtMs: number
   /**
-   * false: never sent, a later session sends it. true: it may have left the client, so it is never
-   * sent again; a later session reports it `indeterminate` (`unreachable`).
+   * `request.requestKey` names the write to the cluster (at-most-once); absent in records of older
+   * clients. false: never sent, a later session sends it. true: it may have left the client; the
+   * session that sent it resends it with its key after a reconnect, but a later session (a restart)
+   * reports it `indeterminate` (`unreachable`).
    */
   readonly sent: boolean
 }

@@ -15,9 +15,11 @@ import type { ClientStore, StoredStrictWrite } from './store.js'
  *   (`level` is what was reached; `local` with `degraded: true` when a `one` write fell back to
  *   semi-sync's timeout path).
  * - `indeterminate` [ST3]: the write may or may not survive. `reason`: `timeout` (the concern was not
- *   met in time), `stepped-down` (the primary lost its role), `unreachable` (the write was sent but the
- *   answer was lost with the connection, or the server lost its primary after forwarding it). `token`
- *   is the entry the write was logged at when known; a read `after` it tells whether it survived.
+ *   met in time, or no answer came within the write's timeout, resends included), `stepped-down` (the
+ *   primary lost its role), `unreachable` (the write was sent but no connection came back to resend it
+ *   before its timeout, or it was sent by an earlier session of the client, or the server lost its
+ *   primary after forwarding it). `token` is the entry the write was logged at when known; a read
+ *   `after` it tells whether it survived.
  */
 export type StrictWriteResult =
   | {
@@ -28,6 +30,11 @@ export type StrictWriteResult =
       readonly requested: WriteConcern
       readonly level: WriteConcern
       readonly degraded: boolean
+      /**
+       * true when the write was resent (after a dropped connection) and the cluster had already
+       * logged it: `token` is that first entry, nothing was written twice. Absent otherwise.
+       */
+      readonly duplicate?: boolean
     }
   | {
       readonly status: 'indeterminate'
@@ -48,9 +55,12 @@ export interface StrictPendingWrite {
   readonly op: WriteOp
   readonly concern: WriteConcern
   readonly timeoutMs: number | null
+  /** Names the write to the cluster, which applies it at most once however often it is sent. */
+  readonly requestKey: string | null
   /**
-   * `queued`: not sent yet, will be sent (again after a restart, with a persistent store). `sent`: on
-   * the wire; never sent again, whatever happens.
+   * `queued`: not sent yet (or waiting to be resent after a dropped connection), will be sent (again
+   * after a restart, with a persistent store, if it never left). `sent`: on the wire; sent again only
+   * with its request key, after a reconnect, within its timeout.
    */
   readonly state: 'queued' | 'sent'
   /** Wall-clock ms when the write was made. */
@@ -83,6 +93,12 @@ export interface StrictChannelOptions {
   readonly now: () => number
   /** Writes sent and not yet answered, at most. Default 1: one at a time, in order. */
   readonly maxInFlight?: number | undefined
+  /**
+   * Request keys are this, `:` and the write's `writeId`. The client passes its `clientId` and a
+   * random part drawn per client instance: `writeId` restarts at 1 once the store holds no strict
+   * write, and a key the cluster still remembers must never name a new write.
+   */
+  readonly requestKeyPrefix: string
 }
 
 /** Default of `ClientOptions.strictMaxInFlight`. */
@@ -111,6 +127,8 @@ interface Entry {
   persisted: boolean
   /** Bumped whenever a send attempt is abandoned, so a late store callback knows it is stale. */
   attempt: number
+  /** It has been on the wire: the store record stays "sent" even while it waits to be resent. */
+  left: boolean
   requestId: number
   session: number
   timer: unknown
@@ -131,10 +149,13 @@ interface PendingRead {
  *
  * Writes go out in `writeId` order, at most `maxInFlight` unanswered at a time. A write is sent only
  * on a session (handshake accepted); until then it waits, in the store too when the store keeps
- * strict writes. Once a write may have left the client it is never sent again: before a queued write
- * that the store holds goes out, the store records it as sent (and the frame waits for that), so
- * neither a dropped connection nor a restart can apply it twice. A sent write whose session ends
- * before its answer is `indeterminate`, reason `unreachable`.
+ * strict writes. Every write carries a request key (`requestKeyPrefix:writeId`), and the cluster
+ * applies a key at most once: a sent write whose session ends before its answer is resent with the
+ * same key by the next session, until its timeout (then `indeterminate`: `unreachable` when it was
+ * waiting for a connection, `timeout` when on the wire); the answer is the first entry's outcome
+ * (`duplicate: true` when the first send had been logged). Before a queued write that the store holds
+ * goes out, the store records it as sent (and the frame waits for that); a restart does not resend
+ * such a write (the key may be older than the cluster remembers): it is `indeterminate`, `unreachable`.
  */
 export class StrictChannel {
   private readonly options: StrictChannelOptions
@@ -173,10 +194,16 @@ export class StrictChannel {
     return this.connected
   }
 
-  /** Queues a write (sending it at once when a session is up and nothing is ahead of it). */
-  submit(collection: string, request: StrictWriteRequest): Promise<StrictWriteResult> {
+  /**
+   * Queues a write (sending it at once when a session is up and nothing is ahead of it). It gets a
+   * request key, so that a resend after a dropped connection is applied at most once.
+   */
+  submit(collection: string, write: Omit<StrictWriteRequest, 'requestKey'>): Promise<StrictWriteResult> {
     if (this.closedWith) return handled(Promise.reject(this.closedWith))
+    const writeId = this.nextWriteId
+    const request: StrictWriteRequest = { ...write, requestKey: `${this.options.requestKeyPrefix}:${writeId}` }
     checkEncodable(request)
+    this.nextWriteId += 1
     let resolve!: (result: StrictWriteResult) => void
     let reject!: (error: Error) => void
     const promise = handled(
@@ -186,7 +213,7 @@ export class StrictChannel {
       }),
     )
     const entry: Entry = {
-      writeId: this.nextWriteId++,
+      writeId,
       collection,
       request,
       queuedAtMs: this.options.now(),
@@ -195,6 +222,7 @@ export class StrictChannel {
       marked: false,
       persisted: false,
       attempt: 0,
+      left: false,
       requestId: 0,
       session: 0,
       timer: null,
@@ -298,7 +326,12 @@ export class StrictChannel {
     this.drain()
   }
 
-  /** The session ended: unanswered writes are indeterminate, unanswered reads fail. */
+  /**
+   * The session ended: unanswered writes with a request key go back to the queue, to be resent with
+   * the same key by the next session (the cluster applies them at most once and answers with the
+   * first entry's outcome), until their timeout; those without one are indeterminate. Unanswered
+   * reads fail.
+   */
   sessionEnded(): void {
     if (!this.connected) return
     this.connected = false
@@ -307,7 +340,8 @@ export class StrictChannel {
     for (const entry of [...this.entries]) {
       if (entry.state === 'marking') this.unmark(entry)
       else if (entry.state === 'sent' && entry.session === session) {
-        this.settle(entry, { result: indeterminate(entry.request.concern, 'unreachable') })
+        if (entry.request.requestKey !== null) this.requeue(entry)
+        else this.settle(entry, { result: indeterminate(entry.request.concern, 'unreachable') })
       }
     }
     for (const [requestId, read] of [...this.reads]) {
@@ -378,13 +412,15 @@ export class StrictChannel {
       const entry: Entry = {
         writeId: record.writeId,
         collection: record.collection,
-        request: record.request,
+        // Records kept by a client before request keys existed have none.
+        request: { ...record.request, requestKey: record.request.requestKey ?? null },
         queuedAtMs: record.queuedAtMs,
         restored: true,
         state: 'queued',
         marked: false,
         persisted: true,
         attempt: 0,
+        left: record.sent,
         requestId: 0,
         session: 0,
         timer: null,
@@ -393,7 +429,8 @@ export class StrictChannel {
       }
       this.entries.push(entry)
       if (record.sent) {
-        // It may have reached a primary before the earlier session ended: never send it again.
+        // It may have reached a primary before the earlier session ended. Not resent, even with a key:
+        // it may be older than the cluster remembers keys, and its caller is gone.
         entry.state = 'sent'
         this.inFlight += 1
         this.settle(entry, { result: indeterminate(record.request.concern, 'unreachable') })
@@ -479,15 +516,29 @@ export class StrictChannel {
       return
     }
     entry.state = 'sent'
+    entry.left = true
     entry.requestId = requestId
     entry.session = this.session
     this.writesByRequest.set(requestId, entry)
+    // One deadline from the first send: resends after a reconnect do not extend it.
+    if (entry.timer !== null) return
     const waitMs = (entry.request.timeoutMs ?? STRICT_DEFAULT_ANSWER_WAIT_MS) + STRICT_ANSWER_GRACE_MS
     entry.timer = this.options.timers.setTimeout(() => {
-      if (entry.state === 'sent' && this.writesByRequest.get(requestId) === entry) {
-        this.settle(entry, { result: indeterminate(entry.request.concern, 'timeout') })
+      // Still unsettled: on the wire (timeout), or waiting for a connection to resend it on (unreachable).
+      if (this.entries.includes(entry)) {
+        this.settle(entry, { result: indeterminate(entry.request.concern, entry.state === 'sent' ? 'timeout' : 'unreachable') })
       }
     }, waitMs)
+  }
+
+  /** A sent write whose session ended before its answer: back to the queue, in its place, to be resent. */
+  private requeue(entry: Entry): void {
+    entry.attempt += 1
+    entry.state = 'queued'
+    entry.marked = false
+    this.inFlight -= 1
+    this.writesByRequest.delete(entry.requestId)
+    entry.requestId = 0
   }
 
   /** A send attempt that never put the frame on the wire: back to the queue, in its place. */
@@ -497,7 +548,8 @@ export class StrictChannel {
     entry.state = 'queued'
     entry.marked = false
     this.inFlight -= 1
-    if (entry.persisted) this.save(entry, false)
+    // A write that already left stays "sent" in the store: a restart must not treat it as never sent.
+    if (entry.persisted && !entry.left) this.save(entry, false)
   }
 
   private settle(entry: Entry, settlement: Settlement): void {
@@ -603,6 +655,7 @@ function describe(entry: Entry): StrictPendingWrite {
     op: entry.request.op,
     concern: entry.request.concern,
     timeoutMs: entry.request.timeoutMs,
+    requestKey: entry.request.requestKey,
     state: entry.state === 'queued' ? 'queued' : 'sent',
     queuedAtMs: entry.queuedAtMs,
     restored: entry.restored,
@@ -624,6 +677,7 @@ function settlementOf(entry: Entry, reply: StrictWriteReply): Settlement {
           requested: reply.requested,
           level: reply.level,
           degraded: reply.degraded,
+          ...(reply.duplicate === true ? { duplicate: true } : {}),
         },
       }
     case 'indeterminate':

@@ -88,6 +88,8 @@ export interface StrictConfig {
   readonly readTimeoutMs: number
   /** Log entries kept after a snapshot; a replica further behind bootstraps from the snapshot [ST6]. */
   readonly retainEntries: number
+  /** Request keys (`idempotency-key`) the replicated state remembers for at-most-once writes; the same on every member. */
+  readonly requestKeyRetention: number
 }
 
 /**
@@ -123,6 +125,7 @@ export const CONFIG_DEFAULTS = {
     writeTimeoutMs: 5000,
     readTimeoutMs: 2000,
     retainEntries: 50_000,
+    requestKeyRetention: 100_000,
   },
 } as const
 

@@ -12,9 +12,10 @@
  *   5 timeout-now     (nothing)
  *   6 pre-vote        lastLsn:uint lastEpoch:uint   (epoch: the proposed one)
  *   7 pre-vote-reply  granted:bool                  (epoch: the proposed one if granted, else the replier's)
- * StrictWrite       9 requestId:uint op concern timeoutMs:ms?
+ * StrictWrite       9 requestId:uint op concern timeoutMs:ms? requestKey:string(non-empty)?
  * StrictWriteResult 10 requestId:uint status:u8, then by status:
  *   0 acknowledged    token:position requested:concern level:concern degraded:bool
+ *                     duplicate:u8 (0 absent, 1 false, 2 true)
  *   1 indeterminate   token:position? requested:concern reason:u8 (0 timeout, 1 stepped-down, 2 unreachable) reached:concern?
  *   2 rejected        code:u8, then by code:
  *     0 PRECONDITION_FAILED  key:string opIndex:uint expected:precondition actualVersion:uint
@@ -44,6 +45,7 @@ import type {
   Unavailable,
 } from '../strict/requests.js'
 import type { LogEntry, WriteRejection } from '../strict/types.js'
+import { DecodeError } from './errors.js'
 import { MessageType } from './messages.js'
 import type {
   StrictPeerMessage,
@@ -56,7 +58,9 @@ import {
   checkArray,
   checkCount,
   checkObject,
+  invalid,
   readBool,
+  readByte,
   readMillis,
   readNullable,
   readString,
@@ -265,13 +269,15 @@ function writeWriteRequest(encoder: encoding.Encoder, request: StrictWriteReques
   writeWriteOp(encoder, 'strictWrite.op', request.op)
   writeConcern(encoder, 'strictWrite.concern', request.concern)
   writeNullable(encoder, 'strictWrite.timeoutMs', request.timeoutMs, (ms) => writeMillis(encoder, 'strictWrite.timeoutMs', ms))
+  writeNullable(encoder, 'strictWrite.requestKey', request.requestKey, (key) => writeString(encoder, 'strictWrite.requestKey', key, true))
 }
 
 function readWriteRequest(decoder: decoding.Decoder): StrictWriteRequest {
   const op = readWriteOp(decoder, 'strictWrite.op')
   const concern = readConcern(decoder, 'strictWrite.concern')
   const timeoutMs = readNullable(decoder, 'strictWrite.timeoutMs', () => readMillis(decoder, 'strictWrite.timeoutMs'))
-  return { op, concern, timeoutMs }
+  const requestKey = readNullable(decoder, 'strictWrite.requestKey', () => readString(decoder, 'strictWrite.requestKey', true))
+  return { op, concern, timeoutMs, requestKey }
 }
 
 function writeWriteReply(encoder: encoding.Encoder, reply: StrictWriteReply): void {
@@ -283,6 +289,7 @@ function writeWriteReply(encoder: encoding.Encoder, reply: StrictWriteReply): vo
       writeConcern(encoder, 'acknowledged.requested', reply.requested)
       writeConcern(encoder, 'acknowledged.level', reply.level)
       writeBool(encoder, 'acknowledged.degraded', reply.degraded)
+      writeOptionalBool(encoder, 'acknowledged.duplicate', reply.duplicate)
       return
     case 'indeterminate':
       writeNullable(encoder, 'indeterminate.token', reply.token, (t) => writePosition(encoder, 'indeterminate.token', t))
@@ -294,6 +301,18 @@ function writeWriteReply(encoder: encoding.Encoder, reply: StrictWriteReply): vo
       writeWriteError(encoder, reply.error)
       return
   }
+}
+
+/** An optional boolean as one byte (0 absent, 1 false, 2 true), so absent decodes as absent. */
+function writeOptionalBool(encoder: encoding.Encoder, what: string, value: boolean | undefined): void {
+  if (value !== undefined && typeof value !== 'boolean') invalid(`${what} (want a boolean or absent)`, value)
+  encoding.writeUint8(encoder, value === undefined ? 0 : value ? 2 : 1)
+}
+
+function readOptionalBool(decoder: decoding.Decoder, what: string): boolean | undefined {
+  const byte = readByte(decoder, what)
+  if (byte > 2) throw new DecodeError(`${what} is ${byte}, not 0, 1 or 2`)
+  return byte === 0 ? undefined : byte === 2
 }
 
 function writeWriteError(encoder: encoding.Encoder, error: WriteRejection | Unavailable): void {
@@ -327,7 +346,8 @@ function readWriteReply(decoder: decoding.Decoder): StrictWriteReply {
       const requested = readConcern(decoder, 'acknowledged.requested')
       const level = readConcern(decoder, 'acknowledged.level')
       const degraded = readBool(decoder, 'acknowledged.degraded')
-      return { status, token, requested, level, degraded }
+      const duplicate = readOptionalBool(decoder, 'acknowledged.duplicate')
+      return duplicate === undefined ? { status, token, requested, level, degraded } : { status, token, requested, level, degraded, duplicate }
     }
     case 'indeterminate': {
       const token = readNullable(decoder, 'indeterminate.token', () => readPosition(decoder, 'indeterminate.token'))

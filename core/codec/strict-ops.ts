@@ -12,13 +12,14 @@
  *   2 delete   collection:string id:string precondition?
  *   3 batch    count:uint op*count       -- put, patch or delete only
  *   4 noop     (nothing)
- * entry        epoch:uint lsn:uint(>= 1) op
+ * entry        epoch:uint lsn:uint(>= 1) op requestKey:string(non-empty)?
  * document     version:uint value:json
  * snapshot     lsn:uint epoch:uint count:uint position*count count:uint (key:string document)*count
+ *              requestKeys:(count:uint (key:string(non-empty) position)*count)?
  * concern      u8 (0 local, 1 one, 2 majority, 3 all)
  * ```
  *
- * `precondition?` is a presence byte (0 absent, 1 present) then the precondition; json and
+ * `x?` (precondition, requestKey, requestKeys) is a presence byte (0 absent, 1 present) then x; json and
  * json-object are json-value.ts. Writers refuse (RangeError) what readers would reject, so
  * whatever encodes decodes to a deep-equal value.
  */
@@ -213,16 +214,33 @@ export function writeLogEntry(encoder: encoding.Encoder, what: string, entry: Lo
   writeUint(encoder, `${what}.epoch`, entry.epoch)
   writeUint(encoder, `${what}.lsn`, entry.lsn, 1)
   writeStrictOp(encoder, `${what}.op`, entry.op)
+  writeOptionalKey(encoder, `${what}.requestKey`, entry.requestKey)
 }
 
 export function readLogEntry(decoder: decoding.Decoder, what: string): LogEntry {
   const epoch = readUint(decoder, `${what}.epoch`)
   const lsn = readUint(decoder, `${what}.lsn`, 1)
-  return { epoch, lsn, op: readStrictOp(decoder, `${what}.op`) }
+  const op = readStrictOp(decoder, `${what}.op`)
+  const requestKey = readOptionalKey(decoder, `${what}.requestKey`)
+  return requestKey === undefined ? { epoch, lsn, op } : { epoch, lsn, op, requestKey }
 }
 
-/** Smallest encoded log entry: epoch, lsn, op kind (a noop). */
-export const MIN_LOG_ENTRY_BYTES = 3
+/** Smallest encoded log entry: epoch, lsn, op kind (a noop), request key presence. */
+export const MIN_LOG_ENTRY_BYTES = 4
+
+/** An optional request key: a presence byte, then the key (never empty). Absent stays absent. */
+function writeOptionalKey(encoder: encoding.Encoder, what: string, key: string | undefined): void {
+  if (key === undefined) {
+    encoding.writeUint8(encoder, 0)
+    return
+  }
+  encoding.writeUint8(encoder, 1)
+  writeString(encoder, what, key, true)
+}
+
+function readOptionalKey(decoder: decoding.Decoder, what: string): string | undefined {
+  return readBool(decoder, `${what} presence`) ? readString(decoder, what, true) : undefined
+}
 
 export function writeStoredDocument(encoder: encoding.Encoder, what: string, doc: StoredDocument): void {
   checkObject(what, doc)
@@ -256,6 +274,39 @@ export function writeSnapshot(encoder: encoding.Encoder, what: string, snapshot:
     writeString(encoder, keyLabel, key, false)
     writeStoredDocument(encoder, documentLabel, doc)
   }
+  writeSnapshotRequestKeys(encoder, `${what}.requestKeys`, snapshot.requestKeys)
+}
+
+function writeSnapshotRequestKeys(encoder: encoding.Encoder, what: string, keys: StrictSnapshot['requestKeys']): void {
+  if (keys === undefined) {
+    encoding.writeUint8(encoder, 0)
+    return
+  }
+  encoding.writeUint8(encoder, 1)
+  checkArray(what, keys)
+  encoding.writeVarUint(encoder, keys.length)
+  const label = `${what}[]`
+  for (let i = 0; i < keys.length; i++) {
+    const pair = keys[i]
+    if (!Array.isArray(pair) || pair.length !== 2) invalid(`${label} (want a [key, position] pair)`, pair)
+    const [key, position] = pair as readonly [string, LogPosition]
+    writeString(encoder, `${label} key`, key, true)
+    writePosition(encoder, label, position)
+  }
+}
+
+function readSnapshotRequestKeys(decoder: decoding.Decoder, what: string): [string, LogPosition][] | undefined {
+  if (!readBool(decoder, `${what} presence`)) return undefined
+  const count = readUint(decoder, `${what} count`)
+  // Key length, one key byte, epoch and lsn: 4 bytes at least.
+  checkCount(decoder, what, count, 4)
+  const keys: [string, LogPosition][] = []
+  const label = `${what}[]`
+  for (let i = 0; i < count; i++) {
+    const key = readString(decoder, `${label} key`, true)
+    keys.push([key, readPosition(decoder, label)])
+  }
+  return keys
 }
 
 export function readSnapshot(decoder: decoding.Decoder, what: string): StrictSnapshot {
@@ -276,5 +327,6 @@ export function readSnapshot(decoder: decoding.Decoder, what: string): StrictSna
     const key = readString(decoder, keyLabel, false)
     documents.push([key, readStoredDocument(decoder, documentLabel)])
   }
-  return { lsn, epoch, history, documents }
+  const requestKeys = readSnapshotRequestKeys(decoder, `${what}.requestKeys`)
+  return requestKeys === undefined ? { lsn, epoch, history, documents } : { lsn, epoch, history, documents, requestKeys }
 }

@@ -5,6 +5,7 @@
 export * from './types.js'
 export * from './messages.js'
 export * from './state.js'
+export * from './request-keys.js'
 export * from './log.js'
 export * from './elections.js'
 export * from './write-tracker.js'

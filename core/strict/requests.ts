@@ -25,6 +25,11 @@ export interface StrictWriteRequest {
   readonly concern: WriteConcern
   /** After this the outcome is reported `indeterminate` [ST3]; null = the server's default. */
   readonly timeoutMs: number | null
+  /**
+   * At-most-once: a resend with the same key is answered with the original entry's outcome instead
+   * of being written again (as long as the cluster remembers the key). Non-empty; null = none.
+   */
+  readonly requestKey: string | null
 }
 
 /** No primary could be reached before the write was accepted: nothing was written, retrying is safe. */
@@ -41,6 +46,8 @@ export type StrictWriteReply =
       readonly level: WriteConcern
       /** A `one` write acknowledged at `local` because no replica answered within `semiSyncTimeoutMs`. */
       readonly degraded: boolean
+      /** true: the request key was already written; `token` is that original entry (nothing new was appended). */
+      readonly duplicate?: boolean
     }
   | {
       /** [ST3] The write may or may not survive; never reported as failed. */

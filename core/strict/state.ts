@@ -1,4 +1,5 @@
-import type { DocumentOp, JsonValue, LogEntry, PreconditionFailed, StoredDocument, WriteOp } from './types.js'
+import { RequestKeyTable } from './request-keys.js'
+import type { DocumentOp, JsonValue, LogEntry, LogPosition, PreconditionFailed, StoredDocument, WriteOp } from './types.js'
 
 /** `collection/id`, the key of a document in the strict state. */
 export function strictKey(collection: string, id: string): string {
@@ -61,11 +62,21 @@ function isObject(value: JsonValue): value is { [key: string]: JsonValue } {
  * The applied document state of one node, with an order-independent digest kept up to date per write
  * ([ST4]: two nodes at the same LSN must have equal digests). Cost per write is proportional to the
  * write, never to the state [PF3].
+ *
+ * It also holds the request keys of applied entries (`RequestKeyTable`, at-most-once writes). They
+ * are not in the digest: the table is a pure function of the applied log like the documents, but
+ * the digest describes what readers see, and keeping it to documents lets a snapshot be checked
+ * against a replay of document ops alone.
  */
 export class DocumentState {
   private readonly documents = new Map<string, StoredDocument>()
+  private readonly keys: RequestKeyTable
   private digestLo = 0
   private digestHi = 0
+
+  constructor(options: { readonly requestKeyRetention?: number } = {}) {
+    this.keys = new RequestKeyTable(options.requestKeyRetention)
+  }
 
   get size(): number {
     return this.documents.size
@@ -79,8 +90,19 @@ export class DocumentState {
     return this.documents.entries()
   }
 
+  /** The position of the applied entry that carried `requestKey`, if it is still remembered. */
+  requestKeyPosition(requestKey: string): LogPosition | undefined {
+    return this.keys.get(requestKey)
+  }
+
+  /** The remembered request keys, oldest first (what a snapshot carries). */
+  requestKeys(): IterableIterator<[string, LogPosition]> {
+    return this.keys.entries()
+  }
+
   /** Applies one log entry unconditionally: preconditions were the primary's business before appending. */
   apply(entry: LogEntry): void {
+    this.keys.apply(entry)
     const op = entry.op
     if (op.kind === 'noop') return
     for (const single of op.kind === 'batch' ? op.ops : [op]) {
@@ -89,8 +111,9 @@ export class DocumentState {
     }
   }
 
-  /** Replaces the whole state (snapshot install or restore). */
-  reset(documents: Iterable<readonly [string, StoredDocument]>): void {
+  /** Replaces the whole state (snapshot install or restore); no request keys unless given. */
+  reset(documents: Iterable<readonly [string, StoredDocument]>, requestKeys: Iterable<readonly [string, LogPosition]> = []): void {
+    this.keys.reset(requestKeys)
     this.documents.clear()
     this.digestLo = 0
     this.digestHi = 0

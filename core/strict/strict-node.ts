@@ -11,6 +11,7 @@ import type {
   VoteMessage,
 } from './messages.js'
 import { readDocument } from './reads.js'
+import { PendingRequestKeys } from './request-keys.js'
 import { applyDocumentOp, checkPreconditions, strictKey, DocumentState } from './state.js'
 import type {
   HardState,
@@ -55,6 +56,12 @@ export interface StrictNodeOptions {
   /** Default time after which an unacknowledged write is reported `indeterminate` [ST3]. */
   readonly writeTimeoutMs?: number
   readonly maxEntriesPerMessage?: number
+  /**
+   * How many request keys of applied entries the state remembers for at-most-once writes (oldest
+   * forgotten first; default 100 000). Give every member the same value: the table is replicated
+   * state, and a new primary dedups only against what it remembers.
+   */
+  readonly requestKeyRetention?: number
   /**
    * Batch replication: `write` and `barrier` append to the log but do not send; the node calls
    * `onAppendsPending` once, and the shell calls `flushAppends()` soon after (e.g. on the next turn of
@@ -172,7 +179,7 @@ export class StrictNode {
   readonly members: readonly string[]
   protected readonly peers: readonly string[]
   protected readonly log = new StrictLog()
-  protected readonly state = new DocumentState()
+  protected readonly state: DocumentState
   protected readonly options: StrictNodeOptions
   protected epoch = 0
   protected votedFor: string | null = null
@@ -202,6 +209,8 @@ export class StrictNode {
   /** When this replica last had applied everything its primary reported committed ([RD3] staleness). */
   private lastCaughtUpMs: number | null = null
   private nextWriteId = 1
+  /** Request keys of this primary's entries not applied yet (the applied ones are in `state`). */
+  private readonly pendingKeys = new PendingRequestKeys()
   private readonly tracker: WriteTracker
   private readonly electionMinMs: number
   private readonly electionMaxMs: number
@@ -215,6 +224,7 @@ export class StrictNode {
     if (new Set(options.members).size !== options.members.length) throw new Error('StrictNode: duplicate member')
     this.id = options.id
     this.options = options
+    this.state = new DocumentState(options.requestKeyRetention === undefined ? {} : { requestKeyRetention: options.requestKeyRetention })
     this.members = [...options.members].sort()
     this.peers = this.members.filter((m) => m !== this.id)
     this.electionMinMs = options.electionTimeoutMinMs ?? DEFAULT_ELECTION_TIMEOUT_MIN_MS
@@ -334,16 +344,40 @@ export class StrictNode {
    * Submits a write. Only the primary accepts: it checks preconditions against its whole log
    * (committed and pending, so two conflicting writes are never both accepted), appends one entry
    * and reports the outcome later through `onWriteOutcome`.
+   *
+   * With a `requestKey` the write is at most once: when an applied entry the state still remembers,
+   * or a pending entry of this primary, carries the same key, nothing is appended and the answer is
+   * `duplicate: true` with the original entry's token; the outcome reports when that entry meets
+   * this call's concern (or `indeterminate` as for any write). Preconditions are not checked again:
+   * they held when the original was accepted. A key whose entry was rolled back is in neither place,
+   * so its resend is written anew.
    */
-  write(op: WriteOp, options: { readonly concern?: WriteConcern; readonly timeoutMs?: number } = {}): WriteSubmission {
+  write(op: WriteOp, options: { readonly concern?: WriteConcern; readonly timeoutMs?: number; readonly requestKey?: string | null } = {}): WriteSubmission {
     if (this.role !== 'primary') {
       return { status: 'rejected', error: { code: 'NOT_PRIMARY', epoch: this.epoch, primaryHint: this.primaryHint === this.id ? null : this.primaryHint } }
     }
-    const invalid = validate(op)
+    const invalid = validate(op) ?? (options.requestKey === '' ? 'a request key must be non-empty' : null)
     if (invalid) return { status: 'rejected', error: { code: 'INVALID_OP', message: invalid } }
+    const concern = options.concern ?? 'majority'
+    const timeoutMs = options.timeoutMs ?? this.writeTimeoutMs
+    const requestKey = options.requestKey ?? undefined
+    if (requestKey !== undefined) {
+      const original = this.findRequestKey(requestKey)
+      if (original) {
+        const writeId = this.nextWriteId++
+        // Acknowledged at the next progress or tick, never from inside this call.
+        this.tracker.add(writeId, original, concern, this.nowMs, timeoutMs)
+        return { status: 'accepted', writeId, token: original, duplicate: true }
+      }
+    }
     const failed = checkPreconditions(op, (key) => this.speculativeDocument(key))
     if (failed) return { status: 'rejected', error: failed }
-    return this.submit(op, options.concern ?? 'majority', options.timeoutMs ?? this.writeTimeoutMs)
+    return this.submit(op, concern, timeoutMs, requestKey)
+  }
+
+  /** Where the entry carrying `requestKey` is in this primary's log: applied and remembered, or pending. */
+  protected findRequestKey(requestKey: string): LogPosition | undefined {
+    return this.state.requestKeyPosition(requestKey) ?? this.pendingKeys.find(requestKey, this.appliedLsn, (lsn) => this.log.entry(lsn))
   }
 
   /**
@@ -361,9 +395,11 @@ export class StrictNode {
     return this.submit({ kind: 'noop' }, 'majority', options.timeoutMs ?? this.writeTimeoutMs)
   }
 
-  private submit(op: StrictOp, concern: WriteConcern, timeoutMs: number): WriteSubmission {
+  private submit(op: StrictOp, concern: WriteConcern, timeoutMs: number, requestKey?: string): WriteSubmission {
     const token = { epoch: this.epoch, lsn: this.log.lastLsn + 1 }
-    this.appendOwn({ ...token, op })
+    const entry: LogEntry = requestKey === undefined ? { ...token, op } : { ...token, op, requestKey }
+    this.appendOwn(entry)
+    this.pendingKeys.add(entry)
     const writeId = this.nextWriteId++
     this.tracker.add(writeId, token, concern, this.nowMs, timeoutMs)
     if (this.options.onAppendsPending === undefined) {
@@ -480,12 +516,19 @@ export class StrictNode {
       epoch: this.log.epochAt(this.appliedLsn) ?? 0,
       history: this.log.historyUpTo(this.appliedLsn),
       documents: [...this.state.entries()],
+      ...this.snapshotRequestKeys(),
     }
     this.snapshot = snapshot
     this.log.pruneTo(prunedTo)
     this.durableLsn = Math.max(this.durableLsn, Math.min(snapshot.lsn, this.log.lastLsn))
     this.options.onSnapshot?.(snapshot, prunedTo)
     return snapshot
+  }
+
+  /** The snapshot's `requestKeys` field: left out while no keyed write was ever applied. */
+  private snapshotRequestKeys(): Pick<StrictSnapshot, 'requestKeys'> {
+    const keys = [...this.state.requestKeys()]
+    return keys.length > 0 ? { requestKeys: keys } : {}
   }
 
   // ---------------------------------------------------------------- messages
@@ -616,7 +659,7 @@ export class StrictNode {
         this.truncate(this.commitLsn + 1, (e) => e.lsn > s.lsn || theirs.epochAt(e.lsn) !== e.epoch)
         this.log.resetTo(s.lsn, s.history)
       }
-      this.state.reset(s.documents)
+      this.state.reset(s.documents, s.requestKeys ?? [])
       this.snapshot = s
       this.appliedLsn = s.lsn
       this.commitLsn = s.lsn
@@ -811,6 +854,8 @@ export class StrictNode {
     }
     // Entries of earlier epochs commit only together with one of ours (Raft's rule): append a no-op.
     // Until it is applied, this primary may lack writes its predecessor committed: reads wait for it.
+    this.pendingKeys.clear()
+    for (const entry of this.log.slice(this.appliedLsn + 1, this.log.lastLsn)) this.pendingKeys.add(entry)
     this.epochStartLsn = this.log.lastLsn + 1
     this.appendOwn({ epoch: this.epoch, lsn: this.epochStartLsn, op: { kind: 'noop' } })
     this.broadcastAppend()
@@ -823,6 +868,7 @@ export class StrictNode {
     if (wasPrimary) {
       this.tracker.abandonAll(this.durabilityProgress())
       this.progress.clear()
+      this.pendingKeys.clear()
     }
     if (this.role !== 'follower') this.setRole('follower')
     // Only a primary stepping down restarts its timer here: a node that merely saw a newer epoch
@@ -921,6 +967,7 @@ export class StrictNode {
       const entry = this.log.entry(this.appliedLsn + 1)
       if (!entry) return
       this.state.apply(entry)
+      this.pendingKeys.applied(entry)
       this.appliedLsn = entry.lsn
       this.options.onApply?.(entry)
     }
@@ -950,7 +997,7 @@ export class StrictNode {
     const snapshot = restore.snapshot ?? null
     if (snapshot) {
       this.log.resetTo(snapshot.lsn, snapshot.history)
-      this.state.reset(snapshot.documents)
+      this.state.reset(snapshot.documents, snapshot.requestKeys ?? [])
       this.snapshot = snapshot
       this.appliedLsn = this.commitLsn = this.durableLsn = snapshot.lsn
     }

@@ -69,6 +69,12 @@ export interface LogEntry {
   /** Dense from 1 per log. */
   readonly lsn: number
   readonly op: StrictOp
+  /**
+   * The caller's request key (at-most-once writes): present only on an entry written with one. Every
+   * replica remembers the keys it applies, so a resend with the same key to any later primary is
+   * answered with this entry's position instead of being appended again.
+   */
+  readonly requestKey?: string
 }
 
 /** Where one epoch's entries start in a log; a log's history is a short list of these. */
@@ -89,6 +95,11 @@ export interface StrictSnapshot {
   readonly epoch: number
   readonly history: readonly EpochStart[]
   readonly documents: readonly (readonly [key: string, doc: StoredDocument])[]
+  /**
+   * The request keys the applied state remembers (oldest first) and the position of the entry that
+   * carried each. Absent in snapshots taken before any keyed write: restores an empty table.
+   */
+  readonly requestKeys?: readonly (readonly [key: string, position: LogPosition])[]
 }
 
 export type WriteConcern = 'local' | 'one' | 'majority' | 'all'
@@ -130,7 +141,16 @@ export type WriteRejection = PreconditionFailed | NotPrimary | InvalidOp
 
 /** The synchronous answer to `write`: accepted into the log (outcome comes later) or rejected. */
 export type WriteSubmission =
-  | { readonly status: 'accepted'; readonly writeId: number; readonly token: LogPosition }
+  | {
+      readonly status: 'accepted'
+      readonly writeId: number
+      readonly token: LogPosition
+      /**
+       * The request key was already in the log: nothing was appended, `token` is the original entry's
+       * and the outcome reports when that entry meets this write's concern. Absent on a fresh write.
+       */
+      readonly duplicate?: boolean
+    }
   | { readonly status: 'rejected'; readonly error: WriteRejection }
 
 /**

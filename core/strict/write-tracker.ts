@@ -38,6 +38,8 @@ export class WriteTracker {
    */
   private readonly pending = new Map<WriteConcern, Map<number, PendingWrite>>(WRITE_CONCERN_ORDER.map((c) => [c, new Map()]))
   private count = 0
+  /** Highest token LSN added per concern (an upper bound of the queue's last; only ever grows). */
+  private readonly tailLsn = new Map<WriteConcern, number>()
   private degradedUpToLsn = 0
   degraded = false
 
@@ -48,7 +50,27 @@ export class WriteTracker {
   }
 
   add(writeId: number, token: LogPosition, requested: WriteConcern, nowMs: number, timeoutMs: number): void {
-    this.queue(requested).set(writeId, { writeId, token, requested, startedMs: nowMs, timeoutMs })
+    const write: PendingWrite = { writeId, token, requested, startedMs: nowMs, timeoutMs }
+    const queue = this.queue(requested)
+    const tail = this.tailLsn.get(requested) ?? 0
+    if (token.lsn >= tail) {
+      queue.set(writeId, write)
+      this.tailLsn.set(requested, token.lsn)
+    } else {
+      // A duplicate of a keyed write names an earlier entry: keep the queue in LSN order (see
+      // `pending`) by rebuilding it. Rare (resends only), so O(pending) here is fine.
+      const rest = [...queue.values()]
+      queue.clear()
+      let placed = false
+      for (const other of rest) {
+        if (!placed && other.token.lsn > token.lsn) {
+          queue.set(writeId, write)
+          placed = true
+        }
+        queue.set(other.writeId, other)
+      }
+      if (!placed) queue.set(writeId, write)
+    }
     this.count += 1
   }
 
@@ -92,6 +114,8 @@ export class WriteTracker {
     }
     this.degraded = false
     this.degradedUpToLsn = 0
+    // The queues are empty; a later life as primary may start at lower LSNs (its log was cut).
+    this.tailLsn.clear()
   }
 
   private queue(concern: WriteConcern): Map<number, PendingWrite> {

@@ -92,6 +92,7 @@ export class StrictHost {
       heartbeatIntervalMs: strict.heartbeatIntervalMs,
       semiSyncTimeoutMs: strict.semiSyncTimeoutMs,
       writeTimeoutMs: strict.writeTimeoutMs,
+      requestKeyRetention: strict.requestKeyRetention,
       send: (peer, message) => this.sendStrict(peer, message),
       onHardState: (state) => store.saveHardState(state),
       onAppend: (entries) => {
@@ -304,11 +305,13 @@ export class StrictHost {
   async writeHere(request: StrictWriteRequest, timeoutMs: number): Promise<StrictWriteReply> {
     if (this.storageFailure !== null) return { status: 'rejected', error: { code: 'UNAVAILABLE', message: 'this node’s storage failed; it no longer accepts strict writes' } }
     const startedMs = this.now()
-    const submission = this.node.write(request.op, { concern: request.concern, timeoutMs: Math.max(1, timeoutMs) })
+    const submission = this.node.write(request.op, { concern: request.concern, timeoutMs: Math.max(1, timeoutMs), requestKey: request.requestKey })
     if (submission.status === 'rejected') return { status: 'rejected', error: submission.error }
     const outcome = await this.awaitOutcome(submission.writeId, startedMs, true)
     if (outcome.status === 'acknowledged') {
-      return { status: 'acknowledged', token: outcome.token, requested: outcome.requested, level: outcome.level, degraded: outcome.degraded }
+      const reply = { status: 'acknowledged', token: outcome.token, requested: outcome.requested, level: outcome.level, degraded: outcome.degraded } as const
+      // Only a resend says so: a first write's reply keeps its shape.
+      return submission.duplicate === true ? { ...reply, duplicate: true } : reply
     }
     return { status: 'indeterminate', token: outcome.token, requested: outcome.requested, reason: outcome.reason, reached: outcome.reached }
   }

@@ -117,9 +117,22 @@ function parseBatchOp(raw: unknown, index: number, collection: string): Document
   }
 }
 
+/** Longest `idempotency-key` accepted: keys are kept in the replicated state and its snapshots. */
+export const MAX_IDEMPOTENCY_KEY_LENGTH = 200
+
+/** The `idempotency-key` header → the write's request key (null without one). */
+function parseIdempotencyKey(value: string | undefined): string | null {
+  if (value === undefined) return null
+  if (value === '' || value.length > MAX_IDEMPOTENCY_KEY_LENGTH) {
+    throw new BadRequest(`idempotency-key must be 1 to ${MAX_IDEMPOTENCY_KEY_LENGTH} characters, got ${value.length}`)
+  }
+  return value
+}
+
 function writeResponse(c: Context, reply: StrictWriteReply): Response {
   if (reply.status === 'acknowledged') {
-    return respond(c, { status: 'acknowledged', token: formatToken(reply.token), requested: reply.requested, level: reply.level, degraded: reply.degraded }, 200, {
+    const body = { status: 'acknowledged', token: formatToken(reply.token), requested: reply.requested, level: reply.level, degraded: reply.degraded }
+    return respond(c, reply.duplicate === true ? { ...body, duplicate: true } : body, 200, {
       'x-meridian-token': formatToken(reply.token),
     })
   }
@@ -167,7 +180,7 @@ export interface StrictRestDeps {
 
 /**
  * REST on strict collections (docs/strict.md): `PUT|PATCH|DELETE /v1/:collection/:id?w=&timeoutMs=&expectVersion=&exists=`,
- * `POST /v1/:collection/_batch`, `GET /v1/:collection/:id?read=&after=&maxStalenessMs=&timeoutMs=`.
+ * `POST /v1/:collection/_batch` (writes take an optional `idempotency-key` header: at most once), `GET /v1/:collection/:id?read=&after=&maxStalenessMs=&timeoutMs=`.
  * Registered before the crdt routes; requests for other collections pass through.
  */
 export function registerStrictRest(app: Hono, deps: StrictRestDeps): void {
@@ -192,7 +205,8 @@ export function registerStrictRest(app: Hono, deps: StrictRestDeps): void {
     if (problem !== null) throw new BadRequest(problem)
     const concern = parseConcern(c.req.query('w') ?? (typeof body?.w === 'string' ? body.w : undefined))
     const timeoutMs = parseMs(c.req.query('timeoutMs') ?? (body?.timeoutMs === undefined ? undefined : String(body.timeoutMs)), 'timeoutMs')
-    return writeResponse(c, await host.write({ op, concern, timeoutMs }))
+    const requestKey = parseIdempotencyKey(c.req.header('idempotency-key'))
+    return writeResponse(c, await host.write({ op, concern, timeoutMs, requestKey }))
   }
 
   app.post('/v1/:collection/_batch', guard(async (c, host) => {

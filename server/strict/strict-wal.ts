@@ -127,11 +127,17 @@ function parseEntry(bytes: Buffer, start: number, end: number): LogEntry | null 
   return isLogEntry(value) ? value : null
 }
 
+/** The entry's fields only (never whatever else the object carries); the request key only when set. */
+function walRecord(e: LogEntry): LogEntry {
+  return e.requestKey === undefined ? { epoch: e.epoch, lsn: e.lsn, op: e.op } : { epoch: e.epoch, lsn: e.lsn, op: e.op, requestKey: e.requestKey }
+}
+
 export function isLogEntry(value: unknown): value is LogEntry {
   if (typeof value !== 'object' || value === null) return false
-  const { epoch, lsn, op } = value as { epoch?: unknown; lsn?: unknown; op?: unknown }
+  const { epoch, lsn, op, requestKey } = value as { epoch?: unknown; lsn?: unknown; op?: unknown; requestKey?: unknown }
   if (typeof epoch !== 'number' || !Number.isSafeInteger(epoch) || epoch < 0) return false
   if (typeof lsn !== 'number' || !Number.isSafeInteger(lsn) || lsn < 1) return false
+  if (requestKey !== undefined && (typeof requestKey !== 'string' || requestKey === '')) return false
   return typeof op === 'object' && op !== null && typeof (op as { kind?: unknown }).kind === 'string'
 }
 
@@ -285,7 +291,7 @@ export class StrictWal {
    * write per segment touched. Durable only once a sync round covering them completes.
    */
   append(entries: readonly LogEntry[]): void {
-    const payloads = entries.map((e) => Buffer.from(JSON.stringify({ epoch: e.epoch, lsn: e.lsn, op: e.op }), 'utf8'))
+    const payloads = entries.map((e) => Buffer.from(JSON.stringify(walRecord(e)), 'utf8'))
     const limit = this.options.segmentBytes
     let index = 0
     while (index < entries.length) {

@@ -27,7 +27,7 @@ interface StrictFake {
   onRead(request: StrictReadRequest, reply: (reply: StrictReadReply) => void): void
 }
 
-function acknowledge(fake: StrictFake, request: StrictWriteRequest): StrictWriteReply {
+function acknowledge(fake: StrictFake, request: StrictWriteRequest): Extract<StrictWriteReply, { status: 'acknowledged' }> {
   fake.lsn += 1
   return { status: 'acknowledged', token: { epoch: fake.epoch, lsn: fake.lsn }, requested: request.concern, level: request.concern, degraded: false }
 }
@@ -92,6 +92,8 @@ describe('strict writes', () => {
       op: { kind: 'put', collection: 'accounts', id: 'a', value: { owner: 'ann', balance: 10 }, precondition: { expectVersion: 0 } },
       concern: 'majority',
       timeoutMs: 500,
+      // clientId, a random part of this client instance, writeId: at most once on the cluster.
+      requestKey: expect.stringMatching(new RegExp(`^${c.clientId}:[0-9a-z]{8}:1$`)),
     })
 
     strict.onWrite = (request, reply) => {
@@ -103,6 +105,7 @@ describe('strict writes', () => {
       op: { kind: 'patch', collection: 'accounts', id: 'a', fields: { balance: 5 }, precondition: { exists: true } },
       concern: 'one',
       timeoutMs: null,
+      requestKey: strict.writes[0]?.requestKey?.replace(/:1$/, ':2'),
     })
 
     strict.onWrite = (request, reply) =>
@@ -281,9 +284,13 @@ describe('strict offline queue', () => {
     expect(accounts.pending()).toEqual([])
   })
 
-  it('[ST3] a sent write whose connection drops resolves indeterminate "unreachable" and is never resent', async () => {
+  it('a sent write whose connection drops is resent with the same key after reconnect and resolves with the server\'s answer', async () => {
     const { net, eu, strict } = oneRegion()
-    strict.onWrite = () => undefined // the answer never comes
+    // The server logs the first send (1:1) but the answer is lost with the connection.
+    const logged = new Map<string, Extract<StrictWriteReply, { status: 'acknowledged' }>>()
+    strict.onWrite = (request) => {
+      logged.set(request.requestKey as string, acknowledge(strict, request))
+    }
     const store = memoryClientStore()
     const c = client(net, ['ws://eu.test'], { store })
     await until(() => c.status === 'connected')
@@ -295,20 +302,62 @@ describe('strict offline queue', () => {
     await until(() => strict.writes.length === 1)
     expect(store.strictWrites.get(1)?.sent).toBe(true)
 
-    strict.onWrite = (request, reply) => reply(acknowledge(strict, request))
+    // The next session: a key the server has seen is answered with its first entry, marked duplicate.
+    strict.onWrite = (request, reply) => {
+      const first = logged.get(request.requestKey as string)
+      reply(first ? { ...first, duplicate: true } : acknowledge(strict, request))
+    }
+    eu.down = true
     eu.dropAll()
-    expect(await sent).toEqual({ status: 'indeterminate', reason: 'unreachable', reached: null, token: null, position: null, requested: 'majority' })
-    // The never-sent one goes out on the next session; the sent one does not go out again.
-    expect(await queued).toMatchObject({ status: 'acknowledged', token: '1:1' })
-    expect(ids(strict.writes)).toEqual(['a', 'b'])
+    await settle()
+    // Back in the queue, in its place, waiting for a connection (not indeterminate).
+    expect(accounts.pending().map((p) => [p.writeId, p.state])).toEqual([
+      [1, 'queued'],
+      [2, 'queued'],
+    ])
+    expect(await state(sent)).toBe('pending')
+    expect(store.strictWrites.get(1)?.sent).toBe(true) // a restart now would not send it as new
+    eu.down = false
+    expect(await sent).toEqual({ status: 'acknowledged', token: '1:1', position: { epoch: 1, lsn: 1 }, requested: 'majority', level: 'majority', degraded: false, duplicate: true })
+    expect(await queued).toMatchObject({ status: 'acknowledged', token: '1:2' })
+    expect(await queued).not.toHaveProperty('duplicate')
+    // Sent twice, with the same key; the never-answered one first, in its place.
+    expect(ids(strict.writes)).toEqual(['a', 'a', 'b'])
+    expect(strict.writes[1]?.requestKey).toBe(strict.writes[0]?.requestKey)
+    expect(new Set(strict.writes.map((w) => w.requestKey)).size).toBe(2)
     expect(eu.handshakes).toBe(2)
     expect(outcomes.map((o) => [o.write.writeId, o.status])).toEqual([
-      [1, 'indeterminate'],
+      [1, 'acknowledged'],
       [2, 'acknowledged'],
     ])
-    await settle()
-    expect(ids(strict.writes)).toEqual(['a', 'b'])
     expect(store.strictWrites.size).toBe(0)
+  })
+
+  it('[ST3] a dropped write that cannot be resent before its timeout resolves indeterminate "unreachable"', async () => {
+    const { net, eu, strict } = oneRegion()
+    strict.onWrite = () => undefined // the answer never comes
+    // Long timers (the answer deadline) fire by hand; short ones (reconnects, handshake) for real.
+    const deadlines: { fn: () => void; ms: number }[] = []
+    const timers = {
+      setTimeout: (fn: () => void, ms: number): unknown => (ms >= 1_000 ? deadlines.push({ fn, ms }) : setTimeout(fn, ms)),
+      clearTimeout: (handle: unknown): void => clearTimeout(handle as ReturnType<typeof setTimeout>),
+    }
+    const c = client(net, ['ws://eu.test'], { timers, handshakeTimeoutMs: 900 })
+    await until(() => c.status === 'connected')
+    const write = c.strict('accounts').put('a', 1, { timeoutMs: 100 })
+    await until(() => strict.writes.length === 1)
+    eu.down = true
+    eu.dropAll()
+    await settle()
+    expect(c.strict('accounts').pending().map((p) => p.state)).toEqual(['queued'])
+    // One deadline from the first send, not extended by the wait for a connection.
+    expect(deadlines.map((d) => d.ms)).toEqual([2_100])
+    deadlines[0]?.fn()
+    expect(await write).toEqual({ status: 'indeterminate', reason: 'unreachable', reached: null, token: null, position: null, requested: 'majority' })
+    eu.down = false
+    await until(() => c.status === 'connected')
+    await settle()
+    expect(strict.writes).toHaveLength(1) // settled: never sent again
   })
 
   it('queued writes survive a restart with a persistent store; the new client sends them and reports their outcomes', async () => {

@@ -135,8 +135,9 @@ export async function http(
   method: string,
   path: string,
   body?: unknown,
+  headers?: Record<string, string>,
 ): Promise<{ status: number; json: any; headers: Headers }> {
-  const init: RequestInit = { method }
+  const init: RequestInit = headers === undefined ? { method } : { method, headers }
   if (body !== undefined) init.body = typeof body === 'string' ? body : JSON.stringify(body)
   const response = await fetch(`${base}${path}`, init)
   const text = await response.text()

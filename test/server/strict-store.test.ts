@@ -262,6 +262,22 @@ describe('openStrictStore: durability across reopen', () => {
     expect(readdirSync(dir).filter((f) => f.endsWith('.tmp'))).toEqual([])
   })
 
+  it('request keys round-trip: on log entries and in snapshots (absent stays absent)', async () => {
+    const dir = freshDir()
+    const store = await openStrictStore(dir, { nodeId: 'eu' })
+    const snapshot: StrictSnapshot = { ...snapshotAt(2), requestKeys: [['c1:x:1', { epoch: 1, lsn: 2 }]] }
+    store.saveSnapshot(snapshot, 2)
+    const keyed: LogEntry = { ...entry(1, 3), requestKey: 'c1:x:2' }
+    store.append([keyed, entry(1, 4)])
+    expect(await store.flush()).toBe(4)
+    await store.close()
+    const again = await openStrictStore(dir, { nodeId: 'eu' })
+    expect(again.restored.snapshot).toEqual(snapshot)
+    expect(again.restored.entries).toEqual([keyed, entry(1, 4)])
+    expect(again.restored.entries[1]).not.toHaveProperty('requestKey')
+    await again.close()
+  })
+
   it('truncateFrom, then new entries at the same LSNs: reopen shows the new ones (across segments)', async () => {
     const dir = freshDir()
     const store = await openStrictStore(dir, { nodeId: 'eu', segmentBytes: 400 })

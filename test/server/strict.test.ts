@@ -99,6 +99,27 @@ describe('strict collections over REST and WebSocket (in-process cluster of 3)',
     expect(p2.json.value).toEqual({ balance: 5 })
   })
 
+  it('the same idempotency-key twice writes once: the second answer is the first entry, duplicate: true', async () => {
+    const key = { 'idempotency-key': 'transfer-7f3a' }
+    const first = await http(base(replicas[0] as string), 'PATCH', '/v1/accounts/idem?w=majority', { balance: 10 }, key)
+    expect(first.status).toBe(200)
+    expect(first.json).not.toHaveProperty('duplicate')
+    // Resent through another node (forwarded with its key) with another body: still the first entry.
+    const second = await http(base(replicas[1] as string), 'PATCH', '/v1/accounts/idem?w=majority', { balance: 99 }, key)
+    expect(second.status).toBe(200)
+    expect(second.json).toEqual({ ...first.json, duplicate: true })
+    expect(second.headers.get('x-meridian-token')).toBe(first.json.token)
+    const read = await http(base(primary), 'GET', `/v1/accounts/idem?after=${first.json.token}`)
+    expect(read.json).toMatchObject({ value: { balance: 10 }, version: Number(String(first.json.token).split(':')[1]) })
+    // One log entry carries the key.
+    const node = cluster.server(primary).strict?.node
+    const carrying = []
+    for (let lsn = 1; node && lsn <= node.lastPosition.lsn; lsn++) if (node.entryAt(lsn)?.requestKey === 'transfer-7f3a') carrying.push(lsn)
+    expect(carrying).toEqual([Number(String(first.json.token).split(':')[1])])
+    // Bad keys are refused.
+    expect((await http(base(primary), 'PUT', '/v1/accounts/idem', {}, { 'idempotency-key': 'k'.repeat(201) })).status).toBe(400)
+  })
+
   it('answers bad requests with 400 and a stable code', async () => {
     expect((await http(base(primary), 'PUT', '/v1/accounts/x?w=some', {})).json.error.code).toBe('BAD_REQUEST')
     expect((await http(base(primary), 'GET', '/v1/accounts/x?after=nope')).status).toBe(400)
@@ -117,7 +138,7 @@ describe('strict collections over REST and WebSocket (in-process cluster of 3)',
     client.send({
       type: MessageType.StrictWrite,
       requestId: 7,
-      request: { op: { kind: 'put', collection: 'accounts', id: 'ws1', value: { balance: 1 } }, concern: 'majority', timeoutMs: null },
+      request: { op: { kind: 'put', collection: 'accounts', id: 'ws1', value: { balance: 1 } }, concern: 'majority', timeoutMs: null, requestKey: null },
     })
     const result = (await client.next((m) => m.type === MessageType.StrictWriteResult)) as Extract<Message, { type: typeof MessageType.StrictWriteResult }>
     expect(result.requestId).toBe(7)
@@ -133,7 +154,7 @@ describe('strict collections over REST and WebSocket (in-process cluster of 3)',
     client.send({
       type: MessageType.StrictWrite,
       requestId: 9,
-      request: { op: { kind: 'put', collection: 'notes', id: 'n', value: {} }, concern: 'majority', timeoutMs: null },
+      request: { op: { kind: 'put', collection: 'notes', id: 'n', value: {} }, concern: 'majority', timeoutMs: null, requestKey: null },
     })
     const refused = (await client.next((m) => m.type === MessageType.StrictWriteResult && m.requestId === 9)) as Extract<Message, { type: typeof MessageType.StrictWriteResult }>
     expect(refused.reply).toMatchObject({ status: 'rejected', error: { code: 'INVALID_OP' } })

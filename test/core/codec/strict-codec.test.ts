@@ -127,16 +127,26 @@ const arbNoop: fc.Arbitrary<NoopOp> = fc.constant({ kind: 'noop' as const })
 const arbWriteOp: fc.Arbitrary<WriteOp> = fc.oneof(arbDocumentOp, arbBatch)
 const arbStrictOp: fc.Arbitrary<StrictOp> = fc.oneof(arbDocumentOp, arbBatch, arbNoop)
 
-const arbLogEntry: fc.Arbitrary<LogEntry> = record({ epoch: arbUint, lsn: arbSeq, op: arbStrictOp })
+/** A request key: never empty on the wire. */
+const arbRequestKey: fc.Arbitrary<string> = fc.oneof(arbId, arbString({ minLength: 1, maxLength: 24 }))
+
+const arbLogEntry: fc.Arbitrary<LogEntry> = record(
+  { epoch: arbUint, lsn: arbSeq, op: arbStrictOp, requestKey: arbRequestKey },
+  { requiredKeys: ['epoch', 'lsn', 'op'] },
+)
 
 const arbStoredDocument: fc.Arbitrary<StoredDocument> = record({ value: arbJson, version: arbUint })
 
-const arbSnapshot: fc.Arbitrary<StrictSnapshot> = record({
-  lsn: arbUint,
-  epoch: arbUint,
-  history: fc.array(arbPosition, { maxLength: 4 }),
-  documents: fc.array(fc.tuple(arbText, arbStoredDocument), { maxLength: 4 }),
-})
+const arbSnapshot: fc.Arbitrary<StrictSnapshot> = record(
+  {
+    lsn: arbUint,
+    epoch: arbUint,
+    history: fc.array(arbPosition, { maxLength: 4 }),
+    documents: fc.array(fc.tuple(arbText, arbStoredDocument), { maxLength: 4 }),
+    requestKeys: fc.array(fc.tuple(arbRequestKey, arbPosition), { maxLength: 4 }),
+  },
+  { requiredKeys: ['lsn', 'epoch', 'history', 'documents'] },
+)
 
 const arbConcern = fc.constantFrom(...WRITE_CONCERNS)
 const nullable = <T>(arb: fc.Arbitrary<T>): fc.Arbitrary<T | null> => fc.option(arb, { nil: null })
@@ -207,6 +217,7 @@ const arbWriteRequest: fc.Arbitrary<StrictWriteRequest> = record({
   op: arbWriteOp,
   concern: arbConcern,
   timeoutMs: nullable(arbMillis),
+  requestKey: nullable(arbRequestKey),
 })
 
 const arbWriteRejection: fc.Arbitrary<WriteRejection | Unavailable> = fc.oneof(
@@ -229,7 +240,8 @@ const arbWriteReply: fc.Arbitrary<StrictWriteReply> = fc.oneof(
     requested: arbConcern,
     level: arbConcern,
     degraded: fc.boolean(),
-  }),
+    duplicate: fc.boolean(),
+  }, { requiredKeys: ['status', 'token', 'requested', 'level', 'degraded'] }),
   record({
     status: fc.constant('indeterminate' as const),
     token: nullable(arbPosition),
@@ -369,6 +381,7 @@ function rawPut(writeValue: (e: encoding.Encoder) => void): Uint8Array {
     writeValue(e)
     encoding.writeUint8(e, 2) // concern majority
     encoding.writeUint8(e, 0) // timeoutMs null
+    encoding.writeUint8(e, 0) // requestKey null
   })
 }
 
@@ -376,7 +389,7 @@ function putOf(value: JsonValue): StrictWriteMessage {
   return {
     type: MessageType.StrictWrite,
     requestId: 7,
-    request: { op: { kind: 'put', collection: 'c', id: 'd', value }, concern: 'majority', timeoutMs: null },
+    request: { op: { kind: 'put', collection: 'c', id: 'd', value }, concern: 'majority', timeoutMs: null, requestKey: null },
   }
 }
 
@@ -429,6 +442,7 @@ describe('strict codec: round trip', () => {
         },
         concern: 'one',
         timeoutMs: 0,
+        requestKey: null,
       },
     }
     const decoded = decodeMessage(encodeMessage(msg)) as StrictWriteMessage
@@ -482,7 +496,7 @@ describe('strict codec: round trip', () => {
     const patch: StrictWriteMessage = {
       type: MessageType.StrictWrite,
       requestId: 0,
-      request: { op: { kind: 'patch', collection: 'c', id: 'd', fields: { f: nested(MAX_JSON_DEPTH - 1) } }, concern: 'all', timeoutMs: 5 },
+      request: { op: { kind: 'patch', collection: 'c', id: 'd', fields: { f: nested(MAX_JSON_DEPTH - 1) } }, concern: 'all', timeoutMs: 5, requestKey: 'k-1' },
     }
     expectSame(decodeMessage(encodeMessage(patch)), patch)
   })
@@ -510,7 +524,7 @@ describe('strict codec: round trip', () => {
           },
         }),
       ),
-    ).toBe('08 00 02 01 70 04 01 01 02 05 04 04')
+    ).toBe('08 00 02 01 70 04 01 01 02 05 04 00 04')
     expect(
       hex(
         encodeMessage({
@@ -520,12 +534,32 @@ describe('strict codec: round trip', () => {
             op: { kind: 'put', collection: 'c', id: 'd', value: { n: -2, f: 0.5, s: 'x', a: [true, null] }, precondition: { exists: false } },
             concern: 'majority',
             timeoutMs: null,
+            requestKey: null,
           },
         }),
       ),
     ).toBe(
-      '09 01 00 01 63 01 64 01 00 01 08 04 01 6e 04 02 01 66 05 3f e0 00 00 00 00 00 00 01 73 06 01 78 01 61 07 02 02 00 02 00',
+      '09 01 00 01 63 01 64 01 00 01 08 04 01 6e 04 02 01 66 05 3f e0 00 00 00 00 00 00 01 73 06 01 78 01 61 07 02 02 00 02 00 00',
     )
+    // A keyed delete of c/d at local, and the duplicate acknowledgement of its resend.
+    expect(
+      hex(
+        encodeMessage({
+          type: MessageType.StrictWrite,
+          requestId: 5,
+          request: { op: { kind: 'delete', collection: 'c', id: 'd' }, concern: 'local', timeoutMs: null, requestKey: 'k' },
+        }),
+      ),
+    ).toBe('09 05 02 01 63 01 64 00 00 00 01 01 6b')
+    expect(
+      hex(
+        encodeMessage({
+          type: MessageType.StrictWriteResult,
+          requestId: 5,
+          reply: { status: 'acknowledged', token: { epoch: 3, lsn: 7 }, requested: 'local', level: 'local', degraded: false, duplicate: true },
+        }),
+      ),
+    ).toBe('0a 05 00 03 07 00 00 00 02')
     expect(
       hex(
         encodeMessage({
@@ -692,7 +726,7 @@ describe('strict codec: hostile input', () => {
       }),
       /count/,
     )
-    // A batch of 2^40 ops; a snapshot with 2^40 history entries, then one with 2^40 documents.
+    // A batch of 2^40 ops; a snapshot with 2^40 history entries, then 2^40 documents, then 2^40 request keys.
     expectBadFrame(
       frame((e) => {
         encoding.writeUint8(e, MessageType.StrictWrite)
@@ -702,7 +736,7 @@ describe('strict codec: hostile input', () => {
       }),
       /count/,
     )
-    const snapshotFrame = (history: number, documents: number) =>
+    const snapshotFrame = (history: number, documents: number, requestKeys?: number) =>
       frame((e) => {
         encoding.writeUint8(e, MessageType.Strict)
         encoding.writeUint8(e, 1)
@@ -712,6 +746,8 @@ describe('strict codec: hostile input', () => {
         encoding.writeVarUint(e, 1)
         encoding.writeVarUint(e, history)
         encoding.writeVarUint(e, documents)
+        if (requestKeys === undefined) encoding.writeUint8(e, 0)
+        else (encoding.writeUint8(e, 1), encoding.writeVarUint(e, requestKeys))
         encoding.writeVarUint(e, 10)
       })
     expectSame(decodeMessage(snapshotFrame(0, 0)), {
@@ -720,6 +756,7 @@ describe('strict codec: hostile input', () => {
     })
     expectBadFrame(snapshotFrame(2 ** 40, 0), /count/)
     expectBadFrame(snapshotFrame(0, 2 ** 40), /count/)
+    expectBadFrame(snapshotFrame(0, 0, 2 ** 40), /count/)
     expect(performance.now() - started).toBeLessThan(100)
   })
 
@@ -743,6 +780,13 @@ describe('strict codec: hostile input', () => {
     expectBadFrame(rawPutWithTail([2, 1, 0xbf, 0xf0, 0, 0, 0, 0, 0, 0]), /timeoutMs is -1/)
     expectBadFrame(rawPutWithTail([2, 1, 0x7f, 0xf0, 0, 0, 0, 0, 0, 0]), /timeoutMs is Infinity/)
     expectBadFrame(rawPutWithTail([2, 1, 0x7f, 0xf8, 0, 0, 0, 0, 0, 0]), /timeoutMs is NaN/)
+    // request key: presence 2, or present but empty
+    expectBadFrame(rawPutWithTail([2, 0, 2]), /requestKey presence is 2/)
+    expectBadFrame(rawPutWithTail([2, 0, 1, 0]), /requestKey is empty/)
+    // an acknowledged reply whose duplicate byte is 3 (token 1:1, requested and level one, not degraded)
+    expectBadFrame(bytes(MessageType.StrictWriteResult, 0, 0, 1, 1, 1, 1, 0, 3), /duplicate is 3/)
+    // append with one noop entry whose request key is present but empty
+    expectBadFrame(bytes(...header, 0, 1, 1, 0x61, 0, 0, 1, 1, 1, 4, 1, 0, 0), /requestKey is empty/)
     // reply statuses and error codes
     expectBadFrame(bytes(MessageType.StrictWriteResult, 0, 3), /unknown strictWriteResult\.status 3/)
     expectBadFrame(bytes(MessageType.StrictWriteResult, 0, 2, 4, 0), /unknown rejected\.error\.code 4/)
@@ -776,12 +820,12 @@ describe('strict codec: hostile input', () => {
   })
 })
 
-/** `rawPut` of null followed by raw bytes for the concern and timeout fields. */
+/** `rawPut` of null followed by raw bytes for the concern, timeout and request key fields. */
 function rawPutWithTail(tail: number[]): Uint8Array {
   const full = rawPut((e) => encoding.writeUint8(e, 0))
-  const out = new Uint8Array(full.length - 2 + tail.length)
-  out.set(full.subarray(0, full.length - 2))
-  out.set(tail, full.length - 2)
+  const out = new Uint8Array(full.length - 3 + tail.length)
+  out.set(full.subarray(0, full.length - 3))
+  out.set(tail, full.length - 3)
   return out
 }
 
@@ -821,7 +865,7 @@ describe('strict codec: encoding refuses what it cannot represent', () => {
       encodeMessage({
         type: MessageType.StrictWrite,
         requestId: 0,
-        request: { op: { kind: 'patch', collection: 'c', id: 'd', fields: { f: value as JsonValue } }, concern: 'one', timeoutMs: null },
+        request: { op: { kind: 'patch', collection: 'c', id: 'd', fields: { f: value as JsonValue } }, concern: 'one', timeoutMs: null, requestKey: null },
       }),
     ).toThrow(RangeError)
   })
@@ -832,7 +876,7 @@ describe('strict codec: encoding refuses what it cannot represent', () => {
         encodeMessage({
           type: MessageType.StrictWrite,
           requestId: 0,
-          request: { op: { kind: 'patch', collection: 'c', id: 'd', fields: fields as PatchOp['fields'] }, concern: 'one', timeoutMs: null },
+          request: { op: { kind: 'patch', collection: 'c', id: 'd', fields: fields as PatchOp['fields'] }, concern: 'one', timeoutMs: null, requestKey: null },
         }),
       ).toThrow(RangeError)
     }
@@ -894,7 +938,7 @@ describe('strict codec: encoding refuses what it cannot represent', () => {
       {
         type: MessageType.StrictWrite,
         requestId: 0,
-        request: { op: { kind: 'delete', collection: 'c', id: 'd', precondition: { exists: 1 } }, concern: 'one', timeoutMs: null },
+        request: { op: { kind: 'delete', collection: 'c', id: 'd', precondition: { exists: 1 } }, concern: 'one', timeoutMs: null, requestKey: null },
       } as unknown as Message,
     ],
     [
@@ -902,7 +946,7 @@ describe('strict codec: encoding refuses what it cannot represent', () => {
       {
         type: MessageType.StrictWrite,
         requestId: 0,
-        request: { op: { kind: 'delete', collection: 'c', id: 'd', precondition: { expectVersion: -1 } }, concern: 'one', timeoutMs: null },
+        request: { op: { kind: 'delete', collection: 'c', id: 'd', precondition: { expectVersion: -1 } }, concern: 'one', timeoutMs: null, requestKey: null },
       },
     ],
     [
@@ -925,6 +969,36 @@ describe('strict codec: encoding refuses what it cannot represent', () => {
       { type: MessageType.StrictReadResult, requestId: 0, reply: { status: 'rejected', error: { code: 'NOPE', message: '' } } } as unknown as Message,
     ],
     ['a missing reply', { type: MessageType.StrictReadResult, requestId: 0 } as unknown as Message],
+    [
+      'an empty request key',
+      { type: MessageType.StrictWrite, requestId: 0, request: { op: { kind: 'delete', collection: 'c', id: 'd' }, concern: 'one', timeoutMs: null, requestKey: '' } },
+    ],
+    [
+      'an undefined request key (null means none)',
+      { type: MessageType.StrictWrite, requestId: 0, request: { op: { kind: 'delete', collection: 'c', id: 'd' }, concern: 'one', timeoutMs: null } } as unknown as Message,
+    ],
+    [
+      'an empty request key in a log entry',
+      {
+        type: MessageType.Strict,
+        message: { type: 'append', epoch: 1, from: 'p', prevLsn: 0, prevEpoch: 0, entries: [{ epoch: 1, lsn: 1, op: { kind: 'noop' }, requestKey: '' }], commitLsn: 0 },
+      },
+    ],
+    [
+      'a snapshot request key that is not a pair',
+      {
+        type: MessageType.Strict,
+        message: { type: 'snapshot', epoch: 1, from: 'p', snapshot: { lsn: 1, epoch: 1, history: [], documents: [], requestKeys: [['k']] }, commitLsn: 1 },
+      } as unknown as Message,
+    ],
+    [
+      'a non-boolean duplicate flag',
+      {
+        type: MessageType.StrictWriteResult,
+        requestId: 0,
+        reply: { status: 'acknowledged', token: { epoch: 1, lsn: 1 }, requested: 'one', level: 'one', degraded: false, duplicate: 'yes' },
+      } as unknown as Message,
+    ],
   ] as [string, Message][])('[PR1] %s throws RangeError', (_name, msg) => {
     expect(() => encodeMessage(msg)).toThrow(RangeError)
   })

@@ -1,5 +1,5 @@
 import { StrictNode } from '../../../core/strict/index.js'
-import type { AppendReplyMessage, RequestVoteMessage } from '../../../core/strict/index.js'
+import type { AppendReplyMessage, LogPosition, RequestVoteMessage } from '../../../core/strict/index.js'
 
 /*
  * Deliberately broken strict nodes. The strict simulator must catch each within the default number
@@ -67,5 +67,15 @@ export class CommitOldEpochByCountingNode extends StrictNode {
 export class ContactAsStalenessNode extends StrictNode {
   protected override stalenessMs(): number | null {
     return this.sincePrimaryContactMs()
+  }
+}
+
+/**
+ * Ignores request keys: every resend of a keyed write is appended again (the key still travels in
+ * the entry), so a write whose first copy committed is committed twice [ST4].
+ */
+export class IgnoresRequestKeysNode extends StrictNode {
+  protected override findRequestKey(): LogPosition | undefined {
+    return undefined
   }
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { StrictNode, type StrictNodeOptions } from '../../../core/strict/index.js'
 import { DEFAULT_STRICT_RUNS_PER_CASE } from './harness.js'
-import { AckBeforeDurableNode, CommitOldEpochByCountingNode, ContactAsStalenessNode, NoTruncateNode, StaleReplyCountingNode, UnfencedNode, VoteForAnyoneNode } from './mutants.js'
+import { AckBeforeDurableNode, CommitOldEpochByCountingNode, ContactAsStalenessNode, IgnoresRequestKeysNode, NoTruncateNode, StaleReplyCountingNode, UnfencedNode, VoteForAnyoneNode } from './mutants.js'
 import { runStaleReplyScenario } from './scenarios.js'
 import { runStrictSimulation } from './strict-simulator.js'
 
@@ -24,6 +24,8 @@ describe('the strict simulator catches deliberately broken nodes within the defa
     // right after its first commit); caught as the committed entry being rolled back or replaced.
     { name: 'a primary that commits entries of older epochs by counting', rules: ['[ST5]', '[ST2]', '[ST1]', '[FO1]'], Kind: CommitOldEpochByCountingNode },
     { name: 'a replica that reports time since primary contact as its staleness', rules: ['[RD3]'], Kind: ContactAsStalenessNode },
+    // At most once: resends of keyed writes whose first copy committed are caught as the key committed twice.
+    { name: 'a primary that ignores request keys', rules: ['[ST4] key'], Kind: IgnoresRequestKeysNode },
   ]
   for (const nodes of [3, 5] as const) {
     for (const { name, rules, Kind } of cases) {

@@ -17,8 +17,8 @@ describe.skipIf(replay !== null)('simulated strict clusters under faults', () =>
     })
   }
 
-  it('the schedules reach the interesting paths (elections, rollbacks, snapshots, indeterminate and majority writes)', () => {
-    const totals = { elections: 0, rollbacks: 0, snapshotsInstalled: 0, indeterminate: 0, majorityAcknowledged: 0, reads: 0 }
+  it('the schedules reach the interesting paths (elections, rollbacks, snapshots, indeterminate and majority writes, resends answered as duplicates)', () => {
+    const totals = { elections: 0, rollbacks: 0, snapshotsInstalled: 0, indeterminate: 0, majorityAcknowledged: 0, reads: 0, resends: 0, duplicates: 0 }
     for (let seed = 1; seed <= 40; seed++) {
       const { stats } = runStrictSimulation({ seed, nodes: 3 })
       for (const key of Object.keys(totals) as (keyof typeof totals)[]) totals[key] += stats[key]

@@ -69,6 +69,9 @@ export interface StrictSimResult {
   readonly log: string[]
   readonly stats: {
     messages: number
+    /** Keyed writes sent again with the same request key, and how many were answered as duplicates. */
+    resends: number
+    duplicates: number
     dropped: number
     writes: number
     acknowledged: number
@@ -122,6 +125,8 @@ interface WriteRecord {
   readonly token: LogPosition
   readonly concern: WriteConcern
   outcome: WriteOutcome | null
+  /** At-most-once writes: the op and its request key, to resend it when its outcome is unknown. */
+  readonly keyed?: { readonly op: WriteOp; readonly requestKey: string; readonly duplicate: boolean }
 }
 
 function defaultFaults(random: SimRandom): StrictFaultProfile {
@@ -170,6 +175,8 @@ export function runStrictSimulation(options: StrictSimOptions): StrictSimResult 
    */
   const clocks = random.fork()
   const clockOf = new Map<string, { offset: number; rate: number }>()
+  /** Drives keyed writes and their resends (forked last, so the streams above are as before). */
+  const retries = random.fork()
   const batchAppends = clocks.chance(0.5)
   // Most runs use pre-vote (the default); the rest the plain elections of Raft's paper.
   const preVote = clocks.chance(0.75)
@@ -178,6 +185,8 @@ export function runStrictSimulation(options: StrictSimOptions): StrictSimResult 
   const violations: string[] = []
   const stats: StrictSimResult['stats'] = {
     messages: 0,
+    resends: 0,
+    duplicates: 0,
     dropped: 0,
     writes: 0,
     acknowledged: 0,
@@ -238,6 +247,8 @@ export function runStrictSimulation(options: StrictSimOptions): StrictSimResult 
   const committed = new Map<number, LogEntry>()
   /** lsn → the state digest after applying it (first seen) [ST4]. */
   const digestAt = new Map<number, { node: string; digest: string }>()
+  /** Request key → the LSN of the committed entry that carries it (at most one [ST4]). */
+  const committedKeys = new Map<string, number>()
 
   let stopped = false
   /** Set at the final heal: from then on no fault is injected any more. */
@@ -361,6 +372,9 @@ export function runStrictSimulation(options: StrictSimOptions): StrictSimResult 
             const mine = new DocumentState()
             mine.reset(snapshot.documents)
             if (mine.digest() !== reference.digest()) violate(`[ST4] ${sim.id} installed a snapshot at ${snapshot.lsn} that differs from the committed history`)
+            // The request keys are replicated state too (outside the digest): same table as the history's.
+            const keys = JSON.stringify(snapshot.requestKeys ?? [])
+            if (keys !== JSON.stringify([...reference.requestKeys()])) violate(`[ST4] ${sim.id} installed a snapshot at ${snapshot.lsn} whose request keys ${keys} differ from the committed history's`)
           }
           sim.lastApplied = snapshot.lsn
         }
@@ -392,8 +406,15 @@ export function runStrictSimulation(options: StrictSimOptions): StrictSimResult 
         if (entry.lsn !== sim.lastApplied + 1) violate(`[ST4] ${sim.id} applied lsn ${entry.lsn} after ${sim.lastApplied}`)
         sim.lastApplied = entry.lsn
         const first = committed.get(entry.lsn)
-        if (!first) committed.set(entry.lsn, entry)
-        else if (entryText(first) !== entryText(entry)) violate(`[ST2] two different entries committed at lsn ${entry.lsn}: ${entryText(first)} and ${sim.id}'s ${entryText(entry)}`)
+        if (!first) {
+          committed.set(entry.lsn, entry)
+          // At most once: a request key is carried by at most one committed entry.
+          if (entry.requestKey !== undefined) {
+            const earlier = committedKeys.get(entry.requestKey)
+            if (earlier !== undefined && earlier !== entry.lsn) violate(`[ST4] key ${entry.requestKey} committed twice: at lsn ${earlier} and ${entry.lsn}`)
+            else committedKeys.set(entry.requestKey, entry.lsn)
+          }
+        } else if (entryText(first) !== entryText(entry)) violate(`[ST2] two different entries committed at lsn ${entry.lsn}: ${entryText(first)} and ${sim.id}'s ${entryText(entry)}`)
         const digest = self?.digest()
         if (digest !== undefined) {
           const seen = digestAt.get(entry.lsn)
@@ -460,6 +481,7 @@ export function runStrictSimulation(options: StrictSimOptions): StrictSimResult 
     if (outcome.status === 'indeterminate') {
       stats.indeterminate += 1
       say(`write ${tokenKey(outcome.token)} on ${nodeId} indeterminate (${outcome.reason})`)
+      maybeResend(record, 'indeterminate')
       return
     }
     if ((outcome.status as string) !== 'acknowledged') {
@@ -468,13 +490,18 @@ export function runStrictSimulation(options: StrictSimOptions): StrictSimResult 
     }
     stats.acknowledged += 1
     ackedTokens.push(outcome.token)
+    if (record.keyed) checkDuplicateAck(nodeId, record, outcome.token)
+    // Now and then the acknowledgement is lost on its way to the client, which resends.
+    if (record.keyed && retries.chance(0.1)) maybeResend(record, 'acknowledgement lost')
     say(`write ${tokenKey(outcome.token)} on ${nodeId} acknowledged at ${outcome.level}${outcome.degraded ? ' (degraded)' : ''}`)
     if (outcome.level === 'majority' || outcome.level === 'all') {
       stats.majorityAcknowledged += 1
       majorityAcked.set(tokenKey(outcome.token), outcome.token)
-      const holder = majorityPrimaryByEpoch.get(outcome.token.epoch)
-      if (holder === undefined) majorityPrimaryByEpoch.set(outcome.token.epoch, nodeId)
-      else if (holder !== nodeId) violate(`[ST2] both ${holder} and ${nodeId} obtained majority acknowledgements in epoch ${outcome.token.epoch}`)
+      // A duplicate's token is the original entry's, maybe of an earlier epoch: count the acknowledging primary's.
+      const epoch = record.keyed?.duplicate ? (get(nodeId).node?.currentEpoch ?? outcome.token.epoch) : outcome.token.epoch
+      const holder = majorityPrimaryByEpoch.get(epoch)
+      if (holder === undefined) majorityPrimaryByEpoch.set(epoch, nodeId)
+      else if (holder !== nodeId) violate(`[ST2] both ${holder} and ${nodeId} obtained majority acknowledgements in epoch ${epoch}`)
     }
   }
 
@@ -502,6 +529,8 @@ export function runStrictSimulation(options: StrictSimOptions): StrictSimResult 
     const lost = s.entries.filter((e) => e.lsn > s.durableLsn).length
     s.entries = s.entries.filter((e) => e.lsn <= s.durableLsn)
     sim.node = null
+    // Keyed writes in flight on it will never hear their outcome: their clients may resend them.
+    for (const record of writes.values()) if (record.node === sim.id && record.life === sim.life && record.outcome === null) maybeResend(record, 'its primary crashed')
     sim.life += 1
     stats.crashes += 1
     say(`crash ${sim.id} (${why}; loses ${lost} unsynced entries)`)
@@ -589,16 +618,59 @@ export function runStrictSimulation(options: StrictSimOptions): StrictSimResult 
     }
     const op: WriteOp = work.chance(0.25) ? { kind: 'batch', ops: Array.from({ length: work.int(2, 3) }, randomDocOp) } : randomDocOp()
     const concern = work.pick(CONCERNS)
+    const requestKey = retries.chance(0.2) ? `key${nextRequestKey++}` : null
+    submitWrite(target, op, concern, requestKey, 'write')
+  }
+
+  let nextRequestKey = 1
+  const submitWrite = (target: SimNode, op: WriteOp, concern: WriteConcern, requestKey: string | null, what: string): boolean => {
+    const node = target.node as StrictNode
     stats.writes += 1
-    const result = target.node.write(op, { concern })
+    const result = node.write(op, { concern, requestKey })
     if (result.status === 'rejected') {
       stats.rejected += 1
-      say(`write on ${target.id} rejected: ${result.error.code}`)
-      return
+      say(`${what} on ${target.id} rejected: ${result.error.code}`)
+      return false
     }
-    versions.push(result.token.lsn)
-    writes.set(`${target.id}:${target.life}:${result.writeId}`, { node: target.id, life: target.life, token: result.token, concern, outcome: null })
-    say(`write on ${target.id} ${op.kind} w=${concern} -> ${tokenKey(result.token)}`)
+    const duplicate = result.duplicate === true
+    if (duplicate) stats.duplicates += 1
+    else versions.push(result.token.lsn)
+    const keyed = requestKey === null ? {} : { keyed: { op, requestKey, duplicate } }
+    writes.set(`${target.id}:${target.life}:${result.writeId}`, { node: target.id, life: target.life, token: result.token, concern, outcome: null, ...keyed })
+    say(`${what} on ${target.id} ${op.kind} w=${concern}${requestKey === null ? '' : ` key ${requestKey}`} -> ${tokenKey(result.token)}${duplicate ? ' (duplicate)' : ''}`)
+    return true
+  }
+
+  /**
+   * A client whose keyed write got no usable answer (indeterminate, its primary crashed, or the
+   * acknowledgement was lost) often sends it again, same op and key, to whichever node is primary a
+   * little later; a resend that finds no primary tries again a few times.
+   */
+  const maybeResend = (record: WriteRecord, why: string): void => {
+    const keyed = record.keyed
+    if (!keyed || !retries.chance(0.8)) return
+    const attempt = (left: number): void => {
+      const target = primaries()[0] ?? [...nodes.values()].find((s) => s.node && !s.paused)
+      if (target?.node) {
+        stats.resends += 1
+        if (submitWrite(target, keyed.op, record.concern, keyed.requestKey, `resend (${why})`)) return
+      }
+      if (left > 0) queue.schedule(retries.int(50, 400), () => attempt(left - 1))
+    }
+    queue.schedule(retries.int(1, 300), () => attempt(3))
+  }
+
+  /**
+   * A duplicate's token names the entry that carries its key: in the acknowledging primary's log
+   * now, and (checked at the end) in the committed log when acknowledged at majority or all.
+   */
+  const checkDuplicateAck = (nodeId: string, record: WriteRecord, token: LogPosition): void => {
+    const keyed = record.keyed
+    if (!keyed?.duplicate) return
+    const entry = get(nodeId).node?.entryAt(token.lsn) ?? committed.get(token.lsn)
+    if (entry && (entry.epoch !== token.epoch || entry.requestKey !== keyed.requestKey)) {
+      violate(`[ST4] duplicate of key ${keyed.requestKey} acknowledged with ${tokenKey(token)}, whose entry carries ${entry.requestKey ?? 'no key'} (epoch ${entry.epoch})`)
+    }
   }
 
   /**
@@ -783,6 +855,15 @@ export function runStrictSimulation(options: StrictSimOptions): StrictSimResult 
       if (node.epochAt(token.lsn) !== token.epoch || node.commit < token.lsn) {
         violate(`[ST1] majority-acknowledged ${tokenKey(token)} missing on ${sim.id} (holds epoch ${node.epochAt(token.lsn) ?? '-'} at ${token.lsn}, commit ${node.commit})`)
       }
+    }
+  }
+  // At most once: a duplicate acknowledged at majority names the committed entry that carries its key.
+  for (const record of writes.values()) {
+    const outcome = record.outcome
+    if (!record.keyed?.duplicate || outcome?.status !== 'acknowledged' || (outcome.level !== 'majority' && outcome.level !== 'all')) continue
+    const entry = committed.get(outcome.token.lsn)
+    if (entry?.epoch !== outcome.token.epoch || entry.requestKey !== record.keyed.requestKey) {
+      violate(`[ST4] duplicate of key ${record.keyed.requestKey} acknowledged at ${outcome.level} with ${tokenKey(outcome.token)}, but the committed entry there is ${entry ? entryText(entry) : 'unknown'}`)
     }
   }
   // [ST5] once settled, every cut entry's fate is decided (rolled back or back in the log).
