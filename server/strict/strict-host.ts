@@ -115,7 +115,14 @@ export class StrictHost {
       onAppendsPending: () => setImmediate(() => this.node.flushAppends()),
       restore: store.restored,
     })
-    this.requests = new StrictRequests({ host: this, config, send: options.send, isLinked: options.isLinked, now: this.now })
+    this.requests = new StrictRequests({
+      host: this,
+      config,
+      send: options.send,
+      isLinked: options.isLinked,
+      now: this.now,
+      onInternalError: (what, err) => options.logger.error(`${what} failed unexpectedly`, err),
+    })
   }
 
   get nodeId(): string {

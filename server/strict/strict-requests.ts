@@ -18,6 +18,8 @@ export interface StrictRequestsOptions {
   readonly send: (peer: string, message: Message) => boolean
   readonly isLinked: (peer: string) => boolean
   readonly now: () => number
+  /** Where an unexpected failure is reported (answers never reject: a rejection here would crash the process). */
+  readonly onInternalError: (what: string, err: unknown) => void
 }
 
 const unavailable = (message: string): StrictWriteReply => ({ status: 'rejected', error: { code: 'UNAVAILABLE', message } })
@@ -48,8 +50,26 @@ export class StrictRequests {
 
   // ------------------------------------------------------------------------------ writes
 
-  /** `forwarded`: the request came from another node, which handles redirection itself. */
-  async write(request: StrictWriteRequest, forwarded = false): Promise<StrictWriteReply> {
+  /**
+   * `forwarded`: the request came from another node, which handles redirection itself. Never rejects:
+   * an unexpected failure is reported and answered `indeterminate` (the write may have been appended).
+   */
+  write(request: StrictWriteRequest, forwarded = false): Promise<StrictWriteReply> {
+    return this.attemptWrite(request, forwarded).catch((err: unknown) => {
+      this.options.onInternalError('strict write', err)
+      return { status: 'indeterminate', token: null, requested: request.concern, reason: 'unreachable', reached: null }
+    })
+  }
+
+  /** Never rejects: an unexpected failure is reported and answered UNAVAILABLE. */
+  read(request: StrictReadRequest, forwarded = false): Promise<StrictReadReply> {
+    return this.attemptRead(request, forwarded).catch((err: unknown) => {
+      this.options.onInternalError('strict read', err)
+      return readError('UNAVAILABLE', 'internal error while serving the read (logged on the server)')
+    })
+  }
+
+  private async attemptWrite(request: StrictWriteRequest, forwarded: boolean): Promise<StrictWriteReply> {
     const timeoutMs = request.timeoutMs ?? this.options.config.strict.writeTimeoutMs
     const deadline = this.options.now() + timeoutMs
     for (;;) {
@@ -92,7 +112,7 @@ export class StrictRequests {
 
   // ------------------------------------------------------------------------------ reads
 
-  async read(request: StrictReadRequest, forwarded = false): Promise<StrictReadReply> {
+  private async attemptRead(request: StrictReadRequest, forwarded: boolean): Promise<StrictReadReply> {
     const timeoutMs = request.timeoutMs ?? this.options.config.strict.readTimeoutMs
     const deadline = this.options.now() + timeoutMs
     const node = this.host.node
@@ -206,9 +226,13 @@ export class StrictRequests {
   /** A request another node forwarded to this one: serve it and answer on the same link. */
   handleForwarded(peer: string, message: Message): void {
     if (message.type === MessageType.StrictWrite) {
-      void this.write(message.request, true).then((reply) => this.options.send(peer, { type: MessageType.StrictWriteResult, requestId: message.requestId, reply }))
+      void this.write(message.request, true)
+        .then((reply) => this.options.send(peer, { type: MessageType.StrictWriteResult, requestId: message.requestId, reply }))
+        .catch((err: unknown) => this.options.onInternalError('answering a forwarded write', err))
     } else if (message.type === MessageType.StrictRead) {
-      void this.read(message.request, true).then((reply) => this.options.send(peer, { type: MessageType.StrictReadResult, requestId: message.requestId, reply }))
+      void this.read(message.request, true)
+        .then((reply) => this.options.send(peer, { type: MessageType.StrictReadResult, requestId: message.requestId, reply }))
+        .catch((err: unknown) => this.options.onInternalError('answering a forwarded read', err))
     }
   }
 

@@ -16,6 +16,15 @@ export function isStrictMessage(message: Message): boolean {
   return STRICT_TYPES.has(message.type)
 }
 
+/** Sends an answer; a failure to send closes the connection instead of escaping as an unhandled rejection. */
+function answer(connection: Connection, message: Message): void {
+  try {
+    connection.sendMessage(message)
+  } catch {
+    connection.reject('HANDLER_ERROR', CloseCode.BAD_FRAME, 'the answer could not be sent')
+  }
+}
+
 /** Why an op may not go to the strict log from this server's point of view; null when it may. */
 export function strictOpProblem(op: WriteOp, config: ServerConfig): string | null {
   const ops = op.kind === 'batch' ? op.ops : [op]
@@ -54,7 +63,7 @@ export function routeStrict(
       connection.sendMessage({ type: MessageType.StrictWriteResult, requestId: message.requestId, reply })
       return
     }
-    void strict.write(message.request).then((reply) => connection.sendMessage({ type: MessageType.StrictWriteResult, requestId: message.requestId, reply }))
+    void strict.write(message.request).then((reply) => answer(connection, { type: MessageType.StrictWriteResult, requestId: message.requestId, reply }))
     return
   }
   if (message.type === MessageType.StrictRead) {
@@ -64,7 +73,7 @@ export function routeStrict(
       connection.sendMessage({ type: MessageType.StrictReadResult, requestId: message.requestId, reply })
       return
     }
-    void strict.read(message.request).then((reply) => connection.sendMessage({ type: MessageType.StrictReadResult, requestId: message.requestId, reply }))
+    void strict.read(message.request).then((reply) => answer(connection, { type: MessageType.StrictReadResult, requestId: message.requestId, reply }))
     return
   }
   connection.reject('FORBIDDEN', CloseCode.FORBIDDEN, 'clients may send only StrictWrite and StrictRead of the strict messages')

@@ -161,6 +161,26 @@ describe('strict collections over REST and WebSocket (in-process cluster of 3)',
     client.ws.close()
   })
 
+  it('an unexpected failure inside a strict write is answered indeterminate (never failed), and the node goes on', async () => {
+    const host = cluster.server(primary).strict
+    if (host === null) throw new Error('no strict host')
+    const write = host.node.write.bind(host.node)
+    host.node.write = () => {
+      throw new Error('injected failure')
+    }
+    try {
+      const client = await acceptedClient(cluster.server(primary).url, 'ws-failure')
+      client.send({ type: MessageType.StrictWrite, requestId: 1, request: { op: { kind: 'put', collection: 'accounts', id: 'boom', value: 1 }, concern: 'majority', timeoutMs: null, requestKey: null } })
+      const result = (await client.next((m) => m.type === MessageType.StrictWriteResult)) as Extract<Message, { type: typeof MessageType.StrictWriteResult }>
+      expect(result.reply).toMatchObject({ status: 'indeterminate' })
+      client.ws.close()
+      expect((await http(base(primary), 'PUT', '/v1/accounts/boom?w=majority', { v: 1 })).status).toBe(202)
+    } finally {
+      host.node.write = write
+    }
+    expect((await http(base(primary), 'PUT', '/v1/accounts/after-boom?w=majority', { v: 1 })).status).toBe(200)
+  })
+
   it('/status shows epoch, primary, commit index and per-replica offsets and lag; /metrics has the strict gauges', async () => {
     const status = await http(base(primary), 'GET', '/status')
     expect(status.json).toMatchObject({ role: 'primary', primary, epoch: expect.any(Number), commitIndex: expect.any(Number) })
