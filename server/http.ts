@@ -123,7 +123,7 @@ export function createHttpApp(deps: HttpDeps): Hono {
     const peers: Record<string, string> = {}
     for (const link of links?.snapshot() ?? []) peers[link.peer.nodeId] = link.state
     const storageRecovered = node?.recovered ?? false
-    const storageFailed = node !== null && node.storageFailure !== null
+    const storageFailed = (node !== null && node.storageFailure !== null) || (deps.strict()?.storageFailed ?? null) !== null
     const ready = storageRecovered && !storageFailed
     return json(c, { ready, storageRecovered, ...(storageFailed ? { storageFailed: true } : {}), peers }, ready ? 200 : 503)
   })

@@ -94,7 +94,9 @@ export class StrictHost {
       writeTimeoutMs: strict.writeTimeoutMs,
       requestKeyRetention: strict.requestKeyRetention,
       send: (peer, message) => this.sendStrict(peer, message),
-      onHardState: (state) => store.saveHardState(state),
+      // Hard state, snapshots and rollback candidates must be on disk before the messages that depend on
+      // them leave: if saving fails, the node fails (nothing more leaves it) and the core's call aborts.
+      onHardState: (state) => this.persist(() => store.saveHardState(state)),
       onAppend: (entries) => {
         store.append(entries)
         this.lag.appended(entries, this.now(), entrySize)
@@ -104,9 +106,9 @@ export class StrictHost {
         store.truncateFrom(fromLsn)
         this.lag.truncated(fromLsn)
       },
-      onRollbackCandidates: (candidates) => store.saveRollbackCandidates(candidates),
+      onRollbackCandidates: (candidates) => this.persist(() => store.saveRollbackCandidates(candidates)),
       onRollback: (entries) => this.recordRollback(entries),
-      onSnapshot: (snapshot, prunedTo) => store.saveSnapshot(snapshot, prunedTo),
+      onSnapshot: (snapshot, prunedTo) => this.persist(() => store.saveSnapshot(snapshot, prunedTo)),
       onApply: () => this.afterApply(),
       onWriteOutcome: (outcome) => this.deliverOutcome(outcome),
       onRoleChange: (role, epoch) => this.afterRoleChange(role, epoch),
@@ -144,7 +146,7 @@ export class StrictHost {
   }
 
   private tick(): void {
-    if (this.closed) return
+    if (this.closed || this.storageFailure !== null) return
     this.node.tick(this.now())
     const degraded = this.node.degraded
     if (degraded !== this.wasDegraded) {
@@ -178,7 +180,8 @@ export class StrictHost {
   // ------------------------------------------------------------------------------ transport
 
   private sendStrict(peer: string, message: StrictMessage): void {
-    if (this.closed) return
+    // A node whose storage failed is as good as crashed: it must not vote, replicate or heartbeat.
+    if (this.closed || this.storageFailure !== null) return
     this.options.send(peer, { type: MessageType.Strict, message })
   }
 
@@ -217,17 +220,29 @@ export class StrictHost {
   }
 
   /**
-   * A failed fsync leaves the log in an unknown state: the node stops acknowledging anything (its
-   * durable offset no longer moves), steps down, and says so. Restarting the process recovers from
-   * what the disk really holds.
+   * A failed fsync or hard-state write leaves the node's storage in an unknown state: it stops taking
+   * part (no message leaves it, its clock stops), steps down, says so, and /readyz answers 503.
+   * Restarting the process recovers from what the disk really holds.
    */
   private failStorage(err: Error): void {
     if (this.storageFailure !== null) return
     this.storageFailure = err
     this.counters.storageFailures += 1
-    this.options.logger.error('strict log: fsync failed; this node stops acknowledging strict writes until restarted', err)
-    this.event('storage', `fsync failed: ${err.message}`)
-    this.node.stepDown()
+    this.options.logger.error('strict storage failed; this node stops taking part in strict replication until restarted', err)
+    this.event('storage', `storage failed: ${err.message}`)
+    // Not re-entrantly: this may run inside one of the node's own callbacks. Pending writes become
+    // indeterminate; nothing is sent any more (sendStrict), so no vote or append leaves a node whose
+    // disk may not hold what it promised.
+    queueMicrotask(() => this.node.stepDown())
+  }
+
+  private persist(save: () => void): void {
+    try {
+      save()
+    } catch (err) {
+      this.failStorage(err instanceof Error ? err : new Error(String(err)))
+      throw err
+    }
   }
 
   get storageFailed(): Error | null {
