@@ -15,6 +15,7 @@ import { cryptoRandom, randomClientId } from './random.js'
 import { memoryClientStore, type ClientStore } from './store.js'
 import { strictCollection, type StrictCollection } from './strict-collection.js'
 import { formatStrictToken, StrictChannel, type StrictWriteOutcome } from './strict-queue.js'
+import { StrictWatches } from './strict-watch.js'
 import type { WebSocketConstructor } from './websocket.js'
 import { WriteTracker, type WriteHandle } from './write-handle.js'
 import { yjsCollection, type YjsCollection } from './yjs-collection.js'
@@ -100,7 +101,7 @@ export interface MeridianClient {
   onStrictOutcome(listener: (outcome: StrictWriteOutcome) => void): () => void
   /**
    * `epoch:lsn` of the highest committed strict position this client has seen (majority-or-better
-   * write acknowledgements, read answers), or null. Every strict read asks for state at or after
+   * write acknowledgements, read answers, subscription changes), or null. Every strict read asks for state at or after
    * it [RD2].
    */
   readonly strictToken: string | null
@@ -140,6 +141,7 @@ class Client implements MeridianClient, ClientContext {
   private readonly store: ClientStore
   private readonly tracker: WriteTracker
   private readonly strictChannel: StrictChannel
+  private readonly strictWatches: StrictWatches
   private readonly maxConflicts: number
   private readonly collections = new Map<string, AnyCollection>()
   private readonly documentListeners = new Map<string, Listeners<Parameters<DocumentListener>>>()
@@ -194,11 +196,17 @@ class Client implements MeridianClient, ClientContext {
       onMessage: (_serverId, message) => {
         if (message.type === MessageType.Ack) this.tracker.durableAt(message.durable.get(this.clientId) ?? 0)
         else if (message.type === MessageType.ChangeBatch) this.settle()
-        else this.strictChannel.receive(message)
+        else if (!this.strictWatches.receive(message)) this.strictChannel.receive(message)
       },
       onReplicated: (vector) => this.tracker.replicatedAt(vector.get(this.clientId) ?? 0),
-      onSessionStart: () => this.strictChannel.sessionStarted(),
-      onSessionEnd: () => this.strictChannel.sessionEnded(),
+      onSessionStart: () => {
+        this.strictChannel.sessionStarted()
+        this.strictWatches.sessionStarted()
+      },
+      onSessionEnd: () => {
+        this.strictChannel.sessionEnded()
+        this.strictWatches.sessionEnded()
+      },
     })
     // Restores the strict writes an earlier session queued; they go out with the first session.
     this.strictChannel = new StrictChannel({
@@ -210,6 +218,11 @@ class Client implements MeridianClient, ClientContext {
       // A random part per client instance: the same clientId with a store that no longer holds any
       // strict write restarts writeIds at 1, and must not reuse a key the cluster still remembers.
       requestKeyPrefix: `${this.clientId}:${randomClientId(random).slice(2, 10)}`,
+    })
+    this.strictWatches = new StrictWatches({
+      send: (message) => this.connection.sendToServer(message),
+      nextRequestId: () => this.strictChannel.allocateRequestId(),
+      advance: (position) => this.strictChannel.observe(position),
     })
     // Replay what an earlier session kept, before any region connects.
     this.mesh.restore(this.store.load())
@@ -279,7 +292,7 @@ class Client implements MeridianClient, ClientContext {
   strict<T extends JsonValue = JsonValue>(collection: string): StrictCollection<T> {
     const entry = this.collectionOf(collection, 'strict', () => ({
       docType: 'strict',
-      collection: strictCollection<never>(this.strictChannel, collection),
+      collection: strictCollection<never>(this.strictChannel, this.strictWatches, collection),
     }))
     return entry.collection as unknown as StrictCollection<T>
   }
@@ -289,6 +302,7 @@ class Client implements MeridianClient, ClientContext {
     this.closed = true
     // Before the connection stops: its session end must not turn pending strict writes indeterminate.
     this.strictChannel.close(new ClientClosedError())
+    this.strictWatches.close()
     this.connection.stop()
     this.tracker.close(new ClientClosedError())
     for (const hook of this.closeHooks.splice(0)) hook()

@@ -289,6 +289,9 @@ export class Connection {
       case MessageType.StrictWriteResult:
       case MessageType.StrictRead:
       case MessageType.StrictReadResult:
+      case MessageType.StrictSubscribe:
+      case MessageType.StrictUnsubscribe:
+      case MessageType.StrictChanged:
         // Strict traffic is the shell's (onMessage), not the crdt mesh's.
         break
       default:

@@ -39,6 +39,7 @@ export {
   type StrictWriteOutcome,
   type StrictWriteResult,
 } from './strict-queue.js'
+export type { StrictChange, StrictChangeListener, StrictSubscribeOptions } from './strict-watch.js'
 export { memoryClientStore, type ClientStore, type StoredStrictWrite } from './store.js'
 export {
   ClientClosedError,

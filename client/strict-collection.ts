@@ -17,6 +17,7 @@ import {
   type StrictWriteOutcome,
   type StrictWriteResult,
 } from './strict-queue.js'
+import type { StrictChangeListener, StrictSubscribeOptions, StrictWatches } from './strict-watch.js'
 
 /** Options of `put`, `patch` and `delete`. */
 export interface StrictWriteOptions {
@@ -130,9 +131,28 @@ export interface StrictCollection<T extends JsonValue = JsonValue> {
    * Returns the unsubscribe function.
    */
   onOutcome(listener: (outcome: StrictWriteOutcome) => void): () => void
+  /**
+   * Watches one document: `listener` gets its current state as soon as a region is connected
+   * (`value` null and `version` 0 when it does not exist), then every change the region applies.
+   * After a reconnect — to any region — it gets the state again if it changed meanwhile, and then
+   * the changes; never a state older than one it already got. Nothing arrives while offline.
+   * Returns the unsubscribe function.
+   *
+   * @example
+   * ```ts
+   * const stop = accounts.subscribe('alice', ({ value }) => render(value?.balance ?? 0))
+   * ```
+   */
+  subscribe(id: string, listener: StrictChangeListener<T>, options?: StrictSubscribeOptions): () => void
+  /**
+   * Watches every document of the collection: first each existing one, then each change (a deleted
+   * document comes with `value` null). See `subscribe`. A document deleted while the client was
+   * offline is not reported: the region only sends the documents that exist.
+   */
+  subscribeAll(listener: StrictChangeListener<T>, options?: StrictSubscribeOptions): () => void
 }
 
-export function strictCollection<T extends JsonValue>(channel: StrictChannel, name: string): StrictCollection<T> {
+export function strictCollection<T extends JsonValue>(channel: StrictChannel, watches: StrictWatches, name: string): StrictCollection<T> {
   const write = (op: WriteOp, options: StrictBatchOptions | undefined): Promise<StrictWriteResult> =>
     channel.submit(name, { op, concern: concernOf(options), timeoutMs: timeoutOf(options?.timeoutMs, 'timeoutMs') })
   return {
@@ -172,6 +192,8 @@ export function strictCollection<T extends JsonValue>(channel: StrictChannel, na
     },
     pending: () => channel.pending(name),
     onOutcome: (listener) => channel.onOutcome(name, listener),
+    subscribe: (id, listener, options) => watches.subscribe(name, checkId(id), listener as StrictChangeListener, options),
+    subscribeAll: (listener, options) => watches.subscribe(name, null, listener as StrictChangeListener, options),
   }
 }
 

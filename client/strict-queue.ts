@@ -265,6 +265,19 @@ export class StrictChannel {
     )
   }
 
+  /**
+   * A request id for another kind of strict request of this client (subscriptions): one sequence, so
+   * a `StrictReadResult` names exactly one request.
+   */
+  allocateRequestId(): number {
+    return this.nextRequestId++
+  }
+
+  /** A committed position the client saw elsewhere (a subscription's change): later reads start there [RD2]. */
+  observe(position: LogPosition): void {
+    if (!this.closedWith) this.advance(position)
+  }
+
   /** Queued and in-flight writes, oldest first; only those made through `collection` when given. */
   pending(collection?: string): StrictPendingWrite[] {
     const out: StrictPendingWrite[] = []

@@ -8,6 +8,7 @@ import type { RejectReason, ServerMetrics } from './metrics.js'
 import type { RegionNode } from './region-node.js'
 import type { StrictHost } from './strict/strict-host.js'
 import { isStrictMessage, routeStrict } from './strict/strict-routing.js'
+import { closeWatches } from './strict/strict-watch.js'
 
 /** Which WebSocket endpoint a connection arrived on. */
 export type Endpoint = 'peer' | 'client'
@@ -153,6 +154,7 @@ export function acceptSession(ws: WebSocket, endpoint: Endpoint, remote: string,
   }
   connection.onClose = (code, reason) => {
     untrack()
+    closeWatches(connection)
     if (identity === null) return
     node.detach(identity, connection)
     if (endpoint === 'peer') deps.onPeerDown(identity, connection)

@@ -15,6 +15,7 @@
  * Replicated       7 vector
  * Error            6 code:string message:string
  * Strict … StrictReadResult  8–12   -- strict mode: layouts in strict-codec.ts
+ * StrictSubscribe … StrictChanged 13–15   -- strict watches: layouts in strict-watch-codec.ts
  * ```
  *
  * Both handshake frames start with `type protocolVersion` in every protocol version, so
@@ -41,6 +42,7 @@ import {
   writeUint,
 } from './primitives.js'
 import { readStrictFrame, writeStrictFrame } from './strict-codec.js'
+import { readStrictWatchFrame, writeStrictWatchFrame } from './strict-watch-codec.js'
 
 export { readVersionVector, writeVersionVector } from '../clock/version-vector.js'
 
@@ -122,6 +124,12 @@ export function encodeMessage(msg: Message): Uint8Array {
     case MessageType.StrictReadResult:
       encoding.writeUint8(encoder, msg.type)
       writeStrictFrame(encoder, msg)
+      break
+    case MessageType.StrictSubscribe:
+    case MessageType.StrictUnsubscribe:
+    case MessageType.StrictChanged:
+      encoding.writeUint8(encoder, msg.type)
+      writeStrictWatchFrame(encoder, msg)
       break
     default:
       invalid('message type', (msg as { type: unknown }).type)
@@ -214,6 +222,10 @@ function readMessage(decoder: decoding.Decoder): Message {
     case MessageType.StrictRead:
     case MessageType.StrictReadResult:
       return readStrictFrame(decoder, type)
+    case MessageType.StrictSubscribe:
+    case MessageType.StrictUnsubscribe:
+    case MessageType.StrictChanged:
+      return readStrictWatchFrame(decoder, type)
     default:
       throw new DecodeError(`unknown message type ${type}`)
   }

@@ -1,5 +1,6 @@
 import type { StrictMessage } from '../strict/messages.js'
 import type { StrictReadReply, StrictReadRequest, StrictWriteReply, StrictWriteRequest } from '../strict/requests.js'
+import type { LogPosition, StoredDocument } from '../strict/types.js'
 import type { Change, VersionVector } from '../types.js'
 
 /**
@@ -25,6 +26,9 @@ export const MessageType = {
   StrictWriteResult: 10,
   StrictRead: 11,
   StrictReadResult: 12,
+  StrictSubscribe: 13,
+  StrictUnsubscribe: 14,
+  StrictChanged: 15,
 } as const
 export type MessageType = (typeof MessageType)[keyof typeof MessageType]
 
@@ -125,6 +129,38 @@ export interface StrictReadResultMessage {
   readonly reply: StrictReadReply
 }
 
+/**
+ * Client to server: "tell me about changes to `collection/id`" (`id` null: every document of the
+ * collection). The server answers with the current state as `StrictChanged` frames, then one per
+ * applied change; a refusal is a `StrictReadResult` rejected with the same `requestId`.
+ */
+export interface StrictSubscribeMessage {
+  readonly type: typeof MessageType.StrictSubscribe
+  /** Chosen by the client; names the subscription in `StrictChanged` and `StrictUnsubscribe`. */
+  readonly requestId: number
+  readonly collection: string
+  readonly id: string | null
+}
+
+/** Client to server: ends the subscription opened by the `StrictSubscribe` with this `requestId`. */
+export interface StrictUnsubscribeMessage {
+  readonly type: typeof MessageType.StrictUnsubscribe
+  readonly requestId: number
+}
+
+/**
+ * Server to client: document `id` of a subscription as applied on the server at `position`
+ * (`document` null: deleted, or absent). Positions on one connection never go backwards.
+ */
+export interface StrictChangedMessage {
+  readonly type: typeof MessageType.StrictChanged
+  /** The subscription's `requestId`. */
+  readonly requestId: number
+  readonly id: string
+  readonly document: StoredDocument | null
+  readonly position: LogPosition
+}
+
 export type Message =
   | HandshakeMessage
   | HandshakeAcceptMessage
@@ -138,3 +174,6 @@ export type Message =
   | StrictWriteResultMessage
   | StrictReadMessage
   | StrictReadResultMessage
+  | StrictSubscribeMessage
+  | StrictUnsubscribeMessage
+  | StrictChangedMessage

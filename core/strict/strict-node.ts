@@ -293,6 +293,14 @@ export class StrictNode {
     return this.state.entries()
   }
 
+  /**
+   * One applied document, null when absent. Unlike `read`, no readiness or token check: it is the
+   * state at `applied` whatever the role, which is what change notifications report.
+   */
+  document(collection: string, id: string): StoredDocument | null {
+    return this.state.get(strictKey(collection, id)) ?? null
+  }
+
   status(): StrictStatus {
     return {
       id: this.id,

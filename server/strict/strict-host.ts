@@ -13,6 +13,7 @@ import {
 } from '../../core/strict/index.js'
 import type { ServerConfig } from '../config.js'
 import type { Logger } from '../logger.js'
+import { AppliedDocuments, type DocumentsAppliedListener } from './applied-documents.js'
 import { LagTracker } from './lag-tracker.js'
 import { StrictRequests } from './strict-requests.js'
 import type { StrictStore } from './strict-store.js'
@@ -57,6 +58,9 @@ export class StrictHost {
   readonly node: StrictNode
   readonly requests: StrictRequests
   readonly lag = new LagTracker()
+  private readonly appliedDocuments: AppliedDocuments
+  /** The applied LSN listeners last heard of: a snapshot beyond it was installed, not taken. */
+  private reportedLsn = 0
   private readonly options: StrictHostOptions
   private readonly now: () => number
   private readonly wallClock: () => Date
@@ -83,6 +87,7 @@ export class StrictHost {
     this.wallClock = options.wallClock ?? (() => new Date())
     const { config, store } = options
     const strict = config.strict
+    this.appliedDocuments = new AppliedDocuments((err) => options.logger.error('a strict change listener failed', err))
     this.node = new StrictNode({
       id: config.nodeId,
       members: config.members,
@@ -108,8 +113,11 @@ export class StrictHost {
       },
       onRollbackCandidates: (candidates) => this.persist(() => store.saveRollbackCandidates(candidates)),
       onRollback: (entries) => this.recordRollback(entries),
-      onSnapshot: (snapshot, prunedTo) => this.persist(() => store.saveSnapshot(snapshot, prunedTo)),
-      onApply: () => this.afterApply(),
+      onSnapshot: (snapshot, prunedTo) => {
+        this.persist(() => store.saveSnapshot(snapshot, prunedTo))
+        this.afterSnapshot(snapshot.lsn, snapshot.epoch)
+      },
+      onApply: (entry) => this.afterApply(entry),
       onWriteOutcome: (outcome) => this.deliverOutcome(outcome),
       onRoleChange: (role, epoch) => this.afterRoleChange(role, epoch),
       // [PF2]-style batching on the wire: writes arriving in one turn of the event loop share one
@@ -117,6 +125,7 @@ export class StrictHost {
       onAppendsPending: () => setImmediate(() => this.node.flushAppends()),
       restore: store.restored,
     })
+    this.reportedLsn = this.node.applied
     this.requests = new StrictRequests({
       host: this,
       config,
@@ -251,7 +260,9 @@ export class StrictHost {
 
   // ------------------------------------------------------------------------------ node callbacks
 
-  private afterApply(): void {
+  private afterApply(entry: LogEntry): void {
+    this.reportedLsn = entry.lsn
+    this.appliedDocuments.entryApplied(entry, (collection, id) => this.node.document(collection, id))
     const applied = this.node.applied
     for (const waiter of this.applyWaiters) {
       if (waiter.lsn <= applied) {
@@ -265,6 +276,16 @@ export class StrictHost {
       // Defer: compaction snapshots the applied state, which is mid-update inside onApply.
       queueMicrotask(() => this.compactIfBeyondRetention())
     }
+  }
+
+  /**
+   * Compaction snapshots the state listeners already heard of; an installed snapshot [ST6] jumps the
+   * applied state over entries they never heard of, so they must read it again.
+   */
+  private afterSnapshot(lsn: number, epoch: number): void {
+    if (lsn <= this.reportedLsn) return
+    this.reportedLsn = lsn
+    this.appliedDocuments.stateReplaced({ epoch, lsn })
   }
 
   /** [ST6] Keeps at most about 2 × retainEntries of log; a replica further behind gets the snapshot. */
@@ -415,6 +436,21 @@ export class StrictHost {
       }, Math.max(0, timeoutMs))
       this.roleWaiters.add(wake)
     })
+  }
+
+  /**
+   * Calls `listener` with the documents each applied entry touched, on this node, in LSN order (and
+   * after a snapshot install replaced the state). Returns the unsubscribe function. Listeners run
+   * inside the apply loop: they must be quick and must not call back into the node's writes.
+   */
+  onDocumentsApplied(listener: DocumentsAppliedListener): () => void {
+    return this.appliedDocuments.add(listener)
+  }
+
+  /** The position of this node's applied state: what a document read now is "as of". */
+  get appliedPosition(): LogPosition {
+    const lsn = this.node.applied
+    return { epoch: this.node.epochAt(lsn) ?? 0, lsn }
   }
 
   /** Serves a read from this node's applied state (see StrictRequests for preferences). */

@@ -3,6 +3,7 @@ import type { StrictReadReply, StrictWriteReply, WriteOp } from '../../core/stri
 import type { ServerConfig } from '../config.js'
 import type { Connection } from '../connection.js'
 import type { StrictHost } from './strict-host.js'
+import { routeWatch } from './strict-watch.js'
 
 const STRICT_TYPES = new Set<number>([
   MessageType.Strict,
@@ -10,6 +11,9 @@ const STRICT_TYPES = new Set<number>([
   MessageType.StrictWriteResult,
   MessageType.StrictRead,
   MessageType.StrictReadResult,
+  MessageType.StrictSubscribe,
+  MessageType.StrictUnsubscribe,
+  MessageType.StrictChanged,
 ])
 
 export function isStrictMessage(message: Message): boolean {
@@ -38,8 +42,9 @@ export function strictOpProblem(op: WriteOp, config: ServerConfig): string | nul
 
 /**
  * Routes a strict frame of an established link. Peers exchange replication messages and forward
- * requests to each other; clients may only send `StrictWrite` and `StrictRead`, answered on the same
- * connection. Anything else from a client is a protocol violation (FORBIDDEN).
+ * requests to each other (watch frames between peers are ignored: nodes never send them); clients
+ * may only send `StrictWrite` and `StrictRead`, answered on the same connection, and `StrictSubscribe`
+ * / `StrictUnsubscribe` (strict-watch.ts). Anything else from a client is a protocol violation (FORBIDDEN).
  */
 export function routeStrict(
   strict: StrictHost | null,
@@ -76,5 +81,9 @@ export function routeStrict(
     void strict.read(message.request).then((reply) => answer(connection, { type: MessageType.StrictReadResult, requestId: message.requestId, reply }))
     return
   }
-  connection.reject('FORBIDDEN', CloseCode.FORBIDDEN, 'clients may send only StrictWrite and StrictRead of the strict messages')
+  if (message.type === MessageType.StrictSubscribe || message.type === MessageType.StrictUnsubscribe) {
+    routeWatch(strict, config, connection, message)
+    return
+  }
+  connection.reject('FORBIDDEN', CloseCode.FORBIDDEN, 'clients may send only StrictWrite, StrictRead, StrictSubscribe and StrictUnsubscribe of the strict messages')
 }

@@ -12,6 +12,9 @@ import {
   type StrictPeerMessage,
   type StrictReadMessage,
   type StrictReadResultMessage,
+  type StrictChangedMessage,
+  type StrictSubscribeMessage,
+  type StrictUnsubscribeMessage,
   type StrictWriteMessage,
   type StrictWriteResultMessage,
 } from '../../../core/codec/index.js'
@@ -300,6 +303,24 @@ const arbStrictReadResult: fc.Arbitrary<StrictReadResultMessage> = record({
   reply: arbReadReply,
 })
 
+const arbStrictSubscribe: fc.Arbitrary<StrictSubscribeMessage> = record({
+  type: fc.constant(MessageType.StrictSubscribe),
+  requestId: arbUint,
+  collection: arbText,
+  id: nullable(arbText),
+})
+const arbStrictUnsubscribe: fc.Arbitrary<StrictUnsubscribeMessage> = record({
+  type: fc.constant(MessageType.StrictUnsubscribe),
+  requestId: arbUint,
+})
+const arbStrictChanged: fc.Arbitrary<StrictChangedMessage> = record({
+  type: fc.constant(MessageType.StrictChanged),
+  requestId: arbUint,
+  id: arbText,
+  document: nullable(arbStoredDocument),
+  position: arbPosition,
+})
+
 const FRAME_ARBITRARIES: [string, fc.Arbitrary<Message>][] = [
   ['Strict append', peer(arbAppend)],
   ['Strict snapshot', peer(arbSnapshotMessage)],
@@ -313,6 +334,9 @@ const FRAME_ARBITRARIES: [string, fc.Arbitrary<Message>][] = [
   ['StrictWriteResult', arbStrictWriteResult],
   ['StrictRead', arbStrictRead],
   ['StrictReadResult', arbStrictReadResult],
+  ['StrictSubscribe', arbStrictSubscribe],
+  ['StrictUnsubscribe', arbStrictUnsubscribe],
+  ['StrictChanged', arbStrictChanged],
 ]
 
 /** Every strict frame, each kind equally likely. */
@@ -501,6 +525,22 @@ describe('strict codec: round trip', () => {
     expectSame(decodeMessage(encodeMessage(patch)), patch)
   })
 
+  it('[PR1] the wire layout of the watch frames (13–15) is pinned; a whole-collection subscribe differs from id ""', () => {
+    expect(hex(encodeMessage({ type: MessageType.StrictSubscribe, requestId: 5, collection: 'c', id: 'd' }))).toBe('0d 05 01 63 01 01 64')
+    expect(hex(encodeMessage({ type: MessageType.StrictSubscribe, requestId: 5, collection: 'c', id: null }))).toBe('0d 05 01 63 00')
+    expect(hex(encodeMessage({ type: MessageType.StrictSubscribe, requestId: 5, collection: 'c', id: '' }))).toBe('0d 05 01 63 01 00')
+    expect(hex(encodeMessage({ type: MessageType.StrictUnsubscribe, requestId: 300 }))).toBe('0e ac 02')
+    const changed: StrictChangedMessage = {
+      type: MessageType.StrictChanged,
+      requestId: 5,
+      id: 'd',
+      document: { version: 7, value: { n: 1 } },
+      position: { epoch: 2, lsn: 9 },
+    }
+    expect(hex(encodeMessage(changed))).toBe('0f 05 01 64 01 07 08 01 01 6e 03 01 02 09')
+    expect(hex(encodeMessage({ ...changed, document: null }))).toBe('0f 05 01 64 00 02 09')
+  })
+
   it('[PR1] the wire layout of strict frames is pinned', () => {
     // Changing any of these is an incompatible wire change: bump PROTOCOL_VERSION.
     expect(hex(encodeMessage({ type: MessageType.Strict, message: { type: 'timeout-now', epoch: 3, from: 'a' } }))).toBe(
@@ -626,7 +666,7 @@ function expectValid(result: Message | DecodeError): void {
 describe('strict codec: hostile input', () => {
   it('[PR1] arbitrary bytes behind a strict type byte never throw anything but DecodeError', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 8, max: 12 }), fc.uint8Array({ maxLength: 512 }), (type, rest) => {
+      fc.property(fc.integer({ min: 8, max: 15 }), fc.uint8Array({ maxLength: 512 }), (type, rest) => {
         const input = new Uint8Array(rest.length + 1)
         input[0] = type
         input.set(rest, 1)
@@ -796,6 +836,9 @@ describe('strict codec: hostile input', () => {
     expectBadFrame(bytes(MessageType.StrictRead, 0, 0, 0, 0, 4, 0, 0), /unknown strictRead\.read 4/)
     // a read served by an empty node name
     expectBadFrame(bytes(MessageType.StrictReadResult, 0, 0, 0, 0, 0, 0, 0, 0), /node is empty/)
+    // watches: subscribe c with id presence 2; a change of d whose document presence is 2
+    expectBadFrame(bytes(MessageType.StrictSubscribe, 0, 1, 0x63, 2), /strictSubscribe\.id presence is 2/)
+    expectBadFrame(bytes(MessageType.StrictChanged, 0, 1, 0x64, 2, 1, 1), /strictChanged\.document presence is 2/)
   })
 
   it('[PR1] JSON values are validated: unknown tags, non-finite floats, duplicate keys, unsafe integers', () => {
