@@ -47,6 +47,8 @@ interface Subscription {
   requestId: number
   /** Per document: the newest position seen and the version it showed. Kept across sessions. */
   readonly seen: Map<string, { position: LogPosition; version: number }>
+  /** The ids of the latest run of frames at one position (a whole collection's state burst ends with StrictSynced). */
+  burst: { position: LogPosition; ids: Set<string> } | null
 }
 
 /**
@@ -77,7 +79,7 @@ export class StrictWatches {
     if (options.onError !== undefined && typeof options.onError !== 'function') throw new TypeError('Meridian client: onError must be a function')
     // A closed client delivers nothing: keeping the listener would only hold on to it.
     if (this.closed) return () => {}
-    const subscription: Subscription = { collection, id, listener, onError: options.onError, requestId: 0, seen: new Map() }
+    const subscription: Subscription = { collection, id, listener, onError: options.onError, requestId: 0, seen: new Map(), burst: null }
     this.subscriptions.add(subscription)
     if (this.connected) this.send(subscription)
     return () => {
@@ -101,7 +103,10 @@ export class StrictWatches {
   sessionEnded(): void {
     this.connected = false
     this.byRequest.clear()
-    for (const subscription of this.subscriptions) subscription.requestId = 0
+    for (const subscription of this.subscriptions) {
+      subscription.requestId = 0
+      subscription.burst = null
+    }
   }
 
   /** A frame of the current session; false when it is not about a subscription. */
@@ -109,6 +114,11 @@ export class StrictWatches {
     if (message.type === MessageType.StrictChanged) {
       const subscription = this.byRequest.get(message.requestId)
       if (subscription !== undefined) this.changed(subscription, message)
+      return true
+    }
+    if (message.type === MessageType.StrictSynced) {
+      const subscription = this.byRequest.get(message.requestId)
+      if (subscription !== undefined) this.synced(subscription, message.position)
       return true
     }
     if (message.type === MessageType.StrictReadResult && message.reply.status === 'rejected') {
@@ -144,8 +154,30 @@ export class StrictWatches {
     this.byRequest.set(requestId, subscription)
   }
 
+  /**
+   * A whole collection's state at `position` is complete: the documents of the burst at `position`
+   * exist; any other this listener still shows as existing was deleted meanwhile (while offline, or
+   * inside a snapshot the region installed), so it is shown deleted at `position`.
+   */
+  private synced(subscription: Subscription, position: LogPosition): void {
+    const burst = subscription.burst !== null && compareStrictPositions(subscription.burst.position, position) === 0 ? subscription.burst.ids : new Set<string>()
+    subscription.burst = null
+    for (const [id, last] of [...subscription.seen]) {
+      if (burst.has(id) || last.version === 0 || compareStrictPositions(last.position, position) >= 0) continue
+      subscription.seen.set(id, { position, version: 0 })
+      try {
+        subscription.listener({ id, value: null, version: 0, token: formatStrictToken(position), position })
+      } catch (error) {
+        reportListenerError(error)
+      }
+    }
+  }
+
   private changed(subscription: Subscription, message: StrictChangedMessage): void {
     const { id, document, position } = message
+    // Frames at one position in a row are a state burst (or one entry's changes): remember which ids.
+    if (subscription.burst === null || compareStrictPositions(subscription.burst.position, position) !== 0) subscription.burst = { position, ids: new Set() }
+    subscription.burst.ids.add(id)
     this.options.advance(position)
     const last = subscription.seen.get(id)
     // [RD2] for subscriptions: never older than what this listener already showed for the document.

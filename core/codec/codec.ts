@@ -15,7 +15,7 @@
  * Replicated       7 vector
  * Error            6 code:string message:string
  * Strict … StrictReadResult  8–12   -- strict mode: layouts in strict-codec.ts
- * StrictSubscribe … StrictChanged 13–15   -- strict watches: layouts in strict-watch-codec.ts
+ * StrictSubscribe … StrictSynced 13–16   -- strict watches: layouts in strict-watch-codec.ts
  * ```
  *
  * Both handshake frames start with `type protocolVersion` in every protocol version, so
@@ -128,6 +128,7 @@ export function encodeMessage(msg: Message): Uint8Array {
     case MessageType.StrictSubscribe:
     case MessageType.StrictUnsubscribe:
     case MessageType.StrictChanged:
+    case MessageType.StrictSynced:
       encoding.writeUint8(encoder, msg.type)
       writeStrictWatchFrame(encoder, msg)
       break
@@ -225,6 +226,7 @@ function readMessage(decoder: decoding.Decoder): Message {
     case MessageType.StrictSubscribe:
     case MessageType.StrictUnsubscribe:
     case MessageType.StrictChanged:
+    case MessageType.StrictSynced:
       return readStrictWatchFrame(decoder, type)
     default:
       throw new DecodeError(`unknown message type ${type}`)

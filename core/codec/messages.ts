@@ -29,6 +29,7 @@ export const MessageType = {
   StrictSubscribe: 13,
   StrictUnsubscribe: 14,
   StrictChanged: 15,
+  StrictSynced: 16,
 } as const
 export type MessageType = (typeof MessageType)[keyof typeof MessageType]
 
@@ -161,6 +162,18 @@ export interface StrictChangedMessage {
   readonly position: LogPosition
 }
 
+/**
+ * Server to client: every document the whole-collection subscription `requestId` holds at `position` has
+ * now been sent (after the initial state, and again after a replica installs a snapshot). A document
+ * the client knew that was not among the `StrictChanged` frames at that `position` no longer exists:
+ * this is how deletions missed while offline, or inside a snapshot, are learned.
+ */
+export interface StrictSyncedMessage {
+  readonly type: typeof MessageType.StrictSynced
+  readonly requestId: number
+  readonly position: LogPosition
+}
+
 export type Message =
   | HandshakeMessage
   | HandshakeAcceptMessage
@@ -177,3 +190,4 @@ export type Message =
   | StrictSubscribeMessage
   | StrictUnsubscribeMessage
   | StrictChangedMessage
+  | StrictSyncedMessage

@@ -7,6 +7,7 @@
  * StrictSubscribe   13 requestId:uint collection:string id:string?       -- id absent: the whole collection
  * StrictUnsubscribe 14 requestId:uint                                     -- the subscribe's requestId
  * StrictChanged     15 requestId:uint id:string document? position        -- document absent: deleted or absent
+ * StrictSynced      16 requestId:uint position                          -- a whole collection's state is complete
  * ```
  *
  * `x?` is a presence byte (0 absent, 1 present) then x; `document` and `position` are strict-ops.ts.
@@ -14,12 +15,12 @@
 import type * as decoding from 'lib0/decoding'
 import type * as encoding from 'lib0/encoding'
 import { MessageType } from './messages.js'
-import type { StrictChangedMessage, StrictSubscribeMessage, StrictUnsubscribeMessage } from './messages.js'
+import type { StrictChangedMessage, StrictSubscribeMessage, StrictSyncedMessage, StrictUnsubscribeMessage } from './messages.js'
 import { readNullable, readString, readUint, writeNullable, writeString, writeUint } from './primitives.js'
 import { readPosition, readStoredDocument, writePosition, writeStoredDocument } from './strict-ops.js'
 
 /** Every frame this file encodes and decodes. */
-export type StrictWatchFrame = StrictSubscribeMessage | StrictUnsubscribeMessage | StrictChangedMessage
+export type StrictWatchFrame = StrictSubscribeMessage | StrictUnsubscribeMessage | StrictChangedMessage | StrictSyncedMessage
 
 /** Writes `msg`'s fields after its type byte (the caller wrote that). RangeError when unrepresentable. */
 export function writeStrictWatchFrame(encoder: encoding.Encoder, msg: StrictWatchFrame): void {
@@ -38,6 +39,10 @@ export function writeStrictWatchFrame(encoder: encoding.Encoder, msg: StrictWatc
       writeString(encoder, 'strictChanged.id', msg.id, false)
       writeNullable(encoder, 'strictChanged.document', msg.document, (doc) => writeStoredDocument(encoder, 'strictChanged.document', doc))
       writePosition(encoder, 'strictChanged.position', msg.position)
+      return
+    case MessageType.StrictSynced:
+      writeUint(encoder, 'strictSynced.requestId', msg.requestId)
+      writePosition(encoder, 'strictSynced.position', msg.position)
       return
   }
 }
@@ -59,6 +64,10 @@ export function readStrictWatchFrame(decoder: decoding.Decoder, type: StrictWatc
       const document = readNullable(decoder, 'strictChanged.document', () => readStoredDocument(decoder, 'strictChanged.document'))
       const position = readPosition(decoder, 'strictChanged.position')
       return { type, requestId, id, document, position }
+    }
+    case MessageType.StrictSynced: {
+      const requestId = readUint(decoder, 'strictSynced.requestId')
+      return { type, requestId, position: readPosition(decoder, 'strictSynced.position') }
     }
   }
 }

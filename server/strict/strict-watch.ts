@@ -92,6 +92,8 @@ class ConnectionWatches {
     for (const [key, document] of this.host.node.documents()) {
       if (key.startsWith(prefix)) this.send(watch, key.slice(prefix.length), document, position)
     }
+    // The state at `position` is complete: what the client knew and did not just hear about is gone.
+    send(this.connection, { type: MessageType.StrictSynced, requestId: watch.requestId, position })
   }
 
   private send(watch: Watch, id: string, document: StoredDocument | null, position: LogPosition): void {

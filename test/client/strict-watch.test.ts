@@ -76,6 +76,27 @@ describe('strict subscriptions in the client (StrictWatches)', () => {
     expect(h.advanced.map((p) => p.lsn)).toEqual([10, 10, 11, 10, 10, 11, 12])
   })
 
+  it('StrictSynced ends a whole-collection state burst: a known document missing from it is shown deleted', () => {
+    const h = harness()
+    const seen: StrictChange[] = []
+    h.watches.sessionStarted()
+    h.watches.subscribe('accounts', null, (change) => seen.push(change))
+    h.changed(1, 'a', doc(5, 1), 10)
+    h.changed(1, 'b', doc(7, 2), 10)
+    h.watches.receive({ type: MessageType.StrictSynced, requestId: 1, position: { epoch: 1, lsn: 10 } })
+    expect(seen.map((c) => `${c.id}=${c.version}`)).toEqual(['a=5', 'b=7'])
+    // Offline while b is deleted; the next session's state has only a (unchanged).
+    h.watches.sessionEnded()
+    h.watches.sessionStarted()
+    h.changed(2, 'a', doc(5, 1), 14)
+    h.watches.receive({ type: MessageType.StrictSynced, requestId: 2, position: { epoch: 1, lsn: 14 } })
+    expect(seen.map((c) => `${c.id}=${c.version}`)).toEqual(['a=5', 'b=7', 'b=0'])
+    expect(seen.at(-1)).toMatchObject({ id: 'b', value: null, token: '1:14' })
+    // An empty collection at the next sync: a goes too.
+    h.watches.receive({ type: MessageType.StrictSynced, requestId: 2, position: { epoch: 1, lsn: 20 } })
+    expect(seen.map((c) => `${c.id}=${c.version}`)).toEqual(['a=5', 'b=7', 'b=0', 'a=0'])
+  })
+
   it('an absent document is delivered once as value null, version 0', () => {
     const h = harness()
     const seen: StrictChange[] = []

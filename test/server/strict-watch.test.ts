@@ -72,6 +72,9 @@ describe('strict watches (in-process cluster of 3)', () => {
     expect(initial.get('all-2')).toEqual({ n: 2 })
     // Every document of the node's strict state, nothing absent.
     expect(changes(client, 5).every((m) => m.document !== null)).toBe(true)
+    // The burst ends with StrictSynced at the same position: the state is complete there.
+    const synced = await client.next((m) => m.type === MessageType.StrictSynced && m.requestId === 5)
+    expect(synced.type === MessageType.StrictSynced && synced.position).toEqual(changes(client, 5)[0]?.position)
 
     const batch = await http(base(primary), 'POST', '/v1/accounts/_batch?w=majority', {
       ops: [

@@ -321,6 +321,12 @@ const arbStrictChanged: fc.Arbitrary<StrictChangedMessage> = record({
   position: arbPosition,
 })
 
+const arbStrictSynced: fc.Arbitrary<Message> = record({
+  type: fc.constant(MessageType.StrictSynced),
+  requestId: arbUint,
+  position: arbPosition,
+})
+
 const FRAME_ARBITRARIES: [string, fc.Arbitrary<Message>][] = [
   ['Strict append', peer(arbAppend)],
   ['Strict snapshot', peer(arbSnapshotMessage)],
@@ -337,6 +343,7 @@ const FRAME_ARBITRARIES: [string, fc.Arbitrary<Message>][] = [
   ['StrictSubscribe', arbStrictSubscribe],
   ['StrictUnsubscribe', arbStrictUnsubscribe],
   ['StrictChanged', arbStrictChanged],
+  ['StrictSynced', arbStrictSynced],
 ]
 
 /** Every strict frame, each kind equally likely. */
