@@ -19,16 +19,16 @@ export class LagTracker {
     this.capacity = capacity
   }
 
-  /** New entries at the end of this node's log (in LSN order). */
-  appended(entries: readonly LogEntry[], nowMs: number, sizeOf: (entry: LogEntry) => number): void {
-    for (const entry of entries) {
+  /** New entries at the end of this node's log (in LSN order), with their sizes on the log in bytes. */
+  appended(entries: readonly LogEntry[], sizes: readonly number[], nowMs: number): void {
+    for (const [i, entry] of entries.entries()) {
       const index = entry.lsn - this.firstLsn
       if (index < 0 || index > this.cumulativeBytes.length) this.reset(entry.lsn)
       const at = entry.lsn - this.firstLsn
       this.cumulativeBytes.length = at
       this.appendedAt.length = at
       const before = at === 0 ? this.baseBytes : (this.cumulativeBytes[at - 1] ?? this.baseBytes)
-      this.cumulativeBytes.push(before + sizeOf(entry))
+      this.cumulativeBytes.push(before + (sizes[i] ?? 0))
       this.appendedAt.push(nowMs)
     }
     const excess = this.cumulativeBytes.length - this.capacity

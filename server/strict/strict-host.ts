@@ -103,8 +103,7 @@ export class StrictHost {
       // them leave: if saving fails, the node fails (nothing more leaves it) and the core's call aborts.
       onHardState: (state) => this.persist(() => store.saveHardState(state)),
       onAppend: (entries) => {
-        store.append(entries)
-        this.lag.appended(entries, this.now(), entrySize)
+        this.lag.appended(entries, store.append(entries), this.now())
         this.requestFlush()
       },
       onTruncate: (fromLsn) => {
@@ -490,9 +489,4 @@ export class StrictHost {
     if (done) this.event('admin', `operator (${actor}) asked ${this.nodeId} to step down`)
     return done
   }
-}
-
-/** An entry's size on the log, as lag in bytes counts it (the WAL stores entries as JSON). */
-function entrySize(entry: LogEntry): number {
-  return JSON.stringify(entry).length
 }

@@ -56,6 +56,7 @@ import {
   StrictWal,
   isLogEntry,
   notifySync,
+  walRecordBytes,
   type StrictSyncHook,
   type WalRecovery,
 } from './strict-wal.js'
@@ -123,9 +124,10 @@ export interface StrictStore {
   /**
    * Appends to the WAL (volatile until a flush). LSNs are dense and follow the last one (or the
    * snapshot); anything else throws a RangeError (a programmer error). An I/O error does not throw:
-   * it fails the store and the next `flush()` rejects with it.
+   * it fails the store and the next `flush()` rejects with it. Returns each entry's size on the log
+   * in bytes (what replication lag in bytes counts).
    */
-  append(entries: readonly LogEntry[]): void
+  append(entries: readonly LogEntry[]): readonly number[]
   /**
    * Group commit: one fdatasync for everything appended so far; concurrent callers share it. Resolves
    * with the highest LSN now durable, or null if a truncateFrom() happened after this flush was called
@@ -287,17 +289,19 @@ class FileStore extends BaseStrictStore implements FileStrictStore {
     this.saveSync('hard-state', HARD_STATE_FILE, { epoch: state.epoch, votedFor: state.votedFor })
   }
 
-  append(entries: readonly LogEntry[]): void {
+  append(entries: readonly LogEntry[]): readonly number[] {
     this.assertOpen()
-    if (entries.length === 0) return
+    if (entries.length === 0) return []
     this.checkAppend(entries)
     this.last = (entries[entries.length - 1] as LogEntry).lsn
-    if (this.failed) return
-    try {
-      this.wal.append(entries)
-    } catch (err) {
-      this.commits.fail(err)
+    if (!this.failed) {
+      try {
+        return this.wal.append(entries)
+      } catch (err) {
+        this.commits.fail(err)
+      }
     }
+    return entries.map(walRecordBytes)
   }
 
   truncateFrom(fromLsn: number): void {
@@ -525,11 +529,13 @@ class MemoryStore extends BaseStrictStore implements StrictStore {
     this.assertOpen() // nothing to persist
   }
 
-  append(entries: readonly LogEntry[]): void {
+  append(entries: readonly LogEntry[]): readonly number[] {
     this.assertOpen()
-    if (entries.length === 0) return
+    if (entries.length === 0) return []
     this.checkAppend(entries)
     this.last = (entries[entries.length - 1] as LogEntry).lsn
+    // Nothing is written, but lag in bytes reads as it would with a file WAL.
+    return entries.map(walRecordBytes)
   }
 
   truncateFrom(fromLsn: number): void {

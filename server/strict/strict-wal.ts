@@ -132,6 +132,16 @@ function walRecord(e: LogEntry): LogEntry {
   return e.requestKey === undefined ? { epoch: e.epoch, lsn: e.lsn, op: e.op } : { epoch: e.epoch, lsn: e.lsn, op: e.op, requestKey: e.requestKey }
 }
 
+/** The payload of an entry's WAL record. */
+export function encodeWalRecord(entry: LogEntry): Buffer {
+  return Buffer.from(JSON.stringify(walRecord(entry)), 'utf8')
+}
+
+/** An entry's whole record size in bytes (header included), without writing it. */
+export function walRecordBytes(entry: LogEntry): number {
+  return RECORD_HEADER_BYTES + Buffer.byteLength(JSON.stringify(walRecord(entry)), 'utf8')
+}
+
 export function isLogEntry(value: unknown): value is LogEntry {
   if (typeof value !== 'object' || value === null) return false
   const { epoch, lsn, op, requestKey } = value as { epoch?: unknown; lsn?: unknown; op?: unknown; requestKey?: unknown }
@@ -290,8 +300,9 @@ export class StrictWal {
    * Writes `entries` (dense; the caller checked they follow the log) to the page cache, one positional
    * write per segment touched. Durable only once a sync round covering them completes.
    */
-  append(entries: readonly LogEntry[]): void {
-    const payloads = entries.map((e) => Buffer.from(JSON.stringify(walRecord(e)), 'utf8'))
+  /** Returns each entry's record size in bytes (header included): what lag in bytes counts. */
+  append(entries: readonly LogEntry[]): number[] {
+    const payloads = entries.map(encodeWalRecord)
     const limit = this.options.segmentBytes
     let index = 0
     while (index < entries.length) {
@@ -331,6 +342,7 @@ export class StrictWal {
       segment.dirty = true
       index = end
     }
+    return payloads.map((payload) => RECORD_HEADER_BYTES + payload.length)
   }
 
   /**
