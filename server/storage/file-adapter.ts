@@ -76,6 +76,7 @@ import {
   hasKeyPrefix,
 } from '../../core/storage/keys.js'
 import { fsyncDir, isNotFound, OPEN_RW_CREATE, OPEN_RW_TRUNCATE, readFully, writeAll, writeFileAtomic } from './fs-util.js'
+import { claimFormat } from './format-file.js'
 import {
   BLOB_COMPACT_FILE,
   BLOB_FILE,
@@ -1217,31 +1218,14 @@ export class FileStorageAdapter implements StorageAdapter {
     if (this.blob) this.maybeCompact(this.blob)
   }
 
-  private async checkFormat(): Promise<void> {
-    const path = join(this.dir, FORMAT_FILE)
-    let content: string | null = null
-    try {
-      content = await readFile(path, 'utf8')
-    } catch (err) {
-      if (!isNotFound(err)) throw err
-    }
-    if (content !== null) {
-      if (content !== FORMAT_CONTENT) {
-        throw new StorageError('io', `${path} says ${JSON.stringify(content.slice(0, 60))}; expected ${JSON.stringify(FORMAT_CONTENT)}`)
-      }
-      return
-    }
-    // A new store, or one whose creation crashed before FORMAT was in place. Refuse a directory that
-    // holds anything else: a mistyped dataDir must not end up with our files among someone else's.
-    const ours = new Set([FORMAT_FILE, `${FORMAT_FILE}.tmp`, BLOB_FILE, BLOB_COMPACT_FILE, LOGS_DIR])
-    const foreign = (await readdir(this.dir)).filter((name) => !ours.has(name))
-    if (foreign.length > 0) {
-      throw new StorageError(
-        'io',
-        `${this.dir} is not empty and is not a Meridian file storage directory (found ${foreign.slice(0, 3).join(', ')})`,
-      )
-    }
-    await writeFileAtomic(path, Buffer.from(FORMAT_CONTENT, 'utf8'))
+  private checkFormat(): Promise<void> {
+    const ours = new Set([`${FORMAT_FILE}.tmp`, BLOB_FILE, BLOB_COMPACT_FILE, LOGS_DIR])
+    return claimFormat(this.dir, {
+      content: FORMAT_CONTENT,
+      isOurs: (name) => ours.has(name),
+      kind: 'a Meridian file storage directory',
+      error: (message) => new StorageError('io', message),
+    })
   }
 
   private async cutFile(

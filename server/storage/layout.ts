@@ -10,8 +10,9 @@
  * ```
  */
 import { createHash } from 'node:crypto'
+import { numberedFileName, parseNumberedFileName } from './format-file.js'
 
-export const FORMAT_FILE = 'FORMAT'
+export { FORMAT_FILE } from './format-file.js'
 export const FORMAT_CONTENT = 'meridian-file-storage 1\n'
 export const BLOB_FILE = 'blobs.log'
 export const BLOB_COMPACT_FILE = 'blobs.log.compact'
@@ -19,18 +20,13 @@ export const LOGS_DIR = 'logs'
 export const META_FILE = 'meta.json'
 
 const SEGMENT_DIGITS = 16 // Number.MAX_SAFE_INTEGER has 16 digits
-const SEGMENT_RE = /^(\d{16})\.seg$/
-
 export function segmentFileName(base: number): string {
-  return `${String(base).padStart(SEGMENT_DIGITS, '0')}.seg`
+  return numberedFileName(base, SEGMENT_DIGITS, '.seg')
 }
 
 /** The base index encoded in a segment file name, or undefined for any other file. */
 export function parseSegmentFileName(file: string): number | undefined {
-  const match = SEGMENT_RE.exec(file)
-  if (!match) return undefined
-  const base = Number(match[1])
-  return Number.isSafeInteger(base) && base >= 1 ? base : undefined
+  return parseNumberedFileName(file, SEGMENT_DIGITS, '.seg')
 }
 
 const MAX_READABLE_NAME = 120

@@ -46,10 +46,11 @@
  */
 import { randomUUID } from 'node:crypto'
 import { readdirSync, unlinkSync } from 'node:fs'
-import { open, readFile, readdir } from 'node:fs/promises'
+import { open, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { HardState, LogEntry, StrictOp, StrictRestore, StrictSnapshot } from '../../core/strict/index.js'
 import { fsyncDir, isNotFound } from '../storage/fs-util.js'
+import { claimFormat } from '../storage/format-file.js'
 import { GroupSync } from './group-sync.js'
 import {
   DEFAULT_SEGMENT_BYTES,
@@ -64,14 +65,12 @@ import {
   StrictStoreError,
   mkdirDurable,
   readJsonRecordFileSync,
-  writeFileAtomicSync,
   writeJsonRecordFileSync,
 } from './sync-files.js'
 
 export { StrictStoreError } from './sync-files.js'
 export { DEFAULT_SEGMENT_BYTES, type StrictSyncEvent, type StrictSyncHook, type StrictSyncReason, type WalRecovery } from './strict-wal.js'
 
-export const STRICT_FORMAT_FILE = 'FORMAT'
 export const STRICT_FORMAT_CONTENT = 'meridian-strict-store 1\n'
 export const HARD_STATE_FILE = 'hard-state.rec'
 export const SNAPSHOT_FILE = 'snapshot.rec'
@@ -456,26 +455,14 @@ function checkEntries(value: unknown, path: string): LogEntry[] {
 }
 
 /** Creates the FORMAT file in a new directory, or checks it; refuses a directory holding anything else. */
-async function checkFormat(dir: string): Promise<void> {
-  const path = join(dir, STRICT_FORMAT_FILE)
-  let content: string | undefined
-  try {
-    content = await readFile(path, 'utf8')
-  } catch (err) {
-    if (!isNotFound(err)) throw err
-  }
-  if (content !== undefined) {
-    if (content !== STRICT_FORMAT_CONTENT) {
-      throw new StrictStoreError(`${path} says ${JSON.stringify(content.slice(0, 60))}; expected ${JSON.stringify(STRICT_FORMAT_CONTENT)}`)
-    }
-    return
-  }
-  const ours = new Set([STRICT_FORMAT_FILE, HARD_STATE_FILE, SNAPSHOT_FILE, ROLLBACK_CANDIDATES_FILE, WAL_DIR, ROLLBACK_DIR])
-  const foreign = (await readdir(dir)).filter((name) => !ours.has(name) && !name.endsWith('.tmp'))
-  if (foreign.length > 0) {
-    throw new StrictStoreError(`${dir} is not empty and is not a Meridian strict store (found ${foreign.slice(0, 3).join(', ')})`)
-  }
-  writeFileAtomicSync(path, Buffer.from(STRICT_FORMAT_CONTENT, 'utf8'))
+function checkFormat(dir: string): Promise<void> {
+  const ours = new Set([HARD_STATE_FILE, SNAPSHOT_FILE, ROLLBACK_CANDIDATES_FILE, WAL_DIR, ROLLBACK_DIR])
+  return claimFormat(dir, {
+    content: STRICT_FORMAT_CONTENT,
+    isOurs: (name) => ours.has(name) || name.endsWith('.tmp'),
+    kind: 'a Meridian strict store',
+    error: (message) => new StrictStoreError(message),
+  })
 }
 
 /**

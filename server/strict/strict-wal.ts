@@ -21,26 +21,23 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 import type { LogEntry } from '../../core/strict/index.js'
 import { fsyncDir, isNotFound } from '../storage/fs-util.js'
+import { numberedFileName, parseNumberedFileName } from '../storage/format-file.js'
 import { RECORD_HEADER_BYTES, scanRecords, sealRecord, type ScanStopReason } from '../storage/record-format.js'
 import type { SyncRound } from './group-sync.js'
 import { fsyncDirSync, mkdirDurable, writeAllSync } from './sync-files.js'
 
 export const DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024
 const SEGMENT_DIGITS = 20
-const SEGMENT_RE = /^(\d{20})\.log$/
 
 const fdatasyncAsync = promisify(fdatasync)
 
 export function walSegmentName(firstLsn: number): string {
-  return `${String(firstLsn).padStart(SEGMENT_DIGITS, '0')}.log`
+  return numberedFileName(firstLsn, SEGMENT_DIGITS, '.log')
 }
 
 /** The first LSN encoded in a segment file name, or undefined for any other file. */
 export function parseWalSegmentName(name: string): number | undefined {
-  const match = SEGMENT_RE.exec(name)
-  if (!match) return undefined
-  const lsn = Number(match[1])
-  return Number.isSafeInteger(lsn) && lsn >= 1 ? lsn : undefined
+  return parseNumberedFileName(name, SEGMENT_DIGITS, '.log')
 }
 
 /** Why the store issued an fsync/fdatasync. */
