@@ -15,6 +15,7 @@ import type { ServerConfig } from '../config.js'
 import type { Logger } from '../logger.js'
 import { AppliedDocuments, type DocumentsAppliedListener } from './applied-documents.js'
 import { LagTracker } from './lag-tracker.js'
+import { TimedWaiters } from './timed-waiters.js'
 import { StrictRequests } from './strict-requests.js'
 import type { StrictStore } from './strict-store.js'
 
@@ -72,8 +73,9 @@ export class StrictHost {
   private barrierInFlight = false
   private barrierWaiters: ((token: LogPosition | null) => void)[] = []
   private readonly earlyOutcomes = new Map<number, WriteOutcome>()
-  private readonly applyWaiters = new Set<{ lsn: number; resolve: () => void }>()
-  private readonly roleWaiters = new Set<() => void>()
+  /** Keyed by the LSN each waits to see applied. */
+  private readonly applyWaiters = new TimedWaiters<number>()
+  private readonly roleWaiters = new TimedWaiters<null>()
   private readonly recentEvents: StrictEvent[] = []
   private appliesSinceCompactionCheck = 0
   private wasDegraded = false
@@ -172,10 +174,8 @@ export class StrictHost {
     if (this.timer !== null) clearInterval(this.timer)
     this.timer = null
     this.requests.close()
-    for (const waiter of this.applyWaiters) waiter.resolve()
-    this.applyWaiters.clear()
-    for (const wake of this.roleWaiters) wake()
-    this.roleWaiters.clear()
+    this.applyWaiters.wake()
+    this.roleWaiters.wake()
     for (const waiter of this.barrierWaiters.splice(0)) waiter(null)
     try {
       await this.options.store.flush()
@@ -263,12 +263,7 @@ export class StrictHost {
     this.reportedLsn = entry.lsn
     this.appliedDocuments.entryApplied(entry, (collection, id) => this.node.document(collection, id))
     const applied = this.node.applied
-    for (const waiter of this.applyWaiters) {
-      if (waiter.lsn <= applied) {
-        this.applyWaiters.delete(waiter)
-        waiter.resolve()
-      }
-    }
+    this.applyWaiters.wake((lsn) => lsn <= applied)
     this.appliesSinceCompactionCheck += 1
     if (this.appliesSinceCompactionCheck >= Math.min(COMPACTION_CHECK_EVERY, Math.ceil(this.options.config.strict.retainEntries / 2))) {
       this.appliesSinceCompactionCheck = 0
@@ -298,8 +293,7 @@ export class StrictHost {
     if (role === 'primary') this.counters.elections += 1
     const verb = role === 'primary' ? 'became primary' : role === 'candidate' ? 'stands for election' : 'follows'
     if (role !== 'candidate') this.event('role', `${this.nodeId} ${verb} in epoch ${epoch}`)
-    for (const wake of this.roleWaiters) wake()
-    this.roleWaiters.clear()
+    this.roleWaiters.wake()
   }
 
   private deliverOutcome(outcome: WriteOutcome): void {
@@ -405,36 +399,13 @@ export class StrictHost {
   /** Resolves once `lsn` is applied here, or after `timeoutMs` (the caller reads again to see which). */
   waitForApplied(lsn: number, timeoutMs: number): Promise<void> {
     if (this.node.applied >= lsn || this.closed) return Promise.resolve()
-    return new Promise((resolve) => {
-      const waiter = {
-        lsn,
-        resolve: () => {
-          clearTimeout(timer)
-          resolve()
-        },
-      }
-      const timer = setTimeout(() => {
-        this.applyWaiters.delete(waiter)
-        resolve()
-      }, Math.max(0, timeoutMs))
-      this.applyWaiters.add(waiter)
-    })
+    return this.applyWaiters.wait(lsn, timeoutMs)
   }
 
   /** Resolves at the next role change anywhere in view (or after `timeoutMs`). */
   waitForRoleChange(timeoutMs: number): Promise<void> {
     if (this.closed) return Promise.resolve()
-    return new Promise((resolve) => {
-      const wake = () => {
-        clearTimeout(timer)
-        resolve()
-      }
-      const timer = setTimeout(() => {
-        this.roleWaiters.delete(wake)
-        resolve()
-      }, Math.max(0, timeoutMs))
-      this.roleWaiters.add(wake)
-    })
+    return this.roleWaiters.wait(null, timeoutMs)
   }
 
   /**

@@ -8,9 +8,21 @@ const PRIMARY_POLL_MS = 50
 /** Extra time a forwarder gives the primary's answer beyond the write's own timeout. */
 const FORWARD_GRACE_MS = 500
 
-type Pending =
-  | { readonly kind: 'write'; readonly peer: string; readonly request: StrictWriteRequest; readonly resolve: (reply: StrictWriteReply) => void; readonly timer: NodeJS.Timeout }
-  | { readonly kind: 'read'; readonly peer: string; readonly resolve: (reply: StrictReadReply | null) => void; readonly timer: NodeJS.Timeout }
+/** How a request forwarded to another node ended. */
+type Forwarded =
+  | { readonly outcome: 'answered'; readonly message: Message }
+  /** The frame could not be sent: nothing left this node. */
+  | { readonly outcome: 'unsent' }
+  /** No answer in time, or the link dropped: the other node may have acted on it. */
+  | { readonly outcome: 'timeout' | 'lost' }
+
+interface Pending {
+  readonly peer: string
+  /** The message type of the answer. */
+  readonly answer: MessageType
+  readonly resolve: (result: Forwarded) => void
+  readonly timer: NodeJS.Timeout
+}
 
 export interface StrictRequestsOptions {
   readonly host: StrictHost
@@ -93,19 +105,31 @@ export class StrictRequests {
   }
 
   /** Null when the frame could not be sent (nothing left this node: safe to try again). */
-  private forwardWrite(peer: string, request: StrictWriteRequest): Promise<StrictWriteReply | null> {
+  private async forwardWrite(peer: string, request: StrictWriteRequest): Promise<StrictWriteReply | null> {
+    const result = await this.forward(peer, request.timeoutMs, MessageType.StrictWriteResult, (requestId) => ({ type: MessageType.StrictWrite, requestId, request }))
+    if (result.outcome === 'unsent') return null
+    if (result.outcome === 'answered' && result.message.type === MessageType.StrictWriteResult) return result.message.reply
+    // [ST3] handed over, answer lost: the primary may have written it.
+    return { status: 'indeterminate', token: null, requested: request.concern, reason: result.outcome === 'lost' ? 'unreachable' : 'timeout', reached: null }
+  }
+
+  /**
+   * Sends a request to `peer` and waits for the answer with the same request id, for the request's
+   * own timeout plus a grace period.
+   */
+  private forward(peer: string, timeoutMs: number | null, answer: MessageType, build: (requestId: number) => Message): Promise<Forwarded> {
     const requestId = this.nextRequestId++
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
         this.pending.delete(requestId)
-        resolve({ status: 'indeterminate', token: null, requested: request.concern, reason: 'timeout', reached: null })
-      }, (request.timeoutMs ?? 0) + FORWARD_GRACE_MS)
+        resolve({ outcome: 'timeout' })
+      }, (timeoutMs ?? 0) + FORWARD_GRACE_MS)
       timer.unref()
-      this.pending.set(requestId, { kind: 'write', peer, request, resolve, timer })
-      if (!this.options.send(peer, { type: MessageType.StrictWrite, requestId, request })) {
+      this.pending.set(requestId, { peer, answer, resolve, timer })
+      if (!this.options.send(peer, build(requestId))) {
         clearTimeout(timer)
         this.pending.delete(requestId)
-        resolve(null)
+        resolve({ outcome: 'unsent' })
       }
     })
   }
@@ -126,13 +150,12 @@ export class StrictRequests {
       return this.readAtReplica(request, deadline)
     }
     const local = await this.readLocal(request, deadline)
-    if (local.status === 'ok' && local.lagMs !== null && request.maxStalenessMs !== null && node.currentRole !== 'primary' && local.lagMs > request.maxStalenessMs) {
+    // [RD3] A replica that cannot show it is fresh enough (never caught up counts as too stale).
+    const bound = request.maxStalenessMs
+    if (local.status === 'ok' && bound !== null && node.currentRole !== 'primary' && (local.lagMs === null || local.lagMs > bound)) {
       if (!forwarded && request.read === 'nearest') return this.readAtPrimary(request, deadline)
-      return readError('TOO_STALE', `${this.host.nodeId} is ${local.lagMs} ms stale, more than maxStalenessMs ${request.maxStalenessMs}`)
-    }
-    if (local.status === 'ok' && local.lagMs === null && request.maxStalenessMs !== null && node.currentRole !== 'primary') {
-      if (!forwarded && request.read === 'nearest') return this.readAtPrimary(request, deadline)
-      return readError('TOO_STALE', `${this.host.nodeId} has not heard from a primary`)
+      const why = local.lagMs === null ? 'has not caught up with a primary yet' : `is ${local.lagMs} ms stale`
+      return readError('TOO_STALE', `${this.host.nodeId} ${why}, more than maxStalenessMs ${bound}`)
     }
     if (local.status === 'rejected' && local.error.code === 'NOT_YET' && !forwarded && request.read !== 'replica' && node.currentRole !== 'primary') {
       return this.readAtPrimary(request, deadline)
@@ -203,22 +226,10 @@ export class StrictRequests {
     return readError('UNAVAILABLE', 'no replica is reachable from this node')
   }
 
-  /** Null when the frame could not be sent or the link dropped before the answer. */
-  private forwardRead(peer: string, request: StrictReadRequest): Promise<StrictReadReply | null> {
-    const requestId = this.nextRequestId++
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.pending.delete(requestId)
-        resolve(null)
-      }, (request.timeoutMs ?? 0) + FORWARD_GRACE_MS)
-      timer.unref()
-      this.pending.set(requestId, { kind: 'read', peer, resolve, timer })
-      if (!this.options.send(peer, { type: MessageType.StrictRead, requestId, request })) {
-        clearTimeout(timer)
-        this.pending.delete(requestId)
-        resolve(null)
-      }
-    })
+  /** Null when the frame could not be sent, or no answer came (the caller tries elsewhere or gives up). */
+  private async forwardRead(peer: string, request: StrictReadRequest): Promise<StrictReadReply | null> {
+    const result = await this.forward(peer, request.timeoutMs, MessageType.StrictReadResult, (requestId) => ({ type: MessageType.StrictRead, requestId, request }))
+    return result.outcome === 'answered' && result.message.type === MessageType.StrictReadResult ? result.message.reply : null
   }
 
   // ------------------------------------------------------------------------------ peer traffic
@@ -240,11 +251,10 @@ export class StrictRequests {
   handleResult(peer: string, message: Message): void {
     if (message.type !== MessageType.StrictWriteResult && message.type !== MessageType.StrictReadResult) return
     const pending = this.pending.get(message.requestId)
-    if (pending === undefined || pending.peer !== peer) return
+    if (pending === undefined || pending.peer !== peer || pending.answer !== message.type) return
     this.pending.delete(message.requestId)
     clearTimeout(pending.timer)
-    if (pending.kind === 'write' && message.type === MessageType.StrictWriteResult) pending.resolve(message.reply)
-    else if (pending.kind === 'read' && message.type === MessageType.StrictReadResult) pending.resolve(message.reply)
+    pending.resolve({ outcome: 'answered', message })
   }
 
   /** The link to `peer` dropped: forwarded writes become indeterminate, reads are retried elsewhere. */
@@ -253,11 +263,7 @@ export class StrictRequests {
       if (pending.peer !== peer) continue
       this.pending.delete(id)
       clearTimeout(pending.timer)
-      if (pending.kind === 'write') {
-        pending.resolve({ status: 'indeterminate', token: null, requested: pending.request.concern, reason: 'unreachable', reached: null })
-      } else {
-        pending.resolve(null)
-      }
+      pending.resolve({ outcome: 'lost' })
     }
   }
 
