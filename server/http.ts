@@ -3,7 +3,7 @@ import { Hono, type Context } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
 import { cors } from 'hono/cors'
 import type { ServerConfig, StorageKind } from './config.js'
-import { toJson } from './json.js'
+import { jsonResponse } from './json-response.js'
 import type { Logger } from './logger.js'
 import type { ServerMetrics } from './metrics.js'
 import { packageRoot } from './package-root.js'
@@ -28,7 +28,6 @@ const STATUS_OF: Readonly<Record<ErrorCode, 400 | 404 | 413 | 500 | 501 | 503>> 
   INTERNAL: 500,
 }
 
-const JSON_TYPE = 'application/json; charset=utf-8'
 
 export interface HttpDeps {
   readonly config: ServerConfig
@@ -50,7 +49,7 @@ function strictRoleName(strict: StrictHost | null): string {
 }
 
 function json(c: Context, body: unknown, status: 200 | 400 | 404 | 413 | 500 | 501 | 503 = 200): Response {
-  return c.body(toJson(body), status, { 'content-type': JSON_TYPE })
+  return jsonResponse(c, body, status)
 }
 
 function errorResponse(c: Context, code: ErrorCode, message: string): Response {

@@ -1,14 +1,10 @@
 import type { Context, Hono } from 'hono'
 import type { ServerConfig } from '../config.js'
-import { toJson } from '../json.js'
+import { jsonResponse } from '../json-response.js'
 import { secretsEqual } from '../session.js'
 import type { StrictHost } from './strict-host.js'
 
-const JSON_TYPE = 'application/json; charset=utf-8'
-
-function respond(c: Context, body: unknown, status: 200 | 400 | 401 | 403 | 409 | 503): Response {
-  return c.body(toJson(body), status, { 'content-type': JSON_TYPE })
-}
+const respond = (c: Context, body: unknown, status: 200 | 400 | 401 | 403 | 409 | 503): Response => jsonResponse(c, body, status)
 
 export interface AdminRestDeps {
   readonly config: ServerConfig

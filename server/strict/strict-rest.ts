@@ -13,20 +13,17 @@ import {
   type WriteOp,
 } from '../../core/strict/index.js'
 import type { ServerConfig } from '../config.js'
-import { toJson } from '../json.js'
+import { jsonResponse } from '../json-response.js'
 import type { StrictHost } from './strict-host.js'
 import { strictOpProblem } from './strict-routing.js'
 
-const JSON_TYPE = 'application/json; charset=utf-8'
 
 /** A malformed REST request: 400 with a stable code. */
 class BadRequest extends Error {}
 
 type Status = 200 | 202 | 400 | 401 | 403 | 404 | 409 | 410 | 503 | 504
 
-function respond(c: Context, body: unknown, status: Status, headers: Record<string, string> = {}): Response {
-  return c.body(toJson(body), status, { 'content-type': JSON_TYPE, ...headers })
-}
+const respond = (c: Context, body: unknown, status: Status, headers: Record<string, string> = {}): Response => jsonResponse(c, body, status, headers)
 
 function errorBody(code: string, message: string, extra: Record<string, unknown> = {}) {
   return { error: { code, message, ...extra } }
