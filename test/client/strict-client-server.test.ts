@@ -2,8 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { StrictWriteRejected } from '../../client/errors.js'
 import { createNodeClient } from '../../client/node.js'
 import type { MeridianClient } from '../../client/client.js'
-import { freePort, waitFor } from '../helpers/cluster.js'
-import { FAST_STRICT, startCluster, type InProcessCluster } from '../server/in-process.js'
+import { freePort } from '../helpers/cluster.js'
+import { FAST_STRICT, primaryOf, startCluster, type InProcessCluster } from '../server/in-process.js'
 
 /** The strict client against a real in-process cluster of three: forwarding, typed rejections, queue, failover. */
 describe('strict client against three in-process regions', () => {
@@ -16,8 +16,7 @@ describe('strict client against three in-process regions', () => {
   beforeAll(async () => {
     cluster = await startCluster(['a', 'b', 'c'], 'mesh', FAST_STRICT)
     await cluster.waitConnected()
-    await waitFor(() => [...cluster.servers.values()].some((s) => s.strict?.node.currentRole === 'primary'), 5_000, 'a primary')
-    primary = [...cluster.servers.entries()].find(([, s]) => s.strict?.node.currentRole === 'primary')?.[0] as string
+    primary = await primaryOf(cluster)
     ;[replica, other] = ['a', 'b', 'c'].filter((id) => id !== primary) as [string, string]
   })
   afterAll(async () => {

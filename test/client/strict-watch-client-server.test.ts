@@ -4,7 +4,7 @@ import { StrictReadFailed } from '../../client/errors.js'
 import { createNodeClient } from '../../client/node.js'
 import type { StrictChange } from '../../client/strict-watch.js'
 import { waitFor } from '../helpers/cluster.js'
-import { FAST_STRICT, startCluster, type InProcessCluster } from '../server/in-process.js'
+import { FAST_STRICT, primaryOf, startCluster, type InProcessCluster } from '../server/in-process.js'
 
 type Account = { balance: number }
 
@@ -20,8 +20,7 @@ describe('strict subscriptions against three in-process regions', () => {
   beforeAll(async () => {
     cluster = await startCluster(['a', 'b', 'c'], 'mesh', FAST_STRICT)
     await cluster.waitConnected()
-    await waitFor(() => [...cluster.servers.values()].some((s) => s.strict?.node.currentRole === 'primary'), 5_000, 'a primary')
-    primary = [...cluster.servers.entries()].find(([, s]) => s.strict?.node.currentRole === 'primary')?.[0] as string
+    primary = await primaryOf(cluster)
     ;[replica, other] = ['a', 'b', 'c'].filter((id) => id !== primary) as [string, string]
     writer = createNodeClient({ urls: [cluster.server(primary).url], minDelayMs: 20, maxDelayMs: 50 })
     watcher = createNodeClient({ urls: [cluster.server(replica).url, cluster.server(other).url], minDelayMs: 20, maxDelayMs: 50 })

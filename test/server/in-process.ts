@@ -149,3 +149,20 @@ export async function http(
   }
   return { status: response.status, json, headers: response.headers }
 }
+
+/** Waits until exactly one of `among` (default: every server) is the strict primary; its id. */
+export async function primaryOf(cluster: InProcessCluster, among?: readonly string[]): Promise<string> {
+  let primary = ''
+  await waitFor(
+    () => {
+      const primaries = [...cluster.servers.entries()]
+        .filter(([id]) => among === undefined || among.includes(id))
+        .filter(([, s]) => s.strict?.node.currentRole === 'primary')
+      primary = primaries[0]?.[0] ?? ''
+      return primaries.length === 1
+    },
+    5_000,
+    'one strict primary',
+  )
+  return primary
+}

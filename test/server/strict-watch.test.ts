@@ -3,7 +3,7 @@ import { CloseCode, MessageType, type Message, type StrictChangedMessage } from 
 import type { StrictHost } from '../../server/strict/strict-host.js'
 import { MAX_WATCHES_PER_CONNECTION } from '../../server/strict/strict-watch.js'
 import { waitFor } from '../helpers/cluster.js'
-import { FAST_STRICT, acceptedClient, http, startCluster, type InProcessCluster, type RawClient } from './in-process.js'
+import { FAST_STRICT, acceptedClient, http, primaryOf, startCluster, type InProcessCluster, type RawClient } from './in-process.js'
 
 type ReadResult = Extract<Message, { type: typeof MessageType.StrictReadResult }>
 
@@ -19,8 +19,7 @@ describe('strict watches (in-process cluster of 3)', () => {
   beforeAll(async () => {
     cluster = await startCluster(['a', 'b', 'c'], 'mesh', FAST_STRICT)
     await cluster.waitConnected()
-    await waitFor(() => [...cluster.servers.values()].filter((s) => s.strict?.node.currentRole === 'primary').length === 1, 5_000, 'a primary')
-    primary = [...cluster.servers.entries()].find(([, s]) => s.strict?.node.currentRole === 'primary')?.[0] as string
+    primary = await primaryOf(cluster)
     replica = ['a', 'b', 'c'].find((id) => id !== primary) as string
   })
   afterAll(() => cluster.close())

@@ -1,24 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { MessageType, type Message } from '../../core/codec/index.js'
-import { waitFor } from '../helpers/cluster.js'
-import { FAST_STRICT, acceptedClient, http, startCluster, type InProcessCluster } from './in-process.js'
-
-
-async function primaryOf(cluster: InProcessCluster, among?: readonly string[]): Promise<string> {
-  let primary = ''
-  await waitFor(
-    () => {
-      const primaries = [...cluster.servers.entries()]
-        .filter(([id]) => among === undefined || among.includes(id))
-        .filter(([, s]) => s.strict?.node.currentRole === 'primary')
-      primary = primaries[0]?.[0] ?? ''
-      return primaries.length === 1
-    },
-    5_000,
-    'one strict primary',
-  )
-  return primary
-}
+import { FAST_STRICT, acceptedClient, http, primaryOf, startCluster, type InProcessCluster } from './in-process.js'
 
 describe('strict collections over REST and WebSocket (in-process cluster of 3)', () => {
   let cluster: InProcessCluster

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest'
+import { tinyCluster } from './tiny-cluster.js'
 import {
   DocumentState,
   RequestKeyTable,
   StrictNode,
   WriteTracker,
   type LogEntry,
-  type StrictMessage,
   type StrictSnapshot,
   type WriteOutcome,
   type WriteSubmission,
@@ -21,38 +21,12 @@ const accepted = (w: WriteSubmission) => {
 
 /** A tiny synchronous cluster (as in strict-units.test.ts), keeping what each node appended. */
 function cluster(ids: string[]) {
-  const queue: { to: string; message: StrictMessage }[] = []
-  const outcomes: WriteOutcome[] = []
   const snapshots = new Map<string, StrictSnapshot>()
-  const appended = new Map<string, LogEntry[]>()
-  let r = 0.1
-  const nodes = new Map<string, StrictNode>()
-  for (const id of ids) {
-    appended.set(id, [])
-    nodes.set(
-      id,
-      new StrictNode({
-        id,
-        members: ids,
-        random: () => (r = (r * 7.13) % 1),
-        send: (to, message) => queue.push({ to, message }),
-        onWriteOutcome: (o) => outcomes.push(o),
-        onSnapshot: (s) => snapshots.set(id, s),
-        onAppend: (entries) => appended.get(id)?.push(...entries),
-      }),
-    )
-  }
-  const node = (id: string) => nodes.get(id) as StrictNode
-  const deliver = (blocked: Set<string> = new Set()) => {
-    for (let i = 0; i < 10_000 && queue.length > 0; i++) {
-      const { to, message } = queue.shift() as { to: string; message: StrictMessage }
-      if (blocked.has(to) || blocked.has(message.from)) continue
-      node(to).receive(message)
-    }
-  }
-  const durable = () => {
-    for (const n of nodes.values()) n.markDurable(n.lastPosition.lsn)
-  }
+  const appended = new Map<string, LogEntry[]>(ids.map((id) => [id, []]))
+  const { node, queue, deliver, durable, outcomes } = tinyCluster(ids, (id) => ({
+    onSnapshot: (s) => snapshots.set(id, s),
+    onAppend: (entries) => appended.get(id)?.push(...entries),
+  }))
   /** Replicates, makes everything durable and spreads the commit index. */
   const settle = (blocked: Set<string> = new Set(), now = 10) => {
     deliver(blocked)

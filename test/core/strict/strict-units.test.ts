@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest'
+import { tinyCluster } from './tiny-cluster.js'
 import {
   checkPreconditions,
   DocumentState,
@@ -8,7 +9,6 @@ import {
   StrictLog,
   StrictNode,
   WriteTracker,
-  type StrictMessage,
   type WriteOutcome,
 } from '../../../core/strict/index.js'
 
@@ -91,38 +91,11 @@ describe('write-concern accounting', () => {
   })
 })
 
-/** A tiny synchronous cluster for node-level unit tests. */
+/** A tiny synchronous cluster for node-level unit tests, recording rollbacks as `node@epoch:lsn`. */
 function cluster(ids: string[]) {
-  const queue: { to: string; message: StrictMessage }[] = []
-  const outcomes: WriteOutcome[] = []
   const rollbacks: string[] = []
-  let r = 0.1
-  const nodes = new Map<string, StrictNode>()
-  for (const id of ids) {
-    nodes.set(
-      id,
-      new StrictNode({
-        id,
-        members: ids,
-        random: () => (r = (r * 7.13) % 1),
-        send: (to, message) => queue.push({ to, message }),
-        onWriteOutcome: (o) => outcomes.push(o),
-        onRollback: (removed) => rollbacks.push(...removed.map((e) => `${id}@${e.epoch}:${e.lsn}`)),
-      }),
-    )
-  }
-  const node = (id: string) => nodes.get(id) as StrictNode
-  const deliver = (blocked: Set<string> = new Set()) => {
-    for (let i = 0; i < 10_000 && queue.length > 0; i++) {
-      const { to, message } = queue.shift() as { to: string; message: StrictMessage }
-      if (blocked.has(to) || blocked.has(message.from)) continue
-      node(to).receive(message)
-    }
-  }
-  const durable = () => {
-    for (const n of nodes.values()) n.markDurable(n.lastPosition.lsn)
-  }
-  return { node, queue, deliver, durable, outcomes, rollbacks }
+  const c = tinyCluster(ids, (id) => ({ onRollback: (removed) => rollbacks.push(...removed.map((e) => `${id}@${e.epoch}:${e.lsn}`)) }))
+  return { ...c, rollbacks }
 }
 
 describe('StrictNode', () => {
