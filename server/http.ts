@@ -17,12 +17,11 @@ import { registerStrictRest } from './strict/strict-rest.js'
 
 export type ErrorCode = WriteErrorCode | 'PAYLOAD_TOO_LARGE' | 'INTERNAL'
 
-const STATUS_OF: Readonly<Record<ErrorCode, 400 | 404 | 413 | 500 | 501 | 503>> = {
+const STATUS_OF: Readonly<Record<ErrorCode, 400 | 404 | 413 | 500 | 503>> = {
   BAD_REQUEST: 400,
   NOT_FOUND: 404,
   UNKNOWN_COLLECTION: 404,
   UNSUPPORTED_FOR_TYPE: 400,
-  STRICT_NOT_AVAILABLE: 501,
   PAYLOAD_TOO_LARGE: 413,
   UNAVAILABLE: 503,
   INTERNAL: 500,
@@ -48,7 +47,7 @@ function strictRoleName(strict: StrictHost | null): string {
   return role === 'follower' ? 'replica' : role
 }
 
-function json(c: Context, body: unknown, status: 200 | 400 | 404 | 413 | 500 | 501 | 503 = 200): Response {
+function json(c: Context, body: unknown, status: 200 | 400 | 404 | 413 | 500 | 503 = 200): Response {
   return jsonResponse(c, body, status)
 }
 

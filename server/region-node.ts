@@ -33,7 +33,6 @@ export type WriteErrorCode =
   | 'NOT_FOUND'
   | 'UNKNOWN_COLLECTION'
   | 'UNSUPPORTED_FOR_TYPE'
-  | 'STRICT_NOT_AVAILABLE'
   | 'UNAVAILABLE'
 
 /** A refused read or write; `code` is stable (docs/server.md, REST errors). */
@@ -461,8 +460,9 @@ export class RegionNode {
   private collection(collection: string): CollectionConfig {
     const spec = Object.hasOwn(this.config.collections, collection) ? this.config.collections[collection] : undefined
     if (spec === undefined) throw new WriteError('UNKNOWN_COLLECTION', `no collection ${JSON.stringify(collection)}`)
+    // REST routes strict collections to server/strict before they get here; direct callers learn why.
     if (spec.mode === 'strict') {
-      throw new WriteError('STRICT_NOT_AVAILABLE', `collection ${JSON.stringify(collection)} is strict: its writes go through the strict log (server/strict), not the crdt mesh`)
+      throw new WriteError('UNSUPPORTED_FOR_TYPE', `collection ${JSON.stringify(collection)} is strict: it lives in the strict log (StrictHost), not the crdt mesh`)
     }
     return spec
   }
