@@ -1,6 +1,7 @@
 import { encodeMessage } from '../core/codec/codec.js'
 import { MessageType, type Message } from '../core/codec/messages.js'
 import type { StrictReadReply, StrictReadRequest, StrictWriteReply, StrictWriteRequest } from '../core/strict/requests.js'
+import { comparePositions, formatPosition, parsePosition } from '../core/strict/positions.js'
 import type { LogPosition, WriteConcern, WriteOp } from '../core/strict/types.js'
 import type { Timers } from './connection.js'
 import { ClientClosedError, StrictReadFailed, StrictWriteRejected } from './errors.js'
@@ -639,21 +640,17 @@ export class StrictChannel {
 }
 
 /** `epoch:lsn`, the form tokens take in results and in a read's `after`. */
-export function formatStrictToken(position: LogPosition): string {
-  return `${position.epoch}:${position.lsn}`
-}
+export const formatStrictToken = formatPosition
 
 /** Parses an `epoch:lsn` token; throws a TypeError for anything else. */
 export function parseStrictToken(token: string): LogPosition {
-  const match = typeof token === 'string' ? /^(\d{1,15}):(\d{1,15})$/.exec(token) : null
-  if (!match) throw new TypeError(`Meridian client: ${JSON.stringify(token)} is not a strict token (epoch:lsn)`)
-  return { epoch: Number(match[1]), lsn: Number(match[2]) }
+  const position = parsePosition(token)
+  if (position === null) throw new TypeError(`Meridian client: ${JSON.stringify(token)} is not a strict token (epoch:lsn)`)
+  return position
 }
 
 /** Orders positions by lsn, then epoch. */
-export function compareStrictPositions(a: LogPosition, b: LogPosition): number {
-  return a.lsn !== b.lsn ? a.lsn - b.lsn : a.epoch - b.epoch
-}
+export const compareStrictPositions = comparePositions
 
 function maxPosition(a: LogPosition | null, b: LogPosition | null): LogPosition | null {
   if (a === null) return b

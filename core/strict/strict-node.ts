@@ -10,6 +10,7 @@ import type {
   StrictMessage,
   VoteMessage,
 } from './messages.js'
+import { formatPosition } from './positions.js'
 import { readDocument } from './reads.js'
 import { PendingRequestKeys } from './request-keys.js'
 import { applyDocumentOp, checkPreconditions, strictKey, DocumentState } from './state.js'
@@ -618,8 +619,8 @@ export class StrictNode {
     this.durableLsn = Math.min(this.durableLsn, fromLsn - 1)
     this.matchedLsn = Math.min(this.matchedLsn, fromLsn - 1)
     this.options.onTruncate?.(fromLsn)
-    const known = new Set(this.rollbackCandidates.map(positionKey))
-    const fresh = removed.filter((entry) => isRollback(entry) && !known.has(positionKey(entry)))
+    const known = new Set(this.rollbackCandidates.map(formatPosition))
+    const fresh = removed.filter((entry) => isRollback(entry) && !known.has(formatPosition(entry)))
     if (fresh.length > 0) {
       this.rollbackCandidates = [...this.rollbackCandidates, ...fresh]
       this.options.onRollbackCandidates?.(this.rollbackCandidates)
@@ -1018,10 +1019,6 @@ export class StrictNode {
     this.rollbackCandidates = [...(restore.rollbackCandidates ?? [])]
     this.decideRollbackCandidates()
   }
-}
-
-function positionKey(entry: LogEntry): string {
-  return `${entry.epoch}:${entry.lsn}`
 }
 
 function validate(op: WriteOp): string | null {

@@ -1,6 +1,7 @@
 import { MessageType, type Message } from '../../core/codec/index.js'
 import {
   StrictNode,
+  formatPosition,
   type LogEntry,
   type LogPosition,
   type StrictMessage,
@@ -308,7 +309,7 @@ export class StrictHost {
   }
 
   private recordRollback(entries: readonly LogEntry[]): void {
-    const list = entries.map((e) => `${e.epoch}:${e.lsn}`).join(', ')
+    const list = entries.map(formatPosition).join(', ')
     this.options.store.recordRollback(entries, this.wallClock()).then(
       (file) => {
         // Counted once on disk, so whoever sees the count can read the file.

@@ -4,6 +4,8 @@ import {
   WRITE_CONCERNS,
   type DocumentOp,
   type JsonValue,
+  formatPosition,
+  parsePosition,
   type LogPosition,
   type Precondition,
   type ReadPreference,
@@ -29,15 +31,11 @@ function errorBody(code: string, message: string, extra: Record<string, unknown>
   return { error: { code, message, ...extra } }
 }
 
-export function formatToken(token: LogPosition): string {
-  return `${token.epoch}:${token.lsn}`
-}
-
 /** `epoch:lsn` → position; BadRequest otherwise. */
-export function parseToken(value: string, name = 'after'): LogPosition {
-  const match = /^(\d{1,15}):(\d{1,15})$/.exec(value)
-  if (!match) throw new BadRequest(`${name} must be a token "epoch:lsn" as returned by a write, got ${JSON.stringify(value)}`)
-  return { epoch: Number(match[1]), lsn: Number(match[2]) }
+function parseToken(value: string, name = 'after'): LogPosition {
+  const position = parsePosition(value)
+  if (position === null) throw new BadRequest(`${name} must be a token "epoch:lsn" as returned by a write, got ${JSON.stringify(value)}`)
+  return position
 }
 
 function parseConcern(value: string | undefined): WriteConcern {
@@ -128,14 +126,14 @@ function parseIdempotencyKey(value: string | undefined): string | null {
 
 function writeResponse(c: Context, reply: StrictWriteReply): Response {
   if (reply.status === 'acknowledged') {
-    const body = { status: 'acknowledged', token: formatToken(reply.token), requested: reply.requested, level: reply.level, degraded: reply.degraded }
+    const body = { status: 'acknowledged', token: formatPosition(reply.token), requested: reply.requested, level: reply.level, degraded: reply.degraded }
     return respond(c, reply.duplicate === true ? { ...body, duplicate: true } : body, 200, {
-      'x-meridian-token': formatToken(reply.token),
+      'x-meridian-token': formatPosition(reply.token),
     })
   }
   if (reply.status === 'indeterminate') {
     // [ST3] Not a failure: the write may yet survive. 202 says "accepted, outcome unknown".
-    return respond(c, { status: 'indeterminate', token: reply.token === null ? null : formatToken(reply.token), requested: reply.requested, reason: reply.reason, reached: reply.reached }, 202)
+    return respond(c, { status: 'indeterminate', token: reply.token === null ? null : formatPosition(reply.token), requested: reply.requested, reason: reply.reason, reached: reply.reached }, 202)
   }
   const error = reply.error
   switch (error.code) {
@@ -161,7 +159,7 @@ const READ_ERROR_STATUS: Readonly<Record<string, Status>> = {
 function readResponse(c: Context, collection: string, id: string, reply: StrictReadReply): Response {
   if (reply.status === 'rejected') return respond(c, errorBody(reply.error.code, reply.error.message), READ_ERROR_STATUS[reply.error.code] ?? 503)
   const headers: Record<string, string> = {
-    'x-meridian-token': `${reply.appliedEpoch}:${reply.appliedLsn}`,
+    'x-meridian-token': formatPosition({ epoch: reply.appliedEpoch, lsn: reply.appliedLsn }),
     'x-meridian-node': reply.node,
     // [RD3] how stale the serving node was; "unknown" when it never heard from a primary.
     'x-meridian-lag-ms': reply.lagMs === null ? 'unknown' : String(reply.lagMs),
