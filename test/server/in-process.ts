@@ -136,8 +136,9 @@ export async function http(
   path: string,
   body?: unknown,
   headers?: Record<string, string>,
+  signal?: AbortSignal,
 ): Promise<{ status: number; json: any; headers: Headers }> {
-  const init: RequestInit = headers === undefined ? { method } : { method, headers }
+  const init: RequestInit = { method, ...(headers === undefined ? {} : { headers }), ...(signal === undefined ? {} : { signal }) }
   if (body !== undefined) init.body = typeof body === 'string' ? body : JSON.stringify(body)
   const response = await fetch(`${base}${path}`, init)
   const text = await response.text()

@@ -9,6 +9,7 @@
  * credit is missing from the final documents (its id is not in the account's `applied` list, so
  * its effect on the balance was overwritten).
  */
+import { http } from '../../server/in-process.js'
 import { seededRandom } from '../../core/crdt/helpers.js'
 import type { PartitionedCluster } from '../../helpers/partitioned-cluster.js'
 
@@ -108,17 +109,8 @@ export interface Reply {
 /** One request with a client-side timeout; status 0 when no answer came (network error or timeout). */
 export async function call(base: string, method: string, path: string, body?: unknown, timeoutMs = 5_000): Promise<Reply> {
   try {
-    const init: RequestInit = { method, signal: AbortSignal.timeout(timeoutMs) }
-    if (body !== undefined) init.body = JSON.stringify(body)
-    const response = await fetch(`${base}${path}`, init)
-    const text = await response.text()
-    let json: unknown = text
-    try {
-      json = JSON.parse(text)
-    } catch {
-      // not JSON
-    }
-    return { status: response.status, json }
+    const { status, json } = await http(base, method, path, body, undefined, AbortSignal.timeout(timeoutMs))
+    return { status, json }
   } catch (err) {
     return { status: 0, json: { error: { code: 'NO_ANSWER', message: String(err) } } }
   }
