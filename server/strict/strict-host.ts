@@ -81,7 +81,7 @@ export class StrictHost {
   private appliesSinceCompactionCheck = 0
   private wasDegraded = false
   /** Counters for /status and metrics. */
-  readonly counters = { rollbackEntries: 0, elections: 0, forwardedWrites: 0, storageFailures: 0 }
+  readonly counters = { rollbackEntries: 0, elections: 0 }
   private storageFailure: Error | null = null
 
   constructor(options: StrictHostOptions) {
@@ -236,7 +236,6 @@ export class StrictHost {
   private failStorage(err: Error): void {
     if (this.storageFailure !== null) return
     this.storageFailure = err
-    this.counters.storageFailures += 1
     this.options.logger.error('strict storage failed; this node stops taking part in strict replication until restarted', err)
     this.event('storage', `storage failed: ${err.message}`)
     // Not re-entrantly: this may run inside one of the node's own callbacks. Pending writes become

@@ -130,7 +130,7 @@ function walRecord(e: LogEntry): LogEntry {
 }
 
 /** The payload of an entry's WAL record. */
-export function encodeWalRecord(entry: LogEntry): Buffer {
+function encodeWalRecord(entry: LogEntry): Buffer {
   return Buffer.from(JSON.stringify(walRecord(entry)), 'utf8')
 }
 
