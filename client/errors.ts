@@ -23,7 +23,8 @@ export class ClientClosedError extends Error {
  *
  * `fatal` errors (`UNAUTHORIZED`, `FORBIDDEN`, `VERSION_MISMATCH`) stop reconnecting: retrying
  * blindly cannot fix a wrong token or an incompatible protocol. Everything else is retried with
- * backoff, moving to the next region URL.
+ * backoff, moving to the next region URL; `RESYNC_LIMIT` (the region refused to resend, yet again,
+ * what this session already had) waits the longest backoff delay first.
  */
 export class ConnectionError extends Error {
   readonly code: ConnectionErrorCode
@@ -69,7 +70,7 @@ function describe(code: string, url: string, closeCode: number | undefined, serv
 }
 
 /** Why a strict write was refused. Nothing was written in every case. */
-export type StrictWriteRejectionCode = 'PRECONDITION_FAILED' | 'INVALID_OP' | 'UNAVAILABLE' | 'NOT_PRIMARY'
+export type StrictWriteRejectionCode = 'PRECONDITION_FAILED' | 'INVALID_OP' | 'INVALID_VALUE' | 'UNAVAILABLE' | 'NOT_PRIMARY'
 
 /**
  * A strict write (or a whole batch) was refused, and **nothing was written**: the promise of `put`,
@@ -80,6 +81,9 @@ export type StrictWriteRejectionCode = 'PRECONDITION_FAILED' | 'INVALID_OP' | 'U
  *   `key`, `opIndex` (the failing op of a batch, 0 for a single op), `expected` and `actualVersion`
  *   (0: the document does not exist) say which and why. Re-read, then decide.
  * - `INVALID_OP`: the server refused the op (e.g. not a strict collection there). Retrying will not help.
+ * - `INVALID_VALUE`: a value is not storable (not JSON, a non-finite number, a `__proto__` key, or
+ *   over a value limit); `path` and `limit` say where and which. The client refuses these itself
+ *   before queueing, with the default limits; a server configured with lower ones refuses the rest.
  * - `UNAVAILABLE`: no primary could be reached in time, or the client's store could not record the
  *   write as sent. Safe to retry.
  * - `NOT_PRIMARY`: the node asked was not the primary (`epoch`, `primaryHint`). Safe to retry.
@@ -112,6 +116,10 @@ export class StrictWriteRejected extends Error {
   readonly epoch: number | null
   /** NOT_PRIMARY: the primary that node knows of, if any. */
   readonly primaryHint: string | null
+  /** INVALID_VALUE: where the refused value is (`$.ops[1].value.a`); else null. */
+  readonly path: string | null
+  /** INVALID_VALUE: the bound exceeded, for limit rules; else null. */
+  readonly limit: number | null
 
   constructor(rejection: WriteRejection | Unavailable, op?: WriteOp) {
     super(describeRejection(rejection, op))
@@ -130,6 +138,8 @@ export class StrictWriteRejected extends Error {
     this.actualVersion = rejection.code === 'PRECONDITION_FAILED' ? rejection.actualVersion : null
     this.epoch = rejection.code === 'NOT_PRIMARY' ? rejection.epoch : null
     this.primaryHint = rejection.code === 'NOT_PRIMARY' ? rejection.primaryHint : null
+    this.path = rejection.code === 'INVALID_VALUE' ? rejection.path : null
+    this.limit = rejection.code === 'INVALID_VALUE' ? rejection.limit : null
   }
 }
 
@@ -151,6 +161,8 @@ function describeRejection(rejection: WriteRejection | Unavailable, op: WriteOp 
     }
     case 'INVALID_OP':
       return `the server refused the write as invalid: ${rejection.message}`
+    case 'INVALID_VALUE':
+      return `the write carries a value Meridian does not store, nothing was written: ${rejection.message}`
     case 'UNAVAILABLE':
       return `the write could not be accepted, nothing was written; it is safe to retry (${rejection.message})`
     case 'NOT_PRIMARY':

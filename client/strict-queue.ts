@@ -3,6 +3,7 @@ import { MessageType, type Message } from '../core/codec/messages.js'
 import type { StrictReadReply, StrictReadRequest, StrictWriteReply, StrictWriteRequest } from '../core/strict/requests.js'
 import { comparePositions, formatPosition, parsePosition } from '../core/strict/positions.js'
 import type { LogPosition, WriteConcern, WriteOp } from '../core/strict/types.js'
+import { writeOpValueProblem } from '../core/strict/op-values.js'
 import type { Timers } from './connection.js'
 import { ClientClosedError, StrictReadFailed, StrictWriteRejected } from './errors.js'
 import { Listeners, reportListenerError } from './listeners.js'
@@ -201,6 +202,10 @@ export class StrictChannel {
    */
   submit(collection: string, write: Omit<StrictWriteRequest, 'requestKey'>): Promise<StrictWriteResult> {
     if (this.closedWith) return handled(Promise.reject(this.closedWith))
+    // The server refuses these the same way (INVALID_VALUE); refusing here keeps them out of the
+    // queue and the store, so an offline write is never one that can only fail later.
+    const invalidValue = writeOpValueProblem(write.op)
+    if (invalidValue !== null) return handled(Promise.reject(new StrictWriteRejected(invalidValue, write.op)))
     const writeId = this.nextWriteId
     const request: StrictWriteRequest = { ...write, requestKey: `${this.options.requestKeyPrefix}:${writeId}` }
     checkEncodable(request)

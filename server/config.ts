@@ -4,6 +4,7 @@
  */
 import { readFile } from 'node:fs/promises'
 import type { DocType } from '../core/types.js'
+import { DEFAULT_VALUE_LIMITS, type ValueLimits } from '../core/values/storable-value.js'
 
 /** A neighbour in the topology. Of two neighbours, the one with the smaller nodeId dials. */
 export interface PeerConfig {
@@ -37,6 +38,11 @@ export interface ReconnectConfig {
  * - `ackTimeoutMs`: how long a `w=all` write waits before answering `indeterminate`.
  * - `maxBodyBytes`: REST request bodies above this get 413 `PAYLOAD_TOO_LARGE`.
  * - `maxSendBufferBytes`: a connection whose unsent bytes exceed this is closed with `OVERLOADED` [PF4].
+ * - `resyncBudgetBytes`, `resyncWindowMs`: what one connection may make the node resend of what it already
+ *   held or was sent (by announcing less than that), per window; beyond it the connection is closed with
+ *   `RESYNC_LIMIT` [PF4]. Default 64 MiB (or 4 × `maxSendBufferBytes` if larger) per 60 s.
+ * - `httpHeadersTimeoutMs`, `httpRequestTimeoutMs`, `httpKeepAliveTimeoutMs`: how long an HTTP client may
+ *   take to send a request's headers, the whole request, and how long an idle keep-alive socket is kept.
  * - `maxConflictsPerDocument`, `maxConflicts`: bounds of the conflict records kept in memory.
  *
  * @example
@@ -65,11 +71,21 @@ export interface ServerConfig {
   readonly ackTimeoutMs: number
   readonly maxBodyBytes: number
   readonly maxSendBufferBytes: number
+  readonly resyncBudgetBytes: number
+  readonly resyncWindowMs: number
+  readonly httpHeadersTimeoutMs: number
+  readonly httpRequestTimeoutMs: number
+  readonly httpKeepAliveTimeoutMs: number
   readonly maxConflictsPerDocument: number
   readonly maxConflicts: number
   readonly strict: StrictConfig
   /** Bearer token for `/admin/*`; null disables the admin API. Defaults to `MERIDIAN_ADMIN_TOKEN`. */
   readonly adminToken: string | null
+  /**
+   * What a document value may be (docs/server.md, "Value limits"): checked on every surface before
+   * anything is logged. `maxDocumentBytes` may be at most a quarter of `maxFrameBytes`.
+   */
+  readonly values: ValueLimits
 }
 
 /**
@@ -101,6 +117,7 @@ export type ServerConfigInput = Partial<Omit<ServerConfig, 'nodeId' | 'region' |
   readonly region: string
   readonly reconnect?: Partial<ReconnectConfig>
   readonly strict?: Partial<StrictConfig>
+  readonly values?: Partial<ValueLimits>
 }
 
 export const CONFIG_DEFAULTS = {
@@ -115,6 +132,12 @@ export const CONFIG_DEFAULTS = {
   ackTimeoutMs: 5000,
   maxBodyBytes: 1024 * 1024,
   maxSendBufferBytes: 8 * 1024 * 1024,
+  /** Raised to 4 × `maxSendBufferBytes` when that is larger (what an honest link can have in flight). */
+  resyncBudgetBytes: 64 * 1024 * 1024,
+  resyncWindowMs: 60_000,
+  httpHeadersTimeoutMs: 10_000,
+  httpRequestTimeoutMs: 30_000,
+  httpKeepAliveTimeoutMs: 5_000,
   maxConflictsPerDocument: 100,
   maxConflicts: 10_000,
   strict: {
@@ -127,6 +150,7 @@ export const CONFIG_DEFAULTS = {
     retainEntries: 50_000,
     requestKeyRetention: 100_000,
   },
+  values: DEFAULT_VALUE_LIMITS,
 } as const
 
 /** Thrown by {@link parseConfig}; `issues` lists every problem found, each starting with its JSON path. */
@@ -161,10 +185,16 @@ const TOP_KEYS = [
   'ackTimeoutMs',
   'maxBodyBytes',
   'maxSendBufferBytes',
+  'resyncBudgetBytes',
+  'resyncWindowMs',
+  'httpHeadersTimeoutMs',
+  'httpRequestTimeoutMs',
+  'httpKeepAliveTimeoutMs',
   'maxConflictsPerDocument',
   'maxConflicts',
   'strict',
   'adminToken',
+  'values',
 ] as const
 
 const IDENTIFIER = /^[A-Za-z0-9][A-Za-z0-9._:-]*$/
@@ -333,8 +363,41 @@ export function parseConfig(input: unknown, source?: string): ServerConfig {
   const ackTimeoutMs = ms('ackTimeoutMs', CONFIG_DEFAULTS.ackTimeoutMs, 1)
   const maxBodyBytes = ms('maxBodyBytes', CONFIG_DEFAULTS.maxBodyBytes, 2)
   const maxSendBufferBytes = ms('maxSendBufferBytes', CONFIG_DEFAULTS.maxSendBufferBytes, 1024)
+  // An honest link's announcement can make us resend what was in flight towards it, which the send
+  // buffer bounds; the budget must cover that with room to spare.
+  const sendBound = maxSendBufferBytes ?? CONFIG_DEFAULTS.maxSendBufferBytes
+  const resyncBudgetBytes = ms('resyncBudgetBytes', Math.max(CONFIG_DEFAULTS.resyncBudgetBytes, 4 * sendBound), 1024)
+  if (resyncBudgetBytes !== undefined && resyncBudgetBytes < sendBound) {
+    c.issues.push(`${at('resyncBudgetBytes')}: must be >= maxSendBufferBytes (${sendBound}), got ${resyncBudgetBytes}`)
+  }
+  const resyncWindowMs = ms('resyncWindowMs', CONFIG_DEFAULTS.resyncWindowMs, 1)
+  const httpHeadersTimeoutMs = ms('httpHeadersTimeoutMs', CONFIG_DEFAULTS.httpHeadersTimeoutMs, 1)
+  const httpRequestTimeoutMs = ms('httpRequestTimeoutMs', CONFIG_DEFAULTS.httpRequestTimeoutMs, 1)
+  if (httpHeadersTimeoutMs !== undefined && httpRequestTimeoutMs !== undefined && httpRequestTimeoutMs < httpHeadersTimeoutMs) {
+    c.issues.push(`${at('httpRequestTimeoutMs')}: must be >= httpHeadersTimeoutMs (${httpHeadersTimeoutMs}), got ${httpRequestTimeoutMs}`)
+  }
+  const httpKeepAliveTimeoutMs = ms('httpKeepAliveTimeoutMs', CONFIG_DEFAULTS.httpKeepAliveTimeoutMs, 1)
   const maxConflictsPerDocument = ms('maxConflictsPerDocument', CONFIG_DEFAULTS.maxConflictsPerDocument, 1)
   const maxConflicts = ms('maxConflicts', CONFIG_DEFAULTS.maxConflicts, 1)
+
+  const values = optional<ValueLimits>(raw, 'values', CONFIG_DEFAULTS.values, (v) => {
+    const path = at('values')
+    const record = c.object(path, v, ['maxDepth', 'maxKeyBytes', 'maxStringBytes', 'maxDocumentBytes'])
+    if (!record) return undefined
+    // The defaults are also the ceilings: clients check values against them before anything is
+    // queued, so a region may tighten a limit but never loosen it.
+    const limit = (key: keyof ValueLimits, min: number) =>
+      optional(record, key, CONFIG_DEFAULTS.values[key], (x) => c.integer(child(path, key), x, min, CONFIG_DEFAULTS.values[key]))
+    const maxDepth = limit('maxDepth', 1)
+    const maxKeyBytes = limit('maxKeyBytes', 1)
+    const maxStringBytes = limit('maxStringBytes', 1)
+    const maxDocumentBytes = limit('maxDocumentBytes', 16)
+    if (maxDepth === undefined || maxKeyBytes === undefined || maxStringBytes === undefined || maxDocumentBytes === undefined) return undefined
+    return { maxDepth, maxKeyBytes, maxStringBytes, maxDocumentBytes }
+  })
+  if (values !== undefined && maxFrameBytes !== undefined && values.maxDocumentBytes * 4 > maxFrameBytes) {
+    c.issues.push(`${child(at('values'), 'maxDocumentBytes')}: must be at most a quarter of maxFrameBytes (${maxFrameBytes}), so every write and document fits in a frame`)
+  }
 
   const reconnect = optional<ReconnectConfig>(raw, 'reconnect', CONFIG_DEFAULTS.reconnect, (v) => {
     const path = at('reconnect')
@@ -424,10 +487,16 @@ export function parseConfig(input: unknown, source?: string): ServerConfig {
     ackTimeoutMs: ackTimeoutMs as number,
     maxBodyBytes: maxBodyBytes as number,
     maxSendBufferBytes: maxSendBufferBytes as number,
+    resyncBudgetBytes: resyncBudgetBytes as number,
+    resyncWindowMs: resyncWindowMs as number,
+    httpHeadersTimeoutMs: httpHeadersTimeoutMs as number,
+    httpRequestTimeoutMs: httpRequestTimeoutMs as number,
+    httpKeepAliveTimeoutMs: httpKeepAliveTimeoutMs as number,
     maxConflictsPerDocument: maxConflictsPerDocument as number,
     maxConflicts: maxConflicts as number,
     strict: strict as StrictConfig,
     adminToken: adminToken ?? null,
+    values: values as ValueLimits,
   }
 }
 

@@ -3,6 +3,7 @@ import { Hono, type Context } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
 import { cors } from 'hono/cors'
 import type { ServerConfig, StorageKind } from './config.js'
+import { InvalidValueError } from '../core/values/storable-value.js'
 import { jsonResponse } from './json-response.js'
 import type { Logger } from './logger.js'
 import type { ServerMetrics } from './metrics.js'
@@ -99,6 +100,10 @@ export function createHttpApp(deps: HttpDeps): Hono {
 
   app.onError((err, c) => {
     if (err instanceof WriteError) return errorResponse(c, err.code, err.message)
+    if (err instanceof InvalidValueError) {
+      metrics.invalidValues.inc({ surface: 'rest' })
+      return json(c, { error: err.toJSON() }, 400)
+    }
     logger.error(`${c.req.method} ${c.req.path} failed`, err)
     return errorResponse(c, 'INTERNAL', 'internal error')
   })
@@ -154,7 +159,7 @@ export function createHttpApp(deps: HttpDeps): Hono {
   registerAdminRest(app, { config, strict: deps.strict })
   // Strict collections first; their handlers pass other collections on to the crdt routes below.
   app.use('/v1/:collection/*', async (c, next) => (['PUT', 'PATCH', 'POST'].includes(c.req.method) ? limit(c, next) : next()))
-  registerStrictRest(app, { config, strict: deps.strict })
+  registerStrictRest(app, { config, strict: deps.strict, metrics })
 
   app.get('/v1/:collection/:id/_conflicts', (c) => {
     const conflicts = serving().conflictsOf(c.req.param('collection'), c.req.param('id'))

@@ -28,6 +28,7 @@ export type RejectReason =
   | 'UNAUTHORIZED'
   | 'FORBIDDEN'
   | 'OVERLOADED'
+  | 'RESYNC_LIMIT'
   | 'TEXT_FRAME'
   | 'HANDLER_ERROR'
   | 'HANDSHAKE_TIMEOUT'
@@ -51,12 +52,15 @@ export class ServerMetrics {
   readonly framesOut: Counter<'kind'>
   readonly framesRejected: Counter<'reason'>
   readonly connectionsOverloaded: Counter<'kind'>
+  readonly resyncBytes: Counter<'kind'>
+  readonly connectionsResyncLimited: Counter<'kind'>
   readonly linkPauses: Counter<'kind'>
   readonly fsyncs: Counter
   readonly fsyncSeconds: Histogram
   readonly groupCommitBatch: Histogram
   readonly restWrites: Counter<'op' | 'ack'>
   readonly storageFailures: Counter
+  readonly invalidValues: Counter<'surface'>
   private source: MetricsSource | null = null
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
@@ -123,6 +127,12 @@ export class ServerMetrics {
     peerGauge('meridian_peer_lag_bytes', 'Encoded bytes of those changes.', (p) => p.lagBytes)
     peerGauge('meridian_peer_lag_ms', 'Age of the oldest of those changes by its HLC wall time (0 without lag).', (p) => p.lagMs ?? 0)
 
+    this.invalidValues = new Counter({
+      name: 'meridian_invalid_values_total',
+      help: 'Writes refused for a value this node does not store (INVALID_VALUE), by surface: rest or sync.',
+      labelNames: ['surface'] as const,
+      registers,
+    })
     this.bytesIn = new Counter({ name: 'meridian_bytes_in_total', help: 'WebSocket frame bytes received.', labelNames: ['kind'] as const, registers })
     this.bytesOut = new Counter({ name: 'meridian_bytes_out_total', help: 'WebSocket frame bytes sent.', labelNames: ['kind'] as const, registers })
     this.framesIn = new Counter({ name: 'meridian_frames_in_total', help: 'WebSocket frames received.', labelNames: ['kind'] as const, registers })
@@ -136,6 +146,18 @@ export class ServerMetrics {
     this.connectionsOverloaded = new Counter({
       name: 'meridian_connections_overloaded_total',
       help: 'Connections closed because their send buffer exceeded its bound [PF4].',
+      labelNames: ['kind'] as const,
+      registers,
+    })
+    this.resyncBytes = new Counter({
+      name: 'meridian_resync_bytes_total',
+      help: 'Change bytes resent because a link announced less than it had already held or been sent (charged to its resync budget).',
+      labelNames: ['kind'] as const,
+      registers,
+    })
+    this.connectionsResyncLimited = new Counter({
+      name: 'meridian_connections_resync_limited_total',
+      help: 'Connections closed with RESYNC_LIMIT: their announcements would have made the node resend more than their budget [PF4].',
       labelNames: ['kind'] as const,
       registers,
     })

@@ -2,7 +2,9 @@ import { HlcClock } from '../core/clock/hlc.js'
 import { encodeVersionVector, vvEquals, vvMeet } from '../core/clock/version-vector.js'
 import { CloseCode, MessageType, decodeChange, encodeChange, encodeMessage, type Message } from '../core/codec/index.js'
 import { LwwReplica, createReplica, lwwDeletePayload, lwwPatchPayload, lwwPutPayload } from '../core/crdt/index.js'
-import { MeshNode } from '../core/mesh/index.js'
+import { MeshNode, ResyncBudget } from '../core/mesh/index.js'
+import { checkDocumentSize, childPath, InvalidValueError, storableKeySize, storableSize } from '../core/values/storable-value.js'
+import { assertLwwValue, decodeLwwPayload, type LwwPayload } from '../core/crdt/lww-payload.js'
 import type { StorageAdapter } from '../core/storage/index.js'
 import type { Change, VersionVector } from '../core/types.js'
 import type { CollectionConfig, ServerConfig } from './config.js'
@@ -85,12 +87,16 @@ export interface RegionNodeOptions {
   readonly logger: Logger
   /** Wall clock for the HLC and lag ages; `Date.now` by default. */
   readonly wallClock?: () => number
+  /** Monotonic milliseconds for the links' resync budgets; `performance.now` by default. */
+  readonly monotonicClock?: () => number
 }
 
 interface Link {
   readonly kind: ConnectionKind
   readonly transport: LinkTransport
   readonly flow: LinkFlow
+  /** [PF4] What this link may make us resend by announcing less than it already held or was sent. */
+  readonly resync: ResyncBudget
 }
 
 interface AllWaiter {
@@ -127,6 +133,7 @@ export class RegionNode {
   private readonly metrics: ServerMetrics
   private readonly logger: Logger
   private readonly wallClock: () => number
+  private readonly monotonicClock: () => number
   private readonly commit: GroupCommit
   private propagateScheduled = false
   private readonly links = new Map<string, Link>()
@@ -152,6 +159,7 @@ export class RegionNode {
     this.metrics = options.metrics
     this.logger = options.logger
     this.wallClock = options.wallClock ?? Date.now
+    this.monotonicClock = options.monotonicClock ?? (() => performance.now())
     this.members = new Set(config.members)
     this.conflicts = new ConflictStore(config.maxConflictsPerDocument, config.maxConflicts)
     for (const peer of config.peers) this.peerCounters.set(peer.nodeId, { sentChanges: 0, receivedChanges: 0 })
@@ -265,14 +273,16 @@ export class RegionNode {
       existing.transport.close(CloseCode.FORBIDDEN, 'replaced by a newer connection with the same id')
     }
     const highWaterBytes = Math.max(1, Math.floor(this.config.maxSendBufferBytes / 2))
+    const resync = new ResyncBudget({ budgetBytes: this.config.resyncBudgetBytes, windowMs: this.config.resyncWindowMs, now: this.monotonicClock })
     const flow = new LinkFlow({
       transport,
       highWaterBytes,
       lowWaterBytes: Math.max(1, Math.floor(highWaterBytes / 2)),
       encode: (message) => this.encode(message),
       onSent: (changes) => {
+        resync.observeChanges(changes, this.mesh.vector)
         const counters = this.peerCounters.get(id)
-        if (counters !== undefined) counters.sentChanges += changes
+        if (counters !== undefined) counters.sentChanges += changes.length
       },
       onPause: () => this.metrics.linkPauses.inc({ kind }),
       resync: (delivered) => {
@@ -280,7 +290,7 @@ export class RegionNode {
         this.mesh.receive(id, { type: MessageType.VersionVector, vector: delivered })
       },
     })
-    this.links.set(id, { kind, transport, flow })
+    this.links.set(id, { kind, transport, flow, resync })
     if (kind === 'client') this.clientCount += 1
     this.mesh.connect(id)
     const durable = this.mesh.durableVector
@@ -327,11 +337,42 @@ export class RegionNode {
         link.transport.close(CloseCode.FORBIDDEN, refused)
         return
       }
+      const invalid = link.kind === 'client' ? this.invalidClientValue(message.changes) : null
+      if (invalid !== null) {
+        this.metrics.invalidValues.inc({ surface: 'sync' })
+        this.logger.warn(`client ${id}: ${invalid.message}`)
+        link.transport.close(CloseCode.INVALID_VALUE, `${invalid.message}`.slice(0, 200))
+        return
+      }
     }
+    if (message.type === MessageType.VersionVector && !this.allowAnnouncement(id, link, message.vector)) return
     link.flow.observeIncoming(message)
     this.mesh.receive(id, message)
+    if (message.type === MessageType.ChangeBatch) link.resync.observeChanges(message.changes, this.mesh.vector)
     if (message.type === MessageType.Ack) this.scheduleReplicatedCheck()
     this.schedulePropagate()
+  }
+
+  /**
+   * [PF4] Charges an announcement from a link to its resync budget (core/mesh/resync-budget.ts): what
+   * answering it would resend of what the link already held or was sent. Beyond the budget the link is
+   * closed with RESYNC_LIMIT before anything is resent, so no connection can make the region send its
+   * log over and over. Flow control's own replay goes straight to the mesh and is never charged.
+   */
+  private allowAnnouncement(id: string, link: Link, vector: VersionVector): boolean {
+    const verdict = link.resync.announce(vector, this.mesh.vector, (origin, seq) => this.bytesThrough(origin, seq))
+    if (verdict.allowed) {
+      if (verdict.resentBytes > 0) this.metrics.resyncBytes.inc({ kind: link.kind }, verdict.resentBytes)
+      return true
+    }
+    const message =
+      `this announcement would make the node resend ${verdict.resentBytes} bytes the connection already held or was sent; ` +
+      `${Math.floor(verdict.availableBytes)} of ${this.config.resyncBudgetBytes} left per ${this.config.resyncWindowMs} ms`
+    this.metrics.connectionsResyncLimited.inc({ kind: link.kind })
+    this.metrics.rejected('RESYNC_LIMIT')
+    this.logger.warn(`${link.kind} ${id}: RESYNC_LIMIT: ${message}`)
+    link.transport.close(CloseCode.RESYNC_LIMIT, message)
+    return false
   }
 
   /** Streams what arrived during this event-loop turn, once, after every frame of the turn was read. */
@@ -455,6 +496,36 @@ export class RegionNode {
     return null
   }
 
+  /**
+   * The first value of a client's lww changes that this region does not store, or null. Checked
+   * before the batch enters the log, as REST bodies are: a client built on this package never sends
+   * one (it checks the same rules, with limits no lower than these), so this catches other writers
+   * and regions configured with tighter limits. Unreadable payloads are the mesh's business.
+   */
+  private invalidClientValue(changes: readonly Change[]): InvalidValueError | null {
+    const limits = this.config.values
+    for (const change of changes) {
+      if (change.docType !== 'lww') continue
+      let payload: LwwPayload
+      try {
+        payload = decodeLwwPayload(change.payload)
+      } catch {
+        continue
+      }
+      try {
+        let size = 0
+        for (const write of payload.writes) {
+          size += write.deleted ? storableKeySize(write.field, childPath('$', write.field), limits) : assertLwwValue(write.value, write.field, limits)
+        }
+        checkDocumentSize(size, '$', limits, 'the change')
+      } catch (err) {
+        if (err instanceof InvalidValueError) return err
+        throw err
+      }
+    }
+    return null
+  }
+
   // ---- REST --------------------------------------------------------------------------------------
 
   private collection(collection: string): CollectionConfig {
@@ -505,6 +576,9 @@ export class RegionNode {
     if (!(replica instanceof LwwReplica)) {
       throw new WriteError('UNSUPPORTED_FOR_TYPE', `document ${JSON.stringify(id)} exists with type ${replica.docType}`)
     }
+    // The body is checked against this node's value limits before anything is logged; the error
+    // names the path and the limit (400 INVALID_VALUE).
+    if (body !== null) checkDocumentSize(storableSize(body, '$', this.config.values), '$', this.config.values, op === 'patch' ? 'the patch' : 'the document')
     let payload: Uint8Array
     try {
       payload =
@@ -514,6 +588,7 @@ export class RegionNode {
             ? lwwPatchPayload(replica, patchFields(replica.view(), body ?? {}))
             : lwwDeletePayload(replica)
     } catch (err) {
+      if (err instanceof InvalidValueError) throw err
       throw new WriteError('BAD_REQUEST', err instanceof Error ? err.message : String(err))
     }
     const change = this.mesh.commit(collection, id, 'lww', payload)

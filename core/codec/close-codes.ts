@@ -15,8 +15,18 @@ export const CloseCode = {
   TOO_LARGE: 4009,
   /** The handshake carried a protocol version we do not speak. */
   VERSION_MISMATCH: 4010,
+  /**
+   * A change carried a value this region does not store (core/values/storable-value.ts: not JSON, a
+   * non-finite number, a `__proto__` key, over a value limit); nothing of its batch was logged.
+   */
+  INVALID_VALUE: 4022,
   /** The server is over capacity, or this connection's queue is over its bound; retry later with backoff. */
   OVERLOADED: 4029,
+  /**
+   * This connection made the server resend changes it already held (or had been sent) beyond its resync
+   * budget, e.g. by announcing an empty version vector again and again; reconnect with backoff.
+   */
+  RESYNC_LIMIT: 4030,
   /** The process is shutting down; reconnect elsewhere or later. */
   SHUTTING_DOWN: 4050,
 } as const
@@ -32,9 +42,11 @@ export const CLOSE_REASONS: Readonly<Record<CloseCode, string>> = Object.freeze(
   [CloseCode.BAD_FRAME]: 'bad frame',
   [CloseCode.UNAUTHORIZED]: 'unauthorized',
   [CloseCode.FORBIDDEN]: 'forbidden',
+  [CloseCode.INVALID_VALUE]: 'invalid value',
   [CloseCode.TOO_LARGE]: 'frame too large',
   [CloseCode.VERSION_MISMATCH]: 'protocol version mismatch',
   [CloseCode.OVERLOADED]: 'overloaded, retry later',
+  [CloseCode.RESYNC_LIMIT]: 'too many resyncs, retry later',
   [CloseCode.SHUTTING_DOWN]: 'shutting down',
 })
 

@@ -22,11 +22,12 @@
 import * as decoding from 'lib0/decoding'
 import * as encoding from 'lib0/encoding'
 import type { JsonValue } from '../strict/types.js'
+import { MAX_VALUE_DEPTH } from '../values/storable-value.js'
 import { DecodeError } from './errors.js'
 import { checkCount, invalid, readByte, readString, readUint, writeString } from './primitives.js'
 
 /** How many arrays/objects may nest inside each other in one JSON value. */
-export const MAX_JSON_DEPTH = 64
+export const MAX_JSON_DEPTH = MAX_VALUE_DEPTH
 
 const NULL = 0
 const FALSE = 1

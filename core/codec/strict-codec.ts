@@ -22,6 +22,7 @@
  *     1 NOT_PRIMARY          epoch:uint primaryHint:string(non-empty)?
  *     2 INVALID_OP           message:string
  *     3 UNAVAILABLE          message:string
+ *     4 INVALID_VALUE        message:string path:string rule:string limit:uint?
  * StrictRead        11 requestId:uint collection:string id:string after:position? read:u8 (0 primary, 1 nearest, 2 replica)
  *                      maxStalenessMs:ms? timeoutMs:ms?
  * StrictReadResult  12 requestId:uint status:u8, then by status:
@@ -117,7 +118,7 @@ const STRICT_KIND = tagTable<StrictMessage['type']>({
 })
 const WRITE_STATUS = tagTable<WriteStatus>({ acknowledged: 0, indeterminate: 1, rejected: 2 })
 const INDETERMINATE_REASON = tagTable<IndeterminateReason>({ timeout: 0, 'stepped-down': 1, unreachable: 2 })
-const WRITE_ERROR = tagTable<WriteErrorCode>({ PRECONDITION_FAILED: 0, NOT_PRIMARY: 1, INVALID_OP: 2, UNAVAILABLE: 3 })
+const WRITE_ERROR = tagTable<WriteErrorCode>({ PRECONDITION_FAILED: 0, NOT_PRIMARY: 1, INVALID_OP: 2, UNAVAILABLE: 3, INVALID_VALUE: 4 })
 const READ_PREFERENCE = tagTable<ReadPreference>({ primary: 0, nearest: 1, replica: 2, linearizable: 3 })
 const READ_STATUS = tagTable<StrictReadReply['status']>({ ok: 0, rejected: 1 })
 const READ_ERROR = tagTable<StrictReadErrorCode>({
@@ -335,6 +336,12 @@ function writeWriteError(encoder: encoding.Encoder, error: WriteRejection | Unav
     case 'UNAVAILABLE':
       writeString(encoder, 'rejected.error.message', error.message, false)
       return
+    case 'INVALID_VALUE':
+      writeString(encoder, 'rejected.error.message', error.message, false)
+      writeString(encoder, 'invalidValue.path', error.path, false)
+      writeString(encoder, 'invalidValue.rule', error.rule, false)
+      writeNullable(encoder, 'invalidValue.limit', error.limit, (limit) => writeUint(encoder, 'invalidValue.limit', limit))
+      return
   }
 }
 
@@ -381,6 +388,13 @@ function readWriteError(decoder: decoding.Decoder): WriteRejection | Unavailable
     case 'INVALID_OP':
     case 'UNAVAILABLE':
       return { code, message: readString(decoder, 'rejected.error.message', false) }
+    case 'INVALID_VALUE': {
+      const message = readString(decoder, 'rejected.error.message', false)
+      const path = readString(decoder, 'invalidValue.path', false)
+      const rule = readString(decoder, 'invalidValue.rule', false)
+      const limit = readNullable(decoder, 'invalidValue.limit', () => readUint(decoder, 'invalidValue.limit'))
+      return { code, message, path, rule, limit }
+    }
   }
 }
 

@@ -4,6 +4,7 @@ import { compareHlc } from '../clock/hlc.js'
 import type { Hlc } from '../types.js'
 import { isPlainObject } from './canonical.js'
 import { CrdtPayloadError } from './errors.js'
+import { childPath, DEFAULT_VALUE_LIMITS, storableKeySize, storableSize, type ValueLimits } from '../values/storable-value.js'
 
 /**
  * Binary format of an `lww` change payload (lib0 encoding, no JSON [PF1]):
@@ -131,39 +132,16 @@ function readStamp(decoder: decoding.Decoder): LwwStamp {
 }
 
 /**
- * Values must survive lib0 `writeAny` unchanged: null, booleans, numbers, 64-bit bigints, strings,
- * Uint8Arrays, arrays and plain objects of those. Anything else (a Date, a Map, a class instance,
- * a function) would come out different on the other side, so it is refused where it is written.
+ * An lww field value must be storable (core/values/storable-value.ts): JSON with finite numbers,
+ * well-formed strings, no `__proto__` key, within the value limits, where the document counts as
+ * the first level of nesting. Anything else would not come back as written — lib0's `writeAny`
+ * would turn Infinity into a value JSON readers see as null, and a `__proto__` key inside a value
+ * would be lost when read back — so it is refused where it is written, with `InvalidValueError`.
+ * Returns the encoded size of the field (name and value).
  */
-export function assertLwwValue(value: unknown, path: string): void {
-  switch (typeof value) {
-    case 'string':
-    case 'number':
-    case 'boolean':
-      return
-    case 'bigint':
-      // lib0 writes bigints as 64-bit signed integers.
-      if (value < -(2n ** 63n) || value >= 2n ** 63n) throw new RangeError(`lww: ${path} does not fit in 64 bits`)
-      return
-    case 'object':
-      if (value === null || value instanceof Uint8Array) return
-      if (Array.isArray(value)) {
-        value.forEach((item: unknown, i) => {
-          if (item === undefined) throw new TypeError(`lww: ${path}[${i}] is undefined; use null`)
-          assertLwwValue(item, `${path}[${i}]`)
-        })
-        return
-      }
-      if (isPlainObject(value)) {
-        for (const [key, item] of Object.entries(value)) {
-          if (item !== undefined) assertLwwValue(item, `${path}.${key}`)
-        }
-        return
-      }
-      throw new TypeError(`lww: ${path} is not JSON-like (${Object.prototype.toString.call(value)})`)
-    default:
-      throw new TypeError(`lww: ${path} is not JSON-like (${typeof value})`)
-  }
+export function assertLwwValue(value: unknown, field: string, limits: ValueLimits = DEFAULT_VALUE_LIMITS): number {
+  const path = childPath('$', field)
+  return storableKeySize(field, path, limits) + storableSize(value, path, limits, 1)
 }
 
 function deepFreeze(value: unknown): unknown {

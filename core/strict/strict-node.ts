@@ -10,6 +10,7 @@ import type {
   StrictMessage,
   VoteMessage,
 } from './messages.js'
+import { entryValueBytes, writeOpValueProblem } from './op-values.js'
 import { formatPosition } from './positions.js'
 import { readDocument } from './reads.js'
 import { PendingRequestKeys } from './request-keys.js'
@@ -30,6 +31,7 @@ import type {
   WriteSubmission,
 } from './types.js'
 import { WriteTracker, type DurabilityProgress } from './write-tracker.js'
+import { checkValueLimits, DEFAULT_VALUE_LIMITS, type ValueLimits } from '../values/storable-value.js'
 
 /** What the shell reloads from durable storage after a (re)start. */
 export interface StrictRestore {
@@ -57,6 +59,13 @@ export interface StrictNodeOptions {
   /** Default time after which an unacknowledged write is reported `indeterminate` [ST3]. */
   readonly writeTimeoutMs?: number
   readonly maxEntriesPerMessage?: number
+  /**
+   * An append carries entries up to about this many value bytes (always at least one entry), so a
+   * run of large writes never makes a frame the replicas refuse as too large. Default 4 MiB.
+   */
+  readonly maxAppendBytes?: number
+  /** What a write may carry (core/values/storable-value.ts); checked before anything is logged. */
+  readonly valueLimits?: ValueLimits
   /**
    * How many request keys of applied entries the state remembers for at-most-once writes (oldest
    * forgotten first; default 100 000). Give every member the same value: the table is replicated
@@ -157,6 +166,7 @@ export const DEFAULT_HEARTBEAT_INTERVAL_MS = 50
 export const DEFAULT_SEMI_SYNC_TIMEOUT_MS = 100
 export const DEFAULT_WRITE_TIMEOUT_MS = 2_000
 export const DEFAULT_MAX_ENTRIES_PER_MESSAGE = 64
+export const DEFAULT_MAX_APPEND_BYTES = 4 * 1024 * 1024
 
 /**
  * The strict-mode state machine of one cluster member (DESIGN §4): Raft-style elections with epochs,
@@ -218,6 +228,8 @@ export class StrictNode {
   private readonly heartbeatMs: number
   private readonly writeTimeoutMs: number
   private readonly maxEntries: number
+  private readonly maxAppendBytes: number
+  private readonly valueLimits: ValueLimits
 
   constructor(options: StrictNodeOptions) {
     if (!options.id) throw new Error('StrictNode: id must be a non-empty string')
@@ -233,6 +245,8 @@ export class StrictNode {
     this.heartbeatMs = options.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_INTERVAL_MS
     this.writeTimeoutMs = options.writeTimeoutMs ?? DEFAULT_WRITE_TIMEOUT_MS
     this.maxEntries = options.maxEntriesPerMessage ?? DEFAULT_MAX_ENTRIES_PER_MESSAGE
+    this.maxAppendBytes = options.maxAppendBytes ?? DEFAULT_MAX_APPEND_BYTES
+    this.valueLimits = checkValueLimits(options.valueLimits ?? DEFAULT_VALUE_LIMITS)
     if (!(this.electionMinMs > this.heartbeatMs && this.electionMaxMs > this.electionMinMs)) {
       throw new Error('StrictNode: need heartbeatIntervalMs < electionTimeoutMinMs < electionTimeoutMaxMs')
     }
@@ -367,6 +381,9 @@ export class StrictNode {
     }
     const invalid = validate(op) ?? (options.requestKey === '' ? 'a request key must be non-empty' : null)
     if (invalid) return { status: 'rejected', error: { code: 'INVALID_OP', message: invalid } }
+    // Nothing is logged that a replica could not decode or a reader get back as written.
+    const invalidValue = writeOpValueProblem(op, this.valueLimits, (key) => this.state.get(key))
+    if (invalidValue) return { status: 'rejected', error: invalidValue }
     const concern = options.concern ?? 'majority'
     const timeoutMs = options.timeoutMs ?? this.writeTimeoutMs
     const requestKey = options.requestKey ?? undefined
@@ -932,6 +949,14 @@ export class StrictNode {
     }
     const prevLsn = p.next - 1
     const entries = this.log.slice(p.next, p.next + this.maxEntries - 1)
+    let bytes = 0
+    for (let i = 0; i < entries.length; i++) {
+      bytes += entryValueBytes(entries[i] as LogEntry)
+      if (bytes > this.maxAppendBytes && i > 0) {
+        entries.length = i
+        break
+      }
+    }
     this.options.send(peer, { type: 'append', epoch: this.epoch, from: this.id, prevLsn, prevEpoch: this.log.epochAt(prevLsn) ?? 0, entries, commitLsn: this.commitLsn })
     // Pipelining: assume delivery; a failed reply moves `next` back.
     p.next += entries.length

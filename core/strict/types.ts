@@ -137,7 +137,22 @@ export interface InvalidOp {
   readonly message: string
 }
 
-export type WriteRejection = PreconditionFailed | NotPrimary | InvalidOp
+/**
+ * A value Meridian does not store (core/values/storable-value.ts): not JSON, a non-finite number, a
+ * lone surrogate, a `__proto__` key, or over a limit. Refused before anything was logged.
+ */
+export interface InvalidValue {
+  readonly code: 'INVALID_VALUE'
+  readonly message: string
+  /** Where in the write: `ops[1].value.a[2]` (`$` stands for the op's value or fields). */
+  readonly path: string
+  /** The rule broken: `maxDepth`, `maxDocumentBytes`, `finite-number`, `json` … (ValueRule). */
+  readonly rule: string
+  /** The bound exceeded, for the limit rules; null otherwise. */
+  readonly limit: number | null
+}
+
+export type WriteRejection = PreconditionFailed | NotPrimary | InvalidOp | InvalidValue
 
 /** The synchronous answer to `write`: accepted into the log (outcome comes later) or rejected. */
 export type WriteSubmission =

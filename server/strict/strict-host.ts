@@ -101,6 +101,9 @@ export class StrictHost {
       semiSyncTimeoutMs: strict.semiSyncTimeoutMs,
       writeTimeoutMs: strict.writeTimeoutMs,
       requestKeyRetention: strict.requestKeyRetention,
+      valueLimits: config.values,
+      // A quarter of a frame: one entry is at most maxDocumentBytes (config keeps that under a quarter).
+      maxAppendBytes: Math.floor(config.maxFrameBytes / 4),
       send: (peer, message) => this.sendStrict(peer, message),
       // Hard state, snapshots and rollback candidates must be on disk before the messages that depend on
       // them leave: if saving fails, the node fails (nothing more leaves it) and the core's call aborts.
@@ -147,6 +150,8 @@ export class StrictHost {
   }
 
   /** Starts the clock: from now on the node heartbeats, stands for election and times writes out. */
+  private sendFailures = 0
+
   start(): void {
     if (this.timer !== null || this.closed) return
     this.node.tick(this.now())
@@ -191,7 +196,19 @@ export class StrictHost {
   private sendStrict(peer: string, message: StrictMessage): void {
     // A node whose storage failed is as good as crashed: it must not vote, replicate or heartbeat.
     if (this.closed || this.storageFailure !== null) return
-    this.options.send(peer, { type: MessageType.Strict, message })
+    try {
+      this.options.send(peer, { type: MessageType.Strict, message })
+    } catch (err) {
+      // Values are checked before they are logged, so this is a bug; it must cost one message, never
+      // the process (the send runs inside the replication loop and the timers).
+      this.sendFailures += 1
+      this.options.logger.error(`strict: a ${message.type} message to ${peer} could not be sent`, err)
+    }
+  }
+
+  /** Strict messages that could not be encoded or sent (a bug if ever above 0; in /status). */
+  get failedSends(): number {
+    return this.sendFailures
   }
 
   /** A strict message from a peer. */

@@ -13,9 +13,11 @@ import {
   type StrictWriteReply,
   type WriteConcern,
   type WriteOp,
+  writeOpValueProblem,
 } from '../../core/strict/index.js'
 import type { ServerConfig } from '../config.js'
 import { jsonResponse } from '../json-response.js'
+import type { ServerMetrics } from '../metrics.js'
 import type { StrictHost } from './strict-host.js'
 import { strictOpProblem } from './strict-routing.js'
 
@@ -141,6 +143,8 @@ function writeResponse(c: Context, reply: StrictWriteReply): Response {
       return respond(c, errorBody(error.code, `precondition failed on ${error.key} (op ${error.opIndex}): version is ${error.actualVersion}`, { key: error.key, opIndex: error.opIndex, expected: error.expected, actualVersion: error.actualVersion }), 409)
     case 'INVALID_OP':
       return respond(c, errorBody(error.code, error.message), 400)
+    case 'INVALID_VALUE':
+      return respond(c, errorBody(error.code, error.message, { path: error.path, rule: error.rule, limit: error.limit }), 400)
     case 'NOT_PRIMARY':
       return respond(c, errorBody(error.code, `not the primary (epoch ${error.epoch}); nothing was written`, { epoch: error.epoch, primaryHint: error.primaryHint }), 503)
     case 'UNAVAILABLE':
@@ -171,6 +175,7 @@ function readResponse(c: Context, collection: string, id: string, reply: StrictR
 export interface StrictRestDeps {
   readonly config: ServerConfig
   readonly strict: () => StrictHost | null
+  readonly metrics: ServerMetrics
 }
 
 /**
@@ -198,6 +203,12 @@ export function registerStrictRest(app: Hono, deps: StrictRestDeps): void {
   const submit = async (c: Context, host: StrictHost, op: WriteOp, body?: Record<string, unknown>) => {
     const problem = strictOpProblem(op, config)
     if (problem !== null) throw new BadRequest(problem)
+    // Refused here, on whichever node the request reached, before it is forwarded or logged.
+    const invalidValue = writeOpValueProblem(op, config.values)
+    if (invalidValue !== null) {
+      deps.metrics.invalidValues.inc({ surface: 'rest' })
+      return writeResponse(c, { status: 'rejected', error: invalidValue })
+    }
     const concern = parseConcern(c.req.query('w') ?? (typeof body?.w === 'string' ? body.w : undefined))
     const timeoutMs = parseMs(c.req.query('timeoutMs') ?? (body?.timeoutMs === undefined ? undefined : String(body.timeoutMs)), 'timeoutMs')
     const requestKey = parseIdempotencyKey(c.req.header('idempotency-key'))

@@ -1,5 +1,5 @@
 import { CloseCode, MessageType, type Message } from '../../core/codec/index.js'
-import type { StrictReadReply, StrictWriteReply, WriteOp } from '../../core/strict/index.js'
+import { writeOpValueProblem, type StrictReadReply, type StrictWriteReply, type WriteOp } from '../../core/strict/index.js'
 import type { ServerConfig } from '../config.js'
 import type { Connection } from '../connection.js'
 import type { StrictHost } from './strict-host.js'
@@ -66,6 +66,12 @@ export function routeStrict(
     if (problem !== null || strict === null) {
       const reply: StrictWriteReply = { status: 'rejected', error: { code: 'INVALID_OP', message: problem ?? '' } }
       connection.sendMessage({ type: MessageType.StrictWriteResult, requestId: message.requestId, reply })
+      return
+    }
+    // A client's value is checked where it arrives, like a REST body, before it is forwarded or logged.
+    const invalidValue = writeOpValueProblem(message.request.op, config.values)
+    if (invalidValue !== null) {
+      answer(connection, { type: MessageType.StrictWriteResult, requestId: message.requestId, reply: { status: 'rejected', error: invalidValue } })
       return
     }
     void strict.write(message.request).then((reply) => answer(connection, { type: MessageType.StrictWriteResult, requestId: message.requestId, reply }))

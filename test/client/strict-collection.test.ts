@@ -180,9 +180,20 @@ describe('strict writes', () => {
     expect(() => accounts.put('', 1)).toThrow(TypeError)
     expect(() => accounts.put('a', 1, { w: 'most' as never })).toThrow(/w must be one of/)
     expect(() => accounts.put('a', 1, { expectVersion: -1 })).toThrow(/expectVersion/)
-    expect(() => accounts.put('a', { f: (() => 1) as never })).toThrow(/invalid strict write/)
     expect(() => accounts.batch([])).toThrow(/at least one op/)
     expect(() => accounts.get('a', { after: 'yesterday' })).toThrow(/not a strict token/)
+  })
+
+  it('a value the server would refuse is rejected with INVALID_VALUE before it is queued', async () => {
+    const net = new FakeNetwork()
+    const accounts = client(net, ['ws://eu.test']).strict('accounts')
+    await expect(accounts.put('a', { f: (() => 1) as never })).rejects.toMatchObject({ name: 'StrictWriteRejected', code: 'INVALID_VALUE', path: '$.f' })
+    await expect(accounts.put('a', { n: Infinity })).rejects.toMatchObject({ code: 'INVALID_VALUE', path: '$.n' })
+    let deep: unknown = 1
+    for (let i = 0; i < 100; i++) deep = [deep]
+    await expect(accounts.batch([{ kind: 'put', id: 'b', value: 1 }, { kind: 'patch', id: 'c', fields: { d: deep as never } }]))
+      .rejects.toMatchObject({ code: 'INVALID_VALUE', limit: 64 })
+    expect(accounts.pending()).toEqual([])
   })
 })
 

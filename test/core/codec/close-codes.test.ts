@@ -19,7 +19,9 @@ describe('close codes (DESIGN §5)', () => {
       FORBIDDEN: 4003,
       TOO_LARGE: 4009,
       VERSION_MISMATCH: 4010,
+      INVALID_VALUE: 4022,
       OVERLOADED: 4029,
+      RESYNC_LIMIT: 4030,
       SHUTTING_DOWN: 4050,
     })
   })

@@ -233,6 +233,7 @@ const arbWriteRejection: fc.Arbitrary<WriteRejection | Unavailable> = fc.oneof(
   }),
   record({ code: fc.constant('NOT_PRIMARY' as const), epoch: arbUint, primaryHint: nullable(arbId) }),
   record({ code: fc.constant('INVALID_OP' as const), message: arbText }),
+  record({ code: fc.constant('INVALID_VALUE' as const), message: arbText, path: arbText, rule: arbText, limit: fc.option(fc.nat()) }),
   record({ code: fc.constant('UNAVAILABLE' as const), message: arbText }),
 )
 
@@ -836,7 +837,7 @@ describe('strict codec: hostile input', () => {
     expectBadFrame(bytes(...header, 0, 1, 1, 0x61, 0, 0, 1, 1, 1, 4, 1, 0, 0), /requestKey is empty/)
     // reply statuses and error codes
     expectBadFrame(bytes(MessageType.StrictWriteResult, 0, 3), /unknown strictWriteResult\.status 3/)
-    expectBadFrame(bytes(MessageType.StrictWriteResult, 0, 2, 4, 0), /unknown rejected\.error\.code 4/)
+    expectBadFrame(bytes(MessageType.StrictWriteResult, 0, 2, 5, 0), /unknown rejected\.error\.code 5/)
     expectBadFrame(bytes(MessageType.StrictWriteResult, 0, 1, 0, 0, 3, 0), /unknown indeterminate\.reason 3/)
     expectBadFrame(bytes(MessageType.StrictReadResult, 0, 2), /unknown strictReadResult\.status 2/)
     expectBadFrame(bytes(MessageType.StrictReadResult, 0, 1, 5, 0), /unknown rejected\.error\.code 5/)

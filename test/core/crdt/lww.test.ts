@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest'
 import { HlcClock } from '../../../core/clock/hlc.js'
 import { LwwReplica, lwwDeletePayload, lwwPatchPayload, lwwPutPayload } from '../../../core/crdt/lww.js'
 import type { Change, Hlc } from '../../../core/types.js'
+import { InvalidValueError } from '../../../core/values/storable-value.js'
 import { BASE_WALL_MS, COLLECTION, DOC_ID, assertConverges, hlc, historyArb, makeChange, shuffle, seededRandom } from './helpers.js'
 
 type LwwEdit =
@@ -338,16 +339,21 @@ describe('lww documents', () => {
 
   it('refuses values that would not survive the binary encoding, and changes for another document', () => {
     const replica = fresh()
-    expect(() => lwwPatchPayload(replica, { when: new Date(0) })).toThrow(TypeError)
-    expect(() => lwwPutPayload(replica, { f: () => 1 })).toThrow(TypeError)
-    expect(() => lwwPutPayload(replica, { list: [1, undefined] })).toThrow(TypeError)
+    // One definition of a storable value (core/values): JSON that reads back as written.
+    expect(() => lwwPatchPayload(replica, { when: new Date(0) })).toThrow(InvalidValueError)
+    expect(() => lwwPutPayload(replica, { f: () => 1 })).toThrow(InvalidValueError)
+    expect(() => lwwPutPayload(replica, { list: [1, undefined] })).toThrow(/\$\.list\[1\]/)
+    expect(() => lwwPutPayload(replica, { n: Infinity })).toThrow(/finite/)
+    expect(() => lwwPutPayload(replica, { bytes: new Uint8Array([1]) })).toThrow(/Uint8Array is not a JSON value/)
+    expect(() => lwwPutPayload(replica, { big: 1n })).toThrow(/bigint is not a JSON value/)
+    expect(() => lwwPatchPayload(replica, JSON.parse('{"o":{"__proto__":1}}') as Record<string, unknown>)).toThrow(/__proto__/)
     const change = new Writer('a').patch({ x: 1 })
     expect(() => replica.apply({ ...change, docId: 'other' })).toThrow(/given a change for/)
     expect(() => replica.apply({ ...change, docType: 'yjs' })).toThrow(/lww replica given a yjs change/)
   })
 
   it('keeps values intact through the payload, and hands them out frozen', () => {
-    const value = { nested: { list: [1, 'two', null, true] }, bytes: new Uint8Array([1, 2]), big: 2n ** 62n, f: 1.5 }
+    const value = { nested: { list: [1, 'two', null, true] }, f: 1.5, big: 2 ** 62, neg: -3, s: 'ü😀' }
     const replica = fresh()
     applyAll(replica, [new Writer('a').patch({ value })])
     const view = replica.view()

@@ -1,0 +1,1 @@
+export * from './storable-value.js'
