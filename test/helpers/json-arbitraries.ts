@@ -33,21 +33,24 @@ type Tree = { readonly leaf: string } | { readonly array: readonly Tree[] } | { 
 
 const hostileNumber = fc.oneof(
   fc.double({ noNaN: true, noDefaultInfinity: true }).map((n) => JSON.stringify(n)),
-  fc.constantFrom('1e999', '-1e999', '1e308', '-0', '0.1', '9007199254740993', '123456789012345678901234567890', '5e-324'),
+  fc.constantFrom('1e308', '-0', '0.1', '9007199254740993', '123456789012345678901234567890', '5e-324'),
+  fc.constantFrom('1e999', '-1e999'),
   fc.integer().map(String),
 )
 
 const hostileString = fc.oneof(
-  { arbitrary: fc.string({ maxLength: 20 }), weight: 4 },
-  { arbitrary: fc.string({ maxLength: 10, unit: 'binary' }), weight: 2 },
-  { arbitrary: fc.constantFrom('\ud800', 'a\udc00b', '\u0000', '😀', '\u2028', '"\\'), weight: 2 },
+  { arbitrary: fc.string({ maxLength: 20 }), weight: 8 },
+  { arbitrary: fc.string({ maxLength: 10, unit: 'binary' }), weight: 3 },
+  { arbitrary: fc.constantFrom('\u0000', '😀', '\u2028', '"\\'), weight: 2 },
+  { arbitrary: fc.constantFrom('\ud800', 'a\udc00b'), weight: 1 },
   // Over the default maxStringBytes (512 KiB), now and then.
   { arbitrary: fc.constant('s'.repeat(513 * 1024)), weight: 1 },
 )
 
 const hostileKey = fc.oneof(
-  { arbitrary: fc.string({ maxLength: 8 }), weight: 6 },
-  { arbitrary: fc.constantFrom('__proto__', 'constructor', 'prototype', 'toString', '', '\ud800', 'a.b', '$', '😀'), weight: 3 },
+  { arbitrary: fc.string({ maxLength: 8 }), weight: 12 },
+  { arbitrary: fc.constantFrom('constructor', 'prototype', 'toString', '', 'a.b', '$', '😀'), weight: 2 },
+  { arbitrary: fc.constantFrom('__proto__', '\ud800'), weight: 1 },
   // Over the default maxKeyBytes (1024).
   { arbitrary: fc.constant('k'.repeat(1100)), weight: 1 },
 )
@@ -91,9 +94,10 @@ function serialise(t: Tree): string {
 }
 
 /** Hostile JSON text for a whole document: always an object at the top. */
-export const arbHostileJsonText: fc.Arbitrary<string> = fc
-  .uniqueArray(fc.tuple(hostileKey, hostileTree), { minLength: 1, maxLength: 4, selector: ([key]) => key })
-  .map((fields) => serialise({ object: fields }))
+export const arbHostileJsonText: fc.Arbitrary<string> = fc.oneof(
+  { arbitrary: fc.uniqueArray(fc.tuple(hostileKey, hostileTree), { minLength: 1, maxLength: 4, selector: ([key]) => key }).map((fields) => serialise({ object: fields })), weight: 3 },
+  { arbitrary: arbStorableDocument.map((doc) => JSON.stringify(doc)), weight: 2 },
+)
 
 /** JSON with object keys sorted (how two readers' answers are compared; lww views sort keys). */
 export function canonicalText(value: unknown): string {
