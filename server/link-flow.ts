@@ -1,5 +1,5 @@
 import { MessageType, type Message } from '../core/codec/index.js'
-import type { VersionVector } from '../core/types.js'
+import type { Change, VersionVector } from '../core/types.js'
 
 /** How often a paused link checks whether its socket drained. */
 const DRAIN_POLL_MS = 20
@@ -24,8 +24,8 @@ export interface LinkFlowOptions {
    */
   readonly resync: (delivered: VersionVector) => void
   readonly encode: (message: Message) => Uint8Array
-  /** Changes written to the link (for per-peer counters). */
-  readonly onSent?: (changes: number) => void
+  /** Changes written to the link (for per-peer counters and the link's resync budget). */
+  readonly onSent?: (changes: readonly Change[]) => void
   /** The stream was held back (for metrics). */
   readonly onPause?: () => void
 }
@@ -38,6 +38,8 @@ export interface LinkFlowOptions {
  * once it drained below the low-water mark the mesh is made to resend from what was really written:
  * a `VersionVector` for the link is replayed into it, which (docs/crdt.md) replaces its estimate of
  * the other side and sends exactly the difference. Control frames (acks, vectors) are never held.
+ * That replay resends only what was never written, and is not the other side's announcement: it is
+ * not charged to the link's resync budget (core/mesh/resync-budget.ts).
  *
  * `delivered` mirrors the mesh's per-peer estimate (`known`) but counts only batches actually
  * written: it starts from the vector the other side announced, and takes the max per origin of what
@@ -77,7 +79,7 @@ export class LinkFlow {
     }
     this.options.transport.send(this.options.encode(message), true)
     for (const change of message.changes) this.advance(change.origin, change.seq)
-    this.options.onSent?.(message.changes.length)
+    this.options.onSent?.(message.changes)
   }
 
   stop(): void {

@@ -1,2 +1,3 @@
 export * from './change-log.js'
 export * from './mesh-node.js'
+export * from './resync-budget.js'
