@@ -91,7 +91,8 @@ export function syncUrl(url: string): string {
  * as role `client`, then runs the mesh over the socket (`mesh.connect(serverId)`, which exchanges
  * version vectors, so a reconnect resumes exactly where the two sides differ). When the socket
  * closes it reconnects with jittered exponential backoff, to the next URL in turn, unless the close
- * code says retrying cannot help (`UNAUTHORIZED`, `FORBIDDEN`, `VERSION_MISMATCH`).
+ * code says retrying cannot help (`UNAUTHORIZED`, `FORBIDDEN`, `VERSION_MISMATCH`). After
+ * `RESYNC_LIMIT` it waits the longest delay (`maxDelayMs`, jittered) before it redials.
  *
  * @example
  * ```ts
@@ -351,7 +352,10 @@ export class Connection {
       return
     }
     const bounds = { minDelayMs: this.minDelayMs, maxDelayMs: this.maxDelayMs }
-    const delayMs = backoffDelayMs(this.failures, bounds, this.options.random)
+    // RESYNC_LIMIT: the region refused to resend what this session already had. A new session gets a
+    // fresh budget, but coming back at once would only repeat whatever caused it: wait the longest delay.
+    const attempt = error.code === 'RESYNC_LIMIT' ? Number.MAX_SAFE_INTEGER : this.failures
+    const delayMs = backoffDelayMs(attempt, bounds, this.options.random)
     this.failures += 1
     this.setStatus('offline')
     this.retryTimer = this.timers.setTimeout(() => {

@@ -440,6 +440,38 @@ describe('client connection', () => {
     expect(c.error).toBeNull()
   })
 
+  it('RESYNC_LIMIT is retried, after the longest backoff delay', async () => {
+    const { net, eu } = oneRegion()
+    const delays: number[] = []
+    const timers = {
+      setTimeout: (fn: () => void, ms: number) => {
+        delays.push(ms)
+        return setTimeout(fn, ms)
+      },
+      clearTimeout: (handle: unknown) => clearTimeout(handle as ReturnType<typeof setTimeout>),
+    }
+    const c = client(net, ['ws://eu.test'], { minDelayMs: 2, maxDelayMs: 80, handshakeTimeoutMs: 1_000, timers })
+    const errors: ConnectionError[] = []
+    c.onError((e) => errors.push(e))
+    await until(() => c.status === 'connected')
+    eu.dropAll(CloseCode.OVERLOADED)
+    await until(() => errors.length === 1 && c.status === 'connected')
+    const afterOverloaded = delays.filter((ms) => ms !== 1_000)
+    eu.dropAll(CloseCode.RESYNC_LIMIT)
+    await until(() => errors.length === 2 && c.status === 'connected')
+    const afterLimit = delays.filter((ms) => ms !== 1_000).slice(afterOverloaded.length)
+    expect(errors.map((e) => [e.code, e.fatal, e.closeCode])).toEqual([
+      ['OVERLOADED', false, CloseCode.OVERLOADED],
+      ['RESYNC_LIMIT', false, CloseCode.RESYNC_LIMIT],
+    ])
+    // OVERLOADED after a good session: the first step (1–2 ms); RESYNC_LIMIT: the cap (40–80 ms).
+    expect(afterOverloaded.at(-1)).toBeLessThanOrEqual(2)
+    expect(afterLimit).toHaveLength(1)
+    expect(afterLimit[0]).toBeGreaterThanOrEqual(40)
+    expect(afterLimit[0]).toBeLessThanOrEqual(80)
+    expect(c.error).toBeNull()
+  })
+
   it('a region that never answers the handshake times out and the client moves on', async () => {
     const net = new FakeNetwork()
     net.addRegion('mute.test', 'mute-1', { silent: true })

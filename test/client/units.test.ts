@@ -45,7 +45,7 @@ describe('client errors', () => {
     const error = new ConnectionError({ code: 'UNAUTHORIZED', url: 'ws://h/sync', closeCode: 4001 })
     expect(error).toMatchObject({ name: 'ConnectionError', code: 'UNAUTHORIZED', fatal: true, closeCode: 4001 })
     for (const code of ['UNAUTHORIZED', 'FORBIDDEN', 'VERSION_MISMATCH'] as const) expect(isFatalConnectionCode(code)).toBe(true)
-    for (const code of ['OVERLOADED', 'SHUTTING_DOWN', 'BAD_FRAME', 'TOO_LARGE', 'NETWORK', 'HANDSHAKE_TIMEOUT'] as const) {
+    for (const code of ['OVERLOADED', 'RESYNC_LIMIT', 'SHUTTING_DOWN', 'BAD_FRAME', 'TOO_LARGE', 'NETWORK', 'HANDSHAKE_TIMEOUT'] as const) {
       expect(isFatalConnectionCode(code)).toBe(false)
     }
   })
