@@ -50,6 +50,8 @@ export {
   type ConnectionErrorCode,
   type StrictWriteRejectionCode,
 } from './errors.js'
+// Thrown by lww put/patch for a value Meridian does not store (docs/server.md, Value limits).
+export { InvalidValueError, DEFAULT_VALUE_LIMITS, type ValueLimits, type ValueRule } from '../core/values/storable-value.js'
 export {
   Connection,
   GLOBAL_TIMERS,
