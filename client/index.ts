@@ -1,5 +1,5 @@
 /**
- * meridian/client — the browser-safe Meridian client (DESIGN §8): local replicas of crdt collections
+ * meridian/client — the browser-safe Meridian client (docs/design.md §8): local replicas of crdt collections
  * that apply writes at once, online or offline, and sync with the regions over one WebSocket with
  * reconnects and region failover; strict collections whose writes go to the primary (queued while
  * offline) and whose reads ask a region. No Node built-ins here: `meridian/client/node` adds the `ws`

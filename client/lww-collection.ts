@@ -7,7 +7,7 @@ import type { WriteHandle } from './write-handle.js'
 export type LwwPatch<T> = { [K in keyof T]?: T[K] | undefined }
 
 /**
- * A collection of last-writer-wins JSON documents (DESIGN §3). Writes apply locally at once and sync
+ * A collection of last-writer-wins JSON documents (docs/design.md §3). Writes apply locally at once and sync
  * when connected; each top-level field merges on its own, newest hybrid-logical-clock write winning.
  * A write that lost to a concurrent one is kept as a conflict record (`conflicts(id)`).
  *

@@ -25,7 +25,7 @@ export interface StoredStrictWrite {
 /**
  * Where a client keeps the changes it holds (its own and those learnt from regions), so that a
  * restart can resume instead of downloading everything and, above all, so that own changes not yet
- * durable at any region survive (the outbox, DESIGN §8).
+ * durable at any region survive (the outbox, docs/design.md §8).
  *
  * Kept deliberately small so an IndexedDB store can slot in: open it asynchronously first (and read
  * its log then), and hand the opened store to `createClient({ store })`.

@@ -89,7 +89,7 @@ export interface StrictDocument<T> {
 }
 
 /**
- * A strict collection (DESIGN §4): one primary orders every write; a write is acknowledged at the
+ * A strict collection (docs/design.md §4): one primary orders every write; a write is acknowledged at the
  * write concern asked for, or rejected (`StrictWriteRejected`), or reported `indeterminate` [ST3].
  * Nothing is applied locally: reads ask a region.
  *

@@ -146,7 +146,7 @@ interface PendingRead {
 }
 
 /**
- * Strict requests of one client (DESIGN §4): the ordered write queue shared by every strict
+ * Strict requests of one client (docs/design.md §4): the ordered write queue shared by every strict
  * collection, reads, and the session's highest position for monotonic reads [RD2].
  *
  * Writes go out in `writeId` order, at most `maxInFlight` unanswered at a time. A write is sent only

@@ -1,5 +1,5 @@
 /**
- * meridian/core — the pure, deterministic heart of Meridian (DESIGN §2): clocks, wire codec,
+ * meridian/core — the pure, deterministic heart of Meridian (docs/design.md §2): clocks, wire codec,
  * document types, crdt anti-entropy and the storage contract. No I/O, no wall clock, no randomness:
  * those are passed in, so the same code runs in the seeded simulator and in production.
  */

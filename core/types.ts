@@ -1,9 +1,9 @@
 /**
- * The vocabulary shared by every part of core (DESIGN §1). Plain data only: no behaviour lives here,
+ * The vocabulary shared by every part of core (docs/design.md §1). Plain data only: no behaviour lives here,
  * so codec, crdt, mesh and storage can all depend on it without depending on each other.
  */
 
-/** How a collection replicates (DESIGN §3, §4). */
+/** How a collection replicates (docs/design.md §3, §4). */
 export type CollectionMode = 'strict' | 'crdt'
 
 /** The document type of a crdt collection. */

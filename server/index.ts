@@ -1,5 +1,5 @@
 /**
- * meridian/server — the regional server (DESIGN §7, docs/server.md): WebSocket sessions for
+ * meridian/server — the regional server (docs/design.md §7, docs/server.md): WebSocket sessions for
  * clients (/sync) and peers (/peer), REST, health, status, metrics, dashboard, and the CLI.
  *
  * @example

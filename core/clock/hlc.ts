@@ -1,6 +1,6 @@
 import type { Hlc } from '../types.js'
 
-/** Reads the wall clock in milliseconds. Injected so that core stays deterministic (DESIGN §2). */
+/** Reads the wall clock in milliseconds. Injected so that core stays deterministic (docs/design.md §2). */
 export type WallClock = () => number
 
 export interface HlcClockOptions {

@@ -1,5 +1,5 @@
 /**
- * WebSocket close codes used by Meridian (DESIGN §5). 4000–4099 is the private-use range we own.
+ * WebSocket close codes used by Meridian (docs/design.md §5). 4000–4099 is the private-use range we own.
  * The numbers are part of the protocol: never renumber or reuse one; add new codes at unused numbers.
  * Where one exists the number echoes a familiar status: 4001/4003/4029 the HTTP 401/403/429, 4009 WebSocket's
  * own 1009 (message too big).

@@ -1,5 +1,5 @@
 /**
- * The one entry point for frames (DESIGN §5): `encodeMessage` and `decodeMessage` over the
+ * The one entry point for frames (docs/design.md §5): `encodeMessage` and `decodeMessage` over the
  * `Message` union of messages.ts.
  *
  * Frame layout: one type byte (`MessageType`), then the message's fields in order. Integers and

@@ -1,4 +1,4 @@
-/** The binary wire codec (DESIGN §5): messages, changes, typed errors and close codes. */
+/** The binary wire codec (docs/design.md §5): messages, changes, typed errors and close codes. */
 export * from './messages.js'
 export * from './errors.js'
 export * from './close-codes.js'

@@ -128,7 +128,7 @@ export interface AutomergeEditOptions {
   readonly message?: string
   /**
    * Timestamp recorded in the change, in seconds. Defaults to 0: Automerge would otherwise read
-   * the wall clock itself, and core stays clock-free (DESIGN §2); pass the HLC's wall time if wanted.
+   * the wall clock itself, and core stays clock-free (docs/design.md §2); pass the HLC's wall time if wanted.
    */
   readonly timeSec?: number
 }

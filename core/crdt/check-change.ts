@@ -22,7 +22,7 @@ export function assertChangeFor(replica: ReplicaIdentity, change: Change): void 
   }
 }
 
-/** Options every replica needs. Programmer errors throw at once (DESIGN §10). */
+/** Options every replica needs. Programmer errors throw at once (docs/design.md §10). */
 export function assertReplicaOptions(kind: string, options: { readonly collection: string; readonly docId: string }): void {
   if (typeof options.collection !== 'string' || options.collection === '') {
     throw new Error(`${kind}: collection must be a non-empty string`)

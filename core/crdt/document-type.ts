@@ -1,7 +1,7 @@
 import type { Change, DocType, Hlc } from '../types.js'
 
 /**
- * A write that lost to a concurrent one (DESIGN §3). Kept so apps and the lab can see what
+ * A write that lost to a concurrent one (docs/design.md §3). Kept so apps and the lab can see what
  * last-writer-wins threw away. For Yjs and Automerge documents nothing is thrown away, so they
  * produce none.
  */

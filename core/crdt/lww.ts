@@ -27,7 +27,7 @@ interface Register {
 }
 
 /**
- * A last-writer-wins map document (DESIGN §3). Each top-level field is a register ordered by the
+ * A last-writer-wins map document (docs/design.md §3). Each top-level field is a register ordered by the
  * writing change's HLC, then its origin. Field deletes are tombstones. A document delete hides every
  * field register older than it, including fields the deleter never heard of.
  *

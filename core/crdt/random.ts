@@ -1,4 +1,4 @@
-/** Injected randomness (DESIGN §2): returns a number in [0, 1), like Math.random. */
+/** Injected randomness (docs/design.md §2): returns a number in [0, 1), like Math.random. */
 export type Random = () => number
 
 /** A uniformly drawn unsigned 32-bit integer. */

@@ -94,7 +94,7 @@ export function documentKey(collection: string, docId: string): string {
 }
 
 /**
- * The crdt anti-entropy state machine of one replica (DESIGN §3). Peers exchange version vectors on
+ * The crdt anti-entropy state machine of one replica (docs/design.md §3). Peers exchange version vectors on
  * connect; each side then sends exactly what the other lacks and keeps streaming what it learns —
  * from local writes and from any peer — to every other peer, so chains and stars converge too.
  * Each origin's changes are applied in seq order; early ones wait in a bounded gap buffer and

@@ -1,5 +1,5 @@
 /**
- * The one storage interface every Meridian store implements (DESIGN §6): memory (tests, simulation),
+ * The one storage interface every Meridian store implements (docs/design.md §6): memory (tests, simulation),
  * file (Node server) and IndexedDB (browser client). Modelled on automerge-repo's
  * `StorageAdapterInterface` — keyed blobs addressed by string arrays, with prefix range reads — plus
  * what replication needs on top: append-only logs with dense indices, prefix pruning for retention

@@ -1,5 +1,5 @@
 /**
- * The shared test suite every {@link StorageAdapter} runs (DESIGN §6, §9), in the spirit of
+ * The shared test suite every {@link StorageAdapter} runs (docs/design.md §6, §9), in the spirit of
  * automerge-repo's shared adapter suites: memory here, file and IndexedDB adapters later.
  *
  * Test-support code: it imports vitest and fast-check, so it is not re-exported from

@@ -1,6 +1,6 @@
 /**
  * Argument checks and key ordering shared by every adapter, so they all agree on what is valid and on
- * the order `loadRange` returns (DESIGN §6).
+ * the order `loadRange` returns (docs/design.md §6).
  */
 import { StorageError, type StorageKey } from './adapter.js'
 

@@ -1,5 +1,5 @@
 /**
- * Strict mode (DESIGN §4), the pure layer: a Raft-like replicated log per cluster with write
+ * Strict mode (docs/design.md §4), the pure layer: a Raft-like replicated log per cluster with write
  * concerns, preconditions, elections with fencing, reads with tokens and snapshot catch-up.
  */
 export * from './types.js'

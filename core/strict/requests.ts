@@ -12,7 +12,7 @@ import type {
  */
 
 /**
- * Where a read may be served (DESIGN §4, [RD3]). `primary`: the primary's applied (committed)
+ * Where a read may be served (docs/design.md §4, [RD3]). `primary`: the primary's applied (committed)
  * state; `linearizable`: the same after a read barrier commits (no stale answer even from a primary
  * that was just deposed, at the cost of a majority round trip); `nearest`: this node if fresh enough;
  * `replica`: a replica only.

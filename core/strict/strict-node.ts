@@ -169,7 +169,7 @@ export const DEFAULT_MAX_ENTRIES_PER_MESSAGE = 64
 export const DEFAULT_MAX_APPEND_BYTES = 4 * 1024 * 1024
 
 /**
- * The strict-mode state machine of one cluster member (DESIGN §4): Raft-style elections with epochs,
+ * The strict-mode state machine of one cluster member (docs/design.md §4): Raft-style elections with epochs,
  * log shipping with log matching and divergent-suffix truncation, write concerns, reads with tokens,
  * compaction and snapshot catch-up. Pure: time comes in through `tick(nowMs)`, randomness through
  * `random`, messages through `receive`, and everything that must reach storage or the network goes

@@ -1,5 +1,5 @@
 /**
- * Strict mode's vocabulary (DESIGN §4): log entries, operations, write concerns, results and typed
+ * Strict mode's vocabulary (docs/design.md §4): log entries, operations, write concerns, results and typed
  * errors. Plain data only, so the shell can persist and (later) encode them.
  */
 

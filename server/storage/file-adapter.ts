@@ -1,6 +1,6 @@
 /**
  * The file storage adapter: the Node server's default storage, embedded, nothing to install
- * (DESIGN §6). It implements the shared {@link StorageAdapter} contract on plain files.
+ * (docs/design.md §6). It implements the shared {@link StorageAdapter} contract on plain files.
  *
  * **Logs.** Each named log is a directory of append-only segment files, `<base>.seg`, where `<base>`
  * is the index of the segment's first record; a segment is rolled once it reaches `segmentBytes`.

@@ -1,5 +1,5 @@
 /**
- * The on-disk record format shared by log segments and the blob file (DESIGN §6, [SG1]).
+ * The on-disk record format shared by log segments and the blob file (docs/design.md §6, [SG1]).
  *
  * ```
  * record := crc32:u32le  length:u32le  payload:length bytes

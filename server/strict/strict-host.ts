@@ -51,7 +51,7 @@ const MAX_EVENTS = 50
 const COMPACTION_CHECK_EVERY = 1000
 
 /**
- * The shell around one `StrictNode` (DESIGN §4, docs/strict.md): it drives the node's clock, makes
+ * The shell around one `StrictNode` (docs/design.md §4, docs/strict.md): it drives the node's clock, makes
  * its log durable with group commit before reporting `markDurable`, persists hard state, snapshots
  * and rollbacks, carries its messages over the peer links, and serves writes and reads for clients,
  * REST and other nodes (forwarding to the primary through `StrictRequests`).

@@ -41,7 +41,7 @@ const readError = (code: Extract<StrictReadReply, { status: 'rejected' }>['error
 })
 
 /**
- * Routes strict writes and reads (DESIGN §4): a write reaching a node that is not the primary is
+ * Routes strict writes and reads (docs/design.md §4): a write reaching a node that is not the primary is
  * forwarded to the primary it knows of (one hop; the primary never forwards again), waiting through
  * an election when none is known. Only a write that provably never reached a primary is rejected
  * (`UNAVAILABLE`, safe to retry); once handed over, a lost answer is `indeterminate` [ST3].

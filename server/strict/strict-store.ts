@@ -1,5 +1,5 @@
 /**
- * Durable storage of one strict-mode node (DESIGN §4, docs/server.md § Strict storage): what the pure
+ * Durable storage of one strict-mode node (docs/design.md §4, docs/server.md § Strict storage): what the pure
  * `StrictNode` hands out through `onHardState`, `onAppend`, `onTruncate`, `onRollbackCandidates`,
  * `onRollback` and `onSnapshot`, and gives back to the next life as `restore`.
  *

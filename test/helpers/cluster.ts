@@ -1,5 +1,5 @@
 /**
- * Real server processes on loopback for integration tests (DESIGN §9): writes one config per node to
+ * Real server processes on loopback for integration tests (docs/design.md §9): writes one config per node to
  * a temp dir, spawns `node --import tsx server/cli.ts serve --config …`, waits for readiness, can
  * SIGKILL and restart a node, and always cleans up (every child is killed when the test process exits).
  */

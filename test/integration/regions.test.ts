@@ -1,5 +1,5 @@
 /**
- * Real server processes (DESIGN §9, Integration): three regions in a full mesh on loopback with file
+ * Real server processes (docs/design.md §9, Integration): three regions in a full mesh on loopback with file
  * storage; a region is SIGKILLed in the middle of a stream of writes.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'

@@ -11,7 +11,7 @@ import {
   type CloseCodeName,
 } from '../../../core/codec/index.js'
 
-describe('close codes (DESIGN §5)', () => {
+describe('close codes (docs/design.md §5)', () => {
   it('[§5 close codes] the table is pinned: numbers are part of the protocol', () => {
     expect(CloseCode).toEqual({
       BAD_FRAME: 4000,
