@@ -21,6 +21,15 @@ import type { StrictHost } from './strict/strict-host.js'
 /** How long `close()` waits for sockets to finish their close handshake before destroying them. */
 const SHUTDOWN_GRACE_MS = 500
 
+/**
+ * How often Node looks for requests past `httpHeadersTimeoutMs` / `httpRequestTimeoutMs`. It only
+ * checks every `connectionsCheckingInterval` (default 30 s), so a client trickling a header would
+ * otherwise hold its socket up to 30 s past the limit: a quarter of the header timeout, 10 ms to 1 s.
+ */
+export function httpCheckIntervalMs(config: Pick<ServerConfig, 'httpHeadersTimeoutMs'>): number {
+  return Math.max(10, Math.min(1_000, Math.floor(config.httpHeadersTimeoutMs / 4)))
+}
+
 export interface CreateServerOptions {
   /** Defaults to console lines prefixed with the node id. */
   readonly logger?: Logger
@@ -116,7 +125,18 @@ export async function createServer(input: ServerConfigInput, options: CreateServ
     },
     startedAt,
   })
-  const http = createHttpServer(getRequestListener(app.fetch))
+  // Slow clients [PF4]: a request's headers must arrive within httpHeadersTimeoutMs and the whole request
+  // within httpRequestTimeoutMs (else 408 and the socket is closed); idle keep-alive sockets are closed
+  // after httpKeepAliveTimeoutMs. Upgraded WebSockets leave Node's HTTP bookkeeping: these never apply.
+  const http = createHttpServer(
+    {
+      headersTimeout: config.httpHeadersTimeoutMs,
+      requestTimeout: config.httpRequestTimeoutMs,
+      keepAliveTimeout: config.httpKeepAliveTimeoutMs,
+      connectionsCheckingInterval: httpCheckIntervalMs(config),
+    },
+    getRequestListener(app.fetch),
+  )
   const wss = new WebSocketServer({ noServer: true, maxPayload: config.maxFrameBytes, perMessageDeflate: false })
 
   http.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {

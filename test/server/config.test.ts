@@ -160,3 +160,33 @@ describe('loadConfigFile', () => {
     await expect(loadConfigFile(path)).rejects.toThrow(/not valid JSON/)
   })
 })
+
+describe('parseConfig: resync budget and HTTP timeouts [PF4]', () => {
+  it('defaults: 64 MiB of resends per 60 s (4 × maxSendBufferBytes when larger); headers 10 s, request 30 s, keep-alive 5 s', () => {
+    expect(parseConfig({ nodeId: 'a', region: 'r' })).toMatchObject({
+      resyncBudgetBytes: 64 * 1024 * 1024,
+      resyncWindowMs: 60_000,
+      httpHeadersTimeoutMs: 10_000,
+      httpRequestTimeoutMs: 30_000,
+      httpKeepAliveTimeoutMs: 5_000,
+    })
+    expect(parseConfig({ nodeId: 'a', region: 'r', maxSendBufferBytes: 32 * 1024 * 1024 }).resyncBudgetBytes).toBe(128 * 1024 * 1024)
+    const set = parseConfig({ nodeId: 'a', region: 'r', resyncBudgetBytes: 9_000_000, resyncWindowMs: 1_000, httpHeadersTimeoutMs: 5, httpRequestTimeoutMs: 5, httpKeepAliveTimeoutMs: 7 })
+    expect(set).toMatchObject({ resyncBudgetBytes: 9_000_000, resyncWindowMs: 1_000, httpHeadersTimeoutMs: 5, httpRequestTimeoutMs: 5, httpKeepAliveTimeoutMs: 7 })
+  })
+
+  it('refuses a budget below the send bound, a request timeout below the header timeout, and non-positive values', () => {
+    expect(issuesOf({ nodeId: 'a', region: 'r', maxSendBufferBytes: 4096, resyncBudgetBytes: 2048 })).toEqual([
+      'config.resyncBudgetBytes: must be >= maxSendBufferBytes (4096), got 2048',
+    ])
+    expect(issuesOf({ nodeId: 'a', region: 'r', httpHeadersTimeoutMs: 2_000, httpRequestTimeoutMs: 1_000 })).toEqual([
+      'config.httpRequestTimeoutMs: must be >= httpHeadersTimeoutMs (2000), got 1000',
+    ])
+    expect(issuesOf({ nodeId: 'a', region: 'r', resyncWindowMs: 0, httpHeadersTimeoutMs: 0, httpKeepAliveTimeoutMs: 1.5, resyncBudgetBytes: '1' })).toEqual([
+      'config.resyncBudgetBytes: expected an integer from 1024 to 9007199254740991, got "1"',
+      'config.resyncWindowMs: expected an integer from 1 to 9007199254740991, got number 0',
+      'config.httpHeadersTimeoutMs: expected an integer from 1 to 9007199254740991, got number 0',
+      'config.httpKeepAliveTimeoutMs: expected an integer from 1 to 9007199254740991, got number 1.5',
+    ])
+  })
+})
