@@ -57,7 +57,7 @@ function trickle(start: string, drip: string, everyMs = 50): Trickle {
   return { closedAfterMs, received: () => received, stop }
 }
 
-describe('[PF4] HTTP header and request timeouts', () => {
+describe('[IN3] HTTP header and request timeouts', () => {
   it('closes a socket that trickles its request header, and keeps serving others meanwhile', async () => {
     const slow = trickle('GET /healthz HTTP/1.1\r\nHost: localhost\r\n', 'X-Slow: abcdefghijklmnopqrstuvwxyz')
     const meanwhile = await http(server.httpUrl, 'GET', '/healthz')

@@ -71,7 +71,7 @@ async function metric(s: MeridianServer, name: string): Promise<number> {
   return [...text.matchAll(/^\S+\{[^}]*\} (\d+(?:\.\d+)?)$/gm)].reduce((sum, m) => sum + Number(m[1]), 0)
 }
 
-describe('[PF4] resync budget: a connection cannot make the region resend its log over and over', () => {
+describe('[IN3] [PF4] resync budget: a connection cannot make the region resend its log over and over', () => {
   it('closes a client that announces an empty vector again and again with RESYNC_LIMIT; what it is sent stays within ~2× the log', async () => {
     const s = await server()
     await writeLog(s)

@@ -37,7 +37,7 @@ describe('resentBytes', () => {
   })
 })
 
-describe('ResyncBudget [PF4]', () => {
+describe('ResyncBudget [IN3] [PF4]', () => {
   it('the first catch-up of a link is free; announcing empty again is charged the whole log and refused beyond the budget', () => {
     const time = clock()
     const head = vv({ w: 1000 }) // 1000 changes of 11 bytes: an 11 000-byte log
