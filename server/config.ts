@@ -380,24 +380,29 @@ export function parseConfig(input: unknown, source?: string): ServerConfig {
   const maxConflictsPerDocument = ms('maxConflictsPerDocument', CONFIG_DEFAULTS.maxConflictsPerDocument, 1)
   const maxConflicts = ms('maxConflicts', CONFIG_DEFAULTS.maxConflicts, 1)
 
-  const values = optional<ValueLimits>(raw, 'values', CONFIG_DEFAULTS.values, (v) => {
+  // maxDocumentBytes defaults to a quarter of maxFrameBytes when frames are configured that small, so
+  // every write and document fits in a frame (appends carry a quarter of a frame).
+  const frameQuarter = Math.floor((maxFrameBytes ?? CONFIG_DEFAULTS.maxFrameBytes) / 4)
+  const defaultValues: ValueLimits = { ...CONFIG_DEFAULTS.values, maxDocumentBytes: Math.min(CONFIG_DEFAULTS.values.maxDocumentBytes, frameQuarter) }
+  const values = optional<ValueLimits>(raw, 'values', defaultValues, (v) => {
     const path = at('values')
     const record = c.object(path, v, ['maxDepth', 'maxKeyBytes', 'maxStringBytes', 'maxDocumentBytes'])
     if (!record) return undefined
     // The defaults are also the ceilings: clients check values against them before anything is
     // queued, so a region may tighten a limit but never loosen it.
     const limit = (key: keyof ValueLimits, min: number) =>
-      optional(record, key, CONFIG_DEFAULTS.values[key], (x) => c.integer(child(path, key), x, min, CONFIG_DEFAULTS.values[key]))
+      optional(record, key, defaultValues[key], (x) => c.integer(child(path, key), x, min, CONFIG_DEFAULTS.values[key]))
     const maxDepth = limit('maxDepth', 1)
     const maxKeyBytes = limit('maxKeyBytes', 1)
     const maxStringBytes = limit('maxStringBytes', 1)
     const maxDocumentBytes = limit('maxDocumentBytes', 16)
     if (maxDepth === undefined || maxKeyBytes === undefined || maxStringBytes === undefined || maxDocumentBytes === undefined) return undefined
+    if (maxDocumentBytes > frameQuarter) {
+      c.issues.push(`${child(path, 'maxDocumentBytes')}: must be at most a quarter of maxFrameBytes (${frameQuarter}), so every write and document fits in a frame`)
+      return undefined
+    }
     return { maxDepth, maxKeyBytes, maxStringBytes, maxDocumentBytes }
   })
-  if (values !== undefined && maxFrameBytes !== undefined && values.maxDocumentBytes * 4 > maxFrameBytes) {
-    c.issues.push(`${child(at('values'), 'maxDocumentBytes')}: must be at most a quarter of maxFrameBytes (${maxFrameBytes}), so every write and document fits in a frame`)
-  }
 
   const reconnect = optional<ReconnectConfig>(raw, 'reconnect', CONFIG_DEFAULTS.reconnect, (v) => {
     const path = at('reconnect')

@@ -189,4 +189,19 @@ describe('parseConfig: resync budget and HTTP timeouts [PF4]', () => {
       'config.httpKeepAliveTimeoutMs: expected an integer from 1 to 9007199254740991, got number 1.5',
     ])
   })
+
+  it('value limits: defaults, lowered, never raised, and a document always fits a quarter frame', () => {
+    expect(parseConfig({ nodeId: 'a', region: 'r' }).values).toEqual({ maxDepth: 64, maxKeyBytes: 1024, maxStringBytes: 512 * 1024, maxDocumentBytes: 1024 * 1024 })
+    expect(parseConfig({ nodeId: 'a', region: 'r', values: { maxDepth: 8, maxDocumentBytes: 4096 } }).values).toEqual({ maxDepth: 8, maxKeyBytes: 1024, maxStringBytes: 512 * 1024, maxDocumentBytes: 4096 })
+    // Small frames (tests) lower the default document size with them.
+    expect(parseConfig({ nodeId: 'a', region: 'r', maxFrameBytes: 4096 }).values.maxDocumentBytes).toBe(1024)
+    expect(issuesOf({ nodeId: 'a', region: 'r', values: { maxDepth: 65, maxStringBytes: 0, colour: 1 } })).toEqual([
+      'config.values.colour: unknown key',
+      'config.values.maxDepth: expected an integer from 1 to 64, got number 65',
+      'config.values.maxStringBytes: expected an integer from 1 to 524288, got number 0',
+    ])
+    expect(issuesOf({ nodeId: 'a', region: 'r', maxFrameBytes: 4096, values: { maxDocumentBytes: 2048 } })).toEqual([
+      'config.values.maxDocumentBytes: must be at most a quarter of maxFrameBytes (1024), so every write and document fits in a frame',
+    ])
+  })
 })
