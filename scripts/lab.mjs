@@ -6,6 +6,7 @@
 //   LAB_STRICT_SIM_RUNS (20000)  strict simulator schedules, split over 3 and 5 nodes
 //   LAB_SIM_RUNS        (2000)   crdt simulator schedules, split over the nine document/topology cases
 //   LAB_BANK_RUNS       (5)      bank-transfer runs (strict vs lww under a partition), each a fresh seed
+//   LAB_VALUE_RUNS      (2000)   hostile JSON documents through REST and the client on real processes (issue 9)
 //   LAB_BENCH           (1)      0 skips `npm run bench:strict`
 //   LAB_STEP_TIMEOUT_MS (3600000) a step still running after this is killed and counted as failed
 import { spawn } from 'node:child_process'
@@ -20,6 +21,7 @@ const number = (name, fallback) => {
 const strictRuns = number('LAB_STRICT_SIM_RUNS', 20_000)
 const simRuns = number('LAB_SIM_RUNS', 2_000)
 const bankRuns = number('LAB_BANK_RUNS', 5)
+const valueRuns = number('LAB_VALUE_RUNS', 2_000)
 const bench = number('LAB_BENCH', 1) !== 0
 const stepTimeoutMs = number('LAB_STEP_TIMEOUT_MS', 3_600_000)
 const vitest = join(root, 'node_modules', 'vitest', 'vitest.mjs')
@@ -53,6 +55,9 @@ if (simRuns > 0) {
 }
 for (let i = 1; i <= bankRuns; i++) {
   steps.push(() => run(`bank transfer ${i}/${bankRuns}`, [vitest, 'run', 'test/integration/bank-transfer.test.ts'], { BANK_SEED: String(Date.now() % 1_000_000) }))
+}
+if (valueRuns > 0) {
+  steps.push(() => run(`hostile values, ${valueRuns} documents`, [vitest, 'run', 'test/integration/values.test.ts'], { MERIDIAN_VALUE_RUNS: String(valueRuns) }))
 }
 if (bench) steps.push(() => run('strict benchmark', ['--import', 'tsx', 'bench/strict.ts']))
 
