@@ -41,6 +41,11 @@ interface Register {
  *   sorted. `put(id, {})` therefore gives `{}`, not `null`. A put or patch after a delete brings
  *   the document back with only the fields written since.
  *
+ * The view is frozen (its values are deep-frozen as decoded) and shared: it is built on the first
+ * `view()` after a change that altered it and handed to every later caller until the next such
+ * change, so applying a change costs its fields, never the document [PF3]; only a reader pays for
+ * the document, once per change it looks at. `get(field)` reads one field without building it.
+ *
  * Conflict records are *observations made at this replica* when a write meets a concurrent one
  * (the winner's writer had not seen the loser: `loser > winner.base`). Which pairs meet depends on
  * delivery order, so two converged replicas may hold different records: records are not part of
@@ -69,6 +74,8 @@ export class LwwReplica implements DocumentReplica {
   /** Newest put or patch. */
   private lastWrite: LwwStamp | null = null
   private readonly applied = new AppliedChanges()
+  /** The view as of the last change that altered it; `undefined` when such a change made it stale. */
+  private cachedView: Readonly<Record<string, unknown>> | null | undefined = undefined
 
   constructor(options: LwwReplicaOptions) {
     assertReplicaOptions('LwwReplica', options)
@@ -94,17 +101,31 @@ export class LwwReplica implements DocumentReplica {
       this.lastWrite = stamp
     }
     if (this.exists() !== existed) changed = true
+    // `changed` is exactly "the view differs" (listeners rely on it too), so an unchanged view stays
+    // the same object.
+    if (changed) this.cachedView = undefined
     return { changed, conflicts }
   }
 
-  view(): Record<string, unknown> | null {
-    if (!this.exists()) return null
-    const live: [string, unknown][] = []
-    for (const [field, register] of this.fields) {
-      if (this.isLive(register)) live.push([field, register.value])
-    }
-    live.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-    return Object.fromEntries(live)
+  /** The document (see the class comment): frozen, and the same object until a change alters it. */
+  view(): Readonly<Record<string, unknown>> | null {
+    if (this.cachedView === undefined) this.cachedView = this.buildView()
+    return this.cachedView
+  }
+
+  /**
+   * The value of one live field, or `undefined` when the field is deleted, never written or hidden by
+   * a delete, or the document does not exist: `view()?.[field]` without building the view.
+   */
+  get(field: string): unknown {
+    if (!this.exists()) return undefined
+    const register = this.fields.get(field)
+    return register !== undefined && this.isLive(register) ? register.value : undefined
+  }
+
+  /** False when `view()` is null: never written, or deleted after its newest put or patch. */
+  exists(): boolean {
+    return this.lastWrite !== null && (this.cleared === null || compareStamp(this.lastWrite, this.cleared) > 0)
   }
 
   /** Names of the live fields, for writers that tombstone what a put leaves out. */
@@ -129,8 +150,14 @@ export class LwwReplica implements DocumentReplica {
     return names
   }
 
-  private exists(): boolean {
-    return this.lastWrite !== null && (this.cleared === null || compareStamp(this.lastWrite, this.cleared) > 0)
+  private buildView(): Readonly<Record<string, unknown>> | null {
+    if (!this.exists()) return null
+    const live: [string, unknown][] = []
+    for (const [field, register] of this.fields) {
+      if (this.isLive(register)) live.push([field, register.value])
+    }
+    live.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    return Object.freeze(Object.fromEntries(live))
   }
 
   private isHidden(register: Register): boolean {

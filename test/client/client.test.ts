@@ -1,12 +1,11 @@
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 
 import { createClient } from '../../client/client.js'
 import { ClientClosedError, ConnectionError } from '../../client/errors.js'
 import { memoryClientStore, type ClientStore } from '../../client/store.js'
 import { CloseCode } from '../../core/codec/close-codes.js'
 import { MessageType, PROTOCOL_VERSION } from '../../core/codec/messages.js'
-import { lwwPatchPayload } from '../../core/crdt/lww.js'
-import type { LwwReplica } from '../../core/crdt/lww.js'
+import { LwwReplica, lwwPatchPayload } from '../../core/crdt/lww.js'
 import { fakeClients, settle, state, until } from './fake-client.js'
 import { FakeNetwork, type FakeRegion } from './fake-server.js'
 
@@ -256,6 +255,34 @@ describe('client subscriptions', () => {
       winner: { origin: 'eu-1', value: 'theirs' },
       loser: { origin: c.clientId, value: 'mine' },
     })
+  })
+
+  it('[PF3] a change builds the view at most once, shared by every listener and get(); ids() builds none', () => {
+    const c = client(new FakeNetwork(), ['ws://eu.test'])
+    const todos = c.lww<Record<string, unknown>>('todos')
+    const big: Record<string, unknown> = {}
+    for (let i = 0; i < 2_000; i++) big[`f${i}`] = i
+    todos.put('t1', big)
+    todos.put('t2', { n: 1 })
+    const seen: unknown[] = []
+    todos.subscribe('t1', (doc) => seen.push(doc))
+    todos.subscribe('t1', (doc) => seen.push(doc))
+    todos.subscribeAll((_id, doc) => seen.push(doc))
+    const builds = vi.spyOn(LwwReplica.prototype as unknown as { buildView(): unknown }, 'buildView')
+    try {
+      todos.patch('t1', { f7: 'patched' })
+      expect(builds).toHaveBeenCalledTimes(1)
+      expect(seen).toHaveLength(3)
+      expect(seen[1]).toBe(seen[0])
+      expect(seen[2]).toBe(seen[0])
+      expect(todos.get('t1')).toBe(seen[0])
+      expect(Object.isFrozen(seen[0])).toBe(true)
+      expect(todos.get('t1')?.['f7']).toBe('patched')
+      expect(todos.ids()).toEqual(['t1', 't2'])
+      expect(builds).toHaveBeenCalledTimes(1)
+    } finally {
+      builds.mockRestore()
+    }
   })
 
   it('a collection name is bound to one document type', () => {
