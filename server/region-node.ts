@@ -12,7 +12,7 @@ import { ConflictStore } from './conflict-store.js'
 import { GroupCommit } from './group-commit.js'
 import { LinkFlow } from './link-flow.js'
 import type { Logger } from './logger.js'
-import { patchFields } from './merge-patch.js'
+import { patchedFields, patchFields } from './merge-patch.js'
 import type { ConnectionKind, ServerMetrics } from './metrics.js'
 
 /** The storage log crdt changes are persisted in, one encoded change per record. */
@@ -55,7 +55,15 @@ export interface DocumentResult {
   readonly token: string
 }
 
-export interface WriteResult extends DocumentResult {
+/** A REST write's answer: PUT and DELETE carry `doc`, PATCH carries `fields` instead. */
+export interface WriteResult {
+  readonly collection: string
+  readonly id: string
+  /** PUT and DELETE: the document after the write (null after a delete). */
+  readonly doc?: unknown
+  /** PATCH: each field the patch named as it is after the write, null when deleted (see `patchedFields`). */
+  readonly fields?: Readonly<Record<string, unknown>>
+  readonly token: string
   readonly ack: AckLevel
 }
 
@@ -585,19 +593,21 @@ export class RegionNode {
         op === 'put'
           ? lwwPutPayload(replica, body ?? {})
           : op === 'patch'
-            ? lwwPatchPayload(replica, patchFields(replica.view(), body ?? {}))
+            ? lwwPatchPayload(replica, patchFields((field) => replica.get(field), body ?? {}))
             : lwwDeletePayload(replica)
     } catch (err) {
       if (err instanceof InvalidValueError) throw err
       throw new WriteError('BAD_REQUEST', err instanceof Error ? err.message : String(err))
     }
     const change = this.mesh.commit(collection, id, 'lww', payload)
-    const doc = replica.view()
+    // [PF3] A patch answers the fields it named, read one by one: the whole view (and its JSON) would
+    // make a one-field patch cost the document. A put writes every field anyway; a delete's view is null.
+    const after = op === 'patch' ? { fields: patchedFields(body ?? {}, (field) => replica.get(field)) } : { doc: replica.view() }
     const token = this.token()
     let ack: AckLevel = (await this.waitLocal(change.seq)) ? 'local' : 'indeterminate'
     if (ack === 'local' && w === 'all') ack = await this.waitAll(change.seq)
     this.metrics.restWrites.inc({ op, ack })
-    return { collection, id, doc, token, ack }
+    return { collection, id, ...after, token, ack }
   }
 
   // ---- status ------------------------------------------------------------------------------------

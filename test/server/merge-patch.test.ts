@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { mergePatch, patchFields } from '../../server/merge-patch.js'
+import { mergePatch, patchedFields, patchFields } from '../../server/merge-patch.js'
 
 describe('JSON merge patch (RFC 7396)', () => {
   // Examples from RFC 7396, appendix A.
@@ -33,6 +33,26 @@ describe('JSON merge patch (RFC 7396)', () => {
       n: 5,
     })
     expect(patchFields(null, { o: { x: null, y: 1 } })).toEqual({ o: { y: 1 } })
+  })
+
+  it('reads through a lookup only the fields the patch names [PF3]', () => {
+    const doc: Record<string, unknown> = { a: 1, o: { x: 1, y: 2 }, untouched: true }
+    const asked: string[] = []
+    const lookup = (field: string): unknown => {
+      asked.push(field)
+      return Object.hasOwn(doc, field) ? doc[field] : undefined
+    }
+    expect(patchFields(lookup, { a: null, o: { y: null, z: 3 }, n: 5 })).toEqual(patchFields(doc, { a: null, o: { y: null, z: 3 }, n: 5 }))
+    expect(asked.sort()).toEqual(['n', 'o'])
+  })
+
+  it('answers a patch with the named fields as they are now, null for deleted ones', () => {
+    const now: Record<string, unknown> = { o: { x: 1, z: 3 }, n: 5 }
+    const fields = patchedFields({ a: null, o: { y: null, z: 3 }, n: 5 }, (field) => now[field])
+    expect(fields).toEqual({ a: null, o: { x: 1, z: 3 }, n: 5 })
+    const proto = patchedFields(JSON.parse('{"__proto__": 1}') as Record<string, unknown>, () => 1)
+    expect(Object.getPrototypeOf(proto)).toBe(Object.prototype)
+    expect(Object.keys(proto)).toEqual(['__proto__'])
   })
 
   it('keeps "__proto__" as an ordinary field instead of changing prototypes', () => {

@@ -38,9 +38,24 @@ describe('REST on lww collections', () => {
     await http(base, 'PUT', '/v1/notes/n3', { title: 't', done: false, meta: { x: 1, y: 2 }, list: [1, 2] })
     const patch = await http(base, 'PATCH', '/v1/notes/n3', { done: true, title: null, meta: { y: null, z: 3 }, list: [3] })
     expect(patch.status).toBe(200)
-    expect(patch.json.doc).toEqual({ done: true, meta: { x: 1, z: 3 }, list: [3] })
+    expect((await http(base, 'GET', '/v1/notes/n3')).json.doc).toEqual({ done: true, meta: { x: 1, z: 3 }, list: [3] })
     // A patch creates a missing document.
-    expect((await http(base, 'PATCH', '/v1/notes/fresh', { a: 1, gone: null })).json.doc).toEqual({ a: 1 })
+    await http(base, 'PATCH', '/v1/notes/fresh', { a: 1, gone: null })
+    expect((await http(base, 'GET', '/v1/notes/fresh')).json.doc).toEqual({ a: 1 })
+  })
+
+  it('PATCH answers the fields it named as they are after the write (null: deleted), not the document', async () => {
+    await http(base, 'PUT', '/v1/notes/n7', { title: 't', done: false, meta: { x: 1, y: 2 }, other: 'kept' })
+    const patch = await http(base, 'PATCH', '/v1/notes/n7', { done: true, title: null, meta: { y: null, z: 3 }, never: null })
+    expect(patch.json).toEqual({
+      collection: 'notes',
+      id: 'n7',
+      fields: { done: true, title: null, meta: { x: 1, z: 3 }, never: null },
+      token: patch.json.token,
+      ack: 'local',
+    })
+    expect(vectorOf(patch.json.token).get('eu-1')).toBeGreaterThanOrEqual(1)
+    expect((await http(base, 'GET', '/v1/notes/n7')).json.doc).toEqual({ done: true, meta: { x: 1, z: 3 }, other: 'kept' })
   })
 
   it('DELETE removes the document; GET then answers NOT_FOUND', async () => {
@@ -56,7 +71,8 @@ describe('REST on lww collections', () => {
   it('a write after a delete brings the document back with only the new fields', async () => {
     await http(base, 'PUT', '/v1/notes/n5', { a: 1, b: 2 })
     await http(base, 'DELETE', '/v1/notes/n5')
-    expect((await http(base, 'PATCH', '/v1/notes/n5', { c: 3 })).json.doc).toEqual({ c: 3 })
+    expect((await http(base, 'PATCH', '/v1/notes/n5', { c: 3 })).json.fields).toEqual({ c: 3 })
+    expect((await http(base, 'GET', '/v1/notes/n5')).json.doc).toEqual({ c: 3 })
   })
 
   it('w=all on a single node resolves "all" (every member is this node)', async () => {
