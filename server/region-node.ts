@@ -591,9 +591,9 @@ export class RegionNode {
     try {
       payload =
         op === 'put'
-          ? lwwPutPayload(replica, body ?? {})
+          ? lwwPutPayload(replica, body ?? {}, this.config.values)
           : op === 'patch'
-            ? lwwPatchPayload(replica, patchFields((field) => replica.get(field), body ?? {}))
+            ? lwwPatchPayload(replica, patchFields((field) => replica.get(field), body ?? {}), this.config.values)
             : lwwDeletePayload(replica)
     } catch (err) {
       if (err instanceof InvalidValueError) throw err

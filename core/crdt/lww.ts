@@ -1,4 +1,13 @@
 import type { Change } from '../types.js'
+import {
+  checkDocumentSize,
+  DEFAULT_VALUE_LIMITS,
+  encodedObjectBytes,
+  MAX_VALUE_DEPTH,
+  storableKeySize,
+  storableSize,
+  type ValueLimits,
+} from '../values/storable-value.js'
 import { AppliedChanges } from './applied-changes.js'
 import { isPlainObject } from './canonical.js'
 import { assertChangeFor, assertReplicaOptions } from './check-change.js'
@@ -24,6 +33,20 @@ interface Register {
   readonly value: unknown
   /** What the writer of this register had seen for the field (see LwwFieldWrite). */
   readonly base: LwwStamp | null
+  /** Encoded bytes of the field (name and value) in the document; 0 for a tombstone. */
+  readonly bytes: number
+}
+
+/** Sizes values that were checked where they were written, whatever the limits were then. */
+const SIZE_ONLY: ValueLimits = { maxDepth: MAX_VALUE_DEPTH, maxKeyBytes: Number.MAX_SAFE_INTEGER, maxStringBytes: Number.MAX_SAFE_INTEGER, maxDocumentBytes: Number.MAX_SAFE_INTEGER }
+
+/** A field's encoded bytes as the document holds it (never throws: a value from a foreign writer counts 0). */
+function fieldBytes(field: string, value: unknown): number {
+  try {
+    return storableKeySize(field, '$', SIZE_ONLY) + storableSize(value, '$', SIZE_ONLY, 1)
+  } catch {
+    return 0
+  }
 }
 
 /**
@@ -76,6 +99,9 @@ export class LwwReplica implements DocumentReplica {
   private readonly applied = new AppliedChanges()
   /** The view as of the last change that altered it; `undefined` when such a change made it stale. */
   private cachedView: Readonly<Record<string, unknown>> | null | undefined = undefined
+  /** Live (not tombstoned, not hidden) registers and their bytes, kept per change [PF3]. */
+  private liveCount = 0
+  private liveBytes = 0
 
   constructor(options: LwwReplicaOptions) {
     assertReplicaOptions('LwwReplica', options)
@@ -128,6 +154,30 @@ export class LwwReplica implements DocumentReplica {
     return this.lastWrite !== null && (this.cleared === null || compareStamp(this.lastWrite, this.cleared) > 0)
   }
 
+  /**
+   * The document's encoded size (docs/server.md, Value limits) without building it: what a writer
+   * checks `maxDocumentBytes` against. 0 when the document does not exist.
+   */
+  encodedBytes(): number {
+    return this.exists() ? encodedObjectBytes(this.liveCount, this.liveBytes) : 0
+  }
+
+  /** How many fields are live, and their encoded bytes together (see `encodedBytes`). */
+  get liveFieldCount(): number {
+    return this.exists() ? this.liveCount : 0
+  }
+
+  get liveFieldBytes(): number {
+    return this.exists() ? this.liveBytes : 0
+  }
+
+  /** Encoded bytes of one live field (name and value); null when it is not live. */
+  fieldBytes(field: string): number | null {
+    if (!this.exists()) return null
+    const register = this.fields.get(field)
+    return register !== undefined && this.isLive(register) ? register.bytes : null
+  }
+
   /** Names of the live fields, for writers that tombstone what a put leaves out. */
   liveFields(): string[] {
     const names: string[] = []
@@ -172,7 +222,7 @@ export class LwwReplica implements DocumentReplica {
   private effective(field: string): Register | null {
     const register = this.fields.get(field)
     if (register !== undefined && !this.isHidden(register)) return register
-    if (this.cleared !== null) return { stamp: this.cleared, deleted: true, value: undefined, base: null }
+    if (this.cleared !== null) return { stamp: this.cleared, deleted: true, value: undefined, base: null, bytes: 0 }
     return register ?? null
   }
 
@@ -180,24 +230,33 @@ export class LwwReplica implements DocumentReplica {
     const current = this.fields.get(write.field)
     if (current !== undefined && compareStamp(current.stamp, stamp) === 0) return false
     const incoming: Register = write.deleted
-      ? { stamp, deleted: true, value: undefined, base: write.base }
-      : { stamp, deleted: false, value: write.value, base: write.base }
+      ? { stamp, deleted: true, value: undefined, base: write.base, bytes: 0 }
+      : { stamp, deleted: false, value: write.value, base: write.base, bytes: fieldBytes(write.field, write.value) }
     const effective = this.effective(write.field)
     if (effective !== null) this.observe(write.field, incoming, effective, conflicts)
     if (current !== undefined && compareStamp(stamp, current.stamp) < 0) return false
     const wasLive = this.isLive(current)
     this.fields.set(write.field, incoming)
-    return wasLive || this.isLive(incoming)
+    const isLive = this.isLive(incoming)
+    if (wasLive) this.countLive(current as Register, -1)
+    if (isLive) this.countLive(incoming, 1)
+    return wasLive || isLive
+  }
+
+  private countLive(register: Register, sign: 1 | -1): void {
+    this.liveCount += sign
+    this.liveBytes += sign * register.bytes
   }
 
   private applyDocumentDelete(stamp: LwwStamp, conflicts: ConflictRecord[]): boolean {
     if (this.cleared !== null && compareStamp(stamp, this.cleared) <= 0) return false
-    const deletion: Register = { stamp, deleted: true, value: undefined, base: null }
+    const deletion: Register = { stamp, deleted: true, value: undefined, base: null, bytes: 0 }
     let changed = false
     for (const [field, register] of this.fields) {
       // A live register older than the delete, yet not tombstoned by it: the deleter never saw it.
       if (this.isLive(register) && compareStamp(register.stamp, stamp) < 0) {
         this.observe(field, deletion, register, conflicts)
+        this.countLive(register, -1)
         changed = true
       }
     }
@@ -236,14 +295,18 @@ function side(register: Register): ConflictRecord['winner'] {
  * const payload = lwwPutPayload(replica, { title: 'hello', done: false })
  * ```
  */
-export function lwwPutPayload(replica: LwwReplica, doc: Readonly<Record<string, unknown>>): Uint8Array {
+export function lwwPutPayload(replica: LwwReplica, doc: Readonly<Record<string, unknown>>, limits: ValueLimits = DEFAULT_VALUE_LIMITS): Uint8Array {
   if (!isPlainObject(doc)) throw new TypeError('lwwPutPayload: doc must be a plain object')
   const writes: LwwFieldWrite[] = []
+  let count = 0
+  let bytes = 0
   for (const [field, value] of Object.entries(doc)) {
     if (value === undefined) continue
-    assertLwwValue(value, field)
+    bytes += assertLwwValue(value, field, limits)
+    count += 1
     writes.push({ field, deleted: false, value, base: replica.baseFor(field) })
   }
+  checkDocumentSize(encodedObjectBytes(count, bytes), '$', limits)
   for (const field of replica.liveFields()) {
     if (doc[field] === undefined) writes.push({ field, deleted: true, base: replica.baseFor(field) })
   }
@@ -259,16 +322,27 @@ export function lwwPutPayload(replica: LwwReplica, doc: Readonly<Record<string, 
  * const payload = lwwPatchPayload(replica, { done: true, dueDate: undefined })
  * ```
  */
-export function lwwPatchPayload(replica: LwwReplica, fields: Readonly<Record<string, unknown>>): Uint8Array {
+export function lwwPatchPayload(replica: LwwReplica, fields: Readonly<Record<string, unknown>>, limits: ValueLimits = DEFAULT_VALUE_LIMITS): Uint8Array {
   if (!isPlainObject(fields)) throw new TypeError('lwwPatchPayload: fields must be a plain object')
   const writes: LwwFieldWrite[] = []
+  // The document after the patch, as this replica sees it, from its running size: the fields named,
+  // not the whole document [PF3].
+  let count = replica.liveFieldCount
+  let bytes = replica.liveFieldBytes
   for (const [field, value] of Object.entries(fields)) {
+    const before = replica.fieldBytes(field)
+    if (before !== null) {
+      count -= 1
+      bytes -= before
+    }
     if (value === undefined) writes.push({ field, deleted: true, base: replica.baseFor(field) })
     else {
-      assertLwwValue(value, field)
+      bytes += assertLwwValue(value, field, limits)
+      count += 1
       writes.push({ field, deleted: false, value, base: replica.baseFor(field) })
     }
   }
+  checkDocumentSize(encodedObjectBytes(count, bytes), '$', limits, 'the patched document')
   return encodeLwwPayload({ kind: 'write', writes })
 }
 

@@ -113,6 +113,11 @@ function varUintBytes(n: number): number {
   return bytes
 }
 
+/** Encoded bytes of an object from its field count and its fields' bytes (names and values). */
+export function encodedObjectBytes(fieldCount: number, fieldBytes: number): number {
+  return 1 + varUintBytes(fieldCount) + fieldBytes
+}
+
 /** UTF-8 length of a well-formed string, without allocating its bytes. */
 export function utf8Bytes(s: string): number {
   let bytes = s.length

@@ -58,6 +58,23 @@ describe('REST on lww collections', () => {
     expect((await http(base, 'GET', '/v1/notes/n7')).json.doc).toEqual({ done: true, meta: { x: 1, z: 3 }, other: 'kept' })
   })
 
+  it('[IN1] a PATCH that would make the document larger than maxDocumentBytes is 400 INVALID_VALUE, and nothing is written', async () => {
+    const small = await startServer({ nodeId: 'eu-2', values: { maxDocumentBytes: 200 } })
+    try {
+      expect((await http(small.httpUrl, 'PUT', '/v1/notes/big', { a: 'x'.repeat(90) })).status).toBe(200)
+      const grow = await http(small.httpUrl, 'PATCH', '/v1/notes/big', { b: 'y'.repeat(90), c: 'z'.repeat(90) })
+      expect(grow.status).toBe(400)
+      expect(grow.json.error).toMatchObject({ code: 'INVALID_VALUE', rule: 'maxDocumentBytes', limit: 200, path: '$' })
+      expect((await http(small.httpUrl, 'GET', '/v1/notes/big')).json.doc).toEqual({ a: 'x'.repeat(90) })
+      // Replacing the big field instead fits.
+      expect((await http(small.httpUrl, 'PATCH', '/v1/notes/big', { a: null, b: 'y'.repeat(90) })).status).toBe(200)
+      const metrics = await http(small.httpUrl, 'GET', '/metrics')
+      expect(metrics.json).toMatch(/meridian_invalid_values_total\{surface="rest"\} 1/)
+    } finally {
+      await small.close()
+    }
+  })
+
   it('DELETE removes the document; GET then answers NOT_FOUND', async () => {
     await http(base, 'PUT', '/v1/notes/n4', { a: 1 })
     const del = await http(base, 'DELETE', '/v1/notes/n4')

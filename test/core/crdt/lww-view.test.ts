@@ -2,6 +2,7 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { LwwReplica, lwwDeletePayload, lwwPatchPayload, lwwPutPayload } from '../../../core/crdt/lww.js'
 import type { Change } from '../../../core/types.js'
+import { storableSize } from '../../../core/values/storable-value.js'
 import { COLLECTION, DOC_ID, deliveryWithDuplicates, hlc, historyArb, makeChange, runHistory, seededRandom } from './helpers.js'
 
 /**
@@ -165,6 +166,8 @@ describe('lww view cache [PF3]', () => {
           if (!alteredSinceRead) expect(view).toBe(lastRead)
           expect(replica.exists()).toBe(view !== null)
           for (const field of [...FIELDS, 'zz']) expect(replica.get(field)).toEqual(view?.[field])
+          // The running size is the view's encoded size, kept per change (value limits).
+          expect(replica.encodedBytes()).toBe(view === null ? 0 : storableSize(view))
           lastRead = view
           alteredSinceRead = false
         }

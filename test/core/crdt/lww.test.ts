@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest'
 import { HlcClock } from '../../../core/clock/hlc.js'
 import { LwwReplica, lwwDeletePayload, lwwPatchPayload, lwwPutPayload } from '../../../core/crdt/lww.js'
 import type { Change, Hlc } from '../../../core/types.js'
-import { InvalidValueError } from '../../../core/values/storable-value.js'
+import { DEFAULT_VALUE_LIMITS, InvalidValueError, storableSize } from '../../../core/values/storable-value.js'
 import { BASE_WALL_MS, COLLECTION, DOC_ID, assertConverges, hlc, historyArb, makeChange, shuffle, seededRandom } from './helpers.js'
 
 type LwwEdit =
@@ -350,6 +350,19 @@ describe('lww documents', () => {
     const change = new Writer('a').patch({ x: 1 })
     expect(() => replica.apply({ ...change, docId: 'other' })).toThrow(/given a change for/)
     expect(() => replica.apply({ ...change, docType: 'yjs' })).toThrow(/lww replica given a yjs change/)
+  })
+
+  it('refuses a put or patch that would make the document larger than maxDocumentBytes, from the running size', () => {
+    const limits = { ...DEFAULT_VALUE_LIMITS, maxDocumentBytes: 100 }
+    const replica = fresh()
+    const writer = new Writer('a')
+    applyAll(replica, [writer.put({ a: 'x'.repeat(40), b: 'y'.repeat(40) })])
+    expect(replica.encodedBytes()).toBe(storableSize(replica.view()))
+    expect(() => lwwPutPayload(replica, { a: 'x'.repeat(100) }, limits)).toThrow(/maxDocumentBytes/)
+    expect(() => lwwPatchPayload(replica, { c: 'z'.repeat(20) }, limits)).toThrow(/the patched document takes \d+ bytes/)
+    // Replacing or deleting a field frees its bytes.
+    expect(() => lwwPatchPayload(replica, { a: undefined, c: 'z'.repeat(20) }, limits)).not.toThrow()
+    expect(() => lwwPatchPayload(replica, { a: 'x', c: 'z'.repeat(20) }, limits)).not.toThrow()
   })
 
   it('keeps values intact through the payload, and hands them out frozen', () => {
