@@ -112,7 +112,7 @@ export interface StrictConfig {
  * What a caller may pass to `createServer` or write in a config file: `nodeId` and `region` are
  * required, everything else has a default.
  */
-export type ServerConfigInput = Partial<Omit<ServerConfig, 'nodeId' | 'region' | 'reconnect' | 'strict'>> & {
+export type ServerConfigInput = Partial<Omit<ServerConfig, 'nodeId' | 'region' | 'reconnect' | 'strict' | 'values'>> & {
   readonly nodeId: string
   readonly region: string
   readonly reconnect?: Partial<ReconnectConfig>

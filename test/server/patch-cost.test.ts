@@ -6,6 +6,7 @@ import { createHttpApp } from '../../server/http.js'
 import { silentLogger } from '../../server/logger.js'
 import { ServerMetrics } from '../../server/metrics.js'
 import { RegionNode } from '../../server/region-node.js'
+import { CountingMap } from '../helpers/counting-map.js'
 
 /**
  * [PF3] A one-field PATCH costs the field, not the document: on a document of thousands of fields the
@@ -15,34 +16,10 @@ import { RegionNode } from '../../server/region-node.js'
 
 const FIELDS = 5_000
 
-/** Counts whole-map scans of the register map it replaces (see test/core/crdt/lww-view.test.ts). */
-class ScanCountingMap<K, V> extends Map<K, V> {
-  scans = 0
-  override [Symbol.iterator](): MapIterator<[K, V]> {
-    this.scans += 1
-    return super[Symbol.iterator]()
-  }
-  override entries(): MapIterator<[K, V]> {
-    this.scans += 1
-    return super.entries()
-  }
-  override keys(): MapIterator<K> {
-    this.scans += 1
-    return super.keys()
-  }
-  override values(): MapIterator<V> {
-    this.scans += 1
-    return super.values()
-  }
-  override forEach(callback: (value: V, key: K, map: Map<K, V>) => void, thisArg?: unknown): void {
-    this.scans += 1
-    super.forEach(callback, thisArg)
-  }
-}
 
 let node: RegionNode
 let app: ReturnType<typeof createHttpApp>
-let registers: ScanCountingMap<string, unknown>
+let registers: CountingMap<string, unknown>
 
 beforeAll(async () => {
   const config = parseConfig({ nodeId: 'eu-1', region: 'eu', port: 0, storage: 'memory', collections: { notes: { mode: 'crdt', type: 'lww' } } })
@@ -59,7 +36,7 @@ beforeAll(async () => {
   if (!(replica instanceof LwwReplica)) throw new Error('expected the lww replica')
   const holder = replica as unknown as { fields: Map<string, unknown> }
   expect(holder.fields).toBeInstanceOf(Map)
-  registers = new ScanCountingMap(holder.fields)
+  registers = new CountingMap(holder.fields)
   holder.fields = registers
 })
 afterAll(() => node.close())
