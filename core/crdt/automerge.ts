@@ -76,6 +76,11 @@ export class AutomergeReplica implements DocumentReplica {
   readonly docId: string
   readonly actorId: string
   private current: AutomergeDoc
+  /**
+   * Remote changes go straight to the document's backend (see `apply`); the JavaScript document is
+   * rebuilt from it the next time it is asked for, once, rather than patched change by change.
+   */
+  private behindBackend = false
 
   constructor(options: AutomergeReplicaOptions) {
     assertReplicaOptions('AutomergeReplica', options)
@@ -92,26 +97,39 @@ export class AutomergeReplica implements DocumentReplica {
    * this reference across `apply` or `automergeEdit`.
    */
   get doc(): AutomergeDoc {
+    if (this.behindBackend) {
+      this.current = materialize(Automerge.getBackend(this.current))
+      this.behindBackend = false
+    }
     return this.current
   }
 
   /** @internal used by `automergeEdit`. */
   replaceDoc(next: AutomergeDoc): void {
     this.current = next
+    this.behindBackend = false
   }
 
+  /**
+   * Applies the change to the document's backend (the wasm handle) only. `Automerge.applyChanges`
+   * would also compute a patch for the JavaScript document, carrying the whole path of every object
+   * the change creates: quadratic in nesting depth (a 20 KB change nesting 10 000 maps took ~45 s),
+   * and past the wasm heap the module traps and every Automerge document in the process fails from
+   * then on ("Module terminated"). The backend's own apply is linear.
+   */
   apply(change: Change): ApplyResult {
     assertChangeFor(this, change)
-    const before = Automerge.getHeads(this.current)
-    let next: AutomergeDoc
+    const backend = Automerge.getBackend(this.current)
+    const before = backend.getHeads()
     try {
-      ;[next] = Automerge.applyChanges(this.current, [change.payload])
+      backend.applyChanges([change.payload])
     } catch (error) {
       throw new CrdtPayloadError(`automerge change: ${error instanceof Error ? error.message : String(error)}`, { cause: error })
     }
-    this.current = next
     // Unchanged heads: a duplicate, or a change queued until its dependencies arrive.
-    return { changed: !sameHeads(before, Automerge.getHeads(next)), conflicts: [] }
+    const changed = !sameHeads(before, backend.getHeads())
+    if (changed) this.behindBackend = true
+    return { changed, conflicts: [] }
   }
 
   /**
@@ -120,7 +138,8 @@ export class AutomergeReplica implements DocumentReplica {
    * A document never written views as `{}`.
    */
   view(): Record<string, unknown> {
-    return canonicalView(Automerge.toJS(this.current), plainLeaf) as Record<string, unknown>
+    // What `Automerge.toJS` does, read from the backend, which may be ahead of `current`.
+    return canonicalView(Automerge.getBackend(this.current).materialize('/'), plainLeaf) as Record<string, unknown>
   }
 }
 
@@ -164,6 +183,16 @@ export function automergeEdit<T extends object = Record<string, unknown>>(
   const change = Automerge.getLastLocalChange(after)
   if (change === undefined) throw new Error('automergeEdit: Automerge made a change but reports no local change')
   return change
+}
+
+/**
+ * A writable JavaScript document showing everything `backend` holds, built the way `Automerge.init`
+ * and `Automerge.load` build theirs. The diff cursor moves to the current heads first: the next
+ * `Automerge.change` patches the new document with its own edit only, not with what it already shows.
+ */
+function materialize(backend: ReturnType<typeof Automerge.getBackend>): AutomergeDoc {
+  backend.updateDiffCursor()
+  return backend.materialize('/', undefined, { handle: backend, heads: undefined, freeze: false, patchCallback: undefined }) as AutomergeDoc
 }
 
 function sameHeads(a: readonly string[], b: readonly string[]): boolean {

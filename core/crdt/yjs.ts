@@ -73,10 +73,12 @@ export class YjsReplica implements DocumentReplica {
     }
     this.doc.on('afterTransaction', onAfterTransaction)
     try {
+      checkYjsUpdate(change.payload)
       const stateBefore = this.doc.store.pendingStructs ? Y.encodeStateVector(this.doc) : null
       Y.applyUpdate(this.doc, change.payload, APPLY_ORIGIN)
       if (stateBefore) this.retryPending(stateBefore)
     } catch (error) {
+      if (error instanceof CrdtPayloadError) throw error
       throw new CrdtPayloadError(`yjs update: ${error instanceof Error ? error.message : String(error)}`, { cause: error })
     } finally {
       this.doc.off('afterTransaction', onAfterTransaction)
@@ -166,6 +168,32 @@ export function yjsEdit(replica: YjsReplica, fn: (doc: Y.Doc) => void): Uint8Arr
 /** An update with no structs and no deletions: zero client sections, empty delete set. */
 function emptyYjsUpdate(): Uint8Array {
   return new Uint8Array([0, 0])
+}
+
+/**
+ * Refuses, before Yjs applies it, an update whose cost would not be proportional to its size
+ * (docs/crdt.md, unreadable payloads): the refusal depends on the bytes alone, so every replica
+ * refuses the same changes [CV1]. Honest Yjs encoders never produce what is refused here.
+ *
+ * - Yjs 13's `applyUpdate` allocates `new Array(n)` for the `n` structs a client section announces
+ *   before reading any: 8 bytes announcing 33 million structs cost ~1 s and 268 MB. Yjs's own lazy
+ *   reader (`decodeUpdate`) reads struct by struct without allocating ahead, and every struct takes
+ *   at least a byte, so an update it reads to the end announces no more structs than it has bytes.
+ * - Yjs walks the document's structs once per delete range, already deleted ones included: ranges
+ *   that overlap (an honest delete set is sorted and merged) make one update quadratic, e.g. 30 KB
+ *   of copies of "delete everything" against 10 000 items walked 10^8 structs.
+ */
+function checkYjsUpdate(update: Uint8Array): void {
+  const { ds } = Y.decodeUpdate(update)
+  for (const [client, ranges] of ds.clients) {
+    if (ranges.length < 2) continue
+    const sorted = [...ranges].sort((a, b) => a.clock - b.clock)
+    let end = -1
+    for (const range of sorted) {
+      if (range.clock < end) throw new CrdtPayloadError(`yjs update: overlapping deletions of client ${client} at clock ${range.clock}`)
+      end = Math.max(end, range.clock + range.len)
+    }
+  }
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
