@@ -24,6 +24,8 @@ export const CLOSE_GRACE_MS = 1_000
 const WS_MESSAGE_TOO_BIG = 1009
 /** ws closes with these on a broken WebSocket frame (bad opcode, invalid UTF-8 in text …). */
 const WS_PROTOCOL_ERRORS = new Set([1002, 1007])
+/** Half of a surrogate pair: the codec refuses to encode it (it would arrive as U+FFFD). */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g
 
 export interface ConnectionOptions {
   readonly ws: WebSocket
@@ -149,11 +151,15 @@ export class Connection implements LinkTransport {
     this.send(encodeMessage(message))
   }
 
-  /** Explains the close in an `Error` frame, then closes with `code` (LinkTransport). */
+  /**
+   * Explains the close in an `Error` frame, then closes with `code` (LinkTransport). The explanation
+   * often quotes what the other side sent, cut to a length by the caller: half a surrogate pair is
+   * replaced by U+FFFD, so the frame always encodes and the close always happens with `code`.
+   */
   close(code: CloseCode, message: string): void {
     if (!this.isOpen) return
     const name = closeCodeName(code) ?? 'ERROR'
-    this.sendMessage({ type: MessageType.Error, code: name, message })
+    this.sendMessage({ type: MessageType.Error, code: name, message: message.replace(LONE_SURROGATE, '\uFFFD') })
     this.closeSocket(code)
   }
 

@@ -2,6 +2,7 @@ import { MessageType, type Message } from '../../core/codec/index.js'
 import type { StrictReadReply, StrictReadRequest, StrictWriteReply, StrictWriteRequest } from '../../core/strict/index.js'
 import type { ServerConfig } from '../config.js'
 import type { StrictHost } from './strict-host.js'
+import { timerDelayMs } from './timed-waiters.js'
 
 /** How long to wait between two looks for a primary while none is known or reachable. */
 const PRIMARY_POLL_MS = 50
@@ -123,7 +124,7 @@ export class StrictRequests {
       const timer = setTimeout(() => {
         this.pending.delete(requestId)
         resolve({ outcome: 'timeout' })
-      }, (timeoutMs ?? 0) + FORWARD_GRACE_MS)
+      }, timerDelayMs((timeoutMs ?? 0) + FORWARD_GRACE_MS))
       timer.unref()
       this.pending.set(requestId, { peer, answer, resolve, timer })
       if (!this.options.send(peer, build(requestId))) {

@@ -1,0 +1,154 @@
+/**
+ * "No input from the network may take a region down" (docs/server.md, Input that cannot take a node
+ * down): what a client sends over /sync costs at most that message, that write or that connection.
+ * Each test here failed before its fix (see the findings in the commit messages).
+ */
+import * as Automerge from '@automerge/automerge'
+import * as encoding from 'lib0/encoding'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { CloseCode, MessageType, type Message, type StrictWriteResultMessage } from '../../core/codec/index.js'
+import { AutomergeReplica, automergeEdit } from '../../core/crdt/automerge.js'
+import { encodeLwwPayload } from '../../core/crdt/lww-payload.js'
+import { YjsReplica, yjsEdit } from '../../core/crdt/yjs.js'
+import type { Change, DocType } from '../../core/types.js'
+import { assertLwwValue } from '../../core/crdt/lww-payload.js'
+import { InvalidValueError } from '../../core/values/storable-value.js'
+import type { MeridianServer } from '../../server/server.js'
+import { COLLECTIONS, FAST_STRICT, acceptedClient, http, primaryOf, startCluster, startServer } from './in-process.js'
+
+const HOSTILE_COLLECTIONS = { ...COLLECTIONS, boards: { mode: 'crdt', type: 'automerge' } } as const
+
+function change(origin: string, seq: number, collection: string, docId: string, docType: DocType, payload: Uint8Array): Change {
+  return { origin, seq, hlc: { wallMs: Date.now(), counter: seq, node: origin }, collection, docId, docType, payload }
+}
+
+/** Process warnings (TimeoutOverflowWarning …) emitted while `during` runs. */
+async function warningsDuring(during: () => Promise<void>): Promise<string[]> {
+  const seen: string[] = []
+  const listener = (warning: Error) => seen.push(`${warning.name}: ${warning.message}`)
+  process.on('warning', listener)
+  try {
+    await during()
+  } finally {
+    process.off('warning', listener)
+  }
+  return seen
+}
+
+describe('a client over /sync', () => {
+  let server: MeridianServer
+
+  beforeAll(async () => {
+    server = await startServer({ collections: HOSTILE_COLLECTIONS, ...FAST_STRICT })
+  })
+  afterAll(async () => {
+    await server.close()
+  })
+
+  it('sends malformed and hostile Yjs and Automerge changes: refused one by one, the stream and every other document go on', async () => {
+    const client = await acceptedClient(server.url, 'c-crdt')
+    // 8 bytes announcing 33 million structs (Yjs preallocated for them: ~1 s and 268 MB each).
+    const claim = encoding.createEncoder()
+    for (const n of [1, 33_554_431, 1, 0]) encoding.writeVarUint(claim, n)
+    // One Automerge change nesting 10 000 maps (~20 KB): ~45 s of patching, then "Module terminated".
+    const backend = Automerge.getBackend(Automerge.init<Record<string, unknown>>({ actor: 'aa' }))
+    let obj = '_root'
+    for (let i = 0; i < 10_000; i++) obj = backend.putObject(obj, 'c', {})
+    backend.commit('', 0)
+    const deep = backend.getLastLocalChange() as Uint8Array
+    const yjsGood = yjsEdit(new YjsReplica({ collection: 'docs', docId: 'y', random: Math.random }), (doc) => doc.getMap('root').set('ok', 1))
+    const amGood = automergeEdit<Record<string, unknown>>(new AutomergeReplica({ collection: 'boards', docId: 'a', localOrigin: 'c-crdt', random: Math.random }), (d) => {
+      d.ok = 1
+    })
+    const rejectedBefore = server.node.mesh.stats.rejectedPayloads
+    const started = performance.now()
+    client.send({
+      type: MessageType.ChangeBatch,
+      changes: [
+        change('c-crdt', 1, 'docs', 'bad', 'yjs', encoding.toUint8Array(claim)),
+        change('c-crdt', 2, 'docs', 'bad', 'yjs', Uint8Array.of(1, 2, 3)),
+        change('c-crdt', 3, 'boards', 'bad', 'automerge', Uint8Array.of(0x85, 0x6f, 0x4a, 0x83, 1, 2, 3)),
+        change('c-crdt', 4, 'boards', 'deep', 'automerge', deep),
+        change('c-crdt', 5, 'docs', 'y', 'yjs', yjsGood),
+        change('c-crdt', 6, 'boards', 'a', 'automerge', amGood),
+      ],
+    })
+    await expect.poll(async () => (await http(server.httpUrl, 'GET', '/v1/boards/a')).json.doc, { timeout: 10_000 }).toEqual({ ok: 1 })
+    expect(performance.now() - started).toBeLessThan(10_000)
+    expect((await http(server.httpUrl, 'GET', '/v1/docs/y')).json.doc).toEqual({ root: { ok: 1 }, text: '' })
+    expect(server.node.mesh.stats.rejectedPayloads - rejectedBefore).toBe(3)
+    // Kept in the log (seqs stay dense), not applied; the connection is still up.
+    expect(server.node.mesh.vector.get('c-crdt')).toBe(6)
+    expect(client.ws.readyState).toBe(client.ws.OPEN)
+    // The 10 000-level document exists; reading it is this document's problem only (200, or 500 logged).
+    expect([200, 500]).toContain((await http(server.httpUrl, 'GET', '/v1/boards/deep')).status)
+    expect((await http(server.httpUrl, 'GET', '/healthz')).status).toBe(200)
+    client.ws.close()
+  })
+
+  it('is closed INVALID_VALUE (4022) even when the explanation would be cut inside a surrogate pair', async () => {
+    // The close explains itself in an Error frame; cutting the message at 200 UTF-16 units could
+    // leave half an emoji, which the codec refuses to encode: the close then failed and the
+    // connection was closed BAD_FRAME as a handler error instead.
+    let field = ''
+    let value: unknown = null
+    let message = ''
+    const key = '😀'.repeat(32)
+    for (let pad = 1; pad < 8 && !/[\uD800-\uDBFF]/.test(message.charAt(199)); pad++) {
+      field = 'x'.repeat(pad)
+      value = { [key]: { [key]: { [key]: Infinity } } }
+      try {
+        assertLwwValue(value, field)
+      } catch (err) {
+        if (!(err instanceof InvalidValueError)) throw err
+        message = err.message
+      }
+    }
+    expect(message.charAt(199)).toMatch(/[\uD800-\uDBFF]/)
+    const client = await acceptedClient(server.url, 'c-emoji')
+    const payload = encodeLwwPayload({ kind: 'write', writes: [{ field, deleted: false, value, base: null }] })
+    client.send({ type: MessageType.ChangeBatch, changes: [change('c-emoji', 1, 'notes', 'n', 'lww', payload)] })
+    expect((await client.closed).code).toBe(CloseCode.INVALID_VALUE)
+    const error = client.messages.find((m): m is Extract<Message, { type: typeof MessageType.Error }> => m.type === MessageType.Error)
+    expect(error?.code).toBe('INVALID_VALUE')
+  })
+
+  it('asks for a strict read with a timeout beyond what a timer holds: no TimeoutOverflowWarning, no 1 ms polling', async () => {
+    const client = await acceptedClient(server.url, 'c-timeout')
+    const warnings = await warningsDuring(async () => {
+      client.send({
+        type: MessageType.StrictRead,
+        requestId: 1,
+        request: { collection: 'accounts', id: 'x', after: { epoch: 1, lsn: 1_000_000 }, read: 'primary', maxStalenessMs: null, timeoutMs: 1e300 },
+      })
+      await new Promise((resolve) => setTimeout(resolve, 200))
+    })
+    expect(warnings.filter((w) => w.startsWith('TimeoutOverflowWarning'))).toEqual([])
+    client.ws.close()
+  })
+})
+
+describe('a client of a strict replica', () => {
+  it('forwards a write with a timeout beyond what a timer holds and gets its answer (not "indeterminate" at once)', async () => {
+    const cluster = await startCluster(['a', 'b', 'c'], 'mesh', FAST_STRICT)
+    try {
+      await cluster.waitConnected()
+      const primary = await primaryOf(cluster)
+      const replica = ['a', 'b', 'c'].find((id) => id !== primary) as string
+      const client = await acceptedClient(cluster.server(replica).url, 'c-forward')
+      const warnings = await warningsDuring(async () => {
+        client.send({
+          type: MessageType.StrictWrite,
+          requestId: 7,
+          request: { op: { kind: 'put', collection: 'accounts', id: 'acct', value: { balance: 1 } }, concern: 'majority', timeoutMs: 1e12, requestKey: null },
+        })
+        const answer = (await client.next((m) => m.type === MessageType.StrictWriteResult, 5_000)) as StrictWriteResultMessage
+        expect(answer.reply.status).toBe('acknowledged')
+      })
+      expect(warnings.filter((w) => w.startsWith('TimeoutOverflowWarning'))).toEqual([])
+      client.ws.close()
+    } finally {
+      await cluster.close()
+    }
+  })
+})
