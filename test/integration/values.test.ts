@@ -12,7 +12,7 @@ import { ProcessCluster, sleep, waitFor } from '../helpers/cluster.js'
 import { valueRoundTripProperty } from '../helpers/value-roundtrip.js'
 
 const IDS = ['a', 'b', 'c'] as const
-const RUNS = Number(process.env.MERIDIAN_VALUE_RUNS ?? 40)
+const RUNS = Number(process.env.MERIDIAN_VALUE_RUNS ?? 100)
 
 let cluster: ProcessCluster
 const clients: MeridianClient[] = []
