@@ -178,6 +178,9 @@ export class RegionNode {
       random: Math.random,
       createReplica: (docType, context) => createReplica(docType, context),
       send: (peer, message) => this.sendTo(peer, message),
+      // A write whose change cannot be encoded fails before it is logged, never later in the
+      // replication loop; the encoding is cached [PF1], so onAppend and every send reuse it.
+      beforeCommit: (change) => void encodeChange(change),
       onAppend: (change) => this.commit.enqueue(encodeChange(change)),
       onApplied: (_change, result) => {
         for (const conflict of result.conflicts) this.conflicts.add(conflict)

@@ -72,16 +72,37 @@ export class HlcClock {
     return { wallMs: this.wallMs, counter: this.counter, node: this.node }
   }
 
-  /** A fresh timestamp for a local event (a write). */
+  /**
+   * A fresh timestamp for a local event (a write). Throws a RangeError, issuing nothing, in the one
+   * state with no later timestamp to give (wall time and counter both at the largest safe integer,
+   * reachable only by restoring such a timestamp).
+   */
   now(): Hlc {
     const wall = this.wallClock()
     if (wall > this.wallMs) {
       this.wallMs = wall
       this.counter = 0
-    } else {
-      this.counter += 1
+    } else if (!this.increment()) {
+      throw new RangeError(`HlcClock: no timestamp left after ${formatHlc(this.peek())}`)
     }
     return this.peek()
+  }
+
+  /**
+   * The next timestamp after the current one: counter + 1, or, at the end of the safe integers (the
+   * codec writes nothing else), the next wall millisecond with counter 0, which still orders after it.
+   * A remote counter is any safe integer the network sends, so this is reachable. False when no
+   * timestamp is left; nothing changes then.
+   */
+  private increment(): boolean {
+    if (this.counter < Number.MAX_SAFE_INTEGER) {
+      this.counter += 1
+      return true
+    }
+    if (this.wallMs >= Number.MAX_SAFE_INTEGER) return false
+    this.wallMs += 1
+    this.counter = 0
+    return true
   }
 
   /**
@@ -116,15 +137,19 @@ export class HlcClock {
     }
     const nextWall = Math.max(this.wallMs, remoteWall, wall)
     if (nextWall === this.wallMs && nextWall === remoteWall) {
-      this.counter = Math.max(this.counter, remoteCounter) + 1
+      this.counter = Math.max(this.counter, remoteCounter)
+      this.increment()
     } else if (nextWall === this.wallMs) {
-      this.counter += 1
+      this.increment()
     } else if (nextWall === remoteWall) {
-      this.counter = remoteCounter + 1
+      this.wallMs = nextWall
+      this.counter = remoteCounter
+      this.increment()
     } else {
+      this.wallMs = nextWall
       this.counter = 0
     }
-    this.wallMs = nextWall
+    // No timestamp left (increment false) only at the largest wall time: the next now() says so.
     return !clamped
   }
 }

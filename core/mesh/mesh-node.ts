@@ -33,6 +33,12 @@ export interface MeshNodeOptions {
   readonly send: (peer: string, message: Message) => void
   /** Called once for every change that entered the log (local or remote), for the shell to persist. */
   readonly onAppend?: (change: Change) => void
+  /**
+   * Called with a local write's change before it enters the log; throwing refuses the write and
+   * leaves nothing behind (the shell checks that the change can be encoded, so nothing in the log
+   * can fail later, when it is sent or persisted).
+   */
+  readonly beforeCommit?: (change: Change) => void
   /** Called after a change was applied to its document. */
   readonly onApplied?: (change: Change, result: ApplyResult) => void
   /** Called when a change's payload could not be applied by its document type (it stays logged). */
@@ -212,6 +218,7 @@ export class MeshNode {
       docType,
       payload,
     }
+    this.options.beforeCommit?.(change)
     this.applyInOrder(change)
     return change
   }

@@ -6,13 +6,18 @@
 import * as Automerge from '@automerge/automerge'
 import * as encoding from 'lib0/encoding'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { CloseCode, MessageType, type Message, type StrictWriteResultMessage } from '../../core/codec/index.js'
+import { CloseCode, MessageType, decodeMessage, type Message, type StrictWriteResultMessage } from '../../core/codec/index.js'
 import { AutomergeReplica, automergeEdit } from '../../core/crdt/automerge.js'
 import { encodeLwwPayload } from '../../core/crdt/lww-payload.js'
 import { YjsReplica, yjsEdit } from '../../core/crdt/yjs.js'
 import type { Change, DocType } from '../../core/types.js'
 import { assertLwwValue } from '../../core/crdt/lww-payload.js'
 import { InvalidValueError } from '../../core/values/storable-value.js'
+import { MemoryStorageAdapter } from '../../core/storage/index.js'
+import { parseConfig } from '../../server/config.js'
+import { silentLogger } from '../../server/logger.js'
+import { ServerMetrics } from '../../server/metrics.js'
+import { RegionNode } from '../../server/region-node.js'
 import type { MeridianServer } from '../../server/server.js'
 import { COLLECTIONS, FAST_STRICT, acceptedClient, http, primaryOf, startCluster, startServer } from './in-process.js'
 
@@ -113,6 +118,31 @@ describe('a client over /sync', () => {
     expect(error?.code).toBe('INVALID_VALUE')
   })
 
+  it('sends a change stamped with the largest counter there is: REST writes go on and nothing unencodable is logged', async () => {
+    // Before: the node's clock adopted counter 2^53 - 1 and added one; every REST write for the next
+    // 5 s answered 500 after logging a change that cannot be encoded, and the next flush sent it to a
+    // client: an uncaught RangeError in setImmediate, the end of the process (and of every region the
+    // poisoned timestamp was forwarded to).
+    const reader = await acceptedClient(server.url, 'c-reader')
+    reader.send({ type: MessageType.VersionVector, vector: new Map() })
+    const client = await acceptedClient(server.url, 'c-hlc')
+    const payload = encodeLwwPayload({ kind: 'write', writes: [{ field: 'a', deleted: false, value: 1, base: null }] })
+    const poisoned = change('c-hlc', 1, 'notes', 'hlc-1', 'lww', payload)
+    client.send({ type: MessageType.ChangeBatch, changes: [{ ...poisoned, hlc: { wallMs: Date.now() + 5_000, counter: Number.MAX_SAFE_INTEGER, node: 'c-hlc' } }] })
+    await expect.poll(() => server.node.mesh.vector.get('c-hlc')).toBe(1)
+    for (const id of ['hlc-2', 'hlc-3']) {
+      const put = await http(server.httpUrl, 'PUT', `/v1/notes/${id}`, { b: id })
+      expect(put.status).toBe(200)
+      expect(put.json.ack).toBe('local')
+    }
+    await reader.next((m) => m.type === MessageType.ChangeBatch && m.changes.some((c) => c.docId === 'hlc-3'))
+    const own = server.node.mesh.changeAt('solo', server.node.mesh.vector.get('solo') ?? 0)
+    expect(Number.isSafeInteger(own?.hlc.counter)).toBe(true)
+    expect((await http(server.httpUrl, 'GET', '/status')).status).toBe(200)
+    client.ws.close()
+    reader.ws.close()
+  })
+
   it('asks for a strict read with a timeout beyond what a timer holds: no TimeoutOverflowWarning, no 1 ms polling', async () => {
     const client = await acceptedClient(server.url, 'c-timeout')
     const warnings = await warningsDuring(async () => {
@@ -125,6 +155,25 @@ describe('a client over /sync', () => {
     })
     expect(warnings.filter((w) => w.startsWith('TimeoutOverflowWarning'))).toEqual([])
     client.ws.close()
+  })
+})
+
+describe('a region node', () => {
+  it('refuses a write whose change could not be encoded before it is logged: nothing is left for the replication loop to trip on', async () => {
+    // A wall clock past the safe integers stands for "somehow": the change cannot be encoded. Before,
+    // it entered the log, the write failed while persisting it, and the next propagation to a link
+    // threw from setImmediate (the process's end).
+    const config = parseConfig({ nodeId: 'n', region: 'r', storage: 'memory', collections: { notes: { mode: 'crdt', type: 'lww' } } })
+    const node = new RegionNode({ config, storage: new MemoryStorageAdapter(), metrics: new ServerMetrics({ defaultMetrics: false }), logger: silentLogger, wallClock: () => 2 ** 53 + 2 })
+    await node.recover()
+    const sent: Uint8Array[] = []
+    node.attach('c1', 'client', { bufferedAmount: 0, send: (bytes) => void sent.push(bytes), close() {} })
+    node.receive('c1', { type: MessageType.VersionVector, vector: new Map() })
+    await expect(node.write('put', 'notes', 'd', { a: 1 }, 'local')).rejects.toThrow(RangeError)
+    expect(node.mesh.vector.get('n')).toBeUndefined()
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    expect(sent.map((bytes) => decodeMessage(bytes).type)).not.toContain(MessageType.ChangeBatch)
+    await node.close()
   })
 })
 

@@ -287,6 +287,44 @@ describe('HlcClock', () => {
     expect(ta.wallMs === tb.wallMs && ta.counter === tb.counter).toBe(true)
     expect(compareHlc(ta, tb)).toBe(-1)
   })
+
+  it('[HLC1] [HLC2] a remote counter at the end of the safe integers carries into the wall time, never past it', () => {
+    // A client's change may carry any counter the codec reads (a safe integer). Adopting 2^53 - 1
+    // and adding one made the next local timestamp unencodable: the REST write failed after its
+    // change was logged, and the process crashed when the change was next sent.
+    const wall = manualWall(BASE_MS)
+    const clock = new HlcClock({ node: 'a', wallClock: wall.read })
+    const remote: Hlc = { wallMs: BASE_MS + 5_000, counter: Number.MAX_SAFE_INTEGER, node: 'hostile' }
+    expect(clock.receive(remote)).toBe(true)
+    expect(Number.isSafeInteger(clock.peek().counter)).toBe(true)
+    const next = clock.now()
+    expect(compareHlc(next, remote)).toBe(1)
+    expect(next).toEqual({ wallMs: BASE_MS + 5_001, counter: 1, node: 'a' })
+    fc.assert(
+      fc.property(fc.integer({ min: Number.MAX_SAFE_INTEGER - 3, max: Number.MAX_SAFE_INTEGER }), fc.integer({ min: 0, max: 4 }), (counter, nows) => {
+        const c = new HlcClock({ node: 'b', wallClock: () => BASE_MS })
+        const theirs: Hlc = { wallMs: BASE_MS, counter, node: 'x' }
+        c.receive(theirs)
+        let last: Hlc = theirs
+        for (let i = 0; i < nows; i++) {
+          const t = c.now()
+          expect(Number.isSafeInteger(t.wallMs) && Number.isSafeInteger(t.counter)).toBe(true)
+          expect(compareHlc(t, last)).toBe(1)
+          last = t
+        }
+      }),
+    )
+  })
+
+  it('[HLC1] a clock with no timestamp left refuses to issue one rather than repeat or leave the safe integers', () => {
+    const clock = new HlcClock({ node: 'a', wallClock: () => BASE_MS })
+    clock.restore({ wallMs: Number.MAX_SAFE_INTEGER, counter: Number.MAX_SAFE_INTEGER - 1, node: 'a' })
+    expect(clock.now()).toEqual({ wallMs: Number.MAX_SAFE_INTEGER, counter: Number.MAX_SAFE_INTEGER, node: 'a' })
+    expect(() => clock.now()).toThrow(RangeError)
+    // Observing more time changes nothing and does not throw (it runs inside the replication loop).
+    expect(clock.receive({ wallMs: Number.MAX_SAFE_INTEGER, counter: Number.MAX_SAFE_INTEGER, node: 'x' })).toBe(true)
+    expect(clock.peek()).toEqual({ wallMs: Number.MAX_SAFE_INTEGER, counter: Number.MAX_SAFE_INTEGER, node: 'a' })
+  })
 })
 
 describe('compareHlc', () => {
