@@ -3,6 +3,7 @@ import { MessageType } from '../core/codec/messages.js'
 import type { ApplyResult, ConflictRecord, DocumentReplica } from '../core/crdt/document-type.js'
 import { createReplica } from '../core/crdt/registry.js'
 import { documentKey, MeshNode, type MeshStats } from '../core/mesh/mesh-node.js'
+import { MAX_REQUEST_KEY_LENGTH } from '../core/strict/op-values.js'
 import type { JsonValue } from '../core/strict/types.js'
 import type { Change, DocType, VersionVector } from '../core/types.js'
 import { automergeCollection, type AutomergeCollection } from './automerge-collection.js'
@@ -217,7 +218,8 @@ class Client implements MeridianClient, ClientContext {
       maxInFlight: options.strictMaxInFlight,
       // A random part per client instance: the same clientId with a store that no longer holds any
       // strict write restarts writeIds at 1, and must not reuse a key the cluster still remembers.
-      requestKeyPrefix: `${this.clientId}:${randomClientId(random).slice(2, 10)}`,
+      // The server refuses keys over MAX_REQUEST_KEY_LENGTH (200) characters: a long clientId is cut.
+      requestKeyPrefix: `${requestKeyStem(this.clientId)}:${randomClientId(random).slice(2, 10)}`,
     })
     this.strictWatches = new StrictWatches({
       send: (message) => this.connection.sendToServer(message),
@@ -448,4 +450,15 @@ class Client implements MeridianClient, ClientContext {
     log.push(...conflicts)
     if (log.length > this.maxConflicts) log.splice(0, log.length - this.maxConflicts)
   }
+}
+
+/**
+ * The clientId as the start of this client's request keys (`stem:random:writeId`), cut so that a key
+ * stays within MAX_REQUEST_KEY_LENGTH with writeIds of up to 16 digits, never inside a surrogate pair.
+ */
+function requestKeyStem(clientId: string): string {
+  const room = MAX_REQUEST_KEY_LENGTH - ':12345678:'.length - 16
+  if (clientId.length <= room) return clientId
+  const cut = clientId.slice(0, room)
+  return /[\uD800-\uDBFF]$/.test(cut) ? cut.slice(0, -1) : cut
 }

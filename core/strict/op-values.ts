@@ -4,10 +4,11 @@ import {
   InvalidValueError,
   storableKeySize,
   storableSize,
+  utf8Bytes,
   type ValueLimits,
 } from '../values/storable-value.js'
 import { applyDocumentOp, strictKey, type DocumentLookup } from './state.js'
-import type { DocumentOp, InvalidValue, LogEntry, WriteOp } from './types.js'
+import type { DocumentOp, InvalidValue, LogEntry, StrictOp, WriteOp } from './types.js'
 
 /**
  * Why a strict write may not be logged because of what it carries (core/values/storable-value.ts),
@@ -64,22 +65,77 @@ function documentOpSize(op: DocumentOp, at: string, inBatch: boolean, limits: Va
 
 /** No bound but depth: sizes entries that were validated when written, whatever the limits then. */
 const UNBOUNDED: ValueLimits = { maxDepth: DEFAULT_VALUE_LIMITS.maxDepth, maxKeyBytes: Number.MAX_SAFE_INTEGER, maxStringBytes: Number.MAX_SAFE_INTEGER, maxDocumentBytes: Number.MAX_SAFE_INTEGER }
-const entryBytes = new WeakMap<object, number>()
+const entrySizes = new WeakMap<object, number>()
 
-/** The encoded bytes of the values an entry carries (cached per entry: entries are immutable). */
-export function entryValueBytes(entry: LogEntry): number {
-  const cached = entryBytes.get(entry)
+/** The longest request key a write may carry (REST's `idempotency-key`, a client's `requestKey`). */
+export const MAX_REQUEST_KEY_LENGTH = 200
+
+/**
+ * The encoded bytes of an entry's op and request key, as core/codec/strict-ops.ts writes them (the
+ * names and values exactly, each op's tag and precondition at their largest). Appends are cut by it
+ * (cached per entry: entries are immutable). Never throws.
+ */
+export function entryBytes(entry: LogEntry): number {
+  const cached = entrySizes.get(entry)
   if (cached !== undefined) return cached
-  let bytes = 0
-  if (entry.op.kind !== 'noop') {
-    for (const single of entry.op.kind === 'batch' ? entry.op.ops : [entry.op]) {
+  const bytes = opBytes(entry.op) + requestKeyBytes(entry.requestKey ?? null)
+  entrySizes.set(entry, bytes)
+  return bytes
+}
+
+/**
+ * Why a write may not become one log entry because of its size, or null [IN3]. Value limits bound a
+ * write's values, not how many ops or how long the names and the request key are; one entry is always
+ * sent whole, so an entry larger than a replica's frame limit would be refused by every replica, over
+ * and over, and no write would reach a majority again. Never throws.
+ */
+export function entrySizeProblem(op: WriteOp, requestKey: string | null, maxEntryBytes: number): string | null {
+  if (requestKey !== null && requestKey.length > MAX_REQUEST_KEY_LENGTH) {
+    return `a request key is at most ${MAX_REQUEST_KEY_LENGTH} characters, got ${requestKey.length}`
+  }
+  const bytes = opBytes(op) + requestKeyBytes(requestKey)
+  if (bytes > maxEntryBytes) return `the write takes ${bytes} bytes as a log entry; an entry is at most ${maxEntryBytes} bytes (every append must fit a frame)`
+  return null
+}
+
+function opBytes(op: StrictOp): number {
+  switch (op.kind) {
+    case 'noop':
+      return 1
+    case 'batch': {
+      let bytes = 1 + varUintBytes(op.ops.length)
+      for (const single of op.ops) bytes += opBytes(single)
+      return bytes
+    }
+    default: {
+      // kind, collection, id, precondition (presence, expectVersion presence and value, exists).
+      let bytes = 1 + nameBytes(op.collection) + nameBytes(op.id) + 1 + (op.precondition === undefined ? 0 : 11)
       try {
-        bytes += documentOpSize(single, '$', false, UNBOUNDED)
+        if (op.kind === 'put') bytes += storableSize(op.value, '$', UNBOUNDED)
+        else if (op.kind === 'patch') bytes += storableSize(op.fields, '$', UNBOUNDED)
       } catch {
-        // Unsizable entries were refused when written; count them as small rather than fail a send.
+        // Unsizable values were refused when written; count them as small rather than fail a send.
       }
+      return bytes
     }
   }
-  entryBytes.set(entry, bytes)
+}
+
+function requestKeyBytes(key: string | null): number {
+  return key === null ? 1 : 1 + nameBytes(key)
+}
+
+/** A string as the codec writes it: varUint length, then UTF-8. */
+function nameBytes(s: string): number {
+  const bytes = utf8Bytes(s)
+  return varUintBytes(bytes) + bytes
+}
+
+function varUintBytes(n: number): number {
+  let bytes = 1
+  while (n > 127) {
+    n = Math.floor(n / 128)
+    bytes += 1
+  }
   return bytes
 }

@@ -10,7 +10,7 @@ import type {
   StrictMessage,
   VoteMessage,
 } from './messages.js'
-import { entryValueBytes, writeOpValueProblem } from './op-values.js'
+import { entryBytes, entrySizeProblem, writeOpValueProblem } from './op-values.js'
 import { formatPosition } from './positions.js'
 import { readDocument } from './reads.js'
 import { PendingRequestKeys } from './request-keys.js'
@@ -60,8 +60,9 @@ export interface StrictNodeOptions {
   readonly writeTimeoutMs?: number
   readonly maxEntriesPerMessage?: number
   /**
-   * An append carries entries up to about this many value bytes (always at least one entry), so a
-   * run of large writes never makes a frame the replicas refuse as too large. Default 4 MiB.
+   * An append carries entries up to about this many bytes (always at least one entry), so a run of
+   * large writes never makes a frame the replicas refuse as too large; a write is refused (INVALID_OP)
+   * when its entry alone would take more than twice this. Default 4 MiB (a quarter of a frame).
    */
   readonly maxAppendBytes?: number
   /** What a write may carry (core/values/storable-value.ts); checked before anything is logged. */
@@ -229,6 +230,8 @@ export class StrictNode {
   private readonly writeTimeoutMs: number
   private readonly maxEntries: number
   private readonly maxAppendBytes: number
+  /** The largest entry a write may make: twice `maxAppendBytes`, so an append stays within a frame. */
+  readonly maxEntryBytes: number
   private readonly valueLimits: ValueLimits
 
   constructor(options: StrictNodeOptions) {
@@ -246,6 +249,7 @@ export class StrictNode {
     this.writeTimeoutMs = options.writeTimeoutMs ?? DEFAULT_WRITE_TIMEOUT_MS
     this.maxEntries = options.maxEntriesPerMessage ?? DEFAULT_MAX_ENTRIES_PER_MESSAGE
     this.maxAppendBytes = options.maxAppendBytes ?? DEFAULT_MAX_APPEND_BYTES
+    this.maxEntryBytes = 2 * this.maxAppendBytes
     this.valueLimits = checkValueLimits(options.valueLimits ?? DEFAULT_VALUE_LIMITS)
     if (!(this.electionMinMs > this.heartbeatMs && this.electionMaxMs > this.electionMinMs)) {
       throw new Error('StrictNode: need heartbeatIntervalMs < electionTimeoutMinMs < electionTimeoutMaxMs')
@@ -384,6 +388,8 @@ export class StrictNode {
     // Nothing is logged that a replica could not decode or a reader get back as written.
     const invalidValue = writeOpValueProblem(op, this.valueLimits, (key) => this.state.get(key))
     if (invalidValue) return { status: 'rejected', error: invalidValue }
+    const tooLarge = entrySizeProblem(op, options.requestKey ?? null, this.maxEntryBytes)
+    if (tooLarge) return { status: 'rejected', error: { code: 'INVALID_OP', message: tooLarge } }
     const concern = options.concern ?? 'majority'
     const timeoutMs = options.timeoutMs ?? this.writeTimeoutMs
     const requestKey = options.requestKey ?? undefined
@@ -951,7 +957,7 @@ export class StrictNode {
     const entries = this.log.slice(p.next, p.next + this.maxEntries - 1)
     let bytes = 0
     for (let i = 0; i < entries.length; i++) {
-      bytes += entryValueBytes(entries[i] as LogEntry)
+      bytes += entryBytes(entries[i] as LogEntry)
       if (bytes > this.maxAppendBytes && i > 0) {
         entries.length = i
         break

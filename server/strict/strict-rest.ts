@@ -2,6 +2,8 @@ import type { Context, Hono, MiddlewareHandler } from 'hono'
 import {
   READ_PREFERENCES,
   WRITE_CONCERNS,
+  MAX_REQUEST_KEY_LENGTH,
+  entrySizeProblem,
   type DocumentOp,
   type JsonValue,
   formatPosition,
@@ -115,7 +117,7 @@ function parseBatchOp(raw: unknown, index: number, collection: string): Document
 }
 
 /** Longest `idempotency-key` accepted: keys are kept in the replicated state and its snapshots. */
-export const MAX_IDEMPOTENCY_KEY_LENGTH = 200
+export const MAX_IDEMPOTENCY_KEY_LENGTH = MAX_REQUEST_KEY_LENGTH
 
 /** The `idempotency-key` header → the write's request key (null without one). */
 function parseIdempotencyKey(value: string | undefined): string | null {
@@ -212,6 +214,9 @@ export function registerStrictRest(app: Hono, deps: StrictRestDeps): void {
     const concern = parseConcern(c.req.query('w') ?? (typeof body?.w === 'string' ? body.w : undefined))
     const timeoutMs = parseMs(c.req.query('timeoutMs') ?? (body?.timeoutMs === undefined ? undefined : String(body.timeoutMs)), 'timeoutMs')
     const requestKey = parseIdempotencyKey(c.req.header('idempotency-key'))
+    // A body within maxBodyBytes may still make an entry too large to replicate (many ops, long ids) [IN3].
+    const tooLarge = entrySizeProblem(op, requestKey, host.node.maxEntryBytes)
+    if (tooLarge !== null) return writeResponse(c, { status: 'rejected', error: { code: 'INVALID_OP', message: tooLarge } })
     return writeResponse(c, await host.write({ op, concern, timeoutMs, requestKey }))
   }
 

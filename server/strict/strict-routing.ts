@@ -1,5 +1,5 @@
 import { CloseCode, MessageType, type Message } from '../../core/codec/index.js'
-import { writeOpValueProblem, type StrictReadReply, type StrictWriteReply, type WriteOp } from '../../core/strict/index.js'
+import { entrySizeProblem, writeOpValueProblem, type StrictReadReply, type StrictWriteReply, type WriteOp } from '../../core/strict/index.js'
 import type { ServerConfig } from '../config.js'
 import type { Connection } from '../connection.js'
 import type { StrictHost } from './strict-host.js'
@@ -72,6 +72,12 @@ export function routeStrict(
     const invalidValue = writeOpValueProblem(message.request.op, config.values)
     if (invalidValue !== null) {
       answer(connection, { type: MessageType.StrictWriteResult, requestId: message.requestId, reply: { status: 'rejected', error: invalidValue } })
+      return
+    }
+    // So is its size as a log entry [IN3]: forwarded, it would not fit the primary's frame limit either.
+    const tooLarge = entrySizeProblem(message.request.op, message.request.requestKey, strict.node.maxEntryBytes)
+    if (tooLarge !== null) {
+      answer(connection, { type: MessageType.StrictWriteResult, requestId: message.requestId, reply: { status: 'rejected', error: { code: 'INVALID_OP', message: tooLarge } } })
       return
     }
     void strict.write(message.request).then((reply) => answer(connection, { type: MessageType.StrictWriteResult, requestId: message.requestId, reply }))

@@ -78,6 +78,17 @@ const ids = (writes: readonly StrictWriteRequest[]): string[] => writes.map((w) 
 type Account = { owner: string; balance: number }
 
 describe('strict writes', () => {
+  it('carry request keys within the 200 characters the server accepts, whatever the clientId', async () => {
+    const { net, strict } = oneRegion()
+    const clientId = `${'x'.repeat(173)}😀${'y'.repeat(100)}`
+    const c = client(net, ['ws://eu.test'], { clientId })
+    await until(() => c.status === 'connected')
+    await c.strict<Account>('accounts').put('a', { owner: 'ann', balance: 1 })
+    const key = strict.writes[0]?.requestKey ?? ''
+    expect(key.length).toBeLessThanOrEqual(200)
+    expect(key).toMatch(new RegExp(`^x{173}:[0-9a-z]{8}:1$`))
+  })
+
   it('map acknowledged and indeterminate replies to results, and build the ops asked for', async () => {
     const { net, strict } = oneRegion()
     const c = client(net, ['ws://eu.test'])

@@ -7,6 +7,7 @@ import * as Automerge from '@automerge/automerge'
 import * as encoding from 'lib0/encoding'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { CloseCode, MessageType, decodeMessage, type Message, type StrictWriteResultMessage } from '../../core/codec/index.js'
+import type { DocumentOp, StrictWriteReply, WriteOp } from '../../core/strict/index.js'
 import { AutomergeReplica, automergeEdit } from '../../core/crdt/automerge.js'
 import { encodeLwwPayload } from '../../core/crdt/lww-payload.js'
 import { YjsReplica, yjsEdit } from '../../core/crdt/yjs.js'
@@ -19,7 +20,7 @@ import { silentLogger } from '../../server/logger.js'
 import { ServerMetrics } from '../../server/metrics.js'
 import { RegionNode } from '../../server/region-node.js'
 import type { MeridianServer } from '../../server/server.js'
-import { COLLECTIONS, FAST_STRICT, acceptedClient, http, primaryOf, startCluster, startServer } from './in-process.js'
+import { COLLECTIONS, FAST_STRICT, acceptedClient, http, primaryOf, startCluster, startServer, type InProcessCluster, type RawClient } from './in-process.js'
 
 const HOSTILE_COLLECTIONS = { ...COLLECTIONS, boards: { mode: 'crdt', type: 'automerge' } } as const
 
@@ -174,6 +175,66 @@ describe('a region node', () => {
     await new Promise((resolve) => setTimeout(resolve, 20))
     expect(sent.map((bytes) => decodeMessage(bytes).type)).not.toContain(MessageType.ChangeBatch)
     await node.close()
+  })
+})
+
+describe('a client of a strict cluster', () => {
+  let cluster: InProcessCluster
+  let primary: string
+  const LIMITS = { maxFrameBytes: 65_536, values: { maxDocumentBytes: 16_384 } }
+
+  beforeAll(async () => {
+    cluster = await startCluster(['a', 'b', 'c'], 'mesh', { ...FAST_STRICT, ...LIMITS })
+    await cluster.waitConnected()
+    primary = await primaryOf(cluster)
+  })
+  afterAll(async () => {
+    await cluster.close()
+  })
+
+  const tooLargeAtReplicas = async (): Promise<number> => {
+    let total = 0
+    for (const id of ['a', 'b', 'c']) {
+      const metrics = (await http(cluster.server(id).httpUrl, 'GET', '/metrics')).json as string
+      total += Number(/^meridian_frames_rejected_total\{reason="TOO_LARGE"\} (\d+)$/m.exec(metrics)?.[1] ?? 0)
+    }
+    return total
+  }
+
+  const write = async (client: RawClient, requestId: number, op: WriteOp, requestKey: string | null): Promise<StrictWriteReply> => {
+    client.send({ type: MessageType.StrictWrite, requestId, request: { op, concern: 'majority', timeoutMs: 2_000, requestKey } })
+    const answer = (await client.next((m) => m.type === MessageType.StrictWriteResult && m.requestId === requestId, 5_000)) as StrictWriteResultMessage
+    return answer.reply
+  }
+
+  it('[IN3] sends a request key as long as a frame: refused (INVALID_OP) like REST refuses one over 200 characters, replication untouched', async () => {
+    // Before: the entry was appended, every append to the replicas was over their frame limit
+    // (refused TOO_LARGE, the link redialled, the append resent, forever): no strict write reached a
+    // majority again while that primary led.
+    const client = await acceptedClient(cluster.server(primary).url, 'c-key')
+    const put: WriteOp = { kind: 'put', collection: 'accounts', id: 'k', value: 1 }
+    expect((await write(client, 1, put, 'k'.repeat(200))).status).toBe('acknowledged')
+    expect(await write(client, 2, put, 'k'.repeat(201))).toMatchObject({ status: 'rejected', error: { code: 'INVALID_OP' } })
+    const frameFilling = 'k'.repeat(LIMITS.maxFrameBytes - 60)
+    expect(await write(client, 3, put, frameFilling)).toMatchObject({ status: 'rejected', error: { code: 'INVALID_OP' } })
+    expect((await write(client, 4, { ...put, value: 2 }, null)).status).toBe('acknowledged')
+    expect(await tooLargeAtReplicas()).toBe(0)
+    client.ws.close()
+  })
+
+  it('[IN3] sends a batch whose names fill a frame: refused (INVALID_OP) before it is logged, no failover', async () => {
+    // Values count towards maxDocumentBytes, names did not: 200 deletes with 300-byte ids made one
+    // entry as large as the client's frame, and the append carrying it was over the replicas' limit.
+    const client = await acceptedClient(cluster.server(primary).url, 'c-batch')
+    const epoch = cluster.server(primary).strict?.node.currentEpoch
+    const ops: DocumentOp[] = []
+    for (let i = 0; i < 200; i++) ops.push({ kind: 'delete', collection: 'accounts', id: `${String(i).padStart(4, '0')}${'x'.repeat(300)}` })
+    const reply = await write(client, 1, { kind: 'batch', ops }, null)
+    expect(reply).toMatchObject({ status: 'rejected', error: { code: 'INVALID_OP' } })
+    expect((await write(client, 2, { kind: 'batch', ops: ops.slice(0, 10) }, null)).status).toBe('acknowledged')
+    expect(cluster.server(primary).strict?.node.currentEpoch).toBe(epoch)
+    expect(await tooLargeAtReplicas()).toBe(0)
+    client.ws.close()
   })
 })
 
