@@ -1,7 +1,9 @@
 /**
  * "No input from the network may take a region down" (docs/server.md, Input that cannot take a node
  * down): what a client sends over /sync costs at most that message, that write or that connection.
- * Each test here failed before its fix (see the findings in the commit messages).
+ * Each test reproduces a way a client could crash, stall or misclose a node before its fix (the
+ * findings are in the commit messages); crdt payloads are also covered library by library in
+ * test/core/crdt/hostile-payloads.test.ts.
  */
 import * as Automerge from '@automerge/automerge'
 import * as encoding from 'lib0/encoding'
