@@ -5,6 +5,7 @@ import {
   storableKeySize,
   storableSize,
   utf8Bytes,
+  varUintBytes,
   type ValueLimits,
 } from '../values/storable-value.js'
 import { applyDocumentOp, strictKey, type DocumentLookup } from './state.js'
@@ -131,11 +132,3 @@ function nameBytes(s: string): number {
   return varUintBytes(bytes) + bytes
 }
 
-function varUintBytes(n: number): number {
-  let bytes = 1
-  while (n > 127) {
-    n = Math.floor(n / 128)
-    bytes += 1
-  }
-  return bytes
-}

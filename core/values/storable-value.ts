@@ -104,7 +104,7 @@ export function childPath(path: string, key: string | number): string {
 }
 
 /** Bytes of a varuint (lib0 encoding), for size accounting without encoding. */
-function varUintBytes(n: number): number {
+export function varUintBytes(n: number): number {
   let bytes = 1
   while (n > 127) {
     n = Math.floor(n / 128)
