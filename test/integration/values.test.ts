@@ -60,7 +60,7 @@ function expectAllRunning(): void {
 const DEEP_101 = `{"a":${'['.repeat(100)}${']'.repeat(100)}}`
 const DEEP_100K = `{"a":${'['.repeat(100_000)}${']'.repeat(100_000)}}`
 
-describe('values a region does not store (issue 9)', () => {
+describe('[IN1] [IN2] values a region does not store (issue 9)', () => {
   it('the 206-byte reproduction and its relatives are 400 INVALID_VALUE at the primary and at a replica; no process exits', async () => {
     const leader = await primary()
     const replica = IDS.find((id) => id !== leader) as string

@@ -43,7 +43,7 @@ async function warningsDuring(during: () => Promise<void>): Promise<string[]> {
   return seen
 }
 
-describe('a client over /sync', () => {
+describe('[IN2] a client over /sync', () => {
   let server: MeridianServer
 
   beforeAll(async () => {
@@ -161,7 +161,7 @@ describe('a client over /sync', () => {
   })
 })
 
-describe('a region node', () => {
+describe('[IN2] a region node', () => {
   it('refuses a write whose change could not be encoded before it is logged: nothing is left for the replication loop to trip on', async () => {
     // A wall clock past the safe integers stands for "somehow": the change cannot be encoded. Before,
     // it entered the log, the write failed while persisting it, and the next propagation to a link
@@ -180,7 +180,7 @@ describe('a region node', () => {
   })
 })
 
-describe('a client of a strict cluster', () => {
+describe('[IN2] a client of a strict cluster', () => {
   let cluster: InProcessCluster
   let primary: string
   const LIMITS = { maxFrameBytes: 65_536, values: { maxDocumentBytes: 16_384 } }
@@ -240,7 +240,7 @@ describe('a client of a strict cluster', () => {
   })
 })
 
-describe('a client of a strict replica', () => {
+describe('[IN2] a client of a strict replica', () => {
   it('forwards a write with a timeout beyond what a timer holds and gets its answer (not "indeterminate" at once)', async () => {
     const cluster = await startCluster(['a', 'b', 'c'], 'mesh', FAST_STRICT)
     try {

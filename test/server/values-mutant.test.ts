@@ -41,7 +41,7 @@ afterAll(async () => {
   await cluster?.close()
 })
 
-describe('mutation check: the values property catches missing edge validation', () => {
+describe('[IN1] mutation check: the values property catches missing edge validation', () => {
   it('without the value checks, the property fails', async () => {
     const stats = { stored: 0, refused: 0 }
     const target = {

@@ -22,7 +22,7 @@ describe('the simulator catches deliberately broken variants within the default 
   const cases: { name: string; cites: string; rule: string; topology: Topology; hooks: Pick<SimOptions, 'createMesh' | 'createClock'> }[] = [
     { name: 'a mesh that forgets to forward', cites: '[CV2]', rule: '[CV2]', topology: 'chain', hooks: { createMesh: mesh(ForgetfulForwarderMesh) } },
     { name: 'a mesh that applies duplicates twice', cites: '[CV3]', rule: '[CV3]', topology: 'mesh', hooks: { createMesh: mesh(DoubleApplyMesh) } },
-    { name: 'a mesh that sends changes before they are durable', cites: '[CV1][CV2]', rule: '[CV', topology: 'mesh', hooks: { createMesh: mesh(EagerSenderMesh) } },
+    { name: 'a mesh that sends changes before they are durable', cites: '[CV4][CV1][CV2]', rule: '[CV', topology: 'mesh', hooks: { createMesh: mesh(EagerSenderMesh) } },
     {
       name: 'an HLC that trusts the wall clock',
       cites: '[HLC1][HLC2]',

@@ -94,7 +94,7 @@ function yjsOverlappingDeletes(client: number, ranges: number, len: number): Uin
   return encoding.toUint8Array(e)
 }
 
-describe('hostile Yjs payloads', () => {
+describe('[IN2] hostile Yjs payloads', () => {
   it('refuses real malformed updates with a CrdtPayloadError and keeps applying good ones', () => {
     const [first, second] = yjsUpdates()
     const malformed = [
@@ -205,7 +205,7 @@ function automergeNested(depth: number): Uint8Array {
   return payload
 }
 
-describe('hostile Automerge payloads', () => {
+describe('[IN2] hostile Automerge payloads', () => {
   it('refuses real malformed changes with a CrdtPayloadError and keeps applying good ones', () => {
     const [first, second] = automergeChanges()
     const malformed = [

@@ -25,7 +25,7 @@ function encode(value: JsonValue): Uint8Array {
 
 const problemOf = (value: unknown, limits?: ValueLimits) => valueProblem(value, limits)
 
-describe('storable values (docs/server.md, Value limits)', () => {
+describe('[IN1] storable values (docs/server.md, Value limits)', () => {
   it('[PR1] every storable value encodes to exactly the size computed, and decodes to itself', () => {
     fc.assert(
       fc.property(arbStorableJson, (value) => {
