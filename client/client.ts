@@ -7,7 +7,7 @@ import { MAX_REQUEST_KEY_LENGTH } from '../core/strict/op-values.js'
 import type { JsonValue } from '../core/strict/types.js'
 import type { Change, DocType, VersionVector } from '../core/types.js'
 import { automergeCollection, type AutomergeCollection } from './automerge-collection.js'
-import { Connection, GLOBAL_TIMERS, type ConnectionStatus, type Timers } from './connection.js'
+import { ClientConnection, GLOBAL_TIMERS, type ConnectionStatus, type Timers } from './connection.js'
 import { expectDocType, type ClientContext, type DocumentListener } from './context.js'
 import { ClientClosedError, type ConnectionError } from './errors.js'
 import { Listeners, reportListenerError } from './listeners.js'
@@ -18,7 +18,7 @@ import { strictCollection, type StrictCollection } from './strict-collection.js'
 import { formatStrictToken, StrictChannel, type StrictWriteOutcome } from './strict-queue.js'
 import { StrictWatches } from './strict-watch.js'
 import type { WebSocketConstructor } from './websocket.js'
-import { WriteTracker, type WriteHandle } from './write-handle.js'
+import { WriteHandleTracker, type WriteHandle } from './write-handle.js'
 import { yjsCollection, type YjsCollection } from './yjs-collection.js'
 
 export interface ClientOptions {
@@ -138,9 +138,9 @@ type AnyCollection =
 class Client implements MeridianClient, ClientContext {
   readonly clientId: string
   private readonly mesh: MeshNode
-  private readonly connection: Connection
+  private readonly connection: ClientConnection
   private readonly store: ClientStore
-  private readonly tracker: WriteTracker
+  private readonly tracker: WriteHandleTracker
   private readonly strictChannel: StrictChannel
   private readonly strictWatches: StrictWatches
   private readonly maxConflicts: number
@@ -171,7 +171,7 @@ class Client implements MeridianClient, ClientContext {
     }
     this.maxConflicts = options.maxConflictsPerDocument ?? DEFAULT_MAX_CONFLICTS_PER_DOCUMENT
     this.store = options.store ?? memoryClientStore()
-    this.tracker = new WriteTracker(this.clientId)
+    this.tracker = new WriteHandleTracker(this.clientId)
     const now = options.now ?? Date.now
     this.mesh = new MeshNode({
       id: this.clientId,
@@ -182,7 +182,7 @@ class Client implements MeridianClient, ClientContext {
       onAppend: (change) => this.persist(change),
       onApplied: (change, result) => this.applied(change, result),
     })
-    this.connection = new Connection({
+    this.connection = new ClientConnection({
       urls: options.urls,
       clientId: this.clientId,
       token: options.token,

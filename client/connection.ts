@@ -96,12 +96,12 @@ export function syncUrl(url: string): string {
  *
  * @example
  * ```ts
- * const connection = new Connection({ urls, clientId, mesh, WebSocket, random: Math.random })
+ * const connection = new ClientConnection({ urls, clientId, mesh, WebSocket, random: Math.random })
  * connection.onStatus((status) => console.log(status))
  * connection.start()
  * ```
  */
-export class Connection {
+export class ClientConnection {
   private readonly urls: readonly string[]
   private readonly options: ConnectionOptions
   private readonly timers: Timers

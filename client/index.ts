@@ -53,7 +53,7 @@ export {
 // Thrown by lww put/patch for a value Meridian does not store (docs/server.md, Value limits).
 export { InvalidValueError, DEFAULT_VALUE_LIMITS, type ValueLimits, type ValueRule } from '../core/values/storable-value.js'
 export {
-  Connection,
+  ClientConnection,
   GLOBAL_TIMERS,
   syncUrl,
   DEFAULT_HANDSHAKE_TIMEOUT_MS,
@@ -64,6 +64,11 @@ export {
   type ConnectionStatus,
   type Timers,
 } from './connection.js'
+/**
+ * @deprecated Renamed `ClientConnection` (the server has its own session class); this alias stays
+ * because docs/client.md listed `Connection` among the exports, and will be removed in a later major.
+ */
+export { ClientConnection as Connection } from './connection.js'
 export { backoffDelayMs } from './backoff.js'
 export type { WebSocketConstructor, WebSocketLike } from './websocket.js'
 

@@ -58,7 +58,7 @@ const RESOLVED: Promise<void> = Promise.resolve()
  * Own seqs are dense and increasing, so pending handles form a queue ordered by seq, and each
  * acknowledgement settles a prefix of it: cost proportional to what it settles.
  */
-export class WriteTracker {
+export class WriteHandleTracker {
   private readonly pending: Pending[] = []
   /** Pending handles whose `durable` is settled; they still wait for `replicated`. */
   private durableSettled = 0

@@ -27,7 +27,7 @@ const WS_PROTOCOL_ERRORS = new Set([1002, 1007])
 /** Half of a surrogate pair: the codec refuses to encode it (it would arrive as U+FFFD). */
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g
 
-export interface ConnectionOptions {
+export interface ServerConnectionOptions {
   readonly ws: WebSocket
   readonly kind: ConnectionKind
   /** For logs, e.g. `peer us-1` or `/sync from 127.0.0.1:5123`. */
@@ -51,7 +51,7 @@ export interface ConnectionOptions {
  * and calls `handshakeComplete()`. Only the first frame's protocol version is checked here, before
  * decoding, so a peer of another version gets VERSION_MISMATCH rather than BAD_FRAME.
  */
-export class Connection implements LinkTransport {
+export class ServerConnection implements LinkTransport {
   /** Every decoded frame, in order. Exceptions thrown here close the connection with BAD_FRAME. */
   onMessage: (message: Message) => void = () => {}
   /** Called once, when we start closing or when the socket closed, whichever comes first. */
@@ -59,7 +59,7 @@ export class Connection implements LinkTransport {
   readonly kind: ConnectionKind
   readonly label: string
   private readonly ws: WebSocket
-  private readonly options: ConnectionOptions
+  private readonly options: ServerConnectionOptions
   private readonly now: () => number
   private firstFrame = true
   private finished = false
@@ -71,7 +71,7 @@ export class Connection implements LinkTransport {
   /** Why the socket failed before it opened (e.g. connection refused), for the dialler's status. */
   lastError: string | null = null
 
-  constructor(options: ConnectionOptions) {
+  constructor(options: ServerConnectionOptions) {
     this.options = options
     this.ws = options.ws
     this.kind = options.kind

@@ -9,7 +9,7 @@ import type { Logger } from './logger.js'
 import type { ServerMetrics } from './metrics.js'
 import { packageRoot } from './package-root.js'
 import type { PeerLinks } from './peer-links.js'
-import { WriteError, type RegionNode, type WriteConcern, type WriteErrorCode, type WriteOp } from './region-node.js'
+import { WriteError, type CrdtRestConcern, type CrdtRestOp, type RegionNode, type WriteErrorCode } from './region-node.js'
 import { DASHBOARD_PLACEHOLDER, readStatic } from './static.js'
 import { buildStatus } from './status.js'
 import { registerAdminRest } from './strict/admin-rest.js'
@@ -56,7 +56,7 @@ function errorResponse(c: Context, code: ErrorCode, message: string): Response {
   return json(c, { error: { code, message } }, STATUS_OF[code])
 }
 
-function parseConcern(value: string | undefined): WriteConcern {
+function parseConcern(value: string | undefined): CrdtRestConcern {
   if (value === undefined || value === 'local') return 'local'
   if (value === 'all') return 'all'
   throw new WriteError('BAD_REQUEST', `w must be "local" or "all", got ${JSON.stringify(value)}`)
@@ -168,7 +168,7 @@ export function createHttpApp(deps: HttpDeps): Hono {
 
   app.get('/v1/:collection/:id', (c) => json(c, serving().read(c.req.param('collection'), c.req.param('id'))))
 
-  const write = (op: WriteOp) => async (c: Context) => {
+  const write = (op: CrdtRestOp) => async (c: Context) => {
     const node = serving()
     const w = parseConcern(c.req.query('w'))
     const body = op === 'delete' ? null : await readObjectBody(c)

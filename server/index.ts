@@ -27,11 +27,11 @@ export {
   WriteError,
   vectorToken,
   type AckLevel,
+  type CrdtRestConcern,
+  type CrdtRestOp,
   type DocumentResult,
   type Lag,
-  type WriteConcern,
   type WriteErrorCode,
-  type WriteOp,
   type WriteResult,
 } from './region-node.js'
 export type { PeerLinkState, PeerLinkSnapshot } from './peer-links.js'

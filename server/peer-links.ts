@@ -1,7 +1,7 @@
 import WebSocket from 'ws'
 import { CloseCode, MessageType, PROTOCOL_VERSION, closeCodeName, type Message } from '../core/codec/index.js'
 import type { PeerConfig, ServerConfig } from './config.js'
-import { Connection } from './connection.js'
+import { ServerConnection } from './connection.js'
 import type { Logger } from './logger.js'
 import type { ServerMetrics } from './metrics.js'
 import type { RegionNode } from './region-node.js'
@@ -29,7 +29,7 @@ interface LinkEntry {
   readonly peer: PeerConfig
   readonly dials: boolean
   state: PeerLinkState
-  connection: Connection | null
+  connection: ServerConnection | null
   lastHeardAt: number | null
   lastError: string | null
   attempts: number
@@ -42,7 +42,7 @@ export interface PeerLinksOptions {
   readonly metrics: ServerMetrics
   readonly logger: Logger
   /** Every live connection, for shutdown. */
-  readonly track: (connection: Connection) => () => void
+  readonly track: (connection: ServerConnection) => () => void
   readonly random?: () => number
   readonly strict?: () => StrictHost | null
 }
@@ -132,7 +132,7 @@ export class PeerLinks {
   }
 
   /** A peer's handshake on /peer was accepted. */
-  inboundUp(peerId: string, connection: Connection): void {
+  inboundUp(peerId: string, connection: ServerConnection): void {
     const entry = this.entries.get(peerId)
     if (entry === undefined) return
     entry.connection = connection
@@ -141,7 +141,7 @@ export class PeerLinks {
     this.options.logger.info(`peer ${peerId} connected (inbound)`)
   }
 
-  inboundDown(peerId: string, connection: Connection): void {
+  inboundDown(peerId: string, connection: ServerConnection): void {
     const entry = this.entries.get(peerId)
     if (entry === undefined || entry.connection !== connection) return
     entry.lastHeardAt = connection.lastHeardAt
@@ -168,7 +168,7 @@ export class PeerLinks {
       this.scheduleRedial(entry)
       return
     }
-    const connection = new Connection({
+    const connection = new ServerConnection({
       ws,
       kind: 'peer',
       label: `peer ${peerId} (${entry.peer.url})`,

@@ -25,10 +25,12 @@ const RECOVERY_CHUNK_RECORDS = 4096
  */
 export const ANTI_ENTROPY_INTERVAL_MS = 30_000
 
-export type WriteConcern = 'local' | 'all'
+/** The `w` of a crdt REST write (docs/server.md); strict collections have their own (`core/strict` `WriteConcern`). */
+export type CrdtRestConcern = 'local' | 'all'
 /** `indeterminate`: the acknowledgement timed out; the write may or may not survive. Never "failed". */
 export type AckLevel = 'local' | 'all' | 'indeterminate'
-export type WriteOp = 'put' | 'patch' | 'delete'
+/** The verb of a crdt REST write; strict writes use `core/strict` `WriteOp`. */
+export type CrdtRestOp = 'put' | 'patch' | 'delete'
 
 export type WriteErrorCode =
   | 'BAD_REQUEST'
@@ -576,7 +578,7 @@ export class RegionNode {
    * durable here (`local`), or durable in every member region (`all`); a `w=all` that times out
    * answers `indeterminate`, as does a write whose storage failed — never "failed" [ST3].
    */
-  async write(op: WriteOp, collection: string, id: string, body: Readonly<Record<string, unknown>> | null, w: WriteConcern): Promise<WriteResult> {
+  async write(op: CrdtRestOp, collection: string, id: string, body: Readonly<Record<string, unknown>> | null, w: CrdtRestConcern): Promise<WriteResult> {
     this.assertServing()
     if (this.commit.failed !== null) throw new WriteError('UNAVAILABLE', 'storage failed; the node no longer accepts writes')
     const spec = this.collection(collection)

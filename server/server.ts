@@ -6,7 +6,7 @@ import { WebSocketServer } from 'ws'
 import { CloseCode } from '../core/codec/index.js'
 import type { StorageAdapter } from '../core/storage/index.js'
 import { parseConfig, type ServerConfig, type ServerConfigInput, type StorageKind } from './config.js'
-import type { Connection } from './connection.js'
+import type { ServerConnection } from './connection.js'
 import { createHttpApp } from './http.js'
 import { consoleLogger, type Logger } from './logger.js'
 import { ServerMetrics } from './metrics.js'
@@ -102,8 +102,8 @@ export async function createServer(input: ServerConfigInput, options: CreateServ
   const logger = options.logger ?? consoleLogger(config.nodeId)
   const metrics = new ServerMetrics({ defaultMetrics: options.defaultMetrics ?? true })
   const startedAt = Date.now()
-  const connections = new Set<Connection>()
-  const track = (connection: Connection) => {
+  const connections = new Set<ServerConnection>()
+  const track = (connection: ServerConnection) => {
     connections.add(connection)
     return () => void connections.delete(connection)
   }

@@ -2,7 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto'
 import type WebSocket from 'ws'
 import { CloseCode, MessageType, PROTOCOL_VERSION, type HandshakeMessage, type Message } from '../core/codec/index.js'
 import type { ServerConfig } from './config.js'
-import { Connection } from './connection.js'
+import { ServerConnection } from './connection.js'
 import type { Logger } from './logger.js'
 import type { RejectReason, ServerMetrics } from './metrics.js'
 import type { RegionNode } from './region-node.js'
@@ -65,7 +65,7 @@ export function checkHandshake(endpoint: Endpoint, handshake: HandshakeMessage, 
 export function routeEstablished(
   node: RegionNode,
   id: string,
-  connection: Connection,
+  connection: ServerConnection,
   message: Message,
   logger: Logger,
   strict: StrictRoute,
@@ -103,19 +103,19 @@ export interface SessionDeps {
   readonly metrics: ServerMetrics
   readonly logger: Logger
   /** A peer finished its handshake on /peer (bookkeeping of link state). */
-  readonly onPeerUp: (peerId: string, connection: Connection) => void
-  readonly onPeerDown: (peerId: string, connection: Connection) => void
+  readonly onPeerUp: (peerId: string, connection: ServerConnection) => void
+  readonly onPeerDown: (peerId: string, connection: ServerConnection) => void
   /** Every live connection, for shutdown. */
-  readonly track: (connection: Connection) => () => void
+  readonly track: (connection: ServerConnection) => () => void
 }
 
 /**
  * Serves one accepted WebSocket on /sync or /peer: waits for the Handshake, answers HandshakeAccept or
  * refuses with the right close code, then attaches the link to the node's mesh under its identity.
  */
-export function acceptSession(ws: WebSocket, endpoint: Endpoint, remote: string, deps: SessionDeps): Connection {
+export function acceptSession(ws: WebSocket, endpoint: Endpoint, remote: string, deps: SessionDeps): ServerConnection {
   const { config, node, metrics, logger } = deps
-  const connection = new Connection({
+  const connection = new ServerConnection({
     ws,
     kind: endpoint,
     label: `/${endpoint === 'peer' ? 'peer' : 'sync'} from ${remote}`,

@@ -30,7 +30,7 @@ import type {
   WriteOutcome,
   WriteSubmission,
 } from './types.js'
-import { WriteTracker, type DurabilityProgress } from './write-tracker.js'
+import { StrictAckTracker, type DurabilityProgress } from './write-tracker.js'
 import { checkValueLimits, DEFAULT_VALUE_LIMITS, type ValueLimits } from '../values/storable-value.js'
 
 /** What the shell reloads from durable storage after a (re)start. */
@@ -223,7 +223,7 @@ export class StrictNode {
   private nextWriteId = 1
   /** Request keys of this primary's entries not applied yet (the applied ones are in `state`). */
   private readonly pendingKeys = new PendingRequestKeys()
-  private readonly tracker: WriteTracker
+  private readonly tracker: StrictAckTracker
   private readonly electionMinMs: number
   private readonly electionMaxMs: number
   private readonly heartbeatMs: number
@@ -254,7 +254,7 @@ export class StrictNode {
     if (!(this.electionMinMs > this.heartbeatMs && this.electionMaxMs > this.electionMinMs)) {
       throw new Error('StrictNode: need heartbeatIntervalMs < electionTimeoutMinMs < electionTimeoutMaxMs')
     }
-    this.tracker = new WriteTracker({
+    this.tracker = new StrictAckTracker({
       semiSyncTimeoutMs: options.semiSyncTimeoutMs ?? DEFAULT_SEMI_SYNC_TIMEOUT_MS,
       onOutcome: (outcome) => this.options.onWriteOutcome?.(outcome),
     })

@@ -18,7 +18,7 @@ interface PendingWrite {
   readonly timeoutMs: number
 }
 
-export interface WriteTrackerOptions {
+export interface StrictAckTrackerOptions {
   readonly semiSyncTimeoutMs: number
   readonly onOutcome: (outcome: WriteOutcome) => void
 }
@@ -29,7 +29,7 @@ export interface WriteTrackerOptions {
  * runs semi-sync's fallback: a `one` write that no replica acknowledged within `semiSyncTimeoutMs`
  * is acknowledged at `local` and the tracker turns `degraded` until a replica catches up.
  */
-export class WriteTracker {
+export class StrictAckTracker {
   /**
    * Pending writes per requested concern, each in LSN order (insertion order). For one concern the
    * acknowledged writes are always a prefix: commit and every durable offset only ever cover a
@@ -43,7 +43,7 @@ export class WriteTracker {
   private degradedUpToLsn = 0
   degraded = false
 
-  constructor(private readonly options: WriteTrackerOptions) {}
+  constructor(private readonly options: StrictAckTrackerOptions) {}
 
   get size(): number {
     return this.count

@@ -1,7 +1,7 @@
 import { CloseCode, MessageType, type Message } from '../../core/codec/index.js'
 import { entrySizeProblem, writeOpValueProblem, type StrictReadReply, type StrictWriteReply, type WriteOp } from '../../core/strict/index.js'
 import type { ServerConfig } from '../config.js'
-import type { Connection } from '../connection.js'
+import type { ServerConnection } from '../connection.js'
 import type { StrictHost } from './strict-host.js'
 import { routeWatch } from './strict-watch.js'
 
@@ -21,7 +21,7 @@ export function isStrictMessage(message: Message): boolean {
 }
 
 /** Sends an answer; a failure to send closes the connection instead of escaping as an unhandled rejection. */
-function answer(connection: Connection, message: Message): void {
+function answer(connection: ServerConnection, message: Message): void {
   try {
     connection.sendMessage(message)
   } catch {
@@ -51,7 +51,7 @@ export function routeStrict(
   config: ServerConfig,
   kind: 'peer' | 'client',
   id: string,
-  connection: Connection,
+  connection: ServerConnection,
   message: Message,
 ): void {
   if (kind === 'peer') {

@@ -1,7 +1,7 @@
 import { CloseCode, MessageType, type Message, type StrictSubscribeMessage } from '../../core/codec/index.js'
 import { strictKey, type LogPosition, type StoredDocument } from '../../core/strict/index.js'
 import type { ServerConfig } from '../config.js'
-import type { Connection } from '../connection.js'
+import type { ServerConnection } from '../connection.js'
 import type { DocumentsApplied } from './applied-documents.js'
 import type { StrictHost } from './strict-host.js'
 
@@ -35,7 +35,7 @@ class ConnectionWatches {
 
   constructor(
     private readonly host: StrictHost,
-    private readonly connection: Connection,
+    private readonly connection: ServerConnection,
   ) {}
 
   /** Registers the subscription and sends the current state; a sentence when it is refused. */
@@ -101,14 +101,14 @@ class ConnectionWatches {
   }
 }
 
-const watchesByConnection = new WeakMap<Connection, ConnectionWatches>()
+const watchesByConnection = new WeakMap<ServerConnection, ConnectionWatches>()
 
 /**
  * A `StrictSubscribe` or `StrictUnsubscribe` from a client. A subscribe to anything but a strict
  * collection (or with an empty id, or beyond the bound) is answered by a `StrictReadResult` rejected
  * INVALID_REQUEST with the subscribe's `requestId`, like a read of it would be: the connection stays up.
  */
-export function routeWatch(strict: StrictHost | null, config: ServerConfig, connection: Connection, message: Message): void {
+export function routeWatch(strict: StrictHost | null, config: ServerConfig, connection: ServerConnection, message: Message): void {
   if (message.type === MessageType.StrictUnsubscribe) {
     watchesByConnection.get(connection)?.unsubscribe(message.requestId)
     return
@@ -136,13 +136,13 @@ export function routeWatch(strict: StrictHost | null, config: ServerConfig, conn
 }
 
 /** The connection closed: its subscriptions end with it. */
-export function closeWatches(connection: Connection): void {
+export function closeWatches(connection: ServerConnection): void {
   watchesByConnection.get(connection)?.close()
   watchesByConnection.delete(connection)
 }
 
 /** A failure to send closes the connection rather than escaping into the node's apply loop. */
-function send(connection: Connection, message: Message): void {
+function send(connection: ServerConnection, message: Message): void {
   try {
     connection.sendMessage(message)
   } catch {

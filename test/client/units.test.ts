@@ -8,7 +8,7 @@ import { backoffDelayMs } from '../../client/backoff.js'
 import { syncUrl } from '../../client/connection.js'
 import { ClientClosedError, ConnectionError, isFatalConnectionCode } from '../../client/errors.js'
 import { randomClientId } from '../../client/random.js'
-import { WriteTracker } from '../../client/write-handle.js'
+import { WriteHandleTracker } from '../../client/write-handle.js'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
 
@@ -57,9 +57,9 @@ describe('client errors', () => {
   })
 })
 
-describe('WriteTracker', () => {
+describe('WriteHandleTracker', () => {
   it('settles durable and replicated in seq order as acknowledgements arrive', async () => {
-    const tracker = new WriteTracker('c-1')
+    const tracker = new WriteHandleTracker('c-1')
     const [h1, h2, h3] = [tracker.track(1), tracker.track(2), tracker.track(3)]
     tracker.durableAt(2)
     expect([await state(h1!.durable), await state(h2!.durable), await state(h3!.durable)]).toEqual([
@@ -77,7 +77,7 @@ describe('WriteTracker', () => {
   })
 
   it('close rejects what is pending and refuses new handles', async () => {
-    const tracker = new WriteTracker('c-1')
+    const tracker = new WriteHandleTracker('c-1')
     const h1 = tracker.track(1)
     const h2 = tracker.track(2)
     tracker.durableAt(1)

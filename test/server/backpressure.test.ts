@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { CloseCode, MessageType, decodeMessage, encodeMessage, type Message } from '../../core/codec/index.js'
 import { LwwReplica, lwwPutPayload } from '../../core/crdt/index.js'
 import type { Change } from '../../core/types.js'
-import { Connection } from '../../server/connection.js'
+import { ServerConnection } from '../../server/connection.js'
 import { LinkFlow } from '../../server/link-flow.js'
 import { MemoryStorageAdapter } from '../../core/storage/index.js'
 import { parseConfig } from '../../server/config.js'
@@ -109,7 +109,7 @@ describe('[PF4] bounded per-connection memory', () => {
       ping() {},
     })
     const metrics = new ServerMetrics({ defaultMetrics: false })
-    const connection = new Connection({
+    const connection = new ServerConnection({
       ws: fake as never,
       kind: 'client',
       label: 'fake',

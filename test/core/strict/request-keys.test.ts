@@ -4,7 +4,7 @@ import {
   DocumentState,
   RequestKeyTable,
   StrictNode,
-  WriteTracker,
+  StrictAckTracker,
   type LogEntry,
   type StrictSnapshot,
   type WriteOutcome,
@@ -200,9 +200,9 @@ describe('the request key table', () => {
     expect(keyed.requestKeyPosition('k')).toBeUndefined()
   })
 
-  it('WriteTracker keeps each concern in LSN order when a duplicate names an earlier entry', () => {
+  it('StrictAckTracker keeps each concern in LSN order when a duplicate names an earlier entry', () => {
     const outcomes: WriteOutcome[] = []
-    const tracker = new WriteTracker({ semiSyncTimeoutMs: 100, onOutcome: (o) => outcomes.push(o) })
+    const tracker = new StrictAckTracker({ semiSyncTimeoutMs: 100, onOutcome: (o) => outcomes.push(o) })
     tracker.add(1, { epoch: 1, lsn: 5 }, 'majority', 0, 1_000)
     tracker.add(2, { epoch: 1, lsn: 3 }, 'majority', 0, 1_000)
     // Progress without timeouts stops at the first write still waiting: the duplicate at 3 comes first.

@@ -8,7 +8,7 @@ import {
   reachedLevel,
   StrictLog,
   StrictNode,
-  WriteTracker,
+  StrictAckTracker,
   type WriteOutcome,
 } from '../../../core/strict/index.js'
 
@@ -75,7 +75,7 @@ describe('write-concern accounting', () => {
 
   it('[ST3] semi-sync falls back to local after its timeout, then times out others as indeterminate', () => {
     const outcomes: WriteOutcome[] = []
-    const tracker = new WriteTracker({ semiSyncTimeoutMs: 100, onOutcome: (o) => outcomes.push(o) })
+    const tracker = new StrictAckTracker({ semiSyncTimeoutMs: 100, onOutcome: (o) => outcomes.push(o) })
     tracker.add(1, { epoch: 1, lsn: 2 }, 'one', 0, 1_000)
     tracker.add(2, { epoch: 1, lsn: 3 }, 'majority', 0, 1_000)
     const progress = { ownDurableLsn: 3, replicaDurableLsns: [0, 0], commitLsn: 1 }
