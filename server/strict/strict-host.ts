@@ -17,7 +17,7 @@ import type { Logger } from '../logger.js'
 import { AppliedDocuments, type DocumentsAppliedListener } from './applied-documents.js'
 import { LagTracker } from './lag-tracker.js'
 import { TimedWaiters } from './timed-waiters.js'
-import { StrictRequests } from './strict-requests.js'
+import { StrictRequests, type StrictRequestsHost } from './strict-requests.js'
 import type { StrictStore } from './strict-store.js'
 
 /** One thing worth telling an operator: role changes, rollbacks, semi-sync fallback, admin actions. */
@@ -56,7 +56,7 @@ const COMPACTION_CHECK_EVERY = 1000
  * and rollbacks, carries its messages over the peer links, and serves writes and reads for clients,
  * REST and other nodes (forwarding to the primary through `StrictRequests`).
  */
-export class StrictHost {
+export class StrictHost implements StrictRequestsHost {
   readonly node: StrictNode
   readonly requests: StrictRequests
   readonly lag = new LagTracker()

@@ -1,7 +1,13 @@
 import { MessageType, type Message } from '../../core/codec/index.js'
-import type { StrictReadReply, StrictReadRequest, StrictWriteReply, StrictWriteRequest } from '../../core/strict/index.js'
+import type {
+  LogPosition,
+  StrictNode,
+  StrictReadReply,
+  StrictReadRequest,
+  StrictWriteReply,
+  StrictWriteRequest,
+} from '../../core/strict/index.js'
 import type { ServerConfig } from '../config.js'
-import type { StrictHost } from './strict-host.js'
 import { timerDelayMs } from './timed-waiters.js'
 
 /** How long to wait between two looks for a primary while none is known or reachable. */
@@ -25,8 +31,27 @@ interface Pending {
   readonly timer: NodeJS.Timeout
 }
 
+/**
+ * What `StrictRequests` needs from the node it routes for; `StrictHost` implements it. Declared here
+ * so that this file imports nothing from strict-host.ts, which constructs `StrictRequests`.
+ */
+export interface StrictRequestsHost {
+  /** Role, epoch, and `status()` for the primary hint and the replicas. */
+  readonly node: Pick<StrictNode, 'currentRole' | 'currentEpoch' | 'status'>
+  readonly nodeId: string
+  readonly isClosed: boolean
+  /** Appends at this node, the primary. */
+  writeHere(request: StrictWriteRequest, timeoutMs: number): Promise<StrictWriteReply>
+  /** Serves a read from this node's applied state. */
+  readHere(request: StrictReadRequest): ReturnType<StrictNode['read']>
+  /** The token of a read barrier committed after the call; `null` if this node could not commit one. */
+  awaitBarrier(timeoutMs: number): Promise<LogPosition | null>
+  waitForApplied(lsn: number, timeoutMs: number): Promise<void>
+  waitForRoleChange(timeoutMs: number): Promise<void>
+}
+
 export interface StrictRequestsOptions {
-  readonly host: StrictHost
+  readonly host: StrictRequestsHost
   readonly config: ServerConfig
   readonly send: (peer: string, message: Message) => boolean
   readonly isLinked: (peer: string) => boolean
@@ -57,7 +82,7 @@ export class StrictRequests {
     this.options = options
   }
 
-  private get host(): StrictHost {
+  private get host(): StrictRequestsHost {
     return this.options.host
   }
 
