@@ -71,7 +71,7 @@ export function routeEstablished(
   strict: StrictRoute,
 ): void {
   if (isStrictMessage(message)) {
-    routeStrict(strict.host(), strict.config, strict.kind, id, connection, message)
+    routeStrict(strict.host(), strict.config, strict.kind, id, connection, message, strict.onInvalidValue)
     return
   }
   switch (message.type) {
@@ -94,6 +94,8 @@ export interface StrictRoute {
   readonly host: () => StrictHost | null
   readonly config: ServerConfig
   readonly kind: 'peer' | 'client'
+  /** A client's strict write was refused INVALID_VALUE (counted in /metrics). */
+  readonly onInvalidValue?: () => void
 }
 
 export interface SessionDeps {
@@ -129,7 +131,7 @@ export function acceptSession(ws: WebSocket, endpoint: Endpoint, remote: string,
   let identity: string | null = null
   connection.onMessage = (message) => {
     if (identity !== null) {
-      routeEstablished(node, identity, connection, message, logger, { host: deps.strict, config, kind: endpoint })
+      routeEstablished(node, identity, connection, message, logger, { host: deps.strict, config, kind: endpoint, onInvalidValue: () => metrics.invalidValues.inc({ surface: 'sync' }) })
       return
     }
     if (message.type !== MessageType.Handshake) {

@@ -53,6 +53,7 @@ export function routeStrict(
   id: string,
   connection: ServerConnection,
   message: Message,
+  onInvalidValue: () => void = () => {},
 ): void {
   if (kind === 'peer') {
     if (strict === null) return
@@ -71,6 +72,7 @@ export function routeStrict(
     // A client's value is checked where it arrives, like a REST body, before it is forwarded or logged.
     const invalidValue = writeOpValueProblem(message.request.op, config.values)
     if (invalidValue !== null) {
+      onInvalidValue()
       answer(connection, { type: MessageType.StrictWriteResult, requestId: message.requestId, reply: { status: 'rejected', error: invalidValue } })
       return
     }
