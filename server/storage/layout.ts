@@ -3,7 +3,7 @@
  *
  * ```
  * <dir>/FORMAT                      "meridian-file-storage 1": refuses to open anything else
- * <dir>/blobs.log                   every keyed blob operation, as records (see file-adapter.ts)
+ * <dir>/blobs.log                   every keyed blob operation, as records (see blob-store.ts)
  * <dir>/blobs.log.compact           transient: the next blobs.log while a compaction runs
  * <dir>/logs/<log dir>/meta.json    { name, firstIndex }: the log's real name and retention point
  * <dir>/logs/<log dir>/<base>.seg   segments; <base> is the index of the first record, 16 digits
