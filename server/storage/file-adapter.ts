@@ -7,7 +7,7 @@
  *   log-truncate.ts does retention and rollback, durably;
  * - blob-store.ts: the single append-only blob file and its in-memory key map, compacted by
  *   blob-compaction.ts;
- * - group-commit.ts: `flush()` and the sync rounds it waits for [PF2];
+ * - sync-rounds.ts: `flush()` and the sync rounds it waits for [PF2];
  * - storage-recovery.ts, log-recovery.ts, recovery-cut.ts: scanning and repair on open [SG1];
  * - file-storage-types.ts and file-context.ts: the types and the state those parts share.
  *
@@ -60,7 +60,7 @@ import {
   type RecoveryStats,
   type SyncStats,
 } from './file-storage-types.js'
-import { GroupCommit } from './group-commit.js'
+import { SyncRounds } from './sync-rounds.js'
 import { BLOB_FILE, LOGS_DIR } from './layout.js'
 import { readRange } from './log-reader.js'
 import { lastIndexOf, newLogState } from './log-segments.js'
@@ -95,7 +95,7 @@ export class FileStorageAdapter implements StorageAdapter {
   readonly dir: string
   private readonly ctx: FileStorageContext
   private readonly logs = new Map<string, LogState>()
-  private readonly commit: GroupCommit
+  private readonly commit: SyncRounds
   private lifecycle: 'open' | 'closing' | 'closed' = 'open'
   private closing: Promise<void> | null = null
   private recovery: RecoveryStats | null = null
@@ -114,7 +114,7 @@ export class FileStorageAdapter implements StorageAdapter {
       failure: null,
       blob: null,
     }
-    this.commit = new GroupCommit(this.ctx, () => this.settledTails(), options.duringSync)
+    this.commit = new SyncRounds(this.ctx, () => this.settledTails(), options.duringSync)
   }
 
   /** @internal use {@link openFileStorage} */

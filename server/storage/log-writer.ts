@@ -1,6 +1,6 @@
 /**
  * Appends to a log. Consecutive appends to the same log that wait in its queue are written with one
- * `writev`; `append` only hands bytes to the OS (no sync), the group commit (group-commit.ts) makes
+ * `writev`; `append` only hands bytes to the OS (no sync), the sync rounds (sync-rounds.ts) make
  * them durable.
  */
 import { StorageError } from '../../core/storage/adapter.js'

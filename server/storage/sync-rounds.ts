@@ -1,4 +1,5 @@
 /**
+ * The file storage's sync rounds (the crdt shell's queue-and-flush committer is server/group-commit.ts).
  * Group commit [PF2]. `append` and `save` only hand bytes to the OS (one `write`, no sync).
  * `flush()` waits until the operations called before it have been written, then for a sync round
  * that covers them. A round clears the dirty flags, then fdatasyncs every file written since the
@@ -25,7 +26,7 @@ interface SyncRound {
   readonly waiters: Waiter[]
 }
 
-export class GroupCommit {
+export class SyncRounds {
   /** Every write up to this epoch is durable: the cover of the last completed round. */
   private syncedEpoch = 0
   /** The round in flight, which flushes whose writes it covers may still join. */
