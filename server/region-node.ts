@@ -14,6 +14,23 @@ import { LinkFlow } from './link-flow.js'
 import type { Logger } from './logger.js'
 import { patchedFields, patchFields } from './merge-patch.js'
 import type { ConnectionKind, ServerMetrics } from './metrics.js'
+import { invalidClientValue, refusedChange } from './region/client-checks.js'
+import { LagAccounting } from './region/lag.js'
+import {
+  vectorToken,
+  WriteError,
+  type AckLevel,
+  type CrdtRestConcern,
+  type CrdtRestOp,
+  type DocumentResult,
+  type Lag,
+  type LinkCounters,
+  type LinkTransport,
+  type WriteResult,
+} from './region/types.js'
+
+// Every name of the link, REST and lag types stays importable from here, as before the split.
+export * from './region/types.js'
 
 /** The storage log crdt changes are persisted in, one encoded change per record. */
 export const CRDT_LOG = 'crdt'
@@ -24,71 +41,6 @@ const RECOVERY_CHUNK_RECORDS = 4096
  * change dropped by a full gap buffer is fetched again only on the next announce (docs/crdt.md).
  */
 export const ANTI_ENTROPY_INTERVAL_MS = 30_000
-
-/** The `w` of a crdt REST write (docs/server.md); strict collections have their own (`core/strict` `WriteConcern`). */
-export type CrdtRestConcern = 'local' | 'all'
-/** `indeterminate`: the acknowledgement timed out; the write may or may not survive. Never "failed". */
-export type AckLevel = 'local' | 'all' | 'indeterminate'
-/** The verb of a crdt REST write; strict writes use `core/strict` `WriteOp`. */
-export type CrdtRestOp = 'put' | 'patch' | 'delete'
-
-export type WriteErrorCode =
-  | 'BAD_REQUEST'
-  | 'NOT_FOUND'
-  | 'UNKNOWN_COLLECTION'
-  | 'UNSUPPORTED_FOR_TYPE'
-  | 'UNAVAILABLE'
-
-/** A refused read or write; `code` is stable (docs/server.md, REST errors). */
-export class WriteError extends Error {
-  override readonly name = 'WriteError'
-  constructor(
-    readonly code: WriteErrorCode,
-    message: string,
-  ) {
-    super(message)
-  }
-}
-
-export interface DocumentResult {
-  readonly collection: string
-  readonly id: string
-  readonly doc: unknown
-  readonly token: string
-}
-
-/** A REST write's answer: PUT and DELETE carry `doc`, PATCH carries `fields` instead. */
-export interface WriteResult {
-  readonly collection: string
-  readonly id: string
-  /** PUT and DELETE: the document after the write (null after a delete). */
-  readonly doc?: unknown
-  /** PATCH: each field the patch named as it is after the write, null when deleted (see `patchedFields`). */
-  readonly fields?: Readonly<Record<string, unknown>>
-  readonly token: string
-  readonly ack: AckLevel
-}
-
-/** What a link (peer or client session) offers the node: a way to send frames and to end it. */
-export interface LinkTransport {
-  /** `paced`: the frame comes through flow control (link-flow.ts), which bounds the buffer itself. */
-  send(bytes: Uint8Array, paced?: boolean): void
-  close(code: CloseCode, message: string): void
-  /** Bytes handed to the socket and not yet written to the network. */
-  readonly bufferedAmount: number
-}
-
-export interface Lag {
-  readonly entries: number
-  readonly bytes: number
-  /** Age of the oldest unacknowledged change by its HLC wall time; null without lag. */
-  readonly ms: number | null
-}
-
-export interface LinkCounters {
-  sentChanges: number
-  receivedChanges: number
-}
 
 export interface RegionNodeOptions {
   readonly config: ServerConfig
@@ -113,11 +65,6 @@ interface AllWaiter {
   readonly seq: number
   readonly resolve: (ack: AckLevel) => void
   readonly timer: NodeJS.Timeout
-}
-
-/** base64url of `encodeVersionVector(vector)`: the crdt token of docs/server.md. */
-export function vectorToken(vector: VersionVector): string {
-  return Buffer.from(encodeVersionVector(vector)).toString('base64url')
 }
 
 /**
@@ -145,11 +92,10 @@ export class RegionNode {
   private readonly wallClock: () => number
   private readonly monotonicClock: () => number
   private readonly commit: GroupCommit
+  private readonly lag: LagAccounting
   private propagateScheduled = false
   private readonly links = new Map<string, Link>()
   private readonly peerCounters = new Map<string, LinkCounters>()
-  /** Cumulative encoded bytes per origin (index seq - 1), filled lazily for lag in bytes. */
-  private readonly cumulativeBytes = new Map<string, number[]>()
   /** Local-ack waiters in commit (= seq) order. */
   private localWaiters: { seq: number; resolve: (durable: boolean) => void }[] = []
   private readonly allWaiters = new Set<AllWaiter>()
@@ -194,6 +140,7 @@ export class RegionNode {
       // Changes that arrive in many small frames in one event-loop turn leave in few large ones.
       deferPropagation: true,
     })
+    this.lag = new LagAccounting(this.mesh, this.wallClock)
     this.commit = new GroupCommit({
       storage: this.storage,
       log: CRDT_LOG,
@@ -344,13 +291,13 @@ export class RegionNode {
       if (counters !== undefined) counters.receivedChanges += message.changes.length
       // A client may only write to the crdt collections this cluster serves, with their type. The whole
       // batch is refused before any of it enters the log (its seqs must stay dense).
-      const refused = link.kind === 'client' ? this.refusedChange(message.changes) : null
+      const refused = link.kind === 'client' ? refusedChange(this.config, message.changes) : null
       if (refused !== null) {
         this.logger.warn(`client ${id}: ${refused}`)
         link.transport.close(CloseCode.FORBIDDEN, refused)
         return
       }
-      const invalid = link.kind === 'client' ? this.invalidClientValue(message.changes) : null
+      const invalid = link.kind === 'client' ? invalidClientValue(this.config, message.changes) : null
       if (invalid !== null) {
         this.metrics.invalidValues.inc({ surface: 'sync' })
         this.logger.warn(`client ${id}: ${invalid.message}`)
@@ -497,48 +444,6 @@ export class RegionNode {
     }
   }
 
-  /** Why a client's change is not acceptable here, or null when every change is. */
-  private refusedChange(changes: readonly Change[]): string | null {
-    for (const change of changes) {
-      const name = change.collection
-      const spec = Object.hasOwn(this.config.collections, name) ? this.config.collections[name] : undefined
-      if (spec === undefined) return `no collection ${JSON.stringify(name)}`
-      if (spec.mode !== 'crdt') return `collection ${JSON.stringify(name)} is strict: crdt changes are not accepted`
-      if (spec.type !== change.docType) return `collection ${JSON.stringify(name)} holds ${spec.type} documents, not ${change.docType}`
-    }
-    return null
-  }
-
-  /**
-   * The first value of a client's lww changes that this region does not store, or null. Checked
-   * before the batch enters the log, as REST bodies are: a client built on this package never sends
-   * one (it checks the same rules, with limits no lower than these), so this catches other writers
-   * and regions configured with tighter limits. Unreadable payloads are the mesh's business.
-   */
-  private invalidClientValue(changes: readonly Change[]): InvalidValueError | null {
-    const limits = this.config.values
-    for (const change of changes) {
-      if (change.docType !== 'lww') continue
-      let payload: LwwPayload
-      try {
-        payload = decodeLwwPayload(change.payload)
-      } catch {
-        continue
-      }
-      try {
-        let size = 0
-        for (const write of payload.writes) {
-          size += write.deleted ? storableKeySize(write.field, childPath('$', write.field), limits) : assertLwwValue(write.value, write.field, limits)
-        }
-        checkDocumentSize(size, '$', limits, 'the change')
-      } catch (err) {
-        if (err instanceof InvalidValueError) return err
-        throw err
-      }
-    }
-    return null
-  }
-
   // ---- REST --------------------------------------------------------------------------------------
 
   private collection(collection: string): CollectionConfig {
@@ -622,37 +527,14 @@ export class RegionNode {
    * of the oldest by HLC wall time. O(origins), not O(lag) [PF3].
    */
   lagOf(peer: string): Lag {
-    const acked = this.mesh.durableOf(peer)
-    let entries = 0
-    let bytes = 0
-    let oldestWallMs = Infinity
-    for (const [origin, head] of this.mesh.vector) {
-      const have = acked?.get(origin) ?? 0
-      if (have >= head) continue
-      entries += head - have
-      bytes += this.bytesThrough(origin, head) - this.bytesThrough(origin, have)
-      const first = this.mesh.changeAt(origin, have + 1)
-      if (first !== undefined && first.hlc.wallMs < oldestWallMs) oldestWallMs = first.hlc.wallMs
-    }
-    const ms = entries === 0 || oldestWallMs === Infinity ? null : Math.max(0, this.wallClock() - oldestWallMs)
-    return { entries, bytes, ms }
+    return this.lag.lagOf(peer)
   }
 
   /** Encoded bytes of `origin`'s changes 1..seq. */
   private bytesThrough(origin: string, seq: number): number {
-    if (seq <= 0) return 0
-    let sums = this.cumulativeBytes.get(origin)
-    if (sums === undefined) {
-      sums = []
-      this.cumulativeBytes.set(origin, sums)
-    }
-    while (sums.length < seq) {
-      const change = this.mesh.changeAt(origin, sums.length + 1)
-      if (change === undefined) break
-      sums.push((sums[sums.length - 1] ?? 0) + encodeChange(change).length)
-    }
-    return sums[Math.min(seq, sums.length) - 1] ?? 0
+    return this.lag.bytesThrough(origin, seq)
   }
+
 
   // ---- shutdown ----------------------------------------------------------------------------------
 
