@@ -18,15 +18,17 @@
  *      (defaults 20 000, 1 000, 1 000 000, 90, 500). Progress goes to stderr, the table to stdout.
  */
 import { cpuSeconds } from './proc-cpu.js'
-import { readdirSync, readFileSync, rmSync, statSync } from 'node:fs'
+import { rmSync } from 'node:fs'
 import { cpus } from 'node:os'
 import { join } from 'node:path'
-import { createNodeClient, type MeridianClient, type WriteHandle } from '../client/node.js'
+import { type MeridianClient, type WriteHandle } from '../client/node.js'
 import { encodeChange } from '../core/codec/index.js'
 import { CRDT_LOG } from '../server/region-node.js'
 import { openFileStorage } from '../server/storage/file-adapter.js'
 import { LwwFill } from './lww-fill.js'
 import { ProcessCluster, sleep, waitFor, type ClusterNode } from '../test/helpers/cluster.js'
+import { connectedClient, dirBytes, memoryKib, regionStatus as status, whenHolds } from './cluster-probe.js'
+const memory = memoryKib
 
 const N = Number(process.argv[2] ?? 20_000)
 const SAMPLES = Number(process.argv[3] ?? 1000)
@@ -51,16 +53,6 @@ const mib = (kib: number): string => `${fmt(kib / 1024, 0)} MiB`
 const now = (): number => performance.now()
 
 
-/** VmRSS and VmHWM (peak RSS) in KiB from /proc/<pid>/status. */
-function memory(pid: number | undefined): { rss: number; hwm: number } {
-  try {
-    const status = readFileSync(`/proc/${pid}/status`, 'utf8')
-    const kib = (key: string): number => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN)
-    return { rss: kib('VmRSS'), hwm: kib('VmHWM') }
-  } catch {
-    return { rss: NaN, hwm: NaN }
-  }
-}
 
 /** Counters of a node's /metrics, keyed `name{labels}`. */
 async function metrics(node: ClusterNode): Promise<Map<string, number>> {
@@ -73,39 +65,9 @@ async function metrics(node: ClusterNode): Promise<Map<string, number>> {
   return out
 }
 
-function dirBytes(dir: string): number {
-  let total = 0
-  for (const entry of readdirSync(dir, { withFileTypes: true, recursive: true })) {
-    if (entry.isFile()) total += statSync(join(entry.parentPath, entry.name)).size
-  }
-  return total
-}
 
-interface Status {
-  vector: Record<string, number>
-  changes: number
-  peers: { nodeId: string; state: string }[]
-}
-async function status(node: ClusterNode): Promise<Status> {
-  return (await (await fetch(`${node.httpUrl}/status`)).json()) as Status
-}
 
-/** Polls /status of `node` every `intervalMs` until vector[origin] >= seq; resolves with the time. */
-async function whenHolds(node: ClusterNode, origin: string, seq: number, timeoutMs: number, intervalMs = 10): Promise<number> {
-  const deadline = now() + timeoutMs
-  for (;;) {
-    const held = (await status(node)).vector[origin] ?? 0
-    if (held >= seq) return now()
-    if (now() > deadline) throw new Error(`${node.nodeId} holds ${origin}:${held} of ${seq} after ${timeoutMs} ms`)
-    await sleep(intervalMs)
-  }
-}
 
-async function connectedClient(node: ClusterNode): Promise<MeridianClient> {
-  const client = createNodeClient({ urls: [node.url], minDelayMs: 50, maxDelayMs: 500 })
-  await waitFor(() => client.status === 'connected', 10_000, `client connected to ${node.nodeId}`)
-  return client
-}
 
 function percentile(sorted: readonly number[], p: number): number {
   if (sorted.length === 0) return NaN

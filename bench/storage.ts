@@ -30,11 +30,11 @@
  * 600) bounds each scenario. Progress goes to stderr, the table to stdout, JSON to
  * bench/results/storage-<date>.json.
  */
-import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { mkdirSync, writeFileSync } from 'node:fs'
 import { cpus, loadavg, totalmem } from 'node:os'
 import { join } from 'node:path'
 import WebSocket from 'ws'
-import { createNodeClient, memoryClientStore, nodeWebSocket, type MeridianClient, type WriteHandle } from '../client/node.js'
+import { memoryClientStore, nodeWebSocket, type MeridianClient, type WriteHandle } from '../client/node.js'
 import { decodeMessage, encodeMessage } from '../core/codec/codec.js'
 import { encodeChange } from '../core/codec/index.js'
 import { MessageType, PROTOCOL_VERSION } from '../core/codec/messages.js'
@@ -45,6 +45,12 @@ import { openFileStorage } from '../server/storage/file-adapter.js'
 import { REPO_ROOT, ProcessCluster, sleep, waitFor, type ClusterNode } from '../test/helpers/cluster.js'
 import { LwwFill } from './lww-fill.js'
 import { cpuSeconds } from './proc-cpu.js'
+import { connectedClient, dirBytes, memoryKib, regionStatus as status, whenHolds, type RegionStatus as Status } from './cluster-probe.js'
+/** VmRSS and VmHWM in bytes. */
+const memory = (pid: number | undefined): { rss: number; hwm: number } => {
+  const kib = memoryKib(pid)
+  return { rss: kib.rss * 1024, hwm: kib.hwm * 1024 }
+}
 
 // ---------------------------------------------------------------------------------------------
 // parameters
@@ -84,37 +90,8 @@ const mibOf = (bytes: number): string => `${fmt(bytes / 2 ** 20, 1)} MiB`
 const now = (): number => performance.now()
 const log = (message: string): void => console.error(`[storage ${new Date().toISOString().slice(11, 19)}] ${message}`)
 
-/** VmRSS and VmHWM in bytes from /proc/<pid>/status. */
-function memory(pid: number | undefined): { rss: number; hwm: number } {
-  try {
-    const status = readFileSync(`/proc/${pid}/status`, 'utf8')
-    const kib = (key: string): number => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN)
-    return { rss: kib('VmRSS') * 1024, hwm: kib('VmHWM') * 1024 }
-  } catch {
-    return { rss: NaN, hwm: NaN }
-  }
-}
 
-function dirBytes(dir: string): number {
-  let total = 0
-  try {
-    for (const entry of readdirSync(dir, { withFileTypes: true, recursive: true })) {
-      if (entry.isFile()) total += statSync(join(entry.parentPath, entry.name)).size
-    }
-  } catch {
-    return NaN
-  }
-  return total
-}
 
-interface Status {
-  vector: Record<string, number>
-  changes: number
-  peers: { nodeId: string; state: string }[]
-}
-async function status(node: ClusterNode): Promise<Status> {
-  return (await (await fetch(`${node.httpUrl}/status`)).json()) as Status
-}
 
 const vectorsEqual = (a: Record<string, number>, b: Record<string, number>): boolean => {
   const keys = new Set([...Object.keys(a), ...Object.keys(b)])
@@ -122,21 +99,7 @@ const vectorsEqual = (a: Record<string, number>, b: Record<string, number>): boo
   return true
 }
 
-async function whenHolds(node: ClusterNode, origin: string, seq: number, timeoutMs: number, intervalMs = 20): Promise<number> {
-  const deadline = now() + timeoutMs
-  for (;;) {
-    const held = (await status(node)).vector[origin] ?? 0
-    if (held >= seq) return now()
-    if (now() > deadline) throw new Error(`${node.nodeId} holds ${origin}:${held} of ${seq} after ${timeoutMs} ms`)
-    await sleep(intervalMs)
-  }
-}
 
-async function connectedClient(node: ClusterNode, options: { clientId?: string; store?: ReturnType<typeof memoryClientStore>; WebSocket?: typeof WebSocket } = {}): Promise<MeridianClient> {
-  const client = createNodeClient({ urls: [node.url], minDelayMs: 50, maxDelayMs: 500, ...(options as object) })
-  await waitFor(() => client.status === 'connected', 20_000, `client connected to ${node.nodeId}`)
-  return client
-}
 
 /** SIGTERM and wait for the exit (graceful: the log is flushed). */
 async function sigterm(node: ClusterNode): Promise<number> {
