@@ -28,6 +28,7 @@ import { openFileStorage } from '../server/storage/file-adapter.js'
 import { LwwFill } from './lww-fill.js'
 import { ProcessCluster, sleep, waitFor, type ClusterNode } from '../test/helpers/cluster.js'
 import { connectedClient, dirBytes, memoryKib, regionStatus as status, whenHolds } from './cluster-probe.js'
+import { ResultTable } from './result-table.js'
 const memory = memoryKib
 
 const N = Number(process.argv[2] ?? 20_000)
@@ -74,24 +75,10 @@ function percentile(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] as number
 }
 
-interface Row {
-  readonly what: string
-  readonly value: string
-  readonly note: string
-}
-const rows: Row[] = []
-const row = (what: string, value = '', note = ''): void => {
-  rows.push({ what, value, note })
-}
+const table = new ResultTable('note / anchor')
+const row = (what: string, value = '', note = ''): void => table.add(what, value, note)
 
-function printTable(): void {
-  const header: Row = { what: 'measure', value: 'value', note: 'note / anchor' }
-  const widths = (['what', 'value', 'note'] as const).map((k) => Math.max(...[header, ...rows].map((r) => r[k].length)))
-  const line = (r: Row): string => [r.what, r.value, r.note].map((c, i) => c.padEnd(widths[i] as number)).join('  ').trimEnd()
-  console.log(line(header))
-  console.log(widths.map((w) => '-'.repeat(w)).join('  '))
-  for (const r of rows) console.log(line(r))
-}
+const printTable = (): void => table.print()
 
 // ---------------------------------------------------------------------------------------------
 // the cluster, cleaned up whatever happens

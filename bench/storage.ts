@@ -46,6 +46,7 @@ import { REPO_ROOT, ProcessCluster, sleep, waitFor, type ClusterNode } from '../
 import { LwwFill } from './lww-fill.js'
 import { cpuSeconds } from './proc-cpu.js'
 import { connectedClient, dirBytes, memoryKib, regionStatus as status, whenHolds, type RegionStatus as Status } from './cluster-probe.js'
+import { ResultTable } from './result-table.js'
 /** VmRSS and VmHWM in bytes. */
 const memory = (pid: number | undefined): { rss: number; hwm: number } => {
   const kib = memoryKib(pid)
@@ -167,25 +168,11 @@ async function writeThrough(client: MeridianClient, n: number, docs: number, lab
 
 // results: a table for the terminal, and JSON
 
-interface Row {
-  readonly what: string
-  readonly value: string
-  readonly note: string
-}
-const rows: Row[] = []
-const row = (what: string, value = '', note = ''): void => {
-  rows.push({ what, value, note })
-}
+const table = new ResultTable()
+const row = (what: string, value = '', note = ''): void => table.add(what, value, note)
 const json: Record<string, unknown> = {}
 
-function printTable(): void {
-  const header: Row = { what: 'measure', value: 'value', note: 'note' }
-  const widths = (['what', 'value', 'note'] as const).map((k) => Math.max(...[header, ...rows].map((r) => r[k].length)))
-  const line = (r: Row): string => [r.what, r.value, r.note].map((c, i) => c.padEnd(widths[i] as number)).join('  ').trimEnd()
-  console.log(line(header))
-  console.log(widths.map((w) => '-'.repeat(w)).join('  '))
-  for (const r of rows) console.log(line(r))
-}
+const printTable = (): void => table.print()
 
 // ---------------------------------------------------------------------------------------------
 // 1. overwrites
