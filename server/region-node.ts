@@ -494,9 +494,10 @@ export class RegionNode {
     if (!(replica instanceof LwwReplica)) {
       throw new WriteError('UNSUPPORTED_FOR_TYPE', `document ${JSON.stringify(id)} exists with type ${replica.docType}`)
     }
-    // The body is checked against this node's value limits before anything is logged; the error
-    // names the path and the limit (400 INVALID_VALUE).
-    if (body !== null) checkDocumentSize(storableSize(body, '$', this.config.values), '$', this.config.values, op === 'patch' ? 'the patch' : 'the document')
+    // A put's fields are checked by lwwPutPayload below (400 INVALID_VALUE with the path and limit). A
+    // patch body is checked first: the merge patch recurses through it before lwwPatchPayload sees
+    // the merged fields, and the depth bound must come before that recursion.
+    if (op === 'patch' && body !== null) checkDocumentSize(storableSize(body, '$', this.config.values), '$', this.config.values, 'the patch')
     let payload: Uint8Array
     try {
       payload =
