@@ -133,6 +133,43 @@ export class AutomergeReplica implements DocumentReplica {
   }
 
   /**
+   * The document in Automerge's save format (one compressed document chunk), read from the backend
+   * like `view`. Changes queued for missing dependencies are included (Automerge saves them as change
+   * chunks after the document).
+   */
+  encodeState(): Uint8Array {
+    return Automerge.getBackend(this.current).save()
+  }
+
+  /**
+   * Merges a state from `encodeState` (or any Automerge save data) into the backend, linear like
+   * `apply` and without a JavaScript patch; changes already held are skipped, so it commutes with
+   * `apply` and is idempotent.
+   *
+   * The backend's `loadIncremental` is lenient: it keeps the chunks it could read and silently drops a
+   * truncated or corrupt tail. So the bytes are first loaded strictly (`Automerge.load`, which throws
+   * on any chunk it cannot read) into a scratch document that is thrown away; only then are they
+   * merged. That reads the state twice. Empty input, which `loadIncremental` takes as "nothing", is
+   * refused: `encodeState` never produces it.
+   * @throws CrdtPayloadError on bytes Automerge cannot read
+   */
+  mergeState(state: Uint8Array): { changed: boolean } {
+    if (state.length === 0) throw new CrdtPayloadError('automerge state: empty')
+    const backend = Automerge.getBackend(this.current)
+    const before = backend.getHeads()
+    try {
+      // The scratch document's actor is ours, so Automerge draws no random actor id (core draws no randomness).
+      Automerge.load(state, { actor: this.actorId })
+      backend.loadIncremental(state)
+    } catch (error) {
+      throw new CrdtPayloadError(`automerge state: ${error instanceof Error ? error.message : String(error)}`, { cause: error })
+    }
+    const changed = !sameHeads(before, backend.getHeads())
+    if (changed) this.behindBackend = true
+    return { changed }
+  }
+
+  /**
    * `Automerge.toJS` of the document, keys sorted, with counters as numbers and immutable strings
    * as strings. Text is a string, lists are arrays; dates and byte arrays stay as they are.
    * A document never written views as `{}`.

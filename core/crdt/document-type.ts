@@ -26,8 +26,21 @@ export interface ApplyResult {
  */
 export interface DocumentReplica {
   readonly docType: DocType
-  /** Apply a change made anywhere (locally or remotely). Must be idempotent [CV3]. */
+  /**
+   * Apply a change made anywhere (locally or remotely). Re-applying a change leaves `view()` as it was,
+   * but delivering each change at most once is the mesh's job [CV3]: an lww replica may report a
+   * re-delivered losing write's conflict again.
+   */
   apply(change: Change): ApplyResult
   /** The document as plain JSON-compatible data, for apps, REST and comparisons. */
   view(): unknown
+  /** Everything applied so far, as bytes another replica of the same document can merge (docs/design.md §6). */
+  encodeState(): Uint8Array
+  /**
+   * Merges a state from `encodeState` of any replica of the same document (same collection, docId, docType).
+   * Commutative, associative and idempotent with `apply` and itself: merging the state of replica A into B gives the
+   * same view() as applying to B every change A applied. Records no conflicts. Returns whether the view changed.
+   * Throws CrdtPayloadError (core/crdt/errors.ts) on bytes it cannot read; the replica is unchanged then.
+   */
+  mergeState(state: Uint8Array): { changed: boolean }
 }

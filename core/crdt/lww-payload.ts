@@ -65,13 +65,35 @@ export function encodeLwwPayload(payload: LwwPayload): Uint8Array {
   encoding.writeVarUint(encoder, LWW_PAYLOAD_VERSION)
   encoding.writeUint8(encoder, payload.kind === 'delete' ? KIND_DELETE : KIND_WRITE)
   encoding.writeVarUint(encoder, payload.writes.length)
-  for (const write of payload.writes) {
-    encoding.writeVarString(encoder, write.field)
-    encoding.writeUint8(encoder, (write.deleted ? FLAG_DELETED : 0) | (write.base !== null ? FLAG_HAS_BASE : 0))
-    if (!write.deleted) encoding.writeAny(encoder, write.value as Parameters<typeof encoding.writeAny>[1])
-    if (write.base !== null) writeStamp(encoder, write.base)
-  }
+  for (const write of payload.writes) writeFieldWrite(encoder, write)
   return encoding.toUint8Array(encoder)
+}
+
+/**
+ * One field write as the payload holds it (field name, flags, value, base). The document state
+ * (lww-state.ts) holds its registers in the same form, so both read values the same way.
+ */
+export function writeFieldWrite(encoder: encoding.Encoder, write: LwwFieldWrite): void {
+  encoding.writeVarString(encoder, write.field)
+  encoding.writeUint8(encoder, (write.deleted ? FLAG_DELETED : 0) | (write.base !== null ? FLAG_HAS_BASE : 0))
+  if (!write.deleted) encoding.writeAny(encoder, write.value as Parameters<typeof encoding.writeAny>[1])
+  if (write.base !== null) writeStamp(encoder, write.base)
+}
+
+/**
+ * Reads what `writeFieldWrite` wrote. The value is deep-frozen (views hand it out without copying).
+ * @throws CrdtPayloadError on unknown flags or an undefined value; lib0 errors on truncated input
+ */
+export function readFieldWrite(decoder: decoding.Decoder, what: string): LwwFieldWrite {
+  const field = decoding.readVarString(decoder)
+  const flags = decoding.readUint8(decoder)
+  if ((flags & ~(FLAG_DELETED | FLAG_HAS_BASE)) !== 0) throw new CrdtPayloadError(`${what}: unknown flags ${flags}`)
+  const deleted = (flags & FLAG_DELETED) !== 0
+  const value: unknown = deleted ? undefined : deepFreeze(decoding.readAny(decoder))
+  const base = (flags & FLAG_HAS_BASE) !== 0 ? readStamp(decoder) : null
+  if (deleted) return { field, deleted: true, base }
+  if (value === undefined) throw new CrdtPayloadError(`${what}: field ${JSON.stringify(field)} set to undefined`)
+  return { field, deleted: false, value, base }
 }
 
 /**
@@ -93,20 +115,11 @@ export function decodeLwwPayload(bytes: Uint8Array): LwwPayload {
     const writes: LwwFieldWrite[] = []
     const seen = new Set<string>()
     for (let i = 0; i < count; i++) {
-      const field = decoding.readVarString(decoder)
-      if (seen.has(field)) throw new CrdtPayloadError(`lww payload: field ${JSON.stringify(field)} written twice`)
-      seen.add(field)
-      const flags = decoding.readUint8(decoder)
-      if ((flags & ~(FLAG_DELETED | FLAG_HAS_BASE)) !== 0) throw new CrdtPayloadError(`lww payload: unknown flags ${flags}`)
-      const deleted = (flags & FLAG_DELETED) !== 0
-      const value: unknown = deleted ? undefined : deepFreeze(decoding.readAny(decoder))
-      const base = (flags & FLAG_HAS_BASE) !== 0 ? readStamp(decoder) : null
-      if (deleted) writes.push({ field, deleted: true, base })
-      else {
-        if (value === undefined) throw new CrdtPayloadError(`lww payload: field ${JSON.stringify(field)} set to undefined`)
-        writes.push({ field, deleted: false, value, base })
-      }
-      if (kind === 'delete' && !deleted) throw new CrdtPayloadError('lww payload: a document delete may only hold tombstones')
+      const write = readFieldWrite(decoder, 'lww payload')
+      if (seen.has(write.field)) throw new CrdtPayloadError(`lww payload: field ${JSON.stringify(write.field)} written twice`)
+      seen.add(write.field)
+      if (kind === 'delete' && !write.deleted) throw new CrdtPayloadError('lww payload: a document delete may only hold tombstones')
+      writes.push(write)
     }
     if (decoding.hasContent(decoder)) throw new CrdtPayloadError('lww payload: trailing bytes')
     return { kind, writes }
@@ -116,14 +129,14 @@ export function decodeLwwPayload(bytes: Uint8Array): LwwPayload {
   }
 }
 
-function writeStamp(encoder: encoding.Encoder, stamp: LwwStamp): void {
+export function writeStamp(encoder: encoding.Encoder, stamp: LwwStamp): void {
   encoding.writeVarUint(encoder, stamp.hlc.wallMs)
   encoding.writeVarUint(encoder, stamp.hlc.counter)
   encoding.writeVarString(encoder, stamp.hlc.node)
   encoding.writeVarString(encoder, stamp.origin)
 }
 
-function readStamp(decoder: decoding.Decoder): LwwStamp {
+export function readStamp(decoder: decoding.Decoder): LwwStamp {
   const wallMs = decoding.readVarUint(decoder)
   const counter = decoding.readVarUint(decoder)
   const node = decoding.readVarString(decoder)

@@ -8,7 +8,6 @@ import {
   storableSize,
   type ValueLimits,
 } from '../values/storable-value.js'
-import { AppliedChanges } from './applied-changes.js'
 import { isPlainObject } from './canonical.js'
 import { assertChangeFor, assertReplicaOptions } from './check-change.js'
 import type { ApplyResult, ConflictRecord, DocumentReplica } from './document-type.js'
@@ -20,6 +19,7 @@ import {
   type LwwFieldWrite,
   type LwwStamp,
 } from './lww-payload.js'
+import { decodeLwwState, encodeLwwState, type LwwStateRegister } from './lww-state.js'
 
 export interface LwwReplicaOptions {
   readonly collection: string
@@ -74,10 +74,17 @@ function fieldBytes(field: string, value: unknown): number {
  * delivery order, so two converged replicas may hold different records: records are not part of
  * converged state, and [CV1] applies to `view()` only.
  *
- * The registers alone make re-delivery harmless to the view, but a re-delivered losing write would
- * meet whatever register is current by then and could report a conflict it never reported the
- * first time. So the replica also remembers the ids of the changes it applied (runs of consecutive
- * seqs per origin, see AppliedChanges) and ignores a change it already has [CV3].
+ * The replica keeps no record of which changes it applied: memory grows with the document's fields,
+ * never with its history [SG4]. Re-applying a change leaves the view as it was (a register's own
+ * write is a no-op, a write that lost still loses), but a re-delivered losing write meets whatever
+ * register is current by then and may report a conflict again, or one it never reported the first
+ * time. Delivering each change at most once is the mesh's job ([CV3], by version vector,
+ * core/mesh/mesh-node.ts), not the replica's.
+ *
+ * State transfer (docs/design.md §6): `encodeState` writes the three max-registers (lww-state.ts);
+ * `mergeState` takes the max of each, so it commutes, associates and is idempotent with `apply` and
+ * with itself. `collectTombstones` drops registers that can no longer matter once their stamps are
+ * stable (every replica has them).
  *
  * @example
  * ```ts
@@ -96,7 +103,6 @@ export class LwwReplica implements DocumentReplica {
   private cleared: LwwStamp | null = null
   /** Newest put or patch. */
   private lastWrite: LwwStamp | null = null
-  private readonly applied = new AppliedChanges()
   /** The view as of the last change that altered it; `undefined` when such a change made it stale. */
   private cachedView: Readonly<Record<string, unknown>> | null | undefined = undefined
   /** Live (not tombstoned, not hidden) registers and their bytes, kept per change [PF3]. */
@@ -111,9 +117,7 @@ export class LwwReplica implements DocumentReplica {
 
   apply(change: Change): ApplyResult {
     assertChangeFor(this, change)
-    if (this.applied.has(change)) return { changed: false, conflicts: [] }
     const payload = decodeLwwPayload(change.payload)
-    this.applied.add(change)
     const stamp: LwwStamp = { hlc: change.hlc, origin: change.origin }
     const conflicts: ConflictRecord[] = []
     const existed = this.exists()
@@ -137,6 +141,89 @@ export class LwwReplica implements DocumentReplica {
   view(): Readonly<Record<string, unknown>> | null {
     if (this.cachedView === undefined) this.cachedView = this.buildView()
     return this.cachedView
+  }
+
+  /** Every register and the two document stamps, as bytes `mergeState` of any replica of this document reads. */
+  encodeState(): Uint8Array {
+    const registers: LwwStateRegister[] = []
+    for (const [field, register] of this.fields) {
+      registers.push({
+        stamp: register.stamp,
+        write: register.deleted
+          ? { field, deleted: true, base: register.base }
+          : { field, deleted: false, value: register.value, base: register.base },
+      })
+    }
+    return encodeLwwState({ cleared: this.cleared, lastWrite: this.lastWrite, registers })
+  }
+
+  /**
+   * Merges a state from `encodeState`: per field the register with the larger stamp, and the newer
+   * of each document stamp. Records no conflicts (a state says which writes won, not which met).
+   * Returns whether the view changed.
+   * @throws CrdtPayloadError on bytes that are not an lww state; the replica is unchanged then
+   */
+  mergeState(state: Uint8Array): { changed: boolean } {
+    const incoming = decodeLwwState(state)
+    const existed = this.exists()
+    const clearedBefore = this.cleared
+    const replaced = new Map<string, Register | undefined>()
+    for (const { stamp, write } of incoming.registers) {
+      const current = this.fields.get(write.field)
+      if (current !== undefined && compareStamp(stamp, current.stamp) <= 0) continue
+      replaced.set(write.field, current)
+      this.fields.set(
+        write.field,
+        write.deleted
+          ? { stamp, deleted: true, value: undefined, base: write.base, bytes: 0 }
+          : { stamp, deleted: false, value: write.value, base: write.base, bytes: fieldBytes(write.field, write.value) },
+      )
+    }
+    if (incoming.cleared !== null && (this.cleared === null || compareStamp(incoming.cleared, this.cleared) > 0)) this.cleared = incoming.cleared
+    if (incoming.lastWrite !== null && (this.lastWrite === null || compareStamp(incoming.lastWrite, this.lastWrite) > 0)) this.lastWrite = incoming.lastWrite
+    let fieldsChanged = false
+    if (replaced.size > 0 || this.cleared !== clearedBefore) {
+      // Which live fields differ: the replaced registers, and, when the delete moved, every register.
+      const candidates = this.cleared === clearedBefore ? replaced.keys() : this.fields.keys()
+      for (const field of candidates) {
+        const before = replaced.has(field) ? replaced.get(field) : this.fields.get(field)
+        const after = this.fields.get(field)
+        const wasLive = isLiveUnder(before, clearedBefore)
+        if (wasLive !== isLiveUnder(after, this.cleared) || (wasLive && before !== after)) {
+          fieldsChanged = true
+          break
+        }
+      }
+      this.recount()
+    }
+    const changed = existed !== this.exists() || (this.exists() && fieldsChanged)
+    if (changed) this.cachedView = undefined
+    return { changed }
+  }
+
+  /**
+   * Drops the registers that can no longer matter: field tombstones whose stamp is stable, and, when
+   * the newest document delete is stable, every register it hides. `isStable(stamp)` must hold only
+   * when every replica of the document has applied every change up to that stamp, so no write older
+   * than it can still arrive anywhere. The document delete's own stamp is kept (one per document):
+   * it is what keeps a late older write hidden. `view()` does not change. Returns how many registers
+   * were dropped.
+   */
+  collectTombstones(isStable: (stamp: LwwStamp) => boolean): number {
+    const clearedStable = this.cleared !== null && isStable(this.cleared)
+    let dropped = 0
+    for (const [field, register] of this.fields) {
+      if ((clearedStable && this.isHidden(register)) || (register.deleted && isStable(register.stamp))) {
+        this.fields.delete(field)
+        dropped += 1
+      }
+    }
+    return dropped
+  }
+
+  /** How many field registers the replica holds, live, tombstoned or hidden (for tests and memory accounting). */
+  get registerCount(): number {
+    return this.fields.size
   }
 
   /**
@@ -211,11 +298,11 @@ export class LwwReplica implements DocumentReplica {
   }
 
   private isHidden(register: Register): boolean {
-    return this.cleared !== null && compareStamp(register.stamp, this.cleared) < 0
+    return isHiddenBy(register, this.cleared)
   }
 
   private isLive(register: Register | undefined): boolean {
-    return register !== undefined && !register.deleted && !this.isHidden(register)
+    return isLiveUnder(register, this.cleared)
   }
 
   /** What a reader sees for `field`: its register, or the document delete hiding it. */
@@ -241,6 +328,13 @@ export class LwwReplica implements DocumentReplica {
     if (wasLive) this.countLive(current as Register, -1)
     if (isLive) this.countLive(incoming, 1)
     return wasLive || isLive
+  }
+
+  /** Recomputes the live counts from the registers (after a state merge). */
+  private recount(): void {
+    this.liveCount = 0
+    this.liveBytes = 0
+    for (const register of this.fields.values()) if (this.isLive(register)) this.countLive(register, 1)
   }
 
   private countLive(register: Register, sign: 1 | -1): void {
@@ -279,6 +373,16 @@ export class LwwReplica implements DocumentReplica {
       loser: side(loser),
     })
   }
+}
+
+/** A register older than the newest document delete `cleared` is hidden by it. */
+function isHiddenBy(register: Register, cleared: LwwStamp | null): boolean {
+  return cleared !== null && compareStamp(register.stamp, cleared) < 0
+}
+
+/** Live: written (not a tombstone) and not hidden by the document delete `cleared`. */
+function isLiveUnder(register: Register | undefined, cleared: LwwStamp | null): boolean {
+  return register !== undefined && !register.deleted && !isHiddenBy(register, cleared)
 }
 
 function side(register: Register): ConflictRecord['winner'] {

@@ -65,6 +65,29 @@ export class YjsReplica implements DocumentReplica {
 
   apply(change: Change): ApplyResult {
     assertChangeFor(this, change)
+    return { changed: this.applyYjsUpdate(change.payload, 'yjs update'), conflicts: [] }
+  }
+
+  /**
+   * The whole document as one Yjs update (v1), held-back structs and deletions included: Yjs 13.6's
+   * `encodeStateAsUpdate` merges `store.pendingStructs` and `store.pendingDs` in itself, so what is
+   * applied but waiting for its dependencies travels too.
+   */
+  encodeState(): Uint8Array {
+    return Y.encodeStateAsUpdate(this.doc)
+  }
+
+  /**
+   * Merges a state from `encodeState`: a Yjs update like any change's payload, applied the same way
+   * (same checks, same retry of held-back structs), so it commutes with `apply` and is idempotent.
+   * @throws CrdtPayloadError on bytes Yjs cannot read
+   */
+  mergeState(state: Uint8Array): { changed: boolean } {
+    return { changed: this.applyYjsUpdate(state, 'yjs state') }
+  }
+
+  /** Applies one update; returns whether any shared type's content changed. */
+  private applyYjsUpdate(update: Uint8Array, what: string): boolean {
     let changed = false
     const onAfterTransaction = (transaction: Y.Transaction): void => {
       // `changed` lists the types whose content changed: empty when the update was already
@@ -73,13 +96,13 @@ export class YjsReplica implements DocumentReplica {
     }
     this.doc.on('afterTransaction', onAfterTransaction)
     try {
-      checkYjsUpdate(change.payload)
+      checkYjsUpdate(update)
       const stateBefore = this.doc.store.pendingStructs ? Y.encodeStateVector(this.doc) : null
-      Y.applyUpdate(this.doc, change.payload, APPLY_ORIGIN)
+      Y.applyUpdate(this.doc, update, APPLY_ORIGIN)
       if (stateBefore) this.retryPending(stateBefore)
     } catch (error) {
       if (error instanceof CrdtPayloadError) throw error
-      throw new CrdtPayloadError(`yjs update: ${error instanceof Error ? error.message : String(error)}`, { cause: error })
+      throw new CrdtPayloadError(`${what}: ${error instanceof Error ? error.message : String(error)}`, { cause: error })
     } finally {
       this.doc.off('afterTransaction', onAfterTransaction)
     }
@@ -89,7 +112,7 @@ export class YjsReplica implements DocumentReplica {
       this.clientId = randomUint32(this.random)
       this.doc.clientID = this.clientId
     }
-    return { changed, conflicts: [] }
+    return changed
   }
 
   /**
