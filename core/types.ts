@@ -44,3 +44,14 @@ export interface ChangeId {
   readonly origin: string
   readonly seq: number
 }
+
+/**
+ * One crdt document as its merged state (docs/design.md §6): what `DocumentReplica.encodeState`
+ * returns, sent in a state transfer and kept in storage instead of the changes that built it.
+ */
+export interface DocumentState {
+  readonly collection: string
+  readonly docId: string
+  readonly docType: DocType
+  readonly state: Uint8Array
+}

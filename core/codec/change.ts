@@ -28,8 +28,9 @@ import {
 } from './primitives.js'
 
 /** Wire numbers of document types; part of the format, never renumber. */
-const DOC_TYPE_CODE: Readonly<Record<DocType, number>> = { lww: 0, yjs: 1, automerge: 2 }
-const DOC_TYPE_BY_CODE: readonly DocType[] = ['lww', 'yjs', 'automerge']
+/** Wire numbers of the document types; part of the format. */
+export const DOC_TYPE_CODE: Readonly<Record<DocType, number>> = { lww: 0, yjs: 1, automerge: 2 }
+export const DOC_TYPE_BY_CODE: readonly DocType[] = ['lww', 'yjs', 'automerge']
 
 /**
  * [PF1] Every change is encoded at most once per process. A decoded change is a `DecodedChange`

@@ -16,6 +16,8 @@
  * Error            6 code:string message:string
  * Strict … StrictReadResult  8–12   -- strict mode: layouts in strict-codec.ts
  * StrictSubscribe … StrictSynced 13–16   -- strict watches: layouts in strict-watch-codec.ts
+ * DocumentStates  17 transfer:uint count:uint (documentState)*count   -- layout in document-state.ts
+ * StateCovered    18 transfer:uint documents:uint vector hlc
  * ```
  *
  * Both handshake frames start with `type protocolVersion` in every protocol version, so
@@ -27,6 +29,7 @@ import * as encoding from 'lib0/encoding'
 import { readVersionVector, writeVersionVector } from '../clock/version-vector.js'
 import type { Change, VersionVector } from '../types.js'
 import { encodeChange, readChange } from './change.js'
+import { readDocumentState, readHlc, writeDocumentState, writeHlc } from './document-state.js'
 import { DecodeError, FrameTooLargeError } from './errors.js'
 import { MessageType } from './messages.js'
 import type { Message, Role } from './messages.js'
@@ -132,6 +135,22 @@ export function encodeMessage(msg: Message): Uint8Array {
       encoding.writeUint8(encoder, msg.type)
       writeStrictWatchFrame(encoder, msg)
       break
+    case MessageType.DocumentStates: {
+      const documents = msg.documents
+      if (!Array.isArray(documents)) invalid('documentStates.documents', documents)
+      encoding.writeUint8(encoder, msg.type)
+      writeUint(encoder, 'documentStates.transfer', msg.transfer)
+      encoding.writeVarUint(encoder, documents.length)
+      for (const document of documents) writeDocumentState(encoder, document)
+      break
+    }
+    case MessageType.StateCovered:
+      encoding.writeUint8(encoder, msg.type)
+      writeUint(encoder, 'stateCovered.transfer', msg.transfer)
+      writeUint(encoder, 'stateCovered.documents', msg.documents)
+      writeVector(encoder, 'stateCovered.vector', msg.vector)
+      writeHlc(encoder, 'stateCovered.hlc', msg.hlc)
+      break
     default:
       invalid('message type', (msg as { type: unknown }).type)
   }
@@ -228,6 +247,21 @@ function readMessage(decoder: decoding.Decoder): Message {
     case MessageType.StrictChanged:
     case MessageType.StrictSynced:
       return readStrictWatchFrame(decoder, type)
+    case MessageType.DocumentStates: {
+      const transfer = readUint(decoder, 'documentStates.transfer')
+      const count = readUint(decoder, 'documentStates count')
+      // collection, docId, type and state length: four bytes at least.
+      checkCount(decoder, 'documentStates', count, 4)
+      const documents = []
+      for (let i = 0; i < count; i++) documents.push(readDocumentState(decoder))
+      return { type, transfer, documents }
+    }
+    case MessageType.StateCovered: {
+      const transfer = readUint(decoder, 'stateCovered.transfer')
+      const documents = readUint(decoder, 'stateCovered.documents')
+      const vector = readVector(decoder, 'stateCovered.vector')
+      return { type, transfer, documents, vector, hlc: readHlc(decoder, 'stateCovered.hlc') }
+    }
     default:
       throw new DecodeError(`unknown message type ${type}`)
   }

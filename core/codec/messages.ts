@@ -1,13 +1,13 @@
 import type { StrictMessage } from '../strict/messages.js'
 import type { StrictReadReply, StrictReadRequest, StrictWriteReply, StrictWriteRequest } from '../strict/requests.js'
 import type { LogPosition, StoredDocument } from '../strict/types.js'
-import type { Change, VersionVector } from '../types.js'
+import type { Change, DocumentState, Hlc, VersionVector } from '../types.js'
 
 /**
  * Bumped on every incompatible wire change. A handshake with another version is refused with
  * close code `VERSION_MISMATCH` (see close-codes.ts).
  */
-export const PROTOCOL_VERSION = 2
+export const PROTOCOL_VERSION = 3
 
 /** Who is on the other end of a connection. */
 export type Role = 'client' | 'peer'
@@ -30,6 +30,8 @@ export const MessageType = {
   StrictUnsubscribe: 14,
   StrictChanged: 15,
   StrictSynced: 16,
+  DocumentStates: 17,
+  StateCovered: 18,
 } as const
 export type MessageType = (typeof MessageType)[keyof typeof MessageType]
 
@@ -174,6 +176,32 @@ export interface StrictSyncedMessage {
   readonly position: LogPosition
 }
 
+/**
+ * Part of a state transfer [SG3]: documents as merged state, sent instead of changes the sender no
+ * longer holds. The receiver merges them; its version vector moves only with the `StateCovered`
+ * that ends the transfer, so a transfer cut short leaves nothing claimed that was not received.
+ */
+export interface DocumentStatesMessage {
+  readonly type: typeof MessageType.DocumentStates
+  /** Numbers the sender's transfers on this link, so parts of two transfers are never mixed up. */
+  readonly transfer: number
+  readonly documents: readonly DocumentState[]
+}
+
+/**
+ * Ends a state transfer: its `documents` documents cover `vector` (every change up to it, per origin);
+ * `hlc` is the sender's clock, past every timestamp in them. Changes after `vector` follow as
+ * `ChangeBatch`es.
+ */
+export interface StateCoveredMessage {
+  readonly type: typeof MessageType.StateCovered
+  readonly transfer: number
+  /** How many documents the transfer sent: a receiver that merged fewer (a part was lost) ignores it. */
+  readonly documents: number
+  readonly vector: VersionVector
+  readonly hlc: Hlc
+}
+
 export type Message =
   | HandshakeMessage
   | HandshakeAcceptMessage
@@ -191,3 +219,5 @@ export type Message =
   | StrictUnsubscribeMessage
   | StrictChangedMessage
   | StrictSyncedMessage
+  | DocumentStatesMessage
+  | StateCoveredMessage

@@ -1,7 +1,9 @@
+import { compareHlc } from '../clock/hlc.js'
 import { vvDominates, vvMerge } from '../clock/version-vector.js'
+import type { StoredDocumentState } from '../codec/document-state.js'
 import { MessageType, type Message } from '../codec/messages.js'
 import type { ApplyResult, DocumentReplica } from '../crdt/document-type.js'
-import type { Change, DocType, Hlc, VersionVector } from '../types.js'
+import type { Change, DocType, DocumentState, Hlc, VersionVector } from '../types.js'
 import { ChangeLog } from './change-log.js'
 
 /** The clock a mesh node stamps its writes with; `HlcClock` from core/clock in production. */
@@ -43,6 +45,14 @@ export interface MeshNodeOptions {
   readonly onApplied?: (change: Change, result: ApplyResult) => void
   /** Called when a change's payload could not be applied by its document type (it stays logged). */
   readonly onRejected?: (change: Change, error: unknown) => void
+  /** Called after a state transfer merged a document's state into its replica. */
+  readonly onStateMerged?: (collection: string, docId: string, docType: DocType, changed: boolean) => void
+  /**
+   * Called when a state transfer completed: the documents now cover `vector`, although the log never
+   * held those changes. They are not durable here until the shell has stored the documents, so it must
+   * store them before it next reports a vector durable that includes them (docs/design.md §6).
+   */
+  readonly onStateCovered?: (vector: VersionVector) => void
   /**
    * Cluster members whose acks are passed on between members, so every member learns every member's
    * durable vector whatever the topology (a chain included). Clients are never members.
@@ -58,6 +68,8 @@ export interface MeshNodeOptions {
   readonly maxBatchChanges?: number
   /** [PF4] Upper bound of out-of-order changes held while waiting for a gap to fill. Default 10 000. */
   readonly maxBufferedChanges?: number
+  /** Upper bound of document state bytes per DocumentStates frame of a state transfer. Default 256 KiB. */
+  readonly maxTransferFrameBytes?: number
 }
 
 export interface MeshStats {
@@ -78,6 +90,26 @@ export interface MeshStats {
   receivedChanges: number
   /** Remote timestamps that were beyond the skew bound [HLC3]. */
   clampedTimestamps: number
+  /** State transfers sent to peers that were behind what the log still held [SG3]. */
+  stateTransfersSent: number
+  /** State transfers received and completed. */
+  stateTransfersReceived: number
+  /** Changes dropped from the log by compaction; their effect lives on in the documents. */
+  prunedChanges: number
+}
+
+/** What a document holds that recovery must know even without the log (see StoredDocumentState). */
+interface DocumentMarks {
+  ownSeq: number
+  ownHlc: Hlc | null
+  remoteHlc: Hlc | null
+}
+
+/** A state transfer cut at `vector`, waiting until this node's own changes in it are durable [CV4]. */
+interface PendingTransfer {
+  readonly vector: VersionVector
+  readonly documents: readonly DocumentState[]
+  readonly hlc: Hlc
 }
 
 interface PeerState {
@@ -90,13 +122,34 @@ interface PeerState {
    * is already resending from there, and announcing again would only make it resend twice.
    */
   gapAnnouncedAtSize: number
+  /** A state transfer to this peer waiting for durability; nothing else is streamed to it meanwhile. */
+  transfer: PendingTransfer | null
+  /** The newest state transfer from this peer whose `StateCovered` has not arrived yet. */
+  incoming: IncomingTransfer | null
+}
+
+/** The parts of one state transfer received so far. */
+interface IncomingTransfer {
+  readonly id: number
+  readonly merged: Set<string>
+  /** A document could not be read: the transfer's `StateCovered` must not be believed. */
+  failed: boolean
 }
 
 export const DEFAULT_MAX_BATCH_CHANGES = 256
 export const DEFAULT_MAX_BUFFERED_CHANGES = 10_000
+export const DEFAULT_MAX_TRANSFER_FRAME_BYTES = 256 * 1024
+
+const maxHlc = (a: Hlc | null, b: Hlc): Hlc => (a === null || compareHlc(b, a) > 0 ? b : a)
 
 export function documentKey(collection: string, docId: string): string {
   return `${collection}\u0000${docId}`
+}
+
+/** The `[collection, docId]` of a `documentKey` (collection names hold no NUL). */
+export function splitDocumentKey(key: string): [string, string] {
+  const at = key.indexOf('\u0000')
+  return [key.slice(0, at), key.slice(at + 1)]
 }
 
 /**
@@ -124,10 +177,16 @@ export class MeshNode {
     sentChanges: 0,
     receivedChanges: 0,
     clampedTimestamps: 0,
+    stateTransfersSent: 0,
+    stateTransfersReceived: 0,
+    prunedChanges: 0,
   }
   protected readonly log = new ChangeLog()
   protected readonly options: MeshNodeOptions
   private readonly documents = new Map<string, DocumentReplica>()
+  private readonly marks = new Map<string, DocumentMarks>()
+  /** Documents changed since the shell last took them (see `takeChangedDocuments`). */
+  private readonly changedDocuments = new Set<string>()
   private readonly gaps = new Map<string, Map<number, Change>>()
   private bufferedCount = 0
   private readonly peers = new Map<string, PeerState>()
@@ -140,6 +199,9 @@ export class MeshNode {
   private restoring = false
   private readonly maxBatchChanges: number
   private readonly maxBufferedChanges: number
+  private readonly maxTransferFrameBytes: number
+  /** The newest own seq a stored document holds; the next own write numbers past it (restoreDocuments). */
+  private ownFloor = 0
 
   constructor(options: MeshNodeOptions) {
     if (!options.id) throw new Error('MeshNode: id must be a non-empty string')
@@ -147,6 +209,7 @@ export class MeshNode {
     this.options = options
     this.maxBatchChanges = options.maxBatchChanges ?? DEFAULT_MAX_BATCH_CHANGES
     this.maxBufferedChanges = options.maxBufferedChanges ?? DEFAULT_MAX_BUFFERED_CHANGES
+    this.maxTransferFrameBytes = options.maxTransferFrameBytes ?? DEFAULT_MAX_TRANSFER_FRAME_BYTES
     if (!(this.maxBatchChanges >= 1)) throw new Error('MeshNode: maxBatchChanges must be >= 1')
   }
 
@@ -160,17 +223,27 @@ export class MeshNode {
     return this.durable
   }
 
-  /** Every held change in origin, seq order. */
+  /** Every change still held in the log (the tail above each origin's base), in origin, seq order. */
   changes(): IterableIterator<Change> {
     return this.log.all()
   }
 
-  /** How many changes this replica holds. */
+  /** How many changes the log holds: the tail, not the history (see `compact`). */
   get changeCount(): number {
     return this.log.size
   }
 
-  /** The held change `(origin, seq)`, or undefined when it is not held (yet). */
+  /** How many documents this replica has. */
+  get documentCount(): number {
+    return this.documents.size
+  }
+
+  /** The seq of `origin` below which changes are held only as document state. */
+  logBase(origin: string): number {
+    return this.log.base(origin)
+  }
+
+  /** The held change `(origin, seq)`, or undefined when it is not held (yet, or any more). */
   changeAt(origin: string, seq: number): Change | undefined {
     return this.log.get(origin, seq)
   }
@@ -209,6 +282,7 @@ export class MeshNode {
    * it: a change that a crash could still erase must not leave the node, or its seq would be reused.
    */
   commit(collection: string, docId: string, docType: DocType, payload: Uint8Array): Change {
+    this.claimOwnFloor()
     const change: Change = {
       origin: this.id,
       seq: this.log.head(this.id) + 1,
@@ -227,10 +301,43 @@ export class MeshNode {
   markDurable(vector: VersionVector): void {
     const before = this.durable.get(this.id) ?? 0
     for (const [origin, seq] of vector) if (seq > (this.durable.get(origin) ?? 0)) this.durable.set(origin, seq)
-    if ((this.durable.get(this.id) ?? 0) > before) this.dirtyOrigins.add(this.id)
+    if ((this.durable.get(this.id) ?? 0) > before) {
+      this.dirtyOrigins.add(this.id)
+      for (const [peer, state] of this.peers) if (state.transfer) this.releaseTransfer(peer, state)
+    }
     if (!this.options.deferPropagation) this.propagate()
     const ack: Message = { type: MessageType.Ack, node: this.id, durable: new Map(this.durable) }
     for (const [peer, state] of this.peers) if (state.ready) this.options.send(peer, ack)
+  }
+
+  /**
+   * Reloads stored document states after a (re)start, before `restore` replays the log's tail and
+   * before any peer connects: the documents cover `vector` (what the last finished snapshot round
+   * covered; a document stored by a later, unfinished round may hold more, which replay re-applies
+   * harmlessly). An own change found in a document but lost from the log still used up its seq: the
+   * next own write numbers past it, so a seq is never reused [CV4]. The clock moves past every stored
+   * timestamp [HLC1]. Throws on a state its document type cannot read (storage corruption).
+   */
+  restoreDocuments(documents: Iterable<StoredDocumentState>, vector: VersionVector): void {
+    for (const stored of documents) {
+      const { collection, docId, docType, state } = stored.document
+      const replica = this.replica(collection, docId, docType)
+      if (replica.docType !== docType) throw new Error(`MeshNode: stored ${collection}/${docId} is ${docType} and ${replica.docType}`)
+      replica.mergeState(state)
+      const marks = this.marksOf(documentKey(collection, docId))
+      if (stored.ownSeq > marks.ownSeq) marks.ownSeq = stored.ownSeq
+      if (stored.ownHlc) {
+        marks.ownHlc = maxHlc(marks.ownHlc, stored.ownHlc)
+        this.options.clock.restore(stored.ownHlc)
+      }
+      if (stored.remoteHlc) {
+        marks.remoteHlc = maxHlc(marks.remoteHlc, stored.remoteHlc)
+        this.options.clock.receive(stored.remoteHlc)
+      }
+      this.ownFloor = Math.max(this.ownFloor, stored.ownSeq)
+    }
+    for (const [origin, seq] of vector) this.log.coverUpTo(origin, seq)
+    this.markDurable(this.log.vector)
   }
 
   /**
@@ -253,7 +360,8 @@ export class MeshNode {
 
   /** A link to `peer` came up: announce what we hold; streaming starts when the peer answers. */
   connect(peer: string): void {
-    this.peers.set(peer, { ready: false, known: new Map(), gapAnnouncedAtSize: -1 })
+    this.claimOwnFloor()
+    this.peers.set(peer, { ready: false, known: new Map(), gapAnnouncedAtSize: -1, transfer: null, incoming: null })
     this.options.send(peer, { type: MessageType.VersionVector, vector: new Map(this.log.vector) })
   }
 
@@ -293,6 +401,12 @@ export class MeshNode {
         return
       case MessageType.Ack:
         this.receiveAck(peer, message.node, message.durable)
+        return
+      case MessageType.DocumentStates:
+        this.receiveStates(state, message.transfer, message.documents)
+        return
+      case MessageType.StateCovered:
+        this.receiveStateCovered(state, message)
         return
       default:
         // Handshakes and errors belong to the shell.
@@ -336,7 +450,13 @@ export class MeshNode {
       this.stats.duplicates += 1
       return true
     }
-    const head = this.log.head(change.origin)
+    let head = this.log.head(change.origin)
+    if (this.restoring && change.origin === this.id && change.seq > head + 1 && change.seq - 1 <= this.ownFloor) {
+      // A logged own change after own changes that only a stored document kept (restoreDocuments):
+      // the hole is theirs, not a loss, and what follows it must not wait for it.
+      this.log.coverUpTo(this.id, change.seq - 1)
+      head = change.seq - 1
+    }
     if (change.seq > head + 1) {
       this.buffer(change)
       return false
@@ -395,6 +515,15 @@ export class MeshNode {
     this.log.append(change)
     this.dirtyOrigins.add(change.origin)
     if (!this.restoring) this.options.onAppend?.(change)
+    const key = documentKey(change.collection, change.docId)
+    const marks = this.marksOf(key)
+    if (change.origin === this.id) {
+      marks.ownSeq = change.seq
+      marks.ownHlc = change.hlc
+    } else {
+      marks.remoteHlc = maxHlc(marks.remoteHlc, change.hlc)
+    }
+    this.changedDocuments.add(key)
     const replica = this.replica(change.collection, change.docId, change.docType)
     if (replica.docType !== change.docType) {
       this.stats.typeMismatches += 1
@@ -437,10 +566,22 @@ export class MeshNode {
     for (const [peer, state] of this.peers) if (state.ready) this.sendMissing(peer, state, origins)
   }
 
-  /** Send `peer` exactly what it lacks among `origins` (all held origins when null). */
+  /**
+   * Send `peer` exactly what it lacks among `origins` (all held origins when null): changes while the
+   * log still holds them, else a state transfer of every document [SG3].
+   */
   private sendMissing(peer: string, state: PeerState, origins: readonly string[] | null): void {
+    if (state.transfer) return
+    const wanted = origins ?? [...this.log.vector.keys()].sort()
+    for (const origin of wanted) {
+      const from = (state.known.get(origin) ?? 0) + 1
+      if (from <= this.log.base(origin) && from <= this.sendableHead(origin)) {
+        this.beginTransfer(peer, state)
+        return
+      }
+    }
     const batch: Change[] = []
-    for (const origin of origins ?? [...this.log.vector.keys()].sort()) {
+    for (const origin of wanted) {
       const from = (state.known.get(origin) ?? 0) + 1
       const to = this.sendableHead(origin)
       if (from > to) continue
@@ -451,6 +592,181 @@ export class MeshNode {
       state.known.set(origin, to)
     }
     this.flushBatch(peer, batch)
+  }
+
+  /**
+   * Cuts a state transfer now: every document as merged state, covering exactly `vector` (what has
+   * been applied). It leaves only once this node's own changes in it are durable [CV4].
+   */
+  private beginTransfer(peer: string, state: PeerState): void {
+    const documents: DocumentState[] = []
+    for (const key of [...this.documents.keys()].sort()) {
+      const replica = this.documents.get(key) as DocumentReplica
+      const [collection, docId] = splitDocumentKey(key)
+      documents.push({ collection, docId, docType: replica.docType, state: replica.encodeState() })
+    }
+    state.transfer = { vector: new Map(this.log.vector), documents, hlc: this.options.clock.peek() }
+    this.releaseTransfer(peer, state)
+  }
+
+  private releaseTransfer(peer: string, state: PeerState): void {
+    const transfer = state.transfer
+    if (!transfer || (this.durable.get(this.id) ?? 0) < (transfer.vector.get(this.id) ?? 0)) return
+    state.transfer = null
+    this.stats.stateTransfersSent += 1
+    const id = this.stats.stateTransfersSent
+    let chunk: DocumentState[] = []
+    let bytes = 0
+    for (const document of transfer.documents) {
+      if (chunk.length > 0 && bytes + document.state.length > this.maxTransferFrameBytes) {
+        this.options.send(peer, { type: MessageType.DocumentStates, transfer: id, documents: chunk })
+        chunk = []
+        bytes = 0
+      }
+      chunk.push(document)
+      bytes += document.state.length
+    }
+    if (chunk.length > 0) this.options.send(peer, { type: MessageType.DocumentStates, transfer: id, documents: chunk })
+    this.options.send(peer, { type: MessageType.StateCovered, transfer: id, documents: transfer.documents.length, vector: transfer.vector, hlc: transfer.hlc })
+    state.known = vvMerge(state.known, transfer.vector)
+    this.sendMissing(peer, state, null)
+  }
+
+  /**
+   * Merges documents of a state transfer. Parts of an older transfer than the newest one seen are
+   * merged too (a state is never wrong, only possibly incomplete) but count for no transfer.
+   */
+  private receiveStates(state: PeerState, transfer: number, documents: readonly DocumentState[]): void {
+    if (state.incoming === null || transfer > state.incoming.id) state.incoming = { id: transfer, merged: new Set(), failed: false }
+    const incoming = state.incoming.id === transfer ? state.incoming : null
+    for (const { collection, docId, docType, state: bytes } of documents) {
+      const replica = this.replica(collection, docId, docType)
+      if (replica.docType !== docType) {
+        this.stats.typeMismatches += 1
+        continue
+      }
+      let changed: boolean
+      try {
+        changed = replica.mergeState(bytes).changed
+      } catch {
+        // Unreadable state: the documents that could be read still count; the StateCovered that
+        // follows must not claim this one, so the transfer is treated as cut short.
+        this.stats.rejectedPayloads += 1
+        if (incoming) incoming.failed = true
+        continue
+      }
+      const key = documentKey(collection, docId)
+      incoming?.merged.add(key)
+      this.changedDocuments.add(key)
+      this.options.onStateMerged?.(collection, docId, docType, changed)
+    }
+  }
+
+  /**
+   * Believes a transfer's vector only when every one of its documents was merged: over a link that
+   * loses, duplicates or reorders messages, a part may be missing, and claiming changes whose effect
+   * never arrived would lose them for good. An unbelieved transfer is repaired by the next one.
+   */
+  private receiveStateCovered(state: PeerState, message: { transfer: number; documents: number; vector: VersionVector; hlc: Hlc }): void {
+    const { vector, hlc } = message
+    const incoming = state.incoming
+    const complete = message.documents === 0 ? incoming === null || incoming.id <= message.transfer : incoming?.id === message.transfer
+    if (!complete) return
+    if (incoming !== null && incoming.id === message.transfer && (incoming.failed || incoming.merged.size !== message.documents)) return
+    const merged = incoming?.id === message.transfer ? incoming.merged : new Set<string>()
+    if (incoming?.id === message.transfer) state.incoming = null
+    if (!this.options.clock.receive(hlc)) this.stats.clampedTimestamps += 1
+    for (const key of merged) {
+      const marks = this.marksOf(key)
+      marks.remoteHlc = maxHlc(marks.remoteHlc, hlc)
+    }
+    let moved = false
+    for (const [origin, seq] of vector) {
+      if (seq <= this.log.head(origin)) continue
+      this.log.coverUpTo(origin, seq)
+      this.dirtyOrigins.add(origin)
+      this.drainGap(origin)
+      moved = true
+    }
+    state.known = vvMerge(state.known, vector)
+    this.stats.stateTransfersReceived += 1
+    if (!moved) return
+    this.options.onStateCovered?.(vector)
+    if (!this.options.deferPropagation) this.propagate()
+  }
+
+  /**
+   * [SG3] How far the log may be compacted: per origin, the least of `covered` (what this node's
+   * stored document states cover) and what every other member reports durable. A member that never
+   * reported holds nothing, so nothing of anyone is pruned until every member has answered.
+   */
+  prunePoint(covered: VersionVector): Map<string, number> {
+    const point = new Map<string, number>()
+    const members = [...(this.options.ackGossipMembers ?? [])].filter((m) => m !== this.id)
+    for (const [origin, head] of this.log.vector) {
+      let upTo = Math.min(covered.get(origin) ?? 0, head)
+      for (const member of members) upTo = Math.min(upTo, this.durableByNode.get(member)?.get(origin) ?? 0)
+      if (upTo > this.log.base(origin)) point.set(origin, upTo)
+    }
+    return point
+  }
+
+  /**
+   * Drops the log's changes up to `upTo` per origin (see `prunePoint`; a retention bound may pass
+   * something larger, never more than the stored state covers). Peers behind it get a state transfer.
+   * Returns how many changes were dropped.
+   */
+  compact(upTo: VersionVector): number {
+    const dropped = this.log.prune(upTo)
+    this.stats.prunedChanges += dropped
+    return dropped
+  }
+
+  /** Keys of the documents changed since the last call, for the shell's snapshot rounds. */
+  takeChangedDocuments(): string[] {
+    const keys = [...this.changedDocuments]
+    this.changedDocuments.clear()
+    return keys
+  }
+
+  /** A document as the shell stores it (see StoredDocumentState); undefined for an unknown key. */
+  storedDocument(key: string): StoredDocumentState | undefined {
+    const replica = this.documents.get(key)
+    if (!replica) return undefined
+    const [collection, docId] = splitDocumentKey(key)
+    const marks = this.marks.get(key)
+    return {
+      document: { collection, docId, docType: replica.docType, state: replica.encodeState() },
+      ownSeq: marks?.ownSeq ?? 0,
+      ownHlc: marks?.ownHlc ?? null,
+      remoteHlc: marks?.remoteHlc ?? null,
+    }
+  }
+
+  /**
+   * Call once the last `restore` chunk is in: own changes a stored document holds but the log lost
+   * (see `restoreDocuments`) are held as state from now on, so peers that need them get a state
+   * transfer and the next own write numbers past them. (Not earlier: `restore` may still replay
+   * logged own changes below them. A first link or write claims them too, if this was not called.)
+   */
+  finishRestore(): void {
+    this.claimOwnFloor()
+  }
+
+  private claimOwnFloor(): void {
+    if (this.ownFloor <= this.log.head(this.id)) return
+    this.log.coverUpTo(this.id, this.ownFloor)
+    this.dirtyOrigins.add(this.id)
+    this.markDurable(new Map([[this.id, this.ownFloor]]))
+  }
+
+  private marksOf(key: string): DocumentMarks {
+    let marks = this.marks.get(key)
+    if (!marks) {
+      marks = { ownSeq: 0, ownHlc: null, remoteHlc: null }
+      this.marks.set(key, marks)
+    }
+    return marks
   }
 
   private flushBatch(peer: string, batch: Change[]): void {

@@ -9,13 +9,15 @@ import {
   type AckMessage,
   type ReplicatedMessage,
   type ChangeBatchMessage,
+  type DocumentStatesMessage,
+  type StateCoveredMessage,
   type ErrorMessage,
   type HandshakeAcceptMessage,
   type HandshakeMessage,
   type Message,
   type VersionVectorMessage,
 } from '../../core/codec/messages.js'
-import { DOC_TYPES, type Change, type Hlc, type VersionVector } from '../../core/types.js'
+import { DOC_TYPES, type Change, type DocumentState, type Hlc, type VersionVector } from '../../core/types.js'
 
 /** Any well-formed string: ASCII most of the time, full Unicode (astral planes included) sometimes. */
 export const arbString = (constraints: { minLength?: number; maxLength?: number } = {}): fc.Arbitrary<string> => {
@@ -111,6 +113,27 @@ export const arbErrorMessage: fc.Arbitrary<ErrorMessage> = fc.record({
   message: arbString({ maxLength: 64 }),
 })
 
+export const arbDocumentState: fc.Arbitrary<DocumentState> = fc.record({
+  collection: arbId,
+  docId: arbId,
+  docType: fc.constantFrom(...DOC_TYPES),
+  state: arbPayload,
+})
+
+export const arbDocumentStates: fc.Arbitrary<DocumentStatesMessage> = fc.record({
+  type: fc.constant(MessageType.DocumentStates),
+  transfer: arbUint,
+  documents: fc.array(arbDocumentState, { maxLength: 4 }),
+})
+
+export const arbStateCovered: fc.Arbitrary<StateCoveredMessage> = fc.record({
+  type: fc.constant(MessageType.StateCovered),
+  transfer: arbUint,
+  documents: arbUint,
+  vector: arbVersionVector,
+  hlc: arbHlc,
+})
+
 /** Every message type, equally likely. */
 export const arbMessage: fc.Arbitrary<Message> = fc.oneof(
   arbHandshake,
@@ -120,4 +143,6 @@ export const arbMessage: fc.Arbitrary<Message> = fc.oneof(
   arbAck,
   arbReplicated,
   arbErrorMessage,
+  arbDocumentStates,
+  arbStateCovered,
 )

@@ -16,6 +16,14 @@ export class RecordingReplica implements DocumentReplica {
   view(): unknown {
     return [...this.applied].sort()
   }
+  encodeState(): Uint8Array {
+    return new TextEncoder().encode(JSON.stringify(this.applied))
+  }
+  mergeState(state: Uint8Array): { changed: boolean } {
+    const before = this.applied.length
+    for (const id of JSON.parse(new TextDecoder().decode(state)) as string[]) if (!this.applied.includes(id)) this.applied.push(id)
+    return { changed: this.applied.length > before }
+  }
 }
 
 interface InFlight {

@@ -23,11 +23,18 @@ export interface InvariantInput {
   readonly commits: readonly CommitRecord[]
   /** Every change that was durable somewhere at some point: none of them may be missing at the end. */
   readonly everDurable: ReadonlyMap<string, Change>
+  /**
+   * Per change id, the change that survived: durable somewhere, or kept in a document a torn snapshot
+   * round stored (logs are compacted, so replicas no longer hold every change to compare).
+   */
+  readonly survivors: ReadonlyMap<string, Change>
+  /** Own seqs lost unsynced whose number a later surviving change may have used up: held, with no effect. */
+  readonly burnt: ReadonlySet<string>
   readonly converged: boolean
   readonly shuffle: SimRandom
 }
 
-const sameChange = (a: Change, b: Change): boolean =>
+export const sameChange = (a: Change, b: Change): boolean =>
   compareHlc(a.hlc, b.hlc) === 0 && a.docId === b.docId && canonicalJson(a.payload) === canonicalJson(b.payload)
 
 /** Checks [CV1]–[CV3] and [HLC1]–[HLC2] on the state a simulation ended in. Returns violations. */
@@ -74,7 +81,16 @@ export function checkInvariants(input: InvariantInput): string[] {
     }
   }
 
-  const finalChanges = [...reference.mesh.changes()]
+  // Every change the reference holds (in its log or only in its documents), in origin, seq order.
+  const finalChanges: Change[] = []
+  for (const origin of [...reference.mesh.vector.keys()].sort()) {
+    for (let seq = 1; seq <= (reference.mesh.vector.get(origin) ?? 0); seq++) {
+      const id = `${origin}:${seq}`
+      const change = input.survivors.get(id)
+      if (change) finalChanges.push(change)
+      else if (!input.burnt.has(id)) violations.push(`[CV2] ${reference.id} holds ${id}, which never survived anywhere`)
+    }
+  }
   const byId = new Map(finalChanges.map((c) => [`${c.origin}:${c.seq}`, c]))
 
   // [HLC1] each writer's surviving timestamps strictly increase with its seq.

@@ -38,6 +38,21 @@ export class EagerSenderMesh extends MeshNode {
   }
 }
 
+/**
+ * Compacts one change too far [SG3]: prunes each origin's next change past what the rule allows, so a
+ * change can leave the log (memory and disk) before the stored state or every member holds it.
+ */
+export class EarlyPruneMesh extends MeshNode {
+  override prunePoint(covered: ReadonlyMap<string, number>): Map<string, number> {
+    const point = super.prunePoint(covered)
+    for (const [origin, head] of this.vector) {
+      const next = Math.max(point.get(origin) ?? 0, this.logBase(origin)) + 1
+      if (next <= head) point.set(origin, next)
+    }
+    return point
+  }
+}
+
 /** An "HLC" that trusts the wall clock: goes backwards with it, and ignores what it receives. */
 export class WallClockOnlyHlc implements MeshClock {
   private last: Hlc

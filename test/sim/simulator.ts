@@ -1,11 +1,12 @@
 import { HlcClock, type HlcClockOptions } from '../../core/clock/hlc.js'
 import { decodeMessage, encodeMessage } from '../../core/codec/index.js'
+import type { StoredDocumentState } from '../../core/codec/document-state.js'
 import type { Message } from '../../core/codec/messages.js'
 import { createReplica } from '../../core/crdt/index.js'
-import { MeshNode, type MeshClock, type MeshNodeOptions } from '../../core/mesh/index.js'
+import { documentKey, MeshNode, type MeshClock, type MeshNodeOptions } from '../../core/mesh/index.js'
 import type { Change, DocType } from '../../core/types.js'
 import { EventQueue } from './event-queue.js'
-import { checkInvariants, type CommitRecord } from './invariants.js'
+import { checkInvariants, sameChange, type CommitRecord } from './invariants.js'
 import { SimRandom } from './random.js'
 import { edgeKey, serverEdges, type Topology } from './topology.js'
 import { randomEdit } from './workload.js'
@@ -21,6 +22,16 @@ export interface FaultProfile {
   /** Bound of each node's wall-clock offset; jumps move it within ±this. Keep well below maxClockSkewMs. */
   readonly maxClockOffsetMs: number
   readonly clockJumps: boolean
+  /** Chance that a group commit also stores a snapshot round of the changed documents. */
+  readonly snapshotChance: number
+  /**
+   * Compact the log after each group commit [SG3]: 'members' by the rule (what every member holds
+   * durably and the stored state covers), 'retention' as a retention bound would (whatever the stored
+   * state covers, members or not: peers behind it need state transfers), 'off' never.
+   */
+  readonly compaction: 'off' | 'members' | 'retention'
+  /** Chance that a crash comes in the middle of a snapshot round: some documents stored, the rest not. */
+  readonly tornSnapshotChance: number
 }
 
 export interface SimOptions {
@@ -75,7 +86,18 @@ function defaultFaults(random: SimRandom): FaultProfile {
     crashes: random.chance(0.7),
     maxClockOffsetMs: random.pick([0, 50, 2_000]),
     clockJumps: random.chance(0.6),
+    snapshotChance: random.pick([0.05, 0.2, 0.5]),
+    compaction: random.pick(['off', 'members', 'retention', 'retention'] as const),
+    tornSnapshotChance: random.pick([0, 0.5]),
   }
+}
+
+/** What a replica's disk holds: the log's durable tail and the last snapshot round's documents. */
+interface Stored {
+  changes: Change[]
+  documents: Map<string, StoredDocumentState>
+  /** What the last finished snapshot round covered. */
+  vector: Map<string, number>
 }
 
 interface Replica {
@@ -83,8 +105,10 @@ interface Replica {
   readonly kind: 'server' | 'client'
   home: string
   offsetMs: number
-  durable: Change[]
+  stored: Stored
   pending: Change[]
+  /** A state transfer moved the vector: the next group commit must store a snapshot round first. */
+  stateCovered: boolean
   mesh: MeshNode | null
   /** A restarted replica dials its peers only from this sim time on; it may write before that. */
   reconnectAt: number
@@ -117,6 +141,10 @@ export function runSimulation(options: SimOptions): SimResult {
   const violations: string[] = []
   const commits: CommitRecord[] = []
   const everDurable = new Map<string, Change>()
+  /** Unsynced changes that survived a crash inside a document stored by a torn snapshot round. */
+  const ghosts = new Map<string, Change>()
+  /** Own seqs lost unsynced in a torn round, which a surviving later own change may have claimed. */
+  const burnt = new Set<string>()
   const say = (line: string): void => {
     log.push(`t=${queue.now} ${line}`)
   }
@@ -129,9 +157,11 @@ export function runSimulation(options: SimOptions): SimResult {
   for (const id of [...serverIds, ...clientIds]) {
     const kind = id.startsWith('s') ? 'server' : 'client'
     const home = kind === 'server' ? id : (serverIds[Number(id.slice(1)) % serverIds.length] as string)
-    replicas.set(id, { id, kind, home, offsetMs: 0, durable: [], pending: [], mesh: null, reconnectAt: 0, incarnation: 0, appliedCount: new Map() })
+    const stored: Stored = { changes: [], documents: new Map(), vector: new Map() }
+    replicas.set(id, { id, kind, home, offsetMs: 0, stored, pending: [], stateCovered: false, mesh: null, reconnectAt: 0, incarnation: 0, appliedCount: new Map() })
   }
   const get = (id: string): Replica => replicas.get(id) as Replica
+  const members: ReadonlySet<string> = new Set(serverIds)
   const staticEdges = serverEdges(options.topology, serverIds)
   const edges = (): [string, string][] => [...staticEdges, ...clientIds.map((c): [string, string] => [c, get(c).home])]
 
@@ -206,20 +236,53 @@ export function runSimulation(options: SimOptions): SimResult {
         const id = `${change.origin}:${change.seq}`
         replica.appliedCount.set(id, (replica.appliedCount.get(id) ?? 0) + 1)
       },
+      onStateCovered: () => {
+        replica.stateCovered = true
+      },
+      ackGossipMembers: members,
     })
-    mesh.restore(replica.durable)
+    mesh.restoreDocuments(replica.stored.documents.values(), replica.stored.vector)
+    mesh.restore(replica.stored.changes)
+    mesh.finishRestore()
+    replica.stateCovered = false
     replica.mesh = mesh
   }
 
+  /** Stores every document changed since the last round, and what they now cover. */
+  const snapshot = (replica: Replica, mesh: MeshNode): void => {
+    for (const key of mesh.takeChangedDocuments()) {
+      const document = mesh.storedDocument(key)
+      if (document) replica.stored.documents.set(key, document)
+    }
+    replica.stored.vector = new Map(mesh.vector)
+  }
+
+  /** Drops what [SG3] allows from the log in memory and on disk. */
+  const compact = (replica: Replica, mesh: MeshNode): void => {
+    if (faults.compaction === 'off') return
+    const upTo = faults.compaction === 'members' ? mesh.prunePoint(replica.stored.vector) : new Map(replica.stored.vector)
+    if (mesh.compact(upTo) === 0) return
+    replica.stored.changes = replica.stored.changes.filter((change) => change.seq > (upTo.get(change.origin) ?? 0))
+  }
+
+  /** One group commit: the pending changes (and sometimes a snapshot round) become durable together. */
   const flush = (replica: Replica): void => {
     const mesh = replica.mesh
-    if (!mesh || replica.pending.length === 0) return
+    if (!mesh) return
+    const snapshotDue = replica.stateCovered || (faults.compaction !== 'off' && netRandom.chance(faults.snapshotChance))
+    if (replica.pending.length === 0 && !snapshotDue) return
     for (const change of replica.pending) {
-      replica.durable.push(change)
-      everDurable.set(`${change.origin}:${change.seq}`, change)
+      replica.stored.changes.push(change)
+      const id = `${change.origin}:${change.seq}`
+      const before = everDurable.get(id)
+      if (before && !sameChange(before, change)) violations.push(`[CV1] ${id} was durable with two different contents: the id was reused`)
+      everDurable.set(id, change)
     }
     replica.pending = []
+    if (snapshotDue) snapshot(replica, mesh)
+    replica.stateCovered = false
     mesh.markDurable(new Map(mesh.vector))
+    compact(replica, mesh)
   }
 
   let stopped = false
@@ -247,6 +310,25 @@ export function runSimulation(options: SimOptions): SimResult {
   }
 
   const crash = (victim: Replica): void => {
+    const mesh = victim.mesh
+    if (mesh && netRandom.chance(faults.tornSnapshotChance)) {
+      // Died in the middle of a snapshot round: some documents reached the disk (holding changes the
+      // log never got), the round's vector did not.
+      const keys = mesh.takeChangedDocuments().filter(() => netRandom.chance(0.5))
+      for (const key of keys) {
+        const document = mesh.storedDocument(key)
+        if (document) victim.stored.documents.set(key, document)
+      }
+      // Unsynced changes live on in the documents that reached the disk; the others are lost, but a
+      // lost own change may have burnt its seq (a later own change in a stored document claims it).
+      const stored = new Set(keys)
+      for (const change of victim.pending) {
+        const id = `${change.origin}:${change.seq}`
+        if (stored.has(documentKey(change.collection, change.docId))) ghosts.set(id, change)
+        else if (change.origin === victim.id) burnt.add(id)
+      }
+      say(`crash ${victim.id} tears a snapshot round: ${keys.length} documents stored`)
+    }
     say(`crash ${victim.id} (loses ${victim.pending.length} unsynced changes)`)
     victim.pending = []
     victim.mesh = null
@@ -258,7 +340,7 @@ export function runSimulation(options: SimOptions): SimResult {
     boot(revived)
     const dialDelayMs = workloadRandom.pick([0, 20, 150, 300])
     revived.reconnectAt = queue.now + dialDelayMs
-    say(`restart ${revived.id} from ${revived.durable.length} durable changes, dialling peers in ${dialDelayMs}ms`)
+    say(`restart ${revived.id} from ${revived.stored.documents.size} stored documents and ${revived.stored.changes.length} durable changes, dialling peers in ${dialDelayMs}ms`)
     queue.schedule(dialDelayMs, refreshLinks)
     // Writing before the peers are back is the case where a reused seq would surface.
     if (dialDelayMs > 0 && workloadRandom.chance(0.75)) write(revived)
@@ -340,6 +422,8 @@ export function runSimulation(options: SimOptions): SimResult {
       replicas: [...replicas.values()].map((r) => ({ id: r.id, mesh: r.mesh as MeshNode, appliedCount: r.appliedCount })),
       commits,
       everDurable,
+      survivors: new Map([...ghosts, ...everDurable]),
+      burnt,
       converged: stats.convergenceMs !== null,
       shuffle: random.fork(),
     }),

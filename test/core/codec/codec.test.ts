@@ -19,6 +19,8 @@ import {
   arbAck,
   arbReplicated,
   arbChangeBatch,
+  arbDocumentStates,
+  arbStateCovered,
   arbErrorMessage,
   arbHandshake,
   arbHandshakeAccept,
@@ -114,6 +116,8 @@ describe('codec: round trip', () => {
     ['Ack', arbAck],
     ['Replicated', arbReplicated],
     ['Error', arbErrorMessage],
+    ['DocumentStates', arbDocumentStates],
+    ['StateCovered', arbStateCovered],
   ] as [string, fc.Arbitrary<Message>][])('[PR1] %s round-trips through encode/decode', (_name, arb) => {
     fc.assert(
       fc.property(arb, (msg) => {
@@ -291,7 +295,7 @@ describe('codec: hostile input', () => {
 
   it('[PR1] an empty frame and unknown message types are rejected', () => {
     expectBadFrame(new Uint8Array(0), /end of frame/)
-    for (const type of [0, 17, 127, 128, 255]) expectBadFrame(bytes(type, 0, 0, 0), /unknown message type/)
+    for (const type of [0, 19, 127, 128, 255]) expectBadFrame(bytes(type, 0, 0, 0), /unknown message type/)
   })
 
   it('[PR1] a non-Uint8Array input is a DecodeError, not a crash', () => {
