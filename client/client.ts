@@ -181,6 +181,7 @@ class Client implements MeridianClient, ClientContext {
       send: (peer, message) => this.connection.send(peer, message),
       onAppend: (change) => this.persist(change),
       onApplied: (change, result) => this.applied(change, result),
+      onStateMerged: (collection, docId, _docType, changed) => this.stateMerged(collection, docId, changed),
     })
     this.connection = new ClientConnection({
       urls: options.urls,
@@ -199,7 +200,12 @@ class Client implements MeridianClient, ClientContext {
         else if (message.type === MessageType.ChangeBatch) this.settle()
         else if (!this.strictWatches.receive(message)) this.strictChannel.receive(message)
       },
-      onReplicated: (vector) => this.tracker.replicatedAt(vector.get(this.clientId) ?? 0),
+      onReplicated: (vector) => {
+        this.tracker.replicatedAt(vector.get(this.clientId) ?? 0)
+        // [SG3] for a client: what every region holds durably lives on in the documents; the log keeps
+        // only what some region may still need from this client.
+        this.mesh.compact(vector)
+      },
       onSessionStart: () => {
         this.strictChannel.sessionStarted()
         this.strictWatches.sessionStarted()
@@ -429,15 +435,27 @@ class Client implements MeridianClient, ClientContext {
   }
 
   private applied(change: Change, result: ApplyResult): void {
-    let ids = this.documentIdsByCollection.get(change.collection)
-    if (!ids) {
-      ids = new Set()
-      this.documentIdsByCollection.set(change.collection, ids)
-    }
-    ids.add(change.docId)
+    this.noteDocument(change.collection, change.docId)
     if (result.conflicts.length > 0) this.recordConflicts(change, result.conflicts)
     this.documentListeners.get(documentKey(change.collection, change.docId))?.emit(change.docId, change, result)
     this.collectionListeners.get(change.collection)?.emit(change.docId, change, result)
+  }
+
+  /** A state transfer brought a document's state whole (the client was behind what regions still log). */
+  private stateMerged(collection: string, docId: string, changed: boolean): void {
+    this.noteDocument(collection, docId)
+    const result: ApplyResult = { changed, conflicts: [] }
+    this.documentListeners.get(documentKey(collection, docId))?.emit(docId, null, result)
+    this.collectionListeners.get(collection)?.emit(docId, null, result)
+  }
+
+  private noteDocument(collection: string, docId: string): void {
+    let ids = this.documentIdsByCollection.get(collection)
+    if (!ids) {
+      ids = new Set()
+      this.documentIdsByCollection.set(collection, ids)
+    }
+    ids.add(docId)
   }
 
   private recordConflicts(change: Change, conflicts: readonly ConflictRecord[]): void {

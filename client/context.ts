@@ -3,8 +3,11 @@ import type { ConflictRecord } from '../core/crdt/document-type.js'
 import type { Change, DocType } from '../core/types.js'
 import type { WriteHandle } from './write-handle.js'
 
-/** A change applied to a document of one collection, as collections' listeners see it. */
-export type DocumentListener = (docId: string, change: Change, result: ApplyResult) => void
+/**
+ * A change applied to a document of one collection, as collections' listeners see it; `change` is
+ * null when the document's state arrived whole, in a state transfer (docs/design.md §6).
+ */
+export type DocumentListener = (docId: string, change: Change | null, result: ApplyResult) => void
 
 /**
  * What a collection needs from its client. Collections hold no replication state of their own:

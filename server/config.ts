@@ -44,6 +44,11 @@ export interface ReconnectConfig {
  * - `httpHeadersTimeoutMs`, `httpRequestTimeoutMs`, `httpKeepAliveTimeoutMs`: how long an HTTP client may
  *   take to send a request's headers, the whole request, and how long an idle keep-alive socket is kept.
  * - `maxConflictsPerDocument`, `maxConflicts`: bounds of the conflict records kept in memory.
+ * - `snapshotEveryChanges`, `snapshotIntervalMs`: a crdt snapshot round (every changed document stored as
+ *   state) runs after this many logged changes, or this long after the first change since the last round.
+ * - `retainChanges`: the retention bound [SG3]: the log keeps at most this many changes that some member
+ *   has not yet reported durable; past it they are dropped anyway (the stored state covers them) and
+ *   that member catches up by state transfer.
  *
  * @example
  * ```ts
@@ -78,6 +83,9 @@ export interface ServerConfig {
   readonly httpKeepAliveTimeoutMs: number
   readonly maxConflictsPerDocument: number
   readonly maxConflicts: number
+  readonly snapshotEveryChanges: number
+  readonly snapshotIntervalMs: number
+  readonly retainChanges: number
   readonly strict: StrictConfig
   /** Bearer token for `/admin/*`; null disables the admin API. Defaults to `MERIDIAN_ADMIN_TOKEN`. */
   readonly adminToken: string | null
@@ -140,6 +148,9 @@ export const CONFIG_DEFAULTS = {
   httpKeepAliveTimeoutMs: 5_000,
   maxConflictsPerDocument: 100,
   maxConflicts: 10_000,
+  snapshotEveryChanges: 10_000,
+  snapshotIntervalMs: 5_000,
+  retainChanges: 100_000,
   strict: {
     heartbeatIntervalMs: 100,
     electionTimeoutMinMs: 1000,
@@ -192,6 +203,9 @@ const TOP_KEYS = [
   'httpKeepAliveTimeoutMs',
   'maxConflictsPerDocument',
   'maxConflicts',
+  'snapshotEveryChanges',
+  'snapshotIntervalMs',
+  'retainChanges',
   'strict',
   'adminToken',
   'values',
@@ -379,6 +393,9 @@ export function parseConfig(input: unknown, source?: string): ServerConfig {
   const httpKeepAliveTimeoutMs = ms('httpKeepAliveTimeoutMs', CONFIG_DEFAULTS.httpKeepAliveTimeoutMs, 1)
   const maxConflictsPerDocument = ms('maxConflictsPerDocument', CONFIG_DEFAULTS.maxConflictsPerDocument, 1)
   const maxConflicts = ms('maxConflicts', CONFIG_DEFAULTS.maxConflicts, 1)
+  const snapshotEveryChanges = ms('snapshotEveryChanges', CONFIG_DEFAULTS.snapshotEveryChanges, 1)
+  const snapshotIntervalMs = ms('snapshotIntervalMs', CONFIG_DEFAULTS.snapshotIntervalMs, 1)
+  const retainChanges = ms('retainChanges', CONFIG_DEFAULTS.retainChanges, 0)
 
   // maxDocumentBytes defaults to a quarter of maxFrameBytes when frames are configured that small, so
   // every write and document fits in a frame (appends carry a quarter of a frame).
@@ -499,6 +516,9 @@ export function parseConfig(input: unknown, source?: string): ServerConfig {
     httpKeepAliveTimeoutMs: httpKeepAliveTimeoutMs as number,
     maxConflictsPerDocument: maxConflictsPerDocument as number,
     maxConflicts: maxConflicts as number,
+    snapshotEveryChanges: snapshotEveryChanges as number,
+    snapshotIntervalMs: snapshotIntervalMs as number,
+    retainChanges: retainChanges as number,
     strict: strict as StrictConfig,
     adminToken: adminToken ?? null,
     values: values as ValueLimits,

@@ -15,6 +15,7 @@ import type { Logger } from './logger.js'
 import { patchedFields, patchFields } from './merge-patch.js'
 import type { ConnectionKind, ServerMetrics } from './metrics.js'
 import { invalidClientValue, refusedChange } from './region/client-checks.js'
+import { CrdtSnapshots } from './region/crdt-snapshots.js'
 import { LagAccounting } from './region/lag.js'
 import {
   vectorToken,
@@ -92,6 +93,8 @@ export class RegionNode {
   private readonly wallClock: () => number
   private readonly monotonicClock: () => number
   private readonly commit: GroupCommit
+  /** Snapshot rounds and log compaction: what is stored is state, not history (docs/design.md §6). */
+  readonly snapshots: CrdtSnapshots
   private readonly lag: LagAccounting
   private propagateScheduled = false
   private readonly links = new Map<string, Link>()
@@ -105,7 +108,6 @@ export class RegionNode {
   private lastEncoded: { message: Message; bytes: Uint8Array } | null = null
   private recoveredFlag = false
   private closing = false
-  private logRecordCount = 0
   private antiEntropyTimer: NodeJS.Timeout | null = null
 
   constructor(options: RegionNodeOptions) {
@@ -129,7 +131,11 @@ export class RegionNode {
       // A write whose change cannot be encoded fails before it is logged, never later in the
       // replication loop; the encoding is cached [PF1], so onAppend and every send reuse it.
       beforeCommit: (change) => void encodeChange(change),
-      onAppend: (change) => this.commit.enqueue(encodeChange(change)),
+      onAppend: (change) => {
+        this.commit.enqueue(encodeChange(change))
+        this.snapshots.logged(change)
+      },
+      onStateCovered: () => this.snapshots.stateCovered(),
       onApplied: (_change, result) => {
         for (const conflict of result.conflicts) this.conflicts.add(conflict)
       },
@@ -150,10 +156,20 @@ export class RegionNode {
         this.metrics.fsyncs.inc()
         this.metrics.fsyncSeconds.observe(flushMs / 1000)
         this.metrics.groupCommitBatch.observe(records)
-        this.logRecordCount += records
         void lastIndex
       },
       onDurable: (covered) => this.onDurable(covered),
+      onError: (err) => this.onStorageFailure(err),
+    })
+    this.snapshots = new CrdtSnapshots({
+      storage: this.storage,
+      mesh: this.mesh,
+      log: CRDT_LOG,
+      everyChanges: config.snapshotEveryChanges,
+      intervalMs: config.snapshotIntervalMs,
+      retainChanges: config.retainChanges,
+      onDurable: (covered) => this.onDurable(covered),
+      onCompacted: () => this.lag.compacted(),
       onError: (err) => this.onStorageFailure(err),
     })
   }
@@ -168,8 +184,9 @@ export class RegionNode {
     return this.commit.failed
   }
 
+  /** Records in the storage log: the tail compaction has not cut yet, not the history. */
   get logRecords(): number {
-    return this.logRecordCount
+    return this.snapshots.storedRecords
   }
 
   get clients(): number {
@@ -187,10 +204,13 @@ export class RegionNode {
   }
 
   /**
-   * Replays the durable log (in chunks) into the mesh before any link is attached. Each record must
-   * decode as a change; a record that does not is reported with its index.
+   * Loads the stored document states, then replays the durable log's tail (in chunks) into the mesh,
+   * before any link is attached. Each record must decode as a change; a record that does not is
+   * reported with its index. A data directory of an older version (no stored states) is replayed
+   * whole once, and compacted by the first snapshot round.
    */
-  async recover(): Promise<{ changes: number }> {
+  async recover(): Promise<{ changes: number; documents: number }> {
+    const { documents } = await this.snapshots.recover()
     const { firstIndex, lastIndex } = await this.storage.logBounds(CRDT_LOG)
     let count = 0
     for (let from = firstIndex; from <= lastIndex; from += RECOVERY_CHUNK_RECORDS) {
@@ -206,14 +226,15 @@ export class RegionNode {
         }
       })
       this.mesh.restore(changes)
+      for (const change of changes) this.snapshots.restoredRecord(change)
       count += changes.length
     }
-    this.logRecordCount = Math.max(0, lastIndex - firstIndex + 1)
+    this.mesh.finishRestore()
     this.recoveredFlag = true
     this.antiEntropyTimer = setInterval(() => this.mesh.antiEntropy(), ANTI_ENTROPY_INTERVAL_MS)
     this.antiEntropyTimer.unref()
     this.scheduleReplicatedCheck()
-    return { changes: count }
+    return { changes: count, documents }
   }
 
   // ---- links -------------------------------------------------------------------------------------
@@ -551,6 +572,7 @@ export class RegionNode {
     this.links.clear()
     this.clientCount = 0
     await this.commit.idle()
+    if (this.commit.failed === null) await this.snapshots.close()
     for (const waiter of this.allWaiters) {
       clearTimeout(waiter.timer)
       waiter.resolve('indeterminate')

@@ -39,10 +39,21 @@ export interface ServerStatus {
   readonly vector: Record<string, number>
   readonly durableVector: Record<string, number>
   readonly replicatedVector: Record<string, number>
+  /** Changes the log holds (its tail), and documents held as state. */
   readonly changes: number
+  readonly documents: number
   readonly clients: number
   readonly peers: PeerStatus[]
-  readonly storage: { readonly kind: StorageKind; readonly logRecords: number }
+  /** Log records on disk (the tail), snapshot rounds and changes compacted since start (docs/server.md). */
+  readonly storage: {
+    readonly kind: StorageKind
+    readonly logRecords: number
+    readonly snapshotRounds: number
+    readonly compactedChanges: number
+    /** State transfers sent to peers and clients behind the log, and received from peers [SG3]. */
+    readonly stateTransfersSent: number
+    readonly stateTransfersReceived: number
+  }
 }
 
 export interface StatusSources {
@@ -94,9 +105,17 @@ export function buildStatus(sources: StatusSources): ServerStatus {
     durableVector: vectorToJson(node.mesh.durableVector),
     replicatedVector: vectorToJson(node.replicatedVector),
     changes: node.mesh.changeCount,
+    documents: node.mesh.documentCount,
     clients: node.clients,
     peers: peerStatuses(sources),
-    storage: { kind: sources.storageKind, logRecords: node.logRecords },
+    storage: {
+      kind: sources.storageKind,
+      logRecords: node.logRecords,
+      snapshotRounds: node.snapshots.stats.rounds,
+      compactedChanges: node.snapshots.stats.changesCompacted,
+      stateTransfersSent: node.mesh.stats.stateTransfersSent,
+      stateTransfersReceived: node.mesh.stats.stateTransfersReceived,
+    },
   }
 }
 

@@ -8,6 +8,12 @@ export interface OpenedStorage {
 }
 
 /**
+ * Log segments of 4 MiB: compaction frees disk a whole segment at a time, so a segment is the slack a
+ * compacted log keeps beyond its tail (docs/server.md, Storage on disk).
+ */
+export const LOG_SEGMENT_BYTES = 4 * 1024 * 1024
+
+/**
  * Opens the storage the config names: memory, or the file adapter in `<dataDir>/storage` (`dataDir`
  * resolved against the working directory; the rest of `dataDir` stays free for other node files).
  * The file adapter is loaded lazily, so memory-only setups never load it.
@@ -15,5 +21,5 @@ export interface OpenedStorage {
 export async function openStorage(config: Pick<ServerConfig, 'storage' | 'dataDir'>): Promise<OpenedStorage> {
   if (config.storage === 'memory') return { adapter: new MemoryStorageAdapter(), kind: 'memory' }
   const { openFileStorage } = await import('./storage/file-adapter.js')
-  return { adapter: await openFileStorage(join(resolve(config.dataDir), 'storage')), kind: 'file' }
+  return { adapter: await openFileStorage(join(resolve(config.dataDir), 'storage'), { segmentBytes: LOG_SEGMENT_BYTES }), kind: 'file' }
 }

@@ -53,6 +53,7 @@ describe('health, readiness, status, metrics', () => {
       durableVector: { 'eu-1': 2 },
       replicatedVector: {},
       changes: 2,
+      documents: expect.any(Number),
       clients: 1,
       peers: [
         {
@@ -69,7 +70,7 @@ describe('health, readiness, status, metrics', () => {
           lastHeardMs: null,
         },
       ],
-      storage: { kind: 'memory', logRecords: 2 },
+      storage: { kind: 'memory', logRecords: 2, snapshotRounds: expect.any(Number), compactedChanges: 0, stateTransfersSent: 0, stateTransfersReceived: 0 },
     })
     expect(res.json.peers[0].lagBytes).toBeGreaterThan(2 * 20)
     client.ws.close()
