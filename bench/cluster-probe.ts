@@ -34,7 +34,10 @@ export function dirBytes(dir: string): number {
 
 export interface RegionStatus {
   vector: Record<string, number>
+  /** Changes in the log's tail, and documents held as state. */
   changes: number
+  documents: number
+  storage: { logRecords: number; snapshotRounds: number; compactedChanges: number; stateTransfersSent: number; stateTransfersReceived: number }
   peers: { nodeId: string; state: string }[]
 }
 

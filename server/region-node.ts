@@ -230,6 +230,7 @@ export class RegionNode {
       count += changes.length
     }
     this.mesh.finishRestore()
+    this.snapshots.recovered()
     this.recoveredFlag = true
     this.antiEntropyTimer = setInterval(() => this.mesh.antiEntropy(), ANTI_ENTROPY_INTERVAL_MS)
     this.antiEntropyTimer.unref()

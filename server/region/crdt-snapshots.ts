@@ -104,6 +104,14 @@ export class CrdtSnapshots {
     return { documents: documents.length }
   }
 
+  /**
+   * Recovery is done: a tail that was replayed (after a crash, or a whole log from before snapshot
+   * rounds) is stored as state by a round soon, so the next restart does not replay it again.
+   */
+  recovered(): void {
+    if (this.storedRecords > 0) this.runSoon()
+  }
+
   /** A record read back from the storage log during recovery, in index order. */
   restoredRecord(change: Change): void {
     this.records.push(change)
