@@ -23,6 +23,7 @@
  *               announcement to a peer (encodeMessage of the region's vector, what MeshNode.connect and
  *               anti-entropy send), and GET /status.
  *
+ * The servers run the built dist/ (built first), as `npm start` does; MERIDIAN_SERVER_ENTRY=tsx runs the sources.
  * Run: `npm run bench:storage [scenario…]` (all four by default; any of overwrites restart catch-up handshakes).
  * Sizes: STORAGE_BENCH_SCALE multiplies every default (0.1 for a quick run); STORAGE_OVERWRITES,
  * STORAGE_RESTART_CHANGES, STORAGE_CATCHUP_CHANGES, STORAGE_HANDSHAKE_CLIENTS set one exactly.
@@ -30,6 +31,7 @@
  * 600) bounds each scenario. Progress goes to stderr, the table to stdout, JSON to
  * bench/results/storage-<date>.json.
  */
+import { execFileSync } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { cpus, loadavg, totalmem } from 'node:os'
 import { join } from 'node:path'
@@ -199,6 +201,14 @@ async function overwrites(track: (c: ProcessCluster) => void): Promise<void> {
     const cpu = nodes.map((n, i) => cpuSeconds(n.child?.pid) - (cpuBefore[i] as number))
     log(`overwrites: written in ${fmt(ms)} ms; settling ${SETTLE_MS / 1000} s…`)
     await sleep(SETTLE_MS)
+    const mid = nodes.map((n) => memory(n.child?.pid))
+    // A second round of the same overwrites: what memory does once the heap has grown to its working
+    // size. A node that keeps history grows as much again; one that keeps state does not.
+    log(`overwrites: the same ${fmt(OVERWRITES)} puts again…`)
+    const second = await writeThrough(client, OVERWRITES, OVERWRITE_DOCS, 'overwrites (2nd)')
+    for (const n of nodes) await whenHolds(n, client.clientId, 2 * OVERWRITES, 120_000)
+    await second.last.replicated
+    await sleep(SETTLE_MS)
     const after = nodes.map((n) => memory(n.child?.pid))
     const statuses = await Promise.all(nodes.map(status))
     const disk = nodes.map((n) => dirBytes(join(cluster.dir, 'data', n.nodeId, 'storage')))
@@ -209,19 +219,26 @@ async function overwrites(track: (c: ProcessCluster) => void): Promise<void> {
     const perRegion: unknown[] = []
     nodes.forEach((n, i) => {
       const b = before[i] as { rss: number; hwm: number }
+      const m = mid[i] as { rss: number; hwm: number }
       const a = after[i] as { rss: number; hwm: number }
-      const growth = (a.rss - b.rss) / OVERWRITES
+      const growth = (m.rss - b.rss) / OVERWRITES
+      const steadyGrowth = (a.rss - m.rss) / OVERWRITES
       row(
-        `  region ${n.nodeId}: RSS before → after (settled ${SETTLE_MS / 1000} s)`,
-        `${mibOf(b.rss)} → ${mibOf(a.rss)}`,
-        `${fmt(growth)} B per write; VmHWM ${mibOf(a.hwm)}; /status changes ${fmt(statuses[i]?.changes ?? NaN)}; CPU ${fmt(cpu[i] as number, 1)} s`,
+        `  region ${n.nodeId}: RSS before → after 1st (settled ${SETTLE_MS / 1000} s)`,
+        `${mibOf(b.rss)} → ${mibOf(m.rss)}`,
+        `${fmt(growth)} B per write; CPU ${fmt(cpu[i] as number, 1)} s`,
+      )
+      row(
+        `  region ${n.nodeId}: RSS after 2nd ${fmt(OVERWRITES)}`,
+        `${mibOf(a.rss)}`,
+        `${fmt(steadyGrowth)} B per write over the 2nd round; VmHWM ${mibOf(a.hwm)}; /status changes ${fmt(statuses[i]?.changes ?? NaN)}`,
       )
       row(
         `  region ${n.nodeId}: on disk (storage dir) vs live state`,
         `${mibOf(disk[i] as number)}`,
-        `${fmt((disk[i] as number) / liveBytes, 0)}× the live JSON; ${fmt(((disk[i] as number) - (diskBefore[i] as number)) / OVERWRITES, 1)} B per write`,
+        `${fmt((disk[i] as number) / liveBytes, 0)}× the live JSON; ${fmt(((disk[i] as number) - (diskBefore[i] as number)) / (2 * OVERWRITES), 1)} B per write`,
       )
-      perRegion.push({ region: n.nodeId, rssBefore: b.rss, rssAfter: a.rss, hwmAfter: a.hwm, rssGrowthPerWrite: growth, diskBytes: disk[i], diskBytesBefore: diskBefore[i], heldChanges: statuses[i]?.changes, cpuSeconds: cpu[i] })
+      perRegion.push({ region: n.nodeId, rssBefore: b.rss, rssAfterFirst: m.rss, rssAfter: a.rss, hwmAfter: a.hwm, rssGrowthPerWrite: growth, rssGrowthPerWriteSecondRound: steadyGrowth, diskBytes: disk[i], diskBytesBefore: diskBefore[i], heldChanges: statuses[i]?.changes, cpuSeconds: cpu[i] })
     })
     json['overwrites'] = { writes: OVERWRITES, docs: OVERWRITE_DOCS, window: WINDOW, durableMs: ms, replicatedMs, liveStateJsonBytes: liveBytes, settleMs: SETTLE_MS, regions: perRegion }
   } finally {
@@ -272,7 +289,12 @@ async function restart(track: (c: ProcessCluster) => void): Promise<void> {
     const firstReadyMs = await timedLaunch(cluster, R, SCENARIO_TIMEOUT_MS)
     const first = await status(R)
     log(`restart: first start ready in ${fmt(firstReadyMs)} ms holding ${fmt(first.changes)} changes; waiting for a snapshot round and compaction…`)
-    await waitFor(async () => (await status(R)).changes <= 20_000, SCENARIO_TIMEOUT_MS, 'r compacted its log')
+    await waitFor(async () => {
+      const st = await status(R)
+      return st.changes <= 20_000 && st.storage.logRecords <= 20_000
+    }, SCENARIO_TIMEOUT_MS, 'r compacted its log, in memory and on disk')
+    // The storage log is cut after the log in memory: wait until the disk follows.
+    await waitFor(() => dirBytes(storageDir) < disk / 2, SCENARIO_TIMEOUT_MS, "r's storage log cut on disk")
     const compactedDisk = dirBytes(storageDir)
     // SIGKILL: the restart replays what the last round did not cover, as after a crash.
     await cluster.kill('r')
@@ -478,6 +500,13 @@ console.log(
   `scale ${SCALE}: overwrites ${fmt(OVERWRITES)}, restart ${fmt(RESTART_CHANGES)}, catch-up ${fmt(CATCHUP_CHANGES)}, handshakes ${fmt(HANDSHAKE_CLIENTS)} clients; scenarios: ${chosen.join(', ')}`,
 )
 json['machine'] = machine
+// The servers run as `npm start` runs them: the built dist/, no TypeScript loader in the measured process.
+if (process.env['MERIDIAN_SERVER_ENTRY'] === undefined) {
+  log('building dist/ (the servers run the built code, as npm start does)…')
+  execFileSync(process.execPath, [join(REPO_ROOT, 'scripts', 'build.mjs')], { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'inherit'] })
+  process.env['MERIDIAN_SERVER_ENTRY'] = 'dist'
+}
+json['serverEntry'] = process.env['MERIDIAN_SERVER_ENTRY']
 json['loadavgAtStart'] = loadavg()
 json['scale'] = SCALE
 json['startedAt'] = new Date().toISOString()

@@ -1,6 +1,6 @@
 import { HlcClock } from '../core/clock/hlc.js'
 import { encodeVersionVector, vvEquals, vvMeet } from '../core/clock/version-vector.js'
-import { CloseCode, MessageType, decodeChange, encodeChange, encodeMessage, type Message } from '../core/codec/index.js'
+import { CloseCode, MessageType, decodeChange, encodeChange, encodeMessage, peekChangeId, type Message } from '../core/codec/index.js'
 import { LwwReplica, createReplica, lwwDeletePayload, lwwPatchPayload, lwwPutPayload } from '../core/crdt/index.js'
 import { MeshNode, ResyncBudget } from '../core/mesh/index.js'
 import { checkDocumentSize, childPath, InvalidValueError, storableKeySize, storableSize } from '../core/values/storable-value.js'
@@ -216,9 +216,18 @@ export class RegionNode {
     for (let from = firstIndex; from <= lastIndex; from += RECOVERY_CHUNK_RECORDS) {
       const to = Math.min(lastIndex, from + RECOVERY_CHUNK_RECORDS - 1)
       const records = await this.storage.readLog(CRDT_LOG, from, to)
-      const changes: Change[] = records.map((record, i) => {
+      const changes: Change[] = []
+      records.forEach((record, i) => {
         try {
-          return decodeChange(record)
+          // A record the stored documents already cover is only counted, never decoded whole.
+          const id = peekChangeId(record)
+          if (id.seq <= this.mesh.logBase(id.origin)) {
+            this.snapshots.restoredRecord(id)
+            return
+          }
+          const change = decodeChange(record)
+          changes.push(change)
+          this.snapshots.restoredRecord(change)
         } catch (err) {
           throw new Error(`meridian: record ${from + i} of storage log '${CRDT_LOG}' is not a change: ${String(err)}`, {
             cause: err,
@@ -226,7 +235,6 @@ export class RegionNode {
         }
       })
       this.mesh.restore(changes)
-      for (const change of changes) this.snapshots.restoredRecord(change)
       count += changes.length
     }
     this.mesh.finishRestore()

@@ -2,7 +2,7 @@ import { decodeVersionVector, encodeVersionVector, vvMerge } from '../../core/cl
 import { decodeStoredDocumentState, encodeStoredDocumentState, type StoredDocumentState } from '../../core/codec/document-state.js'
 import { splitDocumentKey, type MeshNode } from '../../core/mesh/index.js'
 import type { StorageAdapter } from '../../core/storage/index.js'
-import type { Change, VersionVector } from '../../core/types.js'
+import type { Change, ChangeId, VersionVector } from '../../core/types.js'
 
 /** Stored document states: `['crdt', 'doc', collection, docId]`. */
 export const CRDT_DOCUMENT_PREFIX = ['crdt', 'doc'] as const
@@ -59,8 +59,10 @@ export interface SnapshotStats {
 export class CrdtSnapshots {
   readonly stats: SnapshotStats = { rounds: 0, documentsStored: 0, changesCompacted: 0, lastRoundMs: 0 }
   private coveredVector: VersionVector = new Map()
-  /** The storage log's records from `firstIndex` on, in append order. */
-  private records: Change[] = []
+  /** The storage log's records from `firstIndex` on, in append order (their ids: all compaction needs). */
+  private records: ChangeId[] = []
+  /** Records at the front of the storage log that recovery found covered: cut once recovery is done. */
+  private coveredAtFront = 0
   private recordsHead = 0
   private firstIndex = 1
   private sinceRound = 0
@@ -109,12 +111,18 @@ export class CrdtSnapshots {
    * rounds) is stored as state by a round soon, so the next restart does not replay it again.
    */
   recovered(): void {
+    if (this.coveredAtFront > 0) {
+      this.firstIndex += this.coveredAtFront
+      this.coveredAtFront = 0
+      this.options.storage.truncateLog(this.options.log, this.firstIndex).catch((err: unknown) => this.options.onError(err))
+    }
     if (this.storedRecords > 0) this.runSoon()
   }
 
   /** A record read back from the storage log during recovery, in index order. */
-  restoredRecord(change: Change): void {
-    this.records.push(change)
+  restoredRecord(id: ChangeId): void {
+    if (this.records.length === this.recordsHead && id.seq <= this.options.mesh.logBase(id.origin)) this.coveredAtFront += 1
+    else this.records.push({ origin: id.origin, seq: id.seq })
   }
 
   /** A change was handed to the group commit (call order is the storage log's order). */
@@ -207,7 +215,7 @@ export class CrdtSnapshots {
     // not per origin, so one old record of a lagging origin keeps later ones on disk too).
     let cut = 0
     while (this.recordsHead + cut < this.records.length) {
-      const record = this.records[this.recordsHead + cut] as Change
+      const record = this.records[this.recordsHead + cut] as ChangeId
       if (record.seq > mesh.logBase(record.origin)) break
       cut += 1
     }

@@ -67,6 +67,42 @@ export async function readBlob(ctx: FileStorageContext, blob: BlobFile, entry: B
   return new Uint8Array(bytes.buffer, bytes.byteOffset + entry.dataStart, entry.recordBytes - entry.dataStart)
 }
 
+/** Bytes read at once by `readBlobs`: records close together in the file share one read. */
+const RANGE_READ_BYTES = 4 * 1024 * 1024
+
+/**
+ * Reads many blobs in file order with few large reads instead of one per blob (a node's startup loads
+ * every stored document: 10,000 preads took half a second), then hands them back in the caller's order.
+ * Garbage between live records is read too; compaction keeps it below the live bytes.
+ */
+export async function readBlobs(ctx: FileStorageContext, blob: BlobFile, entries: readonly (readonly [string, BlobEntry])[]): Promise<Uint8Array[]> {
+  const byOffset = entries.map((item, i) => ({ id: item[0], entry: item[1], i })).sort((a, b) => a.entry.recordOffset - b.entry.recordOffset)
+  const out: Uint8Array[] = new Array(entries.length)
+  for (let first = 0; first < byOffset.length; ) {
+    const start = (byOffset[first] as (typeof byOffset)[number]).entry.recordOffset
+    let last = first
+    let end = start + (byOffset[first] as (typeof byOffset)[number]).entry.recordBytes
+    while (last + 1 < byOffset.length) {
+      const next = (byOffset[last + 1] as (typeof byOffset)[number]).entry
+      if (next.recordOffset + next.recordBytes - start > RANGE_READ_BYTES) break
+      last += 1
+      end = Math.max(end, next.recordOffset + next.recordBytes)
+    }
+    const window = Buffer.allocUnsafeSlow(end - start)
+    await readFully(blob.handle, window, 0, end - start, start)
+    for (let k = first; k <= last; k++) {
+      const { id, entry, i } = byOffset[k] as (typeof byOffset)[number]
+      const at = entry.recordOffset - start
+      if (!recordChecksumOk(window, at, entry.recordBytes - RECORD_HEADER_BYTES)) {
+        throw new StorageError('io', `blob ${id} fails its checksum (${join(ctx.dir, BLOB_FILE)} at ${entry.recordOffset})`)
+      }
+      out[i] = new Uint8Array(window.buffer, window.byteOffset + at + entry.dataStart, entry.recordBytes - entry.dataStart)
+    }
+    first = last + 1
+  }
+  return out
+}
+
 /** Opens the blob file, replays its records into the key map, and cuts off a torn or corrupt tail. */
 export async function recoverBlobs(ctx: FileStorageContext, stats: MutableRecoveryStats): Promise<void> {
   // A compaction that did not reach its rename: blobs.log is still the authoritative file.

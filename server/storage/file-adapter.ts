@@ -45,6 +45,7 @@ import {
   OP_REMOVE,
   OP_REMOVE_PREFIX,
   readBlob,
+  readBlobs,
 } from './blob-store.js'
 import { asStorageError, message, noop, type FileStorageContext } from './file-context.js'
 import {
@@ -225,9 +226,8 @@ export class FileStorageAdapter implements StorageAdapter {
       const matches: [string, BlobEntry][] = []
       for (const item of blob.index) if (hasKeyPrefix(item[1].key, prefixCopy)) matches.push(item)
       matches.sort((a, b) => compareStorageKeys(a[1].key, b[1].key))
-      const out: StorageChunk[] = []
-      for (const [id, entry] of matches) out.push({ key: [...entry.key], data: await readBlob(this.ctx, blob, entry, id) })
-      return out
+      const data = await readBlobs(this.ctx, blob, matches)
+      return matches.map(([, entry], i) => ({ key: [...entry.key], data: data[i] as Uint8Array }))
     })
   }
 

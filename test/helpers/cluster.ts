@@ -203,7 +203,10 @@ export class ProcessCluster {
   async launch(id: string, readyTimeoutMs = 20_000): Promise<void> {
     const node = this.node(id)
     if (node.running) throw new Error(`${id} is already running`)
-    const child = spawn(process.execPath, ['--import', 'tsx', 'server/cli.ts', 'serve', '--config', node.configPath], {
+    // MERIDIAN_SERVER_ENTRY=dist runs the built server, as `npm start` does (benchmarks: no TypeScript
+    // loader in the measured process); by default the sources run through tsx.
+    const entry = process.env['MERIDIAN_SERVER_ENTRY'] === 'dist' ? ['dist/node/server/cli.js'] : ['--import', 'tsx', 'server/cli.ts']
+    const child = spawn(process.execPath, [...entry, 'serve', '--config', node.configPath], {
       cwd: REPO_ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, NODE_ENV: 'test' },
