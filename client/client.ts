@@ -1,4 +1,6 @@
 import { HlcClock } from '../core/clock/hlc.js'
+import { vvMeet } from '../core/clock/version-vector.js'
+import type { StoredDocumentState } from '../core/codec/document-state.js'
 import { MessageType } from '../core/codec/messages.js'
 import type { ApplyResult, ConflictRecord, DocumentReplica } from '../core/crdt/document-type.js'
 import { createReplica } from '../core/crdt/registry.js'
@@ -205,6 +207,7 @@ class Client implements MeridianClient, ClientContext {
         // [SG3] for a client: what every region holds durably lives on in the documents; the log keeps
         // only what some region may still need from this client.
         this.mesh.compact(vector)
+        this.storeDocuments(vector)
       },
       onSessionStart: () => {
         this.strictChannel.sessionStarted()
@@ -232,8 +235,11 @@ class Client implements MeridianClient, ClientContext {
       nextRequestId: () => this.strictChannel.allocateRequestId(),
       advance: (position) => this.strictChannel.observe(position),
     })
-    // Replay what an earlier session kept, before any region connects.
+    // Replay what an earlier session kept, before any region connects: documents, then changes.
+    const kept = this.store.loadDocuments?.()
+    if (kept !== undefined) this.mesh.restoreDocuments(kept.documents, kept.covered)
     this.mesh.restore(this.store.load())
+    this.mesh.finishRestore()
     this.connection.start()
   }
 
@@ -428,6 +434,31 @@ class Client implements MeridianClient, ClientContext {
       this.settleScheduled = false
       this.settle()
     })
+  }
+
+  /**
+   * State, not history, in the client's store: documents changed since the last call are saved as
+   * state, then the kept changes every region holds durably (and the saved documents cover) are
+   * dropped. In call order with the store's other writes; a failure is reported like theirs.
+   */
+  private storeDocuments(replicated: VersionVector): void {
+    const store = this.store
+    if (store.saveDocuments === undefined || store.dropChanges === undefined || this.storeFailure !== null) return
+    const documents: StoredDocumentState[] = []
+    for (const key of this.mesh.takeChangedDocuments()) {
+      const stored = this.mesh.storedDocument(key)
+      if (stored !== undefined) documents.push(stored)
+    }
+    const covered = new Map(this.mesh.vector)
+    const upTo = vvMeet(replicated, covered)
+    const dropChanges = store.dropChanges.bind(store)
+    const saved = documents.length > 0 ? store.saveDocuments(documents, covered) : undefined
+    Promise.resolve(saved)
+      .then(() => dropChanges(upTo))
+      .catch((error: unknown) => {
+        this.storeFailure ??= error
+        reportListenerError(error)
+      })
   }
 
   private markOwnDurable(seq: number): void {

@@ -1,5 +1,6 @@
 import type { StrictWriteRequest } from '../core/strict/requests.js'
-import type { Change } from '../core/types.js'
+import type { StoredDocumentState } from '../core/codec/document-state.js'
+import type { Change, VersionVector } from '../core/types.js'
 
 /**
  * A strict write as the client keeps it until its outcome is known (the strict offline queue, see
@@ -55,6 +56,19 @@ export interface ClientStore {
    * durable; calls must take effect in call order.
    */
   loadStrictWrites?(): Iterable<StoredStrictWrite>
+  /**
+   * Optional, all three or none: documents kept as state, not history (docs/design.md §6). Without
+   * them the store keeps every change it is given.
+   *
+   * `loadDocuments` returns what the last `saveDocuments` calls left: every document saved (the latest
+   * of each) and the vector the last call covered, or undefined when none was saved. `saveDocuments`
+   * stores (replaces) those documents and records `covered`. `dropChanges` removes the kept changes with
+   * `seq <= upTo[origin]`: the client calls it only for changes saved documents cover. Like `append`:
+   * return nothing when done on return, or a promise that resolves once durable; call order holds.
+   */
+  loadDocuments?(): { readonly documents: Iterable<StoredDocumentState>; readonly covered: VersionVector } | undefined
+  saveDocuments?(documents: readonly StoredDocumentState[], covered: VersionVector): void | Promise<void>
+  dropChanges?(upTo: VersionVector): void | Promise<void>
   saveStrictWrite?(write: StoredStrictWrite): void | Promise<void>
   deleteStrictWrite?(writeId: number): void | Promise<void>
 }
@@ -74,16 +88,30 @@ export interface ClientStore {
  */
 export function memoryClientStore(): ClientStore & {
   readonly changes: readonly Change[]
+  readonly documents: ReadonlyMap<string, StoredDocumentState>
   readonly strictWrites: ReadonlyMap<number, StoredStrictWrite>
 } {
   const changes: Change[] = []
+  const documents = new Map<string, StoredDocumentState>()
+  let covered: VersionVector | null = null
   const strictWrites = new Map<number, StoredStrictWrite>()
   return {
     changes,
+    documents,
     strictWrites,
     load: () => [...changes],
     append: (change) => {
       changes.push(change)
+    },
+    loadDocuments: () => (covered === null ? undefined : { documents: [...documents.values()], covered }),
+    saveDocuments: (saved, vector) => {
+      for (const stored of saved) documents.set(`${stored.document.collection}\u0000${stored.document.docId}`, stored)
+      covered = new Map(vector)
+    },
+    dropChanges: (upTo) => {
+      let kept = 0
+      for (const change of changes) if (change.seq > (upTo.get(change.origin) ?? 0)) changes[kept++] = change
+      changes.length = kept
     },
     close: () => undefined,
     loadStrictWrites: () => [...strictWrites.values()],

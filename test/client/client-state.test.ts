@@ -1,0 +1,73 @@
+/**
+ * State, not history, at the client (docs/design.md §6): a client keeps documents as state in its store and
+ * drops the changes every region holds; a restarted client reads them back before it connects; a client that
+ * joins after the region compacted its log gets a state transfer.
+ */
+import { afterEach, describe, expect, it } from 'vitest'
+import { createNodeClient, memoryClientStore, type MeridianClient } from '../../client/node.js'
+import type { MeridianServer } from '../../server/server.js'
+import { waitFor } from '../helpers/cluster.js'
+import { startServer } from '../server/in-process.js'
+
+const cleanups: (() => Promise<unknown>)[] = []
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
+})
+
+async function server(): Promise<MeridianServer> {
+  const s = await startServer({ nodeId: 'solo', snapshotEveryChanges: 20, snapshotIntervalMs: 20 })
+  cleanups.push(() => s.close())
+  return s
+}
+
+function client(url: string, store = memoryClientStore(), clientId?: string): MeridianClient {
+  const c = createNodeClient({ urls: [url], store, ...(clientId === undefined ? {} : { clientId }), minDelayMs: 10, maxDelayMs: 50 })
+  cleanups.push(() => c.close())
+  return c
+}
+
+describe('[SG3] a client keeps state, not history', () => {
+  it('keeps documents as state and drops the changes every region holds; a restart reads them back offline', async () => {
+    const s = await server()
+    const store = memoryClientStore()
+    const writer = client(s.url, store)
+    const notes = writer.lww<{ i: number }>('notes')
+    let last = notes.put('d0', { i: 0 })
+    for (let i = 1; i < 200; i++) last = notes.put(`d${i % 5}`, { i })
+    await last.replicated
+    await waitFor(() => store.changes.length < 20 && store.documents.size === 5, 5_000, 'the store compacted')
+    await writer.close()
+
+    // A new client on the same store, pointed at nothing: the documents are there before any connection.
+    const again = client('ws://127.0.0.1:9/sync', store, writer.clientId)
+    for (let d = 0; d < 5; d++) expect(again.lww<{ i: number }>('notes').get(`d${d}`)).toEqual({ i: 195 + d })
+    // Its next write numbers after everything the documents hold.
+    expect(again.lww('notes').put('d0', { i: 200 }).seq).toBe(201)
+  })
+
+  it('offline writes survive a restart on the same store and reach the region', async () => {
+    const s = await server()
+    const store = memoryClientStore()
+    const offline = client('ws://127.0.0.1:9/sync', store)
+    offline.lww('notes').put('o1', { v: 1 })
+    offline.lww('notes').put('o2', { v: 2 })
+    await offline.close()
+    const online = client(s.url, store, offline.clientId)
+    await waitFor(async () => (await fetch(`${s.httpUrl}/v1/notes/o2`)).status === 200, 5_000, 'the offline writes at the region')
+    expect(await (await fetch(`${s.httpUrl}/v1/notes/o1`)).json()).toMatchObject({ doc: { v: 1 } })
+    expect(online.outboxSize).toBe(0)
+  })
+
+  it('a client that joins after the region compacted its log gets the documents by state transfer', async () => {
+    const s = await server()
+    for (let i = 0; i < 100; i++) await fetch(`${s.httpUrl}/v1/notes/n${i % 10}`, { method: 'PUT', body: JSON.stringify({ i }) })
+    await waitFor(async () => ((await (await fetch(`${s.httpUrl}/status`)).json()) as { changes: number }).changes < 20, 5_000, 'the region compacted')
+    const late = client(s.url)
+    const seen: string[] = []
+    late.lww('notes').subscribeAll((id) => seen.push(id))
+    await waitFor(() => late.lww('notes').get('n9') !== null, 5_000, 'the documents at the late client')
+    expect(late.stats.stateTransfersReceived).toBe(1)
+    for (let d = 0; d < 10; d++) expect(late.lww('notes').get(`n${d}`)).toEqual({ i: 90 + d })
+    expect(new Set(seen).size).toBe(10)
+  })
+})
