@@ -184,6 +184,7 @@ class Client implements MeridianClient, ClientContext {
       onAppend: (change) => this.persist(change),
       onApplied: (change, result) => this.applied(change, result),
       onStateMerged: (collection, docId, _docType, changed) => this.stateMerged(collection, docId, changed),
+      sendsStateTransfers: false,
     })
     this.connection = new ClientConnection({
       urls: options.urls,
@@ -450,6 +451,9 @@ class Client implements MeridianClient, ClientContext {
       if (stored !== undefined) documents.push(stored)
     }
     const covered = new Map(this.mesh.vector)
+    // A client sends no state transfers: its own changes count as covered only once every region holds
+    // them; the rest stay in the store as changes (the outbox) and are replayed and sent after a restart.
+    covered.set(this.clientId, Math.min(covered.get(this.clientId) ?? 0, replicated.get(this.clientId) ?? 0))
     const upTo = vvMeet(replicated, covered)
     const dropChanges = store.dropChanges.bind(store)
     const saved = documents.length > 0 ? store.saveDocuments(documents, covered) : undefined

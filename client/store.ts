@@ -64,7 +64,8 @@ export interface ClientStore {
    * of each) and the vector the last call covered, or undefined when none was saved. `saveDocuments`
    * stores (replaces) those documents and records `covered`. `dropChanges` removes the kept changes with
    * `seq <= upTo[origin]`: the client calls it only for changes saved documents cover. Like `append`:
-   * return nothing when done on return, or a promise that resolves once durable; call order holds.
+   * return nothing when done on return, or a promise that resolves once durable; call order holds,
+   * and a crash keeps a prefix of the calls (a saved document never outlives an earlier `append`).
    */
   loadDocuments?(): { readonly documents: Iterable<StoredDocumentState>; readonly covered: VersionVector } | undefined
   saveDocuments?(documents: readonly StoredDocumentState[], covered: VersionVector): void | Promise<void>

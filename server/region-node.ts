@@ -335,6 +335,13 @@ export class RegionNode {
         return
       }
     }
+    if (link.kind === 'client' && (message.type === MessageType.DocumentStates || message.type === MessageType.StateCovered)) {
+      // Document states skip every check a client's changes get ([IN1], collection types) and a
+      // StateCovered claims changes by vector alone: only regions may send them.
+      this.logger.warn(`client ${id}: sent a state transfer; only regions may`)
+      link.transport.close(CloseCode.FORBIDDEN, 'clients may not send document states')
+      return
+    }
     if (message.type === MessageType.VersionVector && !this.allowAnnouncement(id, link, message.vector)) return
     link.flow.observeIncoming(message)
     this.mesh.receive(id, message)

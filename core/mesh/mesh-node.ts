@@ -70,6 +70,12 @@ export interface MeshNodeOptions {
   readonly maxBufferedChanges?: number
   /** Upper bound of document state bytes per DocumentStates frame of a state transfer. Default 256 KiB. */
   readonly maxTransferFrameBytes?: number
+  /**
+   * False for a client: it never sends state transfers (regions accept them only from regions). A
+   * client compacts only what every region holds, so a region behind it gets those changes from
+   * its peers; until then the client leaves those origins out. Default true.
+   */
+  readonly sendsStateTransfers?: boolean
 }
 
 export interface MeshStats {
@@ -573,16 +579,19 @@ export class MeshNode {
   private sendMissing(peer: string, state: PeerState, origins: readonly string[] | null): void {
     if (state.transfer) return
     const wanted = origins ?? [...this.log.vector.keys()].sort()
+    const transfers = this.options.sendsStateTransfers ?? true
     for (const origin of wanted) {
       const from = (state.known.get(origin) ?? 0) + 1
-      if (from <= this.log.base(origin) && from <= this.sendableHead(origin)) {
+      if (transfers && from <= this.log.base(origin) && from <= this.sendableHead(origin)) {
         this.beginTransfer(peer, state)
         return
       }
     }
     const batch: Change[] = []
     for (const origin of wanted) {
-      const from = (state.known.get(origin) ?? 0) + 1
+      // Without state transfers, what the peer lacks below the log's base is left to its other peers
+      // (it holds those changes durably, or compaction would not have dropped them); the rest is sent.
+      const from = Math.max((state.known.get(origin) ?? 0) + 1, this.log.base(origin) + 1)
       const to = this.sendableHead(origin)
       if (from > to) continue
       for (const change of this.log.range({ origin, from, to })) {

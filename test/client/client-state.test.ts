@@ -8,6 +8,8 @@ import { createNodeClient, memoryClientStore, type MeridianClient } from '../../
 import type { MeridianServer } from '../../server/server.js'
 import { waitFor } from '../helpers/cluster.js'
 import { startServer } from '../server/in-process.js'
+import { fakeClients, until } from './fake-client.js'
+import { FakeNetwork } from './fake-server.js'
 
 const cleanups: (() => Promise<unknown>)[] = []
 afterEach(async () => {
@@ -69,5 +71,36 @@ describe('[SG3] a client keeps state, not history', () => {
     expect(late.stats.stateTransfersReceived).toBe(1)
     for (let d = 0; d < 10; d++) expect(late.lww('notes').get(`n${d}`)).toEqual({ i: 90 + d })
     expect(new Set(seen).size).toBe(10)
+  })
+})
+
+const fake = fakeClients(50)
+
+describe('[CV4] a client never drops an own change no region holds', () => {
+  it('documents saved while an own change is in flight: the change stays in the outbox across a restart', async () => {
+    const net = new FakeNetwork()
+    const eu = net.addRegion('eu.test', 'eu-1', { autoDurable: false })
+    const store = memoryClientStore()
+    const first = fake(net, ['ws://eu.test'], { store })
+    await until(() => first.status === 'connected')
+    const notes = first.lww<{ v: number }>('notes')
+    notes.put('a', { v: 1 })
+    await until(() => eu.node.vector.get(first.clientId) === 1)
+    eu.flushDurable()
+    notes.put('a', { v: 2 })
+    await until(() => eu.node.vector.get(first.clientId) === 2)
+    // Every region holds #1; #2 is in the client's document but durable nowhere else.
+    eu.sendReplicated(new Map([[first.clientId, 1]]))
+    await until(() => store.documents.size === 1)
+    expect(store.loadDocuments?.()?.covered.get(first.clientId)).toBe(1)
+    expect(store.changes.map((c) => c.seq)).toEqual([2])
+    await first.close()
+    // Restarted against a region that lost everything: #2 is still in the outbox and is sent as a change
+    // (#1 is not: every region held it, so the client left it to them).
+    const us = net.addRegion('us.test', 'us-1')
+    const again = fake(net, ['ws://us.test'], { store, clientId: first.clientId })
+    expect(again.lww<{ v: number }>('notes').get('a')).toEqual({ v: 2 })
+    await until(() => us.receivedFromClients().includes(`${first.clientId}:2`))
+    expect(us.receivedFromClients()).not.toContain(`${first.clientId}:1`)
   })
 })

@@ -94,6 +94,19 @@ describe('[IN2] a client over /sync', () => {
     client.ws.close()
   })
 
+  it('[IN1][SG3] sends a state transfer (forged document states and a covered vector): closed FORBIDDEN, nothing merged or claimed', async () => {
+    for (const message of [
+      { type: MessageType.DocumentStates, transfer: 1, documents: [{ collection: 'notes', docId: 'forged', docType: 'lww', state: Uint8Array.of(1, 0, 0) }] },
+      { type: MessageType.StateCovered, transfer: 1, documents: 0, vector: new Map([['someone-else', 1_000_000]]), hlc: { wallMs: Date.now(), counter: 0, node: 'x' } },
+    ] as Message[]) {
+      const client = await acceptedClient(server.url, `forger-${message.type}`)
+      client.send(message)
+      expect((await client.closed).code).toBe(CloseCode.FORBIDDEN)
+    }
+    expect((await http(server.httpUrl, 'GET', '/v1/notes/forged')).status).toBe(404)
+    expect(server.node.mesh.vector.get('someone-else')).toBeUndefined()
+  })
+
   it('is closed INVALID_VALUE (4022) even when the explanation would be cut inside a surrogate pair', async () => {
     // The close explains itself in an Error frame; cutting the message at 200 UTF-16 units could
     // leave half an emoji, which the codec refuses to encode: the close then failed and the

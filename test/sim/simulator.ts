@@ -240,6 +240,8 @@ export function runSimulation(options: SimOptions): SimResult {
         replica.stateCovered = true
       },
       ackGossipMembers: members,
+      // As the real client: it never sends state transfers, so it compacts only by the rule.
+      sendsStateTransfers: replica.kind === 'server',
     })
     mesh.restoreDocuments(replica.stored.documents.values(), replica.stored.vector)
     mesh.restore(replica.stored.changes)
@@ -255,12 +257,20 @@ export function runSimulation(options: SimOptions): SimResult {
       if (document) replica.stored.documents.set(key, document)
     }
     replica.stored.vector = new Map(mesh.vector)
+    if (replica.kind === 'client') {
+      // A client sends no state transfers: its own changes count as covered only once a server holds
+      // them durably; the others stay in its log (its outbox) to be sent as changes.
+      let atServer = 0
+      for (const server of serverIds) atServer = Math.max(atServer, mesh.durableOf(server)?.get(replica.id) ?? 0)
+      replica.stored.vector.set(replica.id, Math.min(mesh.vector.get(replica.id) ?? 0, atServer))
+    }
   }
 
   /** Drops what [SG3] allows from the log in memory and on disk. */
   const compact = (replica: Replica, mesh: MeshNode): void => {
     if (faults.compaction === 'off') return
-    const upTo = faults.compaction === 'members' ? mesh.prunePoint(replica.stored.vector) : new Map(replica.stored.vector)
+    const byRule = faults.compaction === 'members' || replica.kind === 'client'
+    const upTo = byRule ? mesh.prunePoint(replica.stored.vector) : new Map(replica.stored.vector)
     if (mesh.compact(upTo) === 0) return
     replica.stored.changes = replica.stored.changes.filter((change) => change.seq > (upTo.get(change.origin) ?? 0))
   }
@@ -311,7 +321,9 @@ export function runSimulation(options: SimOptions): SimResult {
 
   const crash = (victim: Replica): void => {
     const mesh = victim.mesh
-    if (mesh && netRandom.chance(faults.tornSnapshotChance)) {
+    // Only a server's storage tears (its blobs and its log are separate files); a client's store keeps a
+    // prefix of its calls, so a stored document never holds an own change its outbox lost.
+    if (mesh && victim.kind === 'server' && netRandom.chance(faults.tornSnapshotChance)) {
       // Died in the middle of a snapshot round: some documents reached the disk (holding changes the
       // log never got), the round's vector did not.
       const keys = mesh.takeChangedDocuments().filter(() => netRandom.chance(0.5))
