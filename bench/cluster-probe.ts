@@ -62,3 +62,10 @@ export async function connectedClient(node: ClusterNode, options: Partial<Parame
   await waitFor(() => client.status === 'connected', timeoutMs, `client connected to ${node.nodeId}`)
   return client
 }
+
+/** V8 heap in use (bytes) from the node's /metrics (prom-client's default `nodejs_heap_size_used_bytes`). */
+export async function heapUsedBytes(node: ClusterNode): Promise<number> {
+  const text = await (await fetch(`${node.httpUrl}/metrics`)).text()
+  const line = text.split('\n').find((l) => l.startsWith('meridian_nodejs_heap_size_used_bytes '))
+  return line === undefined ? NaN : Number(line.split(' ')[1])
+}

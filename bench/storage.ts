@@ -47,7 +47,7 @@ import { openFileStorage } from '../server/storage/file-adapter.js'
 import { REPO_ROOT, ProcessCluster, sleep, waitFor, type ClusterNode } from '../test/helpers/cluster.js'
 import { LwwFill } from './lww-fill.js'
 import { cpuSeconds } from './proc-cpu.js'
-import { connectedClient, dirBytes, memoryKib, regionStatus as status, whenHolds, type RegionStatus as Status } from './cluster-probe.js'
+import { connectedClient, dirBytes, heapUsedBytes, memoryKib, regionStatus as status, whenHolds, type RegionStatus as Status } from './cluster-probe.js'
 import { ResultTable } from './result-table.js'
 /** VmRSS and VmHWM in bytes. */
 const memory = (pid: number | undefined): { rss: number; hwm: number } => {
@@ -202,6 +202,7 @@ async function overwrites(track: (c: ProcessCluster) => void): Promise<void> {
     log(`overwrites: written in ${fmt(ms)} ms; settling ${SETTLE_MS / 1000} s…`)
     await sleep(SETTLE_MS)
     const mid = nodes.map((n) => memory(n.child?.pid))
+    const heapMid = await Promise.all(nodes.map(heapUsedBytes))
     // A second round of the same overwrites: what memory does once the heap has grown to its working
     // size. A node that keeps history grows as much again; one that keeps state does not.
     log(`overwrites: the same ${fmt(OVERWRITES)} puts again…`)
@@ -210,6 +211,7 @@ async function overwrites(track: (c: ProcessCluster) => void): Promise<void> {
     await second.last.replicated
     await sleep(SETTLE_MS)
     const after = nodes.map((n) => memory(n.child?.pid))
+    const heapAfter = await Promise.all(nodes.map(heapUsedBytes))
     const statuses = await Promise.all(nodes.map(status))
     const disk = nodes.map((n) => dirBytes(join(cluster.dir, 'data', n.nodeId, 'storage')))
     let liveBytes = 0
@@ -234,11 +236,16 @@ async function overwrites(track: (c: ProcessCluster) => void): Promise<void> {
         `${fmt(steadyGrowth)} B per write over the 2nd round; VmHWM ${mibOf(a.hwm)}; /status changes ${fmt(statuses[i]?.changes ?? NaN)}`,
       )
       row(
+        `  region ${n.nodeId}: V8 heap used after 1st → 2nd`,
+        `${mibOf(heapMid[i] as number)} → ${mibOf(heapAfter[i] as number)}`,
+        `${fmt(((heapAfter[i] as number) - (heapMid[i] as number)) / OVERWRITES)} B per write (garbage not yet collected included)`,
+      )
+      row(
         `  region ${n.nodeId}: on disk (storage dir) vs live state`,
         `${mibOf(disk[i] as number)}`,
         `${fmt((disk[i] as number) / liveBytes, 0)}× the live JSON; ${fmt(((disk[i] as number) - (diskBefore[i] as number)) / (2 * OVERWRITES), 1)} B per write`,
       )
-      perRegion.push({ region: n.nodeId, rssBefore: b.rss, rssAfterFirst: m.rss, rssAfter: a.rss, hwmAfter: a.hwm, rssGrowthPerWrite: growth, rssGrowthPerWriteSecondRound: steadyGrowth, diskBytes: disk[i], diskBytesBefore: diskBefore[i], heldChanges: statuses[i]?.changes, cpuSeconds: cpu[i] })
+      perRegion.push({ region: n.nodeId, rssBefore: b.rss, rssAfterFirst: m.rss, rssAfter: a.rss, hwmAfter: a.hwm, rssGrowthPerWrite: growth, rssGrowthPerWriteSecondRound: steadyGrowth, heapUsedAfterFirst: heapMid[i], heapUsedAfter: heapAfter[i], diskBytes: disk[i], diskBytesBefore: diskBefore[i], heldChanges: statuses[i]?.changes, cpuSeconds: cpu[i] })
     })
     json['overwrites'] = { writes: OVERWRITES, docs: OVERWRITE_DOCS, window: WINDOW, durableMs: ms, replicatedMs, liveStateJsonBytes: liveBytes, settleMs: SETTLE_MS, regions: perRegion }
   } finally {
@@ -295,6 +302,8 @@ async function restart(track: (c: ProcessCluster) => void): Promise<void> {
     }, SCENARIO_TIMEOUT_MS, 'r compacted its log, in memory and on disk')
     // The storage log is cut after the log in memory: wait until the disk follows.
     await waitFor(() => dirBytes(storageDir) < disk / 2, SCENARIO_TIMEOUT_MS, "r's storage log cut on disk")
+    // Segments are deleted one by one: let the cut finish before the kill.
+    for (let previous = -1; dirBytes(storageDir) !== previous; await sleep(500)) previous = dirBytes(storageDir)
     const compactedDisk = dirBytes(storageDir)
     // SIGKILL: the restart replays what the last round did not cover, as after a crash.
     await cluster.kill('r')

@@ -160,6 +160,11 @@ class Client implements MeridianClient, ClientContext {
   /** Asynchronous settlements in flight; a later synchronous one must queue behind them. */
   private settling = 0
   private storeFailure: unknown = null
+  /** The pending save of documents (see scheduleStoreDocuments), and what every region held then. */
+  private storeTimer: unknown = null
+  private replicatedForStore: VersionVector | null = null
+  private storeSaves: Promise<void> = Promise.resolve()
+  private readonly timers: Timers
   private closed = false
 
   constructor(options: ClientOptions) {
@@ -173,6 +178,7 @@ class Client implements MeridianClient, ClientContext {
     }
     this.maxConflicts = options.maxConflictsPerDocument ?? DEFAULT_MAX_CONFLICTS_PER_DOCUMENT
     this.store = options.store ?? memoryClientStore()
+    this.timers = options.timers ?? GLOBAL_TIMERS
     this.tracker = new WriteHandleTracker(this.clientId)
     const now = options.now ?? Date.now
     this.mesh = new MeshNode({
@@ -208,7 +214,7 @@ class Client implements MeridianClient, ClientContext {
         // [SG3] for a client: what every region holds durably lives on in the documents; the log keeps
         // only what some region may still need from this client.
         this.mesh.compact(vector)
-        this.storeDocuments(vector)
+        this.scheduleStoreDocuments(vector)
       },
       onSessionStart: () => {
         this.strictChannel.sessionStarted()
@@ -223,7 +229,7 @@ class Client implements MeridianClient, ClientContext {
     this.strictChannel = new StrictChannel({
       transport: { send: (message) => this.connection.sendToServer(message) },
       store: this.store,
-      timers: options.timers ?? GLOBAL_TIMERS,
+      timers: this.timers,
       now,
       maxInFlight: options.strictMaxInFlight,
       // A random part per client instance: the same clientId with a store that no longer holds any
@@ -323,6 +329,13 @@ class Client implements MeridianClient, ClientContext {
     for (const hook of this.closeHooks.splice(0)) hook()
     this.documentListeners.clear()
     this.collectionListeners.clear()
+    // A last save, so that the next session on this store reads documents rather than changes.
+    if (this.storeTimer !== null) {
+      this.timers.clearTimeout(this.storeTimer)
+      this.storeTimer = null
+      if (this.replicatedForStore !== null) this.storeDocuments(this.replicatedForStore)
+    }
+    await this.storeSaves
     await this.store.close()
   }
 
@@ -438,6 +451,20 @@ class Client implements MeridianClient, ClientContext {
   }
 
   /**
+   * Saves documents at most once per STORE_DOCUMENTS_INTERVAL_MS: `Replicated` arrives after every group
+   * commit of the region, and encoding the changed documents that often would cost more than the
+   * writes themselves.
+   */
+  private scheduleStoreDocuments(replicated: VersionVector): void {
+    this.replicatedForStore = replicated
+    if (this.storeTimer !== null || this.store.saveDocuments === undefined) return
+    this.storeTimer = this.timers.setTimeout(() => {
+      this.storeTimer = null
+      if (!this.closed && this.replicatedForStore !== null) this.storeDocuments(this.replicatedForStore)
+    }, STORE_DOCUMENTS_INTERVAL_MS)
+  }
+
+  /**
    * State, not history, in the client's store: documents changed since the last call are saved as
    * state, then the kept changes every region holds durably (and the saved documents cover) are
    * dropped. In call order with the store's other writes; a failure is reported like theirs.
@@ -457,7 +484,7 @@ class Client implements MeridianClient, ClientContext {
     const upTo = vvMeet(replicated, covered)
     const dropChanges = store.dropChanges.bind(store)
     const saved = documents.length > 0 ? store.saveDocuments(documents, covered) : undefined
-    Promise.resolve(saved)
+    this.storeSaves = Promise.resolve(saved)
       .then(() => dropChanges(upTo))
       .catch((error: unknown) => {
         this.storeFailure ??= error
@@ -504,6 +531,9 @@ class Client implements MeridianClient, ClientContext {
     if (log.length > this.maxConflicts) log.splice(0, log.length - this.maxConflicts)
   }
 }
+
+/** How often at most a client saves its changed documents to its store (docs/client.md, state, not history). */
+export const STORE_DOCUMENTS_INTERVAL_MS = 1000
 
 /**
  * The clientId as the start of this client's request keys (`stem:random:writeId`), cut so that a key

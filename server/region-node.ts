@@ -1,5 +1,4 @@
 import { HlcClock } from '../core/clock/hlc.js'
-import { encodeVersionVector, vvEquals, vvMeet } from '../core/clock/version-vector.js'
 import { CloseCode, MessageType, decodeChange, encodeChange, encodeMessage, peekChangeId, type Message } from '../core/codec/index.js'
 import { LwwReplica, createReplica, lwwDeletePayload, lwwPatchPayload, lwwPutPayload } from '../core/crdt/index.js'
 import { MeshNode, ResyncBudget } from '../core/mesh/index.js'
@@ -15,6 +14,7 @@ import type { Logger } from './logger.js'
 import { patchedFields, patchFields } from './merge-patch.js'
 import type { ConnectionKind, ServerMetrics } from './metrics.js'
 import { invalidClientValue, refusedChange } from './region/client-checks.js'
+import { AckWaiters } from './region/ack-waiters.js'
 import { CrdtSnapshots } from './region/crdt-snapshots.js'
 import { LagAccounting } from './region/lag.js'
 import {
@@ -62,12 +62,6 @@ interface Link {
   readonly resync: ResyncBudget
 }
 
-interface AllWaiter {
-  readonly seq: number
-  readonly resolve: (ack: AckLevel) => void
-  readonly timer: NodeJS.Timeout
-}
-
 /**
  * One region's crdt replica with its durability: the HLC, the mesh, the storage log and group commit,
  * recovery, conflict records, the REST write path with `w=local|all` acknowledgements, and the
@@ -100,10 +94,7 @@ export class RegionNode {
   private readonly links = new Map<string, Link>()
   private readonly peerCounters = new Map<string, LinkCounters>()
   /** Local-ack waiters in commit (= seq) order. */
-  private localWaiters: { seq: number; resolve: (durable: boolean) => void }[] = []
-  private readonly allWaiters = new Set<AllWaiter>()
-  private replicated: ReadonlyMap<string, number> = new Map()
-  private replicatedCheckScheduled = false
+  private readonly acks: AckWaiters
   private clientCount = 0
   private lastEncoded: { message: Message; bytes: Uint8Array } | null = null
   private recoveredFlag = false
@@ -147,6 +138,13 @@ export class RegionNode {
       deferPropagation: true,
     })
     this.lag = new LagAccounting(this.mesh, this.wallClock)
+    this.acks = new AckWaiters({
+      mesh: this.mesh,
+      nodeId: config.nodeId,
+      members: this.members,
+      ackTimeoutMs: config.ackTimeoutMs,
+      onReplicated: (vector) => this.onReplicated(vector),
+    })
     this.commit = new GroupCommit({
       storage: this.storage,
       log: CRDT_LOG,
@@ -195,7 +193,7 @@ export class RegionNode {
 
   /** What is durable in every member region: the pointwise minimum of their durable vectors. */
   get replicatedVector(): VersionVector {
-    return this.replicated
+    return this.acks.replicatedVector
   }
 
   /** The token for the current state (base64url version vector). */
@@ -242,7 +240,7 @@ export class RegionNode {
     this.recoveredFlag = true
     this.antiEntropyTimer = setInterval(() => this.mesh.antiEntropy(), ANTI_ENTROPY_INTERVAL_MS)
     this.antiEntropyTimer.unref()
-    this.scheduleReplicatedCheck()
+    this.acks.scheduleCheck()
     return { changes: count, documents }
   }
 
@@ -293,8 +291,8 @@ export class RegionNode {
           transport.send(encodeMessage({ type: MessageType.Ack, node: member, durable: new Map(known) }))
         }
       }
-    } else if (this.replicated.size > 0) {
-      transport.send(encodeMessage({ type: MessageType.Replicated, vector: this.replicated }))
+    } else if (this.acks.replicatedVector.size > 0) {
+      transport.send(encodeMessage({ type: MessageType.Replicated, vector: this.acks.replicatedVector }))
     }
   }
 
@@ -346,7 +344,7 @@ export class RegionNode {
     link.flow.observeIncoming(message)
     this.mesh.receive(id, message)
     if (message.type === MessageType.ChangeBatch) link.resync.observeChanges(message.changes, this.mesh.vector)
-    if (message.type === MessageType.Ack) this.scheduleReplicatedCheck()
+    if (message.type === MessageType.Ack) this.acks.scheduleCheck()
     this.schedulePropagate()
   }
 
@@ -413,72 +411,19 @@ export class RegionNode {
   private onDurable(covered: VersionVector): void {
     this.mesh.markDurable(covered)
     this.schedulePropagate()
-    const own = this.mesh.durableVector.get(this.config.nodeId) ?? 0
-    let done = 0
-    while (done < this.localWaiters.length && (this.localWaiters[done]?.seq ?? Infinity) <= own) done += 1
-    if (done > 0) for (const waiter of this.localWaiters.splice(0, done)) waiter.resolve(true)
-    this.scheduleReplicatedCheck()
+    this.acks.durableChanged()
   }
 
   private onStorageFailure(err: unknown): void {
     this.metrics.storageFailures.inc()
     this.logger.error('storage failed; writes are no longer persisted', err)
-    for (const waiter of this.localWaiters.splice(0)) waiter.resolve(false)
+    this.acks.storageFailed()
   }
 
-  private waitLocal(seq: number): Promise<boolean> {
-    if ((this.mesh.durableVector.get(this.config.nodeId) ?? 0) >= seq) return Promise.resolve(true)
-    if (this.commit.failed !== null) return Promise.resolve(false)
-    return new Promise((resolve) => this.localWaiters.push({ seq, resolve }))
-  }
-
-  private waitAll(seq: number): Promise<AckLevel> {
-    if ((this.replicated.get(this.config.nodeId) ?? 0) >= seq) return Promise.resolve('all')
-    return new Promise((resolve) => {
-      const waiter: AllWaiter = {
-        seq,
-        resolve,
-        timer: setTimeout(() => {
-          this.allWaiters.delete(waiter)
-          resolve('indeterminate')
-        }, this.config.ackTimeoutMs),
-      }
-      this.allWaiters.add(waiter)
-    })
-  }
-
-  /** Coalesces the recomputation of the replicated vector to once per turn of the event loop. */
-  private scheduleReplicatedCheck(): void {
-    if (this.replicatedCheckScheduled) return
-    this.replicatedCheckScheduled = true
-    setImmediate(() => {
-      this.replicatedCheckScheduled = false
-      this.checkReplicated()
-    })
-  }
-
-  private checkReplicated(): void {
-    let meet: Map<string, number> | null = null
-    for (const member of this.members) {
-      const durable = this.mesh.durableOf(member)
-      if (durable === undefined) {
-        meet = new Map()
-        break
-      }
-      meet = meet === null ? new Map(durable) : vvMeet(meet, durable)
-    }
-    if (meet === null || vvEquals(meet, this.replicated)) return
-    this.replicated = meet
-    const frame = encodeMessage({ type: MessageType.Replicated, vector: meet })
+  /** Every member holds more durably: tell the clients (their `replicated` handles resolve on it). */
+  private onReplicated(vector: VersionVector): void {
+    const frame = encodeMessage({ type: MessageType.Replicated, vector })
     for (const link of this.links.values()) if (link.kind === 'client') link.transport.send(frame)
-    const own = meet.get(this.config.nodeId) ?? 0
-    for (const waiter of this.allWaiters) {
-      if (waiter.seq <= own) {
-        clearTimeout(waiter.timer)
-        this.allWaiters.delete(waiter)
-        waiter.resolve('all')
-      }
-    }
   }
 
   // ---- REST --------------------------------------------------------------------------------------
@@ -552,8 +497,8 @@ export class RegionNode {
     // make a one-field patch cost the document. A put writes every field anyway; a delete's view is null.
     const after = op === 'patch' ? { fields: patchedFields(body ?? {}, (field) => replica.get(field)) } : { doc: replica.view() }
     const token = this.token()
-    let ack: AckLevel = (await this.waitLocal(change.seq)) ? 'local' : 'indeterminate'
-    if (ack === 'local' && w === 'all') ack = await this.waitAll(change.seq)
+    let ack: AckLevel = (await this.acks.waitLocal(change.seq)) ? 'local' : 'indeterminate'
+    if (ack === 'local' && w === 'all') ack = await this.acks.waitAll(change.seq)
     this.metrics.restWrites.inc({ op, ack })
     return { collection, id, ...after, token, ack }
   }
@@ -589,12 +534,7 @@ export class RegionNode {
     this.clientCount = 0
     await this.commit.idle()
     if (this.commit.failed === null) await this.snapshots.close()
-    for (const waiter of this.allWaiters) {
-      clearTimeout(waiter.timer)
-      waiter.resolve('indeterminate')
-    }
-    this.allWaiters.clear()
-    for (const waiter of this.localWaiters.splice(0)) waiter.resolve(false)
+    this.acks.close()
     try {
       await this.storage.close()
     } catch (err) {

@@ -91,7 +91,7 @@ describe('[CV4] a client never drops an own change no region holds', () => {
     await until(() => eu.node.vector.get(first.clientId) === 2)
     // Every region holds #1; #2 is in the client's document but durable nowhere else.
     eu.sendReplicated(new Map([[first.clientId, 1]]))
-    await until(() => store.documents.size === 1)
+    await until(() => store.documents.size === 1, 3_000)
     expect(store.loadDocuments?.()?.covered.get(first.clientId)).toBe(1)
     expect(store.changes.map((c) => c.seq)).toEqual([2])
     await first.close()
