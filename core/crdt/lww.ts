@@ -168,9 +168,12 @@ export class LwwReplica implements DocumentReplica {
     const existed = this.exists()
     const clearedBefore = this.cleared
     const replaced = new Map<string, Register | undefined>()
+    const clearedAfter = incoming.cleared !== null && (this.cleared === null || compareStamp(incoming.cleared, this.cleared) > 0) ? incoming.cleared : this.cleared
     for (const { stamp, write } of incoming.registers) {
       const current = this.fields.get(write.field)
       if (current !== undefined && compareStamp(stamp, current.stamp) <= 0) continue
+      // Hidden by the document delete after the merge: not kept (see dropHidden).
+      if (clearedAfter !== null && compareStamp(stamp, clearedAfter) < 0) continue
       replaced.set(write.field, current)
       this.fields.set(
         write.field,
@@ -198,7 +201,19 @@ export class LwwReplica implements DocumentReplica {
     }
     const changed = existed !== this.exists() || (this.exists() && fieldsChanged)
     if (changed) this.cachedView = undefined
+    if (this.cleared !== clearedBefore) this.dropHidden()
     return { changed }
+  }
+
+  /**
+   * Drops every register a document delete hides (older than `cleared`). Always safe, unlike other
+   * tombstones: whatever arrives later, a field with no register and a field with a hidden one look
+   * the same (`effective` answers the delete for both, and any write older than the delete stays
+   * hidden), so replicas that dropped them and replicas that did not show the same view. A document
+   * deleted and written again therefore holds only the fields written since.
+   */
+  private dropHidden(): void {
+    for (const [field, register] of this.fields) if (this.isHidden(register)) this.fields.delete(field)
   }
 
   /**
@@ -322,6 +337,8 @@ export class LwwReplica implements DocumentReplica {
     const effective = this.effective(write.field)
     if (effective !== null) this.observe(write.field, incoming, effective, conflicts)
     if (current !== undefined && compareStamp(stamp, current.stamp) < 0) return false
+    // Older than the document delete: hidden at once, so not kept at all (see dropHidden).
+    if (this.isHidden(incoming)) return false
     const wasLive = this.isLive(current)
     this.fields.set(write.field, incoming)
     const isLive = this.isLive(incoming)
@@ -355,6 +372,7 @@ export class LwwReplica implements DocumentReplica {
       }
     }
     this.cleared = stamp
+    this.dropHidden()
     return changed
   }
 
