@@ -1,9 +1,7 @@
 import { HlcClock } from '../core/clock/hlc.js'
 import { CloseCode, MessageType, decodeChange, encodeChange, encodeMessage, peekChangeId, type Message } from '../core/codec/index.js'
-import { LwwReplica, createReplica, lwwDeletePayload, lwwPatchPayload, lwwPutPayload } from '../core/crdt/index.js'
+import { LwwReplica, createReplica } from '../core/crdt/index.js'
 import { MeshNode, ResyncBudget } from '../core/mesh/index.js'
-import { checkDocumentSize, childPath, InvalidValueError, storableKeySize, storableSize } from '../core/values/storable-value.js'
-import { assertLwwValue, decodeLwwPayload, type LwwPayload } from '../core/crdt/lww-payload.js'
 import type { StorageAdapter } from '../core/storage/index.js'
 import type { Change, VersionVector } from '../core/types.js'
 import type { CollectionConfig, ServerConfig } from './config.js'
@@ -11,11 +9,12 @@ import { ConflictStore } from './conflict-store.js'
 import { GroupCommit } from './group-commit.js'
 import { LinkFlow } from './link-flow.js'
 import type { Logger } from './logger.js'
-import { patchedFields, patchFields } from './merge-patch.js'
+import { patchedFields } from './merge-patch.js'
 import type { ConnectionKind, ServerMetrics } from './metrics.js'
 import { invalidClientValue, refusedChange } from './region/client-checks.js'
 import { AckWaiters } from './region/ack-waiters.js'
 import { CrdtSnapshots } from './region/crdt-snapshots.js'
+import { lwwRestPayload } from './region/lww-rest-payload.js'
 import { LagAccounting } from './region/lag.js'
 import {
   vectorToken,
@@ -476,22 +475,7 @@ export class RegionNode {
     if (!(replica instanceof LwwReplica)) {
       throw new WriteError('UNSUPPORTED_FOR_TYPE', `document ${JSON.stringify(id)} exists with type ${replica.docType}`)
     }
-    // A put's fields are checked by lwwPutPayload below (400 INVALID_VALUE with the path and limit). A
-    // patch body is checked first: the merge patch recurses through it before lwwPatchPayload sees
-    // the merged fields, and the depth bound must come before that recursion.
-    if (op === 'patch' && body !== null) checkDocumentSize(storableSize(body, '$', this.config.values), '$', this.config.values, 'the patch')
-    let payload: Uint8Array
-    try {
-      payload =
-        op === 'put'
-          ? lwwPutPayload(replica, body ?? {}, this.config.values)
-          : op === 'patch'
-            ? lwwPatchPayload(replica, patchFields((field) => replica.get(field), body ?? {}), this.config.values)
-            : lwwDeletePayload(replica)
-    } catch (err) {
-      if (err instanceof InvalidValueError) throw err
-      throw new WriteError('BAD_REQUEST', err instanceof Error ? err.message : String(err))
-    }
+    const payload = lwwRestPayload(op, replica, body, this.config.values)
     const change = this.mesh.commit(collection, id, 'lww', payload)
     // [PF3] A patch answers the fields it named, read one by one: the whole view (and its JSON) would
     // make a one-field patch cost the document. A put writes every field anyway; a delete's view is null.
