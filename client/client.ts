@@ -1,5 +1,4 @@
 import { HlcClock } from '../core/clock/hlc.js'
-import { vvMeet } from '../core/clock/version-vector.js'
 import type { StoredDocumentState } from '../core/codec/document-state.js'
 import { MessageType } from '../core/codec/messages.js'
 import type { ApplyResult, ConflictRecord, DocumentReplica } from '../core/crdt/document-type.js'
@@ -211,9 +210,12 @@ class Client implements MeridianClient, ClientContext {
       },
       onReplicated: (vector) => {
         this.tracker.replicatedAt(vector.get(this.clientId) ?? 0)
-        // [SG3] for a client: what every region holds durably lives on in the documents; the log keeps
-        // only what some region may still need from this client.
-        this.mesh.compact(vector)
+        // [SG3] for a client: other writers' changes live on in the documents (a client sends no one
+        // else's changes anywhere that matters: regions get them from each other); of its own, the log
+        // keeps what not every region holds yet.
+        const upTo = new Map(this.mesh.vector)
+        upTo.set(this.clientId, vector.get(this.clientId) ?? 0)
+        this.mesh.compact(upTo)
         this.scheduleStoreDocuments(vector)
       },
       onSessionStart: () => {
@@ -481,7 +483,7 @@ class Client implements MeridianClient, ClientContext {
     // A client sends no state transfers: its own changes count as covered only once every region holds
     // them; the rest stay in the store as changes (the outbox) and are replayed and sent after a restart.
     covered.set(this.clientId, Math.min(covered.get(this.clientId) ?? 0, replicated.get(this.clientId) ?? 0))
-    const upTo = vvMeet(replicated, covered)
+    const upTo = covered
     const dropChanges = store.dropChanges.bind(store)
     const saved = documents.length > 0 ? store.saveDocuments(documents, covered) : undefined
     this.storeSaves = Promise.resolve(saved)

@@ -524,8 +524,10 @@ export class MeshNode {
     const key = documentKey(change.collection, change.docId)
     const marks = this.marksOf(key)
     if (change.origin === this.id) {
-      marks.ownSeq = change.seq
-      marks.ownHlc = change.hlc
+      // Max, not assignment: replaying older logged own changes into a restored document must not
+      // lower what the stored document already held (the simulator found a reused seq that way).
+      if (change.seq > marks.ownSeq) marks.ownSeq = change.seq
+      marks.ownHlc = maxHlc(marks.ownHlc, change.hlc)
     } else {
       marks.remoteHlc = maxHlc(marks.remoteHlc, change.hlc)
     }

@@ -1,3 +1,4 @@
+import { encodeLwwPayload } from '../../core/crdt/lww-payload.js'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import { MessageType, type Message } from '../../core/codec/index.js'
 import { silentLogger } from '../../server/logger.js'
@@ -51,18 +52,28 @@ describe.each(['mesh', 'chain'] as const)('three in-process regions, %s', (topol
 })
 
 describe('three in-process regions', () => {
-  it('sends Replicated to clients once a write is durable in every region', async () => {
+  it('tells a client when its own write is durable in every region (Replicated), naming only the client', async () => {
     const c = await cluster('chain')
     const client = await acceptedClient(c.server('c').url, 'client-1')
     // Streaming starts once the client has said what it holds.
     client.send({ type: MessageType.VersionVector, vector: new Map() })
     await http(c.server('a').httpUrl, 'PUT', '/v1/notes/r?w=all', { v: 1 })
-    const replicated = (await client.next(
-      (m: Message) => m.type === MessageType.Replicated && (m.vector.get('a') ?? 0) >= 1,
-    )) as Extract<Message, { type: typeof MessageType.Replicated }>
-    expect(replicated.vector.get('a')).toBeGreaterThanOrEqual(1)
-    // The client also receives the change itself.
+    // The client receives the region's change itself …
     await client.next((m: Message) => m.type === MessageType.ChangeBatch && m.changes.some((ch) => ch.origin === 'a'))
+    // … and for its own write, an Ack and a Replicated that carry its own entry and nothing else: their
+    // size does not grow with the number of writers.
+    const payload = encodeLwwPayload({ kind: 'write', writes: [{ field: 'v', deleted: false, value: 2, base: null }] })
+    client.send({
+      type: MessageType.ChangeBatch,
+      changes: [{ origin: 'client-1', seq: 1, hlc: { wallMs: Date.now(), counter: 0, node: 'client-1' }, collection: 'notes', docId: 'mine', docType: 'lww', payload }],
+    })
+    const ack = (await client.next((m: Message) => m.type === MessageType.Ack && (m.durable.get('client-1') ?? 0) >= 1)) as Extract<Message, { type: typeof MessageType.Ack }>
+    expect([...ack.durable.keys()]).toEqual(['client-1'])
+    const replicated = (await client.next(
+      (m: Message) => m.type === MessageType.Replicated && (m.vector.get('client-1') ?? 0) >= 1,
+      5_000,
+    )) as Extract<Message, { type: typeof MessageType.Replicated }>
+    expect([...replicated.vector.keys()]).toEqual(['client-1'])
     client.ws.close()
   })
 

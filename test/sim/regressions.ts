@@ -16,4 +16,8 @@ export const REGRESSION_SEEDS: readonly { docType: DocType; topology: Topology; 
   { docType: 'yjs', topology: 'mesh', seed: 748643952, found: 'Yjs never retried pending structs: [CV1] replay diverged' },
   // Seed 0 left lib0's generator stuck at zero: every Yjs replica drew client id 0 (fixed in SimRandom).
   { docType: 'yjs', topology: 'mesh', seed: 0, found: 'degenerate generator for seed 0: Yjs client id collisions' },
+  // A torn snapshot round stored a document holding an unsynced own change (#8); after a restart the log's
+  // older own changes were replayed into it and lowered its own-seq mark, the next torn round stored that,
+  // and the following restart numbered a new write #8 again (fixed: marks only grow).
+  { docType: 'automerge', topology: 'mesh', seed: 1238372780, found: 'own-seq mark lowered by log replay: seq reused after torn rounds' },
 ]
