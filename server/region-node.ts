@@ -95,8 +95,10 @@ export class RegionNode {
   private propagateScheduled = false
   private readonly links = new Map<string, Link>()
   private readonly peerCounters = new Map<string, LinkCounters>()
-  /** Local-ack waiters in commit (= seq) order. */
+  /** What REST writes wait for: durable here, or in every member region. */
   private readonly acks: AckWaiters
+  /** The storage error that stopped persistence (the group commit's or a snapshot round's), or null. */
+  private storageError: unknown = null
   private clientCount = 0
   private lastEncoded: { message: Message; bytes: Uint8Array } | null = null
   private recoveredFlag = false
@@ -181,7 +183,7 @@ export class RegionNode {
 
   /** The storage error that stopped persistence, or null. */
   get storageFailure(): unknown {
-    return this.commit.failed
+    return this.storageError
   }
 
   /** Records in the storage log: the tail compaction has not cut yet, not the history. */
@@ -445,6 +447,8 @@ export class RegionNode {
   }
 
   private onStorageFailure(err: unknown): void {
+    if (this.storageError !== null) return
+    this.storageError = err ?? new Error('storage failed')
     this.metrics.storageFailures.inc()
     this.logger.error('storage failed; writes are no longer persisted', err)
     this.acks.storageFailed()
@@ -496,7 +500,7 @@ export class RegionNode {
    */
   async write(op: CrdtRestOp, collection: string, id: string, body: Readonly<Record<string, unknown>> | null, w: CrdtRestConcern): Promise<WriteResult> {
     this.assertServing()
-    if (this.commit.failed !== null) throw new WriteError('UNAVAILABLE', 'storage failed; the node no longer accepts writes')
+    if (this.storageError !== null) throw new WriteError('UNAVAILABLE', 'storage failed; the node no longer accepts writes')
     const spec = this.collection(collection)
     if (spec.mode !== 'crdt' || spec.type !== 'lww') {
       throw new WriteError('UNSUPPORTED_FOR_TYPE', `REST writes need an lww collection; ${JSON.stringify(collection)} is ${spec.mode === 'crdt' ? spec.type : spec.mode}`)
@@ -547,7 +551,7 @@ export class RegionNode {
     this.links.clear()
     this.clientCount = 0
     await this.commit.idle()
-    if (this.commit.failed === null) await this.snapshots.close()
+    if (this.storageError === null) await this.snapshots.close()
     this.acks.close()
     try {
       await this.storage.close()
