@@ -159,9 +159,10 @@ class Client implements MeridianClient, ClientContext {
   /** Asynchronous settlements in flight; a later synchronous one must queue behind them. */
   private settling = 0
   private storeFailure: unknown = null
-  /** The pending save of documents (see scheduleStoreDocuments), and what every region held then. */
+  /** The pending save of documents (see scheduleStoreDocuments). */
   private storeTimer: unknown = null
-  private replicatedForStore: VersionVector | null = null
+  /** How far every region holds this client's own changes (its entry of `Replicated`). */
+  private ownReplicated = 0
   private storeSaves: Promise<void> = Promise.resolve()
   private readonly timers: Timers
   private closed = false
@@ -190,6 +191,8 @@ class Client implements MeridianClient, ClientContext {
       onApplied: (change, result) => this.applied(change, result),
       onStateMerged: (collection, docId, _docType, changed) => this.stateMerged(collection, docId, changed),
       sendsStateTransfers: false,
+      // Documents that arrived whole exist nowhere in the store yet: save them soon.
+      onStateCovered: () => this.scheduleStoreDocuments(),
     })
     this.connection = new ClientConnection({
       urls: options.urls,
@@ -205,18 +208,17 @@ class Client implements MeridianClient, ClientContext {
       timers: options.timers,
       onMessage: (_serverId, message) => {
         if (message.type === MessageType.Ack) this.tracker.durableAt(message.durable.get(this.clientId) ?? 0)
-        else if (message.type === MessageType.ChangeBatch) this.settle()
+        else if (message.type === MessageType.ChangeBatch) {
+          this.settle()
+          this.scheduleStoreDocuments()
+        }
         else if (!this.strictWatches.receive(message)) this.strictChannel.receive(message)
       },
       onReplicated: (vector) => {
-        this.tracker.replicatedAt(vector.get(this.clientId) ?? 0)
-        // [SG3] for a client: other writers' changes live on in the documents (a client sends no one
-        // else's changes anywhere that matters: regions get them from each other); of its own, the log
-        // keeps what not every region holds yet.
-        const upTo = new Map(this.mesh.vector)
-        upTo.set(this.clientId, vector.get(this.clientId) ?? 0)
-        this.mesh.compact(upTo)
-        this.scheduleStoreDocuments(vector)
+        const own = vector.get(this.clientId) ?? 0
+        this.tracker.replicatedAt(own)
+        if (own > this.ownReplicated) this.ownReplicated = own
+        this.scheduleStoreDocuments()
       },
       onSessionStart: () => {
         this.strictChannel.sessionStarted()
@@ -335,7 +337,7 @@ class Client implements MeridianClient, ClientContext {
     if (this.storeTimer !== null) {
       this.timers.clearTimeout(this.storeTimer)
       this.storeTimer = null
-      if (this.replicatedForStore !== null) this.storeDocuments(this.replicatedForStore)
+      this.storeDocuments()
     }
     await this.storeSaves
     await this.store.close()
@@ -453,25 +455,29 @@ class Client implements MeridianClient, ClientContext {
   }
 
   /**
-   * Saves documents at most once per STORE_DOCUMENTS_INTERVAL_MS: `Replicated` arrives after every group
-   * commit of the region, and encoding the changed documents that often would cost more than the
+   * Compacts and saves documents at most once per STORE_DOCUMENTS_INTERVAL_MS, after changes arrived,
+   * a state transfer, or news of what every region holds: doing it per frame would cost more than the
    * writes themselves.
    */
-  private scheduleStoreDocuments(replicated: VersionVector): void {
-    this.replicatedForStore = replicated
-    if (this.storeTimer !== null || this.store.saveDocuments === undefined) return
+  private scheduleStoreDocuments(): void {
+    if (this.storeTimer !== null) return
     this.storeTimer = this.timers.setTimeout(() => {
       this.storeTimer = null
-      if (!this.closed && this.replicatedForStore !== null) this.storeDocuments(this.replicatedForStore)
+      if (!this.closed) this.storeDocuments()
     }, STORE_DOCUMENTS_INTERVAL_MS)
   }
 
   /**
-   * State, not history, in the client's store: documents changed since the last call are saved as
-   * state, then the kept changes every region holds durably (and the saved documents cover) are
-   * dropped. In call order with the store's other writes; a failure is reported like theirs.
+   * [SG3] for a client, state, not history: other writers' changes live on in the documents (a client
+   * sends no one else's changes anywhere that matters: regions get them from each other); of its own,
+   * the log keeps what not every region holds yet. With a store that keeps documents, the documents
+   * changed since the last call are saved, then the kept changes they cover are dropped, in call order
+   * with the store's other writes; a failure is reported like theirs.
    */
-  private storeDocuments(replicated: VersionVector): void {
+  private storeDocuments(): void {
+    const upToInLog = new Map(this.mesh.vector)
+    upToInLog.set(this.clientId, this.ownReplicated)
+    this.mesh.compact(upToInLog)
     const store = this.store
     if (store.saveDocuments === undefined || store.dropChanges === undefined || this.storeFailure !== null) return
     const documents: StoredDocumentState[] = []
@@ -482,10 +488,11 @@ class Client implements MeridianClient, ClientContext {
     const covered = new Map(this.mesh.vector)
     // A client sends no state transfers: its own changes count as covered only once every region holds
     // them; the rest stay in the store as changes (the outbox) and are replayed and sent after a restart.
-    covered.set(this.clientId, Math.min(covered.get(this.clientId) ?? 0, replicated.get(this.clientId) ?? 0))
+    covered.set(this.clientId, Math.min(covered.get(this.clientId) ?? 0, this.ownReplicated))
     const upTo = covered
     const dropChanges = store.dropChanges.bind(store)
-    const saved = documents.length > 0 ? store.saveDocuments(documents, covered) : undefined
+    // Saved even with no document changed: `covered` must be recorded before changes it covers go.
+    const saved = store.saveDocuments(documents, covered)
     this.storeSaves = Promise.resolve(saved)
       .then(() => dropChanges(upTo))
       .catch((error: unknown) => {

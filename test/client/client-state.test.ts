@@ -64,13 +64,19 @@ describe('[SG3] a client keeps state, not history', () => {
     const s = await server()
     for (let i = 0; i < 100; i++) await fetch(`${s.httpUrl}/v1/notes/n${i % 10}`, { method: 'PUT', body: JSON.stringify({ i }) })
     await waitFor(async () => ((await (await fetch(`${s.httpUrl}/status`)).json()) as { changes: number }).changes < 20, 5_000, 'the region compacted')
-    const late = client(s.url)
+    const store = memoryClientStore()
+    const late = client(s.url, store)
     const seen: string[] = []
     late.lww('notes').subscribeAll((id) => seen.push(id))
     await waitFor(() => late.lww('notes').get('n9') !== null, 5_000, 'the documents at the late client')
     expect(late.stats.stateTransfersReceived).toBe(1)
     for (let d = 0; d < 10; d++) expect(late.lww('notes').get(`n${d}`)).toEqual({ i: 90 + d })
     expect(new Set(seen).size).toBe(10)
+    // What arrived whole is kept whole: a restart on the same store has it before any connection.
+    await waitFor(() => store.documents.size === 10, 5_000, 'the transferred documents saved')
+    await late.close()
+    const again = client('ws://127.0.0.1:9/sync', store, late.clientId)
+    for (let d = 0; d < 10; d++) expect(again.lww('notes').get(`n${d}`)).toEqual({ i: 90 + d })
   })
 })
 
