@@ -154,11 +154,10 @@ export class RegionNode {
       log: CRDT_LOG,
       maxDelayMs: config.groupCommitMaxDelayMs,
       cut: () => new Map(this.mesh.vector),
-      onSync: ({ flushMs, records, lastIndex }) => {
+      onSync: ({ flushMs, records }) => {
         this.metrics.fsyncs.inc()
         this.metrics.fsyncSeconds.observe(flushMs / 1000)
         this.metrics.groupCommitBatch.observe(records)
-        void lastIndex
       },
       onDurable: (covered) => this.onDurable(covered),
       onError: (err) => this.onStorageFailure(err),

@@ -166,8 +166,9 @@ function renderCards(all) {
         h('div', { class: 'err' }, `unreachable: ${n.error ?? 'no answer yet'}`))
     }
     const rows = [
-      ['role', s.role], ['pid', s.pid], ['uptime', fmtUptime(s.uptimeMs ?? 0)], ['changes', s.changes], ['clients', s.clients],
+      ['role', s.role], ['pid', s.pid], ['uptime', fmtUptime(s.uptimeMs ?? 0)], ['documents', s.documents], ['changes in log', s.changes], ['clients', s.clients],
       ['storage', s.storage ? `${s.storage.kind}${s.storage.logRecords !== undefined ? `, ${s.storage.logRecords} records` : ''}` : null],
+      ['snapshots', s.storage?.snapshotRounds !== undefined ? `${s.storage.snapshotRounds} rounds, ${s.storage.compactedChanges} changes compacted, ${s.storage.stateTransfersSent}↑ ${s.storage.stateTransfersReceived}↓ state transfers` : null],
     ]
     if (s.epoch !== null && s.epoch !== undefined) rows.push(['epoch', s.epoch], ['primary', dash(s.primary)], ['commit index', dash(s.commitIndex)])
     return h('div', { class: 'card up' }, head,
