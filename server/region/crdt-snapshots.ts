@@ -85,8 +85,8 @@ export class CrdtSnapshots {
 
   /**
    * Loads the stored documents and what they cover into the mesh. Call before replaying the log's
-   * records (then `restoredRecord` for each, in order). Throws on records that do not decode: the data
-   * directory is damaged or from an incompatible version, and guessing would lose data.
+   * records (then `restoredRecord` for each, in order). Throws on a stored document that does not
+   * decode: the data directory is damaged or from an incompatible version, and guessing would lose data.
    */
   async recover(): Promise<{ documents: number }> {
     const { storage, mesh } = this.options
