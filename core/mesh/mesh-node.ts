@@ -373,6 +373,10 @@ export class MeshNode {
 
   disconnect(peer: string): void {
     this.peers.delete(peer)
+    // What a client (a non-member) reported durable matters only while it is connected: keeping it
+    // would make a region's memory grow with every client that ever connected.
+    const members = this.options.ackGossipMembers
+    if (members !== undefined && !members.has(peer)) this.durableByNode.delete(peer)
   }
 
   isConnected(peer: string): boolean {

@@ -127,4 +127,17 @@ describe('[SG3] compaction and state transfer', () => {
     expect(next.hlc.wallMs >= (stored?.ownHlc?.wallMs ?? 0)).toBe(true)
     expect(replica.view()).toEqual({ x: 3 })
   })
+
+  it('a region forgets what a client reported durable once the client is gone (memory follows live connections)', () => {
+    const h = new MeshHarness()
+    const a = h.add('a', lww)
+    const client = h.add('client-1', { createReplica: (docType, context) => createReplica(docType, context) })
+    h.link('a', 'client-1')
+    h.pump()
+    patch(client, 'n1', { x: 1 })
+    h.pump()
+    expect(a.durableOf('client-1')?.get('client-1')).toBe(1)
+    a.disconnect('client-1')
+    expect(a.durableOf('client-1')).toBeUndefined()
+  })
 })
