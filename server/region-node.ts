@@ -385,14 +385,19 @@ export class RegionNode {
       if (verdict.resentBytes > 0) this.metrics.resyncBytes.inc({ kind: link.kind }, verdict.resentBytes)
       return true
     }
+    this.refuseResync(id, link, `${verdict.resentBytes} bytes the connection already held or was sent`, verdict.availableBytes)
+    return false
+  }
+
+  /** Closes a link whose announcements would make the node resend more than its budget allows [IN3]. */
+  private refuseResync(id: string, link: Link, what: string, available = link.resync.availableBytes): void {
     const message =
-      `this announcement would make the node resend ${verdict.resentBytes} bytes the connection already held or was sent; ` +
-      `${Math.floor(verdict.availableBytes)} of ${this.config.resyncBudgetBytes} left per ${this.config.resyncWindowMs} ms`
+      `this announcement would make the node resend ${what}; ` +
+      `${Math.floor(available)} of ${this.config.resyncBudgetBytes} left per ${this.config.resyncWindowMs} ms`
     this.metrics.connectionsResyncLimited.inc({ kind: link.kind })
     this.metrics.rejected('RESYNC_LIMIT')
     this.logger.warn(`${link.kind} ${id}: RESYNC_LIMIT: ${message}`)
     link.transport.close(CloseCode.RESYNC_LIMIT, message)
-    return false
   }
 
   /** Streams what arrived during this event-loop turn, once, after every frame of the turn was read. */
@@ -425,6 +430,17 @@ export class RegionNode {
     if (link.kind === 'client' && message.type === MessageType.Ack) {
       if (message.node === this.config.nodeId) this.ackClient(peer, link, message.durable)
       return
+    }
+    if (message.type === MessageType.DocumentStates) {
+      let bytes = 0
+      for (const document of message.documents) bytes += document.state.length
+      if (!link.resync.spend(bytes)) {
+        this.refuseResync(peer, link, `${bytes} bytes of document states it already held`)
+        this.detach(peer, link.transport)
+        return
+      }
+    } else if (message.type === MessageType.StateCovered) {
+      link.resync.observeCovered(message.vector, this.mesh.vector)
     }
     link.flow.offer(message)
   }

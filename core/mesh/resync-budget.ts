@@ -91,6 +91,28 @@ export class ResyncBudget {
    * A `VersionVector` from the link, before the node answers it. Allowed: the cost is taken from the
    * budget and the vector joins the high-water mark. Refused: nothing changes.
    */
+  /**
+   * A state transfer covering `vector` went to the link [SG3]: it holds that much now, as if it had
+   * been sent every change.
+   */
+  observeCovered(vector: VersionVector, head: VersionVector): void {
+    for (const [origin, seq] of vector) this.raise(origin, seq, head)
+  }
+
+  /**
+   * Charges document states about to be resent (a state transfer to a link that already held
+   * something, so it was announcing less than it had). Returns false, charging nothing, when the
+   * budget cannot cover them: the link must be closed. Changes are charged at `announce`, by the bytes
+   * they stand for; a state transfer's own size is only known once it is cut, hence here.
+   */
+  spend(bytes: number): boolean {
+    if (this.held.size === 0 || bytes <= 0) return true
+    this.refill()
+    if (bytes > this.available) return false
+    this.available -= bytes
+    return true
+  }
+
   announce(vector: VersionVector, head: VersionVector, bytesThrough: BytesThrough): ResyncVerdict {
     const cost = resentBytes(vector, this.held, head, bytesThrough)
     if (cost > 0) {

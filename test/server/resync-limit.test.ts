@@ -179,4 +179,25 @@ describe('[IN3] [PF4] resync budget: a connection cannot make the region resend 
     expect(await metric(a, 'meridian_connections_resync_limited_total')).toBe(0)
     expect(a.peers.snapshot().every((p) => p.state === 'connected')).toBe(true)
   })
+
+  it('[SG3] closes a client that makes a compacted region send its documents again and again; a first state transfer is free', async () => {
+    const s = await server({ snapshotEveryChanges: 100, snapshotIntervalMs: 20 })
+    await writeLog(s)
+    await waitFor(() => s.node.mesh.changeCount === 0, 10_000, 'the log compacted')
+    const attacker = await counting(s.url, 'state-flooder')
+    let code: number | null = null
+    void attacker.closed.then((c) => (code = c.code))
+    const covered = () => attacker.messages.filter((m) => m.type === MessageType.StateCovered).length
+    let rounds = 0
+    for (; rounds < 20 && code === null; rounds++) {
+      const before = covered()
+      attacker.send({ type: MessageType.VersionVector, vector: new Map() })
+      await waitFor(() => covered() > before || code !== null, 20_000, `transfer ${rounds + 1} or the close`, 5)
+    }
+    await Promise.race([attacker.closed, new Promise((resolve) => setTimeout(resolve, 200))])
+    expect(code).toBe(CloseCode.RESYNC_LIMIT)
+    // The documents (~5 MB) once for free, then at most the 8 MiB budget again.
+    expect(attacker.bytes()).toBeLessThan(DOCS * BLOB + BUDGET + MiB)
+    expect(await metric(s, 'meridian_connections_resync_limited_total')).toBeGreaterThanOrEqual(1)
+  }, 60_000)
 })
