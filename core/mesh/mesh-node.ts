@@ -261,7 +261,10 @@ export class MeshNode {
 
   /** The replica of a document, created empty on first use. */
   replica(collection: string, docId: string, docType: DocType): DocumentReplica {
-    const key = documentKey(collection, docId)
+    return this.replicaAt(documentKey(collection, docId), collection, docId, docType)
+  }
+
+  private replicaAt(key: string, collection: string, docId: string, docType: DocType): DocumentReplica {
     let replica = this.documents.get(key)
     if (!replica) {
       replica = this.options.createReplica(docType, {
@@ -536,7 +539,7 @@ export class MeshNode {
       marks.remoteHlc = maxHlc(marks.remoteHlc, change.hlc)
     }
     this.changedDocuments.add(key)
-    const replica = this.replica(change.collection, change.docId, change.docType)
+    const replica = this.replicaAt(key, change.collection, change.docId, change.docType)
     if (replica.docType !== change.docType) {
       this.stats.typeMismatches += 1
       return
