@@ -176,16 +176,21 @@ const json: Record<string, unknown> = {}
 
 const printTable = (): void => table.print()
 
-// ---------------------------------------------------------------------------------------------
-// 1. overwrites
-
-async function overwrites(track: (c: ProcessCluster) => void): Promise<void> {
-  log('overwrites: starting three regions (file storage, full mesh)…')
+/** Three regions, full mesh, file storage, connected; a, b, c in that order. */
+async function threeRegions(scenario: string, track: (c: ProcessCluster) => void): Promise<{ cluster: ProcessCluster; nodes: ClusterNode[]; A: ClusterNode }> {
+  log(`${scenario}: starting three regions (file storage, full mesh)…`)
   const cluster = await ProcessCluster.start({ ids: ['a', 'b', 'c'], topology: 'mesh', storage: 'file' })
   track(cluster)
   await cluster.waitConnected()
   const nodes = ['a', 'b', 'c'].map((id) => cluster.node(id))
-  const [A] = nodes as [ClusterNode]
+  return { cluster, nodes, A: nodes[0] as ClusterNode }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 1. overwrites
+
+async function overwrites(track: (c: ProcessCluster) => void): Promise<void> {
+  const { cluster, nodes, A } = await threeRegions('overwrites', track)
   await sleep(SETTLE_MS)
   const before = nodes.map((n) => memory(n.child?.pid))
   const diskBefore = nodes.map((n) => dirBytes(join(cluster.dir, 'data', n.nodeId, 'storage')))
@@ -330,11 +335,8 @@ async function restart(track: (c: ProcessCluster) => void): Promise<void> {
 // 3. catch-up
 
 async function catchUp(track: (c: ProcessCluster) => void): Promise<void> {
-  log('catch-up: starting three regions (file storage, full mesh)…')
-  const cluster = await ProcessCluster.start({ ids: ['a', 'b', 'c'], topology: 'mesh', storage: 'file' })
-  track(cluster)
-  await cluster.waitConnected()
-  const [A, B, C] = ['a', 'b', 'c'].map((id) => cluster.node(id)) as [ClusterNode, ClusterNode, ClusterNode]
+  const { cluster, nodes } = await threeRegions('catch-up', track)
+  const [A, B, C] = nodes as [ClusterNode, ClusterNode, ClusterNode]
   const client = await connectedClient(A)
   try {
     await sigterm(C)
@@ -425,12 +427,7 @@ function rawClient(url: string, clientId: string, i: number): Promise<WebSocket>
 }
 
 async function handshakes(track: (c: ProcessCluster) => void): Promise<void> {
-  log('handshakes: starting three regions (file storage, full mesh)…')
-  const cluster = await ProcessCluster.start({ ids: ['a', 'b', 'c'], topology: 'mesh', storage: 'file' })
-  track(cluster)
-  await cluster.waitConnected()
-  const nodes = ['a', 'b', 'c'].map((id) => cluster.node(id))
-  const [A] = nodes as [ClusterNode]
+  const { cluster, nodes, A } = await threeRegions('handshakes', track)
   const clients: MeridianClient[] = []
   try {
     const statusEmpty = (await (await fetch(`${A.httpUrl}/status`)).arrayBuffer()).byteLength

@@ -1,5 +1,6 @@
 import type { StrictWriteRequest } from '../core/strict/requests.js'
 import type { StoredDocumentState } from '../core/codec/document-state.js'
+import { documentKey } from '../core/mesh/mesh-node.js'
 import type { Change, VersionVector } from '../core/types.js'
 
 /**
@@ -106,7 +107,7 @@ export function memoryClientStore(): ClientStore & {
     },
     loadDocuments: () => (covered === null ? undefined : { documents: [...documents.values()], covered }),
     saveDocuments: (saved, vector) => {
-      for (const stored of saved) documents.set(`${stored.document.collection}\u0000${stored.document.docId}`, stored)
+      for (const stored of saved) documents.set(documentKey(stored.document.collection, stored.document.docId), stored)
       covered = new Map(vector)
     },
     dropChanges: (upTo) => {

@@ -29,9 +29,7 @@ export interface CrdtSnapshotsOptions {
 
 export interface SnapshotStats {
   rounds: number
-  documentsStored: number
   changesCompacted: number
-  lastRoundMs: number
 }
 
 /**
@@ -57,7 +55,7 @@ export interface SnapshotStats {
  * ```
  */
 export class CrdtSnapshots {
-  readonly stats: SnapshotStats = { rounds: 0, documentsStored: 0, changesCompacted: 0, lastRoundMs: 0 }
+  readonly stats: SnapshotStats = { rounds: 0, changesCompacted: 0 }
   private coveredVector: VersionVector = new Map()
   /** The storage log's records from `firstIndex` on, in append order (their ids: all compaction needs). */
   private records: ChangeId[] = []
@@ -73,10 +71,6 @@ export class CrdtSnapshots {
 
   constructor(private readonly options: CrdtSnapshotsOptions) {}
 
-  /** What the last durable round covered. */
-  get covered(): VersionVector {
-    return this.coveredVector
-  }
 
   /** Records of the storage log that compaction has not cut yet. */
   get storedRecords(): number {
@@ -166,7 +160,6 @@ export class CrdtSnapshots {
   /** Cuts a round now (saves issued synchronously) and compacts once it is durable. */
   private startRound(): Promise<void> {
     const { storage, mesh } = this.options
-    const started = performance.now()
     const keys = mesh.takeChangedDocuments()
     const vector = new Map(mesh.vector)
     const writes: Promise<void>[] = []
@@ -182,8 +175,6 @@ export class CrdtSnapshots {
       await Promise.all(writes)
       await storage.flush()
       this.stats.rounds += 1
-      this.stats.documentsStored += keys.length
-      this.stats.lastRoundMs = performance.now() - started
       // Rounds may overlap (a state transfer starts one at once); a later cut covers an earlier one.
       this.coveredVector = vvMerge(this.coveredVector, vector)
       this.options.onDurable(vector)
