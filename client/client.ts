@@ -191,6 +191,7 @@ class Client implements MeridianClient, ClientContext {
       onApplied: (change, result) => this.applied(change, result),
       onStateMerged: (collection, docId, _docType, changed) => this.stateMerged(collection, docId, changed),
       sendsStateTransfers: false,
+      ownChangesOnly: true,
       // Documents that arrived whole exist nowhere in the store yet: save them soon.
       onStateCovered: () => this.scheduleStoreDocuments(),
     })

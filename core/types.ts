@@ -37,12 +37,36 @@ export interface Change {
   readonly docId: string
   readonly docType: DocType
   readonly payload: Uint8Array
+  /**
+   * Who wrote it, when a region logged a client's change under its own origin (docs/design.md §3,
+   * "Authors"): the client's `(origin, seq)`. The hlc is the author's; stamps and deduplication use
+   * the author, positions use `(origin, seq)`. Absent for a change its origin wrote.
+   */
+  readonly author?: ChangeId
 }
 
 /** Identity of a change, as used in logs and conflict records. */
 export interface ChangeId {
   readonly origin: string
   readonly seq: number
+}
+
+/** Where a copy of an author's change is logged: the author's seq and the change's `(origin, seq)`. */
+export interface AuthorCopy {
+  readonly seq: number
+  readonly at: ChangeId
+}
+
+/**
+ * What the cluster knows of one author (a client whose changes regions log under their own origins):
+ * the highest of its seqs held, every seq up to `replicated` durable in every member region, and
+ * where the seqs above that are logged (docs/design.md §3, "Authors").
+ */
+export interface AuthorRecord {
+  readonly author: string
+  readonly accepted: number
+  readonly replicated: number
+  readonly copies: readonly AuthorCopy[]
 }
 
 /**

@@ -147,7 +147,7 @@ export class RegionNode {
       nodeId: config.nodeId,
       members: this.members,
       ackTimeoutMs: config.ackTimeoutMs,
-      onReplicated: (vector) => this.onReplicated(vector),
+      onReplicated: () => this.onReplicated(),
     })
     this.commit = new GroupCommit({
       storage: this.storage,
@@ -286,7 +286,7 @@ export class RegionNode {
     if (kind === 'client') this.clientCount += 1
     this.mesh.connect(id)
     const durable = this.mesh.durableVector
-    if (kind === 'client') this.ackClient(id, link, durable)
+    if (kind === 'client') this.ackClient(id, link, this.mesh.authorDurable(id))
     else if (durable.size > 0) transport.send(encodeMessage({ type: MessageType.Ack, node: this.config.nodeId, durable: new Map(durable) }))
     if (kind === 'peer') {
       for (const member of this.members) {
@@ -297,25 +297,27 @@ export class RegionNode {
         }
       }
     } else {
-      this.replicatedToClient(id, link, this.acks.replicatedVector)
+      this.replicatedToClient(id, link)
     }
   }
 
   /**
-   * A client learns only its own entry of this region's durable vector: all its write handles need.
-   * Sending it the whole vector after every group commit cost every client the number of writers
-   * ever seen, per commit (7 GiB over 5,000 clients in bench:storage handshakes before).
+   * A client learns only its own entry: how far its writes are durable here (`MeshNode.authorDurable`),
+   * all its write handles need. Sending it the whole vector after every group commit cost every client
+   * the number of writers ever seen, per commit (7 GiB over 5,000 clients in bench:storage before).
    */
-  private ackClient(id: string, link: Link, durable: VersionVector): void {
-    const seq = durable.get(id) ?? 0
+  private ackClient(id: string, link: Link, seq: number): void {
     if (seq <= link.ackSent) return
     link.ackSent = seq
     link.flow.offer({ type: MessageType.Ack, node: this.config.nodeId, durable: new Map([[id, seq]]) })
   }
 
-  /** Likewise for what every region holds: the client's own entry, when it grew. */
-  private replicatedToClient(id: string, link: Link, replicated: VersionVector): void {
-    const seq = replicated.get(id) ?? 0
+  /**
+   * Likewise for what every region holds: the client's own seq, when it grew (the author table's, or
+   * an older version's entry for the client's own origin).
+   */
+  private replicatedToClient(id: string, link: Link): void {
+    const seq = Math.max(this.mesh.authors.replicated(id), this.acks.replicatedVector.get(id) ?? 0)
     if (seq <= link.replicatedSent) return
     link.replicatedSent = seq
     link.transport.send(encodeMessage({ type: MessageType.Replicated, vector: new Map([[id, seq]]) }))
@@ -344,7 +346,7 @@ export class RegionNode {
       if (counters !== undefined) counters.receivedChanges += message.changes.length
       // A client may only write to the crdt collections this cluster serves, with their type. The whole
       // batch is refused before any of it enters the log (its seqs must stay dense).
-      const refused = link.kind === 'client' ? refusedChange(this.config, message.changes) : null
+      const refused = link.kind === 'client' ? refusedChange(this.config, id, message.changes) : null
       if (refused !== null) {
         this.logger.warn(`client ${id}: ${refused}`)
         link.transport.close(CloseCode.FORBIDDEN, refused)
@@ -428,7 +430,7 @@ export class RegionNode {
     const link = this.links.get(peer)
     if (link === undefined) return
     if (link.kind === 'client' && message.type === MessageType.Ack) {
-      if (message.node === this.config.nodeId) this.ackClient(peer, link, message.durable)
+      if (message.node === this.config.nodeId) this.ackClient(peer, link, message.durable.get(peer) ?? 0)
       return
     }
     if (message.type === MessageType.DocumentStates) {
@@ -459,6 +461,8 @@ export class RegionNode {
     this.mesh.markDurable(covered)
     this.schedulePropagate()
     this.acks.durableChanged()
+    // Changes learnt since the last turn may name authors whose copies are already replicated.
+    this.settleAuthors()
   }
 
   private onStorageFailure(err: unknown): void {
@@ -470,8 +474,17 @@ export class RegionNode {
   }
 
   /** Every member holds more durably: tell the clients (their `replicated` handles resolve on it). */
-  private onReplicated(vector: VersionVector): void {
-    for (const [id, link] of this.links) if (link.kind === 'client') this.replicatedToClient(id, link, vector)
+  private onReplicated(): void {
+    this.settleAuthors()
+    for (const [id, link] of this.links) if (link.kind === 'client') this.replicatedToClient(id, link)
+  }
+
+  /** Moves authors' replicated seqs over what every member holds, and tells those connected. */
+  private settleAuthors(): void {
+    for (const author of this.mesh.authors.settle(this.acks.replicatedVector)) {
+      const link = this.links.get(author)
+      if (link?.kind === 'client') this.replicatedToClient(author, link)
+    }
   }
 
   // ---- REST --------------------------------------------------------------------------------------

@@ -5,7 +5,8 @@
  *
  * ```
  * origin:string  seq:uint>=1  hlc.wallMs:uint  hlc.counter:uint  hlc.node:string
- * collection:string  docId:string  docType:u8 (0 lww, 1 yjs, 2 automerge)  payload:bytes
+ * collection:string  docId:string  docType:u8 (0 lww, 1 yjs, 2 automerge; +128 when an author
+ * follows)  [author.origin:string  author.seq:uint>=1]  payload:bytes
  * ```
  *
  * origin, hlc.node, collection and docId are non-empty. The same rules hold on both sides:
@@ -31,6 +32,8 @@ import {
 /** Wire numbers of the document types; part of the format. */
 export const DOC_TYPE_CODE: Readonly<Record<DocType, number>> = { lww: 0, yjs: 1, automerge: 2 }
 export const DOC_TYPE_BY_CODE: readonly DocType[] = ['lww', 'yjs', 'automerge']
+/** Set in the docType byte when the change names an author (a change of older versions never does). */
+const AUTHOR_FLAG = 0x80
 
 /**
  * [PF1] Every change is encoded at most once per process. A decoded change is a `DecodedChange`
@@ -55,6 +58,8 @@ class DecodedChange implements Change {
   readonly docId: string
   readonly docType: DocType
   readonly payload: Uint8Array
+  // Declared, not defined: a change without an author has no `author` key at all, like a plain one.
+  declare readonly author?: ChangeId
   readonly #bytes: Uint8Array
 
   constructor(
@@ -65,6 +70,7 @@ class DecodedChange implements Change {
     docId: string,
     docType: DocType,
     payload: Uint8Array,
+    author: ChangeId | undefined,
     bytes: Uint8Array,
   ) {
     this.origin = origin
@@ -74,6 +80,7 @@ class DecodedChange implements Change {
     this.docId = docId
     this.docType = docType
     this.payload = payload
+    if (author !== undefined) (this as { author?: ChangeId }).author = author
     this.#bytes = bytes
   }
 
@@ -95,7 +102,15 @@ function writeChangeFields(encoder: encoding.Encoder, change: Change): void {
   writeString(encoder, 'change.hlc.node', hlc.node, true)
   writeString(encoder, 'change.collection', change.collection, true)
   writeString(encoder, 'change.docId', change.docId, true)
-  encoding.writeUint8(encoder, docTypeCode)
+  const author = change.author
+  if (author === undefined) {
+    encoding.writeUint8(encoder, docTypeCode)
+  } else {
+    if (typeof author !== 'object' || author === null) invalid('change.author', author)
+    encoding.writeUint8(encoder, docTypeCode | AUTHOR_FLAG)
+    writeString(encoder, 'change.author.origin', author.origin, true)
+    writeUint(encoder, 'change.author.seq', author.seq, 1)
+  }
   writeBytes(encoder, 'change.payload', change.payload)
 }
 
@@ -149,12 +164,16 @@ function readChangeAt(decoder: decoding.Decoder, whole: Uint8Array | null): Chan
     const node = readString(decoder, 'change.hlc.node', true)
     const collection = readString(decoder, 'change.collection', true)
     const docId = readString(decoder, 'change.docId', true)
-    const docTypeCode = readByte(decoder, 'change.docType')
-    const docType = DOC_TYPE_BY_CODE[docTypeCode]
-    if (docType === undefined) throw new DecodeError(`unknown docType ${docTypeCode}`)
+    const typeByte = readByte(decoder, 'change.docType')
+    const docType = DOC_TYPE_BY_CODE[typeByte & ~AUTHOR_FLAG]
+    if (docType === undefined) throw new DecodeError(`unknown docType ${typeByte}`)
+    let author: ChangeId | undefined
+    if ((typeByte & AUTHOR_FLAG) !== 0) {
+      author = { origin: readString(decoder, 'change.author.origin', true), seq: readUint(decoder, 'change.author.seq', 1) }
+    }
     const payload = readBytes(decoder)
     const bytes = whole ?? decoder.arr.subarray(start, decoder.pos)
-    return new DecodedChange(origin, seq, { wallMs, counter, node }, collection, docId, docType, payload, bytes)
+    return new DecodedChange(origin, seq, { wallMs, counter, node }, collection, docId, docType, payload, author, bytes)
   } catch (err) {
     throw toDecodeError(err)
   }

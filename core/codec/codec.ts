@@ -17,7 +17,7 @@
  * Strict … StrictReadResult  8–12   -- strict mode: layouts in strict-codec.ts
  * StrictSubscribe … StrictSynced 13–16   -- strict watches: layouts in strict-watch-codec.ts
  * DocumentStates  17 transfer:uint count:uint (documentState)*count   -- layout in document-state.ts
- * StateCovered    18 transfer:uint documents:uint vector hlc
+ * StateCovered    18 transfer:uint documents:uint vector hlc authors   -- authors: author-records.ts
  * ```
  *
  * Both handshake frames start with `type protocolVersion` in every protocol version, so
@@ -28,6 +28,7 @@ import * as decoding from 'lib0/decoding'
 import * as encoding from 'lib0/encoding'
 import { readVersionVector, writeVersionVector } from '../clock/version-vector.js'
 import type { Change, VersionVector } from '../types.js'
+import { readAuthorRecords, writeAuthorRecords } from './author-records.js'
 import { encodeChange, readChange } from './change.js'
 import { readDocumentState, readHlc, writeDocumentState, writeHlc } from './document-state.js'
 import { DecodeError, FrameTooLargeError } from './errors.js'
@@ -150,6 +151,7 @@ export function encodeMessage(msg: Message): Uint8Array {
       writeUint(encoder, 'stateCovered.documents', msg.documents)
       writeVector(encoder, 'stateCovered.vector', msg.vector)
       writeHlc(encoder, 'stateCovered.hlc', msg.hlc)
+      writeAuthorRecords(encoder, msg.authors)
       break
     default:
       invalid('message type', (msg as { type: unknown }).type)
@@ -260,7 +262,8 @@ function readMessage(decoder: decoding.Decoder): Message {
       const transfer = readUint(decoder, 'stateCovered.transfer')
       const documents = readUint(decoder, 'stateCovered.documents')
       const vector = readVector(decoder, 'stateCovered.vector')
-      return { type, transfer, documents, vector, hlc: readHlc(decoder, 'stateCovered.hlc') }
+      const hlc = readHlc(decoder, 'stateCovered.hlc')
+      return { type, transfer, documents, vector, hlc, authors: readAuthorRecords(decoder) }
     }
     default:
       throw new DecodeError(`unknown message type ${type}`)

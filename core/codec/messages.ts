@@ -1,13 +1,13 @@
 import type { StrictMessage } from '../strict/messages.js'
 import type { StrictReadReply, StrictReadRequest, StrictWriteReply, StrictWriteRequest } from '../strict/requests.js'
 import type { LogPosition, StoredDocument } from '../strict/types.js'
-import type { Change, DocumentState, Hlc, VersionVector } from '../types.js'
+import type { AuthorRecord, Change, DocumentState, Hlc, VersionVector } from '../types.js'
 
 /**
  * Bumped on every incompatible wire change. A handshake with another version is refused with
  * close code `VERSION_MISMATCH` (see close-codes.ts).
  */
-export const PROTOCOL_VERSION = 3
+export const PROTOCOL_VERSION = 4
 
 /** Who is on the other end of a connection. */
 export type Role = 'client' | 'peer'
@@ -200,6 +200,8 @@ export interface StateCoveredMessage {
   readonly documents: number
   readonly vector: VersionVector
   readonly hlc: Hlc
+  /** The sender's author table at the cut (docs/design.md §3, "Authors"): who wrote what it covers. */
+  readonly authors: readonly AuthorRecord[]
 }
 
 export type Message =

@@ -1,3 +1,4 @@
+import { authorOf } from '../author.js'
 import type { Change } from '../types.js'
 import {
   checkDocumentSize,
@@ -118,7 +119,7 @@ export class LwwReplica implements DocumentReplica {
   apply(change: Change): ApplyResult {
     assertChangeFor(this, change)
     const payload = decodeLwwPayload(change.payload)
-    const stamp: LwwStamp = { hlc: change.hlc, origin: change.origin }
+    const stamp: LwwStamp = { hlc: change.hlc, origin: authorOf(change).origin }
     const conflicts: ConflictRecord[] = []
     const existed = this.exists()
     let changed = false

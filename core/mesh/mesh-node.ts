@@ -1,9 +1,10 @@
 import { compareHlc } from '../clock/hlc.js'
 import { vvDominates, vvMerge } from '../clock/version-vector.js'
 import type { StoredDocumentState } from '../codec/document-state.js'
-import { MessageType, type Message } from '../codec/messages.js'
+import { MessageType, type Message, type StateCoveredMessage } from '../codec/messages.js'
 import type { ApplyResult, DocumentReplica } from '../crdt/document-type.js'
-import type { Change, DocType, DocumentState, Hlc, VersionVector } from '../types.js'
+import type { AuthorRecord, Change, DocType, DocumentState, Hlc, VersionVector } from '../types.js'
+import { AuthorTable } from './author-table.js'
 import { ChangeLog } from './change-log.js'
 
 /** The clock a mesh node stamps its writes with; `HlcClock` from core/clock in production. */
@@ -55,9 +56,18 @@ export interface MeshNodeOptions {
   readonly onStateCovered?: (vector: VersionVector) => void
   /**
    * Cluster members whose acks are passed on between members, so every member learns every member's
-   * durable vector whatever the topology (a chain included). Clients are never members.
+   * durable vector whatever the topology (a chain included). Clients are never members. A member
+   * logs what a non-member peer (a client) writes under its own origin, with the client as author;
+   * a non-member sends a member only its own changes (docs/design.md §3, "Authors").
    */
   readonly ackGossipMembers?: ReadonlySet<string>
+  /**
+   * True for a client: it sends its peers (regions) only its own changes, which they log with it as
+   * author; what it learnt from one region, the others get from their peers. Default false.
+   */
+  readonly ownChangesOnly?: boolean
+  /** Bound of the author table (see AuthorTable). Default 100 000. */
+  readonly maxAuthors?: number
   /**
    * When true, news is not streamed from inside `receive`/`markDurable`: the shell calls
    * `propagate()` itself, typically once per event-loop turn, so changes that arrived in many small
@@ -102,6 +112,8 @@ export interface MeshStats {
   stateTransfersReceived: number
   /** Changes dropped from the log by compaction; their effect lives on in the documents. */
   prunedChanges: number
+  /** Changes a client sent that were not its own (ignored: a client speaks only for itself). */
+  foreignChanges: number
 }
 
 /** What a document holds that recovery must know even without the log (see StoredDocumentState). */
@@ -116,6 +128,7 @@ interface PendingTransfer {
   readonly vector: VersionVector
   readonly documents: readonly DocumentState[]
   readonly hlc: Hlc
+  readonly authors: readonly AuthorRecord[]
 }
 
 interface PeerState {
@@ -132,6 +145,8 @@ interface PeerState {
   transfer: PendingTransfer | null
   /** The newest state transfer from this peer whose `StateCovered` has not arrived yet. */
   incoming: IncomingTransfer | null
+  /** A client's own changes that arrived before their predecessor (on a member only). */
+  readonly clientGap: Map<number, Change>
 }
 
 /** The parts of one state transfer received so far. */
@@ -147,6 +162,17 @@ export const DEFAULT_MAX_BUFFERED_CHANGES = 10_000
 export const DEFAULT_MAX_TRANSFER_FRAME_BYTES = 256 * 1024
 
 const maxHlc = (a: Hlc | null, b: Hlc): Hlc => (a === null || compareHlc(b, a) > 0 ? b : a)
+
+const NO_PAYLOAD = new Uint8Array(0)
+
+/**
+ * A client's own change as its region sends it back: the client needs the position (its seqs of the
+ * region's origin are dense) but already applied the write, so the payload stays home. The client
+ * recognises its own author and never applies it.
+ */
+function echoStub(change: Change): Change {
+  return { ...change, payload: NO_PAYLOAD }
+}
 
 export function documentKey(collection: string, docId: string): string {
   return `${collection}\u0000${docId}`
@@ -186,7 +212,10 @@ export class MeshNode {
     stateTransfersSent: 0,
     stateTransfersReceived: 0,
     prunedChanges: 0,
+    foreignChanges: 0,
   }
+  /** Who wrote the changes this node logged for clients, and how far each is durable and replicated. */
+  readonly authors: AuthorTable
   protected readonly log = new ChangeLog()
   protected readonly options: MeshNodeOptions
   private readonly documents = new Map<string, DocumentReplica>()
@@ -208,6 +237,8 @@ export class MeshNode {
   private readonly maxTransferFrameBytes: number
   /** The newest own seq a stored document holds; the next own write numbers past it (restoreDocuments). */
   private ownFloor = 0
+  /** True for a cluster member: it logs its clients' changes under its own origin. */
+  private readonly isMember: boolean
 
   constructor(options: MeshNodeOptions) {
     if (!options.id) throw new Error('MeshNode: id must be a non-empty string')
@@ -216,6 +247,8 @@ export class MeshNode {
     this.maxBatchChanges = options.maxBatchChanges ?? DEFAULT_MAX_BATCH_CHANGES
     this.maxBufferedChanges = options.maxBufferedChanges ?? DEFAULT_MAX_BUFFERED_CHANGES
     this.maxTransferFrameBytes = options.maxTransferFrameBytes ?? DEFAULT_MAX_TRANSFER_FRAME_BYTES
+    this.authors = new AuthorTable(options.maxAuthors)
+    this.isMember = options.ackGossipMembers?.has(options.id) ?? false
     if (!(this.maxBatchChanges >= 1)) throw new Error('MeshNode: maxBatchChanges must be >= 1')
   }
 
@@ -316,7 +349,52 @@ export class MeshNode {
     }
     if (!this.options.deferPropagation) this.propagate()
     const ack: Message = { type: MessageType.Ack, node: this.id, durable: new Map(this.durable) }
-    for (const [peer, state] of this.peers) if (state.ready) this.options.send(peer, ack)
+    for (const [peer, state] of this.peers) {
+      if (!state.ready) continue
+      this.options.send(peer, this.isClient(peer) ? this.authorAck(peer) : ack)
+    }
+  }
+
+  /**
+   * A client learns only its own entry: how far its writes are durable here, whichever region logged
+   * them. The whole vector would cost every client the number of regions and writers, per commit.
+   */
+  private authorAck(client: string): Message {
+    return { type: MessageType.Ack, node: this.id, durable: new Map([[client, this.authorDurable(client)]]) }
+  }
+
+  /** How far `client`'s own writes are durable here (older versions logged them under its origin). */
+  authorDurable(client: string): number {
+    return Math.max(this.authors.durableUpTo(client, this.durable), this.durable.get(client) ?? 0)
+  }
+
+  /** True for a non-member peer of a member: a client, whose changes this node logs as their author. */
+  isClient(peer: string): boolean {
+    return this.isMember && !(this.options.ackGossipMembers as ReadonlySet<string>).has(peer)
+  }
+
+  /** The highest seq of `client` this node holds: learnt as its author, or logged under its origin by older versions. */
+  acceptedFrom(client: string): number {
+    return Math.max(this.authors.accepted(client), this.log.head(client))
+  }
+
+  /**
+   * What we tell `peer` we hold: our vector. To a client, a member adds the client's own entry: the
+   * highest of its seqs held here as author, so it resends only what is above. A client's own entry
+   * is instead its log's base: the own changes it dropped because every region holds them, so a
+   * region that forgot them does not wait for them (see `receive`).
+   */
+  private announcement(peer: string): Message {
+    const vector = new Map(this.log.vector)
+    if (this.isClient(peer)) {
+      const accepted = this.acceptedFrom(peer)
+      if (accepted > 0) vector.set(peer, accepted)
+    } else if (this.options.ownChangesOnly) {
+      const base = this.log.base(this.id)
+      if (base > 0) vector.set(this.id, base)
+      else vector.delete(this.id)
+    }
+    return { type: MessageType.VersionVector, vector }
   }
 
   /**
@@ -327,7 +405,8 @@ export class MeshNode {
    * next own write numbers past it, so a seq is never reused [CV4]. The clock moves past every stored
    * timestamp [HLC1]. Throws on a state its document type cannot read (storage corruption).
    */
-  restoreDocuments(documents: Iterable<StoredDocumentState>, vector: VersionVector): void {
+  restoreDocuments(documents: Iterable<StoredDocumentState>, vector: VersionVector, authors: readonly AuthorRecord[] = []): void {
+    this.authors.merge(authors)
     for (const stored of documents) {
       const { collection, docId, docType, state } = stored.document
       const replica = this.replica(collection, docId, docType)
@@ -357,8 +436,9 @@ export class MeshNode {
     this.restoring = true
     try {
       for (const change of changes) {
-        // The clock restarts from scratch and must not reissue an old timestamp [HLC1].
-        if (change.origin === this.id) this.options.clock.restore(change.hlc)
+        // The clock restarts from scratch and must not reissue an old timestamp [HLC1]. (An authored
+        // change's timestamp is its client's: the mesh observes it as a remote one when it applies it.)
+        if (change.origin === this.id && change.author === undefined) this.options.clock.restore(change.hlc)
         this.ingest(change)
       }
     } finally {
@@ -370,11 +450,13 @@ export class MeshNode {
   /** A link to `peer` came up: announce what we hold; streaming starts when the peer answers. */
   connect(peer: string): void {
     this.claimOwnFloor()
-    this.peers.set(peer, { ready: false, known: new Map(), gapAnnouncedAtSize: -1, transfer: null, incoming: null })
-    this.options.send(peer, { type: MessageType.VersionVector, vector: new Map(this.log.vector) })
+    this.peers.set(peer, { ready: false, known: new Map(), gapAnnouncedAtSize: -1, transfer: null, incoming: null, clientGap: new Map() })
+    this.options.send(peer, this.announcement(peer))
   }
 
   disconnect(peer: string): void {
+    const state = this.peers.get(peer)
+    if (state !== undefined) this.bufferedCount -= state.clientGap.size
     this.peers.delete(peer)
     // What a client (a non-member) reported durable matters only while it is connected: keeping it
     // would make a region's memory grow with every client that ever connected.
@@ -393,9 +475,7 @@ export class MeshNode {
 
   /** Re-announce our vector to every peer; repairs anything lost in transit. */
   antiEntropy(): void {
-    for (const peer of this.peers.keys()) {
-      this.options.send(peer, { type: MessageType.VersionVector, vector: new Map(this.log.vector) })
-    }
+    for (const peer of this.peers.keys()) this.options.send(peer, this.announcement(peer))
   }
 
   /** Handle one decoded message from `peer`. Messages from unknown peers are ignored. */
@@ -407,10 +487,12 @@ export class MeshNode {
         // Replace, not merge: a peer that crashed may hold less than we sent it.
         state.known = new Map(message.vector)
         state.ready = true
+        if (this.isClient(peer)) this.raiseClientFloor(peer, state, message.vector.get(peer) ?? 0)
         this.sendMissing(peer, state, null)
         return
       case MessageType.ChangeBatch:
-        this.receiveBatch(peer, state, message.changes)
+        if (this.isClient(peer)) this.receiveFromClient(peer, state, message.changes)
+        else this.receiveBatch(peer, state, message.changes)
         return
       case MessageType.Ack:
         this.receiveAck(peer, message.node, message.durable)
@@ -451,10 +533,92 @@ export class MeshNode {
     }
     if (!this.options.deferPropagation) this.propagate()
     // Something before these changes is missing: tell the sender what we have so it resends.
-    if (sawGap && state.gapAnnouncedAtSize !== this.log.size) {
-      state.gapAnnouncedAtSize = this.log.size
-      this.options.send(peer, { type: MessageType.VersionVector, vector: new Map(this.log.vector) })
+    if (sawGap) this.announceGap(peer, state)
+  }
+
+  private announceGap(peer: string, state: PeerState): void {
+    if (state.gapAnnouncedAtSize === this.log.size) return
+    state.gapAnnouncedAtSize = this.log.size
+    this.options.send(peer, this.announcement(peer))
+  }
+
+  /**
+   * A client's own changes, on a member: each is logged under this node's origin with the client as
+   * author, in the client's seq order, once — a seq this node already holds (from this client or from
+   * another region's log) is a resend and dropped. Anything else a client sends is ignored.
+   */
+  private receiveFromClient(client: string, state: PeerState, changes: readonly Change[]): void {
+    let sawGap = false
+    for (const change of changes) {
+      this.stats.receivedChanges += 1
+      if (change.origin !== client || change.author !== undefined) {
+        this.stats.foreignChanges += 1
+        continue
+      }
+      if (change.seq > (state.known.get(client) ?? 0)) state.known.set(client, change.seq)
+      const accepted = this.acceptedFrom(client)
+      if (change.seq <= accepted) {
+        this.stats.duplicates += 1
+      } else if (change.seq > accepted + 1) {
+        sawGap = true
+        if (state.clientGap.has(change.seq)) this.stats.duplicates += 1
+        else if (this.bufferedCount >= this.maxBufferedChanges) this.stats.bufferOverflows += 1
+        else {
+          state.clientGap.set(change.seq, change)
+          this.bufferedCount += 1
+          this.stats.buffered += 1
+        }
+      } else {
+        this.logAuthored(change)
+      }
+      if (state.clientGap.size > 0) this.drainClientGap(client, state)
     }
+    if (!this.options.deferPropagation) this.propagate()
+    if (sawGap) this.announceGap(client, state)
+  }
+
+  /**
+   * A client announced that every region holds its seqs up to `floor` (it dropped them): they count
+   * as held and replicated here, and its changes that waited for them go on.
+   */
+  private raiseClientFloor(client: string, state: PeerState, floor: number): void {
+    if (floor <= this.acceptedFrom(client)) return
+    this.authors.raiseFloor(client, floor)
+    this.drainClientGap(client, state)
+    if (!this.options.deferPropagation) this.propagate()
+  }
+
+  /**
+   * Logs the client's waiting changes that now follow what this node holds of it, and forgets those
+   * it came to hold meanwhile (learnt from another region's log, or from the client's floor).
+   */
+  private drainClientGap(client: string, state: PeerState): void {
+    const accepted = this.acceptedFrom(client)
+    for (const seq of state.clientGap.keys()) {
+      if (seq <= accepted) {
+        state.clientGap.delete(seq)
+        this.bufferedCount -= 1
+      }
+    }
+    for (let next = state.clientGap.get(accepted + 1); next !== undefined; next = state.clientGap.get(next.seq + 1)) {
+      state.clientGap.delete(next.seq)
+      this.bufferedCount -= 1
+      this.logAuthored(next)
+    }
+  }
+
+  private logAuthored(change: Change): void {
+    this.claimOwnFloor()
+    this.applyInOrder({
+      origin: this.id,
+      seq: this.log.head(this.id) + 1,
+      hlc: change.hlc,
+      collection: change.collection,
+      docId: change.docId,
+      docType: change.docType,
+      payload: change.payload,
+      author: { origin: change.origin, seq: change.seq },
+    })
   }
 
   /** Takes a change from anywhere. Returns false when it had to wait for (or was dropped behind) a gap. */
@@ -524,21 +688,23 @@ export class MeshNode {
   }
 
   protected applyInOrder(change: Change): void {
-    if (change.origin !== this.id && !this.options.clock.receive(change.hlc)) this.stats.clampedTimestamps += 1
+    const author = change.author
+    const ownStamp = change.origin === this.id && author === undefined
+    if (!ownStamp && !this.options.clock.receive(change.hlc)) this.stats.clampedTimestamps += 1
     this.log.append(change)
     this.dirtyOrigins.add(change.origin)
     if (!this.restoring) this.options.onAppend?.(change)
+    if (author !== undefined) this.authors.learn(change)
     const key = documentKey(change.collection, change.docId)
     const marks = this.marksOf(key)
-    if (change.origin === this.id) {
-      // Max, not assignment: replaying older logged own changes into a restored document must not
-      // lower what the stored document already held (the simulator found a reused seq that way).
-      if (change.seq > marks.ownSeq) marks.ownSeq = change.seq
-      marks.ownHlc = maxHlc(marks.ownHlc, change.hlc)
-    } else {
-      marks.remoteHlc = maxHlc(marks.remoteHlc, change.hlc)
-    }
+    // Max, not assignment: replaying older logged own changes into a restored document must not
+    // lower what the stored document already held (the simulator found a reused seq that way).
+    if (change.origin === this.id && change.seq > marks.ownSeq) marks.ownSeq = change.seq
+    if (ownStamp) marks.ownHlc = maxHlc(marks.ownHlc, change.hlc)
+    else marks.remoteHlc = maxHlc(marks.remoteHlc, change.hlc)
     this.changedDocuments.add(key)
+    // A client's own write, back from a region that logged it: the client applied it when it wrote it.
+    if (author?.origin === this.id && author.seq <= this.log.head(this.id)) return
     const replica = this.replicaAt(key, change.collection, change.docId, change.docType)
     if (replica.docType !== change.docType) {
       this.stats.typeMismatches += 1
@@ -587,7 +753,9 @@ export class MeshNode {
    */
   private sendMissing(peer: string, state: PeerState, origins: readonly string[] | null): void {
     if (state.transfer) return
-    const wanted = origins ?? [...this.log.vector.keys()].sort()
+    let wanted = origins ?? [...this.log.vector.keys()].sort()
+    // A client sends a region only its own changes: the region has the rest from its peers.
+    if (this.options.ownChangesOnly) wanted = wanted.filter((origin) => origin === this.id)
     const transfers = this.options.sendsStateTransfers ?? true
     for (const origin of wanted) {
       const from = (state.known.get(origin) ?? 0) + 1
@@ -597,6 +765,7 @@ export class MeshNode {
       }
     }
     const batch: Change[] = []
+    const client = this.isClient(peer)
     for (const origin of wanted) {
       // Without state transfers, what the peer lacks below the log's base is left to its other peers
       // (it holds those changes durably, or compaction would not have dropped them); the rest is sent.
@@ -604,7 +773,7 @@ export class MeshNode {
       const to = this.sendableHead(origin)
       if (from > to) continue
       for (const change of this.log.range({ origin, from, to })) {
-        batch.push(change)
+        batch.push(client && change.author?.origin === peer ? echoStub(change) : change)
         if (batch.length >= this.maxBatchChanges) this.flushBatch(peer, batch)
       }
       state.known.set(origin, to)
@@ -623,7 +792,7 @@ export class MeshNode {
       const [collection, docId] = splitDocumentKey(key)
       documents.push({ collection, docId, docType: replica.docType, state: replica.encodeState() })
     }
-    state.transfer = { vector: new Map(this.log.vector), documents, hlc: this.options.clock.peek() }
+    state.transfer = { vector: new Map(this.log.vector), documents, hlc: this.options.clock.peek(), authors: this.authors.records() }
     this.releaseTransfer(peer, state)
   }
 
@@ -645,7 +814,14 @@ export class MeshNode {
       bytes += document.state.length
     }
     if (chunk.length > 0) this.options.send(peer, { type: MessageType.DocumentStates, transfer: id, documents: chunk })
-    this.options.send(peer, { type: MessageType.StateCovered, transfer: id, documents: transfer.documents.length, vector: transfer.vector, hlc: transfer.hlc })
+    this.options.send(peer, {
+      type: MessageType.StateCovered,
+      transfer: id,
+      documents: transfer.documents.length,
+      vector: transfer.vector,
+      hlc: transfer.hlc,
+      authors: transfer.authors,
+    })
     state.known = vvMerge(state.known, transfer.vector)
     this.sendMissing(peer, state, null)
   }
@@ -685,7 +861,7 @@ export class MeshNode {
    * loses, duplicates or reorders messages, a part may be missing, and claiming changes whose effect
    * never arrived would lose them for good. An unbelieved transfer is repaired by the next one.
    */
-  private receiveStateCovered(state: PeerState, message: { transfer: number; documents: number; vector: VersionVector; hlc: Hlc }): void {
+  private receiveStateCovered(state: PeerState, message: StateCoveredMessage): void {
     const { vector, hlc } = message
     const incoming = state.incoming
     const complete = message.documents === 0 ? incoming === null || incoming.id <= message.transfer : incoming?.id === message.transfer
@@ -697,6 +873,10 @@ export class MeshNode {
     for (const key of merged) {
       const marks = this.marksOf(key)
       marks.remoteHlc = maxHlc(marks.remoteHlc, hlc)
+      // Stored again even if a round took the document between its part and this: the mark is what
+      // makes a restarted node's clock pass the timestamps the document holds [HLC2] (the simulator
+      // found a write ordered before a change it had seen that way).
+      this.changedDocuments.add(key)
     }
     let moved = false
     for (const [origin, seq] of vector) {
@@ -707,6 +887,7 @@ export class MeshNode {
       moved = true
     }
     state.known = vvMerge(state.known, vector)
+    this.authors.merge(message.authors)
     this.stats.stateTransfersReceived += 1
     if (!moved) return
     this.options.onStateCovered?.(vector)

@@ -4,8 +4,10 @@ import { assertLwwValue, decodeLwwPayload, type LwwPayload } from '../../core/cr
 import type { ServerConfig } from '../config.js'
 
 /** Why a client's change is not acceptable here, or null when every change is. */
-export function refusedChange(config: ServerConfig, changes: readonly Change[]): string | null {
+export function refusedChange(config: ServerConfig, client: string, changes: readonly Change[]): string | null {
   for (const change of changes) {
+    // A client speaks for itself alone: the region logs its changes with it as their author.
+    if (change.origin !== client || change.author !== undefined) return `a client may send only its own changes, not ${change.origin}:${change.seq}`
     const name = change.collection
     const spec = Object.hasOwn(config.collections, name) ? config.collections[name] : undefined
     if (spec === undefined) return `no collection ${JSON.stringify(name)}`

@@ -1,4 +1,5 @@
-import { decodeVersionVector, encodeVersionVector, vvMerge } from '../../core/clock/version-vector.js'
+import { vvMerge } from '../../core/clock/version-vector.js'
+import { decodeCoveredRecord, encodeCoveredRecord } from '../../core/codec/author-records.js'
 import { decodeStoredDocumentState, encodeStoredDocumentState, type StoredDocumentState } from '../../core/codec/document-state.js'
 import { splitDocumentKey, type MeshNode } from '../../core/mesh/index.js'
 import type { StorageAdapter } from '../../core/storage/index.js'
@@ -6,7 +7,7 @@ import type { Change, ChangeId, VersionVector } from '../../core/types.js'
 
 /** Stored document states: `['crdt', 'doc', collection, docId]`. */
 export const CRDT_DOCUMENT_PREFIX = ['crdt', 'doc'] as const
-/** What the last finished snapshot round covered (an encoded version vector). */
+/** What the last finished snapshot round covered: its version vector and author table (CoveredRecord). */
 export const CRDT_COVERED_KEY = ['crdt', 'covered'] as const
 
 export interface CrdtSnapshotsOptions {
@@ -85,7 +86,7 @@ export class CrdtSnapshots {
   async recover(): Promise<{ documents: number }> {
     const { storage, mesh } = this.options
     const coveredBytes = await storage.load([...CRDT_COVERED_KEY])
-    const covered = coveredBytes === undefined ? new Map<string, number>() : decodeVersionVector(coveredBytes)
+    const { vector: covered, authors } = coveredBytes === undefined ? { vector: new Map<string, number>(), authors: [] } : decodeCoveredRecord(coveredBytes)
     const documents: StoredDocumentState[] = []
     for (const { key, data } of await storage.loadRange([...CRDT_DOCUMENT_PREFIX])) {
       try {
@@ -94,7 +95,7 @@ export class CrdtSnapshots {
         throw new Error(`meridian: stored document ${JSON.stringify(key)} cannot be read: ${String(err)}`, { cause: err })
       }
     }
-    mesh.restoreDocuments(documents, covered)
+    mesh.restoreDocuments(documents, covered, authors)
     this.coveredVector = covered
     this.firstIndex = (await storage.logBounds(this.options.log)).firstIndex
     return { documents: documents.length }
@@ -169,7 +170,7 @@ export class CrdtSnapshots {
       const [collection, docId] = splitDocumentKey(key)
       writes.push(storage.save([...CRDT_DOCUMENT_PREFIX, collection, docId], encodeStoredDocumentState(stored)))
     }
-    writes.push(storage.save([...CRDT_COVERED_KEY], encodeVersionVector(vector)))
+    writes.push(storage.save([...CRDT_COVERED_KEY], encodeCoveredRecord(vector, mesh.authors.records())))
     this.sinceRound = 0
     const round = (async () => {
       await Promise.all(writes)

@@ -91,10 +91,10 @@ describe('[CV4] a client never drops an own change no region holds', () => {
     await until(() => first.status === 'connected')
     const notes = first.lww<{ v: number }>('notes')
     notes.put('a', { v: 1 })
-    await until(() => eu.node.vector.get(first.clientId) === 1)
+    await until(() => eu.node.acceptedFrom(first.clientId) === 1)
     eu.flushDurable()
     notes.put('a', { v: 2 })
-    await until(() => eu.node.vector.get(first.clientId) === 2)
+    await until(() => eu.node.acceptedFrom(first.clientId) === 2)
     // Every region holds #1; #2 is in the client's document but durable nowhere else.
     eu.sendReplicated(new Map([[first.clientId, 1]]))
     await until(() => store.documents.size === 1, 3_000)

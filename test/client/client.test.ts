@@ -44,7 +44,7 @@ describe('client writes', () => {
     const c = client(net, ['ws://eu.test'])
     await until(() => c.status === 'connected')
     const w = c.lww('todos').put('t1', { title: 'milk' })
-    await until(() => eu.node.vector.get(c.clientId) === 1)
+    await until(() => eu.node.acceptedFrom(c.clientId) === 1)
     await settle()
     expect(await state(w.durable)).toBe('pending')
     expect(c.outboxSize).toBe(1)
@@ -81,7 +81,7 @@ describe('client writes', () => {
     const handles = [todos.put('a', { n: 1 }), todos.put('b', { n: 2 }), todos.patch('a', { n: 3 })]
     await until(() => net.sockets.length >= 2) // it keeps retrying
     expect(c.outboxSize).toBe(3)
-    expect(eu.node.vector.get(c.clientId)).toBeUndefined()
+    expect(eu.node.acceptedFrom(c.clientId)).toBe(0)
     eu.down = false
     await Promise.all(handles.map((h) => h.durable))
     expect(c.outboxSize).toBe(0)
@@ -100,7 +100,7 @@ describe('client writes', () => {
     await until(() => c.status === 'connected')
     mine.put('c1', { v: 1 })
     serverWrite(eu, 'todos', 's1', { v: 1 })
-    await until(() => eu.node.vector.get(c.clientId) === 1 && mine.get('s1') !== null)
+    await until(() => eu.node.acceptedFrom(c.clientId) === 1 && mine.get('s1') !== null)
 
     eu.down = true
     eu.dropAll()
@@ -152,7 +152,7 @@ describe('client writes', () => {
     expect(w.seq).toBe(3)
     await w.durable
     await until(() => second.outboxSize === 0)
-    expect(eu.node.vector.get('c-restart')).toBe(3)
+    expect(eu.node.acceptedFrom('c-restart')).toBe(3)
   })
 
   it('with an asynchronous store, own changes leave the client only once the store made them durable', async () => {
@@ -172,9 +172,9 @@ describe('client writes', () => {
     const w2 = todos.put('b', { n: 2 })
     expect(todos.get('b')).toEqual({ n: 2 })
     await settle()
-    expect(eu.node.vector.get(c.clientId)).toBeUndefined()
+    expect(eu.node.acceptedFrom(c.clientId)).toBe(0)
     pending.shift()?.()
-    await until(() => eu.node.vector.get(c.clientId) === 1)
+    await until(() => eu.node.acceptedFrom(c.clientId) === 1)
     await w1.durable
     expect(await state(w2.durable)).toBe('pending')
     pending.shift()?.()
@@ -396,7 +396,7 @@ describe('client connection', () => {
     const w = c.lww('todos').put('t1', { n: 1 })
     await w.durable
     expect(c.server?.nodeId).toBe('us-1')
-    expect(us.node.vector.get(c.clientId)).toBe(1)
+    expect(us.node.acceptedFrom(c.clientId)).toBe(1)
     expect(net.sockets[0]?.url).toBe('ws://eu.test/sync')
     expect(errors[0]).toMatchObject({ code: 'NETWORK', fatal: false, url: 'ws://eu.test/sync' })
   })

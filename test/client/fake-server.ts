@@ -77,6 +77,9 @@ export class FakeRegion {
       random,
       createReplica: (docType, context) => createReplica(docType, context),
       send: (peer, message) => this.send(peer, message),
+      // A member, as a real region is: it logs its clients' changes under its own origin, with the
+      // client as author.
+      ackGossipMembers: network.members.add(nodeId),
     })
   }
 
@@ -99,9 +102,12 @@ export class FakeRegion {
     this.node.markDurable(new Map(this.node.vector))
   }
 
-  /** Tells every connected client that `vector` is durable in every region. */
-  sendReplicated(vector: VersionVector = this.node.durableVector): void {
-    this.replicated = new Map(vector)
+  /**
+   * Tells every connected client that `vector` (client id → own seq) is durable in every region; by
+   * default, each client's writes durable here.
+   */
+  sendReplicated(vector?: VersionVector): void {
+    this.replicated = new Map(vector ?? [...this.sessions.keys()].map((id) => [id, this.node.authorDurable(id)]))
     for (const clientId of this.sessions.keys()) {
       this.send(clientId, { type: MessageType.Replicated, vector: this.replicated })
     }
@@ -184,7 +190,7 @@ export class FakeRegion {
     this.node.connect(message.identity)
     // What a real server should do too: tell a (re)connecting client what is already durable here
     // and everywhere, so its pending handles resolve without waiting for new traffic.
-    this.send(message.identity, { type: MessageType.Ack, node: this.nodeId, durable: new Map(this.node.durableVector) })
+    this.send(message.identity, { type: MessageType.Ack, node: this.nodeId, durable: new Map([[message.identity, this.node.authorDurable(message.identity)]]) })
     if (this.replicated.size > 0) this.send(message.identity, { type: MessageType.Replicated, vector: this.replicated })
   }
 
@@ -294,6 +300,8 @@ export class FakeNetwork {
   readonly sockets: FakeSocket[] = []
   wallMs = 1_700_000_000_000
   private readonly regions = new Map<string, FakeRegion>()
+  /** Every region's node id: they are the cluster's members. */
+  readonly members = new Set<string>()
   readonly WebSocket: WebSocketConstructor
 
   constructor() {

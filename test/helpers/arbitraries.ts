@@ -62,7 +62,8 @@ export const arbChange: fc.Arbitrary<Change> = fc.record({
   docId: arbId,
   docType: fc.constantFrom(...DOC_TYPES),
   payload: arbPayload,
-})
+  author: fc.record({ origin: arbId, seq: arbSeq }),
+}, { requiredKeys: ['origin', 'seq', 'hlc', 'collection', 'docId', 'docType', 'payload'] })
 
 export const arbVersionVector: fc.Arbitrary<VersionVector> = fc
   .uniqueArray(fc.tuple(arbId, arbSeq), { selector: ([origin]) => origin, maxLength: 8 })
@@ -132,6 +133,15 @@ export const arbStateCovered: fc.Arbitrary<StateCoveredMessage> = fc.record({
   documents: arbUint,
   vector: arbVersionVector,
   hlc: arbHlc,
+  authors: fc.array(
+    fc.record({
+      author: arbId,
+      accepted: fc.nat(1000).map((n) => n + 1000),
+      replicated: fc.nat(1000),
+      copies: fc.array(fc.record({ seq: arbSeq, at: fc.record({ origin: arbId, seq: arbSeq }) }), { maxLength: 3 }),
+    }),
+    { maxLength: 3 },
+  ),
 })
 
 /** Every message type, equally likely. */

@@ -86,7 +86,7 @@ describe('[IN2] a client over /sync', () => {
     expect((await http(server.httpUrl, 'GET', '/v1/docs/y')).json.doc).toEqual({ root: { ok: 1 }, text: '' })
     expect(server.node.mesh.stats.rejectedPayloads - rejectedBefore).toBe(3)
     // Kept in the log (seqs stay dense), not applied; the connection is still up.
-    expect(server.node.mesh.vector.get('c-crdt')).toBe(6)
+    expect(server.node.mesh.acceptedFrom('c-crdt')).toBe(6)
     expect(client.ws.readyState).toBe(client.ws.OPEN)
     // The 10 000-level document exists; reading it is this document's problem only (200, or 500 logged).
     expect([200, 500]).toContain((await http(server.httpUrl, 'GET', '/v1/boards/deep')).status)
@@ -97,7 +97,7 @@ describe('[IN2] a client over /sync', () => {
   it('[IN1][SG3] sends a state transfer (forged document states and a covered vector): closed FORBIDDEN, nothing merged or claimed', async () => {
     for (const message of [
       { type: MessageType.DocumentStates, transfer: 1, documents: [{ collection: 'notes', docId: 'forged', docType: 'lww', state: Uint8Array.of(1, 0, 0) }] },
-      { type: MessageType.StateCovered, transfer: 1, documents: 0, vector: new Map([['someone-else', 1_000_000]]), hlc: { wallMs: Date.now(), counter: 0, node: 'x' } },
+      { type: MessageType.StateCovered, transfer: 1, documents: 0, vector: new Map([['someone-else', 1_000_000]]), hlc: { wallMs: Date.now(), counter: 0, node: 'x' }, authors: [] },
     ] as Message[]) {
       const client = await acceptedClient(server.url, `forger-${message.type}`)
       client.send(message)
@@ -145,7 +145,7 @@ describe('[IN2] a client over /sync', () => {
     const payload = encodeLwwPayload({ kind: 'write', writes: [{ field: 'a', deleted: false, value: 1, base: null }] })
     const poisoned = change('c-hlc', 1, 'notes', 'hlc-1', 'lww', payload)
     client.send({ type: MessageType.ChangeBatch, changes: [{ ...poisoned, hlc: { wallMs: Date.now() + 5_000, counter: Number.MAX_SAFE_INTEGER, node: 'c-hlc' } }] })
-    await expect.poll(() => server.node.mesh.vector.get('c-hlc')).toBe(1)
+    await expect.poll(() => server.node.mesh.acceptedFrom('c-hlc')).toBe(1)
     for (const id of ['hlc-2', 'hlc-3']) {
       const put = await http(server.httpUrl, 'PUT', `/v1/notes/${id}`, { b: id })
       expect(put.status).toBe(200)

@@ -1,4 +1,5 @@
 import { compareHlc, formatHlc } from '../../core/clock/hlc.js'
+import { authorOf } from '../../core/author.js'
 import { createReplica } from '../../core/crdt/index.js'
 import { documentKey, type MeshNode } from '../../core/mesh/index.js'
 import type { DocumentReplica } from '../../core/crdt/document-type.js'
@@ -53,17 +54,13 @@ export function checkInvariants(input: InvariantInput): string[] {
     }
   }
 
-  // [CV2] nothing that was durable anywhere was lost.
-  for (const [id, change] of input.everDurable) {
-    const held = reference.mesh.vector.get(change.origin) ?? 0
-    if (held < change.seq) violations.push(`[CV2] durable change ${id} lost (${reference.id} holds ${change.origin} up to ${held})`)
-  }
 
   // [CV1] "the same set of changes" must mean the same thing everywhere: one id, one change. A writer
   // that reused a seq after a crash shows up here even when later writes mask it in the documents.
   const contentById = new Map<string, { holder: string; content: string }>()
   for (const replica of input.replicas) {
     for (const change of replica.mesh.changes()) {
+      if (change.author?.origin === replica.id) continue // its own write back as a position stub
       const id = `${change.origin}:${change.seq}`
       const content = `${formatHlc(change.hlc)} ${change.docId} ${canonicalJson(change.payload)}`
       const first = contentById.get(id)
@@ -92,20 +89,36 @@ export function checkInvariants(input: InvariantInput): string[] {
     }
   }
   const byId = new Map(finalChanges.map((c) => [`${c.origin}:${c.seq}`, c]))
-
-  // [HLC1] each writer's surviving timestamps strictly increase with its seq.
-  const lastByOrigin = new Map<string, Change>()
+  // A client's write is held as a region's change naming it as author (once, or twice when two
+  // regions took a resend before either learnt of the other: same author, same stamp, same payload).
+  const byAuthor = new Map<string, Change>()
   for (const change of finalChanges) {
-    const previous = lastByOrigin.get(change.origin)
-    if (previous && compareHlc(previous.hlc, change.hlc) >= 0) {
-      violations.push(`[HLC1] ${change.origin}:${change.seq} at ${formatHlc(change.hlc)} is not after #${previous.seq} at ${formatHlc(previous.hlc)}`)
+    const { origin, seq } = authorOf(change)
+    const first = byAuthor.get(`${origin}:${seq}`)
+    if (first === undefined) byAuthor.set(`${origin}:${seq}`, change)
+    else if (!sameChange(first, change)) violations.push(`[CV1] ${origin}:${seq} was logged twice with different contents`)
+  }
+
+  // [CV2] nothing that was durable anywhere was lost: held by the reference, or (a client's) by its author.
+  for (const [id, change] of input.everDurable) {
+    const held = Math.max(reference.mesh.vector.get(change.origin) ?? 0, byAuthor.has(id) ? change.seq : 0)
+    if (held < change.seq) violations.push(`[CV2] durable change ${id} lost (${reference.id} holds ${change.origin} up to ${held})`)
+  }
+
+  // [HLC1] each writer's surviving timestamps strictly increase with its seq (a client's by author).
+  const lastByAuthor = new Map<string, [number, Change]>()
+  for (const change of [...byAuthor.values()].sort((a, b) => authorOf(a).seq - authorOf(b).seq)) {
+    const { origin, seq } = authorOf(change)
+    const previous = lastByAuthor.get(origin)
+    if (previous && compareHlc(previous[1].hlc, change.hlc) >= 0) {
+      violations.push(`[HLC1] ${origin}:${seq} at ${formatHlc(change.hlc)} is not after #${previous[0]} at ${formatHlc(previous[1].hlc)}`)
     }
-    lastByOrigin.set(change.origin, change)
+    lastByAuthor.set(origin, [seq, change])
   }
 
   // [HLC2] a write orders after every write its writer had seen.
   for (const { change, seen } of input.commits) {
-    const survivor = byId.get(`${change.origin}:${change.seq}`)
+    const survivor = byAuthor.get(`${change.origin}:${change.seq}`)
     if (!survivor || !sameChange(survivor, change)) continue // lost before it was durable: never observed
     for (const [origin, seq] of seen) {
       if (origin === change.origin || seq === 0) continue

@@ -20,4 +20,12 @@ export const REGRESSION_SEEDS: readonly { docType: DocType; topology: Topology; 
   // older own changes were replayed into it and lowered its own-seq mark, the next torn round stored that,
   // and the following restart numbered a new write #8 again (fixed: marks only grow).
   { docType: 'automerge', topology: 'mesh', seed: 1238372780, found: 'own-seq mark lowered by log replay: seq reused after torn rounds' },
+  // A snapshot round took a document between the part of a state transfer that held it and the
+  // StateCovered that raised its remote-timestamp mark; the mark was never stored, and after a restart
+  // the node wrote before a change it had seen (fixed: the StateCovered marks its documents changed).
+  { docType: 'automerge', topology: 'star', seed: 1840942524, found: 'remote-timestamp mark of a transferred document not stored: [HLC2]' },
+  // A client's change waited in its region's gap buffer for a predecessor the region then learnt from
+  // another region's log; nothing drained the buffer, and every resend counted as a duplicate (fixed:
+  // the buffer drains from whatever the region holds of the client).
+  { docType: 'automerge', topology: 'mesh', seed: 1023947530, found: 'client change stuck behind a gap learnt elsewhere: never logged' },
 ]

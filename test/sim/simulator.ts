@@ -4,7 +4,7 @@ import type { StoredDocumentState } from '../../core/codec/document-state.js'
 import type { Message } from '../../core/codec/messages.js'
 import { createReplica } from '../../core/crdt/index.js'
 import { documentKey, MeshNode, type MeshClock, type MeshNodeOptions } from '../../core/mesh/index.js'
-import type { Change, DocType } from '../../core/types.js'
+import type { AuthorRecord, Change, DocType } from '../../core/types.js'
 import { EventQueue } from './event-queue.js'
 import { checkInvariants, sameChange, type CommitRecord } from './invariants.js'
 import { SimRandom } from './random.js'
@@ -96,8 +96,9 @@ function defaultFaults(random: SimRandom): FaultProfile {
 interface Stored {
   changes: Change[]
   documents: Map<string, StoredDocumentState>
-  /** What the last finished snapshot round covered. */
+  /** What the last finished snapshot round covered, and the author table at that instant. */
   vector: Map<string, number>
+  authors: AuthorRecord[]
 }
 
 interface Replica {
@@ -157,7 +158,7 @@ export function runSimulation(options: SimOptions): SimResult {
   for (const id of [...serverIds, ...clientIds]) {
     const kind = id.startsWith('s') ? 'server' : 'client'
     const home = kind === 'server' ? id : (serverIds[Number(id.slice(1)) % serverIds.length] as string)
-    const stored: Stored = { changes: [], documents: new Map(), vector: new Map() }
+    const stored: Stored = { changes: [], documents: new Map(), vector: new Map(), authors: [] }
     replicas.set(id, { id, kind, home, offsetMs: 0, stored, pending: [], stateCovered: false, mesh: null, reconnectAt: 0, incarnation: 0, appliedCount: new Map() })
   }
   const get = (id: string): Replica => replicas.get(id) as Replica
@@ -240,10 +241,12 @@ export function runSimulation(options: SimOptions): SimResult {
         replica.stateCovered = true
       },
       ackGossipMembers: members,
-      // As the real client: it never sends state transfers, so it compacts only by the rule.
+      // As the real client: it never sends state transfers, so it compacts only by the rule, and it
+      // sends regions only its own changes, which they log with it as author.
       sendsStateTransfers: replica.kind === 'server',
+      ownChangesOnly: replica.kind === 'client',
     })
-    mesh.restoreDocuments(replica.stored.documents.values(), replica.stored.vector)
+    mesh.restoreDocuments(replica.stored.documents.values(), replica.stored.vector, replica.stored.authors)
     mesh.restore(replica.stored.changes)
     mesh.finishRestore()
     replica.stateCovered = false
@@ -257,6 +260,7 @@ export function runSimulation(options: SimOptions): SimResult {
       if (document) replica.stored.documents.set(key, document)
     }
     replica.stored.vector = new Map(mesh.vector)
+    replica.stored.authors = mesh.authors.records()
     if (replica.kind === 'client') {
       // A client sends no state transfers: its own changes count as covered only once a server holds
       // them durably; the others stay in its log (its outbox) to be sent as changes.
@@ -283,6 +287,8 @@ export function runSimulation(options: SimOptions): SimResult {
     if (replica.pending.length === 0 && !snapshotDue) return
     for (const change of replica.pending) {
       replica.stored.changes.push(change)
+      // A client's own change back from its region is a position stub, not the change.
+      if (change.author?.origin === replica.id) continue
       const id = `${change.origin}:${change.seq}`
       const before = everDurable.get(id)
       if (before && !sameChange(before, change)) violations.push(`[CV1] ${id} was durable with two different contents: the id was reused`)
@@ -416,7 +422,16 @@ export function runSimulation(options: SimOptions): SimResult {
     const all = [...replicas.values()]
     const first = all[0]?.mesh
     if (!first) return false
-    return all.every((r) => r.mesh && r.pending.length === 0 && sameVector(r.mesh.vector, first.vector))
+    // Every replica holds the same of every region, and every region holds each client's own writes.
+    const regionsOnly = (mesh: MeshNode): Map<string, number> => new Map([...mesh.vector].filter(([origin]) => !clientIds.includes(origin)))
+    const reference = regionsOnly(first)
+    return all.every(
+      (r) =>
+        r.mesh &&
+        r.pending.length === 0 &&
+        sameVector(regionsOnly(r.mesh), reference) &&
+        (r.kind === 'server' || serverIds.every((s) => (get(s).mesh?.acceptedFrom(r.id) ?? 0) >= (r.mesh?.vector.get(r.id) ?? 0))),
+    )
   }
   while (queue.now < healedAt + budget) {
     queue.runUntil(queue.now + 50)
