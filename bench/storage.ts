@@ -436,15 +436,13 @@ async function handshakes(track: (c: ProcessCluster) => void): Promise<void> {
       const to = Math.min(HANDSHAKE_CLIENTS, from + WAVE)
       const ids = Array.from({ length: to - from }, (_, k) => `c-bench-${String(from + k).padStart(6, '0')}`)
       const sockets = await Promise.all(ids.map((id, k) => rawClient(A.url, id, from + k)))
-      await waitFor(async () => {
-        const v = (await status(A)).vector
-        return ids.every((id) => (v[id] ?? 0) >= 1)
-      }, 60_000, `wave ${from}..${to} held by a`, 20)
+      // a logs each client's change under its own origin (the client as author): one seq per client.
+      await waitFor(async () => ((await status(A)).vector[A.nodeId] ?? 0) >= to, 60_000, `wave ${from}..${to} held by a`, 20)
       for (const s of sockets) s.close()
       if ((to / WAVE) % 8 === 0 || to === HANDSHAKE_CLIENTS) log(`handshakes: ${fmt(to)} / ${fmt(HANDSHAKE_CLIENTS)} clients wrote (${fmt(to / ((now() - t0) / 1000))} clients/s)`)
     }
     const writeMs = now() - t0
-    for (const n of nodes) await waitFor(async () => Object.keys((await status(n)).vector).length >= HANDSHAKE_CLIENTS, 120_000, `${n.nodeId} holds every client`, 100)
+    for (const n of nodes) await waitFor(async () => ((await status(n)).vector[A.nodeId] ?? 0) >= HANDSHAKE_CLIENTS, 120_000, `${n.nodeId} holds every client's change`, 100)
 
     // A real client: syncs everything, then reconnects with its store (the resume handshake), its frames captured.
     const sent: Uint8Array[] = []
