@@ -22,9 +22,14 @@ export interface AutomergeCollection<T extends object = Record<string, unknown>>
   change(id: string, fn: (doc: T) => void, options?: { readonly message?: string }): WriteHandle
   /** The document as plain JS (`{}` when never written). Not a live Automerge object: do not mutate. */
   get(id: string): T
-  /** Called with the new view on every local or remote change. Not called at subscription. */
+  /**
+   * Syncs the document until `close`: remote changes arrive only for open documents (opening one the
+   * client does not hold fetches its state). Writes with `change` are synced whether open or not.
+   */
+  open(id: string): { close(): void }
+  /** Called with the new view on every local or remote change. Not called at subscription. Opens the document while subscribed. */
   subscribe(id: string, listener: (doc: T) => void): () => void
-  /** Like `subscribe`, for every document of the collection. */
+  /** Like `subscribe`, for every document of the collection; syncs the whole collection while subscribed. */
   subscribeAll(listener: (id: string, doc: T) => void): () => void
   /** Ids of the documents this client holds, sorted. */
   ids(): string[]
@@ -34,6 +39,12 @@ export function automergeCollection<T extends object>(context: ClientContext, na
   const replica = (id: string): AutomergeReplica =>
     expectDocType<AutomergeReplica>(context.replica(name, checkId(id), 'automerge'), 'automerge', name, id)
   const view = (id: string): T => replica(id).view() as T
+  const listeners = viewSubscriptions(context, name, view, checkId)
+  /** Stops listening, then ends the sync the listener held open. */
+  const both = (stop: () => void, release: () => void): (() => void) => () => {
+    stop()
+    release()
+  }
   return {
     name,
     change: (id, fn, options) => {
@@ -41,7 +52,12 @@ export function automergeCollection<T extends object>(context: ClientContext, na
       return context.write(name, id, 'automerge', payload)
     },
     get: view,
-    ...viewSubscriptions(context, name, view, checkId),
+    open: (id) => ({ close: context.openDocument(name, checkId(id)) }),
+    subscribe: (id, listener) => {
+      const stop = listeners.subscribe(id, listener)
+      return both(stop, context.openDocument(name, checkId(id)))
+    },
+    subscribeAll: (listener) => both(listeners.subscribeAll(listener), context.subscribeCollection(name)),
     ids: () => context.documentIds(name),
   }
 }

@@ -12,6 +12,7 @@ import { ClientConnection, GLOBAL_TIMERS, type ConnectionStatus, type Timers } f
 import { expectDocType, type ClientContext, type DocumentListener } from './context.js'
 import { ClientClosedError, type ConnectionError } from './errors.js'
 import { Listeners, reportListenerError } from './listeners.js'
+import { ClientInterest } from './interest.js'
 import { lwwCollection, type LwwCollection } from './lww-collection.js'
 import { cryptoRandom, randomClientId } from './random.js'
 import { memoryClientStore, type ClientStore } from './store.js'
@@ -165,6 +166,8 @@ class Client implements MeridianClient, ClientContext {
   private ownReplicated = 0
   private storeSaves: Promise<void> = Promise.resolve()
   private readonly timers: Timers
+  /** What this client syncs: the collections it uses and the documents it opens. */
+  private readonly interest: ClientInterest
   private closed = false
 
   constructor(options: ClientOptions) {
@@ -181,6 +184,12 @@ class Client implements MeridianClient, ClientContext {
     this.timers = options.timers ?? GLOBAL_TIMERS
     this.tracker = new WriteHandleTracker(this.clientId)
     const now = options.now ?? Date.now
+    this.interest = new ClientInterest(
+      () => {
+        if (!this.closed) this.mesh.resubscribe()
+      },
+      () => this.mesh.hasBuffered || [...this.mesh.vector.keys()].some((origin) => origin !== this.clientId),
+    )
     this.mesh = new MeshNode({
       id: this.clientId,
       clock: new HlcClock({ node: this.clientId, wallClock: now }),
@@ -192,6 +201,8 @@ class Client implements MeridianClient, ClientContext {
       onStateMerged: (collection, docId, _docType, changed) => this.stateMerged(collection, docId, changed),
       sendsStateTransfers: false,
       ownChangesOnly: true,
+      subscription: (_peer, connecting) => this.interest.subscription(connecting),
+      onFetched: (fetch, complete) => this.interest.fetched(fetch, complete),
       // Documents that arrived whole exist nowhere in the store yet: save them soon.
       onStateCovered: () => this.scheduleStoreDocuments(),
     })
@@ -212,7 +223,7 @@ class Client implements MeridianClient, ClientContext {
         else if (message.type === MessageType.ChangeBatch) {
           this.settle()
           this.scheduleStoreDocuments()
-        }
+        } else if (message.type === MessageType.Skipped || message.type === MessageType.Fetched) this.scheduleStoreDocuments()
         else if (!this.strictWatches.receive(message)) this.strictChannel.receive(message)
       },
       onReplicated: (vector) => {
@@ -298,7 +309,11 @@ class Client implements MeridianClient, ClientContext {
   }
 
   lww<T extends Record<string, unknown> = Record<string, unknown>>(collection: string): LwwCollection<T> {
-    const entry = this.collectionOf(collection, 'lww', () => ({ docType: 'lww', collection: lwwCollection(this, collection) }))
+    const entry = this.collectionOf(collection, 'lww', () => {
+      // An lww collection syncs whole for as long as the client lives.
+      this.interest.addCollection(collection)
+      return { docType: 'lww', collection: lwwCollection(this, collection) }
+    })
     return entry.collection as unknown as LwwCollection<T>
   }
 
@@ -376,6 +391,14 @@ class Client implements MeridianClient, ClientContext {
 
   conflicts(collection: string, docId: string): readonly ConflictRecord[] {
     return [...(this.conflictLog.get(documentKey(collection, docId)) ?? [])]
+  }
+
+  subscribeCollection(collection: string): () => void {
+    return this.interest.addCollection(collection)
+  }
+
+  openDocument(collection: string, docId: string): () => void {
+    return this.interest.openDocument(collection, docId)
   }
 
   documentIds(collection: string): string[] {

@@ -25,6 +25,10 @@ export interface ClientContext {
   conflicts(collection: string, docId: string): readonly ConflictRecord[]
   /** Ids of the documents of `collection` this client holds (written or received), sorted. */
   documentIds(collection: string): string[]
+  /** Syncs the whole collection until the returned release is called (docs/client.md, "What a client syncs"). */
+  subscribeCollection(collection: string): () => void
+  /** Syncs one document until the returned release is called. */
+  openDocument(collection: string, docId: string): () => void
   /** Called once when the client closes. */
   onClose(fn: () => void): void
 }

@@ -8,8 +8,8 @@ import type { WriteHandle } from './write-handle.js'
 export interface YjsDocHandle {
   readonly doc: Y.Doc
   /**
-   * Stop syncing local edits of this handle. When the last handle of a document closes, edits made
-   * to `doc` afterwards stay local; remote changes keep arriving while the client is open.
+   * Stop syncing this handle. When the last handle of a document closes, edits made to `doc`
+   * afterwards stay local and remote changes stop arriving; opening it again fetches its state.
    */
   close(): void
 }
@@ -72,12 +72,15 @@ export function yjsCollection(context: ClientContext, name: string): YjsCollecti
       }
       binding.refs += 1
       const opened = binding
+      // Only open documents are synced: opening one the client does not hold fetches its state.
+      const stopSync = context.openDocument(name, id)
       let closed = false
       return {
         doc: target.doc,
         close() {
           if (closed) return
           closed = true
+          stopSync()
           opened.refs -= 1
           if (opened.refs === 0 && bindings.get(id) === opened) {
             opened.unbind()

@@ -69,7 +69,8 @@ export class LinkFlow {
 
   /** A frame from the mesh to the other side. */
   offer(message: Message): void {
-    if (message.type !== MessageType.ChangeBatch) {
+    // Skipped runs move a client's position like changes do: held back (and replayed) with them.
+    if (message.type !== MessageType.ChangeBatch && message.type !== MessageType.Skipped) {
       this.options.transport.send(this.options.encode(message))
       return
     }
@@ -78,6 +79,10 @@ export class LinkFlow {
       return
     }
     this.options.transport.send(this.options.encode(message), true)
+    if (message.type === MessageType.Skipped) {
+      for (const range of message.ranges) this.advance(range.origin, range.to)
+      return
+    }
     for (const change of message.changes) this.advance(change.origin, change.seq)
     this.options.onSent?.(message.changes)
   }

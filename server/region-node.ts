@@ -36,6 +36,12 @@ export * from './region/types.js'
 export const CRDT_LOG = 'crdt'
 /** Records read per step during recovery, bounding the memory of one read [PF4]. */
 const RECOVERY_CHUNK_RECORDS = 4096
+
+/**
+ * What only a region may send: document states skip every check a client's changes get ([IN1],
+ * collection types), and StateCovered, Skipped and Fetched move a position by word alone.
+ */
+const CLIENT_FORBIDDEN: ReadonlySet<MessageType> = new Set([MessageType.DocumentStates, MessageType.StateCovered, MessageType.Skipped, MessageType.Fetched])
 /**
  * Every link re-announces our vector this often. Over WebSockets nothing is lost in transit, but a
  * change dropped by a full gap buffer is fetched again only on the next announce (docs/crdt.md).
@@ -360,10 +366,8 @@ export class RegionNode {
         return
       }
     }
-    if (link.kind === 'client' && (message.type === MessageType.DocumentStates || message.type === MessageType.StateCovered)) {
-      // Document states skip every check a client's changes get ([IN1], collection types) and a
-      // StateCovered claims changes by vector alone: only regions may send them.
-      this.logger.warn(`client ${id}: sent a state transfer; only regions may`)
+    if (link.kind === 'client' && CLIENT_FORBIDDEN.has(message.type)) {
+      this.logger.warn(`client ${id}: sent a frame of type ${message.type}, which only regions may send`)
       link.transport.close(CloseCode.FORBIDDEN, 'clients may not send document states')
       return
     }

@@ -18,6 +18,7 @@
  * StrictSubscribe … StrictSynced 13–16   -- strict watches: layouts in strict-watch-codec.ts
  * DocumentStates  17 transfer:uint count:uint (documentState)*count   -- layout in document-state.ts
  * StateCovered    18 transfer:uint documents:uint vector hlc authors   -- authors: author-records.ts
+ * Subscribe … Skipped  19–21   -- partial replication: layouts in subscription-codec.ts
  * ```
  *
  * Both handshake frames start with `type protocolVersion` in every protocol version, so
@@ -32,6 +33,7 @@ import { readAuthorRecords, writeAuthorRecords } from './author-records.js'
 import { encodeChange, readChange } from './change.js'
 import { readDocumentState, readHlc, writeDocumentState, writeHlc } from './document-state.js'
 import { DecodeError, FrameTooLargeError } from './errors.js'
+import { readFetched, readSkipped, readSubscribe, writeFetched, writeSkipped, writeSubscribe } from './subscription-codec.js'
 import { MessageType } from './messages.js'
 import type { Message, Role } from './messages.js'
 import {
@@ -153,6 +155,15 @@ export function encodeMessage(msg: Message): Uint8Array {
       writeHlc(encoder, 'stateCovered.hlc', msg.hlc)
       writeAuthorRecords(encoder, msg.authors)
       break
+    case MessageType.Subscribe:
+      writeSubscribe(encoder, msg)
+      break
+    case MessageType.Fetched:
+      writeFetched(encoder, msg)
+      break
+    case MessageType.Skipped:
+      writeSkipped(encoder, msg)
+      break
     default:
       invalid('message type', (msg as { type: unknown }).type)
   }
@@ -265,6 +276,12 @@ function readMessage(decoder: decoding.Decoder): Message {
       const hlc = readHlc(decoder, 'stateCovered.hlc')
       return { type, transfer, documents, vector, hlc, authors: readAuthorRecords(decoder) }
     }
+    case MessageType.Subscribe:
+      return readSubscribe(decoder)
+    case MessageType.Fetched:
+      return readFetched(decoder)
+    case MessageType.Skipped:
+      return readSkipped(decoder)
     default:
       throw new DecodeError(`unknown message type ${type}`)
   }

@@ -32,6 +32,9 @@ export const MessageType = {
   StrictSynced: 16,
   DocumentStates: 17,
   StateCovered: 18,
+  Subscribe: 19,
+  Fetched: 20,
+  Skipped: 21,
 } as const
 export type MessageType = (typeof MessageType)[keyof typeof MessageType]
 
@@ -204,6 +207,58 @@ export interface StateCoveredMessage {
   readonly authors: readonly AuthorRecord[]
 }
 
+/** A document named by collection and id. */
+export interface DocumentRef {
+  readonly collection: string
+  readonly docId: string
+}
+
+/**
+ * What a client syncs (docs/design.md §3, "Partial replication"): whole collections and single
+ * documents. Replaces the client's previous interest on that link; a client that never sends one is
+ * sent everything. `id` grows with every Subscribe a client sends: a region ignores one older than the
+ * last it took. Non-empty `fetchCollections`/`fetchDocuments` (opened since the client's position last
+ * covered them) ask for their current state; `Fetched` with the same id answers.
+ */
+export interface SubscribeMessage {
+  readonly type: typeof MessageType.Subscribe
+  readonly id: number
+  readonly collections: readonly string[]
+  readonly documents: readonly DocumentRef[]
+  readonly fetchCollections: readonly string[]
+  readonly fetchDocuments: readonly DocumentRef[]
+}
+
+/**
+ * Ends the answer to a `Subscribe`'s fetch: the `DocumentStates` frames of transfer `transfer` that
+ * came before it held `documents` documents, each at a state that covers at least the client's
+ * position when it asked.
+ */
+export interface FetchedMessage {
+  readonly type: typeof MessageType.Fetched
+  /** The `id` of the Subscribe it answers. */
+  readonly fetch: number
+  readonly transfer: number
+  readonly documents: number
+  /** The sender's clock at the cut, past every timestamp in those documents. */
+  readonly hlc: Hlc
+}
+
+/** A run of an origin's seqs none of which the client subscribes to: its position moves over them. */
+export interface SkippedRange {
+  readonly origin: string
+  readonly from: number
+  readonly to: number
+}
+
+/** Positions a region moved a client over without sending it anything (see `SubscribeMessage`). */
+export interface SkippedMessage {
+  readonly type: typeof MessageType.Skipped
+  readonly ranges: readonly SkippedRange[]
+  /** The newest timestamp among the skipped changes: the client's clock passes it, as if it had applied them [HLC2]. */
+  readonly hlc: Hlc
+}
+
 export type Message =
   | HandshakeMessage
   | HandshakeAcceptMessage
@@ -223,3 +278,6 @@ export type Message =
   | StrictSyncedMessage
   | DocumentStatesMessage
   | StateCoveredMessage
+  | SubscribeMessage
+  | FetchedMessage
+  | SkippedMessage

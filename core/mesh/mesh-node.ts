@@ -1,7 +1,14 @@
 import { compareHlc } from '../clock/hlc.js'
 import { vvDominates, vvMerge } from '../clock/version-vector.js'
 import type { StoredDocumentState } from '../codec/document-state.js'
-import { MessageType, type Message, type StateCoveredMessage } from '../codec/messages.js'
+import {
+  MessageType,
+  type FetchedMessage,
+  type Message,
+  type SkippedRange,
+  type StateCoveredMessage,
+  type SubscribeMessage,
+} from '../codec/messages.js'
 import type { ApplyResult, DocumentReplica } from '../crdt/document-type.js'
 import type { AuthorRecord, Change, DocType, DocumentState, Hlc, VersionVector } from '../types.js'
 import { AuthorTable } from './author-table.js'
@@ -66,6 +73,13 @@ export interface MeshNodeOptions {
    * author; what it learnt from one region, the others get from their peers. Default false.
    */
   readonly ownChangesOnly?: boolean
+  /**
+   * On a client: what it syncs, sent to a region on every connect before its vector, and again on
+   * `resubscribe()` (docs/design.md §3, "Partial replication"). Null or absent: everything.
+   */
+  readonly subscription?: (peer: string, connecting: boolean) => SubscribeMessage | null
+  /** On a client: the answer to a `Subscribe`'s fetch arrived; `complete` when every document of it merged. */
+  readonly onFetched?: (fetch: number, complete: boolean) => void
   /** Bound of the author table (see AuthorTable). Default 100 000. */
   readonly maxAuthors?: number
   /**
@@ -147,7 +161,35 @@ interface PeerState {
   incoming: IncomingTransfer | null
   /** A client's own changes that arrived before their predecessor (on a member only). */
   readonly clientGap: Map<number, Change>
+  /** On a member, what this client syncs (null: everything, as for a peer). */
+  interest: Interest | null
+  /** On a member, a client's fetch waiting to be cut or released. */
+  fetch: PendingFetch | null
+  /** On a member, the id of the last Subscribe taken from this client (older ones arrive late: ignored). */
+  subscribed: number
 }
+
+/** What a client syncs: whole collections and single documents (by `documentKey`). */
+interface Interest {
+  readonly collections: ReadonlySet<string>
+  readonly documents: ReadonlySet<string>
+}
+
+/** A client asked for the state of what it opened (see `SubscribeMessage`). */
+interface PendingFetch {
+  readonly id: number
+  readonly wanted: Interest
+  /** Cut once this node holds the client's position; released once own changes in it are durable. */
+  cut: { readonly vector: VersionVector; readonly documents: readonly DocumentState[]; readonly hlc: Hlc } | null
+}
+
+/** An entry of the gap buffer: a change, or a run of seqs a region skipped (see `SkippedRange`). */
+type GapEntry = Change | SkippedRange
+
+const isSkip = (entry: GapEntry): entry is SkippedRange => !('payload' in entry)
+
+const matches = (interest: Interest, collection: string, key: string): boolean =>
+  interest.collections.has(collection) || interest.documents.has(key)
 
 /** The parts of one state transfer received so far. */
 interface IncomingTransfer {
@@ -222,7 +264,7 @@ export class MeshNode {
   private readonly marks = new Map<string, DocumentMarks>()
   /** Documents changed since the shell last took them (see `takeChangedDocuments`). */
   private readonly changedDocuments = new Set<string>()
-  private readonly gaps = new Map<string, Map<number, Change>>()
+  private readonly gaps = new Map<string, Map<number, GapEntry>>()
   private bufferedCount = 0
   private readonly peers = new Map<string, PeerState>()
   private readonly durable = new Map<string, number>()
@@ -239,6 +281,8 @@ export class MeshNode {
   private ownFloor = 0
   /** True for a cluster member: it logs its clients' changes under its own origin. */
   private readonly isMember: boolean
+  /** Numbers this node's state transfers and fetch answers, so a receiver never mixes up their parts. */
+  private transferIds = 0
 
   constructor(options: MeshNodeOptions) {
     if (!options.id) throw new Error('MeshNode: id must be a non-empty string')
@@ -270,6 +314,11 @@ export class MeshNode {
   /** How many changes the log holds: the tail, not the history (see `compact`). */
   get changeCount(): number {
     return this.log.size
+  }
+
+  /** True while changes or skipped runs wait in the gap buffer for a predecessor. */
+  get hasBuffered(): boolean {
+    return this.bufferedCount > 0
   }
 
   /** How many documents this replica has. */
@@ -345,7 +394,10 @@ export class MeshNode {
     for (const [origin, seq] of vector) if (seq > (this.durable.get(origin) ?? 0)) this.durable.set(origin, seq)
     if ((this.durable.get(this.id) ?? 0) > before) {
       this.dirtyOrigins.add(this.id)
-      for (const [peer, state] of this.peers) if (state.transfer) this.releaseTransfer(peer, state)
+      for (const [peer, state] of this.peers) {
+        if (state.transfer) this.releaseTransfer(peer, state)
+        if (state.fetch) this.advanceFetch(peer, state)
+      }
     }
     if (!this.options.deferPropagation) this.propagate()
     const ack: Message = { type: MessageType.Ack, node: this.id, durable: new Map(this.durable) }
@@ -450,8 +502,19 @@ export class MeshNode {
   /** A link to `peer` came up: announce what we hold; streaming starts when the peer answers. */
   connect(peer: string): void {
     this.claimOwnFloor()
-    this.peers.set(peer, { ready: false, known: new Map(), gapAnnouncedAtSize: -1, transfer: null, incoming: null, clientGap: new Map() })
+    this.peers.set(peer, { ready: false, known: new Map(), gapAnnouncedAtSize: -1, transfer: null, incoming: null, clientGap: new Map(), interest: null, fetch: null, subscribed: 0 })
+    // A client says what it syncs before its vector, so the region's answer is filtered from the start.
+    const subscription = this.options.subscription?.(peer, true)
+    if (subscription) this.options.send(peer, subscription)
     this.options.send(peer, this.announcement(peer))
+  }
+
+  /** On a client: what it syncs changed; tell every connected region. */
+  resubscribe(): void {
+    for (const peer of this.peers.keys()) {
+      const subscription = this.options.subscription?.(peer, false)
+      if (subscription) this.options.send(peer, subscription)
+    }
   }
 
   disconnect(peer: string): void {
@@ -473,9 +536,13 @@ export class MeshNode {
     return node === this.id ? this.durable : this.durableByNode.get(node)
   }
 
-  /** Re-announce our vector to every peer; repairs anything lost in transit. */
+  /** Re-announce our vector (a client: and what it syncs) to every peer; repairs anything lost in transit. */
   antiEntropy(): void {
-    for (const peer of this.peers.keys()) this.options.send(peer, this.announcement(peer))
+    for (const peer of this.peers.keys()) {
+      const subscription = this.options.subscription?.(peer, false)
+      if (subscription) this.options.send(peer, subscription)
+      this.options.send(peer, this.announcement(peer))
+    }
   }
 
   /** Handle one decoded message from `peer`. Messages from unknown peers are ignored. */
@@ -488,6 +555,7 @@ export class MeshNode {
         state.known = new Map(message.vector)
         state.ready = true
         if (this.isClient(peer)) this.raiseClientFloor(peer, state, message.vector.get(peer) ?? 0)
+        if (state.fetch) this.advanceFetch(peer, state)
         this.sendMissing(peer, state, null)
         return
       case MessageType.ChangeBatch:
@@ -502,6 +570,18 @@ export class MeshNode {
         return
       case MessageType.StateCovered:
         this.receiveStateCovered(state, message)
+        return
+      case MessageType.Subscribe:
+        if (this.isClient(peer)) this.receiveSubscribe(peer, state, message)
+        return
+      // Only a client is ever sent these; a region ignores them (nobody may move its position by word).
+      case MessageType.Fetched:
+        if (this.options.ownChangesOnly) this.receiveFetched(state, message)
+        return
+      case MessageType.Skipped:
+        if (!this.options.ownChangesOnly) return
+        if (!this.options.clock.receive(message.hlc)) this.stats.clampedTimestamps += 1
+        this.receiveSkipped(peer, state, message.ranges)
         return
       default:
         // Handshakes and errors belong to the shell.
@@ -643,14 +723,40 @@ export class MeshNode {
     return true
   }
 
+  /**
+   * On a client: a region moved its position over runs of seqs the client does not subscribe to.
+   * Each run takes its place in seq order like a change (waiting in the gap buffer behind a missing
+   * predecessor), so a change the region did send is never skipped over.
+   */
+  private receiveSkipped(peer: string, state: PeerState, ranges: readonly SkippedRange[]): void {
+    let sawGap = false
+    for (const range of ranges) {
+      const head = this.log.head(range.origin)
+      if (range.to <= head) continue
+      if (range.from > head + 1) {
+        this.buffer(range, range.from)
+        sawGap = true
+        continue
+      }
+      this.skipTo(range.origin, range.to)
+      this.drainGap(range.origin)
+    }
+    if (sawGap) this.announceGap(peer, state)
+  }
+
+  private skipTo(origin: string, seq: number): void {
+    this.log.coverUpTo(origin, seq)
+    this.dirtyOrigins.add(origin)
+  }
+
   /** [CV3] A change at or below its origin's head has been applied already. */
   protected isDuplicate(change: Change): boolean {
     return change.seq <= this.log.head(change.origin)
   }
 
-  private buffer(change: Change): void {
+  private buffer(change: GapEntry, seq = (change as Change).seq): void {
     let pending = this.gaps.get(change.origin)
-    if (pending?.has(change.seq)) {
+    if (pending?.has(seq)) {
       this.stats.duplicates += 1
       return
     }
@@ -662,7 +768,7 @@ export class MeshNode {
       pending = new Map()
       this.gaps.set(change.origin, pending)
     }
-    pending.set(change.seq, change)
+    pending.set(seq, change)
     this.bufferedCount += 1
     this.stats.buffered += 1
   }
@@ -672,17 +778,23 @@ export class MeshNode {
     if (!pending) return
     for (;;) {
       const head = this.log.head(origin)
-      for (const seq of pending.keys()) {
-        if (seq <= head) {
-          pending.delete(seq)
-          this.bufferedCount -= 1
-        }
+      const exact = pending.get(head + 1)
+      if (exact !== undefined && !isSkip(exact)) {
+        pending.delete(head + 1)
+        this.bufferedCount -= 1
+        this.applyInOrder(exact)
+        continue
       }
-      const next = pending.get(head + 1)
-      if (!next) break
-      pending.delete(head + 1)
-      this.bufferedCount -= 1
-      this.applyInOrder(next)
+      // Entries at or below the head are stale, except a skipped run that reaches past it.
+      let skipTo = 0
+      for (const [seq, entry] of pending) {
+        if (seq > head + 1) continue
+        pending.delete(seq)
+        this.bufferedCount -= 1
+        if (isSkip(entry) && entry.to > skipTo) skipTo = entry.to
+      }
+      if (skipTo <= head) break
+      this.skipTo(origin, skipTo)
     }
     if (pending.size === 0) this.gaps.delete(origin)
   }
@@ -744,7 +856,11 @@ export class MeshNode {
     if (this.dirtyOrigins.size === 0) return
     const origins = [...this.dirtyOrigins]
     this.dirtyOrigins.clear()
-    for (const [peer, state] of this.peers) if (state.ready) this.sendMissing(peer, state, origins)
+    for (const [peer, state] of this.peers) {
+      if (!state.ready) continue
+      this.sendMissing(peer, state, origins)
+      if (state.fetch) this.advanceFetch(peer, state)
+    }
   }
 
   /**
@@ -765,46 +881,59 @@ export class MeshNode {
       }
     }
     const batch: Change[] = []
+    const skipped: SkippedRange[] = []
+    let skippedHlc: Hlc | null = null
     const client = this.isClient(peer)
+    const interest = state.interest
     for (const origin of wanted) {
       // Without state transfers, what the peer lacks below the log's base is left to its other peers
       // (it holds those changes durably, or compaction would not have dropped them); the rest is sent.
       const from = Math.max((state.known.get(origin) ?? 0) + 1, this.log.base(origin) + 1)
       const to = this.sendableHead(origin)
       if (from > to) continue
+      // A client is sent what it subscribes to; the runs in between move its position as `Skipped`.
+      let skipFrom = 0
       for (const change of this.log.range({ origin, from, to })) {
+        if (interest !== null && !matches(interest, change.collection, documentKey(change.collection, change.docId))) {
+          if (skipFrom === 0) skipFrom = change.seq
+          skippedHlc = maxHlc(skippedHlc, change.hlc)
+          continue
+        }
+        if (skipFrom !== 0) skipped.push({ origin, from: skipFrom, to: change.seq - 1 })
+        skipFrom = 0
         batch.push(client && change.author?.origin === peer ? echoStub(change) : change)
         if (batch.length >= this.maxBatchChanges) this.flushBatch(peer, batch)
       }
+      if (skipFrom !== 0) skipped.push({ origin, from: skipFrom, to })
       state.known.set(origin, to)
     }
     this.flushBatch(peer, batch)
+    if (skippedHlc !== null) this.options.send(peer, { type: MessageType.Skipped, ranges: skipped, hlc: skippedHlc })
   }
 
-  /**
-   * Cuts a state transfer now: every document as merged state, covering exactly `vector` (what has
-   * been applied). It leaves only once this node's own changes in it are durable [CV4].
-   */
-  private beginTransfer(peer: string, state: PeerState): void {
-    const documents: DocumentState[] = []
-    for (const key of [...this.documents.keys()].sort()) {
+  /** The documents a client subscribes to (every document for anyone else), sorted by key. */
+  private documentKeysFor(interest: Interest | null): string[] {
+    const keys: string[] = []
+    for (const key of this.documents.keys()) {
+      if (interest === null || matches(interest, splitDocumentKey(key)[0], key)) keys.push(key)
+    }
+    return keys.sort()
+  }
+
+  private documentStates(keys: readonly string[]): DocumentState[] {
+    return keys.map((key) => {
       const replica = this.documents.get(key) as DocumentReplica
       const [collection, docId] = splitDocumentKey(key)
-      documents.push({ collection, docId, docType: replica.docType, state: replica.encodeState() })
-    }
-    state.transfer = { vector: new Map(this.log.vector), documents, hlc: this.options.clock.peek(), authors: this.authors.records() }
-    this.releaseTransfer(peer, state)
+      return { collection, docId, docType: replica.docType, state: replica.encodeState() }
+    })
   }
 
-  private releaseTransfer(peer: string, state: PeerState): void {
-    const transfer = state.transfer
-    if (!transfer || (this.durable.get(this.id) ?? 0) < (transfer.vector.get(this.id) ?? 0)) return
-    state.transfer = null
-    this.stats.stateTransfersSent += 1
-    const id = this.stats.stateTransfersSent
+  /** Sends `documents` as `DocumentStates` frames of about `maxTransferFrameBytes` each; returns the transfer id. */
+  private sendDocumentStates(peer: string, documents: readonly DocumentState[]): number {
+    const id = ++this.transferIds
     let chunk: DocumentState[] = []
     let bytes = 0
-    for (const document of transfer.documents) {
+    for (const document of documents) {
       if (chunk.length > 0 && bytes + document.state.length > this.maxTransferFrameBytes) {
         this.options.send(peer, { type: MessageType.DocumentStates, transfer: id, documents: chunk })
         chunk = []
@@ -814,6 +943,79 @@ export class MeshNode {
       bytes += document.state.length
     }
     if (chunk.length > 0) this.options.send(peer, { type: MessageType.DocumentStates, transfer: id, documents: chunk })
+    return id
+  }
+
+  /**
+   * A client says what it syncs. From now on it is sent only changes to those collections and
+   * documents; what it asks to fetch (opened since its position covered it) it gets as state, once
+   * this node holds everything the client's position covers — else the state could miss changes the
+   * client's position already claims — and once this node's own changes in it are durable [CV4].
+   */
+  private receiveSubscribe(peer: string, state: PeerState, message: SubscribeMessage): void {
+    if (message.id <= state.subscribed) return
+    state.subscribed = message.id
+    const keys = (refs: SubscribeMessage['documents']): Set<string> => new Set(refs.map((ref) => documentKey(ref.collection, ref.docId)))
+    state.interest = { collections: new Set(message.collections), documents: keys(message.documents) }
+    if (message.fetchCollections.length === 0 && message.fetchDocuments.length === 0) return
+    state.fetch = { id: message.id, wanted: { collections: new Set(message.fetchCollections), documents: keys(message.fetchDocuments) }, cut: null }
+    this.advanceFetch(peer, state)
+  }
+
+  private advanceFetch(peer: string, state: PeerState): void {
+    const fetch = state.fetch
+    if (fetch === null || !state.ready) return
+    if (fetch.cut === null) {
+      if (!this.holdsPositionOf(peer, state.known)) return
+      const documents = this.documentStates(this.documentKeysFor(fetch.wanted))
+      fetch.cut = { vector: new Map(this.log.vector), documents, hlc: this.options.clock.peek() }
+    }
+    if ((this.durable.get(this.id) ?? 0) < (fetch.cut.vector.get(this.id) ?? 0)) return
+    state.fetch = null
+    const transfer = this.sendDocumentStates(peer, fetch.cut.documents)
+    this.options.send(peer, { type: MessageType.Fetched, fetch: fetch.id, transfer, documents: fetch.cut.documents.length, hlc: fetch.cut.hlc })
+  }
+
+  /** [PS2] True when this node holds everything a client's position covers (its own entry aside). */
+  protected holdsPositionOf(client: string, position: VersionVector): boolean {
+    for (const [origin, seq] of position) if (origin !== client && seq > this.log.head(origin)) return false
+    return true
+  }
+
+  /** On a client: the documents of a fetch are in if all of them merged (see `receiveStateCovered`). */
+  private receiveFetched(state: PeerState, message: FetchedMessage): void {
+    const incoming = state.incoming
+    const mine = incoming !== null && incoming.id === message.transfer
+    if (mine) state.incoming = null
+    const complete = message.documents === 0 || (mine && !incoming.failed && incoming.merged.size === message.documents)
+    if (complete) {
+      if (!this.options.clock.receive(message.hlc)) this.stats.clampedTimestamps += 1
+      for (const key of mine ? incoming.merged : []) {
+        const marks = this.marksOf(key)
+        marks.remoteHlc = maxHlc(marks.remoteHlc, message.hlc)
+        this.changedDocuments.add(key)
+      }
+    }
+    this.options.onFetched?.(message.fetch, complete)
+  }
+
+  /**
+   * Cuts a state transfer now: every document as merged state, covering exactly `vector` (what has
+   * been applied). It leaves only once this node's own changes in it are durable [CV4].
+   */
+  private beginTransfer(peer: string, state: PeerState): void {
+    // A client is sent the documents it subscribes to: its position covers those alone.
+    const documents = this.documentStates(this.documentKeysFor(state.interest))
+    state.transfer = { vector: new Map(this.log.vector), documents, hlc: this.options.clock.peek(), authors: this.authors.records() }
+    this.releaseTransfer(peer, state)
+  }
+
+  private releaseTransfer(peer: string, state: PeerState): void {
+    const transfer = state.transfer
+    if (!transfer || (this.durable.get(this.id) ?? 0) < (transfer.vector.get(this.id) ?? 0)) return
+    state.transfer = null
+    this.stats.stateTransfersSent += 1
+    const id = this.sendDocumentStates(peer, transfer.documents)
     this.options.send(peer, {
       type: MessageType.StateCovered,
       transfer: id,

@@ -138,6 +138,32 @@ describe('client against real regional servers', () => {
     expect(mover.outboxSize).toBe(0)
   })
 
+  it('a client syncs what it uses: other collections and unopened documents never reach it; opening one fetches its state', async () => {
+    const cluster = await startCluster()
+    const writer = client([cluster.url('a-1')])
+    const reader = client([cluster.url('c-1')])
+    const notes = reader.lww<{ n: number }>('notes')
+    const readerDocs = reader.yjs('docs')
+    await until(() => writer.status === 'connected' && reader.status === 'connected')
+    for (let i = 0; i < 40; i++) writer.automerge<{ n: number }>('boards').change(`b${i}`, (d) => void (d.n = i))
+    writer.yjs('docs').edit('d1', (d) => d.getText('text').insert(0, 'one'))
+    writer.yjs('docs').edit('d2', (d) => d.getText('text').insert(0, 'two'))
+    const last = writer.lww<{ n: number }>('notes').put('x', { n: 1 })
+    await last.replicated
+    await until(() => notes.get('x')?.n === 1)
+    // Its position moved over everything, but it was sent only the notes change.
+    await until(() => reader.vector.get('a-1') === cluster.server('c-1').node.mesh.vector.get('a-1'))
+    expect(reader.stats.applied).toBe(1)
+    expect(reader.automerge('boards').ids()).toEqual([])
+    expect(readerDocs.get('d2').text).toBe('')
+    // Opening d2 fetches its state; d1 stays away.
+    const d2 = readerDocs.open('d2')
+    await until(() => d2.doc.getText('text').toString() === 'two')
+    expect(readerDocs.get('d1').text).toBe('')
+    writer.yjs('docs').edit('d2', (d) => d.getText('text').insert(3, '!'))
+    await until(() => d2.doc.getText('text').toString() === 'two!')
+  })
+
   it('[CV2] yjs and automerge docs edited at different regions converge, including edits made while a region was down', async () => {
     const cluster = await startCluster()
     const atA = client([cluster.url('a-1')])
@@ -145,6 +171,8 @@ describe('client against real regional servers', () => {
     type Board = { cards?: string[] }
     const a = atA.yjs('docs').open('d1')
     const c = atC.yjs('docs').open('d1')
+    atA.automerge<Board>('boards').open('b1')
+    atC.automerge<Board>('boards').open('b1')
     await until(() => atA.status === 'connected' && atC.status === 'connected')
     a.doc.getText('text').insert(0, 'shared')
     atA.automerge<Board>('boards').change('b1', (d) => {

@@ -318,7 +318,7 @@ describe('client documents', () => {
     expect(bob.vector.get(bob.clientId)).toBe(1)
   })
 
-  it('a closed Yjs handle stops syncing local edits; remote ones still arrive', async () => {
+  it('a closed Yjs handle stops syncing: local edits stay local, remote ones stop; opening it again fetches its state', async () => {
     const { net } = oneRegion()
     const alice = client(net, ['ws://eu.test'])
     const bob = client(net, ['ws://eu.test'])
@@ -334,10 +334,14 @@ describe('client documents', () => {
     a2.close()
     a2.doc.getText('text').insert(1, 'local only')
     b.doc.getText('text').insert(0, '>')
-    await until(() => a2.doc.getText('text').toString().startsWith('>'))
     await settle()
+    expect(a2.doc.getText('text').toString()).toBe('xlocal only')
     expect(alice.vector.get(alice.clientId)).toBe(1)
     expect(b.doc.getText('text').toString()).toBe('>x')
+    // Open again: the document's state is fetched (its changes were skipped meanwhile).
+    const a3 = alice.yjs('notes').open('n1')
+    await until(() => a3.doc.getText('text').toString().startsWith('>'))
+    expect(alice.vector.get(alice.clientId)).toBe(1)
   })
 
   it('[CV2] an Automerge change syncs to another client and notifies its subscribers', async () => {
@@ -347,6 +351,7 @@ describe('client documents', () => {
     type Board = { cards?: string[] }
     const seen: Board[] = []
     bob.automerge<Board>('boards').subscribe('b1', (doc) => seen.push(doc))
+    alice.automerge<Board>('boards').open('b1')
     const w = alice.automerge<Board>('boards').change('b1', (d) => {
       d.cards = ['design']
     })
@@ -524,7 +529,9 @@ describe('client connection', () => {
       region: '',
       credentials: 'tok',
     })
-    expect(socket?.sent[1]?.type).toBe(MessageType.VersionVector)
+    // What it syncs (nothing yet), then its position.
+    expect(socket?.sent[1]?.type).toBe(MessageType.Subscribe)
+    expect(socket?.sent[2]?.type).toBe(MessageType.VersionVector)
   })
 
   it('draws a c- prefixed client id when none is given', () => {

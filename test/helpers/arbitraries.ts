@@ -11,6 +11,9 @@ import {
   type ChangeBatchMessage,
   type DocumentStatesMessage,
   type StateCoveredMessage,
+  type SubscribeMessage,
+  type FetchedMessage,
+  type SkippedMessage,
   type ErrorMessage,
   type HandshakeAcceptMessage,
   type HandshakeMessage,
@@ -144,6 +147,34 @@ export const arbStateCovered: fc.Arbitrary<StateCoveredMessage> = fc.record({
   ),
 })
 
+const arbDocumentRef = fc.record({ collection: arbId, docId: arbId })
+
+export const arbSubscribe: fc.Arbitrary<SubscribeMessage> = fc.record({
+  type: fc.constant(MessageType.Subscribe),
+  id: arbUint,
+  collections: fc.array(arbId, { maxLength: 3 }),
+  documents: fc.array(arbDocumentRef, { maxLength: 3 }),
+  fetchCollections: fc.array(arbId, { maxLength: 3 }),
+  fetchDocuments: fc.array(arbDocumentRef, { maxLength: 3 }),
+})
+
+export const arbFetched: fc.Arbitrary<FetchedMessage> = fc.record({
+  type: fc.constant(MessageType.Fetched),
+  fetch: arbUint,
+  transfer: arbUint,
+  documents: arbUint,
+  hlc: arbHlc,
+})
+
+export const arbSkipped: fc.Arbitrary<SkippedMessage> = fc.record({
+  type: fc.constant(MessageType.Skipped),
+  ranges: fc.array(
+    fc.record({ origin: arbId, from: arbSeq, length: fc.nat(1000) }).map(({ origin, from, length }) => ({ origin, from, to: Math.min(from + length, Number.MAX_SAFE_INTEGER) })),
+    { maxLength: 4 },
+  ),
+  hlc: arbHlc,
+})
+
 /** Every message type, equally likely. */
 export const arbMessage: fc.Arbitrary<Message> = fc.oneof(
   arbHandshake,
@@ -155,4 +186,7 @@ export const arbMessage: fc.Arbitrary<Message> = fc.oneof(
   arbErrorMessage,
   arbDocumentStates,
   arbStateCovered,
+  arbSubscribe,
+  arbFetched,
+  arbSkipped,
 )

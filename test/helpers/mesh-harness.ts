@@ -41,9 +41,11 @@ export class MeshHarness {
   readonly inFlight: InFlight[] = []
   wallMs = 1_700_000_000_000
 
-  add(id: string, options: Partial<MeshNodeOptions> & { wallOffsetMs?: number } = {}): MeshNode {
+  /** Adds a node; `Kind` swaps in a subclass (a deliberately broken one, for a mutant test). */
+  add(id: string, options: Partial<MeshNodeOptions> & { wallOffsetMs?: number; Kind?: typeof MeshNode } = {}): MeshNode {
     const offset = options.wallOffsetMs ?? 0
-    const node = new MeshNode({
+    const Kind = options.Kind ?? MeshNode
+    const node = new Kind({
       id,
       clock: new HlcClock({ node: id, wallClock: () => this.wallMs + offset }),
       random: () => 0.5,

@@ -54,6 +54,16 @@ export class EarlyPruneMesh extends MeshNode {
   }
 }
 
+/**
+ * Answers a client's fetch at once [PS2], without waiting until it holds what the client's position
+ * covers: the state can miss a change the client's position already claims.
+ */
+export class HastyFetchMesh extends MeshNode {
+  protected override holdsPositionOf(): boolean {
+    return true
+  }
+}
+
 /** An "HLC" that trusts the wall clock: goes backwards with it, and ignores what it receives. */
 export class WallClockOnlyHlc implements MeshClock {
   private last: Hlc

@@ -1,7 +1,7 @@
 import { HlcClock, type HlcClockOptions } from '../../core/clock/hlc.js'
 import { decodeMessage, encodeMessage } from '../../core/codec/index.js'
 import type { StoredDocumentState } from '../../core/codec/document-state.js'
-import type { Message } from '../../core/codec/messages.js'
+import { MessageType, type Message, type SkippedRange } from '../../core/codec/messages.js'
 import { createReplica } from '../../core/crdt/index.js'
 import { documentKey, MeshNode, type MeshClock, type MeshNodeOptions } from '../../core/mesh/index.js'
 import type { AuthorRecord, Change, DocType } from '../../core/types.js'
@@ -10,6 +10,7 @@ import { checkInvariants, sameChange, type CommitRecord } from './invariants.js'
 import { SimRandom } from './random.js'
 import { edgeKey, serverEdges, type Topology } from './topology.js'
 import { randomEdit } from './workload.js'
+import { ClientInterest } from '../../client/interest.js'
 
 /** What the network and the machines may do to a run. Chosen from the seed unless given. */
 export interface FaultProfile {
@@ -115,6 +116,13 @@ interface Replica {
   reconnectAt: number
   incarnation: number
   appliedCount: Map<string, number>
+  /** A client's open documents (partial replication), kept across its restarts like an app's. */
+  readonly open: Set<string>
+  /** Runs of seqs regions skipped for a client, over all its incarnations (see CommitRecord.skipped). */
+  readonly skipped: SkippedRange[]
+  /** A client's interest in this incarnation, and the releases of its open documents. */
+  interest: ClientInterest | null
+  releases: Map<string, () => void>
 }
 
 /**
@@ -159,7 +167,23 @@ export function runSimulation(options: SimOptions): SimResult {
     const kind = id.startsWith('s') ? 'server' : 'client'
     const home = kind === 'server' ? id : (serverIds[Number(id.slice(1)) % serverIds.length] as string)
     const stored: Stored = { changes: [], documents: new Map(), vector: new Map(), authors: [] }
-    replicas.set(id, { id, kind, home, offsetMs: 0, stored, pending: [], stateCovered: false, mesh: null, reconnectAt: 0, incarnation: 0, appliedCount: new Map() })
+    replicas.set(id, {
+      id,
+      kind,
+      home,
+      offsetMs: 0,
+      stored,
+      pending: [],
+      stateCovered: false,
+      mesh: null,
+      reconnectAt: 0,
+      incarnation: 0,
+      appliedCount: new Map(),
+      open: new Set(kind === 'client' ? workloadRandom.shuffle([...DOC_IDS]).slice(0, 2) : []),
+      interest: null,
+      releases: new Map(),
+      skipped: [],
+    })
   }
   const get = (id: string): Replica => replicas.get(id) as Replica
   const members: ReadonlySet<string> = new Set(serverIds)
@@ -188,7 +212,9 @@ export function runSimulation(options: SimOptions): SimResult {
       queue.schedule(netRandom.int(faults.minDelayMs, faults.maxDelayMs), () => {
         // A connection that broke loses what was in flight on it, like a TCP stream does.
         if (linkGen.get(key) !== gen || !linkUp.has(key)) return
-        get(to).mesh?.receive(from, decodeMessage(bytes))
+        const message = decodeMessage(bytes)
+        if (message.type === MessageType.Skipped) get(to).skipped.push(...message.ranges)
+        get(to).mesh?.receive(from, message)
       })
     }
   }
@@ -222,9 +248,28 @@ export function runSimulation(options: SimOptions): SimResult {
     }
   }
 
+  /** A client opens (syncs) or closes a document; its region is told at once. */
+  const setOpen = (replica: Replica, docId: string, open: boolean): void => {
+    if (open) replica.open.add(docId)
+    else replica.open.delete(docId)
+    const interest = replica.interest
+    if (interest === null) return
+    if (open && !replica.releases.has(docId)) replica.releases.set(docId, interest.openDocument(COLLECTION, docId))
+    if (!open) {
+      replica.releases.get(docId)?.()
+      replica.releases.delete(docId)
+    }
+    replica.mesh?.resubscribe()
+  }
+
   const boot = (replica: Replica): void => {
     replica.incarnation += 1
     replica.appliedCount = new Map()
+    // A client restarts knowing what the app opens, not what its position had synced (client/interest.ts).
+    const interest = replica.kind === 'client' ? new ClientInterest(() => {}, () => (replica.mesh?.hasBuffered ?? false) || [...(replica.mesh?.vector.keys() ?? [])].some((o) => o !== replica.id)) : null
+    replica.interest = interest
+    replica.releases = new Map()
+    if (interest !== null) for (const docId of replica.open) replica.releases.set(docId, interest.openDocument(COLLECTION, docId))
     const wallClock = (): number => BASE_WALL_MS + queue.now + replica.offsetMs
     const mesh = makeMesh({
       id: replica.id,
@@ -245,6 +290,9 @@ export function runSimulation(options: SimOptions): SimResult {
       // sends regions only its own changes, which they log with it as author.
       sendsStateTransfers: replica.kind === 'server',
       ownChangesOnly: replica.kind === 'client',
+      ...(interest === null
+        ? {}
+        : { subscription: (_peer: string, connecting: boolean) => interest.subscription(connecting), onFetched: (fetch: number, complete: boolean) => interest.fetched(fetch, complete) }),
     })
     mesh.restoreDocuments(replica.stored.documents.values(), replica.stored.vector, replica.stored.authors)
     mesh.restore(replica.stored.changes)
@@ -317,9 +365,11 @@ export function runSimulation(options: SimOptions): SimResult {
     if (!mesh) return
     const docId = workloadRandom.pick(DOC_IDS)
     const seen = new Map(mesh.vector)
+    const ranges = [...replica.skipped]
+    const skipped = (origin: string, seq: number): boolean => ranges.some((r) => r.origin === origin && r.from <= seq && seq <= r.to)
     const { payload, description } = randomEdit(options.docType, mesh.replica(COLLECTION, docId, options.docType), workloadRandom)
     const change = mesh.commit(COLLECTION, docId, options.docType, payload)
-    commits.push({ change, seen })
+    commits.push({ change, seen, skipped })
     recent.writer = replica
     stats.commits += 1
     say(`write ${replica.id} ${docId} #${change.seq} ${description}`)
@@ -398,11 +448,17 @@ export function runSimulation(options: SimOptions): SimResult {
       const bound = faults.maxClockOffsetMs
       replica.offsetMs = Math.max(-bound, Math.min(bound, replica.offsetMs + workloadRandom.int(-bound, bound)))
       say(`clock ${replica.id} offset ${replica.offsetMs}ms`)
-    } else if (clientIds.length > 0) {
+    } else if (clientIds.length > 0 && workloadRandom.chance(0.5)) {
       const client = get(workloadRandom.pick(clientIds))
       client.home = workloadRandom.pick(serverIds)
       say(`client ${client.id} moves to ${client.home}`)
       refreshLinks()
+    } else if (clientIds.length > 0) {
+      const client = get(workloadRandom.pick(clientIds))
+      const docId = workloadRandom.pick(DOC_IDS)
+      const open = !client.open.has(docId)
+      say(`client ${client.id} ${open ? 'opens' : 'closes'} ${docId}`)
+      setOpen(client, docId, open)
     }
   }
 
@@ -413,7 +469,9 @@ export function runSimulation(options: SimOptions): SimResult {
     if (!replica.mesh) boot(replica)
     replica.reconnectAt = 0
   }
-  say('final heal: all partitions healed, all replicas restarted, no more drops')
+  // Every client opens every document, so all replicas must end up showing the same documents.
+  for (const id of clientIds) for (const docId of DOC_IDS) if (!get(id).open.has(docId)) setOpen(get(id), docId, true)
+  say('final heal: all partitions healed, all replicas restarted, every document open, no more drops')
   const calm = { ...faults, dropRate: 0, duplicateRate: 0 }
   Object.assign(faults, calm)
   refreshLinks()
@@ -430,6 +488,7 @@ export function runSimulation(options: SimOptions): SimResult {
         r.mesh &&
         r.pending.length === 0 &&
         sameVector(regionsOnly(r.mesh), reference) &&
+        (r.kind === 'server' || shownViews(r.mesh) === shownViews(first)) &&
         (r.kind === 'server' || serverIds.every((s) => (get(s).mesh?.acceptedFrom(r.id) ?? 0) >= (r.mesh?.vector.get(r.id) ?? 0))),
     )
   }
@@ -462,4 +521,9 @@ function sameVector(a: ReadonlyMap<string, number>, b: ReadonlyMap<string, numbe
   for (const [k, v] of a) if ((b.get(k) ?? 0) !== v) return false
   for (const [k, v] of b) if ((a.get(k) ?? 0) !== v) return false
   return true
+}
+
+/** The documents a replica shows (those that exist), canonically. */
+function shownViews(mesh: MeshNode): string {
+  return JSON.stringify([...mesh.views()].filter(([, view]) => view !== null))
 }
