@@ -3,6 +3,8 @@ import type { AuthorRecord, Change, ChangeId, VersionVector } from '../types.js'
 interface AuthorEntry {
   accepted: number
   replicated: number
+  /** How far `durableUpTo` has found every seq durable here (this node's durable vector only grows). */
+  durableHere: number
   /** Author seq → where its first copy learnt here is logged; only seqs above `replicated`. */
   readonly copies: Map<number, ChangeId>
 }
@@ -47,7 +49,9 @@ export class AuthorTable {
   learn(change: Change): void {
     const author = change.author
     if (author === undefined) return
-    const entry = this.touch(author.origin)
+    // Not moved in the eviction order on every change (a Map delete and set per write): an author is
+    // forgotten oldest-first-seen, and only once nothing of it is pending.
+    const entry = this.entries.get(author.origin) ?? this.touch(author.origin)
     if (author.seq > entry.accepted) entry.accepted = author.seq
     if (author.seq > entry.replicated && !entry.copies.has(author.seq)) {
       entry.copies.set(author.seq, { origin: change.origin, seq: change.seq })
@@ -58,15 +62,19 @@ export class AuthorTable {
 
   /**
    * The highest seq n of `author` such that every seq up to n is replicated, or has a copy that
-   * `durable` (this node's durable vector) covers.
+   * `durable` (this node's durable vector, which only grows) covers. Resumes where the last call
+   * stopped, so a region asked after every group commit does not rescan what is pending.
    */
   durableUpTo(author: string, durable: VersionVector): number {
     const entry = this.entries.get(author)
     if (entry === undefined) return 0
-    let seq = entry.replicated
+    let seq = Math.max(entry.replicated, entry.durableHere)
     for (;;) {
       const copy = entry.copies.get(seq + 1)
-      if (copy === undefined || (durable.get(copy.origin) ?? 0) < copy.seq) return seq
+      if (copy === undefined || (durable.get(copy.origin) ?? 0) < copy.seq) {
+        entry.durableHere = seq
+        return seq
+      }
       seq += 1
     }
   }
@@ -141,7 +149,7 @@ export class AuthorTable {
   /** The entry of `author`, created if new, moved to the young end of the eviction order. */
   private touch(author: string): AuthorEntry {
     let entry = this.entries.get(author)
-    if (entry === undefined) entry = { accepted: 0, replicated: 0, copies: new Map() }
+    if (entry === undefined) entry = { accepted: 0, replicated: 0, durableHere: 0, copies: new Map() }
     else this.entries.delete(author)
     this.entries.set(author, entry)
     return entry

@@ -205,17 +205,6 @@ export const DEFAULT_MAX_TRANSFER_FRAME_BYTES = 256 * 1024
 
 const maxHlc = (a: Hlc | null, b: Hlc): Hlc => (a === null || compareHlc(b, a) > 0 ? b : a)
 
-const NO_PAYLOAD = new Uint8Array(0)
-
-/**
- * A client's own change as its region sends it back: the client needs the position (its seqs of the
- * region's origin are dense) but already applied the write, so the payload stays home. The client
- * recognises its own author and never applies it.
- */
-function echoStub(change: Change): Change {
-  return { ...change, payload: NO_PAYLOAD }
-}
-
 export function documentKey(collection: string, docId: string): string {
   return `${collection}\u0000${docId}`
 }
@@ -891,17 +880,19 @@ export class MeshNode {
       const from = Math.max((state.known.get(origin) ?? 0) + 1, this.log.base(origin) + 1)
       const to = this.sendableHead(origin)
       if (from > to) continue
-      // A client is sent what it subscribes to; the runs in between move its position as `Skipped`.
+      // A client is sent what it subscribes to; the runs in between, and its own writes (it applied
+      // them when it made them), move its position as `Skipped`.
       let skipFrom = 0
       for (const change of this.log.range({ origin, from, to })) {
-        if (interest !== null && !matches(interest, change.collection, documentKey(change.collection, change.docId))) {
+        const own = client && change.author?.origin === peer
+        if (own || (interest !== null && !matches(interest, change.collection, documentKey(change.collection, change.docId)))) {
           if (skipFrom === 0) skipFrom = change.seq
           skippedHlc = maxHlc(skippedHlc, change.hlc)
           continue
         }
         if (skipFrom !== 0) skipped.push({ origin, from: skipFrom, to: change.seq - 1 })
         skipFrom = 0
-        batch.push(client && change.author?.origin === peer ? echoStub(change) : change)
+        batch.push(change)
         if (batch.length >= this.maxBatchChanges) this.flushBatch(peer, batch)
       }
       if (skipFrom !== 0) skipped.push({ origin, from: skipFrom, to })

@@ -65,7 +65,6 @@ export function checkInvariants(input: InvariantInput): string[] {
   const contentById = new Map<string, { holder: string; content: string }>()
   for (const replica of input.replicas) {
     for (const change of replica.mesh.changes()) {
-      if (change.author?.origin === replica.id) continue // its own write back as a position stub
       const id = `${change.origin}:${change.seq}`
       const content = `${formatHlc(change.hlc)} ${change.docId} ${canonicalJson(change.payload)}`
       const first = contentById.get(id)

@@ -26,7 +26,6 @@ export class DoubleApplyMesh extends MeshNode {
       super.applyInOrder(change)
       return
     }
-    if (change.author?.origin === this.id) return // a position stub of its own write: nothing to apply
     const replica = this.replica(change.collection, change.docId, change.docType)
     this.options.onApplied?.(change, replica.apply(change))
   }

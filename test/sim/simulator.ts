@@ -335,8 +335,6 @@ export function runSimulation(options: SimOptions): SimResult {
     if (replica.pending.length === 0 && !snapshotDue) return
     for (const change of replica.pending) {
       replica.stored.changes.push(change)
-      // A client's own change back from its region is a position stub, not the change.
-      if (change.author?.origin === replica.id) continue
       const id = `${change.origin}:${change.seq}`
       const before = everDurable.get(id)
       if (before && !sameChange(before, change)) violations.push(`[CV1] ${id} was durable with two different contents: the id was reused`)
