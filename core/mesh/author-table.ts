@@ -27,7 +27,6 @@ export class AuthorTable {
   private readonly entries = new Map<string, AuthorEntry>()
   /** Authors with copies not yet replicated: what `settle` looks at. */
   private readonly unsettled = new Set<string>()
-  private changedSinceTaken = false
 
   constructor(private readonly maxAuthors = DEFAULT_MAX_AUTHORS) {}
 
@@ -57,7 +56,6 @@ export class AuthorTable {
       entry.copies.set(author.seq, { origin: change.origin, seq: change.seq })
       this.unsettled.add(author.origin)
     }
-    this.changedSinceTaken = true
   }
 
   /**
@@ -97,7 +95,6 @@ export class AuthorTable {
       if (entry.copies.size === 0) this.unsettled.delete(author)
       if (entry.replicated > before) moved.push(author)
     }
-    if (moved.length > 0) this.changedSinceTaken = true
     this.evict()
     return moved
   }
@@ -125,7 +122,6 @@ export class AuthorTable {
       if (entry.copies.size > 0) this.unsettled.add(record.author)
       else this.unsettled.delete(record.author)
     }
-    this.changedSinceTaken = true
     this.evict()
   }
 
@@ -137,13 +133,6 @@ export class AuthorTable {
       out.push({ author, accepted: entry.accepted, replicated: entry.replicated, copies })
     }
     return out
-  }
-
-  /** True once, after the table changed since the last call (a snapshot round stores it only then). */
-  takeChanged(): boolean {
-    const changed = this.changedSinceTaken
-    this.changedSinceTaken = false
-    return changed
   }
 
   /** The entry of `author`, created if new, moved to the young end of the eviction order. */

@@ -181,6 +181,11 @@ interface PendingFetch {
   readonly wanted: Interest
   /** Cut once this node holds the client's position; released once own changes in it are durable. */
   cut: { readonly vector: VersionVector; readonly documents: readonly DocumentState[]; readonly hlc: Hlc } | null
+  /**
+   * A newer fetch that arrived while this one was cut and waiting: taken up once this one is sent, so
+   * a client cannot make the node encode documents again and again without being charged for them.
+   */
+  next: { readonly id: number; readonly wanted: Interest } | null
 }
 
 /** An entry of the gap buffer: a change, or a run of seqs a region skipped (see `SkippedRange`). */
@@ -804,8 +809,6 @@ export class MeshNode {
     if (ownStamp) marks.ownHlc = maxHlc(marks.ownHlc, change.hlc)
     else marks.remoteHlc = maxHlc(marks.remoteHlc, change.hlc)
     this.changedDocuments.add(key)
-    // A client's own write, back from a region that logged it: the client applied it when it wrote it.
-    if (author?.origin === this.id && author.seq <= this.log.head(this.id)) return
     const replica = this.replicaAt(key, change.collection, change.docId, change.docType)
     if (replica.docType !== change.docType) {
       this.stats.typeMismatches += 1
@@ -949,7 +952,9 @@ export class MeshNode {
     const keys = (refs: SubscribeMessage['documents']): Set<string> => new Set(refs.map((ref) => documentKey(ref.collection, ref.docId)))
     state.interest = { collections: new Set(message.collections), documents: keys(message.documents) }
     if (message.fetchCollections.length === 0 && message.fetchDocuments.length === 0) return
-    state.fetch = { id: message.id, wanted: { collections: new Set(message.fetchCollections), documents: keys(message.fetchDocuments) }, cut: null }
+    const wanted: Interest = { collections: new Set(message.fetchCollections), documents: keys(message.fetchDocuments) }
+    if (state.fetch?.cut) state.fetch.next = { id: message.id, wanted }
+    else state.fetch = { id: message.id, wanted, cut: null, next: null }
     this.advanceFetch(peer, state)
   }
 
@@ -962,9 +967,11 @@ export class MeshNode {
       fetch.cut = { vector: new Map(this.log.vector), documents, hlc: this.options.clock.peek() }
     }
     if ((this.durable.get(this.id) ?? 0) < (fetch.cut.vector.get(this.id) ?? 0)) return
-    state.fetch = null
+    state.fetch = fetch.next === null ? null : { ...fetch.next, cut: null, next: null }
     const transfer = this.sendDocumentStates(peer, fetch.cut.documents)
     this.options.send(peer, { type: MessageType.Fetched, fetch: fetch.id, transfer, documents: fetch.cut.documents.length, hlc: fetch.cut.hlc })
+    // The link may have been closed for what that cost (the shell charges document states).
+    if (state.fetch !== null && this.peers.get(peer) === state) this.advanceFetch(peer, state)
   }
 
   /** [PS2] True when this node holds everything a client's position covers (its own entry aside). */

@@ -162,6 +162,28 @@ describe('partial replication: a client is sent what it subscribes to, and its p
     expect(view(client, 'later', 'x')).toBeNull()
   })
 
+  it('[PS2] fetches that arrive while one waits for durability are folded: one more answer, not one per Subscribe', () => {
+    const interest: Interest = { collections: [], documents: [], fetch: null }
+    const { h, client, fetched } = setup(interest)
+    h.link('c', 'eu')
+    h.pump()
+    const eu = h.node('eu')
+    const payload = lwwPutPayload(eu.replica('notes', 'a', 'lww') as LwwReplica, { n: 1 })
+    eu.commit('notes', 'a', 'lww', payload) // not durable yet: a cut holding it must wait
+    interest.documents = [{ collection: 'notes', docId: 'a' }]
+    for (let i = 0; i < 5; i++) {
+      interest.fetch = { collections: [], documents: [{ collection: 'notes', docId: 'a' }] }
+      client.resubscribe()
+      h.pump()
+    }
+    expect(fetched).toEqual([])
+    eu.markDurable(new Map(eu.vector))
+    h.pump()
+    expect(fetched).toHaveLength(2) // the one cut first, then the newest of the four that came while it waited
+    expect(fetched.every(([, complete]) => complete)).toBe(true)
+    expect(view(client, 'notes', 'a')).toEqual({ n: 1 })
+  })
+
   it('a region ignores Skipped and Fetched from anyone: only a client is moved by word', () => {
     const { h } = setup({ collections: [], documents: [], fetch: null })
     h.link('c', 'eu')
