@@ -6,7 +6,8 @@ import type { StorageAdapter } from '../core/storage/index.js'
 import type { Change, VersionVector } from '../core/types.js'
 import type { CollectionConfig, ServerConfig } from './config.js'
 import { ConflictStore } from './conflict-store.js'
-import { GroupCommit } from './group-commit.js'
+import { ChangeCommitQueue } from './region/change-commit-queue.js'
+import { CommitLoop } from './storage/commit-loop.js'
 import { LinkFlow } from './link-flow.js'
 import type { Logger } from './logger.js'
 import { patchedFields } from './merge-patch.js'
@@ -94,7 +95,9 @@ export class RegionNode {
   private readonly logger: Logger
   private readonly wallClock: () => number
   private readonly monotonicClock: () => number
-  private readonly commit: GroupCommit
+  /** The node's one group commit, shared with the strict log (docs/design.md §6). */
+  readonly commits: CommitLoop
+  private readonly commit: ChangeCommitQueue
   /** Snapshot rounds and log compaction: what is stored is state, not history (docs/design.md §6). */
   readonly snapshots: CrdtSnapshots
   private readonly lag: LagAccounting
@@ -155,18 +158,22 @@ export class RegionNode {
       ackTimeoutMs: config.ackTimeoutMs,
       onReplicated: () => this.onReplicated(),
     })
-    this.commit = new GroupCommit({
+    this.commits = new CommitLoop({
       storage: this.storage,
+      onSync: ({ flushMs }) => {
+        this.metrics.fsyncs.inc()
+        this.metrics.fsyncSeconds.observe(flushMs / 1000)
+      },
+    })
+    this.commits.onFailure((err) => this.onStorageFailure(err))
+    this.commit = new ChangeCommitQueue({
+      storage: this.storage,
+      loop: this.commits,
       log: CRDT_LOG,
       maxDelayMs: config.groupCommitMaxDelayMs,
       cut: () => new Map(this.mesh.vector),
-      onSync: ({ flushMs, records }) => {
-        this.metrics.fsyncs.inc()
-        this.metrics.fsyncSeconds.observe(flushMs / 1000)
-        this.metrics.groupCommitBatch.observe(records)
-      },
+      onBatch: (records) => this.metrics.groupCommitBatch.observe(records),
       onDurable: (covered) => this.onDurable(covered),
-      onError: (err) => this.onStorageFailure(err),
     })
     this.snapshots = new CrdtSnapshots({
       storage: this.storage,
@@ -582,7 +589,7 @@ export class RegionNode {
     }
     this.links.clear()
     this.clientCount = 0
-    await this.commit.idle()
+    await this.commits.idle()
     if (this.storageError === null) await this.snapshots.close()
     this.acks.close()
     try {

@@ -190,7 +190,7 @@ export async function createServer(input: ServerConfigInput, options: CreateServ
     const regionNode = new RegionNode({ config, storage: opened.adapter, metrics, logger })
     const { changes } = await regionNode.recover()
     const peerLinks = new PeerLinks({ config, node: regionNode, metrics, logger, track, strict: () => strict })
-    strict = await openStrictHost({ config, links: peerLinks, metrics, logger, memory: storageKind === 'memory' })
+    strict = await openStrictHost({ config, links: peerLinks, metrics, logger, storage: opened.adapter, commits: regionNode.commits, onDisk: storageKind === 'file' && options.storage === undefined })
     node = regionNode
     links = peerLinks
     const sources = { config, node: regionNode, links: peerLinks, storageKind, startedAt }

@@ -13,7 +13,8 @@ export interface AdminRestDeps {
 
 /**
  * Operator actions [FO2]: `POST /admin/promote` (stand for election now; the vote rule still
- * decides) and `POST /admin/stepdown` (hand over to the most caught-up replica). Both need
+ * decides) and `POST /admin/stepdown` (hand over to the most caught-up replica); and `GET
+ * /admin/rollbacks`, the entries this node rolled back [ST5], oldest first. All need
  * `Authorization: Bearer <adminToken>` (MERIDIAN_ADMIN_TOKEN); without a configured token the admin API
  * is off. They obey the same fencing as any election: a promoted node with a stale log loses.
  */
@@ -44,6 +45,12 @@ export function registerAdminRest(app: Hono, deps: AdminRestDeps): void {
     while (!isPrimary() && performance.now() < deadline) await host.waitForRoleChange(deadline - performance.now())
     const promoted = isPrimary()
     return respond(c, { promoted, ...summary(host), ...(promoted ? {} : { message: 'the election was not won (a node with a more up-to-date log or a newer epoch exists, or no majority is reachable)' }) }, promoted ? 200 : 409)
+  })
+
+  app.get('/admin/rollbacks', async (c) => {
+    const host = authorize(c)
+    if (host instanceof Response) return host
+    return respond(c, { nodeId: host.nodeId, rollbacks: await host.rollbacks() }, 200)
   })
 
   app.post('/admin/stepdown', async (c) => {

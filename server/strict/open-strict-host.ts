@@ -1,19 +1,26 @@
-import { join } from 'node:path'
+import { existsSync } from 'node:fs'
+import { join, resolve } from 'node:path'
+import type { StorageAdapter } from '../../core/storage/index.js'
 import type { ServerConfig } from '../config.js'
 import type { Logger } from '../logger.js'
 import type { ServerMetrics } from '../metrics.js'
 import type { PeerLinks } from '../peer-links.js'
+import type { CommitLoop } from '../storage/commit-loop.js'
 import { StrictHost } from './strict-host.js'
 import { StrictMetrics } from './strict-metrics.js'
-import { memoryStrictStore, openStrictStore } from './strict-store.js'
+import { StrictStorage, StrictStorageError } from './strict-storage.js'
 
 export interface OpenStrictHostOptions {
   readonly config: ServerConfig
   readonly links: PeerLinks
   readonly metrics: ServerMetrics
   readonly logger: Logger
-  /** Keep the strict log in memory (storage: memory); otherwise `<dataDir>/strict`. */
-  readonly memory: boolean
+  /** The node's one storage engine, shared with the crdt collections. */
+  readonly storage: StorageAdapter
+  /** The node's commit loop (group commit for both modes). */
+  readonly commits: CommitLoop
+  /** True when `storage` is on disk under `config.dataDir` (an old strict directory there is refused). */
+  readonly onDisk: boolean
 }
 
 /**
@@ -23,7 +30,8 @@ export interface OpenStrictHostOptions {
 export async function openStrictHost(options: OpenStrictHostOptions): Promise<StrictHost | null> {
   const { config, links, metrics, logger } = options
   if (!Object.values(config.collections).some((spec) => spec.mode === 'strict')) return null
-  const store = options.memory ? memoryStrictStore({ nodeId: config.nodeId }) : await openStrictStore(join(config.dataDir, 'strict'), { nodeId: config.nodeId })
+  if (options.onDisk) refuseOldStrictDirectory(config.dataDir)
+  const store = await StrictStorage.open(options.storage, { nodeId: config.nodeId, loop: options.commits })
   const isLinked = (peer: string) => links.isConnected(peer)
   let host: StrictHost | null = null
   const strictMetrics = new StrictMetrics(metrics, () => host, isLinked)
@@ -36,11 +44,26 @@ export async function openStrictHost(options: OpenStrictHostOptions): Promise<St
     onWriteOutcome: (outcome, latencyMs) => strictMetrics.outcome(outcome, latencyMs),
   })
   const created = host
+  options.commits.onFailure((err) => created.storageFailedWith(err))
   links.onPeerDown = (peer) => created.peerDown(peer)
   const restored = store.restored
-  const entries = restored.entries?.length ?? 0
-  if (entries > 0 || restored.snapshot) {
-    logger.info(`strict log recovered: epoch ${restored.hardState?.epoch ?? 0}, ${entries} entries after snapshot ${restored.snapshot?.lsn ?? 0}`)
+  if (restored.entries.length > 0 || restored.snapshot) {
+    logger.info(`strict log recovered: epoch ${restored.hardState.epoch}, ${restored.entries.length} entries after snapshot ${restored.snapshot?.lsn ?? 0}`)
   }
   return created
+}
+
+/**
+ * Strict logs used to live in `<dataDir>/strict` (a WAL of their own, format "meridian-strict-store 1");
+ * they now live in the node's one storage engine. Such a directory is refused, not converted: reading
+ * it would need the code this change removed.
+ */
+function refuseOldStrictDirectory(dataDir: string): void {
+  const old = join(resolve(dataDir), 'strict')
+  if (existsSync(join(old, 'FORMAT'))) {
+    throw new StrictStorageError(
+      `${old} holds a strict log in the layout of an earlier Meridian (its own WAL directory). This version keeps strict logs in ${join(resolve(dataDir), 'storage')} and cannot read the old one: ` +
+        'let the node catch up from its peers instead (stop it, move that directory away, start it again; a replica is sent a snapshot [ST6]), or keep running the earlier version.',
+    )
+  }
 }

@@ -18,7 +18,7 @@ import { AppliedDocuments, type DocumentsAppliedListener } from './applied-docum
 import { LagTracker } from './lag-tracker.js'
 import { TimedWaiters } from './timed-waiters.js'
 import { StrictRequests, type StrictRequestsHost } from './strict-requests.js'
-import type { StrictStore } from './strict-store.js'
+import type { RollbackRecord, StrictStorage } from './strict-storage.js'
 
 /** One thing worth telling an operator: role changes, rollbacks, semi-sync fallback, admin actions. */
 export interface StrictEvent {
@@ -29,7 +29,8 @@ export interface StrictEvent {
 
 export interface StrictHostOptions {
   readonly config: ServerConfig
-  readonly store: StrictStore
+  /** The strict log and state in the node's one storage engine. */
+  readonly store: StrictStorage
   readonly logger: Logger
   /** Sends a frame to a cluster member; false when there is no link to it right now. */
   readonly send: (peer: string, message: Message) => boolean
@@ -51,10 +52,11 @@ const MAX_EVENTS = 50
 const COMPACTION_CHECK_EVERY = 1000
 
 /**
- * The shell around one `StrictNode` (docs/design.md §4, docs/strict.md): it drives the node's clock, makes
- * its log durable with group commit before reporting `markDurable`, persists hard state, snapshots
- * and rollbacks, carries its messages over the peer links, and serves writes and reads for clients,
- * REST and other nodes (forwarding to the primary through `StrictRequests`).
+ * The shell around one `StrictNode` (docs/design.md §4, docs/strict.md): it drives the node's clock; hands
+ * its log, hard state, snapshots and rollbacks to the strict storage, which reports `markDurable` from
+ * the node's commit loop and holds messages behind durability barriers; carries its messages over the
+ * peer links; and serves writes and reads for clients, REST and other nodes (forwarding to the primary
+ * through `StrictRequests`).
  */
 export class StrictHost implements StrictRequestsHost {
   readonly node: StrictNode
@@ -67,8 +69,6 @@ export class StrictHost implements StrictRequestsHost {
   private readonly now: () => number
   private readonly wallClock: () => Date
   private timer: NodeJS.Timeout | null = null
-  private flushing = false
-  private flushAgain = false
   private closed = false
   private readonly outcomeWaiters = new Map<number, { resolve: (o: WriteOutcome) => void; startedMs: number; record: boolean }>()
   private barrierInFlight = false
@@ -105,21 +105,18 @@ export class StrictHost implements StrictRequestsHost {
       // A quarter of a frame: one entry is at most maxDocumentBytes (config keeps that under a quarter).
       maxAppendBytes: Math.floor(config.maxFrameBytes / 4),
       send: (peer, message) => this.sendStrict(peer, message),
-      // Hard state, snapshots and rollback candidates must be on disk before the messages that depend on
-      // them leave: if saving fails, the node fails (nothing more leaves it) and the core's call aborts.
-      onHardState: (state) => this.persist(() => store.saveHardState(state)),
-      onAppend: (entries) => {
-        this.lag.appended(entries, store.append(entries), this.now())
-        this.requestFlush()
-      },
+      // Hard state, snapshots and rollback candidates end in a durability barrier: the messages sent
+      // after them leave only once they are on disk (StrictStorage, OrderedEffects).
+      onHardState: (state) => store.saveHardState(state),
+      onAppend: (entries) => this.lag.appended(entries, store.append(entries), this.now()),
       onTruncate: (fromLsn) => {
         store.truncateFrom(fromLsn)
         this.lag.truncated(fromLsn)
       },
-      onRollbackCandidates: (candidates) => this.persist(() => store.saveRollbackCandidates(candidates)),
+      onRollbackCandidates: (candidates) => store.saveRollbackCandidates(candidates),
       onRollback: (entries) => this.recordRollback(entries),
       onSnapshot: (snapshot, prunedTo) => {
-        this.persist(() => store.saveSnapshot(snapshot, prunedTo))
+        store.saveSnapshot(snapshot, prunedTo)
         this.afterSnapshot(snapshot.lsn, snapshot.epoch)
       },
       onApply: (entry) => this.afterApply(entry),
@@ -131,6 +128,11 @@ export class StrictHost implements StrictRequestsHost {
       restore: store.restored,
     })
     this.reportedLsn = this.node.applied
+    // Group commit: the node's commit loop reports what its rounds made durable.
+    store.onDurable = (lsn) => {
+      if (!this.closed) this.node.markDurable(lsn)
+    }
+    store.onFailure = (err) => this.failStorage(err)
     this.requests = new StrictRequests({
       host: this,
       config,
@@ -184,26 +186,28 @@ export class StrictHost implements StrictRequestsHost {
     this.roleWaiters.wake()
     for (const waiter of this.barrierWaiters.splice(0)) waiter(null)
     try {
-      await this.options.store.flush()
+      await this.options.store.close()
     } catch {
-      // Reported by the flush loop already.
+      // Reported through onFailure already.
     }
-    await this.options.store.close()
   }
 
   // ------------------------------------------------------------------------------ transport
 
   private sendStrict(peer: string, message: StrictMessage): void {
-    // A node whose storage failed is as good as crashed: it must not vote, replicate or heartbeat.
-    if (this.closed || this.storageFailure !== null) return
-    try {
-      this.options.send(peer, { type: MessageType.Strict, message })
-    } catch (err) {
-      // Values are checked before they are logged, so this is a bug; it must cost one message, never
-      // the process (the send runs inside the replication loop and the timers).
-      this.sendFailures += 1
-      this.options.logger.error(`strict: a ${message.type} message to ${peer} could not be sent`, err)
-    }
+    // In the core's order, after the durability barriers before it (a vote after its hard state).
+    this.options.store.send(() => {
+      // A node whose storage failed is as good as crashed: it must not vote, replicate or heartbeat.
+      if (this.closed || this.storageFailure !== null) return
+      try {
+        this.options.send(peer, { type: MessageType.Strict, message })
+      } catch (err) {
+        // Values are checked before they are logged, so this is a bug; it must cost one message, never
+        // the process (the send runs inside the replication loop and the timers).
+        this.sendFailures += 1
+        this.options.logger.error(`strict: a ${message.type} message to ${peer} could not be sent`, err)
+      }
+    })
   }
 
   /** Strict messages that could not be encoded or sent (a bug if ever above 0; in /status). */
@@ -218,32 +222,6 @@ export class StrictHost implements StrictRequestsHost {
   }
 
   // ------------------------------------------------------------------------------ durability
-
-  /**
-   * Group commit: one fsync at a time covers everything appended before it started; appends during
-   * it are covered by the next. A flush that raced a truncation is not reported (its LSNs may now
-   * name other entries).
-   */
-  private requestFlush(): void {
-    if (this.flushing) {
-      this.flushAgain = true
-      return
-    }
-    this.flushing = true
-    this.flushAgain = false
-    this.options.store.flush().then(
-      (lsn) => {
-        this.flushing = false
-        if (this.closed) return
-        if (lsn !== null) this.node.markDurable(lsn)
-        if (this.flushAgain || (lsn === null && this.node.lastPosition.lsn > this.node.durable)) this.requestFlush()
-      },
-      (err: unknown) => {
-        this.flushing = false
-        this.failStorage(err instanceof Error ? err : new Error(String(err)))
-      },
-    )
-  }
 
   /**
    * A failed fsync or hard-state write leaves the node's storage in an unknown state: it stops taking
@@ -261,13 +239,14 @@ export class StrictHost implements StrictRequestsHost {
     queueMicrotask(() => this.node.stepDown())
   }
 
-  private persist(save: () => void): void {
-    try {
-      save()
-    } catch (err) {
-      this.failStorage(err instanceof Error ? err : new Error(String(err)))
-      throw err
-    }
+  /** [ST5] Every entry this node rolled back, oldest first (`GET /admin/rollbacks`). */
+  rollbacks(): Promise<RollbackRecord[]> {
+    return this.options.store.readRollbacks()
+  }
+
+  /** The node's commit loop failed (a flush the strict log shares with the crdt changes). */
+  storageFailedWith(err: unknown): void {
+    this.failStorage(err instanceof Error ? err : new Error(String(err)))
   }
 
   get storageFailed(): Error | null {

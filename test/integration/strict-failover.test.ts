@@ -1,5 +1,3 @@
-import { readFileSync } from 'node:fs'
-import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ProcessCluster, sleep, waitFor } from '../helpers/cluster.js'
 import { checkRegisterHistory, type RegisterOp } from '../helpers/linearizability.js'
@@ -176,7 +174,7 @@ describe('strict failover with real processes', () => {
     expect(s?.primary).toBe(second.id)
   }, 60_000)
 
-  it('[ST5] a former primary rejoins, rolls back its unacknowledged suffix and records it in the rollback file', async () => {
+  it('[ST5] a former primary rejoins, rolls back its unacknowledged suffix and records it (GET /admin/rollbacks)', async () => {
     // Bring everyone back, then isolate the primary by killing both replicas.
     for (const id of IDS) if (!cluster.node(id).running) await cluster.launch(id)
     await cluster.waitConnected()
@@ -205,8 +203,10 @@ describe('strict failover with real processes', () => {
     const s = (await status(cluster, old.id)) as StatusBody
     expect(s.role).toBe('replica')
     expect(s.strict?.events.some((e) => e.kind === 'rollback')).toBe(true)
-    const file = join(cluster.dir, 'data', old.id, 'strict', 'rollback', 'rollback.jsonl')
-    const recorded = readFileSync(file, 'utf8').trim().split('\n').map((line) => JSON.parse(line) as { epoch: number; lsn: number; op: { id?: string } })
+    const listed = await fetch(`${cluster.node(old.id).httpUrl}/admin/rollbacks`, { headers: { authorization: 'Bearer admin' } })
+    expect(listed.status).toBe(200)
+    const recorded = ((await listed.json()) as { rollbacks: { epoch: number; lsn: number; node: string }[] }).rollbacks
+    expect(recorded.every((r) => r.node === old.id)).toBe(true)
     const recordedTokens = recorded.map((r) => `${r.epoch}:${r.lsn}`)
     for (const token of lonely) expect(recordedTokens).toContain(token)
     for (const token of majority) expect(recordedTokens).not.toContain(token)

@@ -4,10 +4,10 @@ import { parseConfig } from '../../server/config.js'
 import { silentLogger } from '../../server/logger.js'
 import type { DocumentsApplied } from '../../server/strict/applied-documents.js'
 import { StrictHost } from '../../server/strict/strict-host.js'
-import { memoryStrictStore } from '../../server/strict/strict-store.js'
 import { waitFor } from '../helpers/cluster.js'
+import { openStrictStorage } from '../helpers/strict-storage.js'
 
-function host(nodeId: string, peers: readonly string[]): StrictHost {
+async function host(nodeId: string, peers: readonly string[]): Promise<StrictHost> {
   const config = parseConfig({
     nodeId,
     region: 'r',
@@ -16,14 +16,15 @@ function host(nodeId: string, peers: readonly string[]): StrictHost {
     collections: { accounts: { mode: 'strict' }, ledger: { mode: 'strict' } },
     peers: peers.map((id, i) => ({ nodeId: id, region: 'r', url: `ws://127.0.0.1:${i + 1}/peer`, httpUrl: `http://127.0.0.1:${i + 1}` })),
   })
-  return new StrictHost({ config, store: memoryStrictStore({ nodeId }), logger: silentLogger, send: () => true, isLinked: () => true })
+  const { store } = await openStrictStorage(nodeId)
+  return new StrictHost({ config, store, logger: silentLogger, send: () => true, isLinked: () => true })
 }
 
 const write = (h: StrictHost, op: Parameters<StrictHost['write']>[0]['op']) => h.write({ op, concern: 'majority', timeoutMs: 1_000, requestKey: null })
 
 describe('StrictHost.onDocumentsApplied', () => {
   it('reports each applied entry once, with the documents it left (a batch all of them, each once); no-ops are not reported', async () => {
-    const h = host('solo', [])
+    const h = await host('solo', [])
     const events: DocumentsApplied[] = []
     const stop = h.onDocumentsApplied((event) => events.push(event))
     h.start()
@@ -53,7 +54,7 @@ describe('StrictHost.onDocumentsApplied', () => {
   })
 
   it('a listener that throws is skipped and logged; the node applies on and the others still hear', async () => {
-    const h = host('solo', [])
+    const h = await host('solo', [])
     const heard: number[] = []
     h.onDocumentsApplied(() => {
       throw new Error('boom')
@@ -68,7 +69,7 @@ describe('StrictHost.onDocumentsApplied', () => {
   })
 
   it('[ST6] an installed snapshot is reported as a reset at its position; the entries after it one by one', async () => {
-    const h = host('a', ['b', 'c'])
+    const h = await host('a', ['b', 'c'])
     const events: DocumentsApplied[] = []
     h.onDocumentsApplied((event) => events.push(event))
     h.start()

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { decodeVersionVector } from '../../core/clock/version-vector.js'
-import { GroupCommit } from '../../server/group-commit.js'
+import { ChangeCommitQueue } from '../../server/region/change-commit-queue.js'
+import { CommitLoop } from '../../server/storage/commit-loop.js'
 import type { MeridianServer } from '../../server/server.js'
 import { CountingStorage } from './counting-storage.js'
 import { http, startServer } from './in-process.js'
@@ -8,24 +9,26 @@ import { http, startServer } from './in-process.js'
 function commitOver(storage: CountingStorage, maxDelayMs = 0) {
   const durable: number[] = []
   let queued = 0
-  const commit = new GroupCommit({
+  const commit = new CommitLoop({ storage })
+  commit.onFailure((err) => {
+    throw err
+  })
+  const queue = new ChangeCommitQueue({
     storage,
+    loop: commit,
     log: 'crdt',
     maxDelayMs,
     cut: () => new Map([['me', queued]]),
     onDurable: (covered) => durable.push(covered.get('me') ?? 0),
-    onError: (err) => {
-      throw err
-    },
   })
   const enqueue = () => {
     queued += 1
-    commit.enqueue(Uint8Array.of(queued))
+    queue.enqueue(Uint8Array.of(queued))
   }
   return { commit, durable, enqueue }
 }
 
-describe('GroupCommit [PF2]', () => {
+describe('CommitLoop and ChangeCommitQueue [PF2]', () => {
   it('a lone write waits for exactly one sync', async () => {
     const storage = new CountingStorage(5)
     const { commit, durable, enqueue } = commitOver(storage)
@@ -61,16 +64,11 @@ describe('GroupCommit [PF2]', () => {
   it('stops and reports when storage fails', async () => {
     const storage = new CountingStorage()
     const errors: unknown[] = []
-    const commit = new GroupCommit({
-      storage,
-      log: 'crdt',
-      maxDelayMs: 0,
-      cut: () => new Map(),
-      onDurable: () => {},
-      onError: (err) => errors.push(err),
-    })
+    const commit = new CommitLoop({ storage })
+    commit.onFailure((err) => errors.push(err))
+    const queue = new ChangeCommitQueue({ storage, loop: commit, log: 'crdt', maxDelayMs: 0, cut: () => new Map(), onDurable: () => {} })
     await storage.close()
-    commit.enqueue(Uint8Array.of(1))
+    queue.enqueue(Uint8Array.of(1))
     await commit.idle()
     expect(errors).toHaveLength(1)
     expect(commit.failed).not.toBeNull()
