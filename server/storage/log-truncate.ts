@@ -55,6 +55,9 @@ export async function truncateAfter(ctx: FileStorageContext, state: LogState, in
   const dropFrom = cut > 0 ? at + 1 : at
   if (dropFrom < state.segments.length) await deleteSegments(ctx, state, dropFrom, state.segments.length)
   if (cut > 0) {
+    // The records kept in earlier segments become durable first: syncing the cut segment alone could
+    // leave it on disk without an earlier segment never synced, a log that starts in the middle.
+    await syncLogData(ctx, state)
     // Durable before anything else is written at these offsets, so bytes of the dropped records
     // can never reappear after the new end of the log.
     const handle = await segmentHandle(state, seg)

@@ -24,6 +24,7 @@ import {
   type FileStorageOptions,
 } from '../../../server/storage/file-adapter.js'
 import { logDirName } from '../../../server/storage/layout.js'
+import { crashCopy, rng } from '../../helpers/crash-copy.js'
 import { blobFor, blobVersionOf, bytesEqual, recordFor } from './crash-records.js'
 
 const here = dirname(fileURLToPath(import.meta.url))
@@ -33,17 +34,6 @@ afterAll(() => rmSync(root, { recursive: true, force: true }))
 
 let dirCounter = 0
 const freshDir = (): string => join(root, `s${++dirCounter}`)
-
-/** Seeded, so a failing run can be replayed from the seed in its message. */
-function rng(seed: number): (boundExclusive: number) => number {
-  let x = seed >>> 0 || 1
-  return (bound) => {
-    x ^= x << 13
-    x ^= x >>> 17
-    x ^= x << 5
-    return (x >>> 0) % bound
-  }
-}
 
 const asFile = (adapter: StorageAdapter): FileStorageAdapter => {
   if (!(adapter instanceof FileStorageAdapter)) throw new Error('expected a FileStorageAdapter')
@@ -64,51 +54,11 @@ function segmentFiles(dir: string, log: string): string[] {
 // ---------------------------------------------------------------------------------------------
 // The contract, with a crash model that is more than "close without flushing"
 
-/**
- * Simulates a machine crash: the directory is copied as the disk could hold it after power loss.
- * For every data file the adapter reports how many bytes a completed sync covers; of the bytes
- * beyond that, a random prefix survives, sometimes with a hole of zeros inside it (pages written
- * back out of order), and a file never synced may be missing altogether. The copy is then reopened.
- * What this cannot show is that the fdatasyncs really happen; the SIGKILL tests below and the code
- * review carry that.
- */
-function crashCopy(adapter: FileStorageAdapter, next: (bound: number) => number): string {
-  const durability = new Map(adapter.fileDurability().map((d) => [d.path, d]))
-  const target = freshDir()
-  const copy = (from: string, to: string): void => {
-    mkdirSync(to, { recursive: true })
-    for (const entry of readdirSync(from, { withFileTypes: true })) {
-      const src = join(from, entry.name)
-      const dst = join(to, entry.name)
-      if (entry.isDirectory()) {
-        copy(src, dst)
-        continue
-      }
-      const content = readFileSync(src)
-      const d = durability.get(src)
-      if (d === undefined || d.writtenBytes <= d.syncedBytes) {
-        writeFileSync(dst, content)
-        continue
-      }
-      if (d.syncedBytes === 0 && next(4) === 0) continue
-      const cut = d.syncedBytes + next(d.writtenBytes - d.syncedBytes + 1)
-      const kept = Buffer.from(content.subarray(0, cut))
-      if (cut > d.syncedBytes && next(3) === 0) {
-        const holeStart = d.syncedBytes + next(cut - d.syncedBytes)
-        kept.fill(0, holeStart, holeStart + 1 + next(cut - holeStart))
-      }
-      writeFileSync(dst, kept)
-    }
-  }
-  copy(adapter.dir, target)
-  return target
-}
-
 function contractCrash(options: FileStorageOptions, seed: number) {
   const next = rng(seed)
   return async (adapter: StorageAdapter): Promise<StorageAdapter> => {
     const file = asFile(adapter)
-    const copy = crashCopy(file, next)
+    const copy = crashCopy(file, freshDir(), next)
     await file.abandon()
     return openFileStorage(copy, options)
   }
