@@ -12,7 +12,7 @@ import { message, type FileStorageContext } from './file-context.js'
 import type { LogState, MutableRecoveryStats } from './file-storage-types.js'
 import { fsyncDir, isNotFound } from './fs-util.js'
 import { LOGS_DIR, logDirName, META_FILE, parseSegmentFileName } from './layout.js'
-import { lastIndexOf, writeMeta } from './log-segments.js'
+import { lastIndexOf } from './log-segments.js'
 import { scanRecords } from './record-format.js'
 import { cutFile } from './recovery-cut.js'
 
@@ -84,6 +84,9 @@ export async function recoverLog(
       await removeFile(file)
       continue
     }
+    // The log's first records are gone (their segment was never synced, a later one was): keeping the
+    // later records would make a log that starts in the middle, a state it never had. It ends before.
+    if (expectedBase === undefined && base > state.first) expectedBase = state.first
     if (expectedBase !== undefined && base !== expectedBase) {
       stopped = `a gap (records ${expectedBase}.. missing)`
       stats.segmentsDropped++
@@ -108,13 +111,6 @@ export async function recoverLog(
       const count = offsets.length
       expectedBase = base + count
       if (count > 0 && base + count - 1 >= state.first) {
-        if (state.segments.length === 0 && base > state.first) {
-          stats.warnings.push(
-            `log ${JSON.stringify(name)}: records ${state.first}..${base - 1} are missing; it now starts at ${base}`,
-          )
-          state.first = base
-          await writeMeta(state)
-        }
         await handle.datasync()
         state.segments.push({
           base,

@@ -268,6 +268,18 @@ describe('FileStorageAdapter', () => {
       await storage.close()
     })
 
+    it('[SG1] a lost first segment (never synced while a later one was) leaves the log empty, never starting in the middle', async () => {
+      const { dir } = await writtenStore()
+      const copy = copyOf(dir)
+      const files = segmentFiles(copy, 'log')
+      expect(files.length).toBeGreaterThan(1)
+      rmSync(files[0] as string)
+      const storage = await openFileStorage(copy, options)
+      expect(await storage.logBounds('log')).toEqual({ firstIndex: 1, lastIndex: 0 })
+      expect(storage.recoveryStats.segmentsDropped).toBe(files.length - 1)
+      await storage.close()
+    })
+
     it('[SG1] a zero-filled tail (size extended, data never written) is not mistaken for records', async () => {
       const { dir, last } = await writtenStore()
       const copy = copyOf(dir)
