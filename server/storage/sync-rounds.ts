@@ -1,5 +1,5 @@
 /**
- * The file storage's sync rounds (the crdt shell's queue-and-flush committer is server/group-commit.ts).
+ * The file storage's sync rounds (the node's commit loop, which calls `flush()` for both modes, is server/storage/commit-loop.ts).
  * Group commit [PF2]. `append` and `save` only hand bytes to the OS (one `write`, no sync).
  * `flush()` waits until the operations called before it have been written, then for a sync round
  * that covers them. A round clears the dirty flags, then fdatasyncs every file written since the
