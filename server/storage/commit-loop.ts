@@ -40,7 +40,8 @@ export class CommitLoop {
   private readonly idleWaiters: (() => void)[] = []
   private wanted = false
   private running = false
-  private timer: NodeJS.Timeout | null = null
+  /** The scheduled round: a timer for a delay, an immediate for the next turn of the event loop. */
+  private timer: { cancel(): void } | null = null
   private dueAt = Infinity
   private failure: unknown = null
 
@@ -68,14 +69,22 @@ export class CommitLoop {
     const due = performance.now() + delayMs
     if (this.timer !== null) {
       if (due >= this.dueAt) return
-      clearTimeout(this.timer)
+      this.timer.cancel()
     }
     this.dueAt = due
-    this.timer = setTimeout(() => {
+    const start = (): void => {
       this.timer = null
       this.dueAt = Infinity
       void this.run()
-    }, delayMs)
+    }
+    // setTimeout(…, 0) waits at least 1 ms: a strict write that needs no delay must not pay it.
+    if (delayMs <= 0) {
+      const immediate = setImmediate(start)
+      this.timer = { cancel: () => clearImmediate(immediate) }
+    } else {
+      const timeout = setTimeout(start, delayMs)
+      this.timer = { cancel: () => clearTimeout(timeout) }
+    }
   }
 
   /** Resolves once no round runs or waits to run (used at shutdown). */

@@ -96,6 +96,9 @@ export class StrictStorage implements CommitParticipant {
   private closed = false
   /** Storage calls issued since the last barrier or commit round, which wait for them before flushing. */
   private calls: Promise<unknown>[] = []
+  /** Appended records not yet handed to the adapter: one append call per round, not per write. */
+  private buffered: Uint8Array[] = []
+  private bufferedLsn = 0
 
   private constructor(
     private readonly storage: StorageAdapter,
@@ -107,7 +110,10 @@ export class StrictStorage implements CommitParticipant {
     this.issued = this.last
     this.reported = this.last
     this.effects = new OrderedEffects(
-      () => Promise.all(this.takeCalls()).then(() => this.storage.flush()),
+      () => {
+        this.issueBuffered()
+        return Promise.all(this.takeCalls()).then(() => this.storage.flush())
+      },
       (err) => this.fail(err),
       () => this.options.loop.request(0),
     )
@@ -150,7 +156,7 @@ export class StrictStorage implements CommitParticipant {
   /** Epoch or vote changed: stored, and durable before any effect after it. */
   saveHardState(state: HardState): void {
     const bytes = encodeHardState(state)
-    this.effects.run(() => this.track(this.storage.save(HARD_STATE_KEY, bytes)))
+    this.effects.run(() => this.issue(() => this.storage.save(HARD_STATE_KEY, bytes)))
     this.effects.barrier()
   }
 
@@ -169,12 +175,8 @@ export class StrictStorage implements CommitParticipant {
     const lsn = expected - 1
     this.last = lsn
     this.effects.run(() => {
-      this.track(
-        this.storage.append(STRICT_LOG, records).then((index) => {
-          if (index !== lsn) throw new Error(`strict log out of step: LSN ${lsn} was stored at index ${index}`)
-        }),
-      )
-      this.issued = lsn
+      for (const record of records) this.buffered.push(record)
+      this.bufferedLsn = lsn
       this.options.loop.request(0)
     })
     return records.map((record) => RECORD_HEADER_BYTES + record.length)
@@ -188,7 +190,7 @@ export class StrictStorage implements CommitParticipant {
     this.reported = Math.min(this.reported, keep)
     this.generation += 1
     this.effects.run(() => {
-      this.track(this.storage.truncateLogAfter(STRICT_LOG, keep))
+      this.issue(() => this.storage.truncateLogAfter(STRICT_LOG, keep))
       this.issued = Math.min(this.issued, keep)
     })
   }
@@ -199,11 +201,11 @@ export class StrictStorage implements CommitParticipant {
     this.snapshotLsn = snapshot.lsn
     this.last = Math.max(this.last, snapshot.lsn)
     const keepFrom = Math.min(prunedToLsn, snapshot.lsn) + 1
-    this.effects.run(() => this.track(this.storage.save(SNAPSHOT_KEY, bytes)))
+    this.effects.run(() => this.issue(() => this.storage.save(SNAPSHOT_KEY, bytes)))
     this.effects.barrier()
     this.effects.run(() => {
       // Past the log's end (an install beyond it) this also moves the append point to snapshot.lsn + 1.
-      this.track(this.storage.truncateLog(STRICT_LOG, keepFrom))
+      this.issue(() => this.storage.truncateLog(STRICT_LOG, keepFrom))
       this.issued = Math.max(this.issued, snapshot.lsn)
     })
   }
@@ -211,7 +213,7 @@ export class StrictStorage implements CommitParticipant {
   /** Replaces the list of undecided cut entries, durably before anything after it. */
   saveRollbackCandidates(candidates: readonly LogEntry[]): void {
     const bytes = encodeEntryList(candidates)
-    this.effects.run(() => this.track(this.storage.save(CANDIDATES_KEY, bytes)))
+    this.effects.run(() => this.issue(() => this.storage.save(CANDIDATES_KEY, bytes)))
     this.effects.barrier()
   }
 
@@ -246,6 +248,7 @@ export class StrictStorage implements CommitParticipant {
   }
 
   prepare(track: (call: Promise<unknown>) => void): (() => void) | null {
+    if (this.failure === null) this.issueBuffered()
     for (const call of this.takeCalls()) track(call)
     if (this.failure !== null || this.closed || this.effects.holding || this.issued <= this.reported) return null
     const lsn = this.issued
@@ -269,10 +272,37 @@ export class StrictStorage implements CommitParticipant {
     await this.effects.drained()
     this.closed = true
     try {
-      if (this.failure === null) await this.storage.flush()
+      if (this.failure === null) {
+        this.issueBuffered()
+        await Promise.all(this.takeCalls())
+        await this.storage.flush()
+      }
     } finally {
       this.effects.stop()
     }
+  }
+
+  /**
+   * Issues a storage call after the appends buffered before it (the adapter keeps call order, so the
+   * log's order is the core's).
+   */
+  private issue(call: () => Promise<unknown>): void {
+    this.issueBuffered()
+    this.track(call())
+  }
+
+  /** Hands the buffered appends to the adapter in one call. */
+  private issueBuffered(): void {
+    if (this.buffered.length === 0) return
+    const records = this.buffered
+    const lsn = this.bufferedLsn
+    this.buffered = []
+    this.track(
+      this.storage.append(STRICT_LOG, records).then((index) => {
+        if (index !== lsn) throw new Error(`strict log out of step: LSN ${lsn} was stored at index ${index}`)
+      }),
+    )
+    this.issued = lsn
   }
 
   private track(call: Promise<unknown>): void {
