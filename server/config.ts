@@ -136,7 +136,7 @@ export const CONFIG_DEFAULTS = {
   heartbeatIntervalMs: 1000,
   maxFrameBytes: 16 * 1024 * 1024,
   reconnect: { minDelayMs: 100, maxDelayMs: 5000 },
-  groupCommitMaxDelayMs: 2,
+  groupCommitMaxDelayMs: 0,
   ackTimeoutMs: 5000,
   maxBodyBytes: 1024 * 1024,
   maxSendBufferBytes: 8 * 1024 * 1024,

@@ -58,7 +58,7 @@ describe('parseConfig', () => {
       heartbeatIntervalMs: 1000,
       maxFrameBytes: 16 * 1024 * 1024,
       reconnect: { minDelayMs: 100, maxDelayMs: 5000 },
-      groupCommitMaxDelayMs: 2,
+      groupCommitMaxDelayMs: 0,
       members: ['a'],
     })
   })
