@@ -242,11 +242,6 @@ export class StrictStorage implements CommitParticipant {
     return (await this.storage.readLog(ROLLBACK_LOG, firstIndex, lastIndex)).map((bytes) => JSON.parse(decoder.decode(bytes)) as RollbackRecord)
   }
 
-  /** The log's retained range as the node sees it (for status and tests). */
-  get positions(): { readonly lastLsn: number; readonly snapshotLsn: number; readonly durableLsn: number } {
-    return { lastLsn: this.last, snapshotLsn: this.snapshotLsn, durableLsn: this.reported }
-  }
-
   prepare(track: (call: Promise<unknown>) => void): (() => void) | null {
     if (this.failure === null) this.issueBuffered()
     for (const call of this.takeCalls()) track(call)
