@@ -1,5 +1,4 @@
-import { existsSync } from 'node:fs'
-import { join, resolve } from 'node:path'
+import { resolve } from 'node:path'
 import type { StorageAdapter } from '../../core/storage/index.js'
 import type { ServerConfig } from '../config.js'
 import type { Logger } from '../logger.js'
@@ -8,7 +7,8 @@ import type { PeerLinks } from '../peer-links.js'
 import type { CommitLoop } from '../storage/commit-loop.js'
 import { StrictHost } from './strict-host.js'
 import { StrictMetrics } from './strict-metrics.js'
-import { StrictStorage, StrictStorageError } from './strict-storage.js'
+import { importOldStrictStore } from './import-old-strict-store.js'
+import { StrictStorage } from './strict-storage.js'
 
 export interface OpenStrictHostOptions {
   readonly config: ServerConfig
@@ -19,7 +19,7 @@ export interface OpenStrictHostOptions {
   readonly storage: StorageAdapter
   /** The node's commit loop (group commit for both modes). */
   readonly commits: CommitLoop
-  /** True when `storage` is on disk under `config.dataDir` (an old strict directory there is refused). */
+  /** True when `storage` is on disk under `config.dataDir` (an old strict directory there is imported). */
   readonly onDisk: boolean
 }
 
@@ -30,7 +30,12 @@ export interface OpenStrictHostOptions {
 export async function openStrictHost(options: OpenStrictHostOptions): Promise<StrictHost | null> {
   const { config, links, metrics, logger } = options
   if (!Object.values(config.collections).some((spec) => spec.mode === 'strict')) return null
-  if (options.onDisk) refuseOldStrictDirectory(config.dataDir)
+  if (options.onDisk) {
+    const imported = await importOldStrictStore(resolve(config.dataDir), options.storage)
+    if (imported !== null) {
+      logger.info(`strict log of an earlier version imported: ${imported.entries} entries after snapshot ${imported.snapshotLsn}, ${imported.rollbacks} rollback records; the old directory is now ${imported.movedTo}`)
+    }
+  }
   const store = await StrictStorage.open(options.storage, { nodeId: config.nodeId, loop: options.commits })
   const isLinked = (peer: string) => links.isConnected(peer)
   let host: StrictHost | null = null
@@ -51,19 +56,4 @@ export async function openStrictHost(options: OpenStrictHostOptions): Promise<St
     logger.info(`strict log recovered: epoch ${restored.hardState.epoch}, ${restored.entries.length} entries after snapshot ${restored.snapshot?.lsn ?? 0}`)
   }
   return created
-}
-
-/**
- * Strict logs used to live in `<dataDir>/strict` (a WAL of their own, format "meridian-strict-store 1");
- * they now live in the node's one storage engine. Such a directory is refused, not converted: reading
- * it would need the code this change removed.
- */
-function refuseOldStrictDirectory(dataDir: string): void {
-  const old = join(resolve(dataDir), 'strict')
-  if (existsSync(join(old, 'FORMAT'))) {
-    throw new StrictStorageError(
-      `${old} holds a strict log in the layout of an earlier Meridian (its own WAL directory). This version keeps strict logs in ${join(resolve(dataDir), 'storage')} and cannot read the old one: ` +
-        'let the node catch up from its peers instead (stop it, move that directory away, start it again; a replica is sent a snapshot [ST6]), or keep running the earlier version.',
-    )
-  }
 }

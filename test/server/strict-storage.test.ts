@@ -4,7 +4,7 @@
  * with messages held behind durability barriers. A crash property drives the storage the way the
  * core does and checks [SG1]/[SG2] after a simulated power loss of the file adapter.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import fc from 'fast-check'
@@ -16,7 +16,6 @@ import { SNAPSHOT_KEY, StrictStorageError } from '../../server/strict/strict-sto
 import { crashCopy, rng } from '../helpers/crash-copy.js'
 import { openStrictStorage } from '../helpers/strict-storage.js'
 import { CountingStorage } from './counting-storage.js'
-import { startServer } from './in-process.js'
 
 const root = mkdtempSync(join(tmpdir(), 'meridian-strict-storage-'))
 afterAll(() => rmSync(root, { recursive: true, force: true }))
@@ -280,13 +279,4 @@ describe('StrictStorage over the file adapter: crash property [SG1] [SG2]', () =
       { numRuns: 60 },
     )
   }, 120_000)
-})
-
-describe('an old strict directory', () => {
-  it('is refused at startup with a message that says what to do', async () => {
-    const dataDir = freshDir()
-    mkdirSync(join(dataDir, 'strict'), { recursive: true })
-    writeFileSync(join(dataDir, 'strict', 'FORMAT'), 'meridian-strict-store 1\n')
-    await expect(startServer({ storage: 'file', dataDir })).rejects.toThrow(/earlier Meridian.*move that directory away/s)
-  })
 })
