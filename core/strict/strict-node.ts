@@ -65,6 +65,13 @@ export interface StrictNodeOptions {
    * when its entry alone would take more than twice this. Default 4 MiB (a quarter of a frame).
    */
   readonly maxAppendBytes?: number
+  /**
+   * Flow control of pipelined appends: at most about this many bytes of entries are sent to a replica
+   * and not yet acknowledged as received (one entry larger than it still goes alone). Without a bound,
+   * a burst of large writes fills the link's send buffer faster than the replica reads it, and the
+   * transport closes the link. Default `maxAppendBytes`.
+   */
+  readonly maxInflightBytes?: number
   /** What a write may carry (core/values/storable-value.ts); checked before anything is logged. */
   readonly valueLimits?: ValueLimits
   /**
@@ -155,6 +162,9 @@ export interface StrictStatus {
 interface PeerProgress {
   next: number
   match: number
+  /** Appends sent past `match`, oldest first: the last LSN each carried and its entries' bytes. */
+  inflight: { last: number; bytes: number }[]
+  inflightBytes: number
   durable: number
   received: number
   applied: number
@@ -230,6 +240,7 @@ export class StrictNode {
   private readonly writeTimeoutMs: number
   private readonly maxEntries: number
   private readonly maxAppendBytes: number
+  private readonly maxInflightBytes: number
   /** The largest entry a write may make: twice `maxAppendBytes`, so an append stays within a frame. */
   readonly maxEntryBytes: number
   private readonly valueLimits: ValueLimits
@@ -250,6 +261,7 @@ export class StrictNode {
     this.maxEntries = options.maxEntriesPerMessage ?? DEFAULT_MAX_ENTRIES_PER_MESSAGE
     this.maxAppendBytes = options.maxAppendBytes ?? DEFAULT_MAX_APPEND_BYTES
     this.maxEntryBytes = 2 * this.maxAppendBytes
+    this.maxInflightBytes = options.maxInflightBytes ?? this.maxAppendBytes
     this.valueLimits = checkValueLimits(options.valueLimits ?? DEFAULT_VALUE_LIMITS)
     if (!(this.electionMinMs > this.heartbeatMs && this.electionMaxMs > this.electionMinMs)) {
       throw new Error('StrictNode: need heartbeatIntervalMs < electionTimeoutMinMs < electionTimeoutMaxMs')
@@ -771,6 +783,7 @@ export class StrictNode {
       p.match = Math.max(p.match, m.matchLsn)
       p.durable = Math.max(p.durable, m.durableLsn)
       p.next = Math.max(p.next, p.match + 1)
+      while (p.inflight.length > 0 && (p.inflight[0] as { last: number }).last <= p.match) p.inflightBytes -= (p.inflight.shift() as { bytes: number }).bytes
       this.afterProgress()
       if (p.next <= this.log.lastLsn) this.sendAppend(m.from)
     } else {
@@ -778,6 +791,7 @@ export class StrictNode {
       // acknowledgement is sure to survive, so that is the floor when moving back.
       p.match = Math.max(p.durable, Math.min(p.match, m.retryFromLsn - 1))
       p.next = Math.max(p.durable + 1, Math.min(p.next - 1, m.retryFromLsn))
+      clearInflight(p)
       this.sendAppend(m.from)
     }
   }
@@ -882,7 +896,7 @@ export class StrictNode {
     this.progress.clear()
     for (const peer of this.peers) {
       // Counting from now gives the new primary one election timeout to hear from a majority.
-      this.progress.set(peer, { next: this.log.lastLsn + 1, match: 0, durable: 0, received: 0, applied: 0, lastHeardMs: this.nowMs })
+      this.progress.set(peer, { next: this.log.lastLsn + 1, match: 0, inflight: [], inflightBytes: 0, durable: 0, received: 0, applied: 0, lastHeardMs: this.nowMs })
     }
     // Entries of earlier epochs commit only together with one of ours (Raft's rule): append a no-op.
     // Until it is applied, this primary may lack writes its predecessor committed: reads wait for it.
@@ -951,21 +965,29 @@ export class StrictNode {
     if (p.next <= this.log.prunedLsn && this.snapshot) {
       this.options.send(peer, { type: 'snapshot', epoch: this.epoch, from: this.id, snapshot: this.snapshot, commitLsn: this.commitLsn })
       p.next = this.snapshot.lsn + 1
+      clearInflight(p)
       return
     }
     const prevLsn = p.next - 1
+    // Within the flow-control window; with nothing in flight, at least one entry. A full window sends
+    // an empty append (a heartbeat): the link is ordered, so it follows what is in flight.
+    const limit = Math.min(this.maxAppendBytes, this.maxInflightBytes - p.inflightBytes)
     const entries = this.log.slice(p.next, p.next + this.maxEntries - 1)
     let bytes = 0
     for (let i = 0; i < entries.length; i++) {
-      bytes += entryBytes(entries[i] as LogEntry)
-      if (bytes > this.maxAppendBytes && i > 0) {
+      const size = entryBytes(entries[i] as LogEntry)
+      if (bytes + size > limit && (i > 0 || p.inflightBytes > 0)) {
         entries.length = i
         break
       }
+      bytes += size
     }
     this.options.send(peer, { type: 'append', epoch: this.epoch, from: this.id, prevLsn, prevEpoch: this.log.epochAt(prevLsn) ?? 0, entries, commitLsn: this.commitLsn })
+    if (entries.length === 0) return
     // Pipelining: assume delivery; a failed reply moves `next` back.
     p.next += entries.length
+    p.inflight.push({ last: p.next - 1, bytes })
+    p.inflightBytes += bytes
   }
 
   /** The primary's own acknowledgement: what it holds durably. */
@@ -1060,4 +1082,10 @@ function validate(op: WriteOp): string | null {
     if (!single.collection || !single.id) return 'collection and id must be non-empty'
   }
   return null
+}
+
+/** Nothing is in flight any more: `next` moved back (or past a snapshot), so everything is sent again. */
+function clearInflight(p: PeerProgress): void {
+  p.inflight = []
+  p.inflightBytes = 0
 }

@@ -99,6 +99,31 @@ function cluster(ids: string[]) {
 }
 
 describe('StrictNode', () => {
+  it('flow control: at most maxInflightBytes of entries go to a replica before it answers; its answers let the rest follow, in order', () => {
+    const sent = new Map<string, number>()
+    const c = tinyCluster(['a', 'b', 'c'], () => ({ maxAppendBytes: 10_000, maxInflightBytes: 10_000 }))
+    c.node('a').promote()
+    c.deliver()
+    c.durable()
+    c.deliver()
+    const big = 'x'.repeat(3_000)
+    for (let i = 0; i < 30; i++) c.node('a').write({ kind: 'put', collection: 'accounts', id: `d${i}`, value: { big } })
+    c.node('a').flushAppends()
+    // Nothing delivered yet: what left for b is bounded by the window.
+    for (const { to, message } of c.queue) {
+      if (message.type === 'append') sent.set(to, (sent.get(to) ?? 0) + message.entries.reduce((n, e) => n + JSON.stringify(e.op).length, 0))
+    }
+    expect(sent.get('b')).toBeGreaterThan(0)
+    expect(sent.get('b')).toBeLessThanOrEqual(10_000)
+    for (let round = 0; round < 40; round++) {
+      c.deliver()
+      c.durable()
+      c.deliver()
+    }
+    for (const id of ['b', 'c']) expect(c.node(id).lastPosition.lsn).toBe(c.node('a').lastPosition.lsn)
+    expect(c.node('a').status().commitLsn).toBe(c.node('a').lastPosition.lsn)
+  })
+
   it('[ST2] pre-vote: a node cut off for a long time does not raise its epoch, and its return does not depose the primary', () => {
     const c = cluster(['a', 'b', 'c'])
     c.node('a').promote()

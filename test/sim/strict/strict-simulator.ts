@@ -178,6 +178,9 @@ export function runStrictSimulation(options: StrictSimOptions): StrictSimResult 
   /** Drives keyed writes and their resends (forked last, so the streams above are as before). */
   const retries = random.fork()
   const batchAppends = clocks.chance(0.5)
+  // Flow control of pipelined appends at a few entries, a few dozen, or the default (megabytes: never
+  // reached here). Taken from the seed, not drawn, so the other draws of a seed stay as they were.
+  const maxInflightBytes = [undefined, 120, 600][options.seed % 3]
   // Most runs use pre-vote (the default); the rest the plain elections of Raft's paper.
   const preVote = clocks.chance(0.75)
   const queue = new EventQueue()
@@ -329,6 +332,7 @@ export function runStrictSimulation(options: StrictSimOptions): StrictSimResult 
       send: (peer, message) => send(sim.id, peer, message),
       // Half the runs batch replication the way the server does: appends go out on the next event.
       ...(batchAppends ? { onAppendsPending: () => queue.schedule(0, () => { if (sim.node === self && !sim.paused) self?.flushAppends() }) } : {}),
+      ...(maxInflightBytes === undefined ? {} : { maxInflightBytes }),
       preVote,
       semiSyncTimeoutMs: 80,
       writeTimeoutMs: 1_500,
