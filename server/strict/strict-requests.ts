@@ -8,6 +8,8 @@ import type {
   StrictWriteRequest,
 } from '../../core/strict/index.js'
 import type { ServerConfig } from '../config.js'
+import { entryBytes } from '../../core/strict/op-values.js'
+import { ForwardWindow } from './forward-window.js'
 import { timerDelayMs } from './timed-waiters.js'
 
 /** How long to wait between two looks for a primary while none is known or reachable. */
@@ -76,10 +78,13 @@ const readError = (code: Extract<StrictReadReply, { status: 'rejected' }>['error
 export class StrictRequests {
   private readonly options: StrictRequestsOptions
   private readonly pending = new Map<number, Pending>()
+  /** Bytes of forwarded writes in flight per peer: a quarter of a frame, as one append carries. */
+  private readonly forwarding: ForwardWindow
   private nextRequestId = 1
 
   constructor(options: StrictRequestsOptions) {
     this.options = options
+    this.forwarding = new ForwardWindow(Math.floor(options.config.maxFrameBytes / 4))
   }
 
   private get host(): StrictRequestsHost {
@@ -132,7 +137,12 @@ export class StrictRequests {
 
   /** Null when the frame could not be sent (nothing left this node: safe to try again). */
   private async forwardWrite(peer: string, request: StrictWriteRequest): Promise<StrictWriteReply | null> {
-    const result = await this.forward(peer, request.timeoutMs, MessageType.StrictWriteResult, (requestId) => ({ type: MessageType.StrictWrite, requestId, request }))
+    const size = entryBytes({ epoch: 0, lsn: 1, op: request.op, ...(request.requestKey === null ? {} : { requestKey: request.requestKey }) })
+    // Waiting for room sends nothing: on a timeout the caller retries until its deadline, then answers UNAVAILABLE.
+    if (!(await this.forwarding.acquire(peer, size, request.timeoutMs ?? 0))) return null
+    const result = await this.forward(peer, request.timeoutMs, MessageType.StrictWriteResult, (requestId) => ({ type: MessageType.StrictWrite, requestId, request })).finally(() =>
+      this.forwarding.release(peer, size),
+    )
     if (result.outcome === 'unsent') return null
     if (result.outcome === 'answered' && result.message.type === MessageType.StrictWriteResult) return result.message.reply
     // [ST3] handed over, answer lost: the primary may have written it.
