@@ -4,6 +4,16 @@ import { jsonResponse } from '../json-response.js'
 import { secretsEqual } from '../session.js'
 import type { StrictHost } from './strict-host.js'
 
+/** Rollback records per page of `GET /admin/rollbacks` (and the largest `limit`). */
+const ROLLBACK_PAGE = 1000
+
+/** A positive integer query parameter; `fallback` when absent, null when malformed. */
+function pageParam(value: string | undefined, fallback: number): number | null {
+  if (value === undefined) return fallback
+  const n = Number(value)
+  return /^[0-9]{1,15}$/.test(value) && n >= 1 ? n : null
+}
+
 const respond = (c: Context, body: unknown, status: 200 | 400 | 401 | 403 | 409 | 503): Response => jsonResponse(c, body, status)
 
 export interface AdminRestDeps {
@@ -14,7 +24,8 @@ export interface AdminRestDeps {
 /**
  * Operator actions [FO2]: `POST /admin/promote` (stand for election now; the vote rule still
  * decides) and `POST /admin/stepdown` (hand over to the most caught-up replica); and `GET
- * /admin/rollbacks`, the entries this node rolled back [ST5], oldest first. All need
+ * /admin/rollbacks?from=&limit=`, the entries this node rolled back [ST5], oldest first, up to 1,000 per
+ * page (`next` names the next page's `from`). All need
  * `Authorization: Bearer <adminToken>` (MERIDIAN_ADMIN_TOKEN); without a configured token the admin API
  * is off. They obey the same fencing as any election: a promoted node with a stale log loses.
  */
@@ -50,7 +61,13 @@ export function registerAdminRest(app: Hono, deps: AdminRestDeps): void {
   app.get('/admin/rollbacks', async (c) => {
     const host = authorize(c)
     if (host instanceof Response) return host
-    return respond(c, { nodeId: host.nodeId, rollbacks: await host.rollbacks() }, 200)
+    const from = pageParam(c.req.query('from'), 1)
+    const limit = pageParam(c.req.query('limit'), ROLLBACK_PAGE)
+    if (from === null || limit === null) {
+      return respond(c, { error: { code: 'INVALID_REQUEST', message: '`from` and `limit` must be positive integers' } }, 400)
+    }
+    const page = await host.rollbacks(from, Math.min(limit, ROLLBACK_PAGE))
+    return respond(c, { nodeId: host.nodeId, rollbacks: page.records, next: page.next }, 200)
   })
 
   app.post('/admin/stepdown', async (c) => {

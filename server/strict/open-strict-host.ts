@@ -49,7 +49,6 @@ export async function openStrictHost(options: OpenStrictHostOptions): Promise<St
     onWriteOutcome: (outcome, latencyMs) => strictMetrics.outcome(outcome, latencyMs),
   })
   const created = host
-  options.commits.onFailure((err) => created.storageFailedWith(err))
   links.onPeerDown = (peer) => created.peerDown(peer)
   const restored = store.restored
   if (restored.entries.length > 0 || restored.snapshot) {

@@ -239,14 +239,9 @@ export class StrictHost implements StrictRequestsHost {
     queueMicrotask(() => this.node.stepDown())
   }
 
-  /** [ST5] Every entry this node rolled back, oldest first (`GET /admin/rollbacks`). */
-  rollbacks(): Promise<RollbackRecord[]> {
-    return this.options.store.readRollbacks()
-  }
-
-  /** The node's commit loop failed (a flush the strict log shares with the crdt changes). */
-  storageFailedWith(err: unknown): void {
-    this.failStorage(err instanceof Error ? err : new Error(String(err)))
+  /** [ST5] The entries this node rolled back, oldest first, a page at a time (`GET /admin/rollbacks`). */
+  rollbacks(from: number, limit: number): Promise<{ records: RollbackRecord[]; next: number | null }> {
+    return this.options.store.readRollbacks(from, limit)
   }
 
   get storageFailed(): Error | null {

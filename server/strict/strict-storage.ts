@@ -118,6 +118,8 @@ export class StrictStorage implements CommitParticipant {
       () => this.options.loop.request(0),
     )
     options.loop.join(this)
+    // A failed round (the crdt changes' or ours) means the disk is in an unknown state for both.
+    options.loop.onFailure((err) => this.fail(err))
   }
 
   /**
@@ -234,12 +236,18 @@ export class StrictStorage implements CommitParticipant {
     })
   }
 
-  /** Every rollback record stored, oldest first. */
-  async readRollbacks(): Promise<RollbackRecord[]> {
+  /**
+   * Rollback records, oldest first: at most `limit` of them from the `from`-th (1-based) on, and the
+   * position of the next page (null at the end).
+   */
+  async readRollbacks(from = 1, limit = Number.MAX_SAFE_INTEGER): Promise<{ records: RollbackRecord[]; next: number | null }> {
     const { firstIndex, lastIndex } = await this.storage.logBounds(ROLLBACK_LOG)
-    if (lastIndex < firstIndex) return []
+    const start = Math.max(firstIndex, from)
+    if (lastIndex < start) return { records: [], next: null }
+    const end = Math.min(lastIndex, start + limit - 1)
     const decoder = new TextDecoder()
-    return (await this.storage.readLog(ROLLBACK_LOG, firstIndex, lastIndex)).map((bytes) => JSON.parse(decoder.decode(bytes)) as RollbackRecord)
+    const records = (await this.storage.readLog(ROLLBACK_LOG, start, end)).map((bytes) => JSON.parse(decoder.decode(bytes)) as RollbackRecord)
+    return { records, next: end < lastIndex ? end + 1 : null }
   }
 
   prepare(track: (call: Promise<unknown>) => void): (() => void) | null {

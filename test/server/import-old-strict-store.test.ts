@@ -54,7 +54,7 @@ describe('importOldStrictStore', () => {
     expect(store.restored.hardState).toEqual({ epoch: 2, votedFor: 'solo' })
     expect(store.restored.snapshot).toEqual(snapshot)
     expect(store.restored.entries).toEqual([put(4, 'b', { balance: 40 }), put(5, 'a', { balance: 50 })])
-    expect(await store.readRollbacks()).toEqual([rollback])
+    expect((await store.readRollbacks()).records).toEqual([rollback])
     expect(await importOldStrictStore(dataDir, storage)).toBeNull()
   })
 
@@ -78,7 +78,7 @@ describe('importOldStrictStore', () => {
     const again = oldDataDir()
     const second = await importOldStrictStore(again, storage)
     expect(second).toMatchObject({ entries: 0, rollbacks: 0 })
-    expect(await (await openStrictStorage('solo', storage)).store.readRollbacks()).toHaveLength(1)
+    expect((await (await openStrictStorage('solo', storage)).store.readRollbacks()).records).toHaveLength(1)
   })
 
   it('refuses a strict directory that is not an old strict store', async () => {

@@ -77,12 +77,18 @@ describe('StrictStorage: restart', () => {
     const { store } = await openStrictStorage('eu')
     await store.recordRollback([entry(7, 1)], new Date('2026-01-01T00:00:00Z'))
     await store.recordRollback([entry(8, 1), entry(9, 1)], new Date('2026-01-02T00:00:00Z'))
-    const records = await store.readRollbacks()
+    const { records, next } = await store.readRollbacks()
     expect(records.map((r) => [r.node, r.lsn, r.at])).toEqual([
       ['eu', 7, '2026-01-01T00:00:00.000Z'],
       ['eu', 8, '2026-01-02T00:00:00.000Z'],
       ['eu', 9, '2026-01-02T00:00:00.000Z'],
     ])
+    expect(next).toBeNull()
+    // A page at a time.
+    const first = await store.readRollbacks(1, 2)
+    expect(first.records.map((r) => r.lsn)).toEqual([7, 8])
+    expect(first.next).toBe(3)
+    expect(await store.readRollbacks(first.next as number, 2)).toEqual({ records: [records[2]], next: null })
   })
 })
 
@@ -129,6 +135,23 @@ describe('StrictStorage: durability and ordering', () => {
     store.append(range(3, 4, 2))
     await ticks(60)
     expect(durable).toEqual([4])
+  })
+
+  it('a failed commit round (whichever participant it served) fails the strict log too: nothing more is reported durable', async () => {
+    class FailingFlush extends MemoryStorageAdapter {
+      override flush(): Promise<void> {
+        return Promise.reject(new Error('fsync failed'))
+      }
+    }
+    const { store } = await openStrictStorage('eu', new FailingFlush())
+    const failures: Error[] = []
+    const durable: number[] = []
+    store.onFailure = (err) => failures.push(err)
+    store.onDurable = (lsn) => durable.push(lsn)
+    store.append([entry(1)])
+    await ticks(10)
+    expect(failures.map((e) => e.message)).toEqual(['fsync failed'])
+    expect(durable).toEqual([])
   })
 
   it('a failed save stops every later effect and reports the failure once', async () => {

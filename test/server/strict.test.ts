@@ -195,6 +195,18 @@ describe('strict collections over REST and WebSocket (in-process cluster of 3)',
     }
   })
 
+  it('[ST5] GET /admin/rollbacks needs the token, refuses malformed paging, and answers a page', async () => {
+    expect((await fetch(`${base(primary)}/admin/rollbacks`)).status).toBe(401)
+    expect((await fetch(`${base(primary)}/admin/rollbacks`, { headers: { authorization: 'Bearer wrong' } })).status).toBe(401)
+    const auth = { authorization: `Bearer ${FAST_STRICT.adminToken}` }
+    for (const query of ['from=0', 'from=-1', 'limit=abc', 'limit=1e3', 'from=99999999999999999999']) {
+      expect((await fetch(`${base(primary)}/admin/rollbacks?${query}`, { headers: auth })).status, query).toBe(400)
+    }
+    const page = await fetch(`${base(primary)}/admin/rollbacks?from=1&limit=5000`, { headers: auth })
+    expect(page.status).toBe(200)
+    expect(await page.json()).toEqual({ nodeId: primary, rollbacks: [], next: null })
+  })
+
   it('[FO2] admin step-down needs the token and hands over to another node; writes continue on the new primary', async () => {
     const denied = await fetch(`${base(primary)}/admin/stepdown`, { method: 'POST' })
     expect(denied.status).toBe(401)
