@@ -167,7 +167,7 @@ export class ServerMetrics {
       labelNames: ['kind'] as const,
       registers,
     })
-    this.fsyncs = new Counter({ name: 'meridian_fsync_total', help: 'Storage flushes (fsyncs) of the crdt log.', registers })
+    this.fsyncs = new Counter({ name: 'meridian_fsync_total', help: 'Rounds of the commit loop (one storage flush each, for the crdt changes and the strict log together).', registers })
     this.fsyncSeconds = new Histogram({
       name: 'meridian_fsync_duration_seconds',
       help: 'Duration of storage flushes.',

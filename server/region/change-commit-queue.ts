@@ -9,8 +9,8 @@ export interface ChangeCommitQueueOptions {
   /** The storage log the records go to. */
   readonly log: string
   /**
-   * How long an idle loop waits for more changes before it syncs; 0 = the next turn of the event
-   * loop. Changes arriving while a sync runs always go into the next sync, without waiting.
+   * How long an idle loop waits for more changes before it syncs; 0 = once the current task's
+   * synchronous work is done. Changes arriving while a sync runs always go into the next sync, without waiting.
    */
   readonly maxDelayMs: number
   /** What the records queued so far cover; read at the moment a batch is cut, so it matches it exactly. */

@@ -108,7 +108,7 @@ export class FileStorageAdapter implements StorageAdapter {
       logsDir: join(dir, LOGS_DIR),
       segmentBytes: options.segmentBytes ?? DEFAULT_SEGMENT_BYTES,
       compactionMinBytes: options.blobCompactionMinBytes ?? DEFAULT_BLOB_COMPACTION_MIN_BYTES,
-      stats: { flushCalls: 0, syncRounds: 0, fileSyncs: 0, dirSyncs: 0, blobCompactions: 0 },
+      stats: { flushCalls: 0, syncRounds: 0, fileSyncs: 0, durableWrites: 0, dirSyncs: 0, blobCompactions: 0 },
       dirtySegments: new Set(),
       dirtyDirs: new Set(),
       writeEpoch: 0,

@@ -3,7 +3,7 @@
  * the last sync round, the counters it reports, and the first I/O failure, after which it is unusable.
  */
 import { StorageError } from '../../core/storage/adapter.js'
-import type { BlobFile, Segment } from './file-storage-types.js'
+import type { BlobFile, Segment, SyncStats } from './file-storage-types.js'
 
 export interface FileStorageContext {
   /** The storage directory. */
@@ -12,7 +12,7 @@ export interface FileStorageContext {
   readonly segmentBytes: number
   readonly compactionMinBytes: number
   /** Group-commit counters since open [PF2]. */
-  readonly stats: { flushCalls: number; syncRounds: number; fileSyncs: number; dirSyncs: number; blobCompactions: number }
+  readonly stats: { -readonly [K in keyof SyncStats]: SyncStats[K] }
   readonly dirtySegments: Set<Segment>
   readonly dirtyDirs: Set<string>
   /**

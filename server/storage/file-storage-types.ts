@@ -63,6 +63,8 @@ export interface SyncStats {
   readonly syncRounds: number
   /** fdatasync calls on data files (rounds, rollback cuts, retention). */
   readonly fileSyncs: number
+  /** Log writes durable by themselves (segments are open O_DSYNC): the fdatasyncs they spare. */
+  readonly durableWrites: number
   /** fsync calls on directories made by sync rounds. */
   readonly dirSyncs: number
   /** Blob file compactions. */

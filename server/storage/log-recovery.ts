@@ -10,7 +10,7 @@ import { join } from 'node:path'
 import { StorageError } from '../../core/storage/adapter.js'
 import { message, type FileStorageContext } from './file-context.js'
 import type { LogState, MutableRecoveryStats } from './file-storage-types.js'
-import { fsyncDir, isNotFound } from './fs-util.js'
+import { fsyncDir, isNotFound, SEGMENT_DSYNC } from './fs-util.js'
 import { LOGS_DIR, logDirName, META_FILE, parseSegmentFileName } from './layout.js'
 import { lastIndexOf } from './log-segments.js'
 import { scanRecords } from './record-format.js'
@@ -95,7 +95,7 @@ export async function recoverLog(
       continue
     }
     const path = join(dirPath, file)
-    const handle = await open(path, constants.O_RDWR)
+    const handle = await open(path, constants.O_RDWR | SEGMENT_DSYNC)
     let kept = false
     try {
       const fileBytes = (await handle.stat()).size

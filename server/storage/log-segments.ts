@@ -12,7 +12,7 @@ import { mkdir, open, unlink, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import { noop, type FileStorageContext } from './file-context.js'
 import type { LogState, Segment } from './file-storage-types.js'
-import { fsyncDir, isNotFound, OPEN_RW_TRUNCATE, writeFileAtomic } from './fs-util.js'
+import { fsyncDir, isNotFound, OPEN_RW_TRUNCATE, SEGMENT_DSYNC, writeFileAtomic } from './fs-util.js'
 import { logDirName, META_FILE, segmentFileName } from './layout.js'
 
 /** Open handles kept per log for segments other than the active one (catch-up reads). */
@@ -54,7 +54,7 @@ export async function rollSegment(ctx: FileStorageContext, state: LogState): Pro
   const previous = state.segments[state.segments.length - 1]
   const base = lastIndexOf(state) + 1
   const path = join(state.dir, segmentFileName(base))
-  const handle = await open(path, OPEN_RW_TRUNCATE)
+  const handle = await open(path, OPEN_RW_TRUNCATE | SEGMENT_DSYNC)
   const seg: Segment = {
     base,
     path,
@@ -81,7 +81,7 @@ export async function rollSegment(ctx: FileStorageContext, state: LogState): Pro
 export async function segmentHandle(state: LogState, seg: Segment): Promise<FileHandle> {
   const active = seg === state.segments[state.segments.length - 1]
   if (seg.handle === null) {
-    seg.handle = await open(seg.path, constants.O_RDWR)
+    seg.handle = await open(seg.path, constants.O_RDWR | SEGMENT_DSYNC)
     if (!active) state.openOld.push(seg)
   } else if (!active) {
     const at = state.openOld.indexOf(seg)

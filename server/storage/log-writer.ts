@@ -1,7 +1,7 @@
 /**
  * Appends to a log. Consecutive appends to the same log that wait in its queue are written with one
- * `writev`; `append` only hands bytes to the OS (no sync), the sync rounds (sync-rounds.ts) make
- * them durable.
+ * `writev`. Segments are open O_DSYNC, so each write is durable when it completes; the sync rounds
+ * (sync-rounds.ts) still make new segments' directory entries durable, so a flush is what callers wait for.
  */
 import { StorageError } from '../../core/storage/adapter.js'
 import { assertBytes } from '../../core/storage/keys.js'
@@ -97,11 +97,17 @@ async function writeBatch(ctx: FileStorageContext, state: LogState, batch: Appen
 }
 
 async function writeRun(ctx: FileStorageContext, state: LogState, run: Run): Promise<void> {
-  const handle = await segmentHandle(state, run.seg)
+  const seg = run.seg
+  const handle = await segmentHandle(state, seg)
+  const generation = seg.cutGeneration
   await writeAll(handle, run.buffers, run.position)
-  run.seg.writtenSize = Math.max(run.seg.writtenSize, run.position + run.buffers.reduce((n, b) => n + b.length, 0))
-  // Marked only once written: a round that starts before must not clear it and miss these bytes.
-  run.seg.dirty = true
-  ctx.dirtySegments.add(run.seg)
+  const end = run.position + run.buffers.reduce((n, b) => n + b.length, 0)
+  seg.writtenSize = Math.max(seg.writtenSize, end)
+  // The segment is open O_DSYNC (fs-util.ts): the completed write is durable, no fdatasync to wait for.
+  // A rollback cut during the write decides for itself what of the file is durable.
+  ctx.stats.durableWrites++
+  if (seg.cutGeneration === generation) seg.syncedSize = Math.max(seg.syncedSize, end)
+  // Still counted as a write, so that a flush after it waits for a round: the round makes the
+  // directory entry of a segment just created durable.
   ctx.writeEpoch++
 }

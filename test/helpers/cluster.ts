@@ -206,7 +206,10 @@ export class ProcessCluster {
     // MERIDIAN_SERVER_ENTRY=dist runs the built server, as `npm start` does (benchmarks: no TypeScript
     // loader in the measured process); by default the sources run through tsx.
     const entry = process.env['MERIDIAN_SERVER_ENTRY'] === 'dist' ? ['dist/node/server/cli.js'] : ['--import', 'tsx', 'server/cli.ts']
-    const child = spawn(process.execPath, [...entry, 'serve', '--config', node.configPath], {
+    // MERIDIAN_SERVER_NODE_ARGS adds Node flags to each server, e.g. "--cpu-prof --cpu-prof-dir=/tmp/p"
+    // to profile a benchmark's servers (NODE_OPTIONS refuses --cpu-prof).
+    const nodeArgs = process.env['MERIDIAN_SERVER_NODE_ARGS']?.split(' ').filter(Boolean) ?? []
+    const child = spawn(process.execPath, [...nodeArgs, ...entry, 'serve', '--config', node.configPath], {
       cwd: REPO_ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, NODE_ENV: 'test' },

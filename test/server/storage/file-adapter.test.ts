@@ -359,6 +359,10 @@ describe('FileStorageAdapter', () => {
       const start = storage.syncStats
       await storage.flush()
       expect(storage.syncStats.syncRounds - start.syncRounds).toBe(1)
+      // The segment is open O_DSYNC: its write was durable by itself; the round had no data file to sync.
+      expect(start.durableWrites).toBe(1)
+      expect(storage.syncStats.fileSyncs - start.fileSyncs).toBe(0)
+      expect(storage.fileDurability().filter((file) => file.path.endsWith('.seg')).every((file) => file.syncedBytes === file.writtenBytes)).toBe(true)
       const writers = 50
       const before = storage.syncStats
       await Promise.all(
