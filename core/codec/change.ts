@@ -136,6 +136,79 @@ export function encodeChange(change: Change): Uint8Array {
   return bytes
 }
 
+/**
+ * `source` (a client's own change) logged as `(origin, seq)` with the client as author: the change a
+ * member logs for a client (docs/design.md §3, "Authors"). When `source` came from the decoder, its
+ * encoding is spliced from the client's bytes instead of encoded again [PF1]: the author fields are
+ * exactly the client's leading `origin, seq`, and everything else but the docType byte is copied.
+ * The result is the same bytes `encodeChange` would produce (a property test checks it).
+ */
+export function authoredChange(source: Change, origin: string, seq: number): Change {
+  const author: ChangeId = { origin: source.origin, seq: source.seq }
+  const fields = { collection: source.collection, docId: source.docId, docType: source.docType }
+  const sourceBytes = DecodedChange.bytesOf(source)
+  if (sourceBytes === undefined || source.author !== undefined) {
+    return { origin, seq, hlc: source.hlc, ...fields, payload: source.payload, author }
+  }
+  // Offsets in the client's bytes: the end of `origin, seq` and the docType byte (strings skipped, not decoded).
+  const decoder = decoding.createDecoder(sourceBytes)
+  skipString(decoder)
+  decoding.readVarUint(decoder)
+  const idEnd = decoder.pos
+  decoding.readVarUint(decoder)
+  decoding.readVarUint(decoder)
+  for (let k = 0; k < 3; k++) skipString(decoder)
+  const typeAt = decoder.pos
+  const originBytes = encodedOrigin(origin)
+  if (!Number.isSafeInteger(seq) || seq < 1) invalid('change.seq', seq)
+  const bytes = new Uint8Array(originBytes.length + varUintLength(seq) + sourceBytes.length)
+  bytes.set(originBytes, 0)
+  let at = writeVarUintAt(bytes, originBytes.length, seq)
+  const put = (part: Uint8Array): void => {
+    bytes.set(part, at)
+    at += part.length
+  }
+  put(sourceBytes.subarray(idEnd, typeAt))
+  bytes[at++] = (sourceBytes[typeAt] as number) | AUTHOR_FLAG
+  put(sourceBytes.subarray(0, idEnd))
+  put(sourceBytes.subarray(typeAt + 1))
+  const payload = bytes.subarray(bytes.length - source.payload.length)
+  return new DecodedChange(origin, seq, source.hlc, fields.collection, fields.docId, fields.docType, payload, author, bytes)
+}
+
+function skipString(decoder: decoding.Decoder): void {
+  const length = decoding.readVarUint(decoder)
+  decoder.pos += length
+}
+
+/** The encoded `origin` string of the last `authoredChange` (a member logs under one origin). */
+let lastOrigin: { readonly origin: string; readonly bytes: Uint8Array } | null = null
+function encodedOrigin(origin: string): Uint8Array {
+  if (lastOrigin?.origin !== origin) {
+    const encoder = encoding.createEncoder()
+    writeString(encoder, 'change.origin', origin, true)
+    lastOrigin = { origin, bytes: encoding.toUint8Array(encoder) }
+  }
+  return lastOrigin.bytes
+}
+
+function varUintLength(value: number): number {
+  let length = 1
+  for (let rest = value; rest > 0x7f; rest = Math.floor(rest / 128)) length += 1
+  return length
+}
+
+/** lib0's varUint (7 bits per byte, low first) written at `at`; returns the offset after it. */
+function writeVarUintAt(bytes: Uint8Array, at: number, value: number): number {
+  let rest = value
+  while (rest > 0x7f) {
+    bytes[at++] = 0x80 | (rest % 128)
+    rest = Math.floor(rest / 128)
+  }
+  bytes[at++] = rest
+  return at
+}
+
 /** Appends `change` (no length prefix) to `encoder`, copying its cached encoding when it has one. */
 export function writeChange(encoder: encoding.Encoder, change: Change): void {
   encoding.writeUint8Array(encoder, encodeChange(change))

@@ -2,7 +2,7 @@
 export * from './messages.js'
 export * from './errors.js'
 export * from './close-codes.js'
-export { encodeChange, decodeChange, peekChangeId, writeChange, readChange } from './change.js'
+export { authoredChange, encodeChange, decodeChange, peekChangeId, writeChange, readChange } from './change.js'
 export { MAX_JSON_DEPTH } from './json-value.js'
 export {
   encodeMessage,

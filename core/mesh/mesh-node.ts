@@ -1,5 +1,6 @@
 import { compareHlc } from '../clock/hlc.js'
 import { vvDominates, vvMerge } from '../clock/version-vector.js'
+import { authoredChange } from '../codec/change.js'
 import type { StoredDocumentState } from '../codec/document-state.js'
 import {
   MessageType,
@@ -683,16 +684,7 @@ export class MeshNode {
 
   private logAuthored(change: Change): void {
     this.claimOwnFloor()
-    this.applyInOrder({
-      origin: this.id,
-      seq: this.log.head(this.id) + 1,
-      hlc: change.hlc,
-      collection: change.collection,
-      docId: change.docId,
-      docType: change.docType,
-      payload: change.payload,
-      author: { origin: change.origin, seq: change.seq },
-    })
+    this.applyInOrder(authoredChange(change, this.id, this.log.head(this.id) + 1))
   }
 
   /** Takes a change from anywhere. Returns false when it had to wait for (or was dropped behind) a gap. */

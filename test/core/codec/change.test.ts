@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest'
 import {
   DecodeError,
   MessageType,
+  authoredChange,
   decodeChange,
   decodeMessage,
   encodeChange,
@@ -14,7 +15,7 @@ import {
   type ChangeBatchMessage,
 } from '../../../core/codec/index.js'
 import type { Change } from '../../../core/types.js'
-import { arbChange } from '../../helpers/arbitraries.js'
+import { arbChange, arbId, arbSeq } from '../../helpers/arbitraries.js'
 import { bytes, toPlain } from './plain.js'
 
 const RUNS = 300
@@ -46,6 +47,23 @@ describe('change codec', () => {
     fc.assert(
       fc.property(arbChange, (c) => {
         expect(toPlain(decodeChange(encodeChange(c)))).toEqual(toPlain(c))
+      }),
+      { numRuns: RUNS },
+    )
+  })
+
+  it('[PF1] a client change logged under a member origin: the spliced bytes are exactly its encoding, and decode to it', () => {
+    fc.assert(
+      fc.property(arbChange, arbId, arbSeq, (c, origin, seq) => {
+        const expected: Change = { ...c, origin, seq, author: { origin: c.origin, seq: c.seq } }
+        const plainBytes = encodeChange({ ...expected })
+        // From the decoder (spliced, when the client's change names no author) and from a plain object.
+        for (const source of [decodeChange(encodeChange(c)), { ...c }]) {
+          const authored = authoredChange(source, origin, seq)
+          expect(toPlain(authored)).toEqual(toPlain(expected))
+          expect(encodeChange(authored)).toEqual(plainBytes)
+          expect(toPlain(decodeChange(encodeChange(authored)))).toEqual(toPlain(expected))
+        }
       }),
       { numRuns: RUNS },
     )
