@@ -387,14 +387,18 @@ export class MeshNode {
   markDurable(vector: VersionVector): void {
     const before = this.durable.get(this.id) ?? 0
     for (const [origin, seq] of vector) if (seq > (this.durable.get(origin) ?? 0)) this.durable.set(origin, seq)
-    if ((this.durable.get(this.id) ?? 0) > before) {
+    const released = (this.durable.get(this.id) ?? 0) > before
+    if (released) {
       this.dirtyOrigins.add(this.id)
       for (const [peer, state] of this.peers) {
         if (state.transfer) this.releaseTransfer(peer, state)
         if (state.fetch) this.advanceFetch(peer, state)
       }
     }
-    if (!this.options.deferPropagation) this.propagate()
+    // Own changes this call released leave now, even when propagation is deferred: the call is one
+    // commit round's worth (already a batch), and they must reach peers before the Ack that follows,
+    // or a peer handles the Ack (gossip, client acks) before the changes its clients wait for.
+    if (!this.options.deferPropagation || released) this.propagate()
     const ack: Message = { type: MessageType.Ack, node: this.id, durable: new Map(this.durable) }
     for (const [peer, state] of this.peers) {
       if (!state.ready) continue

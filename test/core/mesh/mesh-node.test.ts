@@ -52,6 +52,21 @@ describe('MeshNode', () => {
     expect(h.node('a').durableOf('b')?.get('a')).toBe(1)
   })
 
+  it('[CV4] with deferred propagation, own changes released by markDurable leave at once, before its Ack', () => {
+    const h = new MeshHarness()
+    const a = h.add('a', { deferPropagation: true })
+    h.add('b')
+    h.link('a', 'b')
+    h.pump()
+    a.commit('c', 'doc', 'lww', new Uint8Array([1]))
+    a.propagate()
+    expect(h.inFlight.filter((m) => m.from === 'a')).toHaveLength(0)
+    a.markDurable(new Map(a.vector))
+    // No propagate() from the shell: the released change is already out, ahead of the Ack.
+    const sent = h.inFlight.filter((m) => m.from === 'a').map((m) => decodeMessage(m.bytes).type)
+    expect(sent).toEqual([MessageType.ChangeBatch, MessageType.Ack])
+  })
+
   it('[CV3] applies each origin in seq order, buffering early changes and ignoring duplicates', () => {
     const h = new MeshHarness()
     h.add('a')
