@@ -40,7 +40,7 @@ export class CommitLoop {
   private readonly idleWaiters: (() => void)[] = []
   private wanted = false
   private running = false
-  /** The scheduled round: a timer for a delay, an immediate for the next turn of the event loop. */
+  /** The scheduled round: a timer for a delay, a microtask for none. */
   private timer: { cancel(): void } | null = null
   private dueAt = Infinity
   private failure: unknown = null
