@@ -879,6 +879,13 @@ export class MeshNode {
       const from = Math.max((state.known.get(origin) ?? 0) + 1, this.log.base(origin) + 1)
       const to = this.sendableHead(origin)
       if (from > to) continue
+      // News of a member's own changes is not echoed back to it: it sent them only once durable [CV4],
+      // so it holds them. (A member that lost some says so in the vector it announces on reconnecting,
+      // and the full resend that answers it, `origins` null, still covers them.)
+      if (origins !== null && origin === peer && this.options.ackGossipMembers?.has(peer) === true) {
+        state.known.set(origin, to)
+        continue
+      }
       // A client is sent what it subscribes to; the runs in between, and its own writes (it applied
       // them when it made them), move its position as `Skipped`.
       let skipFrom = 0

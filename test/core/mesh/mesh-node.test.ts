@@ -67,6 +67,34 @@ describe('MeshNode', () => {
     expect(sent).toEqual([MessageType.ChangeBatch, MessageType.Ack])
   })
 
+  it('[PF1] a member never gets news of its own changes back, even from a peer that heard them first from another', () => {
+    const h = new MeshHarness()
+    const members = new Set(['a', 'b', 'c'])
+    for (const id of members) h.add(id, { ackGossipMembers: members })
+    h.link('a', 'b')
+    h.link('a', 'c')
+    h.link('b', 'c')
+    h.pump()
+    h.write('a')
+    // c hears of a:1 from b before a's own copy arrives.
+    const direct = h.inFlight.findIndex((m) => m.to === 'c' && decodeMessage(m.bytes).type === MessageType.ChangeBatch)
+    const [late] = h.inFlight.splice(direct, 1)
+    let echoes = 0
+    const deliver = (): void => {
+      while (h.inFlight.length > 0) {
+        const next = h.inFlight[0] as (typeof h.inFlight)[number]
+        const message = decodeMessage(next.bytes)
+        if (next.to === 'a' && message.type === MessageType.ChangeBatch) echoes += message.changes.filter((c) => c.origin === 'a').length
+        h.pump(1)
+      }
+    }
+    deliver()
+    if (late) h.inFlight.push(late)
+    deliver()
+    expect(echoes).toBe(0)
+    for (const id of members) expect(h.node(id).vector.get('a')).toBe(1)
+  })
+
   it('[CV3] applies each origin in seq order, buffering early changes and ignoring duplicates', () => {
     const h = new MeshHarness()
     h.add('a')
