@@ -173,7 +173,11 @@ class Client implements MeridianClient, ClientContext {
   constructor(options: ClientOptions) {
     if (!options || !Array.isArray(options.urls)) throw new TypeError('createClient: options.urls must be an array of region URLs')
     const random = options.random ?? cryptoRandom
-    this.clientId = options.clientId ?? randomClientId(random)
+    const keptId = options.store?.clientId
+    if (options.clientId !== undefined && keptId !== undefined && options.clientId !== keptId) {
+      throw new TypeError(`createClient: clientId ${JSON.stringify(options.clientId)} differs from the store's ${JSON.stringify(keptId)}, whose outbox belongs to that id`)
+    }
+    this.clientId = options.clientId ?? keptId ?? randomClientId(random)
     if (typeof this.clientId !== 'string' || this.clientId === '') throw new TypeError('createClient: clientId must be a non-empty string')
     const WebSocketImpl = options.WebSocket ?? (globalThis.WebSocket as WebSocketConstructor | undefined)
     if (typeof WebSocketImpl !== 'function') {

@@ -38,6 +38,12 @@ export interface StoredStrictWrite {
  * ```
  */
 export interface ClientStore {
+  /**
+   * The writer id this store's outbox belongs to, for a store that outlives the process (IndexedDB):
+   * `createClient` takes it when given no `clientId`, so a reloaded page sends its earlier session's
+   * unacknowledged writes as its own. Absent: the client makes up a fresh id.
+   */
+  readonly clientId?: string
   /** Changes kept by an earlier session; replayed into the client before it connects. */
   load(): Iterable<Change>
   /**
@@ -88,7 +94,8 @@ export interface ClientStore {
  * const client = createClient({ urls: ['ws://127.0.0.1:4101'], store })
  * ```
  */
-export function memoryClientStore(): ClientStore & {
+export function memoryClientStore(): ClientStore &
+  Required<Pick<ClientStore, 'loadDocuments' | 'saveDocuments' | 'dropChanges' | 'loadStrictWrites' | 'saveStrictWrite' | 'deleteStrictWrite'>> & {
   readonly changes: readonly Change[]
   readonly documents: ReadonlyMap<string, StoredDocumentState>
   readonly strictWrites: ReadonlyMap<number, StoredStrictWrite>

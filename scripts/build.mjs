@@ -15,7 +15,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const require = createRequire(import.meta.url)
 
 /** Package entries; keep in step with "exports" in package.json. */
-const NODE_ENTRIES = ['core/index.ts', 'client/index.ts', 'client/node.ts', 'server/index.ts', 'server/cli.ts', 'core/storage/contract.ts']
+const NODE_ENTRIES = ['core/index.ts', 'client/index.ts', 'client/node.ts', 'client/idb.ts', 'server/index.ts', 'server/cli.ts', 'core/storage/contract.ts']
 const BROWSER_ENTRY = 'client/index.ts'
 const BROWSER_OUT = 'dist/browser/meridian-client.js'
 

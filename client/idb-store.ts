@@ -1,0 +1,262 @@
+/**
+ * A client store on IndexedDB (docs/client.md, "Keeping data in the browser"), through the `idb` package:
+ * the outbox and the changes the client holds, its documents as state (docs/design.md §6) and its
+ * strict write queue survive reloads and browser restarts.
+ *
+ * ```
+ * changes       key [origin, seq]     encodeChange bytes
+ * documents     key collection\0docId encodeStoredDocumentState bytes
+ * meta          key 'covered'         the vector the last saveDocuments covered, as [origin, seq] pairs
+ * strictWrites  key writeId           StoredStrictWrite (plain data)
+ * ```
+ *
+ * Every call is queued and the calls made in one synchronous run share one read-write transaction over
+ * all four stores, created in call order: IndexedDB runs such transactions one after another, and each
+ * commits whole or not at all, so a crash keeps a prefix of the calls, as `ClientStore` asks. A call's
+ * promise resolves when its transaction has committed (with `durability: 'strict'` where the browser
+ * supports it, so the outbox is on disk, not only in the OS cache).
+ *
+ * @example
+ * ```ts
+ * import { createClient } from 'meridian/client'
+ * import { openIdbClientStore } from 'meridian/client/idb'
+ * const store = await openIdbClientStore('my-app')
+ * const client = createClient({ urls, store })
+ * ```
+ */
+import { openDB, type DBSchema, type IDBPDatabase, type IDBPTransaction } from 'idb'
+import { decodeChange, encodeChange } from '../core/codec/index.js'
+import { decodeStoredDocumentState, encodeStoredDocumentState, type StoredDocumentState } from '../core/codec/document-state.js'
+import { documentKey } from '../core/mesh/mesh-node.js'
+import type { Change, VersionVector } from '../core/types.js'
+import { cryptoRandom, randomClientId } from './random.js'
+import type { ClientStore, StoredStrictWrite } from './store.js'
+
+/** Why a store call failed. `quota-exceeded`: the origin's storage is full; `blocked`: see `openIdbClientStore`. */
+export type ClientStoreErrorCode = 'quota-exceeded' | 'blocked' | 'closed' | 'corrupt' | 'io'
+
+export class ClientStoreError extends Error {
+  override readonly name = 'ClientStoreError'
+  constructor(
+    readonly code: ClientStoreErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options)
+  }
+}
+
+interface MeridianDb extends DBSchema {
+  changes: { key: [string, number]; value: Uint8Array }
+  documents: { key: string; value: Uint8Array }
+  /** 'covered': [origin, seq] pairs; 'clientId': the writer id. */
+  meta: { key: string; value: [string, number][] | string }
+  strictWrites: { key: number; value: StoredStrictWrite }
+}
+
+const DB_VERSION = 1
+const STORES = ['changes', 'documents', 'meta', 'strictWrites'] as const
+type Tx = IDBPTransaction<MeridianDb, typeof STORES, 'readwrite'>
+
+export interface IdbClientStoreOptions {
+  /** The IndexedDB factory; `globalThis.indexedDB` by default (tests pass fake-indexeddb's). */
+  readonly indexedDB?: IDBFactory
+  /**
+   * The store stopped working after it opened: another tab opened a newer version of the database (this
+   * connection closes so that it can upgrade), or the browser closed it. Later calls fail with
+   * `ClientStoreError('closed')`.
+   */
+  readonly onClosed?: (error: ClientStoreError) => void
+}
+
+/** The IndexedDB store, opened, with what an earlier session kept already read (`load` is synchronous). */
+export type IdbClientStore = ClientStore &
+  Required<Pick<ClientStore, 'clientId' | 'loadDocuments' | 'saveDocuments' | 'dropChanges' | 'loadStrictWrites' | 'saveStrictWrite' | 'deleteStrictWrite'>>
+
+/**
+ * Opens (creating on first use) the database `name` and reads what it holds. Rejects with
+ * `ClientStoreError('blocked')` when another tab keeps an older version of the database open and does
+ * not let go, and with `'corrupt'` when a stored record does not decode.
+ */
+export async function openIdbClientStore(name: string, options: IdbClientStoreOptions = {}): Promise<IdbClientStore> {
+  const factory = options.indexedDB ?? globalThis.indexedDB
+  if (factory === undefined) throw new ClientStoreError('io', 'IndexedDB is not available here (pass options.indexedDB)')
+  let refuse: ((error: ClientStoreError) => void) | null = null
+  const blocked = new Promise<never>((_, reject) => {
+    refuse = reject
+  })
+  let closedBy: ClientStoreError | null = null
+  const close = (error: ClientStoreError): void => {
+    if (closedBy !== null) return
+    closedBy = error
+    db?.close()
+    options.onClosed?.(error)
+  }
+  let db: IDBPDatabase<MeridianDb> | null = null
+  const opening = withFactory(factory, () =>
+    openDB<MeridianDb>(name, DB_VERSION, {
+      upgrade(database) {
+        database.createObjectStore('changes')
+        database.createObjectStore('documents')
+        database.createObjectStore('meta')
+        database.createObjectStore('strictWrites')
+      },
+      blocked() {
+        refuse?.(new ClientStoreError('blocked', `the database ${JSON.stringify(name)} is open in another tab at an older version; close that tab`))
+      },
+      blocking() {
+        close(new ClientStoreError('closed', `another tab opened a newer version of ${JSON.stringify(name)}; this one closed its connection`))
+      },
+      terminated() {
+        close(new ClientStoreError('closed', `the browser closed the database ${JSON.stringify(name)}`))
+      },
+    }),
+  )
+  try {
+    db = await Promise.race([opening, blocked])
+  } catch (err) {
+    // An open that completes after we gave up must not stay open and block others.
+    void opening.then((late) => late.close(), () => undefined)
+    throw asStoreError(err, `opening ${JSON.stringify(name)}`)
+  }
+  const opened = db
+  let kept: Awaited<ReturnType<typeof readAll>>
+  let clientId: string
+  try {
+    kept = await readAll(opened)
+    // Made once, on the first open; later opens only read (reopening writes nothing).
+    clientId = kept.clientId ?? (await keepClientId(opened, randomClientId(cryptoRandom)))
+  } catch (err) {
+    opened.close()
+    throw asStoreError(err, `reading ${JSON.stringify(name)}`)
+  }
+  let queue: { readonly ops: ((tx: Tx) => void)[]; readonly done: Promise<void> } | null = null
+
+  /** Queues `op` into the transaction of the current synchronous run; resolves once it committed. */
+  const enqueue = (what: string, op: (tx: Tx) => void): Promise<void> => {
+    if (closedBy !== null) return Promise.reject(closedBy)
+    if (queue === null) {
+      const ops: ((tx: Tx) => void)[] = []
+      const done = new Promise<void>((resolve, reject) => {
+        queueMicrotask(() => {
+          queue = null
+          try {
+            const tx = opened.transaction(STORES, 'readwrite', { durability: 'strict' })
+            for (const each of ops) each(tx)
+            tx.done.then(resolve, (err: unknown) => reject(asStoreError(err ?? tx.error, what)))
+          } catch (err) {
+            reject(asStoreError(err, what))
+          }
+        })
+      })
+      queue = { ops, done }
+    }
+    queue.ops.push(op)
+    return queue.done
+  }
+
+  return {
+    clientId,
+    load: () => kept.changes,
+    append: (change: Change) => {
+      const bytes = encodeChange(change)
+      return enqueue('keeping a change', (tx) => quiet(tx.objectStore('changes').put(bytes, [change.origin, change.seq])))
+    },
+    loadDocuments: () => kept.documents,
+    saveDocuments: (documents: readonly StoredDocumentState[], covered: VersionVector) => {
+      const records = documents.map((stored) => [documentKey(stored.document.collection, stored.document.docId), encodeStoredDocumentState(stored)] as const)
+      const vector = [...covered]
+      return enqueue('saving documents', (tx) => {
+        const store = tx.objectStore('documents')
+        for (const [key, bytes] of records) quiet(store.put(bytes, key))
+        quiet(tx.objectStore('meta').put(vector, 'covered'))
+      })
+    },
+    dropChanges: (upTo: VersionVector) => {
+      const bounds = [...upTo].filter(([, seq]) => seq >= 1)
+      return enqueue('dropping covered changes', (tx) => {
+        const store = tx.objectStore('changes')
+        for (const [origin, seq] of bounds) quiet(store.delete(IDBKeyRange.bound([origin, 0], [origin, seq])))
+      })
+    },
+    loadStrictWrites: () => kept.strictWrites,
+    saveStrictWrite: (write: StoredStrictWrite) => enqueue('keeping a strict write', (tx) => quiet(tx.objectStore('strictWrites').put(write, write.writeId))),
+    deleteStrictWrite: (writeId: number) => enqueue('removing a strict write', (tx) => quiet(tx.objectStore('strictWrites').delete(writeId))),
+    close: async () => {
+      const last = queue?.done
+      if (last) await last.catch(() => undefined)
+      if (closedBy === null) {
+        closedBy = new ClientStoreError('closed', 'the store is closed')
+        opened.close()
+      }
+    },
+  }
+}
+
+/** Everything an earlier session kept, read in one transaction. */
+async function readAll(db: IDBPDatabase<MeridianDb>): Promise<{
+  changes: Change[]
+  documents: { documents: StoredDocumentState[]; covered: VersionVector } | undefined
+  strictWrites: StoredStrictWrite[]
+  clientId: string | undefined
+}> {
+  const tx = db.transaction(STORES, 'readonly')
+  const [changeBytes, documentBytes, covered, strictWrites, clientId] = await Promise.all([
+    tx.objectStore('changes').getAll(),
+    tx.objectStore('documents').getAll(),
+    tx.objectStore('meta').get('covered'),
+    tx.objectStore('strictWrites').getAll(),
+    tx.objectStore('meta').get('clientId'),
+  ])
+  if (covered !== undefined && !Array.isArray(covered)) throw new ClientStoreError('corrupt', 'the stored covered vector is not a list of [origin, seq] pairs')
+  if (clientId !== undefined && (typeof clientId !== 'string' || clientId === '')) throw new ClientStoreError('corrupt', 'the stored client id is not a non-empty string')
+  const decode = <T>(what: string, bytes: Uint8Array, read: (bytes: Uint8Array) => T): T => {
+    try {
+      return read(bytes)
+    } catch (err) {
+      throw new ClientStoreError('corrupt', `a stored ${what} does not decode: ${String(err)}`, { cause: err })
+    }
+  }
+  return {
+    changes: changeBytes.map((bytes) => decode('change', bytes, decodeChange)),
+    documents:
+      covered === undefined
+        ? undefined
+        : { documents: documentBytes.map((bytes) => decode('document', bytes, decodeStoredDocumentState)), covered: new Map(covered) },
+    strictWrites,
+    clientId,
+  }
+}
+
+/** Stores the writer id of a new database; resolves with it once committed. */
+async function keepClientId(db: IDBPDatabase<MeridianDb>, clientId: string): Promise<string> {
+  const tx = db.transaction('meta', 'readwrite', { durability: 'strict' })
+  quiet(tx.objectStore('meta').put(clientId, 'clientId'))
+  await tx.done
+  return clientId
+}
+
+/** `idb` opens through `globalThis.indexedDB`; a caller's factory is swapped in for the one call. */
+async function withFactory<T>(factory: IDBFactory, open: () => Promise<T>): Promise<T> {
+  const global = globalThis as { indexedDB?: IDBFactory | undefined }
+  if (global.indexedDB === factory) return open()
+  const previous = global.indexedDB
+  global.indexedDB = factory
+  try {
+    return open()
+  } finally {
+    global.indexedDB = previous
+  }
+}
+
+/** A request's own failure also fails its transaction, whose `done` reports it: not a second, unhandled one. */
+function quiet(request: Promise<unknown>): void {
+  request.catch(() => undefined)
+}
+
+function asStoreError(err: unknown, what: string): ClientStoreError {
+  if (err instanceof ClientStoreError) return err
+  const name = (err as { name?: unknown } | null)?.name
+  if (name === 'QuotaExceededError') return new ClientStoreError('quota-exceeded', `${what}: the browser's storage quota for this origin is full`, { cause: err })
+  return new ClientStoreError('io', `${what} failed: ${String((err as { message?: unknown } | null)?.message ?? err)}`, { cause: err })
+}

@@ -1,0 +1,100 @@
+import 'fake-indexeddb/auto'
+import { IDBFactory } from 'fake-indexeddb'
+import { describe, expect, it } from 'vitest'
+import { ClientStoreError, openIdbClientStore } from '../../client/idb-store.js'
+import { memoryClientStore } from '../../client/store.js'
+import { createNodeClient } from '../../client/node.js'
+import { runClientStoreContract, type FullClientStore } from '../helpers/client-store-contract.js'
+
+let databases = 0
+const named = new WeakMap<FullClientStore, string>()
+async function open(name = `meridian-test-${++databases}`): Promise<FullClientStore> {
+  const store = await openIdbClientStore(name)
+  named.set(store, name)
+  return store
+}
+
+runClientStoreContract('IndexedDB (fake-indexeddb)', {
+  open: () => open(),
+  reopen: async (store) => {
+    const name = named.get(store) as string
+    await store.close()
+    return open(name)
+  },
+})
+
+runClientStoreContract('memory', {
+  open: async () => memoryClientStore(),
+  // Nothing of it survives a process, but within one it keeps everything: "reopen" is the same object.
+  reopen: async (store) => store,
+})
+
+describe('IndexedDB client store', () => {
+  it('a call after close fails with a typed error, and close is idempotent', async () => {
+    const store = await open()
+    await store.close()
+    await store.close()
+    await expect(store.saveStrictWrite({ writeId: 1, collection: 'a', request: { op: { kind: 'delete', collection: 'a', id: 'x' }, concern: 'local', timeoutMs: null, requestKey: null }, queuedAtMs: 0, sent: false })).rejects.toMatchObject({ name: 'ClientStoreError', code: 'closed' })
+  })
+
+  it('keeps one writer id across reopens, and a client refuses another id on that store', async () => {
+    const store = await open('ids')
+    expect(store.clientId).toMatch(/^c-[0-9a-z]{12}$/)
+    const again = await (async () => {
+      await store.close()
+      return open('ids')
+    })()
+    expect(again.clientId).toBe(store.clientId)
+    expect(() => createNodeClient({ urls: ['ws://127.0.0.1:9'], store: again, clientId: 'c-someoneelse' })).toThrow(TypeError)
+    await again.close()
+  })
+
+  it('refuses, with a typed error, a database of that name it did not make or cannot read', async () => {
+    const factory = new IDBFactory()
+    const raw = (name: string, version: number): Promise<IDBDatabase> =>
+      new Promise((resolve, reject) => {
+        const request = factory.open(name, version)
+        request.onsuccess = () => resolve(request.result)
+        request.onerror = () => reject(request.error)
+      })
+    // A newer schema (a later version of Meridian ran here): opening it at ours fails.
+    ;(await raw('newer', 3)).close()
+    await expect(openIdbClientStore('newer', { indexedDB: factory })).rejects.toMatchObject({ name: 'ClientStoreError', code: 'io' })
+    // Another app's database with the same name and version: none of our object stores.
+    ;(await raw('foreign', 1)).close()
+    await expect(openIdbClientStore('foreign', { indexedDB: factory })).rejects.toMatchObject({ name: 'ClientStoreError', code: 'io' })
+  })
+
+  it('reports a stored record that does not decode as corrupt', async () => {
+    const factory = new IDBFactory()
+    const store = await openIdbClientStore('broken', { indexedDB: factory })
+    await store.close()
+    const db = await new Promise<IDBDatabase>((resolve, reject) => {
+      const request = factory.open('broken', 1)
+      request.onsuccess = () => resolve(request.result)
+      request.onerror = () => reject(request.error)
+    })
+    await new Promise<void>((resolve, reject) => {
+      const tx = db.transaction('changes', 'readwrite')
+      tx.objectStore('changes').put(Uint8Array.from([0xff, 0xff]), ['x', 1])
+      tx.oncomplete = () => resolve()
+      tx.onerror = () => reject(tx.error)
+    })
+    db.close()
+    await expect(openIdbClientStore('broken', { indexedDB: factory })).rejects.toMatchObject({ name: 'ClientStoreError', code: 'corrupt' })
+  })
+
+  it('closes itself, and says so, when another tab opens a newer version', async () => {
+    const factory = new IDBFactory()
+    const closed: ClientStoreError[] = []
+    const store = await openIdbClientStore('upgrading', { indexedDB: factory, onClosed: (err) => closed.push(err) })
+    const newer = await new Promise<IDBDatabase>((resolve, reject) => {
+      const request = factory.open('upgrading', 2)
+      request.onsuccess = () => resolve(request.result)
+      request.onerror = () => reject(request.error)
+    })
+    expect(closed.map((err) => err.code)).toEqual(['closed'])
+    await expect(store.deleteStrictWrite(1)).rejects.toMatchObject({ code: 'closed' })
+    newer.close()
+  })
+})
