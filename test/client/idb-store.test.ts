@@ -49,6 +49,40 @@ describe('IndexedDB client store', () => {
     await again.close()
   })
 
+  it('reopening 100 times without edits adds no record: the database does not grow', async () => {
+    const factory = new IDBFactory()
+    const count = async (): Promise<number[]> => {
+      const db = await new Promise<IDBDatabase>((resolve, reject) => {
+        const request = factory.open('reopened')
+        request.onsuccess = () => resolve(request.result)
+        request.onerror = () => reject(request.error)
+      })
+      const tx = db.transaction(['changes', 'documents', 'meta', 'strictWrites'], 'readonly')
+      const counts = await Promise.all(
+        ['changes', 'documents', 'meta', 'strictWrites'].map(
+          (name) =>
+            new Promise<number>((resolve, reject) => {
+              const request = tx.objectStore(name).count()
+              request.onsuccess = () => resolve(request.result)
+              request.onerror = () => reject(request.error)
+            }),
+        ),
+      )
+      db.close()
+      return counts
+    }
+    const first = await openIdbClientStore('reopened', { indexedDB: factory })
+    await Promise.all([
+      first.append({ origin: first.clientId, seq: 1, hlc: { wallMs: 1, counter: 0, node: first.clientId }, collection: 'notes', docId: 'd', docType: 'lww', payload: Uint8Array.from([1]) }),
+      first.saveDocuments([], new Map([['eu-1', 1]])),
+    ])
+    await first.close()
+    const before = await count()
+    for (let i = 0; i < 100; i++) await (await openIdbClientStore('reopened', { indexedDB: factory })).close()
+    expect(await count()).toEqual(before)
+    expect(before).toEqual([1, 0, 2, 0])
+  })
+
   it('refuses, with a typed error, a database of that name it did not make or cannot read', async () => {
     const factory = new IDBFactory()
     const raw = (name: string, version: number): Promise<IDBDatabase> =>
