@@ -130,28 +130,32 @@ export async function openIdbClientStore(name: string, options: IdbClientStoreOp
     opened.close()
     throw asStoreError(err, `reading ${JSON.stringify(name)}`)
   }
-  let queue: { readonly ops: ((tx: Tx) => void)[]; readonly done: Promise<void> } | null = null
+  let queue: { readonly ops: ((tx: Tx) => void)[]; readonly whats: Set<string>; readonly done: Promise<void> } | null = null
 
   /** Queues `op` into the transaction of the current synchronous run; resolves once it committed. */
   const enqueue = (what: string, op: (tx: Tx) => void): Promise<void> => {
     if (closedBy !== null) return Promise.reject(closedBy)
     if (queue === null) {
       const ops: ((tx: Tx) => void)[] = []
+      const whats = new Set<string>()
       const done = new Promise<void>((resolve, reject) => {
         queueMicrotask(() => {
           queue = null
+          // The calls share the transaction, and so its failure.
+          const failed = (err: unknown): void => reject(asStoreError(err, [...whats].join(', ')))
           try {
             const tx = opened.transaction(STORES, 'readwrite', { durability: 'strict' })
             for (const each of ops) each(tx)
-            tx.done.then(resolve, (err: unknown) => reject(asStoreError(err ?? tx.error, what)))
+            tx.done.then(resolve, (err: unknown) => failed(err ?? tx.error))
           } catch (err) {
-            reject(asStoreError(err, what))
+            failed(err)
           }
         })
       })
-      queue = { ops, done }
+      queue = { ops, whats, done }
     }
     queue.ops.push(op)
+    queue.whats.add(what)
     return queue.done
   }
 
