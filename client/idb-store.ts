@@ -143,11 +143,20 @@ export async function openIdbClientStore(name: string, options: IdbClientStoreOp
           queue = null
           // The calls share the transaction, and so its failure.
           const failed = (err: unknown): void => reject(asStoreError(err, [...whats].join(', ')))
+          let tx: Tx | null = null
           try {
-            const tx = opened.transaction(STORES, 'readwrite', { durability: 'strict' })
+            tx = opened.transaction(STORES, 'readwrite', { durability: 'strict' })
             for (const each of ops) each(tx)
-            tx.done.then(resolve, (err: unknown) => failed(err ?? tx.error))
+            const started = tx
+            started.done.then(resolve, (err: unknown) => failed(err ?? started.error))
           } catch (err) {
+            // A call that threw (a full quota can throw at once) takes the whole transaction with it.
+            try {
+              tx?.abort()
+            } catch {
+              // Already finished or aborted.
+            }
+            tx?.done.catch(() => undefined)
             failed(err)
           }
         })

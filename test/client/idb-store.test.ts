@@ -1,6 +1,6 @@
 import 'fake-indexeddb/auto'
 import { IDBFactory } from 'fake-indexeddb'
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { ClientStoreError, openIdbClientStore } from '../../client/idb-store.js'
 import { memoryClientStore } from '../../client/store.js'
 import { createNodeClient } from '../../client/node.js'
@@ -81,6 +81,31 @@ describe('IndexedDB client store', () => {
     for (let i = 0; i < 100; i++) await (await openIdbClientStore('reopened', { indexedDB: factory })).close()
     expect(await count()).toEqual(before)
     expect(before).toEqual([1, 0, 2, 0])
+  })
+
+  it('reports a full quota as ClientStoreError quota-exceeded, for every call of that transaction', async () => {
+    const store = await open()
+    // The first put of the transaction succeeds, the second finds the quota full.
+    const original = IDBObjectStore.prototype.put
+    let puts = 0
+    const put = vi.spyOn(IDBObjectStore.prototype, 'put').mockImplementation(function (this: IDBObjectStore, ...args: Parameters<IDBObjectStore['put']>) {
+      if (++puts === 2) throw new DOMException('the quota has been exceeded', 'QuotaExceededError')
+      return original.apply(this, args)
+    })
+    try {
+      const change = { origin: 'c-1', seq: 1, hlc: { wallMs: 1, counter: 0, node: 'c-1' }, collection: 'notes', docId: 'd', docType: 'lww' as const, payload: Uint8Array.from([1]) }
+      const calls = [store.append(change), store.saveStrictWrite({ writeId: 1, collection: 'a', request: { op: { kind: 'delete', collection: 'a', id: 'x' }, concern: 'local', timeoutMs: null, requestKey: null }, queuedAtMs: 0, sent: false })]
+      for (const call of calls) await expect(call).rejects.toMatchObject({ name: 'ClientStoreError', code: 'quota-exceeded' })
+    } finally {
+      put.mockRestore()
+    }
+    expect(puts).toBe(2)
+    // Nothing of the failed transaction was kept, not even the call that had succeeded.
+    const name = named.get(store) as string
+    await store.close()
+    const reopened = await open(name)
+    expect([...reopened.load()]).toEqual([])
+    await reopened.close()
   })
 
   it('refuses, with a typed error, a database of that name it did not make or cannot read', async () => {
