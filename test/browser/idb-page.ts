@@ -1,0 +1,36 @@
+/**
+ * Runs in Chromium (bundled by test/browser/harness.ts): exposes the IndexedDB client store to the
+ * Node test, which drives it call by call through `page.evaluate` and reloads the page in between.
+ */
+import { decodeChange, encodeChange } from '../../core/codec/index.js'
+import type { Change } from '../../core/types.js'
+import { openIdbClientStore, type IdbClientStore } from '../../client/idb-store.js'
+
+/** A change crosses the page boundary as its encoding (plain numbers), so nothing is lost in between. */
+type WireChange = number[]
+
+let store: IdbClientStore | null = null
+
+const api = {
+  async open(name: string): Promise<string> {
+    store = await openIdbClientStore(name)
+    return store.clientId
+  },
+  async append(changes: WireChange[]): Promise<void> {
+    const s = store as IdbClientStore
+    await Promise.all(changes.map((bytes) => s.append(decodeChange(Uint8Array.from(bytes)))))
+  },
+  async dropChanges(upTo: [string, number][]): Promise<void> {
+    await (store as IdbClientStore).dropChanges(new Map(upTo))
+  },
+  load(): WireChange[] {
+    return [...(store as IdbClientStore).load()].map((change: Change) => [...encodeChange(change)])
+  },
+  async close(): Promise<void> {
+    await store?.close()
+    store = null
+  },
+}
+
+;(globalThis as { meridianIdb?: typeof api }).meridianIdb = api
+document.title = 'ready'
