@@ -1,4 +1,4 @@
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { FileStorageAdapter } from '../../server/storage/file-adapter.js'
 
@@ -48,6 +48,16 @@ export function crashCopy(adapter: FileStorageAdapter, target: string, next: (bo
       writeFileSync(dst, kept)
     }
   }
-  copy(adapter.dir, target)
-  return target
+  // The adapter may still have file-system calls in flight on the thread pool (a rename of a
+  // `*.tmp`, a segment removal): a file listed a moment ago can be gone when it is read. Such a copy
+  // mixes two instants, so it is taken again (a real crash sees one instant).
+  for (let attempt = 1; ; attempt++) {
+    try {
+      copy(adapter.dir, target)
+      return target
+    } catch (err) {
+      if ((err as { code?: unknown }).code !== 'ENOENT' || attempt >= 20) throw err
+      rmSync(target, { recursive: true, force: true })
+    }
+  }
 }
