@@ -4,7 +4,9 @@
  */
 import { decodeChange, encodeChange } from '../../core/codec/index.js'
 import type { Change } from '../../core/types.js'
+import { decodeStoredDocumentState, encodeStoredDocumentState } from '../../core/codec/document-state.js'
 import { openIdbClientStore, type IdbClientStore } from '../../client/idb-store.js'
+import type { StoredStrictWrite } from '../../client/store.js'
 
 /** A change crosses the page boundary as its encoding (plain numbers), so nothing is lost in between. */
 type WireChange = number[]
@@ -22,6 +24,22 @@ const api = {
   },
   async dropChanges(upTo: [string, number][]): Promise<void> {
     await (store as IdbClientStore).dropChanges(new Map(upTo))
+  },
+  async saveDocuments(documents: number[][], covered: [string, number][]): Promise<void> {
+    await (store as IdbClientStore).saveDocuments(documents.map((bytes) => decodeStoredDocumentState(Uint8Array.from(bytes))), new Map(covered))
+  },
+  loadDocuments(): { documents: number[][]; covered: [string, number][] } | null {
+    const kept = (store as IdbClientStore).loadDocuments()
+    return kept === undefined ? null : { documents: [...kept.documents].map((d) => [...encodeStoredDocumentState(d)]), covered: [...kept.covered] }
+  },
+  async saveStrictWrite(write: StoredStrictWrite): Promise<void> {
+    await (store as IdbClientStore).saveStrictWrite(write)
+  },
+  async deleteStrictWrite(writeId: number): Promise<void> {
+    await (store as IdbClientStore).deleteStrictWrite(writeId)
+  },
+  loadStrictWrites(): StoredStrictWrite[] {
+    return [...(store as IdbClientStore).loadStrictWrites()]
   },
   load(): WireChange[] {
     return [...(store as IdbClientStore).load()].map((change: Change) => [...encodeChange(change)])
