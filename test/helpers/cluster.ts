@@ -15,14 +15,37 @@ export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..
 export type Topology = 'mesh' | 'chain' | 'star'
 
 /** A free TCP port on 127.0.0.1 (asks the OS for one, then releases it). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+export async function freePort(): Promise<number> {
+  // A port found free is bound later (often by another process), so it must not be one that anything
+  // else may take meanwhile: not an ephemeral port (the kernel hands those to outgoing connections, of
+  // which the browser tests make many), and not one another vitest worker may pick. Each worker takes
+  // ports from its own block below the ephemeral range (32768 up on Linux).
+  const pool = Number(process.env['VITEST_POOL_ID'])
+  if (Number.isInteger(pool) && pool >= 0) {
+    for (let tries = 0; tries < PORTS_PER_WORKER; tries++) {
+      const port = FIRST_WORKER_PORT + (pool % WORKER_BLOCKS) * PORTS_PER_WORKER + (nextPortOffset++ % PORTS_PER_WORKER)
+      if ((await listenOnce(port)) !== null) return port
+    }
+  }
+  const port = await listenOnce(0)
+  if (port === null) throw new Error('no free port on 127.0.0.1')
+  return port
+}
+
+const FIRST_WORKER_PORT = 20_000
+const PORTS_PER_WORKER = 1_000
+const WORKER_BLOCKS = 12
+let nextPortOffset = 0
+
+/** Listens on `port` (0: any) and closes again; the port, or null when it is taken. */
+function listenOnce(port: number): Promise<number | null> {
+  return new Promise((resolve) => {
     const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
+    server.once('error', () => resolve(null))
+    server.listen(port, '127.0.0.1', () => {
       const address = server.address()
-      const port = typeof address === 'object' && address !== null ? address.port : 0
-      server.close(() => resolve(port))
+      const bound = typeof address === 'object' && address !== null ? address.port : null
+      server.close(() => resolve(bound))
     })
   })
 }
