@@ -14,7 +14,7 @@ export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..
 
 export type Topology = 'mesh' | 'chain' | 'star'
 
-/** A free TCP port on 127.0.0.1 (asks the OS for one, then releases it). */
+/** A TCP port on 127.0.0.1 that is free now and that nothing else in the test run will take before it is bound. */
 export async function freePort(): Promise<number> {
   // A port found free is bound later (often by another process), so it must not be one that anything
   // else may take meanwhile: not an ephemeral port (the kernel hands those to outgoing connections, of
