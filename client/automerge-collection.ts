@@ -1,5 +1,5 @@
 import { AutomergeReplica, automergeEdit } from '../core/crdt/automerge.js'
-import { expectDocType, viewSubscriptions, type ClientContext } from './context.js'
+import { expectDocType, viewSubscriptions, writeStatusView, type ClientContext, type WriteStatusView } from './context.js'
 import { checkId } from './lww-collection.js'
 import type { WriteHandle } from './write-handle.js'
 
@@ -17,7 +17,7 @@ import type { WriteHandle } from './write-handle.js'
  * boards.subscribe('b1', (board) => render(board.cards))
  * ```
  */
-export interface AutomergeCollection<T extends object = Record<string, unknown>> {
+export interface AutomergeCollection<T extends object = Record<string, unknown>> extends WriteStatusView {
   readonly name: string
   change(id: string, fn: (doc: T) => void, options?: { readonly message?: string }): WriteHandle
   /** The document as plain JS (`{}` when never written). Not a live Automerge object: do not mutate. */
@@ -59,5 +59,6 @@ export function automergeCollection<T extends object>(context: ClientContext, na
     },
     subscribeAll: (listener) => both(listeners.subscribeAll(listener), context.subscribeCollection(name)),
     ids: () => context.documentIds(name),
+    ...writeStatusView(context, name, checkId),
   }
 }

@@ -22,6 +22,8 @@ import { StrictWatches } from './strict-watch.js'
 import type { WebSocketConstructor } from './websocket.js'
 import { WriteHandleTracker, type WriteHandle } from './write-handle.js'
 import { yjsCollection, type YjsCollection } from './yjs-collection.js'
+import { sameSyncState, type SyncState } from './sync-state.js'
+import { WriteStatusTracker, type WriteStatus } from './write-status.js'
 
 export interface ClientOptions {
   /**
@@ -90,6 +92,13 @@ export interface MeridianClient {
   onStatus(listener: (status: ConnectionStatus) => void): () => void
   /** Called for every failed connection attempt or lost session (see `ConnectionError.fatal`). */
   onError(listener: (error: ConnectionError) => void): () => void
+  /** Connection and outbox at a glance, for a UI: the region, reconnecting or not, writes not synced yet. */
+  readonly syncState: SyncState
+  /**
+   * Called with the new `syncState` whenever it changes (at most once per microtask: a loop of writes
+   * makes one call). Returns the unsubscribe function.
+   */
+  onSyncState(listener: (state: SyncState) => void): () => void
   lww<T extends Record<string, unknown> = Record<string, unknown>>(collection: string): LwwCollection<T>
   yjs(collection: string): YjsCollection
   automerge<T extends object = Record<string, unknown>>(collection: string): AutomergeCollection<T>
@@ -166,6 +175,10 @@ class Client implements MeridianClient, ClientContext {
   private ownReplicated = 0
   private storeSaves: Promise<void> = Promise.resolve()
   private readonly timers: Timers
+  private readonly writeStatuses = new WriteStatusTracker()
+  private readonly syncListeners = new Listeners<[SyncState]>()
+  private syncSnapshot: SyncState | null = null
+  private syncScheduled = false
   /** What this client syncs: the collections it uses and the documents it opens. */
   private readonly interest: ClientInterest
   private closed = false
@@ -223,7 +236,7 @@ class Client implements MeridianClient, ClientContext {
       maxFrameBytes: options.maxFrameBytes,
       timers: options.timers,
       onMessage: (_serverId, message) => {
-        if (message.type === MessageType.Ack) this.tracker.durableAt(message.durable.get(this.clientId) ?? 0)
+        if (message.type === MessageType.Ack) this.ownDurableAt(message.durable.get(this.clientId) ?? 0)
         else if (message.type === MessageType.ChangeBatch) {
           this.settle()
           this.scheduleStoreDocuments()
@@ -233,6 +246,8 @@ class Client implements MeridianClient, ClientContext {
       onReplicated: (vector) => {
         const own = vector.get(this.clientId) ?? 0
         this.tracker.replicatedAt(own)
+        this.writeStatuses.replicatedThrough(own)
+        this.scheduleSyncState()
         if (own > this.ownReplicated) this.ownReplicated = own
         this.scheduleStoreDocuments()
       },
@@ -256,6 +271,7 @@ class Client implements MeridianClient, ClientContext {
       // strict write restarts writeIds at 1, and must not reuse a key the cluster still remembers.
       // The server refuses keys over MAX_REQUEST_KEY_LENGTH (200) characters: a long clientId is cut.
       requestKeyPrefix: `${requestKeyStem(this.clientId)}:${randomClientId(random).slice(2, 10)}`,
+      onQueueChange: () => this.scheduleSyncState(),
     })
     this.strictWatches = new StrictWatches({
       send: (message) => this.connection.sendToServer(message),
@@ -265,8 +281,11 @@ class Client implements MeridianClient, ClientContext {
     // Replay what an earlier session kept, before any region connects: documents, then changes.
     const kept = this.store.loadDocuments?.()
     if (kept !== undefined) this.mesh.restoreDocuments(kept.documents, kept.covered)
-    this.mesh.restore(this.store.load())
+    this.mesh.restore(this.ownChangesNoted(this.store.load()))
     this.mesh.finishRestore()
+    // What the store held is saved by definition: restored own changes are `local` (in the outbox).
+    this.writeStatuses.savedThrough(this.mesh.vector.get(this.clientId) ?? 0)
+    this.connection.onStatus(() => this.scheduleSyncState())
     this.connection.start()
   }
 
@@ -301,6 +320,37 @@ class Client implements MeridianClient, ClientContext {
 
   onError(listener: (error: ConnectionError) => void): () => void {
     return this.connection.onError(listener)
+  }
+
+  get syncState(): SyncState {
+    const connection = this.connection
+    const status = connection.status
+    const state: SyncState = {
+      connection:
+        status === 'connected'
+          ? 'connected'
+          : this.closed || connection.error !== null
+            ? 'offline'
+            : connection.reconnecting
+              ? 'reconnecting'
+              : 'connecting',
+      region: status === 'connected' ? (connection.region ?? '') : null,
+      nodeId: status === 'connected' ? connection.serverId : null,
+      retryInMs: status === 'connected' ? null : connection.retryDelayMs,
+      error: connection.error,
+      unsynced: this.writeStatuses.notDurable + this.strictChannel.size,
+      unreplicated: this.writeStatuses.notReplicated,
+    }
+    // The same object while nothing changed, so that a UI can compare by identity.
+    if (this.syncSnapshot !== null && sameSyncState(this.syncSnapshot, state)) return this.syncSnapshot
+    this.syncSnapshot = state
+    return state
+  }
+
+  onSyncState(listener: (state: SyncState) => void): () => void {
+    // The baseline a listener's first call differs from.
+    void this.syncState
+    return this.syncListeners.add(listener)
   }
 
   onStrictOutcome(listener: (outcome: StrictWriteOutcome) => void): () => void {
@@ -350,6 +400,9 @@ class Client implements MeridianClient, ClientContext {
     this.strictWatches.close()
     this.connection.stop()
     this.tracker.close(new ClientClosedError())
+    this.emitSyncState()
+    this.syncListeners.clear()
+    this.writeStatuses.close()
     for (const hook of this.closeHooks.splice(0)) hook()
     this.documentListeners.clear()
     this.collectionListeners.clear()
@@ -373,8 +426,18 @@ class Client implements MeridianClient, ClientContext {
     if (this.closed) throw new ClientClosedError('the Meridian client is closed: writes are no longer accepted')
     const change = this.mesh.commit(collection, docId, docType, payload)
     const handle = this.tracker.track(change.seq)
+    this.writeStatuses.wrote(documentKey(collection, docId), change.seq)
     this.scheduleSettle()
+    this.scheduleSyncState()
     return handle
+  }
+
+  writeStatus(collection: string, docId: string): WriteStatus {
+    return this.writeStatuses.status(documentKey(collection, docId))
+  }
+
+  onWriteStatus(collection: string, docId: string, listener: (status: WriteStatus) => void): () => void {
+    return this.writeStatuses.watch(documentKey(collection, docId), listener)
   }
 
   listen(collection: string, docId: string | null, listener: DocumentListener): () => void {
@@ -530,7 +593,39 @@ class Client implements MeridianClient, ClientContext {
   }
 
   private markOwnDurable(seq: number): void {
-    if (seq > 0) this.mesh.markDurable(new Map([[this.clientId, seq]]))
+    if (seq <= 0) return
+    this.writeStatuses.savedThrough(seq)
+    this.mesh.markDurable(new Map([[this.clientId, seq]]))
+  }
+
+  private ownDurableAt(seq: number): void {
+    this.tracker.durableAt(seq)
+    this.writeStatuses.durableThrough(seq)
+    this.scheduleSyncState()
+  }
+
+  /** Passes the store's changes on, noting which documents own ones (the outbox) touch. */
+  private *ownChangesNoted(changes: Iterable<Change>): Iterable<Change> {
+    for (const change of changes) {
+      if (change.origin === this.clientId) this.writeStatuses.wrote(documentKey(change.collection, change.docId), change.seq)
+      yield change
+    }
+  }
+
+  /** Tells `onSyncState` listeners of a new state once per microtask, if it changed. */
+  private scheduleSyncState(): void {
+    if (this.syncScheduled || this.syncListeners.size === 0) return
+    this.syncScheduled = true
+    queueMicrotask(() => {
+      this.syncScheduled = false
+      this.emitSyncState()
+    })
+  }
+
+  private emitSyncState(): void {
+    const previous = this.syncSnapshot
+    const state = this.syncState
+    if (state !== previous) this.syncListeners.emit(state)
   }
 
   private applied(change: Change, result: ApplyResult): void {

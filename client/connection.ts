@@ -122,6 +122,10 @@ export class ClientConnection {
   private retryTimer: unknown = null
   private nextUrl = 0
   private failures = 0
+  /** Some attempt failed or a session was lost since start: the client is reconnecting, not connecting. */
+  private failedOnce = false
+  /** The delay drawn for the retry that is waiting, or null when none is. */
+  private retryDelay: number | null = null
   private running = false
   private fatal: ConnectionError | null = null
   private replicated: Map<string, number> = new Map()
@@ -159,6 +163,16 @@ export class ClientConnection {
     return this.socketUrl || null
   }
 
+  /** True once an attempt failed or a session ended: a later `connecting` is a reconnect. */
+  get reconnecting(): boolean {
+    return this.failedOnce
+  }
+
+  /** The delay before the waiting retry (as drawn when the last attempt failed), or null. */
+  get retryDelayMs(): number | null {
+    return this.retryDelay
+  }
+
   /** The error that stopped reconnecting for good, if any. */
   get error(): ConnectionError | null {
     return this.fatal
@@ -190,6 +204,7 @@ export class ClientConnection {
     this.running = false
     this.timers.clearTimeout(this.retryTimer)
     this.retryTimer = null
+    this.retryDelay = null
     this.dropSocket(WS_NORMAL_CLOSURE, 'client closed')
     this.setStatus('offline')
   }
@@ -342,6 +357,7 @@ export class ClientConnection {
   }
 
   private fail(error: ConnectionError): void {
+    this.failedOnce = true
     if (error.fatal) {
       this.fatal = error
       this.running = false
@@ -357,9 +373,11 @@ export class ClientConnection {
     const attempt = error.code === 'RESYNC_LIMIT' ? Number.MAX_SAFE_INTEGER : this.failures
     const delayMs = backoffDelayMs(attempt, bounds, this.options.random)
     this.failures += 1
+    this.retryDelay = delayMs
     this.setStatus('offline')
     this.retryTimer = this.timers.setTimeout(() => {
       this.retryTimer = null
+      this.retryDelay = null
       this.dial()
     }, delayMs)
   }

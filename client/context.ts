@@ -2,6 +2,7 @@ import type { ApplyResult, DocumentReplica } from '../core/crdt/document-type.js
 import type { ConflictRecord } from '../core/crdt/document-type.js'
 import type { Change, DocType } from '../core/types.js'
 import type { WriteHandle } from './write-handle.js'
+import type { WriteStatus } from './write-status.js'
 
 /**
  * A change applied to a document of one collection, as collections' listeners see it; `change` is
@@ -19,6 +20,10 @@ export interface ClientContext {
   replica(collection: string, docId: string, docType: DocType): DocumentReplica
   /** Commits a local change built against `replica(...)` and returns its handle. */
   write(collection: string, docId: string, docType: DocType, payload: Uint8Array): WriteHandle
+  /** How far this client's own writes to the document have come. */
+  writeStatus(collection: string, docId: string): WriteStatus
+  /** Calls `listener` whenever that status changes. Returns the unsubscribe function. */
+  onWriteStatus(collection: string, docId: string, listener: (status: WriteStatus) => void): () => void
   /** Changes applied to `docId` of `collection` (every document when `docId` is null). */
   listen(collection: string, docId: string | null, listener: DocumentListener): () => void
   /** Conflict records observed at this client for one document, oldest first. */
@@ -70,5 +75,23 @@ export function viewSubscriptions<V>(
       context.listen(name, null, (docId, _change, result) => {
         if (result.changed) listener(docId, view(docId))
       }),
+  }
+}
+
+/** `writeStatus` / `onWriteStatus` of a crdt collection: how far this client's own writes to a document have come. */
+export interface WriteStatusView {
+  /**
+   * `pending` (applied here, being saved), `local` (saved here, in the outbox), `durable` (at a
+   * region), `replicated` (in every region, or nothing of this client outstanding).
+   */
+  writeStatus(id: string): WriteStatus
+  /** Calls `listener` with the document's new write status whenever it changes. Returns the unsubscribe function. */
+  onWriteStatus(id: string, listener: (status: WriteStatus) => void): () => void
+}
+
+export function writeStatusView(context: ClientContext, name: string, checkId: (id: string) => string): WriteStatusView {
+  return {
+    writeStatus: (id) => context.writeStatus(name, checkId(id)),
+    onWriteStatus: (id, listener) => context.onWriteStatus(name, checkId(id), listener),
   }
 }

@@ -19,6 +19,9 @@ export type { LwwCollection, LwwPatch } from './lww-collection.js'
 export type { YjsCollection, YjsDocHandle } from './yjs-collection.js'
 export type { AutomergeCollection } from './automerge-collection.js'
 export type { WriteHandle } from './write-handle.js'
+export type { WriteStatus } from './write-status.js'
+export type { WriteStatusView } from './context.js'
+export type { SyncState } from './sync-state.js'
 export type {
   StrictBatchOp,
   StrictBatchOptions,

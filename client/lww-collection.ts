@@ -1,6 +1,6 @@
 import type { ConflictRecord } from '../core/crdt/document-type.js'
 import { LwwReplica, lwwDeletePayload, lwwPatchPayload, lwwPutPayload } from '../core/crdt/lww.js'
-import { expectDocType, viewSubscriptions, type ClientContext } from './context.js'
+import { expectDocType, viewSubscriptions, writeStatusView, type ClientContext, type WriteStatusView } from './context.js'
 import type { WriteHandle } from './write-handle.js'
 
 /** Fields to change in a patch: a value sets the field, `undefined` deletes it. */
@@ -20,7 +20,7 @@ export type LwwPatch<T> = { [K in keyof T]?: T[K] | undefined }
  * await w.durable
  * ```
  */
-export interface LwwCollection<T extends Record<string, unknown> = Record<string, unknown>> {
+export interface LwwCollection<T extends Record<string, unknown> = Record<string, unknown>> extends WriteStatusView {
   readonly name: string
   /** Makes the document exactly `doc` (fields it leaves out are deleted). */
   put(id: string, doc: T): WriteHandle
@@ -60,6 +60,7 @@ export function lwwCollection<T extends Record<string, unknown>>(context: Client
     ids: () => context.documentIds(name).filter((id) => replica(id).exists()),
     ...viewSubscriptions(context, name, view, checkId),
     conflicts: (id) => context.conflicts(name, id),
+    ...writeStatusView(context, name, checkId),
   }
 }
 

@@ -101,6 +101,8 @@ export interface StrictChannelOptions {
    * write, and a key the cluster still remembers must never name a new write.
    */
   readonly requestKeyPrefix: string
+  /** Called after a write joined or left the queue (made, restored, or settled): `size` changed. */
+  readonly onQueueChange?: () => void
 }
 
 /** Default of `ClientOptions.strictMaxInFlight`. */
@@ -239,6 +241,7 @@ export class StrictChannel {
     this.drain()
     // Not sent at once: it must survive a restart until it is.
     if (entry.state === 'queued') this.save(entry, false)
+    this.options.onQueueChange?.()
     return promise
   }
 
@@ -282,6 +285,11 @@ export class StrictChannel {
   /** A committed position the client saw elsewhere (a subscription's change): later reads start there [RD2]. */
   observe(position: LogPosition): void {
     if (!this.closedWith) this.advance(position)
+  }
+
+  /** Queued and in-flight writes: strict writes not answered yet. */
+  get size(): number {
+    return this.entries.length
   }
 
   /** Queued and in-flight writes, oldest first; only those made through `collection` when given. */
@@ -594,6 +602,7 @@ export class StrictChannel {
     }
     this.emit(outcome)
     this.drain()
+    this.options.onQueueChange?.()
   }
 
   private emit(outcome: StrictWriteOutcome): void {

@@ -1,6 +1,6 @@
 import type * as Y from 'yjs'
 import { YjsReplica, yjsEdit, type YjsView } from '../core/crdt/yjs.js'
-import { expectDocType, type ClientContext } from './context.js'
+import { expectDocType, writeStatusView, type ClientContext, type WriteStatusView } from './context.js'
 import { checkId } from './lww-collection.js'
 import type { WriteHandle } from './write-handle.js'
 
@@ -26,7 +26,7 @@ export interface YjsDocHandle {
  * doc.getText('text').observe(() => render(doc.getText('text').toString()))
  * ```
  */
-export interface YjsCollection {
+export interface YjsCollection extends WriteStatusView {
   readonly name: string
   open(id: string): YjsDocHandle
   /** Runs `fn` as one transaction on the document and returns the write's handle. */
@@ -94,5 +94,6 @@ export function yjsCollection(context: ClientContext, name: string): YjsCollecti
       return context.write(name, id, 'yjs', yjsEdit(target, fn))
     },
     get: (id) => replica(id).view(),
+    ...writeStatusView(context, name, checkId),
   }
 }
