@@ -32,8 +32,11 @@ import type { Change, VersionVector } from '../core/types.js'
 import { cryptoRandom, randomClientId } from './random.js'
 import type { ClientStore, StoredStrictWrite } from './store.js'
 
-/** Why a store call failed. `quota-exceeded`: the origin's storage is full; `blocked`: see `openIdbClientStore`. */
-export type ClientStoreErrorCode = 'quota-exceeded' | 'blocked' | 'closed' | 'corrupt' | 'io'
+/**
+ * Why a store call failed. `quota-exceeded`: the origin's storage is full; `blocked`, `locked`: see
+ * `openIdbClientStore`.
+ */
+export type ClientStoreErrorCode = 'quota-exceeded' | 'blocked' | 'locked' | 'closed' | 'corrupt' | 'io'
 
 export class ClientStoreError extends Error {
   override readonly name = 'ClientStoreError'
@@ -55,6 +58,7 @@ interface MeridianDb extends DBSchema {
 }
 
 const DB_VERSION = 1
+const DEFAULT_LOCK_WAIT_MS = 1000
 const STORES = ['changes', 'documents', 'meta', 'strictWrites'] as const
 type Tx = IDBPTransaction<MeridianDb, typeof STORES, 'readwrite'>
 
@@ -67,6 +71,26 @@ export interface IdbClientStoreOptions {
    * `ClientStoreError('closed')`.
    */
   readonly onClosed?: (error: ClientStoreError) => void
+  /**
+   * One client at a time may use a store: two would write as the same writer id and reuse its sequence
+   * numbers. The store holds the Web Lock `meridian-store:<name>` while open. When another tab or
+   * window holds it: `'fail'` (default) waits `lockWaitMs`, then rejects with
+   * `ClientStoreError('locked')`; `'wait'` waits until it is released (the other tab closed the store,
+   * or closed). Where the Web Locks API is missing (Node; the tests pass `locks`), nothing is locked.
+   */
+  readonly whenLocked?: 'fail' | 'wait'
+  /**
+   * With `whenLocked: 'fail'`, how long to wait for the lock first. Default 1000 ms: a reloaded page
+   * may start before the browser has released the lock of the page it replaces.
+   */
+  readonly lockWaitMs?: number
+  /** The Web Locks manager; `navigator.locks` by default. */
+  readonly locks?: LockManagerLike
+}
+
+/** The part of the Web Locks API the store uses. */
+export interface LockManagerLike {
+  request(name: string, options: { signal?: AbortSignal }, callback: (lock: unknown) => Promise<void> | void): Promise<unknown>
 }
 
 /** The IndexedDB store, opened, with what an earlier session kept already read (`load` is synchronous). */
@@ -81,6 +105,16 @@ export type IdbClientStore = ClientStore &
 export async function openIdbClientStore(name: string, options: IdbClientStoreOptions = {}): Promise<IdbClientStore> {
   const factory = options.indexedDB ?? globalThis.indexedDB
   if (factory === undefined) throw new ClientStoreError('io', 'IndexedDB is not available here (pass options.indexedDB)')
+  const releaseLock = await holdStoreLock(name, options)
+  try {
+    return await openLocked(name, factory, options, releaseLock)
+  } catch (err) {
+    releaseLock()
+    throw err
+  }
+}
+
+async function openLocked(name: string, factory: IDBFactory, options: IdbClientStoreOptions, releaseLock: () => void): Promise<IdbClientStore> {
   let refuse: ((error: ClientStoreError) => void) | null = null
   const blocked = new Promise<never>((_, reject) => {
     refuse = reject
@@ -90,6 +124,7 @@ export async function openIdbClientStore(name: string, options: IdbClientStoreOp
     if (closedBy !== null) return
     closedBy = error
     db?.close()
+    releaseLock()
     options.onClosed?.(error)
   }
   let db: IDBPDatabase<MeridianDb> | null = null
@@ -201,9 +236,44 @@ export async function openIdbClientStore(name: string, options: IdbClientStoreOp
       if (closedBy === null) {
         closedBy = new ClientStoreError('closed', 'the store is closed')
         opened.close()
+        releaseLock()
       }
     },
   }
+}
+
+/**
+ * Takes the store's Web Lock (see `IdbClientStoreOptions.whenLocked`) and returns its release, which
+ * may be called any number of times. Without a lock manager there is nothing to take.
+ */
+async function holdStoreLock(name: string, options: IdbClientStoreOptions): Promise<() => void> {
+  const locks = options.locks ?? (globalThis as { navigator?: { locks?: LockManagerLike } }).navigator?.locks
+  if (locks === undefined) return () => undefined
+  const wait = options.whenLocked === 'wait'
+  const waitMs = options.lockWaitMs ?? DEFAULT_LOCK_WAIT_MS
+  const signal = wait ? undefined : AbortSignal.timeout(waitMs)
+  let release: () => void = () => undefined
+  await new Promise<void>((resolve, reject) => {
+    locks
+      .request(`meridian-store:${name}`, signal === undefined ? {} : { signal }, () =>
+        // The lock is held until this promise settles.
+        new Promise<void>((done) => {
+          release = done
+          resolve()
+        }),
+      )
+      .catch(reject)
+  }).catch((err: unknown) => {
+    if (signal?.aborted === true) {
+      throw new ClientStoreError(
+        'locked',
+        `the store ${JSON.stringify(name)} is open in another tab or window (still after ${waitMs} ms); one client at a time may use it (whenLocked: 'wait' waits for it)`,
+        { cause: err },
+      )
+    }
+    throw asStoreError(err, `locking ${JSON.stringify(name)}`)
+  })
+  return () => release()
 }
 
 /** Everything an earlier session kept, read in one transaction. */

@@ -153,6 +153,8 @@ describe.skipIf(!HAVE_CHROMIUM)('[§8] the IndexedDB client store in Chromium', 
         ).toEqual(modelDocuments === undefined ? null : toPlain({ documents: [...modelDocuments.documents].sort(byDoc), covered: modelDocuments.covered }))
         const writes = await page.evaluate(() => globalThis.meridianIdb.loadStrictWrites())
         expect(writes.sort((a, b) => a.writeId - b.writeId)).toEqual([...model.loadStrictWrites()].sort((a, b) => a.writeId - b.writeId))
+        // The page holds the store's lock: close it before opening it again.
+        await page.evaluate(() => globalThis.meridianIdb.close())
         expect(await page.evaluate((db) => globalThis.meridianIdb.open(db), name)).toBe(clientId)
         await page.evaluate(() => globalThis.meridianIdb.close())
       }),

@@ -1,7 +1,7 @@
 import 'fake-indexeddb/auto'
 import { IDBFactory } from 'fake-indexeddb'
 import { describe, expect, it, vi } from 'vitest'
-import { ClientStoreError, openIdbClientStore } from '../../client/idb-store.js'
+import { ClientStoreError, openIdbClientStore, type LockManagerLike } from '../../client/idb-store.js'
 import { memoryClientStore } from '../../client/store.js'
 import { createNodeClient } from '../../client/node.js'
 import { runClientStoreContract, type FullClientStore } from '../helpers/client-store-contract.js'
@@ -156,4 +156,58 @@ describe('IndexedDB client store', () => {
     await expect(store.deleteStrictWrite(1)).rejects.toMatchObject({ code: 'closed' })
     newer.close()
   })
+
+  it('lets one client at a time use a store: a second open fails with locked, or waits for the first to close', async () => {
+    const locks = exclusiveLocks()
+    const factory = new IDBFactory()
+    const first = await openIdbClientStore('shared', { indexedDB: factory, locks })
+    await expect(openIdbClientStore('shared', { indexedDB: factory, locks, lockWaitMs: 30 })).rejects.toMatchObject({ name: 'ClientStoreError', code: 'locked' })
+    // Another name is another lock.
+    const other = await openIdbClientStore('other', { indexedDB: factory, locks })
+    let waited: FullClientStore | null = null
+    const waiting = openIdbClientStore('shared', { indexedDB: factory, locks, whenLocked: 'wait' }).then((store) => (waited = store))
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    expect(waited).toBeNull()
+    await first.close()
+    const second = await waiting
+    // The same database: the writer id came from it, not from a new one.
+    expect(second.clientId).toBe(first.clientId)
+    await second.close()
+    await other.close()
+    // A failed open releases the lock it took.
+    const store = await openIdbClientStore('shared', { indexedDB: factory, locks })
+    await store.close()
+  })
 })
+
+/** A model of the Web Locks API's exclusive mode: one holder per name, waiters served in order, aborts. */
+function exclusiveLocks(): LockManagerLike {
+  const held = new Map<string, (() => void)[]>()
+  return {
+    async request(name, options, callback) {
+      const queue = held.get(name)
+      if (queue !== undefined) {
+        await new Promise<void>((resolve, reject) => {
+          const turn = (): void => {
+            options.signal?.removeEventListener('abort', abort)
+            resolve()
+          }
+          const abort = (): void => {
+            queue.splice(queue.indexOf(turn), 1)
+            reject(options.signal?.reason)
+          }
+          options.signal?.addEventListener('abort', abort)
+          queue.push(turn)
+        })
+      } else held.set(name, [])
+      try {
+        return await callback({ name })
+      } finally {
+        const waiters = held.get(name) ?? []
+        const next = waiters.shift()
+        if (next) next()
+        else held.delete(name)
+      }
+    },
+  }
+}
