@@ -280,7 +280,7 @@ class Client implements MeridianClient, ClientContext {
     })
     // Replay what an earlier session kept, before any region connects: documents, then changes.
     const kept = this.store.loadDocuments?.()
-    if (kept !== undefined) this.mesh.restoreDocuments(kept.documents, kept.covered)
+    if (kept !== undefined) this.mesh.restoreDocuments(this.documentsNoted(kept.documents), kept.covered)
     this.mesh.restore(this.ownChangesNoted(this.store.load()))
     this.mesh.finishRestore()
     // What the store held is saved by definition: restored own changes are `local` (in the outbox).
@@ -602,6 +602,14 @@ class Client implements MeridianClient, ClientContext {
     this.tracker.durableAt(seq)
     this.writeStatuses.durableThrough(seq)
     this.scheduleSyncState()
+  }
+
+  /** Passes the store's documents on, noting them: `ids()` lists them before anything arrives. */
+  private *documentsNoted(documents: Iterable<StoredDocumentState>): Iterable<StoredDocumentState> {
+    for (const stored of documents) {
+      this.noteDocument(stored.document.collection, stored.document.docId)
+      yield stored
+    }
   }
 
   /** Passes the store's changes on, noting which documents own ones (the outbox) touch. */

@@ -8,6 +8,7 @@
  * documents     key collection\0docId encodeStoredDocumentState bytes
  * meta          key 'covered'         the vector the last saveDocuments covered, as [origin, seq] pairs
  * strictWrites  key writeId           StoredStrictWrite (plain data)
+ * packs         key 0                 many documents in one record (idb-pack.ts), folded in at open
  * ```
  *
  * Every call is queued and the calls made in one synchronous run share one read-write transaction over
@@ -29,6 +30,7 @@ import { decodeChange, encodeChange } from '../core/codec/index.js'
 import { decodeStoredDocumentState, encodeStoredDocumentState, type StoredDocumentState } from '../core/codec/document-state.js'
 import { documentKey } from '../core/mesh/mesh-node.js'
 import type { Change, VersionVector } from '../core/types.js'
+import { decodePack, encodePack } from './idb-pack.js'
 import { cryptoRandom, randomClientId } from './random.js'
 import type { ClientStore, StoredStrictWrite } from './store.js'
 
@@ -55,11 +57,17 @@ interface MeridianDb extends DBSchema {
   /** 'covered': [origin, seq] pairs; 'clientId': the writer id. */
   meta: { key: string; value: [string, number][] | string }
   strictWrites: { key: number; value: StoredStrictWrite }
+  /** Key 0: the documents folded into one record (see idb-pack.ts). */
+  packs: { key: number; value: Uint8Array }
 }
 
-const DB_VERSION = 1
+/** 1: the four stores; 2: `packs` added (a version-1 database is upgraded in place). */
+const DB_VERSION = 2
+/** Documents saved as records of their own that make the next open fold them into the pack. */
+const PACK_AFTER_RECORDS = 64
+const PACK_KEY = 0
 const DEFAULT_LOCK_WAIT_MS = 1000
-const STORES = ['changes', 'documents', 'meta', 'strictWrites'] as const
+const STORES = ['changes', 'documents', 'meta', 'strictWrites', 'packs'] as const
 type Tx = IDBPTransaction<MeridianDb, typeof STORES, 'readwrite'>
 
 export interface IdbClientStoreOptions {
@@ -130,11 +138,18 @@ async function openLocked(name: string, factory: IDBFactory, options: IdbClientS
   let db: IDBPDatabase<MeridianDb> | null = null
   const opening = withFactory(factory, () =>
     openDB<MeridianDb>(name, DB_VERSION, {
-      upgrade(database) {
-        database.createObjectStore('changes')
-        database.createObjectStore('documents')
-        database.createObjectStore('meta')
-        database.createObjectStore('strictWrites')
+      upgrade(database, oldVersion, _newVersion, transaction) {
+        if (oldVersion === 0) {
+          database.createObjectStore('changes')
+          database.createObjectStore('documents')
+          database.createObjectStore('meta')
+          database.createObjectStore('strictWrites')
+        } else if (!database.objectStoreNames.contains('changes')) {
+          // Another app's database of that name: leave it as it was.
+          transaction.abort()
+          return
+        }
+        if (!database.objectStoreNames.contains('packs')) database.createObjectStore('packs')
       },
       blocked() {
         refuse?.(new ClientStoreError('blocked', `the database ${JSON.stringify(name)} is open in another tab at an older version; close that tab`))
@@ -159,6 +174,8 @@ async function openLocked(name: string, factory: IDBFactory, options: IdbClientS
   let clientId: string
   try {
     kept = await readAll(opened)
+    if (kept.looseDocuments >= PACK_AFTER_RECORDS) foldIntoPack(opened, kept.documentRecords, kept.looseKeys)
+    kept.documentRecords.clear()
     // Made once, on the first open; later opens only read (reopening writes nothing).
     clientId = kept.clientId ?? (await keepClientId(opened, randomClientId(cryptoRandom)))
   } catch (err) {
@@ -282,15 +299,32 @@ async function readAll(db: IDBPDatabase<MeridianDb>): Promise<{
   documents: { documents: StoredDocumentState[]; covered: VersionVector } | undefined
   strictWrites: StoredStrictWrite[]
   clientId: string | undefined
+  /** Every document's record bytes by document key: the pack's, overridden by newer records of their own. */
+  documentRecords: Map<string, Uint8Array>
+  /** Keys of the documents saved as records of their own (not in the pack, or newer than it). */
+  looseKeys: string[]
+  looseDocuments: number
 }> {
   const tx = db.transaction(STORES, 'readonly')
-  const [changeBytes, documentBytes, covered, strictWrites, clientId] = await Promise.all([
+  const [changeBytes, looseKeys, looseBytes, pack, covered, strictWrites, clientId] = await Promise.all([
     tx.objectStore('changes').getAll(),
+    tx.objectStore('documents').getAllKeys(),
     tx.objectStore('documents').getAll(),
+    tx.objectStore('packs').get(PACK_KEY),
     tx.objectStore('meta').get('covered'),
     tx.objectStore('strictWrites').getAll(),
     tx.objectStore('meta').get('clientId'),
   ])
+  const documentRecords = new Map<string, Uint8Array>()
+  if (pack !== undefined) {
+    try {
+      decodePack(pack, documentRecords)
+    } catch (err) {
+      throw new ClientStoreError('corrupt', `the stored document pack does not decode: ${String(err)}`, { cause: err })
+    }
+  }
+  // getAll and getAllKeys of one store in one transaction list the same records in the same (key) order.
+  for (const [i, key] of looseKeys.entries()) documentRecords.set(key, looseBytes[i] as Uint8Array)
   if (covered !== undefined && !Array.isArray(covered)) throw new ClientStoreError('corrupt', 'the stored covered vector is not a list of [origin, seq] pairs')
   if (clientId !== undefined && (typeof clientId !== 'string' || clientId === '')) throw new ClientStoreError('corrupt', 'the stored client id is not a non-empty string')
   const decode = <T>(what: string, bytes: Uint8Array, read: (bytes: Uint8Array) => T): T => {
@@ -305,9 +339,30 @@ async function readAll(db: IDBPDatabase<MeridianDb>): Promise<{
     documents:
       covered === undefined
         ? undefined
-        : { documents: documentBytes.map((bytes) => decode('document', bytes, decodeStoredDocumentState)), covered: new Map(covered) },
+        : { documents: [...documentRecords.values()].map((bytes) => decode('document', bytes, decodeStoredDocumentState)), covered: new Map(covered) },
     strictWrites,
     clientId,
+    documentRecords,
+    looseKeys,
+    looseDocuments: looseKeys.length,
+  }
+}
+
+/**
+ * Writes every document into the pack and deletes the records of their own it replaces, in one
+ * transaction. Not awaited: it is created before any of the client's, and IndexedDB runs read-write
+ * transactions over the same stores in the order they were created, so every later save lands after
+ * it. If it fails, nothing changed: the same records are read, and folded, next time.
+ */
+function foldIntoPack(db: IDBPDatabase<MeridianDb>, records: ReadonlyMap<string, Uint8Array>, looseKeys: readonly string[]): void {
+  try {
+    const tx = db.transaction(['documents', 'packs'], 'readwrite', { durability: 'strict' })
+    quiet(tx.objectStore('packs').put(encodePack(records), PACK_KEY))
+    const loose = tx.objectStore('documents')
+    for (const key of looseKeys) quiet(loose.delete(key))
+    tx.done.catch(() => undefined)
+  } catch {
+    // The database is closing: nothing was written, the records stay as they are.
   }
 }
 

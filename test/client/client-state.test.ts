@@ -43,6 +43,8 @@ describe('[SG3] a client keeps state, not history', () => {
     // A new client on the same store, pointed at nothing: the documents are there before any connection.
     const again = client('ws://127.0.0.1:9/sync', store, writer.clientId)
     for (let d = 0; d < 5; d++) expect(again.lww<{ i: number }>('notes').get(`d${d}`)).toEqual({ i: 195 + d })
+    // Listed too: a page renders a collection from ids() before anything arrives.
+    expect(again.lww('notes').ids()).toEqual(['d0', 'd1', 'd2', 'd3', 'd4'])
     // Its next write numbers after everything the documents hold.
     expect(again.lww('notes').put('d0', { i: 200 }).seq).toBe(201)
   })

@@ -3,6 +3,8 @@ import { IDBFactory } from 'fake-indexeddb'
 import { describe, expect, it, vi } from 'vitest'
 import { ClientStoreError, openIdbClientStore, type LockManagerLike } from '../../client/idb-store.js'
 import { memoryClientStore } from '../../client/store.js'
+import { encodeStoredDocumentState, type StoredDocumentState } from '../../core/codec/document-state.js'
+import { LwwReplica, lwwPutPayload } from '../../core/crdt/lww.js'
 import { createNodeClient } from '../../client/node.js'
 import { runClientStoreContract, type FullClientStore } from '../helpers/client-store-contract.js'
 
@@ -129,7 +131,7 @@ describe('IndexedDB client store', () => {
     const store = await openIdbClientStore('broken', { indexedDB: factory })
     await store.close()
     const db = await new Promise<IDBDatabase>((resolve, reject) => {
-      const request = factory.open('broken', 1)
+      const request = factory.open('broken')
       request.onsuccess = () => resolve(request.result)
       request.onerror = () => reject(request.error)
     })
@@ -148,7 +150,7 @@ describe('IndexedDB client store', () => {
     const closed: ClientStoreError[] = []
     const store = await openIdbClientStore('upgrading', { indexedDB: factory, onClosed: (err) => closed.push(err) })
     const newer = await new Promise<IDBDatabase>((resolve, reject) => {
-      const request = factory.open('upgrading', 2)
+      const request = factory.open('upgrading', 3)
       request.onsuccess = () => resolve(request.result)
       request.onerror = () => reject(request.error)
     })
@@ -177,6 +179,108 @@ describe('IndexedDB client store', () => {
     // A failed open releases the lock it took.
     const store = await openIdbClientStore('shared', { indexedDB: factory, locks })
     await store.close()
+  })
+})
+
+describe('IndexedDB document packs', () => {
+  const stored = (docId: string, title: string): StoredDocumentState => {
+    const replica = new LwwReplica({ collection: 'notes', docId })
+    const hlc = { wallMs: 1_000 + title.length, counter: 0, node: 'eu-1' }
+    replica.apply({ origin: 'eu-1', seq: 1, hlc, collection: 'notes', docId, docType: 'lww', payload: lwwPutPayload(replica, { title }) })
+    return { document: { collection: 'notes', docId, docType: 'lww', state: replica.encodeState() }, ownSeq: 0, ownHlc: null, remoteHlc: hlc }
+  }
+  const titles = (store: FullClientStore): Record<string, unknown> =>
+    Object.fromEntries(
+      [...(store.loadDocuments()?.documents ?? [])].map((d) => {
+        const replica = new LwwReplica({ collection: 'notes', docId: d.document.docId })
+        replica.mergeState(d.document.state)
+        return [d.document.docId, (replica.view() as { title: string }).title]
+      }),
+    )
+  const counts = async (factory: IDBFactory, name: string): Promise<{ documents: number; packs: number }> => {
+    const db = await new Promise<IDBDatabase>((resolve, reject) => {
+      const request = factory.open(name)
+      request.onsuccess = () => resolve(request.result)
+      request.onerror = () => reject(request.error)
+    })
+    const tx = db.transaction(['documents', 'packs'])
+    const count = (store: string): Promise<number> =>
+      new Promise((resolve, reject) => {
+        const request = tx.objectStore(store).count()
+        request.onsuccess = () => resolve(request.result)
+        request.onerror = () => reject(request.error)
+      })
+    const out = { documents: await count('documents'), packs: await count('packs') }
+    db.close()
+    return out
+  }
+
+  it('folds documents saved one by one into one record at the next open, newer records overriding the pack', async () => {
+    const factory = new IDBFactory()
+    const first = await openIdbClientStore('packed', { indexedDB: factory })
+    const expected: Record<string, unknown> = {}
+    const docs = Array.from({ length: 100 }, (_, i) => stored(`d${i}`, `title ${i}`))
+    for (const [i] of docs.entries()) expected[`d${i}`] = `title ${i}`
+    await first.saveDocuments(docs, new Map([['eu-1', 1]]))
+    await first.close()
+    expect(await counts(factory, 'packed')).toEqual({ documents: 100, packs: 0 })
+
+    const second = await openIdbClientStore('packed', { indexedDB: factory })
+    expect(titles(second)).toEqual(expected)
+    // Saved after the fold: records of their own again, newer than the pack.
+    await second.saveDocuments([stored('d3', 'changed'), stored('new', 'added')], new Map([['eu-1', 1]]))
+    await second.close()
+    expect(await counts(factory, 'packed')).toEqual({ documents: 2, packs: 1 })
+
+    const third = await openIdbClientStore('packed', { indexedDB: factory })
+    expect(titles(third)).toEqual({ ...expected, d3: 'changed', new: 'added' })
+    await third.close()
+    // Two loose records are too few to rewrite the pack for.
+    expect(await counts(factory, 'packed')).toEqual({ documents: 2, packs: 1 })
+  })
+
+  it('upgrades a version-1 database in place, keeping what it holds', async () => {
+    const factory = new IDBFactory()
+    const record = encodeStoredDocumentState(stored('old', 'from v1'))
+    const db = await new Promise<IDBDatabase>((resolve, reject) => {
+      const request = factory.open('v1', 1)
+      request.onupgradeneeded = () => {
+        for (const name of ['changes', 'documents', 'meta', 'strictWrites']) request.result.createObjectStore(name)
+      }
+      request.onsuccess = () => resolve(request.result)
+      request.onerror = () => reject(request.error)
+    })
+    await new Promise<void>((resolve, reject) => {
+      const tx = db.transaction(['documents', 'meta'], 'readwrite')
+      tx.objectStore('documents').put(record, 'notes\u0000old')
+      tx.objectStore('meta').put([['eu-1', 1]], 'covered')
+      tx.objectStore('meta').put('c-kept', 'clientId')
+      tx.oncomplete = () => resolve()
+      tx.onerror = () => reject(tx.error)
+    })
+    db.close()
+    const store = await openIdbClientStore('v1', { indexedDB: factory })
+    expect(store.clientId).toBe('c-kept')
+    expect(titles(store)).toEqual({ old: 'from v1' })
+    await store.close()
+  })
+
+  it('reports a pack that does not decode as corrupt', async () => {
+    const factory = new IDBFactory()
+    await (await openIdbClientStore('bad-pack', { indexedDB: factory })).close()
+    const db = await new Promise<IDBDatabase>((resolve, reject) => {
+      const request = factory.open('bad-pack')
+      request.onsuccess = () => resolve(request.result)
+      request.onerror = () => reject(request.error)
+    })
+    await new Promise<void>((resolve, reject) => {
+      const tx = db.transaction('packs', 'readwrite')
+      tx.objectStore('packs').put(Uint8Array.from([1, 5, 0xff]), 0)
+      tx.oncomplete = () => resolve()
+      tx.onerror = () => reject(tx.error)
+    })
+    db.close()
+    await expect(openIdbClientStore('bad-pack', { indexedDB: factory })).rejects.toMatchObject({ name: 'ClientStoreError', code: 'corrupt' })
   })
 })
 
