@@ -13,6 +13,7 @@
  */
 import * as decoding from 'lib0/decoding'
 import * as encoding from 'lib0/encoding'
+import { readVarStringFast } from '../core/codec/short-string.js'
 
 const PACK_VERSION = 1
 
@@ -36,7 +37,7 @@ export function decodePack(bytes: Uint8Array, into: Map<string, Uint8Array>): vo
   const count = decoding.readVarUint(decoder)
   if (count > bytes.length) throw new Error(`document pack: ${count} documents cannot fit in ${bytes.length} bytes`)
   for (let i = 0; i < count; i++) {
-    const key = decoding.readVarString(decoder)
+    const key = readVarStringFast(decoder)
     into.set(key, decoding.readVarUint8Array(decoder))
   }
   if (decoding.hasContent(decoder)) throw new Error('document pack: bytes after the last document')

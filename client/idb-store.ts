@@ -174,7 +174,7 @@ async function openLocked(name: string, factory: IDBFactory, options: IdbClientS
   let clientId: string
   try {
     kept = await readAll(opened)
-    if (kept.looseDocuments >= PACK_AFTER_RECORDS) foldIntoPack(opened, kept.documentRecords, kept.looseKeys)
+    if (kept.looseDocuments >= PACK_AFTER_RECORDS) foldIntoPack(opened, kept.documentRecords)
     kept.documentRecords.clear()
     // Made once, on the first open; later opens only read (reopening writes nothing).
     clientId = kept.clientId ?? (await keepClientId(opened, randomClientId(cryptoRandom)))
@@ -301,8 +301,7 @@ async function readAll(db: IDBPDatabase<MeridianDb>): Promise<{
   clientId: string | undefined
   /** Every document's record bytes by document key: the pack's, overridden by newer records of their own. */
   documentRecords: Map<string, Uint8Array>
-  /** Keys of the documents saved as records of their own (not in the pack, or newer than it). */
-  looseKeys: string[]
+  /** Documents saved as records of their own (not in the pack, or newer than it). */
   looseDocuments: number
 }> {
   const tx = db.transaction(STORES, 'readonly')
@@ -343,23 +342,23 @@ async function readAll(db: IDBPDatabase<MeridianDb>): Promise<{
     strictWrites,
     clientId,
     documentRecords,
-    looseKeys,
     looseDocuments: looseKeys.length,
   }
 }
 
 /**
- * Writes every document into the pack and deletes the records of their own it replaces, in one
+ * Writes every document into the pack and removes the records of their own it replaces, in one
  * transaction. Not awaited: it is created before any of the client's, and IndexedDB runs read-write
  * transactions over the same stores in the order they were created, so every later save lands after
- * it. If it fails, nothing changed: the same records are read, and folded, next time.
+ * it — which is also why clearing the store removes exactly the records just read (one call, where
+ * deleting 10,000 keys one by one cost ~230 ms in Chromium). If it fails or a reload aborts it,
+ * nothing changed: the same records are read, and folded, next time.
  */
-function foldIntoPack(db: IDBPDatabase<MeridianDb>, records: ReadonlyMap<string, Uint8Array>, looseKeys: readonly string[]): void {
+function foldIntoPack(db: IDBPDatabase<MeridianDb>, records: ReadonlyMap<string, Uint8Array>): void {
   try {
     const tx = db.transaction(['documents', 'packs'], 'readwrite', { durability: 'strict' })
     quiet(tx.objectStore('packs').put(encodePack(records), PACK_KEY))
-    const loose = tx.objectStore('documents')
-    for (const key of looseKeys) quiet(loose.delete(key))
+    quiet(tx.objectStore('documents').clear())
     tx.done.catch(() => undefined)
   } catch {
     // The database is closing: nothing was written, the records stay as they are.

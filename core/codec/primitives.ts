@@ -9,6 +9,7 @@
 import * as decoding from 'lib0/decoding'
 import * as encoding from 'lib0/encoding'
 import { DecodeError } from './errors.js'
+import { readVarStringFast } from './short-string.js'
 
 // A lone surrogate is silently replaced by U+FFFD when encoded as UTF-8, so two distinct ids
 // could collapse into one on the wire; refuse such strings instead.
@@ -54,7 +55,7 @@ export function readUint(decoder: decoding.Decoder, what: string, min = 0): numb
 
 /** lib0 decodes with a fatal TextDecoder, so invalid UTF-8 throws (and is wrapped by the caller). */
 export function readString(decoder: decoding.Decoder, what: string, nonEmpty: boolean): string {
-  const s = decoding.readVarString(decoder)
+  const s = readVarStringFast(decoder)
   if (nonEmpty && s.length === 0) throw new DecodeError(`${what} is empty`)
   return s
 }

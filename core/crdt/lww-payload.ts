@@ -5,6 +5,7 @@ import type { Hlc } from '../types.js'
 import { isPlainObject } from './canonical.js'
 import { CrdtPayloadError } from './errors.js'
 import { childPath, DEFAULT_VALUE_LIMITS, storableKeySize, storableSize, type ValueLimits } from '../values/storable-value.js'
+import { readVarStringFast } from '../codec/short-string.js'
 
 /**
  * Binary format of an `lww` change payload (lib0 encoding, no JSON [PF1]):
@@ -85,7 +86,7 @@ export function writeFieldWrite(encoder: encoding.Encoder, write: LwwFieldWrite)
  * @throws CrdtPayloadError on unknown flags or an undefined value; lib0 errors on truncated input
  */
 export function readFieldWrite(decoder: decoding.Decoder, what: string): LwwFieldWrite {
-  const field = decoding.readVarString(decoder)
+  const field = readVarStringFast(decoder)
   const flags = decoding.readUint8(decoder)
   if ((flags & ~(FLAG_DELETED | FLAG_HAS_BASE)) !== 0) throw new CrdtPayloadError(`${what}: unknown flags ${flags}`)
   const deleted = (flags & FLAG_DELETED) !== 0
@@ -139,8 +140,8 @@ export function writeStamp(encoder: encoding.Encoder, stamp: LwwStamp): void {
 export function readStamp(decoder: decoding.Decoder): LwwStamp {
   const wallMs = decoding.readVarUint(decoder)
   const counter = decoding.readVarUint(decoder)
-  const node = decoding.readVarString(decoder)
-  const origin = decoding.readVarString(decoder)
+  const node = readVarStringFast(decoder)
+  const origin = readVarStringFast(decoder)
   return { hlc: { wallMs, counter, node }, origin }
 }
 
