@@ -145,7 +145,8 @@ async function openLocked(name: string, factory: IDBFactory, options: IdbClientS
           database.createObjectStore('meta')
           database.createObjectStore('strictWrites')
         } else if (!database.objectStoreNames.contains('changes')) {
-          // Another app's database of that name: leave it as it was.
+          // Another app's database of that name: leave it as it was. (idb's `done` then rejects: expected.)
+          transaction.done.catch(() => undefined)
           transaction.abort()
           return
         }
