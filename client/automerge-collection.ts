@@ -1,6 +1,5 @@
 import { AutomergeReplica, automergeEdit } from '../core/crdt/automerge.js'
-import { expectDocType, viewSubscriptions, writeStatusView, type ClientContext, type WriteStatusView } from './context.js'
-import { checkId } from './lww-collection.js'
+import { checkId, expectDocType, viewSubscriptions, writeStatusView, type ClientContext, type WriteStatusView } from './context.js'
 import type { WriteHandle } from './write-handle.js'
 
 /**

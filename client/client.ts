@@ -2,12 +2,14 @@ import { HlcClock } from '../core/clock/hlc.js'
 import type { StoredDocumentState } from '../core/codec/document-state.js'
 import { MessageType } from '../core/codec/messages.js'
 import type { ApplyResult, ConflictRecord, DocumentReplica } from '../core/crdt/document-type.js'
-import { createReplica } from '../core/crdt/registry.js'
+import { LwwReplica } from '../core/crdt/lww.js'
+import type { CreateReplicaOptions } from '../core/crdt/registry.js'
 import { documentKey, MeshNode, type MeshStats } from '../core/mesh/mesh-node.js'
 import { MAX_REQUEST_KEY_LENGTH } from '../core/strict/op-values.js'
 import type { JsonValue } from '../core/strict/types.js'
 import type { Change, DocType, VersionVector } from '../core/types.js'
-import { automergeCollection, type AutomergeCollection } from './automerge-collection.js'
+import { NO_FRAME_EXTENSIONS, type FrameCodec } from '../core/codec/base-codec.js'
+import type { AutomergeCollection } from './automerge-collection.js'
 import { ClientConnection, GLOBAL_TIMERS, type ConnectionStatus, type Timers } from './connection.js'
 import { expectDocType, type ClientContext, type DocumentListener } from './context.js'
 import { ClientClosedError, type ConnectionError } from './errors.js'
@@ -16,12 +18,12 @@ import { ClientInterest } from './interest.js'
 import { lwwCollection, type LwwCollection } from './lww-collection.js'
 import { cryptoRandom, randomClientId } from './random.js'
 import { memoryClientStore, type ClientStore } from './store.js'
-import { strictCollection, type StrictCollection } from './strict-collection.js'
-import { formatStrictToken, StrictChannel, type StrictWriteOutcome } from './strict-queue.js'
-import { StrictWatches } from './strict-watch.js'
+import type { StrictCollection } from './strict-collection.js'
+import type { StrictWriteOutcome } from './strict-queue.js'
+import { missingModule, type ClientModule, type ReplicaModule, type StrictSide } from './modules.js'
 import type { WebSocketConstructor } from './websocket.js'
 import { WriteHandleTracker, type WriteHandle } from './write-handle.js'
-import { yjsCollection, type YjsCollection } from './yjs-collection.js'
+import type { YjsCollection } from './yjs-collection.js'
 import { sameSyncState, type SyncState } from './sync-state.js'
 import { WriteStatusTracker, type WriteStatus } from './write-status.js'
 
@@ -60,6 +62,12 @@ export interface ClientOptions {
    * in the order they were made, and a dropped connection leaves at most one `indeterminate`.
    */
   readonly strictMaxInFlight?: number
+  /**
+   * What the client can do beyond lww collections: `strictSupport` (meridian/client/strict),
+   * `yjsSupport` (meridian/client/yjs), `automergeSupport` (meridian/client/automerge). Each is an
+   * entry of its own so that a bundle carries only what the app uses. `createNodeClient` passes all three.
+   */
+  readonly use?: readonly ClientModule[]
 }
 
 /**
@@ -152,8 +160,9 @@ class Client implements MeridianClient, ClientContext {
   private readonly connection: ClientConnection
   private readonly store: ClientStore
   private readonly tracker: WriteHandleTracker
-  private readonly strictChannel: StrictChannel
-  private readonly strictWatches: StrictWatches
+  /** The strict module's side of this client, or null without it. */
+  private readonly strictSide: StrictSide | null
+  private readonly replicaModules = new Map<string, ReplicaModule>()
   private readonly maxConflicts: number
   private readonly collections = new Map<string, AnyCollection>()
   private readonly documentListeners = new Map<string, Listeners<Parameters<DocumentListener>>>()
@@ -196,6 +205,10 @@ class Client implements MeridianClient, ClientContext {
     if (typeof WebSocketImpl !== 'function') {
       throw new TypeError('createClient: no WebSocket available; pass options.WebSocket (or use meridian/client/node)')
     }
+    const modules = checkModules(options.use)
+    for (const module of modules) if (module.replicas) this.replicaModules.set(module.replicas.docType, module.replicas)
+    const frames = new Map<number, FrameCodec>()
+    for (const module of modules) for (const [type, codec] of module.frames ?? NO_FRAME_EXTENSIONS) frames.set(type, codec)
     this.maxConflicts = options.maxConflictsPerDocument ?? DEFAULT_MAX_CONFLICTS_PER_DOCUMENT
     this.store = options.store ?? memoryClientStore()
     this.timers = options.timers ?? GLOBAL_TIMERS
@@ -211,7 +224,7 @@ class Client implements MeridianClient, ClientContext {
       id: this.clientId,
       clock: new HlcClock({ node: this.clientId, wallClock: now }),
       random,
-      createReplica: (docType, context) => createReplica(docType, context),
+      createReplica: (docType, context) => this.createReplica(docType, context),
       send: (peer, message) => this.connection.send(peer, message),
       onAppend: (change) => this.persist(change),
       onApplied: (change, result) => this.applied(change, result),
@@ -234,6 +247,7 @@ class Client implements MeridianClient, ClientContext {
       maxDelayMs: options.maxDelayMs,
       handshakeTimeoutMs: options.handshakeTimeoutMs,
       maxFrameBytes: options.maxFrameBytes,
+      frames,
       timers: options.timers,
       onMessage: (_serverId, message) => {
         if (message.type === MessageType.Ack) this.ownDurableAt(message.durable.get(this.clientId) ?? 0)
@@ -241,7 +255,7 @@ class Client implements MeridianClient, ClientContext {
           this.settle()
           this.scheduleStoreDocuments()
         } else if (message.type === MessageType.Skipped || message.type === MessageType.Fetched) this.scheduleStoreDocuments()
-        else if (!this.strictWatches.receive(message)) this.strictChannel.receive(message)
+        else this.strictSide?.receive(message)
       },
       onReplicated: (vector) => {
         const own = vector.get(this.clientId) ?? 0
@@ -251,33 +265,25 @@ class Client implements MeridianClient, ClientContext {
         if (own > this.ownReplicated) this.ownReplicated = own
         this.scheduleStoreDocuments()
       },
-      onSessionStart: () => {
-        this.strictChannel.sessionStarted()
-        this.strictWatches.sessionStarted()
-      },
-      onSessionEnd: () => {
-        this.strictChannel.sessionEnded()
-        this.strictWatches.sessionEnded()
-      },
+      onSessionStart: () => this.strictSide?.sessionStarted(),
+      onSessionEnd: () => this.strictSide?.sessionEnded(),
     })
-    // Restores the strict writes an earlier session queued; they go out with the first session.
-    this.strictChannel = new StrictChannel({
-      transport: { send: (message) => this.connection.sendToServer(message) },
-      store: this.store,
-      timers: this.timers,
-      now,
-      maxInFlight: options.strictMaxInFlight,
-      // A random part per client instance: the same clientId with a store that no longer holds any
-      // strict write restarts writeIds at 1, and must not reuse a key the cluster still remembers.
-      // The server refuses keys over MAX_REQUEST_KEY_LENGTH (200) characters: a long clientId is cut.
-      requestKeyPrefix: `${requestKeyStem(this.clientId)}:${randomClientId(random).slice(2, 10)}`,
-      onQueueChange: () => this.scheduleSyncState(),
-    })
-    this.strictWatches = new StrictWatches({
-      send: (message) => this.connection.sendToServer(message),
-      nextRequestId: () => this.strictChannel.allocateRequestId(),
-      advance: (position) => this.strictChannel.observe(position),
-    })
+    const strict = modules.find((module) => module.strict !== undefined)?.strict
+    this.strictSide =
+      strict === undefined
+        ? null
+        : strict({
+            send: (message) => this.connection.sendToServer(message),
+            store: this.store,
+            timers: this.timers,
+            now,
+            maxInFlight: options.strictMaxInFlight,
+            // A random part per client instance: the same clientId with a store that no longer holds any
+            // strict write restarts writeIds at 1, and must not reuse a key the cluster still remembers.
+            // The server refuses keys over MAX_REQUEST_KEY_LENGTH (200) characters: a long clientId is cut.
+            requestKeyPrefix: `${requestKeyStem(this.clientId)}:${randomClientId(random).slice(2, 10)}`,
+            onQueueChange: () => this.scheduleSyncState(),
+          })
     // Replay what an earlier session kept, before any region connects: documents, then changes.
     const kept = this.store.loadDocuments?.()
     if (kept !== undefined) this.mesh.restoreDocuments(this.documentsNoted(kept.documents), kept.covered)
@@ -338,7 +344,7 @@ class Client implements MeridianClient, ClientContext {
       nodeId: status === 'connected' ? connection.serverId : null,
       retryInMs: status === 'connected' ? null : connection.retryDelayMs,
       error: connection.error,
-      unsynced: this.writeStatuses.notDurable + this.strictChannel.size,
+      unsynced: this.writeStatuses.notDurable + (this.strictSide?.size ?? 0),
       unreplicated: this.writeStatuses.notReplicated,
     }
     // The same object while nothing changed, so that a UI can compare by identity.
@@ -354,12 +360,11 @@ class Client implements MeridianClient, ClientContext {
   }
 
   onStrictOutcome(listener: (outcome: StrictWriteOutcome) => void): () => void {
-    return this.strictChannel.onOutcome(null, listener)
+    return this.requireStrict('onStrictOutcome').onOutcome(listener)
   }
 
   get strictToken(): string | null {
-    const position = this.strictChannel.position
-    return position === null ? null : formatStrictToken(position)
+    return this.strictSide?.token ?? null
   }
 
   lww<T extends Record<string, unknown> = Record<string, unknown>>(collection: string): LwwCollection<T> {
@@ -372,22 +377,25 @@ class Client implements MeridianClient, ClientContext {
   }
 
   yjs(collection: string): YjsCollection {
-    return this.collectionOf(collection, 'yjs', () => ({ docType: 'yjs', collection: yjsCollection(this, collection) }))
+    const module = this.replicaModule('yjs', 'client.yjs()')
+    return this.collectionOf(collection, 'yjs', () => ({ docType: 'yjs', collection: module.collection(this, collection) as YjsCollection }))
       .collection
   }
 
   automerge<T extends object = Record<string, unknown>>(collection: string): AutomergeCollection<T> {
+    const module = this.replicaModule('automerge', 'client.automerge()')
     const entry = this.collectionOf(collection, 'automerge', () => ({
       docType: 'automerge',
-      collection: automergeCollection(this, collection),
+      collection: module.collection(this, collection) as AutomergeCollection<never>,
     }))
     return entry.collection as unknown as AutomergeCollection<T>
   }
 
   strict<T extends JsonValue = JsonValue>(collection: string): StrictCollection<T> {
+    const side = this.requireStrict('client.strict()')
     const entry = this.collectionOf(collection, 'strict', () => ({
       docType: 'strict',
-      collection: strictCollection<never>(this.strictChannel, this.strictWatches, collection),
+      collection: side.collection<never>(collection),
     }))
     return entry.collection as unknown as StrictCollection<T>
   }
@@ -396,8 +404,7 @@ class Client implements MeridianClient, ClientContext {
     if (this.closed) return
     this.closed = true
     // Before the connection stops: its session end must not turn pending strict writes indeterminate.
-    this.strictChannel.close(new ClientClosedError())
-    this.strictWatches.close()
+    this.strictSide?.close(new ClientClosedError())
     this.connection.stop()
     this.tracker.close(new ClientClosedError())
     this.emitSyncState()
@@ -440,6 +447,10 @@ class Client implements MeridianClient, ClientContext {
     return this.writeStatuses.watch(documentKey(collection, docId), listener)
   }
 
+  onCollectionWriteStatus(collection: string, listener: (docId: string, status: WriteStatus) => void): () => void {
+    return this.writeStatuses.watchCollection(collection, listener)
+  }
+
   listen(collection: string, docId: string | null, listener: DocumentListener): () => void {
     const map = docId === null ? this.collectionListeners : this.documentListeners
     const key = docId === null ? collection : documentKey(collection, docId)
@@ -474,6 +485,25 @@ class Client implements MeridianClient, ClientContext {
 
   onClose(fn: () => void): void {
     this.closeHooks.push(fn)
+  }
+
+  private requireStrict(what: string): StrictSide {
+    if (this.strictSide === null) throw missingModule('strict', what)
+    return this.strictSide
+  }
+
+  private replicaModule(docType: 'yjs' | 'automerge', what: string): ReplicaModule {
+    const module = this.replicaModules.get(docType)
+    if (module === undefined) throw missingModule(docType, what)
+    return module
+  }
+
+  /** Replicas of the document types this client knows: lww always, the others through their modules. */
+  private createReplica(docType: DocType, options: CreateReplicaOptions): DocumentReplica {
+    if (docType === 'lww') return new LwwReplica({ collection: options.collection, docId: options.docId })
+    const module = this.replicaModules.get(docType)
+    if (module === undefined) throw missingModule(docType === 'yjs' ? 'yjs' : 'automerge', `${options.collection}/${options.docId}, a ${docType} document,`)
+    return module.create(options)
   }
 
   private collectionOf<E extends AnyCollection>(name: string, docType: E['docType'], create: () => E): E {
@@ -684,4 +714,19 @@ function requestKeyStem(clientId: string): string {
   if (clientId.length <= room) return clientId
   const cut = clientId.slice(0, room)
   return /[\uD800-\uDBFF]$/.test(cut) ? cut.slice(0, -1) : cut
+}
+
+/** Checks `options.use`: modules of this client's kind, each at most once. */
+function checkModules(use: readonly ClientModule[] | undefined): readonly ClientModule[] {
+  if (use === undefined) return []
+  if (!Array.isArray(use)) throw new TypeError('createClient: options.use must be an array of modules (strictSupport, yjsSupport, automergeSupport)')
+  const names = new Set<string>()
+  for (const module of use) {
+    if (typeof module !== 'object' || module === null || typeof module.name !== 'string') {
+      throw new TypeError('createClient: options.use holds something that is not a Meridian client module')
+    }
+    if (names.has(module.name)) throw new TypeError(`createClient: options.use names the ${module.name} module twice`)
+    names.add(module.name)
+  }
+  return use
 }

@@ -1,5 +1,5 @@
 import { closeCodeName, CloseCode, closeReason } from '../core/codec/close-codes.js'
-import { DEFAULT_MAX_FRAME_BYTES, decodeMessage, encodeMessage } from '../core/codec/codec.js'
+import { DEFAULT_MAX_FRAME_BYTES, decodeBaseMessage, encodeBaseMessage, NO_FRAME_EXTENSIONS, type FrameExtensions } from '../core/codec/base-codec.js'
 import { isCodecError } from '../core/codec/errors.js'
 import { MessageType, PROTOCOL_VERSION, type Message } from '../core/codec/messages.js'
 import { vvMerge } from '../core/clock/version-vector.js'
@@ -45,6 +45,8 @@ export interface ConnectionOptions {
   readonly handshakeTimeoutMs?: number | undefined
   /** Frames above this are refused (`TOO_LARGE`). Default 16 MiB. */
   readonly maxFrameBytes?: number | undefined
+  /** Codecs of frames beyond the sync protocol's (strict mode's, from the strict module). Default none. */
+  readonly frames?: FrameExtensions | undefined
   readonly timers?: Timers | undefined
   /** Every message received after the handshake, once the mesh has seen it. */
   readonly onMessage?: ((serverId: string, message: Message) => void) | undefined
@@ -109,6 +111,7 @@ export class ClientConnection {
   private readonly maxDelayMs: number
   private readonly handshakeTimeoutMs: number
   private readonly maxFrameBytes: number
+  private readonly frames: FrameExtensions
   private readonly statusListeners = new Listeners<[ConnectionStatus]>()
   private readonly errorListeners = new Listeners<[ConnectionError]>()
   private currentStatus: ConnectionStatus = 'offline'
@@ -139,6 +142,7 @@ export class ClientConnection {
     this.maxDelayMs = options.maxDelayMs ?? DEFAULT_MAX_DELAY_MS
     this.handshakeTimeoutMs = options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS
     this.maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES
+    this.frames = options.frames ?? NO_FRAME_EXTENSIONS
     if (!(this.minDelayMs > 0)) throw new Error('Meridian client: minDelayMs must be > 0')
     if (!(this.maxDelayMs >= this.minDelayMs)) throw new Error('Meridian client: maxDelayMs must be >= minDelayMs')
     if (!(this.handshakeTimeoutMs > 0)) throw new Error('Meridian client: handshakeTimeoutMs must be > 0')
@@ -224,7 +228,7 @@ export class ClientConnection {
   sendToServer(message: Message): boolean {
     const socket = this.socket
     if (!socket || !this.peer || socket.readyState !== WS_OPEN) return false
-    const bytes = encodeMessage(message)
+    const bytes = encodeBaseMessage(message, this.frames)
     try {
       socket.send(bytes)
       return true
@@ -277,7 +281,7 @@ export class ClientConnection {
   private receiveFrame(socket: WebSocketLike, data: unknown): void {
     let message: Message
     try {
-      message = decodeMessage(toBytes(data), { maxFrameBytes: this.maxFrameBytes })
+      message = decodeBaseMessage(toBytes(data), { maxFrameBytes: this.maxFrameBytes }, this.frames)
     } catch (error) {
       if (!isCodecError(error)) throw error
       this.abort(socket, error.code, CloseCode[error.code])
@@ -423,7 +427,7 @@ export class ClientConnection {
 
   private transmit(socket: WebSocketLike, message: Message): void {
     try {
-      socket.send(encodeMessage(message))
+      socket.send(encodeBaseMessage(message, this.frames))
     } catch {
       // The socket is closing; the close event will reconnect and the vector exchange resends.
     }

@@ -24,6 +24,8 @@ export interface ClientContext {
   writeStatus(collection: string, docId: string): WriteStatus
   /** Calls `listener` whenever that status changes. Returns the unsubscribe function. */
   onWriteStatus(collection: string, docId: string, listener: (status: WriteStatus) => void): () => void
+  /** Calls `listener(docId, status)` whenever a document of `collection` changes write status. */
+  onCollectionWriteStatus(collection: string, listener: (docId: string, status: WriteStatus) => void): () => void
   /** Changes applied to `docId` of `collection` (every document when `docId` is null). */
   listen(collection: string, docId: string | null, listener: DocumentListener): () => void
   /** Conflict records observed at this client for one document, oldest first. */
@@ -36,6 +38,12 @@ export interface ClientContext {
   openDocument(collection: string, docId: string): () => void
   /** Called once when the client closes. */
   onClose(fn: () => void): void
+}
+
+/** A document id as every collection takes it: a non-empty string (a TypeError otherwise). */
+export function checkId(id: string): string {
+  if (typeof id !== 'string' || id === '') throw new TypeError('Meridian client: a document id must be a non-empty string')
+  return id
 }
 
 /** Throws the programmer error for a document of the wrong type. */
@@ -87,11 +95,17 @@ export interface WriteStatusView {
   writeStatus(id: string): WriteStatus
   /** Calls `listener` with the document's new write status whenever it changes. Returns the unsubscribe function. */
   onWriteStatus(id: string, listener: (status: WriteStatus) => void): () => void
+  /**
+   * Calls `listener(id, status)` whenever any document of the collection changes write status: one
+   * subscription for a whole list, however long. Returns the unsubscribe function.
+   */
+  onAnyWriteStatus(listener: (id: string, status: WriteStatus) => void): () => void
 }
 
 export function writeStatusView(context: ClientContext, name: string, checkId: (id: string) => string): WriteStatusView {
   return {
     writeStatus: (id) => context.writeStatus(name, checkId(id)),
     onWriteStatus: (id, listener) => context.onWriteStatus(name, checkId(id), listener),
+    onAnyWriteStatus: (listener) => context.onCollectionWriteStatus(name, listener),
   }
 }

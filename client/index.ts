@@ -1,9 +1,10 @@
 /**
  * meridian/client — the browser-safe Meridian client (docs/design.md §8): local replicas of crdt collections
  * that apply writes at once, online or offline, and sync with the regions over one WebSocket with
- * reconnects and region failover; strict collections whose writes go to the primary (queued while
- * offline) and whose reads ask a region. No Node built-ins here: `meridian/client/node` adds the `ws`
- * WebSocket for Node.
+ * reconnects and region failover. Last-writer-wins documents are built in; strict collections, Yjs and
+ * Automerge come as modules from entries of their own (`createClient({ use: [strictSupport] })`, see
+ * docs/client.md, Bundles), so that a bundle carries only what the app uses. No Node built-ins here:
+ * `meridian/client/node` adds the `ws` WebSocket and every module for Node.
  *
  * @example
  * ```ts
@@ -22,6 +23,8 @@ export type { WriteHandle } from './write-handle.js'
 export type { WriteStatus } from './write-status.js'
 export type { WriteStatusView } from './context.js'
 export type { SyncState } from './sync-state.js'
+// Strict collections' types; their code, and helpers such as formatStrictToken, come with
+// meridian/client/strict (strictSupport).
 export type {
   StrictBatchOp,
   StrictBatchOptions,
@@ -31,28 +34,13 @@ export type {
   StrictReadOptions,
   StrictWriteOptions,
 } from './strict-collection.js'
-export {
-  compareStrictPositions,
-  formatStrictToken,
-  parseStrictToken,
-  DEFAULT_STRICT_MAX_IN_FLIGHT,
-  STRICT_ANSWER_GRACE_MS,
-  STRICT_DEFAULT_ANSWER_WAIT_MS,
-  type StrictPendingWrite,
-  type StrictWriteOutcome,
-  type StrictWriteResult,
-} from './strict-queue.js'
+export type { StrictPendingWrite, StrictWriteOutcome, StrictWriteResult } from './strict-queue.js'
 export type { StrictChange, StrictChangeListener, StrictSubscribeOptions } from './strict-watch.js'
+export type { ClientModule } from './modules.js'
 export { memoryClientStore, type ClientStore, type StoredStrictWrite } from './store.js'
-export {
-  ClientClosedError,
-  ConnectionError,
-  isFatalConnectionCode,
-  StrictReadFailed,
-  StrictWriteRejected,
-  type ConnectionErrorCode,
-  type StrictWriteRejectionCode,
-} from './errors.js'
+export { ClientClosedError, ConnectionError, isFatalConnectionCode, type ConnectionErrorCode } from './errors.js'
+// StrictReadFailed and StrictWriteRejected come with meridian/client/strict.
+export type { StrictReadFailed, StrictWriteRejected, StrictWriteRejectionCode } from './errors.js'
 // Thrown by lww put/patch for a value Meridian does not store (docs/server.md, Value limits).
 export { InvalidValueError, DEFAULT_VALUE_LIMITS, type ValueLimits, type ValueRule } from '../core/values/storable-value.js'
 export {

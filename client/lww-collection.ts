@@ -1,6 +1,6 @@
 import type { ConflictRecord } from '../core/crdt/document-type.js'
 import { LwwReplica, lwwDeletePayload, lwwPatchPayload, lwwPutPayload } from '../core/crdt/lww.js'
-import { expectDocType, viewSubscriptions, writeStatusView, type ClientContext, type WriteStatusView } from './context.js'
+import { checkId, expectDocType, viewSubscriptions, writeStatusView, type ClientContext, type WriteStatusView } from './context.js'
 import type { WriteHandle } from './write-handle.js'
 
 /** Fields to change in a patch: a value sets the field, `undefined` deletes it. */
@@ -62,9 +62,4 @@ export function lwwCollection<T extends Record<string, unknown>>(context: Client
     conflicts: (id) => context.conflicts(name, id),
     ...writeStatusView(context, name, checkId),
   }
-}
-
-export function checkId(id: string): string {
-  if (typeof id !== 'string' || id === '') throw new TypeError('Meridian client: a document id must be a non-empty string')
-  return id
 }

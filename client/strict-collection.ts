@@ -1,3 +1,4 @@
+import { checkId } from './context.js'
 import { READ_PREFERENCES, type ReadPreference, type StrictReadRequest } from '../core/strict/requests.js'
 import {
   WRITE_CONCERNS,
@@ -8,7 +9,6 @@ import {
   type WriteConcern,
   type WriteOp,
 } from '../core/strict/types.js'
-import { checkId } from './lww-collection.js'
 import {
   formatStrictToken,
   parseStrictToken,

@@ -1,3 +1,4 @@
+import { splitDocumentKey } from '../core/mesh/mesh-node.js'
 import { Listeners } from './listeners.js'
 
 /**
@@ -15,13 +16,17 @@ export type WriteStatus = 'pending' | 'local' | 'durable' | 'replicated'
  *
  * Own seqs are dense and increasing, so one document's status is that of its highest outstanding
  * own seq, compared with three cumulative marks (saved, durable, replicated). Documents leave the map
- * once replicated, so its size follows the outbox, not history. Only watched documents are visited
- * when a mark advances: statuses nobody listens to are computed on demand.
+ * once replicated, so its size follows the outbox, not history. When a mark advances, only documents
+ * with outstanding writes can change status: those are visited (and of them, the watched ones, or all
+ * when a whole collection is watched), never every watched document — a page that watches 10,000 rows
+ * pays for the few it wrote. Statuses nobody listens to are computed on demand.
  */
 export class WriteStatusTracker {
   /** Document key → its highest own seq not yet known replicated; insertion order is seq order. */
   private readonly latest = new Map<string, number>()
   private readonly watchers = new Map<string, { listeners: Listeners<[WriteStatus]>; last: WriteStatus }>()
+  /** Collection → listeners of every document of it, and the status each outstanding document last had. */
+  private readonly collectionWatchers = new Map<string, { listeners: Listeners<[string, WriteStatus]>; last: Map<string, WriteStatus> }>()
   private savedSeq = 0
   private durableSeq = 0
   private replicatedSeq = 0
@@ -77,10 +82,13 @@ export class WriteStatusTracker {
     this.replicatedSeq = seq
     if (seq > this.durableSeq) this.durableSeq = seq
     if (seq > this.savedSeq) this.savedSeq = seq
+    const settled: string[] = []
     for (const [key, latest] of this.latest) {
       if (latest > seq) break
       this.latest.delete(key)
+      settled.push(key)
     }
+    for (const key of settled) this.notify(key)
     this.notifyAll()
   }
 
@@ -99,20 +107,57 @@ export class WriteStatusTracker {
     }
   }
 
+  /**
+   * Calls `listener(docId, status)` whenever a document of `collection` changes status. Returns the
+   * unsubscribe function.
+   */
+  watchCollection(collection: string, listener: (docId: string, status: WriteStatus) => void): () => void {
+    let watcher = this.collectionWatchers.get(collection)
+    if (!watcher) {
+      const last = new Map<string, WriteStatus>()
+      for (const key of this.latest.keys()) if (splitDocumentKey(key)[0] === collection) last.set(key, this.status(key))
+      watcher = { listeners: new Listeners(), last }
+      this.collectionWatchers.set(collection, watcher)
+    }
+    const entry = watcher
+    const remove = entry.listeners.add(listener)
+    return () => {
+      remove()
+      if (entry.listeners.size === 0 && this.collectionWatchers.get(collection) === entry) this.collectionWatchers.delete(collection)
+    }
+  }
+
   close(): void {
     this.watchers.clear()
+    this.collectionWatchers.clear()
   }
 
   private notify(key: string): void {
-    const watcher = this.watchers.get(key)
-    if (!watcher) return
     const status = this.status(key)
-    if (status === watcher.last) return
-    watcher.last = status
-    watcher.listeners.emit(status)
+    const watcher = this.watchers.get(key)
+    if (watcher !== undefined && status !== watcher.last) {
+      watcher.last = status
+      watcher.listeners.emit(status)
+    }
+    if (this.collectionWatchers.size === 0) return
+    const collection = this.collectionWatchers.get(splitDocumentKey(key)[0])
+    if (collection === undefined) return
+    const last = collection.last.get(key) ?? 'replicated'
+    if (status === last) return
+    // Only outstanding documents are remembered: a replicated one is the default.
+    if (status === 'replicated') collection.last.delete(key)
+    else collection.last.set(key, status)
+    collection.listeners.emit(splitDocumentKey(key)[1], status)
   }
 
+  /** After a mark moved: only documents with outstanding writes can have changed status. */
   private notifyAll(): void {
-    for (const key of this.watchers.keys()) this.notify(key)
+    if (this.watchers.size === 0 && this.collectionWatchers.size === 0) return
+    if (this.collectionWatchers.size === 0 && this.watchers.size < this.latest.size) {
+      for (const key of this.watchers.keys()) this.notify(key)
+      return
+    }
+    for (const key of [...this.latest.keys()]) this.notify(key)
   }
 }
+

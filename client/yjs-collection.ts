@@ -1,7 +1,6 @@
 import type * as Y from 'yjs'
 import { YjsReplica, yjsEdit, type YjsView } from '../core/crdt/yjs.js'
-import { expectDocType, writeStatusView, type ClientContext, type WriteStatusView } from './context.js'
-import { checkId } from './lww-collection.js'
+import { checkId, expectDocType, writeStatusView, type ClientContext, type WriteStatusView } from './context.js'
 import type { WriteHandle } from './write-handle.js'
 
 /** An open Yjs document: edit `doc` directly; remote changes appear in it. */

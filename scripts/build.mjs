@@ -2,10 +2,12 @@
 // Builds the package into dist/:
 //   dist/types/    declarations (tsc -p tsconfig.build.json)
 //   dist/node/     one ESM module per package entry, dependencies left as imports, shared code in chunks/
-//   dist/browser/  meridian-client.js: one self-contained, minified ESM file for <script type="module">
-// and prints the size of every bundle, raw and gzipped.
+//   dist/browser/  the browser bundles (scripts/build-browser.mjs): meridian-client.js, -strict, -yjs,
+//                  -automerge (+ automerge.wasm), -idb: self-contained minified ESM for <script type="module">
+// and prints the size of every bundle, raw and gzipped; fails when the base client is over its budget.
 import { execFileSync } from 'node:child_process'
 import { existsSync, readFileSync, rmSync } from 'node:fs'
+import { BASE_CLIENT_BUDGET_BYTES, BROWSER_ENTRIES, buildBrowserBundles, checkBudget } from './build-browser.mjs'
 import { createRequire } from 'node:module'
 import { dirname, join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -15,9 +17,19 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const require = createRequire(import.meta.url)
 
 /** Package entries; keep in step with "exports" in package.json. */
-const NODE_ENTRIES = ['core/index.ts', 'client/index.ts', 'client/node.ts', 'client/idb.ts', 'server/index.ts', 'server/cli.ts', 'core/storage/contract.ts']
-const BROWSER_ENTRY = 'client/index.ts'
-const BROWSER_OUT = 'dist/browser/meridian-client.js'
+const NODE_ENTRIES = [
+  'core/index.ts',
+  'client/index.ts',
+  'client/node.ts',
+  'client/idb.ts',
+  'client/strict.ts',
+  'client/yjs.ts',
+  'client/automerge.ts',
+  'server/index.ts',
+  'server/cli.ts',
+  'core/storage/contract.ts',
+]
+const BROWSER_OUT = 'dist/browser'
 
 let esbuild
 try {
@@ -33,32 +45,11 @@ try {
   throw err
 }
 
-/**
- * @automerge/automerge resolves, under esbuild's "browser" condition, to an entry that imports the
- * .wasm file as an ES module (wasm ESM integration), which esbuild cannot bundle. The package ships
- * an entry that embeds the same wasm as base64 and instantiates it synchronously at import; the
- * self-contained browser bundle uses that one. Bundlers that consume dist/node pick their own entry.
- */
-const automergeBase64 = {
-  name: 'automerge-base64',
-  setup(build) {
-    build.onResolve({ filter: /^@automerge\/automerge$/ }, async (args) => {
-      // "./automerge.wasm.base64" is an exported subpath; the base64 entry sits next to it in the package.
-      const wasm = await build.resolve('@automerge/automerge/automerge.wasm.base64', {
-        kind: args.kind,
-        resolveDir: args.resolveDir,
-      })
-      if (wasm.errors.length > 0) return { errors: wasm.errors }
-      return { path: join(dirname(wasm.path), '..', '..', 'entrypoints', 'fullfat_base64.js') }
-    })
-  },
-}
-
 function step(label) {
   process.stdout.write(`${label}\n`)
 }
 
-const missing = [...new Set([...NODE_ENTRIES, BROWSER_ENTRY])].filter((entry) => !existsSync(join(root, entry)))
+const missing = [...new Set([...NODE_ENTRIES, ...Object.values(BROWSER_ENTRIES)])].filter((entry) => !existsSync(join(root, entry)))
 if (missing.length > 0) {
   console.error(`build: entry points missing: ${missing.join(', ')}`)
   process.exit(1)
@@ -86,7 +77,7 @@ const common = {
   logLevel: 'warning',
   legalComments: 'none',
 }
-const [nodeResult, browserResult] = await Promise.all([
+const [nodeResult, browserRows] = await Promise.all([
   esbuild.build({
     ...common,
     entryPoints: NODE_ENTRIES,
@@ -101,38 +92,16 @@ const [nodeResult, browserResult] = await Promise.all([
     chunkNames: 'chunks/[name]-[hash]',
     sourcemap: true,
   }),
-  esbuild.build({
-    ...common,
-    entryPoints: [BROWSER_ENTRY],
-    outfile: BROWSER_OUT,
-    platform: 'browser',
-    target: 'es2022',
-    minify: true,
-    sourcemap: true,
-    plugins: [automergeBase64],
-  }),
+  buildBrowserBundles({ outdir: join(root, BROWSER_OUT) }),
 ])
 
-// Sizes of the emitted JavaScript, raw and gzipped (what a server would send with compression).
+// Sizes of the emitted files, raw and gzipped (what a server would send with compression).
 const kib = (n) => (n / 1024).toFixed(1)
-const rows = []
-for (const [result, minified] of [
-  [browserResult, true],
-  [nodeResult, false],
-]) {
-  for (const [file, out] of Object.entries(result.metafile.outputs)) {
-    if (!file.endsWith('.js')) continue
-    const bytes = readFileSync(join(root, file))
-    rows.push({ file: relative(root, join(root, file)), minified, raw: bytes.length, gzip: gzipSync(bytes).length })
-    if (minified) {
-      // The embedded Automerge wasm dominates the browser bundle; show its share.
-      let automerge = 0
-      for (const [input, { bytesInOutput }] of Object.entries(out.inputs)) {
-        if (input.includes('@automerge/automerge/')) automerge += bytesInOutput
-      }
-      if (automerge > 0) rows.at(-1).note = `of which @automerge/automerge ${kib(automerge)} KiB`
-    }
-  }
+const rows = browserRows.map((r) => ({ file: r.file, minified: true, raw: r.raw, gzip: r.gzip }))
+for (const file of Object.keys(nodeResult.metafile.outputs)) {
+  if (!file.endsWith('.js')) continue
+  const bytes = readFileSync(join(root, file))
+  rows.push({ file: relative(root, join(root, file)), minified: false, raw: bytes.length, gzip: gzipSync(bytes).length })
 }
 const notes = rows.some((r) => r.note !== undefined)
 const header = ['bundle', 'minified', 'size KiB', 'gzip KiB', ...(notes ? [''] : [])]
@@ -149,4 +118,13 @@ for (const [i, row] of table.entries()) {
       .trimEnd(),
   )
   if (i === 0) console.log(widths.map((w) => '-'.repeat(w)).join('  ').trimEnd())
+}
+
+const base = browserRows.find((r) => r.name === 'meridian-client')
+if (base) console.log(`\nbase client (meridian-client.js): ${kib(base.gzip)} KiB gzipped, budget ${kib(BASE_CLIENT_BUDGET_BYTES)} KiB`)
+try {
+  checkBudget(browserRows)
+} catch (err) {
+  console.error(err.message)
+  process.exit(1)
 }

@@ -64,7 +64,7 @@ function checkPort(port) {
 
 const BUILD_INPUT_DIRS = ['core', 'client', 'server']
 const BUILD_INPUT_FILES = ['package.json', 'tsconfig.json', 'tsconfig.build.json', 'scripts/build.mjs']
-const BUILD_OUTPUTS = ['dist/browser/meridian-client.js', 'dist/node/client/index.js', 'dist/node/server/index.js']
+const BUILD_OUTPUTS = ['dist/browser/meridian-client.js', 'dist/browser/meridian-strict.js', 'dist/browser/meridian-idb.js', 'dist/node/client/index.js', 'dist/node/server/index.js']
 
 function newestSource() {
   let newest = 0

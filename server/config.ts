@@ -94,6 +94,11 @@ export interface ServerConfig {
    * anything is logged. `maxDocumentBytes` may be at most a quarter of `maxFrameBytes`.
    */
   readonly values: ValueLimits
+  /**
+   * Where `/bundle/*` is served from: the browser bundles `npm run build` writes to `dist/browser`
+   * (the default, under the package). A custom build, or the browser tests' own, can point elsewhere.
+   */
+  readonly browserBundleDir: string | null
 }
 
 /**
@@ -209,6 +214,7 @@ const TOP_KEYS = [
   'strict',
   'adminToken',
   'values',
+  'browserBundleDir',
 ] as const
 
 const IDENTIFIER = /^[A-Za-z0-9][A-Za-z0-9._:-]*$/
@@ -307,6 +313,7 @@ export function parseConfig(input: unknown, source?: string): ServerConfig {
     v === 'file' || v === 'memory' ? v : c.fail(at('storage'), '"file" or "memory"', v),
   )
   const dataDir = optional(raw, 'dataDir', `.meridian/${nodeId ?? 'node'}`, (v) => c.string(at('dataDir'), v))
+  const browserBundleDir = optional<string | null>(raw, 'browserBundleDir', null, (v) => (v === null ? null : c.string(at('browserBundleDir'), v)))
 
   const peers = optional<PeerConfig[]>(raw, 'peers', [], (v) => {
     if (!Array.isArray(v)) return c.fail(at('peers'), 'an array', v)
@@ -496,6 +503,7 @@ export function parseConfig(input: unknown, source?: string): ServerConfig {
     host: host as string,
     port: port as number,
     dataDir: dataDir as string,
+    browserBundleDir: browserBundleDir as string | null,
     storage: storage as StorageKind,
     peers: peerList,
     peerSecret: peerSecret as string,

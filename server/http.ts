@@ -203,12 +203,14 @@ export function createHttpApp(deps: HttpDeps): Hono {
     if (file === null) return c.text(`not found: ${c.req.path} (the example app lives in examples/todo/)\n`, 404)
     return c.body(file.body as Uint8Array<ArrayBuffer>, 200, { 'content-type': file.contentType, ...noCache })
   })
-  app.get('/bundle/:file', async (c) => {
-    const name = c.req.param('file')
-    if (name !== 'meridian-client.js' && name !== 'meridian-client.js.map') return c.text('not found\n', 404)
-    const file = await readStatic(join(root, 'dist', 'browser'), name)
+  // The browser bundles (docs/client.md, Bundles): entries, their shared chunks/ and automerge.wasm.
+  const bundleDir = config.browserBundleDir ?? join(root, 'dist', 'browser')
+  app.get('/bundle/*', async (c) => {
+    const name = c.req.path.slice('/bundle/'.length)
+    const file = await readStatic(bundleDir, name)
     if (file === null) {
-      return c.text(`dist/browser/${name} is missing: run npm run build\n`, 404, { 'content-type': 'text/plain; charset=utf-8' })
+      const hint = config.browserBundleDir === null ? 'run npm run build' : `browserBundleDir is ${config.browserBundleDir}`
+      return c.text(`${name} is not among the browser bundles (${hint})\n`, 404, { 'content-type': 'text/plain; charset=utf-8' })
     }
     return c.body(file.body as Uint8Array<ArrayBuffer>, 200, { 'content-type': file.contentType, ...noCache })
   })

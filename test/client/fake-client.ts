@@ -1,6 +1,7 @@
 /** Clients on the fake network for the client tests: a tracked factory (closed after each test) and waits. */
 import { afterEach, expect, vi } from 'vitest'
 import { createClient, type ClientOptions, type MeridianClient } from '../../client/client.js'
+import { ALL_MODULES } from '../../client/node.js'
 import { seededRandom, type FakeNetwork } from './fake-server.js'
 
 /**
@@ -22,6 +23,7 @@ export function fakeClients(firstSeed: number): (net: FakeNetwork, urls: string[
       minDelayMs: 2,
       maxDelayMs: 10,
       handshakeTimeoutMs: 200,
+      use: ALL_MODULES,
       ...extra,
     })
     open.push(c)

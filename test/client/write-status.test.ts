@@ -25,12 +25,20 @@ describe('WriteStatusTracker', () => {
     fc.record({ kind: fc.constantFrom('saved' as const, 'durable' as const, 'replicated' as const), upTo: fc.integer({ min: 0, max: 40 }) }),
   )
 
-  it('agrees with a model of cumulative marks, and watchers hear every change of status once, in order', () => {
+  it('agrees with a model of cumulative marks, and document and collection watchers hear every change of status once, in order', () => {
     fc.assert(
       fc.property(fc.array(op, { maxLength: 60 }), (ops) => {
         const tracker = new WriteStatusTracker()
         const heard = new Map<string, WriteStatus[]>()
         const keys = [0, 1, 2, 3, 4, 5].map((d) => `c\u0000d${d}`)
+        const heardByCollection = new Map<string, WriteStatus[]>()
+        tracker.watchCollection('c', (docId, status) => {
+          const key = `c\u0000${docId}`
+          heardByCollection.set(key, [...(heardByCollection.get(key) ?? []), status])
+        })
+        tracker.watchCollection('other', () => {
+          throw new Error('no document of this collection was written')
+        })
         for (const key of keys.slice(0, 3)) {
           const list: WriteStatus[] = []
           heard.set(key, list)
@@ -42,7 +50,7 @@ describe('WriteStatusTracker', () => {
         let saved = 0
         let durable = 0
         let replicated = 0
-        const expected = new Map<string, WriteStatus[]>([...heard.keys()].map((k) => [k, []]))
+        const expected = new Map<string, WriteStatus[]>(keys.map((k) => [k, []]))
         const modelStatus = (key: string): WriteStatus => {
           const seq = latest.get(key)
           if (seq === undefined || seq <= replicated) return 'replicated'
@@ -81,7 +89,8 @@ describe('WriteStatusTracker', () => {
           expect(tracker.notDurable).toBe(head - durable)
           expect(tracker.notReplicated).toBe(head - replicated)
         }
-        expect(Object.fromEntries(heard)).toEqual(Object.fromEntries(expected))
+        expect(Object.fromEntries(heard)).toEqual(Object.fromEntries([...heard.keys()].map((k) => [k, expected.get(k)])))
+        expect(Object.fromEntries(heardByCollection)).toEqual(Object.fromEntries([...expected].filter(([, list]) => list.length > 0)))
       }),
     )
   })

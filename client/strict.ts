@@ -1,0 +1,110 @@
+/**
+ * meridian/client/strict — strict (primary-replica) collections for a client (docs/client.md, Strict
+ * collections): `createClient({ urls, use: [strictSupport] })`, then `client.strict(name)`.
+ *
+ * @example
+ * ```ts
+ * import { createClient } from 'meridian/client'
+ * import { strictSupport } from 'meridian/client/strict'
+ * const client = createClient({ urls, use: [strictSupport] })
+ * const accounts = client.strict<{ balance: number }>('accounts')
+ * await accounts.put('alice', { balance: 10 }, { w: 'majority' })
+ * ```
+ */
+import { STRICT_FRAMES } from '../core/codec/strict-frames.js'
+import type { Message } from '../core/codec/messages.js'
+import type { JsonValue } from '../core/strict/types.js'
+import type { ClientModule, StrictHost, StrictSide } from './modules.js'
+import { strictCollection, type StrictCollection } from './strict-collection.js'
+import { formatStrictToken, StrictChannel, type StrictWriteOutcome } from './strict-queue.js'
+import { StrictWatches } from './strict-watch.js'
+
+class ClientStrictSide implements StrictSide {
+  private readonly channel: StrictChannel
+  private readonly watches: StrictWatches
+
+  constructor(host: StrictHost) {
+    // Restores the strict writes an earlier session queued; they go out with the first session.
+    this.channel = new StrictChannel({
+      transport: { send: (message) => host.send(message) },
+      store: host.store,
+      timers: host.timers,
+      now: host.now,
+      maxInFlight: host.maxInFlight,
+      requestKeyPrefix: host.requestKeyPrefix,
+      onQueueChange: () => host.onQueueChange(),
+    })
+    this.watches = new StrictWatches({
+      send: (message) => host.send(message),
+      nextRequestId: () => this.channel.allocateRequestId(),
+      advance: (position) => this.channel.observe(position),
+    })
+  }
+
+  collection<T extends JsonValue>(name: string): StrictCollection<T> {
+    return strictCollection<T>(this.channel, this.watches, name)
+  }
+
+  receive(message: Message): void {
+    if (!this.watches.receive(message)) this.channel.receive(message)
+  }
+
+  sessionStarted(): void {
+    this.channel.sessionStarted()
+    this.watches.sessionStarted()
+  }
+
+  sessionEnded(): void {
+    this.channel.sessionEnded()
+    this.watches.sessionEnded()
+  }
+
+  close(error: Error): void {
+    // Before the connection stops: its session end must not turn pending strict writes indeterminate.
+    this.channel.close(error)
+    this.watches.close()
+  }
+
+  onOutcome(listener: (outcome: StrictWriteOutcome) => void): () => void {
+    return this.channel.onOutcome(null, listener)
+  }
+
+  get token(): string | null {
+    const position = this.channel.position
+    return position === null ? null : formatStrictToken(position)
+  }
+
+  get size(): number {
+    return this.channel.size
+  }
+}
+
+/** Strict collections for `createClient({ use: [strictSupport] })`. */
+export const strictSupport: ClientModule = {
+  name: 'strict',
+  frames: STRICT_FRAMES,
+  strict: (host) => new ClientStrictSide(host),
+}
+
+export type {
+  StrictBatchOp,
+  StrictBatchOptions,
+  StrictCollection,
+  StrictDocument,
+  StrictPatch,
+  StrictReadOptions,
+  StrictWriteOptions,
+} from './strict-collection.js'
+export {
+  compareStrictPositions,
+  formatStrictToken,
+  parseStrictToken,
+  DEFAULT_STRICT_MAX_IN_FLIGHT,
+  STRICT_ANSWER_GRACE_MS,
+  STRICT_DEFAULT_ANSWER_WAIT_MS,
+  type StrictPendingWrite,
+  type StrictWriteOutcome,
+  type StrictWriteResult,
+} from './strict-queue.js'
+export type { StrictChange, StrictChangeListener, StrictSubscribeOptions } from './strict-watch.js'
+export { StrictReadFailed, StrictWriteRejected, type StrictWriteRejectionCode } from './errors.js'

@@ -1,0 +1,253 @@
+/**
+ * The example app (examples/todo, served at /app/) in headless Chromium against three real region
+ * processes: issue scenarios a, b, d and e (docs/client.md, "The example app"), plus the store lock
+ * between two tabs. Every page keeps its data in IndexedDB; each scenario uses its own browser context
+ * (its own origin storage), like a separate browser profile.
+ *
+ * MERIDIAN_APP_SCREENSHOT=<file.png> saves the page of scenario b after its outbox drained (the
+ * screenshot in docs/).
+ */
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { Browser, BrowserContext, Page } from 'playwright-core'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createNodeClient } from '../../client/node.js'
+import { ProcessCluster, type ClusterNode } from '../helpers/cluster.js'
+import { buildBrowserBundles } from '../../scripts/build-browser.mjs'
+import { HAVE_CHROMIUM, launchChromium } from './harness.js'
+
+const SCENARIO_TIMEOUT_MS = 60_000
+const DOCUMENTS_AT_COLD_START = 10_000
+
+let cluster: ProcessCluster
+let browser: Browser
+let bundleDir: string
+const contexts: BrowserContext[] = []
+const pageErrors: string[] = []
+
+beforeAll(async () => {
+  if (!HAVE_CHROMIUM) return
+  bundleDir = mkdtempSync(join(tmpdir(), 'meridian-bundles-'))
+  await buildBrowserBundles({ outdir: bundleDir, quiet: true })
+  cluster = await ProcessCluster.start({
+    ids: ['a', 'b', 'c'],
+    storage: 'file',
+    config: {
+      collections: { notes: { mode: 'crdt', type: 'lww' }, accounts: { mode: 'strict' } },
+      browserBundleDir: bundleDir,
+    },
+  })
+  await cluster.waitConnected()
+  browser = await launchChromium()
+}, 120_000)
+
+afterAll(async () => {
+  await browser?.close()
+  await cluster?.stop()
+  if (bundleDir) rmSync(bundleDir, { recursive: true, force: true })
+})
+
+/** A fresh browser profile: its own IndexedDB, locks and channels. */
+async function profile(): Promise<BrowserContext> {
+  const context = await browser.newContext({ viewport: { width: 760, height: 900 } })
+  contexts.push(context)
+  return context
+}
+
+/** Opens /app/ as served by `host`, using region `region` (only that one when `failover` is off). */
+async function openApp(context: BrowserContext, host: ClusterNode, region: string, failover = true): Promise<Page> {
+  const page = await context.newPage()
+  page.on('pageerror', (error) => pageErrors.push(`${page.url()}: ${error.message}`))
+  await page.goto(appUrl(host, region, failover))
+  await ready(page)
+  return page
+}
+
+function appUrl(host: ClusterNode, region: string, failover: boolean): string {
+  return `${host.httpUrl}/app/?region=${region}${failover ? '' : '&failover=off'}`
+}
+
+async function ready(page: Page): Promise<void> {
+  await page.waitForFunction(() => document.body.dataset.ready !== undefined || !(document.querySelector('#fatal') as HTMLElement).hidden)
+  const fatal = await page.evaluate(() => (document.querySelector('#fatal') as HTMLElement).hidden ? null : document.querySelector('#fatal')?.textContent)
+  if (fatal && !fatal.includes('in memory only')) throw new Error(`the app failed: ${fatal}`)
+}
+
+function connection(page: Page, state: string, timeout = 20_000): Promise<unknown> {
+  return page.waitForFunction((s) => (document.querySelector('#status') as HTMLElement).dataset.connection === s, state, { timeout })
+}
+
+async function addTodo(page: Page, title: string): Promise<void> {
+  await page.fill('#new-title', title)
+  await page.press('#new-title', 'Enter')
+}
+
+/** The write status badge of the todo titled `title`, or null when it is not listed. */
+function statusOf(page: Page, title: string): Promise<string | null> {
+  return page.evaluate((t) => {
+    const row = Array.from(document.querySelectorAll('#list li')).find((li) => li.querySelector('.title')?.textContent === t)
+    return row ? ((row.querySelector('.ack') as HTMLElement).dataset.status ?? null) : null
+  }, title)
+}
+
+function waitStatus(page: Page, title: string, statuses: readonly string[], timeout = 20_000): Promise<unknown> {
+  return page.waitForFunction(
+    ([t, s]) => {
+      const row = Array.from(document.querySelectorAll('#list li')).find((li) => li.querySelector('.title')?.textContent === t)
+      return row !== undefined && (s as string[]).includes((row.querySelector('.ack') as HTMLElement).dataset.status ?? '')
+    },
+    [title, statuses] as const,
+    { timeout },
+  )
+}
+
+function titles(page: Page): Promise<string[]> {
+  return page.evaluate(() => Array.from(document.querySelectorAll('#list li .title')).map((el) => el.textContent ?? ''))
+}
+
+function unsynced(page: Page): Promise<number> {
+  return page.evaluate(() => Number((document.querySelector('#unsynced') as HTMLElement).dataset.unsynced))
+}
+
+describe.skipIf(!HAVE_CHROMIUM)('[§8] the example app in Chromium, three real regions', () => {
+  let pageA: Page
+  let pageC: Page
+
+  it('a. two pages connected to different regions see each other\'s edits', async () => {
+    pageA = await openApp(await profile(), cluster.node('a'), 'a')
+    pageC = await openApp(await profile(), cluster.node('c'), 'c')
+    await Promise.all([connection(pageA, 'connected'), connection(pageC, 'connected')])
+    await addTodo(pageA, 'written in a')
+    await addTodo(pageC, 'written in c')
+    await pageC.waitForFunction(() => Array.from(document.querySelectorAll('#list li .title')).some((el) => el.textContent === 'written in a'))
+    await pageA.waitForFunction(() => Array.from(document.querySelectorAll('#list li .title')).some((el) => el.textContent === 'written in c'))
+    // Each writer sees its own write reach every region.
+    await waitStatus(pageA, 'written in a', ['replicated'])
+    await waitStatus(pageC, 'written in c', ['replicated'])
+    expect(pageErrors).toEqual([])
+  }, SCENARIO_TIMEOUT_MS)
+
+  it('b. offline edits are kept across a reload, shown as local, and reach another region once theirs is back', async () => {
+    // Served by b, using only a: stopping a takes the page offline, and b still serves it on reload.
+    const context = await profile()
+    const page = await openApp(context, cluster.node('b'), 'a', false)
+    await connection(page, 'connected')
+    await cluster.kill('a')
+    await connection(page, 'reconnecting')
+    const offline = ['offline one', 'offline two', 'offline three']
+    for (const title of offline) await addTodo(page, title)
+    for (const title of offline) await waitStatus(page, title, ['local'])
+    expect(await unsynced(page)).toBe(3)
+
+    await page.reload()
+    await ready(page)
+    // From IndexedDB, before any region: still listed, still waiting in the outbox.
+    for (const title of offline) expect(await statusOf(page, title)).toBe('local')
+    expect(await unsynced(page)).toBe(3)
+    expect(await page.evaluate(() => (document.querySelector('#storage') as HTMLElement).textContent)).toContain('IndexedDB')
+
+    await cluster.launch('a')
+    await connection(page, 'connected', 30_000)
+    for (const title of offline) await waitStatus(page, title, ['durable', 'replicated'])
+    await pageC.waitForFunction((want) => want.every((t) => Array.from(document.querySelectorAll('#list li .title')).some((el) => el.textContent === t)), offline, { timeout: 20_000 })
+    for (const title of offline) await waitStatus(page, title, ['replicated'])
+    expect(await unsynced(page)).toBe(0)
+    const shot = process.env['MERIDIAN_APP_SCREENSHOT']
+    if (shot) await page.screenshot({ path: shot, fullPage: true })
+    expect(pageErrors).toEqual([])
+  }, SCENARIO_TIMEOUT_MS)
+
+  it('a second tab on the same store is refused the lock and runs in memory, saying so', async () => {
+    const context = await profile()
+    const first = await openApp(context, cluster.node('b'), 'b')
+    const second = await openApp(context, cluster.node('b'), 'b')
+    expect(await first.evaluate(() => (document.querySelector('#storage') as HTMLElement).textContent)).toContain('IndexedDB')
+    expect(await second.evaluate(() => (document.querySelector('#storage') as HTMLElement).textContent)).toBe('memory')
+    expect(await second.evaluate(() => document.querySelector('#fatal')?.textContent)).toContain('Another tab')
+    // The lock goes with the tab: a page opened after the first closed gets the store.
+    await first.close()
+    await second.close()
+    const third = await openApp(context, cluster.node('b'), 'b')
+    expect(await third.evaluate(() => (document.querySelector('#storage') as HTMLElement).textContent)).toContain('IndexedDB')
+    await third.close()
+  }, SCENARIO_TIMEOUT_MS)
+
+  it('d. a strict transfer made offline, computed from balances that changed meanwhile, is rejected in the page', async () => {
+    await pageC.waitForFunction(() => !(document.querySelector('#open-accounts') as HTMLElement).hidden || document.querySelectorAll('#balances li').length === 2)
+    if (await pageC.evaluate(() => !(document.querySelector('#open-accounts') as HTMLElement).hidden)) await pageC.click('#open-accounts')
+    const balance = (page: Page, account: string): Promise<unknown> =>
+      page.waitForFunction((a) => /: \d+ \(v\d+\)$/.test(document.querySelector(`#balances li[data-account="${a}"]`)?.textContent ?? ''), account, { timeout: 20_000 })
+    await balance(pageC, 'alice')
+
+    const page = await openApp(await profile(), cluster.node('b'), 'a', false)
+    await connection(page, 'connected')
+    await balance(page, 'alice')
+    await balance(page, 'bob')
+    await cluster.kill('a')
+    await connection(page, 'reconnecting')
+    // Offline: queued, computed from alice's balance as last seen.
+    await page.fill('#amount', '10')
+    await page.click('#transfer button[type=submit]')
+    await page.waitForFunction(() => (document.querySelector('#transfers li .state') as HTMLElement | null)?.dataset.state === 'pending')
+
+    // Meanwhile another page moves money from alice.
+    await pageC.fill('#amount', '5')
+    await pageC.click('#transfer button[type=submit]')
+    await pageC.waitForFunction(() => (document.querySelector('#transfers li .state') as HTMLElement | null)?.dataset.state === 'replicated', null, { timeout: 30_000 })
+
+    await cluster.launch('a')
+    await connection(page, 'connected', 30_000)
+    await page.waitForFunction(() => (document.querySelector('#transfers li .state') as HTMLElement | null)?.dataset.state === 'error', null, { timeout: 30_000 })
+    const shown = await page.evaluate(() => document.querySelector('#transfers li .state')?.textContent)
+    expect(shown).toMatch(/rejected: alice changed meanwhile/)
+    expect(pageErrors).toEqual([])
+  }, SCENARIO_TIMEOUT_MS)
+
+  it(`e. a page holding ${DOCUMENTS_AT_COLD_START.toLocaleString('en')} documents reopens and renders them from IndexedDB`, async () => {
+    const writer = createNodeClient({ urls: [cluster.node('c').url] })
+    const notes = writer.lww<{ title: string; done: boolean; createdAt: number }>('notes')
+    let last = notes.put('bulk-0', { title: 'bulk 0', done: false, createdAt: 0 })
+    for (let i = 1; i < DOCUMENTS_AT_COLD_START; i++) last = notes.put(`bulk-${i}`, { title: `bulk ${i}`, done: i % 3 === 0, createdAt: i })
+    await last.replicated
+    await writer.close()
+
+    const page = await openApp(await profile(), cluster.node('b'), 'b')
+    await page.waitForFunction((n) => document.querySelectorAll('#list li').length >= n, DOCUMENTS_AT_COLD_START, { timeout: 30_000 })
+    // Wait until the store holds them as documents (saved once a second).
+    await page.waitForFunction(
+      async (n) => {
+        const db = await new Promise<IDBDatabase>((resolve, reject) => {
+          const request = indexedDB.open('meridian-app-b')
+          request.onsuccess = () => resolve(request.result)
+          request.onerror = () => reject(request.error)
+        })
+        const count = await new Promise<number>((resolve) => {
+          const request = db.transaction('documents').objectStore('documents').count()
+          request.onsuccess = () => resolve(request.result)
+        })
+        db.close()
+        return count >= n
+      },
+      DOCUMENTS_AT_COLD_START,
+      { timeout: 30_000, polling: 500 },
+    )
+    // The first reopen folds them into the pack; the second is the cold start measured.
+    type Timing = { regions: number; bundles: number; store: number; ready: number; rendered: number; rows: number }
+    const timings: Timing[] = []
+    for (let reload = 0; reload < 3; reload++) {
+      await page.reload()
+      await ready(page)
+      timings.push(await page.evaluate(() => (globalThis as unknown as { meridianFirstRender: Timing }).meridianFirstRender))
+    }
+    for (const t of timings) expect(t.rows).toBeGreaterThanOrEqual(DOCUMENTS_AT_COLD_START)
+    // From the moment the app opens the store: reading it, restoring the client, building the rows.
+    console.log(
+      `[e] ${DOCUMENTS_AT_COLD_START} documents from IndexedDB, per reload (ms): ` +
+        timings
+          .map((t) => `store ${Math.round(t.store - t.bundles)} + client ${Math.round(t.ready - t.store)} + rows ${Math.round(t.rendered - t.ready)} = ${Math.round(t.rendered - t.bundles)} (navigation → rendered ${Math.round(t.rendered)})`)
+          .join('; '),
+    )
+    expect(pageErrors).toEqual([])
+  }, 120_000)
+})
