@@ -77,6 +77,7 @@ export function todoList(notes, { list, empty, count, form, input, conflictsBox 
     li.querySelector('.toggle').checked = doc.done === true
     li.querySelector('.title').textContent = typeof doc.title === 'string' ? doc.title : '(untitled)'
     const conflicts = notes.conflicts(id)
+    if (conflicts.length > 0) conflicted.add(id)
     const marker = li.querySelector('.conflict')
     marker.hidden = conflicts.length === 0
     if (conflicts.length > 0) {
@@ -86,41 +87,81 @@ export function todoList(notes, { list, empty, count, form, input, conflictsBox 
     showStatus(li, notes.writeStatus(id))
   }
 
+  // The list in display order: createdAt, then id. Kept between renders, so that a frame in which a
+  // few documents changed costs those few (a first sync brings thousands, a frame at a time).
+  let order = []
+  const orderKey = new Map() // id -> createdAt as ordered
+  const before = (a, b) => orderKey.get(a) - orderKey.get(b) || (a < b ? -1 : a > b ? 1 : 0)
+  const indexFor = (id) => {
+    let lo = 0
+    let hi = order.length
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1
+      if (before(order[mid], id) < 0) lo = mid + 1
+      else hi = mid
+    }
+    return lo
+  }
+  const dirty = new Set()
+  let everything = true
+
   const render = () => {
-    const ids = notes.ids()
-    const docs = new Map()
-    const order = new Map()
+    const ids = everything ? notes.ids() : [...dirty]
+    const all = everything
+    everything = false
+    dirty.clear()
+    if (all) {
+      for (const li of rows.values()) li.remove()
+      rows.clear()
+      order = []
+      orderKey.clear()
+    }
+    const added = []
     for (const id of ids) {
       const doc = notes.get(id)
-      docs.set(id, doc)
-      order.set(id, typeof doc.createdAt === 'number' ? doc.createdAt : 0)
-    }
-    ids.sort((a, b) => order.get(a) - order.get(b) || (a < b ? -1 : a > b ? 1 : 0))
-    // Update rows in place and move only those out of order, so an open rename field keeps its focus.
-    const fragment = rows.size === 0 ? document.createDocumentFragment() : null
-    ids.forEach((id, i) => {
+      if (orderKey.has(id)) {
+        // Changed or gone: take it out of the order; it goes back in below if it still exists.
+        order.splice(indexFor(id), 1)
+        orderKey.delete(id)
+      }
+      if (doc === null) {
+        rows.get(id)?.remove()
+        rows.delete(id)
+        continue
+      }
+      orderKey.set(id, typeof doc.createdAt === 'number' ? doc.createdAt : 0)
       let li = rows.get(id)
       if (!li) rows.set(id, (li = createRow(id)))
-      updateRow(li, id, docs.get(id))
-      if (fragment) fragment.append(li)
-      else if (list.children[i] !== li) list.insertBefore(li, list.children[i] ?? null)
-    })
-    if (fragment) list.append(fragment)
-    for (const [id, li] of rows) {
-      if (!docs.has(id)) {
-        rows.delete(id)
-        li.remove()
+      updateRow(li, id, doc)
+      added.push(id)
+    }
+    if (all) {
+      added.sort(before)
+      order = added
+      const fragment = document.createDocumentFragment()
+      for (const id of order) fragment.append(rows.get(id))
+      list.append(fragment)
+    } else {
+      for (const id of added) {
+        const at = indexFor(id)
+        order.splice(at, 0, id)
+        const next = order[at + 1]
+        const li = rows.get(id)
+        const nextLi = next === undefined ? null : rows.get(next)
+        // Left where it is when already in place, so that an open rename field keeps its focus.
+        if (li.parentNode !== list || li.nextSibling !== nextLi) list.insertBefore(li, nextLi)
       }
     }
     let done = 0
-    for (const doc of docs.values()) if (doc.done === true) done += 1
-    empty.hidden = ids.length > 0
-    count.textContent = ids.length ? `${ids.length} item${ids.length === 1 ? '' : 's'}, ${done} done` : ''
-    showConflicts(ids)
+    for (const li of rows.values()) if (li.classList.contains('done')) done += 1
+    empty.hidden = order.length > 0
+    count.textContent = order.length ? `${order.length} item${order.length === 1 ? '' : 's'}, ${done} done` : ''
+    showConflicts(order)
   }
 
-  const showConflicts = (ids) => {
-    const all = ids.flatMap((id) => notes.conflicts(id).map((c) => ({ id, c })))
+  const conflicted = new Set()
+  const showConflicts = () => {
+    const all = [...conflicted].filter((id) => rows.has(id)).flatMap((id) => notes.conflicts(id).map((c) => ({ id, c })))
     conflictsBox.hidden = all.length === 0
     const ul = conflictsBox.querySelector('ul')
     ul.replaceChildren(
@@ -143,7 +184,10 @@ export function todoList(notes, { list, empty, count, form, input, conflictsBox 
       render()
     })
   }
-  notes.subscribeAll(schedule)
+  notes.subscribeAll((id) => {
+    dirty.add(id)
+    schedule()
+  })
   // One subscription for every row's status badge.
   notes.onAnyWriteStatus((id, status) => {
     const li = rows.get(id)

@@ -256,13 +256,18 @@ describe('npm start', () => {
       const app = await page('/app/')
       expect(app.status).toBe(200)
       expect(app.type).toContain('text/html')
-      expect(app.text).toContain('<title>Meridian todo</title>')
+      expect(app.text).toContain('<title>Meridian example: todos and a bank</title>')
       const appJs = await page('/app/app.js')
       expect(appJs.status).toBe(200)
       expect(appJs.type).toContain('javascript')
       const bundle = await page('/bundle/meridian-client.js')
       expect(bundle.status).toBe(200)
       expect(bundle.type).toContain('javascript')
+      // What the app loads besides the base client, and Automerge's wasm as a file of its own.
+      for (const file of ['meridian-strict.js', 'meridian-idb.js']) expect((await page(`/bundle/${file}`)).status).toBe(200)
+      const wasm = await page('/bundle/automerge.wasm')
+      expect(wasm.status).toBe(200)
+      expect(wasm.type).toContain('application/wasm')
 
       // SIGTERM: the script stops every region and exits 0.
       started.proc.kill('SIGTERM')
