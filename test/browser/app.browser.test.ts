@@ -12,13 +12,14 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createNodeClient } from '../../client/node.js'
+import { createNodeClient, type MeridianClient } from '../../client/node.js'
 import { ProcessCluster, waitFor, type ClusterNode } from '../helpers/cluster.js'
 import { buildBrowserBundles } from '../../scripts/build-browser.mjs'
 import { HAVE_CHROMIUM, launchChromium } from './harness.js'
 
 const SCENARIO_TIMEOUT_MS = 60_000
 const DOCUMENTS_AT_COLD_START = 10_000
+const OUTBOX_WRITES = 1_000
 
 let cluster: ProcessCluster
 let browser: Browser
@@ -219,6 +220,33 @@ describe.skipIf(!HAVE_CHROMIUM)('[§8] the example app in Chromium, three real r
     await page.waitForFunction(() => (document.querySelector('#transfers li .state') as HTMLElement | null)?.dataset.state === 'error', null, { timeout: 30_000 })
     const shown = await page.evaluate(() => document.querySelector('#transfers li .state')?.textContent)
     expect(shown).toMatch(/rejected: alice changed meanwhile/)
+    expect(pageErrors).toEqual([])
+  }, SCENARIO_TIMEOUT_MS)
+
+  it('1,000 writes made offline drain from the outbox once the region is back, and reach another region', async () => {
+    const page = await openApp(await profile(), cluster.node('b'), 'a', false)
+    await connection(page, 'connected')
+    await cluster.kill('a')
+    await connection(page, 'reconnecting')
+    await page.evaluate((n) => {
+      const notes = (globalThis as unknown as { meridianClient: MeridianClient }).meridianClient.lww('notes')
+      for (let i = 0; i < n; i++) notes.put(`drain-${i}`, { title: `drain ${i}`, done: false, createdAt: 1e15 + i })
+    }, OUTBOX_WRITES)
+    await page.waitForFunction((n) => Number((document.querySelector('#unsynced') as HTMLElement).dataset.unsynced) === n, OUTBOX_WRITES)
+    await cluster.launch('a')
+    await connection(page, 'connected', 30_000)
+    const connectedAt = Date.now()
+    await page.waitForFunction(() => (document.querySelector('#unsynced') as HTMLElement).dataset.unsynced === '0', null, { timeout: 60_000 })
+    const drainedMs = Date.now() - connectedAt
+    const reader = createNodeClient({ urls: [cluster.node('c').url] })
+    try {
+      const notes = reader.lww<{ title: string }>('notes')
+      await waitFor(() => notes.get(`drain-${OUTBOX_WRITES - 1}`) !== null && notes.ids().filter((id) => id.startsWith('drain-')).length === OUTBOX_WRITES, 30_000, 'the drained writes in region c')
+    } finally {
+      await reader.close()
+    }
+    console.log(`[outbox] ${OUTBOX_WRITES} offline writes: reconnect → outbox drained (durable at the region) in ${drainedMs} ms`)
+    await page.close()
     expect(pageErrors).toEqual([])
   }, SCENARIO_TIMEOUT_MS)
 

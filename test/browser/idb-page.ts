@@ -44,6 +44,25 @@ const api = {
   load(): WireChange[] {
     return [...(store as IdbClientStore).load()].map((change: Change) => [...encodeChange(change)])
   },
+  /** Bytes the origin uses (navigator.storage.estimate) and the records of each object store of `name`. */
+  async size(name: string): Promise<{ usage: number; records: Record<string, number> }> {
+    const usage = (await navigator.storage.estimate()).usage ?? 0
+    const db = await new Promise<IDBDatabase>((resolve, reject) => {
+      const request = indexedDB.open(name)
+      request.onsuccess = () => resolve(request.result)
+      request.onerror = () => reject(request.error)
+    })
+    const records: Record<string, number> = {}
+    for (const store of Array.from(db.objectStoreNames)) {
+      records[store] = await new Promise<number>((resolve, reject) => {
+        const request = db.transaction(store).objectStore(store).count()
+        request.onsuccess = () => resolve(request.result)
+        request.onerror = () => reject(request.error)
+      })
+    }
+    db.close()
+    return { usage, records }
+  },
   async close(): Promise<void> {
     await store?.close()
     store = null

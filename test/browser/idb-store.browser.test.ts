@@ -24,6 +24,7 @@ interface PageApi {
   saveStrictWrite(write: StoredStrictWrite): Promise<void>
   deleteStrictWrite(writeId: number): Promise<void>
   loadStrictWrites(): StoredStrictWrite[]
+  size(name: string): Promise<{ usage: number; records: Record<string, number> }>
   close(): Promise<void>
 }
 declare global {
@@ -160,5 +161,33 @@ describe.skipIf(!HAVE_CHROMIUM)('[§8] the IndexedDB client store in Chromium', 
       }),
       { numRuns: 8 },
     )
+  })
+
+  it('100 reopen cycles (page reload, open, close) without edits: the same records, the database does not grow', async () => {
+    const name = 'reopened-100'
+    await page.evaluate((db) => globalThis.meridianIdb.open(db), name)
+    // 500 documents, 20 changes and a strict write: a store with something in each object store.
+    const documents = Array.from({ length: 500 }, (_, i) => [...encodeStoredDocumentState(storedDocument(`doc-${i}`, i))])
+    const covered: [string, number][] = [['eu-1', 500]]
+    await page.evaluate(([docs, vector]) => globalThis.meridianIdb.saveDocuments(docs, vector), [documents, covered] as const)
+    const changes = Array.from({ length: 20 }, (_, i): Change => ({ origin: 'c-7f3a', seq: i + 1, hlc: { wallMs: 1_700_000_000_000 + i, counter: 0, node: 'c-7f3a' }, collection: 'notes', docId: `doc-${i}`, docType: 'lww', payload: Uint8Array.from([i]) }))
+    await page.evaluate((wires) => globalThis.meridianIdb.append(wires), changes.map(wire))
+    await page.evaluate((json) => globalThis.meridianIdb.saveStrictWrite(JSON.parse(json) as StoredStrictWrite), JSON.stringify(strictWrite(1, false)))
+    // The first reopen folds the 500 documents into the pack; measure from the second.
+    await reopen(name)
+    await reopen(name)
+    await page.evaluate(() => globalThis.meridianIdb.close())
+    const before = await page.evaluate((db) => globalThis.meridianIdb.size(db), name)
+    for (let cycle = 0; cycle < 100; cycle++) {
+      await load()
+      await page.evaluate((db) => globalThis.meridianIdb.open(db), name)
+      await page.evaluate(() => globalThis.meridianIdb.close())
+    }
+    const after = await page.evaluate((db) => globalThis.meridianIdb.size(db), name)
+    console.log(`[reopen] 100 cycles: origin usage ${before.usage} → ${after.usage} bytes; records ${JSON.stringify(after.records)}`)
+    expect(after.records).toEqual(before.records)
+    expect(before.records).toMatchObject({ documents: 0, packs: 1, changes: 20, strictWrites: 1 })
+    // Nothing was written: the files IndexedDB keeps stay as they were (a little slack for its own bookkeeping).
+    expect(after.usage).toBeLessThanOrEqual(before.usage + 16 * 1024)
   })
 })
