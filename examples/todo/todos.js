@@ -12,7 +12,7 @@ const newId = () => globalThis.crypto?.randomUUID?.() ?? `${Date.now().toString(
 
 const describeValue = (side) => (side.deleted ? '(deleted)' : JSON.stringify(side.value))
 
-export function todoList(notes, { list, empty, count, form, input, conflictsBox }) {
+export function todoList(notes, { list, empty, count, form, input, conflictsBox, onFilled }) {
   const rows = new Map() // id -> <li>
   const template = document.createElement('li')
   template.innerHTML =
@@ -105,7 +105,37 @@ export function todoList(notes, { list, empty, count, form, input, conflictsBox 
   const dirty = new Set()
   let everything = true
 
+  // A whole list (the first render, 10,000 documents from IndexedDB) is built a screenful first, then the
+  // rest in chunks between frames: the page shows its data at once and stays responsive while it fills.
+  const FIRST_ROWS = 100
+  const ROWS_PER_CHUNK = 1000
+  let filling = false
+
+  const fill = (from) => {
+    const fragment = document.createDocumentFragment()
+    const to = Math.min(order.length, from + (from === 0 ? FIRST_ROWS : ROWS_PER_CHUNK))
+    for (let i = from; i < to; i++) fragment.append(buildRow(order[i]))
+    list.append(fragment)
+    if (to < order.length) {
+      filling = true
+      setTimeout(() => fill(to), 0)
+      return
+    }
+    filling = false
+    onFilled?.()
+    // Changes that came while filling.
+    if (dirty.size > 0) schedule()
+  }
+
+  const buildRow = (id) => {
+    let li = rows.get(id)
+    if (!li) rows.set(id, (li = createRow(id)))
+    updateRow(li, id, notes.get(id))
+    return li
+  }
+
   const render = () => {
+    if (filling && !everything) return // the changes wait in `dirty` until the list is whole
     const ids = everything ? notes.ids() : [...dirty]
     const all = everything
     everything = false
@@ -113,47 +143,35 @@ export function todoList(notes, { list, empty, count, form, input, conflictsBox 
     if (all) {
       for (const li of rows.values()) li.remove()
       rows.clear()
-      order = []
       orderKey.clear()
-    }
-    const added = []
-    for (const id of ids) {
-      const doc = notes.get(id)
-      if (orderKey.has(id)) {
-        // Changed or gone: take it out of the order; it goes back in below if it still exists.
-        order.splice(indexFor(id), 1)
-        orderKey.delete(id)
-      }
-      if (doc === null) {
-        rows.get(id)?.remove()
-        rows.delete(id)
-        continue
-      }
-      orderKey.set(id, typeof doc.createdAt === 'number' ? doc.createdAt : 0)
-      let li = rows.get(id)
-      if (!li) rows.set(id, (li = createRow(id)))
-      updateRow(li, id, doc)
-      added.push(id)
-    }
-    if (all) {
-      added.sort(before)
-      order = added
-      const fragment = document.createDocumentFragment()
-      for (const id of order) fragment.append(rows.get(id))
-      list.append(fragment)
+      for (const id of ids) orderKey.set(id, typeof notes.get(id)?.createdAt === 'number' ? notes.get(id).createdAt : 0)
+      order = ids.filter((id) => notes.get(id) !== null).sort(before)
+      fill(0)
     } else {
-      for (const id of added) {
+      for (const id of ids) {
+        const doc = notes.get(id)
+        if (orderKey.has(id)) {
+          // Changed or gone: take it out of the order; it goes back in below if it still exists.
+          order.splice(indexFor(id), 1)
+          orderKey.delete(id)
+        }
+        if (doc === null) {
+          rows.get(id)?.remove()
+          rows.delete(id)
+          continue
+        }
+        orderKey.set(id, typeof doc.createdAt === 'number' ? doc.createdAt : 0)
         const at = indexFor(id)
         order.splice(at, 0, id)
+        const li = buildRow(id)
         const next = order[at + 1]
-        const li = rows.get(id)
         const nextLi = next === undefined ? null : rows.get(next)
         // Left where it is when already in place, so that an open rename field keeps its focus.
         if (li.parentNode !== list || li.nextSibling !== nextLi) list.insertBefore(li, nextLi)
       }
     }
     let done = 0
-    for (const li of rows.values()) if (li.classList.contains('done')) done += 1
+    for (const id of order) if (notes.get(id)?.done === true) done += 1
     empty.hidden = order.length > 0
     count.textContent = order.length ? `${order.length} item${order.length === 1 ? '' : 's'}, ${done} done` : ''
     showConflicts(order)
