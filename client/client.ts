@@ -5,7 +5,6 @@ import type { ApplyResult, ConflictRecord, DocumentReplica } from '../core/crdt/
 import { LwwReplica } from '../core/crdt/lww.js'
 import type { CreateReplicaOptions } from '../core/crdt/registry.js'
 import { documentKey, MeshNode, type MeshStats } from '../core/mesh/mesh-node.js'
-import { MAX_REQUEST_KEY_LENGTH } from '../core/strict/op-values.js'
 import type { JsonValue } from '../core/strict/types.js'
 import type { Change, DocType, VersionVector } from '../core/types.js'
 import { NO_FRAME_EXTENSIONS, type FrameCodec } from '../core/codec/base-codec.js'
@@ -278,10 +277,10 @@ class Client implements MeridianClient, ClientContext {
             timers: this.timers,
             now,
             maxInFlight: options.strictMaxInFlight,
+            clientId: this.clientId,
             // A random part per client instance: the same clientId with a store that no longer holds any
             // strict write restarts writeIds at 1, and must not reuse a key the cluster still remembers.
-            // The server refuses keys over MAX_REQUEST_KEY_LENGTH (200) characters: a long clientId is cut.
-            requestKeyPrefix: `${requestKeyStem(this.clientId)}:${randomClientId(random).slice(2, 10)}`,
+            instance: randomClientId(random).slice(2, 10),
             onQueueChange: () => this.scheduleSyncState(),
           })
     // Replay what an earlier session kept, before any region connects: documents, then changes.
@@ -704,17 +703,6 @@ class Client implements MeridianClient, ClientContext {
 
 /** How often at most a client saves its changed documents to its store (docs/client.md, state, not history). */
 export const STORE_DOCUMENTS_INTERVAL_MS = 1000
-
-/**
- * The clientId as the start of this client's request keys (`stem:random:writeId`), cut so that a key
- * stays within MAX_REQUEST_KEY_LENGTH with writeIds of up to 16 digits, never inside a surrogate pair.
- */
-function requestKeyStem(clientId: string): string {
-  const room = MAX_REQUEST_KEY_LENGTH - ':12345678:'.length - 16
-  if (clientId.length <= room) return clientId
-  const cut = clientId.slice(0, room)
-  return /[\uD800-\uDBFF]$/.test(cut) ? cut.slice(0, -1) : cut
-}
 
 /** Checks `options.use`: modules of this client's kind, each at most once. */
 function checkModules(use: readonly ClientModule[] | undefined): readonly ClientModule[] {

@@ -31,8 +31,9 @@ export interface StrictHost {
   readonly timers: Timers
   readonly now: () => number
   readonly maxInFlight: number | undefined
-  /** Request keys are this, `:` and the write's id (see StrictChannelOptions.requestKeyPrefix). */
-  readonly requestKeyPrefix: string
+  readonly clientId: string
+  /** Random per client instance (see StrictChannelOptions.requestKeyPrefix). */
+  readonly instance: string
   /** A strict write joined or left the queue. */
   onQueueChange(): void
 }

@@ -13,6 +13,7 @@
  */
 import { STRICT_FRAMES } from '../core/codec/strict-frames.js'
 import type { Message } from '../core/codec/messages.js'
+import { MAX_REQUEST_KEY_LENGTH } from '../core/strict/op-values.js'
 import type { JsonValue } from '../core/strict/types.js'
 import type { ClientModule, StrictHost, StrictSide } from './modules.js'
 import { strictCollection, type StrictCollection } from './strict-collection.js'
@@ -31,7 +32,7 @@ class ClientStrictSide implements StrictSide {
       timers: host.timers,
       now: host.now,
       maxInFlight: host.maxInFlight,
-      requestKeyPrefix: host.requestKeyPrefix,
+      requestKeyPrefix: `${requestKeyStem(host.clientId)}:${host.instance}`,
       onQueueChange: () => host.onQueueChange(),
     })
     this.watches = new StrictWatches({
@@ -77,6 +78,18 @@ class ClientStrictSide implements StrictSide {
   get size(): number {
     return this.channel.size
   }
+}
+
+/**
+ * The clientId as the start of this client's request keys (`stem:instance:writeId`), cut so that a key
+ * stays within MAX_REQUEST_KEY_LENGTH (the server refuses longer ones) with writeIds of up to 16 digits,
+ * never inside a surrogate pair.
+ */
+function requestKeyStem(clientId: string): string {
+  const room = MAX_REQUEST_KEY_LENGTH - ':12345678:'.length - 16
+  if (clientId.length <= room) return clientId
+  const cut = clientId.slice(0, room)
+  return /[\uD800-\uDBFF]$/.test(cut) ? cut.slice(0, -1) : cut
 }
 
 /** Strict collections for `createClient({ use: [strictSupport] })`. */
