@@ -239,6 +239,25 @@ describe('IndexedDB document packs', () => {
     expect(await counts(factory, 'packed')).toEqual({ documents: 2, packs: 1 })
   })
 
+  it('reports a blocked upgrade: another tab holds the older version open and does not let go', async () => {
+    const factory = new IDBFactory()
+    const old = await new Promise<IDBDatabase>((resolve, reject) => {
+      const request = factory.open('held', 1)
+      request.onupgradeneeded = () => {
+        for (const name of ['changes', 'documents', 'meta', 'strictWrites']) request.result.createObjectStore(name)
+      }
+      request.onsuccess = () => resolve(request.result)
+      request.onerror = () => reject(request.error)
+    })
+    // An old page that ignores `versionchange` (it should close): the upgrade to version 2 waits on it.
+    old.onversionchange = () => undefined
+    await expect(openIdbClientStore('held', { indexedDB: factory })).rejects.toMatchObject({ name: 'ClientStoreError', code: 'blocked' })
+    // Once it lets go, the store opens (the refused open did not leave a connection behind).
+    old.close()
+    const store = await openIdbClientStore('held', { indexedDB: factory })
+    await store.close()
+  })
+
   it('upgrades a version-1 database in place, keeping what it holds', async () => {
     const factory = new IDBFactory()
     const record = encodeStoredDocumentState(stored('old', 'from v1'))
