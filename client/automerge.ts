@@ -15,7 +15,7 @@
  * client.automerge<{ cards: string[] }>('boards').change('b1', (d) => { d.cards = ['todo'] })
  * ```
  */
-import { AutomergeReplica } from '../core/crdt/automerge.js'
+import { automergeReplicaFor } from '../core/crdt/automerge.js'
 import { automergeCollection } from './automerge-collection.js'
 import type { ClientModule } from './modules.js'
 
@@ -24,10 +24,7 @@ export const automergeSupport: ClientModule = {
   name: 'automerge',
   replicas: {
     docType: 'automerge',
-    create: ({ collection, docId, localOrigin, random, automergeActorId }) =>
-      new AutomergeReplica(
-        automergeActorId === undefined ? { collection, docId, localOrigin, random } : { collection, docId, localOrigin, random, actorId: automergeActorId },
-      ),
+    create: automergeReplicaFor,
     collection: automergeCollection,
   },
 }

@@ -1,9 +1,8 @@
 import { HlcClock } from '../core/clock/hlc.js'
 import type { StoredDocumentState } from '../core/codec/document-state.js'
 import { MessageType } from '../core/codec/messages.js'
-import type { ApplyResult, ConflictRecord, DocumentReplica } from '../core/crdt/document-type.js'
-import { LwwReplica } from '../core/crdt/lww.js'
-import type { CreateReplicaOptions } from '../core/crdt/registry.js'
+import type { ApplyResult, ConflictRecord, CreateReplicaOptions, DocumentReplica } from '../core/crdt/document-type.js'
+import { lwwReplicaFor } from '../core/crdt/lww.js'
 import { documentKey, MeshNode, type MeshStats } from '../core/mesh/mesh-node.js'
 import type { JsonValue } from '../core/strict/types.js'
 import type { Change, DocType, VersionVector } from '../core/types.js'
@@ -499,7 +498,7 @@ class Client implements MeridianClient, ClientContext {
 
   /** Replicas of the document types this client knows: lww always, the others through their modules. */
   private createReplica(docType: DocType, options: CreateReplicaOptions): DocumentReplica {
-    if (docType === 'lww') return new LwwReplica({ collection: options.collection, docId: options.docId })
+    if (docType === 'lww') return lwwReplicaFor(options)
     const module = this.replicaModules.get(docType)
     if (module === undefined) throw missingModule(docType === 'yjs' ? 'yjs' : 'automerge', `${options.collection}/${options.docId}, a ${docType} document,`)
     return module.create(options)

@@ -6,8 +6,7 @@
  */
 import type { FrameExtensions } from '../core/codec/base-codec.js'
 import type { Message } from '../core/codec/messages.js'
-import type { DocumentReplica } from '../core/crdt/document-type.js'
-import type { CreateReplicaOptions } from '../core/crdt/registry.js'
+import type { CreateReplicaOptions, DocumentReplica } from '../core/crdt/document-type.js'
 import type { JsonValue } from '../core/strict/types.js'
 import type { Timers } from './connection.js'
 import type { ClientContext } from './context.js'

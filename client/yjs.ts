@@ -13,7 +13,7 @@
  * doc.getText('text').insert(0, 'hello')
  * ```
  */
-import { YjsReplica } from '../core/crdt/yjs.js'
+import { yjsReplicaFor } from '../core/crdt/yjs.js'
 import type { ClientModule } from './modules.js'
 import { yjsCollection } from './yjs-collection.js'
 
@@ -22,7 +22,7 @@ export const yjsSupport: ClientModule = {
   name: 'yjs',
   replicas: {
     docType: 'yjs',
-    create: ({ collection, docId, random }) => new YjsReplica({ collection, docId, random }),
+    create: yjsReplicaFor,
     collection: yjsCollection,
   },
 }

@@ -4,7 +4,7 @@ import { encodeUtf8 } from 'lib0/string'
 import type { Change } from '../types.js'
 import { canonicalView } from './canonical.js'
 import { assertChangeFor, assertReplicaOptions } from './check-change.js'
-import type { ApplyResult, DocumentReplica } from './document-type.js'
+import type { ApplyResult, CreateReplicaOptions, DocumentReplica } from './document-type.js'
 import { CrdtPayloadError } from './errors.js'
 import { randomUint32, type Random } from './random.js'
 
@@ -242,4 +242,11 @@ function plainLeaf(value: unknown): unknown {
   if (value instanceof Automerge.Counter) return value.value
   if (value instanceof Automerge.ImmutableString) return value.toString()
   return value
+}
+
+/** An Automerge replica from the options every replica factory takes (registry.ts, the client's Automerge module). */
+export function automergeReplicaFor({ collection, docId, localOrigin, random, automergeActorId }: CreateReplicaOptions): AutomergeReplica {
+  return new AutomergeReplica(
+    automergeActorId === undefined ? { collection, docId, localOrigin, random } : { collection, docId, localOrigin, random, actorId: automergeActorId },
+  )
 }

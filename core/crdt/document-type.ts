@@ -1,4 +1,5 @@
 import type { Change, DocType, Hlc } from '../types.js'
+import type { Random } from './random.js'
 
 /**
  * A write that lost to a concurrent one (docs/design.md §3). Kept so apps and the lab can see what
@@ -43,4 +44,16 @@ export interface DocumentReplica {
    * Throws CrdtPayloadError (core/crdt/errors.ts) on bytes it cannot read; the replica is unchanged then.
    */
   mergeState(state: Uint8Array): { changed: boolean }
+}
+
+/** What every replica factory takes (registry.ts, and each type's own `…ReplicaFor`). */
+export interface CreateReplicaOptions {
+  readonly collection: string
+  readonly docId: string
+  /** The writer this replica edits as (node id or client id). Automerge derives its actor id from it. */
+  readonly localOrigin: string
+  /** Injected randomness (Yjs client ids, the instance part of Automerge actor ids). */
+  readonly random: Random
+  /** Overrides the Automerge actor id derived from `localOrigin` and `random` (even-length hex). */
+  readonly automergeActorId?: string
 }

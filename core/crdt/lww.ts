@@ -11,7 +11,7 @@ import {
 } from '../values/storable-value.js'
 import { isPlainObject } from './canonical.js'
 import { assertChangeFor, assertReplicaOptions } from './check-change.js'
-import type { ApplyResult, ConflictRecord, DocumentReplica } from './document-type.js'
+import type { ApplyResult, ConflictRecord, CreateReplicaOptions, DocumentReplica } from './document-type.js'
 import {
   assertLwwValue,
   compareStamp,
@@ -483,4 +483,9 @@ export function lwwDeletePayload(replica: LwwReplica): Uint8Array {
     .knownFields()
     .map((field) => ({ field, deleted: true, base: replica.baseFor(field) }))
   return encodeLwwPayload({ kind: 'delete', writes })
+}
+
+/** An lww replica from the options every replica factory takes (registry.ts, the client). */
+export function lwwReplicaFor({ collection, docId }: CreateReplicaOptions): LwwReplica {
+  return new LwwReplica({ collection, docId })
 }

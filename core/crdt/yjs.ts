@@ -2,7 +2,7 @@ import * as Y from 'yjs'
 import type { Change } from '../types.js'
 import { canonicalView } from './canonical.js'
 import { assertChangeFor, assertReplicaOptions } from './check-change.js'
-import type { ApplyResult, DocumentReplica } from './document-type.js'
+import type { ApplyResult, CreateReplicaOptions, DocumentReplica } from './document-type.js'
 import { CrdtPayloadError } from './errors.js'
 import { randomUint32, type Random } from './random.js'
 
@@ -223,4 +223,9 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
   return true
+}
+
+/** A Yjs replica from the options every replica factory takes (registry.ts, the client's Yjs module). */
+export function yjsReplicaFor({ collection, docId, random }: CreateReplicaOptions): YjsReplica {
+  return new YjsReplica({ collection, docId, random })
 }
