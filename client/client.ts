@@ -11,7 +11,7 @@ import type { AutomergeCollection } from './automerge-collection.js'
 import { ClientConnection, GLOBAL_TIMERS, type ConnectionStatus, type Timers } from './connection.js'
 import { expectDocType, type ClientContext, type DocumentListener } from './context.js'
 import { ClientClosedError, type ConnectionError } from './errors.js'
-import { Listeners, reportListenerError } from './listeners.js'
+import { KeyedListeners, Listeners, reportListenerError } from './listeners.js'
 import { ClientInterest } from './interest.js'
 import { lwwCollection, type LwwCollection } from './lww-collection.js'
 import { cryptoRandom, randomClientId } from './random.js'
@@ -163,8 +163,8 @@ class Client implements MeridianClient, ClientContext {
   private readonly replicaModules = new Map<string, ReplicaModule>()
   private readonly maxConflicts: number
   private readonly collections = new Map<string, AnyCollection>()
-  private readonly documentListeners = new Map<string, Listeners<Parameters<DocumentListener>>>()
-  private readonly collectionListeners = new Map<string, Listeners<Parameters<DocumentListener>>>()
+  private readonly documentListeners = new KeyedListeners<string, Parameters<DocumentListener>>()
+  private readonly collectionListeners = new KeyedListeners<string, Parameters<DocumentListener>>()
   private readonly documentIdsByCollection = new Map<string, Set<string>>()
   private readonly conflictLog = new Map<string, ConflictRecord[]>()
   private readonly closeHooks: (() => void)[] = []
@@ -450,19 +450,7 @@ class Client implements MeridianClient, ClientContext {
   }
 
   listen(collection: string, docId: string | null, listener: DocumentListener): () => void {
-    const map = docId === null ? this.collectionListeners : this.documentListeners
-    const key = docId === null ? collection : documentKey(collection, docId)
-    let listeners = map.get(key)
-    if (!listeners) {
-      listeners = new Listeners()
-      map.set(key, listeners)
-    }
-    const set = listeners
-    const remove = set.add(listener)
-    return () => {
-      remove()
-      if (set.size === 0 && map.get(key) === set) map.delete(key)
-    }
+    return docId === null ? this.collectionListeners.add(collection, listener) : this.documentListeners.add(documentKey(collection, docId), listener)
   }
 
   conflicts(collection: string, docId: string): readonly ConflictRecord[] {
@@ -667,16 +655,16 @@ class Client implements MeridianClient, ClientContext {
   private applied(change: Change, result: ApplyResult): void {
     this.noteDocument(change.collection, change.docId)
     if (result.conflicts.length > 0) this.recordConflicts(change, result.conflicts)
-    this.documentListeners.get(documentKey(change.collection, change.docId))?.emit(change.docId, change, result)
-    this.collectionListeners.get(change.collection)?.emit(change.docId, change, result)
+    this.documentListeners.emit(documentKey(change.collection, change.docId), change.docId, change, result)
+    this.collectionListeners.emit(change.collection, change.docId, change, result)
   }
 
   /** A state transfer brought a document's state whole (the client was behind what regions still log). */
   private stateMerged(collection: string, docId: string, changed: boolean): void {
     this.noteDocument(collection, docId)
     const result: ApplyResult = { changed, conflicts: [] }
-    this.documentListeners.get(documentKey(collection, docId))?.emit(docId, null, result)
-    this.collectionListeners.get(collection)?.emit(docId, null, result)
+    this.documentListeners.emit(documentKey(collection, docId), docId, null, result)
+    this.collectionListeners.emit(collection, docId, null, result)
   }
 
   private noteDocument(collection: string, docId: string): void {

@@ -36,6 +36,49 @@ export class Listeners<Args extends unknown[]> {
   }
 }
 
+/**
+ * Listener sets by key (a document, a collection), each dropped once its last listener goes, so that
+ * the map holds only what someone listens to.
+ */
+export class KeyedListeners<K, Args extends unknown[]> {
+  private readonly sets = new Map<K, Listeners<Args>>()
+
+  get size(): number {
+    return this.sets.size
+  }
+
+  has(key: K): boolean {
+    return this.sets.has(key)
+  }
+
+  keys(): IterableIterator<K> {
+    return this.sets.keys()
+  }
+
+  /** Returns the unsubscribe function. */
+  add(key: K, listener: (...args: Args) => void): () => void {
+    let set = this.sets.get(key)
+    if (!set) {
+      set = new Listeners()
+      this.sets.set(key, set)
+    }
+    const listeners = set
+    const remove = listeners.add(listener)
+    return () => {
+      remove()
+      if (listeners.size === 0 && this.sets.get(key) === listeners) this.sets.delete(key)
+    }
+  }
+
+  emit(key: K, ...args: Args): void {
+    this.sets.get(key)?.emit(...args)
+  }
+
+  clear(): void {
+    this.sets.clear()
+  }
+}
+
 export function reportListenerError(error: unknown): void {
   globalThis.setTimeout(() => {
     throw error

@@ -6,7 +6,7 @@ import type { LogPosition, WriteConcern, WriteOp } from '../core/strict/types.js
 import { writeOpValueProblem } from '../core/strict/op-values.js'
 import type { Timers } from './connection.js'
 import { ClientClosedError, StrictReadFailed, StrictWriteRejected } from './errors.js'
-import { Listeners, reportListenerError } from './listeners.js'
+import { KeyedListeners, Listeners, reportListenerError } from './listeners.js'
 import type { ClientStore, StoredStrictWrite } from './store.js'
 
 /**
@@ -169,7 +169,7 @@ export class StrictChannel {
   private readonly writesByRequest = new Map<number, Entry>()
   private readonly reads = new Map<number, PendingRead>()
   private readonly allOutcomes = new Listeners<[StrictWriteOutcome]>()
-  private readonly outcomesByCollection = new Map<string, Listeners<[StrictWriteOutcome]>>()
+  private readonly outcomesByCollection = new KeyedListeners<string, [StrictWriteOutcome]>()
   /** Outcomes of restored writes that no listener could take yet; handed to the first that can. */
   private undelivered: StrictWriteOutcome[] = []
   private nextWriteId = 1
@@ -305,22 +305,7 @@ export class StrictChannel {
    * listener that can, in a microtask after it registers.
    */
   onOutcome(collection: string | null, listener: (outcome: StrictWriteOutcome) => void): () => void {
-    let remove: () => void
-    if (collection === null) {
-      remove = this.allOutcomes.add(listener)
-    } else {
-      let set = this.outcomesByCollection.get(collection)
-      if (!set) {
-        set = new Listeners()
-        this.outcomesByCollection.set(collection, set)
-      }
-      const listeners = set
-      const removeOne = listeners.add(listener)
-      remove = () => {
-        removeOne()
-        if (listeners.size === 0 && this.outcomesByCollection.get(collection) === listeners) this.outcomesByCollection.delete(collection)
-      }
-    }
+    const remove = collection === null ? this.allOutcomes.add(listener) : this.outcomesByCollection.add(collection, listener)
     let active = true
     const mine = this.undelivered.filter((outcome) => collection === null || outcome.write.collection === collection)
     if (mine.length > 0) {
@@ -606,13 +591,13 @@ export class StrictChannel {
   }
 
   private emit(outcome: StrictWriteOutcome): void {
-    const collectionListeners = this.outcomesByCollection.get(outcome.write.collection)
-    if (outcome.write.restored && this.allOutcomes.size === 0 && (collectionListeners?.size ?? 0) === 0) {
+    const collection = outcome.write.collection
+    if (outcome.write.restored && this.allOutcomes.size === 0 && !this.outcomesByCollection.has(collection)) {
       this.undelivered.push(outcome)
       return
     }
     this.allOutcomes.emit(outcome)
-    collectionListeners?.emit(outcome)
+    this.outcomesByCollection.emit(collection, outcome)
   }
 
   /** Committed positions only: a session must not wait on an entry that may yet be rolled back. */

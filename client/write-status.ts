@@ -1,5 +1,5 @@
 import { splitDocumentKey } from '../core/mesh/mesh-node.js'
-import { Listeners } from './listeners.js'
+import { KeyedListeners } from './listeners.js'
 
 /**
  * How far this client's own writes to one document have come, the least advanced of them first:
@@ -24,9 +24,13 @@ export type WriteStatus = 'pending' | 'local' | 'durable' | 'replicated'
 export class WriteStatusTracker {
   /** Document key → its highest own seq not yet known replicated; insertion order is seq order. */
   private readonly latest = new Map<string, number>()
-  private readonly watchers = new Map<string, { listeners: Listeners<[WriteStatus]>; last: WriteStatus }>()
-  /** Collection → listeners of every document of it, and the status each outstanding document last had. */
-  private readonly collectionWatchers = new Map<string, { listeners: Listeners<[string, WriteStatus]>; last: Map<string, WriteStatus> }>()
+  private readonly watchers = new KeyedListeners<string, [WriteStatus]>()
+  /** The status each watched document was last reported in. */
+  private readonly watchedStatus = new Map<string, WriteStatus>()
+  /** Collection → listeners of every document of it. */
+  private readonly collectionWatchers = new KeyedListeners<string, [string, WriteStatus]>()
+  /** Per watched collection, the status each of its outstanding documents was last reported in. */
+  private readonly collectionStatus = new Map<string, Map<string, WriteStatus>>()
   private savedSeq = 0
   private durableSeq = 0
   private replicatedSeq = 0
@@ -94,16 +98,11 @@ export class WriteStatusTracker {
 
   /** Calls `listener` with the document's status whenever it changes. Returns the unsubscribe function. */
   watch(key: string, listener: (status: WriteStatus) => void): () => void {
-    let watcher = this.watchers.get(key)
-    if (!watcher) {
-      watcher = { listeners: new Listeners(), last: this.status(key) }
-      this.watchers.set(key, watcher)
-    }
-    const entry = watcher
-    const remove = entry.listeners.add(listener)
+    if (!this.watchers.has(key)) this.watchedStatus.set(key, this.status(key))
+    const remove = this.watchers.add(key, listener)
     return () => {
       remove()
-      if (entry.listeners.size === 0 && this.watchers.get(key) === entry) this.watchers.delete(key)
+      if (!this.watchers.has(key)) this.watchedStatus.delete(key)
     }
   }
 
@@ -112,42 +111,41 @@ export class WriteStatusTracker {
    * unsubscribe function.
    */
   watchCollection(collection: string, listener: (docId: string, status: WriteStatus) => void): () => void {
-    let watcher = this.collectionWatchers.get(collection)
-    if (!watcher) {
+    if (!this.collectionWatchers.has(collection)) {
       const last = new Map<string, WriteStatus>()
       for (const key of this.latest.keys()) if (splitDocumentKey(key)[0] === collection) last.set(key, this.status(key))
-      watcher = { listeners: new Listeners(), last }
-      this.collectionWatchers.set(collection, watcher)
+      this.collectionStatus.set(collection, last)
     }
-    const entry = watcher
-    const remove = entry.listeners.add(listener)
+    const remove = this.collectionWatchers.add(collection, listener)
     return () => {
       remove()
-      if (entry.listeners.size === 0 && this.collectionWatchers.get(collection) === entry) this.collectionWatchers.delete(collection)
+      if (!this.collectionWatchers.has(collection)) this.collectionStatus.delete(collection)
     }
   }
 
   close(): void {
     this.watchers.clear()
+    this.watchedStatus.clear()
     this.collectionWatchers.clear()
+    this.collectionStatus.clear()
   }
 
   private notify(key: string): void {
     const status = this.status(key)
-    const watcher = this.watchers.get(key)
-    if (watcher !== undefined && status !== watcher.last) {
-      watcher.last = status
-      watcher.listeners.emit(status)
+    const watched = this.watchedStatus.get(key)
+    if (watched !== undefined && status !== watched) {
+      this.watchedStatus.set(key, status)
+      this.watchers.emit(key, status)
     }
-    if (this.collectionWatchers.size === 0) return
-    const collection = this.collectionWatchers.get(splitDocumentKey(key)[0])
-    if (collection === undefined) return
-    const last = collection.last.get(key) ?? 'replicated'
-    if (status === last) return
+    if (this.collectionStatus.size === 0) return
+    const [collection, docId] = splitDocumentKey(key)
+    const last = this.collectionStatus.get(collection)
+    if (last === undefined) return
+    if (status === (last.get(key) ?? 'replicated')) return
     // Only outstanding documents are remembered: a replicated one is the default.
-    if (status === 'replicated') collection.last.delete(key)
-    else collection.last.set(key, status)
-    collection.listeners.emit(splitDocumentKey(key)[1], status)
+    if (status === 'replicated') last.delete(key)
+    else last.set(key, status)
+    this.collectionWatchers.emit(collection, docId, status)
   }
 
   /** After a mark moved: only documents with outstanding writes can have changed status. */
