@@ -1,29 +1,31 @@
 import { HlcClock } from '../core/clock/hlc.js'
 import type { StoredDocumentState } from '../core/codec/document-state.js'
 import { MessageType } from '../core/codec/messages.js'
-import type { ApplyResult, ConflictRecord, CreateReplicaOptions, DocumentReplica } from '../core/crdt/document-type.js'
-import { lwwReplicaFor } from '../core/crdt/lww.js'
+import type { ApplyResult, ConflictRecord, DocumentReplica } from '../core/crdt/document-type.js'
 import { documentKey, MeshNode, type MeshStats } from '../core/mesh/mesh-node.js'
 import type { JsonValue } from '../core/strict/types.js'
-import type { Change, DocType, VersionVector } from '../core/types.js'
+import type { Change, DocType, DocumentState, VersionVector } from '../core/types.js'
 import { NO_FRAME_EXTENSIONS, type FrameCodec } from '../core/codec/base-codec.js'
 import type { AutomergeCollection } from './automerge-collection.js'
 import { ClientConnection, GLOBAL_TIMERS, type ConnectionStatus, type Timers } from './connection.js'
 import { expectDocType, type ClientContext, type DocumentListener } from './context.js'
 import { ClientClosedError, type ConnectionError } from './errors.js'
-import { KeyedListeners, Listeners, reportListenerError } from './listeners.js'
+import { Listeners, reportListenerError } from './listeners.js'
+import { LocalDocuments } from './local-documents.js'
+import type { HubObserver, HubPort, HubSnapshot, RelayedWrite } from './tab-messages.js'
 import { ClientInterest } from './interest.js'
-import { lwwCollection, type LwwCollection } from './lww-collection.js'
+import type { LwwCollection } from './lww-collection.js'
+import { checkModules, ClientCollections, ReplicaTypes } from './collections.js'
 import { cryptoRandom, randomClientId } from './random.js'
 import { memoryClientStore, type ClientStore } from './store.js'
 import type { StrictCollection } from './strict-collection.js'
 import type { StrictWriteOutcome } from './strict-queue.js'
-import { missingModule, type ClientModule, type ReplicaModule, type StrictSide } from './modules.js'
+import { missingModule, type ClientModule, type StrictSide } from './modules.js'
 import type { WebSocketConstructor } from './websocket.js'
 import { WriteHandleTracker, type WriteHandle } from './write-handle.js'
 import type { YjsCollection } from './yjs-collection.js'
 import { sameSyncState, type SyncState } from './sync-state.js'
-import { WriteStatusTracker, type WriteStatus } from './write-status.js'
+import { WriteStatusTracker, type WriteMarks, type WriteStatus } from './write-status.js'
 
 export interface ClientOptions {
   /**
@@ -146,13 +148,15 @@ export function createClient(options: ClientOptions): MeridianClient {
   return new Client(options)
 }
 
-type AnyCollection =
-  | { readonly docType: 'lww'; readonly collection: LwwCollection<never> }
-  | { readonly docType: 'yjs'; readonly collection: YjsCollection }
-  | { readonly docType: 'automerge'; readonly collection: AutomergeCollection<never> }
-  | { readonly docType: 'strict'; readonly collection: StrictCollection<never> }
+/**
+ * A client with the hooks the tabs module needs (client/tab-hub.ts): the leader tab's client relays the
+ * other tabs' writes and tells them of every change. Not part of the public API.
+ */
+export function createHubClient(options: ClientOptions): MeridianClient & ClientContext & HubPort {
+  return new Client(options)
+}
 
-class Client implements MeridianClient, ClientContext {
+class Client implements MeridianClient, ClientContext, HubPort {
   readonly clientId: string
   private readonly mesh: MeshNode
   private readonly connection: ClientConnection
@@ -160,13 +164,8 @@ class Client implements MeridianClient, ClientContext {
   private readonly tracker: WriteHandleTracker
   /** The strict module's side of this client, or null without it. */
   private readonly strictSide: StrictSide | null
-  private readonly replicaModules = new Map<string, ReplicaModule>()
-  private readonly maxConflicts: number
-  private readonly collections = new Map<string, AnyCollection>()
-  private readonly documentListeners = new KeyedListeners<string, Parameters<DocumentListener>>()
-  private readonly collectionListeners = new KeyedListeners<string, Parameters<DocumentListener>>()
-  private readonly documentIdsByCollection = new Map<string, Set<string>>()
-  private readonly conflictLog = new Map<string, ConflictRecord[]>()
+  private readonly collections: ClientCollections
+  private readonly documents: LocalDocuments
   private readonly closeHooks: (() => void)[] = []
   /** Highest own seq handed to the store and not yet marked durable in the mesh; 0 when none. */
   private ownUnsettled = 0
@@ -188,6 +187,8 @@ class Client implements MeridianClient, ClientContext {
   private syncScheduled = false
   /** What this client syncs: the collections it uses and the documents it opens. */
   private readonly interest: ClientInterest
+  /** The tabs module's hub, when this client is the one a leader tab runs for every tab (tab-hub.ts). */
+  private hubObserver: HubObserver | null = null
   private closed = false
 
   constructor(options: ClientOptions) {
@@ -204,10 +205,10 @@ class Client implements MeridianClient, ClientContext {
       throw new TypeError('createClient: no WebSocket available; pass options.WebSocket (or use meridian/client/node)')
     }
     const modules = checkModules(options.use)
-    for (const module of modules) if (module.replicas) this.replicaModules.set(module.replicas.docType, module.replicas)
+    const types = new ReplicaTypes(modules)
     const frames = new Map<number, FrameCodec>()
     for (const module of modules) for (const [type, codec] of module.frames ?? NO_FRAME_EXTENSIONS) frames.set(type, codec)
-    this.maxConflicts = options.maxConflictsPerDocument ?? DEFAULT_MAX_CONFLICTS_PER_DOCUMENT
+    this.documents = new LocalDocuments(options.maxConflictsPerDocument ?? DEFAULT_MAX_CONFLICTS_PER_DOCUMENT)
     this.store = options.store ?? memoryClientStore()
     this.timers = options.timers ?? GLOBAL_TIMERS
     this.tracker = new WriteHandleTracker(this.clientId)
@@ -222,7 +223,7 @@ class Client implements MeridianClient, ClientContext {
       id: this.clientId,
       clock: new HlcClock({ node: this.clientId, wallClock: now }),
       random,
-      createReplica: (docType, context) => this.createReplica(docType, context),
+      createReplica: (docType, context) => types.create(docType, context),
       send: (peer, message) => this.connection.send(peer, message),
       onAppend: (change) => this.persist(change),
       onApplied: (change, result) => this.applied(change, result),
@@ -260,6 +261,7 @@ class Client implements MeridianClient, ClientContext {
         this.tracker.replicatedAt(own)
         this.writeStatuses.replicatedThrough(own)
         this.scheduleSyncState()
+        this.hubObserver?.marks(this.writeStatuses.marks)
         if (own > this.ownReplicated) this.ownReplicated = own
         this.scheduleStoreDocuments()
       },
@@ -282,6 +284,7 @@ class Client implements MeridianClient, ClientContext {
             instance: randomClientId(random).slice(2, 10),
             onQueueChange: () => this.scheduleSyncState(),
           })
+    this.collections = new ClientCollections(this, types, (what) => this.requireStrict(what), () => this.closed)
     // Replay what an earlier session kept, before any region connects: documents, then changes.
     const kept = this.store.loadDocuments?.()
     if (kept !== undefined) this.mesh.restoreDocuments(this.documentsNoted(kept.documents), kept.covered)
@@ -366,36 +369,19 @@ class Client implements MeridianClient, ClientContext {
   }
 
   lww<T extends Record<string, unknown> = Record<string, unknown>>(collection: string): LwwCollection<T> {
-    const entry = this.collectionOf(collection, 'lww', () => {
-      // An lww collection syncs whole for as long as the client lives.
-      this.interest.addCollection(collection)
-      return { docType: 'lww', collection: lwwCollection(this, collection) }
-    })
-    return entry.collection as unknown as LwwCollection<T>
+    return this.collections.lww<T>(collection)
   }
 
   yjs(collection: string): YjsCollection {
-    const module = this.replicaModule('yjs', 'client.yjs()')
-    return this.collectionOf(collection, 'yjs', () => ({ docType: 'yjs', collection: module.collection(this, collection) as YjsCollection }))
-      .collection
+    return this.collections.yjs(collection)
   }
 
   automerge<T extends object = Record<string, unknown>>(collection: string): AutomergeCollection<T> {
-    const module = this.replicaModule('automerge', 'client.automerge()')
-    const entry = this.collectionOf(collection, 'automerge', () => ({
-      docType: 'automerge',
-      collection: module.collection(this, collection) as AutomergeCollection<never>,
-    }))
-    return entry.collection as unknown as AutomergeCollection<T>
+    return this.collections.automerge<T>(collection)
   }
 
   strict<T extends JsonValue = JsonValue>(collection: string): StrictCollection<T> {
-    const side = this.requireStrict('client.strict()')
-    const entry = this.collectionOf(collection, 'strict', () => ({
-      docType: 'strict',
-      collection: side.collection<never>(collection),
-    }))
-    return entry.collection as unknown as StrictCollection<T>
+    return this.collections.strict<T>(collection)
   }
 
   async close(): Promise<void> {
@@ -409,8 +395,7 @@ class Client implements MeridianClient, ClientContext {
     this.syncListeners.clear()
     this.writeStatuses.close()
     for (const hook of this.closeHooks.splice(0)) hook()
-    this.documentListeners.clear()
-    this.collectionListeners.clear()
+    this.documents.clearListeners()
     // A last save, so that the next session on this store reads documents rather than changes.
     if (this.storeTimer !== null) {
       this.timers.clearTimeout(this.storeTimer)
@@ -450,11 +435,11 @@ class Client implements MeridianClient, ClientContext {
   }
 
   listen(collection: string, docId: string | null, listener: DocumentListener): () => void {
-    return docId === null ? this.collectionListeners.add(collection, listener) : this.documentListeners.add(documentKey(collection, docId), listener)
+    return this.documents.listen(collection, docId, listener)
   }
 
   conflicts(collection: string, docId: string): readonly ConflictRecord[] {
-    return [...(this.conflictLog.get(documentKey(collection, docId)) ?? [])]
+    return this.documents.conflicts(collection, docId)
   }
 
   subscribeCollection(collection: string): () => void {
@@ -466,7 +451,7 @@ class Client implements MeridianClient, ClientContext {
   }
 
   documentIds(collection: string): string[] {
-    return [...(this.documentIdsByCollection.get(collection) ?? [])].sort()
+    return this.documents.documentIds(collection)
   }
 
   onClose(fn: () => void): void {
@@ -476,35 +461,6 @@ class Client implements MeridianClient, ClientContext {
   private requireStrict(what: string): StrictSide {
     if (this.strictSide === null) throw missingModule('strict', what)
     return this.strictSide
-  }
-
-  private replicaModule(docType: 'yjs' | 'automerge', what: string): ReplicaModule {
-    const module = this.replicaModules.get(docType)
-    if (module === undefined) throw missingModule(docType, what)
-    return module
-  }
-
-  /** Replicas of the document types this client knows: lww always, the others through their modules. */
-  private createReplica(docType: DocType, options: CreateReplicaOptions): DocumentReplica {
-    if (docType === 'lww') return lwwReplicaFor(options)
-    const module = this.replicaModules.get(docType)
-    if (module === undefined) throw missingModule(docType === 'yjs' ? 'yjs' : 'automerge', `${options.collection}/${options.docId}, a ${docType} document,`)
-    return module.create(options)
-  }
-
-  private collectionOf<E extends AnyCollection>(name: string, docType: E['docType'], create: () => E): E {
-    if (this.closed) throw new ClientClosedError()
-    if (typeof name !== 'string' || name === '') throw new TypeError('Meridian client: a collection name must be a non-empty string')
-    const existing = this.collections.get(name)
-    if (existing) {
-      if (existing.docType !== docType) {
-        throw new TypeError(`Meridian client: collection ${JSON.stringify(name)} is used as ${existing.docType}, not ${docType}`)
-      }
-      return existing as E
-    }
-    const entry = create()
-    this.collections.set(name, entry)
-    return entry
   }
 
   /** Every change that enters the mesh's log (own or learnt) goes to the store. */
@@ -612,18 +568,63 @@ class Client implements MeridianClient, ClientContext {
     if (seq <= 0) return
     this.writeStatuses.savedThrough(seq)
     this.mesh.markDurable(new Map([[this.clientId, seq]]))
+    this.hubObserver?.ownSaved(seq)
   }
 
   private ownDurableAt(seq: number): void {
     this.tracker.durableAt(seq)
     this.writeStatuses.durableThrough(seq)
     this.scheduleSyncState()
+    this.hubObserver?.marks(this.writeStatuses.marks)
+  }
+
+  // HubPort, for the tabs module.
+
+  observe(observer: HubObserver): void {
+    this.hubObserver = observer
+  }
+
+  commitRelayed(write: RelayedWrite): number {
+    if (this.closed) throw new ClientClosedError()
+    // The tab that made the write applied it already with this stamp: the copy logged here must carry
+    // the same one, so that every replica (that tab's included) orders it the same way.
+    const change = this.mesh.commit(write.collection, write.docId, write.docType, write.payload, write.hlc)
+    this.writeStatuses.wrote(documentKey(write.collection, write.docId), change.seq)
+    this.scheduleSettle()
+    this.scheduleSyncState()
+    return change.seq
+  }
+
+  ownChange(seq: number): Change | undefined {
+    return this.mesh.changeAt(this.clientId, seq)
+  }
+
+  snapshot(): HubSnapshot {
+    const vector = new Map(this.mesh.vector)
+    const marks = this.writeStatuses.marks
+    // Own changes count as held only once saved: one not saved yet may be lost with this tab, and its
+    // seq then made again by the next leader for another write.
+    vector.set(this.clientId, Math.min(vector.get(this.clientId) ?? 0, marks.saved))
+    return { clientId: this.clientId, documents: this.mesh.allDocumentStates(), vector, outstanding: this.writeStatuses.outstanding(), marks }
+  }
+
+  documentState(collection: string, docId: string): DocumentState | undefined {
+    const replica = this.mesh.existingReplica(collection, docId)
+    return replica === undefined ? undefined : { collection, docId, docType: replica.docType, state: replica.encodeState() }
+  }
+
+  get writeMarks(): WriteMarks {
+    return this.writeStatuses.marks
+  }
+
+  get hasUnsavedOwnChanges(): boolean {
+    return (this.mesh.vector.get(this.clientId) ?? 0) > this.writeStatuses.marks.saved
   }
 
   /** Passes the store's documents on, noting them: `ids()` lists them before anything arrives. */
   private *documentsNoted(documents: Iterable<StoredDocumentState>): Iterable<StoredDocumentState> {
     for (const stored of documents) {
-      this.noteDocument(stored.document.collection, stored.document.docId)
+      this.documents.note(stored.document.collection, stored.document.docId)
       yield stored
     }
   }
@@ -653,55 +654,16 @@ class Client implements MeridianClient, ClientContext {
   }
 
   private applied(change: Change, result: ApplyResult): void {
-    this.noteDocument(change.collection, change.docId)
-    if (result.conflicts.length > 0) this.recordConflicts(change, result.conflicts)
-    this.documentListeners.emit(documentKey(change.collection, change.docId), change.docId, change, result)
-    this.collectionListeners.emit(change.collection, change.docId, change, result)
+    this.documents.applied(change, result)
+    if (change.origin !== this.clientId) this.hubObserver?.learnt(change)
   }
 
   /** A state transfer brought a document's state whole (the client was behind what regions still log). */
   private stateMerged(collection: string, docId: string, changed: boolean): void {
-    this.noteDocument(collection, docId)
-    const result: ApplyResult = { changed, conflicts: [] }
-    this.documentListeners.emit(documentKey(collection, docId), docId, null, result)
-    this.collectionListeners.emit(collection, docId, null, result)
-  }
-
-  private noteDocument(collection: string, docId: string): void {
-    let ids = this.documentIdsByCollection.get(collection)
-    if (!ids) {
-      ids = new Set()
-      this.documentIdsByCollection.set(collection, ids)
-    }
-    ids.add(docId)
-  }
-
-  private recordConflicts(change: Change, conflicts: readonly ConflictRecord[]): void {
-    const key = documentKey(change.collection, change.docId)
-    let log = this.conflictLog.get(key)
-    if (!log) {
-      log = []
-      this.conflictLog.set(key, log)
-    }
-    log.push(...conflicts)
-    if (log.length > this.maxConflicts) log.splice(0, log.length - this.maxConflicts)
+    this.documents.stateMerged(collection, docId, changed)
+    this.hubObserver?.stateMerged(collection, docId)
   }
 }
 
 /** How often at most a client saves its changed documents to its store (docs/client.md, state, not history). */
 export const STORE_DOCUMENTS_INTERVAL_MS = 1000
-
-/** Checks `options.use`: modules of this client's kind, each at most once. */
-function checkModules(use: readonly ClientModule[] | undefined): readonly ClientModule[] {
-  if (use === undefined) return []
-  if (!Array.isArray(use)) throw new TypeError('createClient: options.use must be an array of modules (strictSupport, yjsSupport, automergeSupport)')
-  const names = new Set<string>()
-  for (const module of use) {
-    if (typeof module !== 'object' || module === null || typeof module.name !== 'string') {
-      throw new TypeError('createClient: options.use holds something that is not a Meridian client module')
-    }
-    if (names.has(module.name)) throw new TypeError(`createClient: options.use names the ${module.name} module twice`)
-    names.add(module.name)
-  }
-  return use
-}

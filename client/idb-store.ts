@@ -98,7 +98,7 @@ export interface IdbClientStoreOptions {
 
 /** The part of the Web Locks API the store uses. */
 export interface LockManagerLike {
-  request(name: string, options: { signal?: AbortSignal }, callback: (lock: unknown) => Promise<void> | void): Promise<unknown>
+  request(name: string, options: { signal?: AbortSignal; ifAvailable?: boolean }, callback: (lock: unknown) => Promise<void> | void): Promise<unknown>
 }
 
 /** The IndexedDB store, opened, with what an earlier session kept already read (`load` is synchronous). */

@@ -26,13 +26,13 @@ export interface WriteHandle {
   readonly replicated: Promise<void>
 }
 
-interface Deferred {
+export interface Deferred {
   readonly promise: Promise<void>
   resolve(): void
   reject(error: Error): void
 }
 
-function deferred(): Deferred {
+export function deferred(): Deferred {
   let resolve!: () => void
   let reject!: (error: Error) => void
   const promise = new Promise<void>((res, rej) => {

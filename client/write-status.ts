@@ -21,6 +21,13 @@ export type WriteStatus = 'pending' | 'local' | 'durable' | 'replicated'
  * when a whole collection is watched), never every watched document — a page that watches 10,000 rows
  * pays for the few it wrote. Statuses nobody listens to are computed on demand.
  */
+/** How far own changes have come: saved in the store, durable at a region, durable in every region. */
+export interface WriteMarks {
+  readonly saved: number
+  readonly durable: number
+  readonly replicated: number
+}
+
 export class WriteStatusTracker {
   /** Document key → its highest own seq not yet known replicated; insertion order is seq order. */
   private readonly latest = new Map<string, number>()
@@ -36,18 +43,58 @@ export class WriteStatusTracker {
   private replicatedSeq = 0
   /** Own changes made (highest own seq); the outbox counts from the marks up to it. */
   private headSeq = 0
+  /**
+   * Writes without a seq yet, per document: in a tab that follows another, those the leader tab has
+   * not logged (client/tab-follower.ts). Such a document is `pending` whatever the marks say.
+   */
+  private readonly held = new Map<string, number>()
+  private heldCount = 0
 
   /** Own changes not yet durable at a region. */
   get notDurable(): number {
-    return Math.max(0, this.headSeq - this.durableSeq)
+    return Math.max(0, this.headSeq - this.durableSeq) + this.heldCount
   }
 
   /** Own changes not yet durable in every region. */
   get notReplicated(): number {
-    return Math.max(0, this.headSeq - this.replicatedSeq)
+    return Math.max(0, this.headSeq - this.replicatedSeq) + this.heldCount
+  }
+
+  /** The three marks, for a leader tab to pass on. */
+  get marks(): WriteMarks {
+    return { saved: this.savedSeq, durable: this.durableSeq, replicated: this.replicatedSeq }
+  }
+
+  /** Documents with outstanding writes and the highest seq of each, in seq order. */
+  outstanding(): [string, number][] {
+    return [...this.latest]
+  }
+
+  /** A write to `key` that has no seq yet: the document is `pending` until `release(key)`. */
+  hold(key: string): void {
+    this.held.set(key, (this.held.get(key) ?? 0) + 1)
+    this.heldCount += 1
+    this.notify(key)
+  }
+
+  release(key: string): void {
+    const count = this.held.get(key)
+    if (count === undefined) return
+    if (count > 1) this.held.set(key, count - 1)
+    else this.held.delete(key)
+    this.heldCount -= 1
+    this.notify(key)
+  }
+
+  /** Moves every mark to at least `marks`. */
+  advanceTo(marks: WriteMarks): void {
+    this.savedThrough(marks.saved)
+    this.durableThrough(marks.durable)
+    this.replicatedThrough(marks.replicated)
   }
 
   status(key: string): WriteStatus {
+    if (this.held.has(key)) return 'pending'
     const seq = this.latest.get(key)
     if (seq === undefined || seq <= this.replicatedSeq) return 'replicated'
     if (seq <= this.durableSeq) return 'durable'
@@ -113,7 +160,9 @@ export class WriteStatusTracker {
   watchCollection(collection: string, listener: (docId: string, status: WriteStatus) => void): () => void {
     if (!this.collectionWatchers.has(collection)) {
       const last = new Map<string, WriteStatus>()
-      for (const key of this.latest.keys()) if (splitDocumentKey(key)[0] === collection) last.set(key, this.status(key))
+      for (const key of new Set([...this.latest.keys(), ...this.held.keys()])) {
+        if (splitDocumentKey(key)[0] === collection) last.set(key, this.status(key))
+      }
       this.collectionStatus.set(collection, last)
     }
     const remove = this.collectionWatchers.add(collection, listener)

@@ -367,12 +367,15 @@ export class MeshNode {
    * `replica(...)`. The change is applied at once but reaches peers only after `markDurable` covers
    * it: a change that a crash could still erase must not leave the node, or its seq would be reused.
    */
-  commit(collection: string, docId: string, docType: DocType, payload: Uint8Array): Change {
+  commit(collection: string, docId: string, docType: DocType, payload: Uint8Array, stamp?: Hlc): Change {
     this.claimOwnFloor()
+    // A stamp given by the caller (a write another tab of this client made, docs/client.md "Tabs"):
+    // the clock moves past it, so that what this node writes later is newer.
+    if (stamp !== undefined && !this.options.clock.receive(stamp)) this.stats.clampedTimestamps += 1
     const change: Change = {
       origin: this.id,
       seq: this.log.head(this.id) + 1,
-      hlc: this.options.clock.now(),
+      hlc: stamp ?? this.options.clock.now(),
       collection,
       docId,
       docType,
@@ -915,6 +918,11 @@ export class MeshNode {
       if (interest === null || matches(interest, splitDocumentKey(key)[0], key)) keys.push(key)
     }
     return keys.sort()
+  }
+
+  /** Every document this node holds, as states (sorted by key): what a tab that follows starts from. */
+  allDocumentStates(): DocumentState[] {
+    return this.documentStates(this.documentKeysFor(null))
   }
 
   private documentStates(keys: readonly string[]): DocumentState[] {

@@ -1,7 +1,8 @@
 import 'fake-indexeddb/auto'
 import { IDBFactory } from 'fake-indexeddb'
 import { describe, expect, it, vi } from 'vitest'
-import { ClientStoreError, openIdbClientStore, type LockManagerLike } from '../../client/idb-store.js'
+import { ClientStoreError, openIdbClientStore } from '../../client/idb-store.js'
+import { exclusiveLocks } from '../helpers/fake-locks.js'
 import { memoryClientStore } from '../../client/store.js'
 import { encodeStoredDocumentState, type StoredDocumentState } from '../../core/codec/document-state.js'
 import { LwwReplica, lwwPutPayload } from '../../core/crdt/lww.js'
@@ -304,33 +305,3 @@ describe('IndexedDB document packs', () => {
 })
 
 /** A model of the Web Locks API's exclusive mode: one holder per name, waiters served in order, aborts. */
-function exclusiveLocks(): LockManagerLike {
-  const held = new Map<string, (() => void)[]>()
-  return {
-    async request(name, options, callback) {
-      const queue = held.get(name)
-      if (queue !== undefined) {
-        await new Promise<void>((resolve, reject) => {
-          const turn = (): void => {
-            options.signal?.removeEventListener('abort', abort)
-            resolve()
-          }
-          const abort = (): void => {
-            queue.splice(queue.indexOf(turn), 1)
-            reject(options.signal?.reason)
-          }
-          options.signal?.addEventListener('abort', abort)
-          queue.push(turn)
-        })
-      } else held.set(name, [])
-      try {
-        return await callback({ name })
-      } finally {
-        const waiters = held.get(name) ?? []
-        const next = waiters.shift()
-        if (next) next()
-        else held.delete(name)
-      }
-    },
-  }
-}

@@ -1,0 +1,162 @@
+import 'fake-indexeddb/auto'
+import { IDBFactory } from 'fake-indexeddb'
+import WebSocket from 'ws'
+import { afterEach, describe, expect, it } from 'vitest'
+import type { WebSocketConstructor } from '../../client/websocket.js'
+import { openTabClient, type TabClient, type TabClientOptions } from '../../client/tabs.js'
+import type { WriteStatus } from '../../client/write-status.js'
+import { createServer, silentLogger, type MeridianServer } from '../../server/index.js'
+import { freePort, waitFor } from '../helpers/cluster.js'
+import { exclusiveLocks } from '../helpers/fake-locks.js'
+
+/**
+ * Tabs sharing one store and one connection (docs/client.md, "Tabs"), under Node: the tabs are
+ * clients in one process, talking over Node's BroadcastChannel, with a fake Web Locks manager and
+ * fake-indexeddb, against a real in-process region. The same code runs in Chromium in
+ * test/browser/app.browser.test.ts (scenario c).
+ */
+
+const cleanups: (() => Promise<void> | void)[] = []
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
+})
+
+interface Note {
+  readonly title: string
+  readonly [field: string]: unknown
+}
+
+async function startRegion(port: number): Promise<MeridianServer> {
+  const server = await createServer(
+    { nodeId: 'a-1', region: 'a', host: '127.0.0.1', port, storage: 'memory', collections: { notes: { mode: 'crdt', type: 'lww' } } },
+    { logger: silentLogger, defaultMetrics: false },
+  )
+  cleanups.push(() => server.close())
+  return server
+}
+
+/** The browser's shared things, per test: one IndexedDB, one lock manager, one channel namespace. */
+function browser(port: number, name: string): (extra?: Partial<TabClientOptions>) => Promise<TabClient> {
+  const indexedDB = new IDBFactory()
+  const locks = exclusiveLocks()
+  return async (extra = {}) => {
+    const client = await openTabClient({
+      name,
+      urls: [`ws://127.0.0.1:${port}`],
+      WebSocket: WebSocket as unknown as WebSocketConstructor,
+      store: { indexedDB },
+      locks,
+      minDelayMs: 20,
+      maxDelayMs: 100,
+      ...extra,
+    })
+    cleanups.push(() => client.close())
+    return client
+  }
+}
+
+async function regionDoc(port: number, id: string): Promise<unknown> {
+  const reply = await fetch(`http://127.0.0.1:${port}/v1/notes/${id}`)
+  return reply.status === 200 ? ((await reply.json()) as { doc: unknown }).doc : null
+}
+
+async function regionClients(port: number): Promise<number> {
+  const reply = await fetch(`http://127.0.0.1:${port}/status`)
+  return ((await reply.json()) as { clients: number }).clients
+}
+
+describe('tabs: one store, one connection, every tab sees every write', () => {
+  it('the first tab leads, the second follows; writes in either show in the other and reach the region over one connection', async () => {
+    const port = await freePort()
+    await startRegion(port)
+    const openTab = browser(port, 'tabs-basic')
+    const leader = await openTab()
+    const follower = await openTab()
+    expect(leader.tabRole).toBe('leader')
+    expect(follower.tabRole).toBe('follower')
+    expect(follower.clientId).toBe(leader.clientId)
+
+    const fromFollower = follower.lww<Note>('notes').put('f1', { title: 'from the follower' })
+    // Applied in the follower at once, like any client write.
+    expect(follower.lww<Note>('notes').get('f1')).toEqual({ title: 'from the follower' })
+    expect(follower.lww('notes').writeStatus('f1')).toBe('pending')
+    await waitFor(() => leader.lww('notes').get('f1') !== null, 5000, 'the follower write in the leader')
+    leader.lww<Note>('notes').put('l1', { title: 'from the leader' })
+    await waitFor(() => follower.lww('notes').get('l1') !== null, 5000, 'the leader write in the follower')
+
+    await fromFollower.replicated
+    expect(fromFollower.seq).toBeGreaterThan(0)
+    await waitFor(async () => (await regionDoc(port, 'l1')) !== null, 5000, 'the leader write at the region')
+    expect(await regionDoc(port, 'f1')).toEqual({ title: 'from the follower' })
+    await waitFor(() => follower.lww('notes').writeStatus('f1') === 'replicated', 5000, 'the follower write replicated')
+    expect(follower.syncState).toMatchObject({ connection: 'connected', region: 'a', nodeId: 'a-1' })
+    expect(await regionClients(port)).toBe(1)
+  })
+
+  it('the same field written in both tabs converges to one value everywhere, with no conflict from a write meeting its own copy', async () => {
+    const port = await freePort()
+    await startRegion(port)
+    const openTab = browser(port, 'tabs-same-field')
+    const leader = await openTab()
+    const follower = await openTab()
+    for (let i = 0; i < 20; i++) {
+      follower.lww<Note>('notes').patch('shared', { title: `f${i}` })
+      leader.lww<Note>('notes').patch('shared', { title: `l${i}` })
+    }
+    await waitFor(async () => {
+      const atRegion = await regionDoc(port, 'shared')
+      return atRegion !== null && JSON.stringify(atRegion) === JSON.stringify(leader.lww('notes').get('shared')) &&
+        JSON.stringify(atRegion) === JSON.stringify(follower.lww('notes').get('shared')) && follower.syncState.unsynced === 0
+    }, 5000, 'both tabs and the region agree')
+    // The follower's own writes came back from the hub with their stamps: the same write, not a conflict.
+    const ownConflicts = follower.lww('notes').conflicts('shared').filter((c) => c.winner.origin === c.loser.origin && c.winner.hlc.node === c.loser.hlc.node && c.winner.hlc.wallMs === c.loser.hlc.wallMs && c.winner.hlc.counter === c.loser.hlc.counter)
+    expect(ownConflicts).toEqual([])
+  })
+
+  it('closing the leader hands over: the follower leads, and no write of its own is lost, even those made in between', async () => {
+    const port = await freePort()
+    await startRegion(port)
+    const openTab = browser(port, 'tabs-handover')
+    const leader = await openTab()
+    const follower = await openTab()
+    const roles: string[] = []
+    follower.onTabRole((role) => roles.push(role))
+    const notes = follower.lww<Note>('notes')
+    const statuses: WriteStatus[] = []
+    notes.onWriteStatus('w0', (status) => statuses.push(status))
+    // Writes go out while the leader closes: some reach it, some are saved by it, some by nobody yet.
+    for (let i = 0; i < 50; i++) notes.put(`w${i}`, { title: `before ${i}` })
+    const closing = leader.close()
+    for (let i = 50; i < 100; i++) notes.put(`w${i}`, { title: `during ${i}` })
+    await closing
+    for (let i = 100; i < 150; i++) notes.put(`w${i}`, { title: `after ${i}` })
+    await waitFor(() => follower.tabRole === 'leader', 5000, 'the follower leads')
+    expect(roles).toEqual(['leader'])
+    await waitFor(async () => (await regionDoc(port, 'w149')) !== null && follower.syncState.unsynced === 0, 10_000, 'every write at the region')
+    for (let i = 0; i < 150; i++) expect(await regionDoc(port, `w${i}`)).toEqual(notes.get(`w${i}`))
+    expect(statuses.at(-1)).toBe('replicated')
+    expect(await regionClients(port)).toBe(1)
+
+    // A third tab follows the new leader and starts from everything.
+    const third = await openTab()
+    expect(third.tabRole).toBe('follower')
+    expect(third.lww<Note>('notes').get('w149')).toEqual({ title: 'after 149' })
+    expect(third.lww('notes').ids()).toHaveLength(150)
+  })
+
+  it('a tab opened while another leads starts from its documents, and the store keeps them for the next leader', async () => {
+    const port = await freePort()
+    await startRegion(port)
+    const openTab = browser(port, 'tabs-restart')
+    const first = await openTab()
+    for (let i = 0; i < 30; i++) first.lww<Note>('notes').put(`d${i}`, { title: `doc ${i}` })
+    const second = await openTab()
+    expect(second.lww('notes').ids()).toHaveLength(30)
+    await second.close()
+    await first.close()
+    // Every tab closed: the next opens the store and leads with what it holds.
+    const again = await openTab()
+    expect(again.tabRole).toBe('leader')
+    expect(again.lww<Note>('notes').get('d29')).toEqual({ title: 'doc 29' })
+  })
+})
