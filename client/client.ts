@@ -18,7 +18,7 @@ import type { LwwCollection } from './lww-collection.js'
 import { checkModules, ClientCollections, ReplicaTypes } from './collections.js'
 import { cryptoRandom, randomClientId } from './random.js'
 import { memoryClientStore, type ClientStore } from './store.js'
-import type { StrictCollection } from './strict-collection.js'
+import type { StrictCollection, StrictOps } from './strict-collection.js'
 import type { StrictWriteOutcome } from './strict-queue.js'
 import { missingModule, type ClientModule, type StrictSide } from './modules.js'
 import type { WebSocketConstructor } from './websocket.js'
@@ -611,6 +611,10 @@ class Client implements MeridianClient, ClientContext, HubPort {
   documentState(collection: string, docId: string): DocumentState | undefined {
     const replica = this.mesh.existingReplica(collection, docId)
     return replica === undefined ? undefined : { collection, docId, docType: replica.docType, state: replica.encodeState() }
+  }
+
+  get strictOps(): StrictOps | null {
+    return this.strictSide?.ops ?? null
   }
 
   get writeMarks(): WriteMarks {

@@ -63,7 +63,7 @@ export class ClientCollections {
   constructor(
     private readonly context: ClientContext,
     private readonly types: ReplicaTypes,
-    private readonly strictSide: (what: string) => StrictSide,
+    private readonly strictSide: (what: string) => Pick<StrictSide, 'collection'>,
     private readonly isClosed: () => boolean,
   ) {}
 

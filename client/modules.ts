@@ -11,7 +11,7 @@ import type { JsonValue } from '../core/strict/types.js'
 import type { Timers } from './connection.js'
 import type { ClientContext } from './context.js'
 import type { ClientStore } from './store.js'
-import type { StrictCollection } from './strict-collection.js'
+import type { StrictCollection, StrictOps } from './strict-collection.js'
 import type { StrictWriteOutcome } from './strict-queue.js'
 
 /** A document type a module brings: the replicas of its documents, and its collections' API. */
@@ -47,6 +47,8 @@ export interface StrictSide {
   /** Rejects what is pending with `error`; queued writes stay in the store. */
   close(error: Error): void
   onOutcome(listener: (outcome: StrictWriteOutcome) => void): () => void
+  /** What the side's collections run on (a leader tab's hub runs other tabs' calls on it). */
+  readonly ops: StrictOps
   /** `epoch:lsn` of the highest committed position seen, or null. */
   readonly token: string | null
   /** Strict writes not answered yet. */
@@ -60,6 +62,8 @@ export interface ClientModule {
   readonly frames?: FrameExtensions
   readonly replicas?: ReplicaModule
   readonly strict?: (host: StrictHost) => StrictSide
+  /** A strict collection over other ops: in a tab that follows, the leader tab's (client/tab-strict.ts). */
+  readonly strictCollection?: <T extends JsonValue>(ops: StrictOps, name: string) => StrictCollection<T>
 }
 
 /** The import and option that bring a module, for the errors that say it is missing. */

@@ -1,5 +1,5 @@
 import { checkId } from './context.js'
-import { READ_PREFERENCES, type ReadPreference, type StrictReadRequest } from '../core/strict/requests.js'
+import { READ_PREFERENCES, type ReadPreference, type StrictReadRequest, type StrictWriteRequest } from '../core/strict/requests.js'
 import {
   WRITE_CONCERNS,
   type DocumentOp,
@@ -12,12 +12,12 @@ import {
 import {
   formatStrictToken,
   parseStrictToken,
-  type StrictChannel,
   type StrictPendingWrite,
+  type StrictReadAnswer,
   type StrictWriteOutcome,
   type StrictWriteResult,
 } from './strict-queue.js'
-import type { StrictChangeListener, StrictSubscribeOptions, StrictWatches } from './strict-watch.js'
+import type { StrictChangeListener, StrictSubscribeOptions } from './strict-watch.js'
 
 /** Options of `put`, `patch` and `delete`. */
 export interface StrictWriteOptions {
@@ -152,9 +152,21 @@ export interface StrictCollection<T extends JsonValue = JsonValue> {
   subscribeAll(listener: StrictChangeListener<T>, options?: StrictSubscribeOptions): () => void
 }
 
-export function strictCollection<T extends JsonValue>(channel: StrictChannel, watches: StrictWatches, name: string): StrictCollection<T> {
+/**
+ * What a strict collection runs on: the client's own strict channel and watches (client/strict.ts), or
+ * in a tab that follows another, the leader tab's, over the tabs' channel (client/tab-strict.ts).
+ */
+export interface StrictOps {
+  submit(collection: string, write: Omit<StrictWriteRequest, 'requestKey'>): Promise<StrictWriteResult>
+  read(request: StrictReadRequest): Promise<StrictReadAnswer>
+  pending(collection?: string): StrictPendingWrite[]
+  onOutcome(collection: string | null, listener: (outcome: StrictWriteOutcome) => void): () => void
+  subscribe(collection: string, id: string | null, listener: StrictChangeListener, options?: StrictSubscribeOptions): () => void
+}
+
+export function strictCollection<T extends JsonValue>(ops: StrictOps, name: string): StrictCollection<T> {
   const write = (op: WriteOp, options: StrictBatchOptions | undefined): Promise<StrictWriteResult> =>
-    channel.submit(name, { op, concern: concernOf(options), timeoutMs: timeoutOf(options?.timeoutMs, 'timeoutMs') })
+    ops.submit(name, { op, concern: concernOf(options), timeoutMs: timeoutOf(options?.timeoutMs, 'timeoutMs') })
   return {
     name,
     put: (id, value, options) => write(documentOp({ kind: 'put', id, value, ...preconditionFields(options) }, name), options),
@@ -174,7 +186,7 @@ export function strictCollection<T extends JsonValue>(channel: StrictChannel, wa
         maxStalenessMs: timeoutOf(options?.maxStalenessMs, 'maxStalenessMs'),
         timeoutMs: timeoutOf(options?.timeoutMs, 'timeoutMs'),
       }
-      const result = channel.read(request).then((answer): StrictDocument<T> | null => {
+      const result = ops.read(request).then((answer): StrictDocument<T> | null => {
         if (answer.document === null) return null
         const position = { epoch: answer.appliedEpoch, lsn: answer.appliedLsn }
         return {
@@ -190,10 +202,10 @@ export function strictCollection<T extends JsonValue>(channel: StrictChannel, wa
       result.catch(() => undefined)
       return result
     },
-    pending: () => channel.pending(name),
-    onOutcome: (listener) => channel.onOutcome(name, listener),
-    subscribe: (id, listener, options) => watches.subscribe(name, checkId(id), listener as StrictChangeListener, options),
-    subscribeAll: (listener, options) => watches.subscribe(name, null, listener as StrictChangeListener, options),
+    pending: () => ops.pending(name),
+    onOutcome: (listener) => ops.onOutcome(name, listener),
+    subscribe: (id, listener, options) => ops.subscribe(name, checkId(id), listener as StrictChangeListener, options),
+    subscribeAll: (listener, options) => ops.subscribe(name, null, listener as StrictChangeListener, options),
   }
 }
 

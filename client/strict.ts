@@ -16,13 +16,15 @@ import type { Message } from '../core/codec/messages.js'
 import { MAX_REQUEST_KEY_LENGTH } from '../core/strict/op-values.js'
 import type { JsonValue } from '../core/strict/types.js'
 import type { ClientModule, StrictHost, StrictSide } from './modules.js'
-import { strictCollection, type StrictCollection } from './strict-collection.js'
+import { strictCollection, type StrictCollection, type StrictOps } from './strict-collection.js'
 import { formatStrictToken, StrictChannel, type StrictWriteOutcome } from './strict-queue.js'
 import { StrictWatches } from './strict-watch.js'
 
 class ClientStrictSide implements StrictSide {
   private readonly channel: StrictChannel
   private readonly watches: StrictWatches
+  /** The channel and the watches as collections (and a leader tab's hub, for other tabs) use them. */
+  readonly ops: StrictOps
 
   constructor(host: StrictHost) {
     // Restores the strict writes an earlier session queued; they go out with the first session.
@@ -40,10 +42,18 @@ class ClientStrictSide implements StrictSide {
       nextRequestId: () => this.channel.allocateRequestId(),
       advance: (position) => this.channel.observe(position),
     })
+    const { channel, watches } = this
+    this.ops = {
+      submit: (collection, write) => channel.submit(collection, write),
+      read: (request) => channel.read(request),
+      pending: (collection) => channel.pending(collection),
+      onOutcome: (collection, listener) => channel.onOutcome(collection, listener),
+      subscribe: (collection, id, listener, options) => watches.subscribe(collection, id, listener, options),
+    }
   }
 
   collection<T extends JsonValue>(name: string): StrictCollection<T> {
-    return strictCollection<T>(this.channel, this.watches, name)
+    return strictCollection<T>(this.ops, name)
   }
 
   receive(message: Message): void {
@@ -97,6 +107,7 @@ export const strictSupport: ClientModule = {
   name: 'strict',
   frames: STRICT_FRAMES,
   strict: (host) => new ClientStrictSide(host),
+  strictCollection: (ops, name) => strictCollection(ops, name),
 }
 
 export type {

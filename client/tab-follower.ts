@@ -12,7 +12,9 @@ import { ClientClosedError, ConnectionError } from './errors.js'
 import { Listeners } from './listeners.js'
 import { LocalDocuments } from './local-documents.js'
 import type { LwwCollection } from './lww-collection.js'
-import type { ClientModule, StrictSide } from './modules.js'
+import { missingModule, type ClientModule, type StrictSide } from './modules.js'
+import type { StrictWriteOutcome } from './strict-queue.js'
+import { RemoteStrict } from './tab-strict.js'
 import type { StrictCollection } from './strict-collection.js'
 import { sameSyncState, type SyncState } from './sync-state.js'
 import type { FollowerMessage, HubConnection, HubMessage, HubSnapshot, RelayedWrite } from './tab-messages.js'
@@ -72,6 +74,9 @@ export class TabFollower implements MeridianClient, ClientContext {
   private lastError: ConnectionError | null = null
   private readonly closeHooks: (() => void)[] = []
   private readonly followed: Deferred = deferred()
+  /** Strict collections, run by the leader tab; null without the strict module. */
+  private readonly remoteStrict: RemoteStrict | null
+  private readonly strictModule: ClientModule | undefined
   private closed = false
   readonly stats: MeshStats = emptyStats()
 
@@ -80,6 +85,8 @@ export class TabFollower implements MeridianClient, ClientContext {
     this.types = new ReplicaTypes(options.modules)
     this.documents = new LocalDocuments(options.maxConflictsPerDocument)
     this.collections = new ClientCollections(this, this.types, (what) => this.strictSide(what), () => this.closed)
+    this.strictModule = options.modules.find((module) => module.strictCollection !== undefined)
+    this.remoteStrict = this.strictModule === undefined ? null : new RemoteStrict(options.tab, (message) => options.send(message))
   }
 
   /** Resolves once a hub's first snapshot arrived (the client id and the documents are known). */
@@ -121,6 +128,11 @@ export class TabFollower implements MeridianClient, ClientContext {
         return
       case 'connection':
         this.connectionChanged(message.connection)
+        return
+      case 'strict-reply':
+      case 'strict-event':
+      case 'strict-outcome':
+        this.remoteStrict?.receive(message)
         return
       default:
         return
@@ -202,12 +214,13 @@ export class TabFollower implements MeridianClient, ClientContext {
     return this.collections.strict<T>(collection)
   }
 
-  onStrictOutcome(): () => void {
-    throw this.strictSide('onStrictOutcome')
+  onStrictOutcome(listener: (outcome: StrictWriteOutcome) => void): () => void {
+    if (this.remoteStrict === null) throw missingModule('strict', 'onStrictOutcome')
+    return this.remoteStrict.onOutcome(null, listener)
   }
 
   get strictToken(): string | null {
-    return null
+    return this.remoteStrict?.token ?? null
   }
 
   async close(): Promise<void> {
@@ -220,6 +233,7 @@ export class TabFollower implements MeridianClient, ClientContext {
       write.replicated.reject(error)
     }
     this.handles?.close(error)
+    this.remoteStrict?.close(error)
     this.followed.reject(error)
     this.emitSyncState()
     this.syncListeners.clear()
@@ -324,6 +338,7 @@ export class TabFollower implements MeridianClient, ClientContext {
       for (let i = 0; i < count; i++) this.options.send({ t: 'interest', tab: this.options.tab, add: true, collection, docId })
     }
     for (const entry of this.unconfirmed.values()) if (entry.sentTo !== hub) this.send(entry)
+    this.remoteStrict?.following(hub)
     this.connectionChanged(connection)
     if (first) this.followed.resolve()
   }
@@ -393,6 +408,7 @@ export class TabFollower implements MeridianClient, ClientContext {
   private connectionChanged(connection: HubConnection): void {
     const before = this.hubConnection?.status
     this.hubConnection = connection
+    this.remoteStrict?.stateChanged(connection.strict)
     const error = connection.error
     if (error !== null && (this.lastError === null || this.lastError.message !== error.message)) {
       this.lastError = new ConnectionError({ code: error.code, url: error.url, closeCode: error.closeCode, serverMessage: error.serverMessage, message: error.message })
@@ -418,8 +434,11 @@ export class TabFollower implements MeridianClient, ClientContext {
     }
   }
 
-  private strictSide(what: string): StrictSide {
-    throw new TypeError(`Meridian tabs: ${what} is not available in a tab that follows another; strict collections are used from the leader tab (client.tabRole === 'leader')`)
+  private strictSide(what: string): Pick<StrictSide, 'collection'> {
+    const remote = this.remoteStrict
+    const make = this.strictModule?.strictCollection
+    if (remote === null || make === undefined) throw missingModule('strict', what)
+    return { collection: (name) => make(remote, name) }
   }
 
   private scheduleSyncState(): void {

@@ -15,6 +15,7 @@ import type {
   TabChannel,
 } from './tab-messages.js'
 import type { WriteMarks } from './write-status.js'
+import { HubStrict } from './tab-strict.js'
 
 /** A hello waits at most this long for own changes to be saved before the snapshot goes anyway. */
 const HELLO_WAIT_MS = 250
@@ -51,12 +52,17 @@ export class TabHub implements HubObserver {
   /** Per tab, what it syncs: key → releases (one per `add`). */
   private readonly interests = new Map<string, Map<string, (() => void)[]>>()
   private readonly stopSyncState: () => void
+  private readonly strict: HubStrict
   private closed = false
 
   constructor(private readonly options: TabHubOptions) {
     this.client = options.client
     this.echoedThrough = this.client.writeMarks.saved
     this.client.observe(this)
+    this.strict = new HubStrict(options.id, this.client.strictOps, (message) => this.broadcast(message))
+    // A tab that followed and now leads has no app listener on this client: restored writes' outcomes
+    // go to every tab from the start.
+    if (options.local !== undefined) this.strict.passOutcomes()
     this.stopSyncState = this.client.onSyncState(() => this.broadcast({ t: 'connection', hub: options.id, connection: this.connection() }))
   }
 
@@ -81,7 +87,13 @@ export class TabHub implements HubObserver {
       case 'interest':
         this.interest(message.tab, message.add, message.collection, message.docId)
         return
+      case 'strict-call':
+      case 'strict-watch':
+      case 'strict-unwatch':
+        this.strict.receive(message)
+        return
       case 'bye':
+        this.strict.forget(message.tab)
         for (const releases of this.interests.get(message.tab)?.values() ?? []) for (const release of releases) release()
         this.interests.delete(message.tab)
         return
@@ -94,6 +106,7 @@ export class TabHub implements HubObserver {
     if (this.closed) return
     this.closed = true
     this.stopSyncState()
+    this.strict.close()
     if (this.helloTimer !== null) this.options.timers.clearTimeout(this.helloTimer)
     for (const byKey of this.interests.values()) for (const releases of byKey.values()) for (const release of releases) release()
     this.interests.clear()
@@ -214,6 +227,7 @@ export class TabHub implements HubObserver {
       error: plainError(state.error),
       unsynced: state.unsynced,
       unreplicated: state.unreplicated,
+      strict: this.strict.state(this.client.strictToken),
     }
   }
 

@@ -7,6 +7,8 @@ import type { DocumentState, Change, DocType, Hlc, VersionVector } from '../core
 import type { ConnectionStatus } from './connection.js'
 import type { ConnectionErrorCode } from './errors.js'
 import type { WriteMarks } from './write-status.js'
+import type { StrictOps } from './strict-collection.js'
+import type { HubStrictState, StrictFollowerMessage, StrictHubMessage } from './tab-strict.js'
 
 /** A write a tab made and applied, for the hub to log as the client's own, with the tab's stamp. */
 export interface RelayedWrite {
@@ -39,6 +41,8 @@ export interface HubConnection {
   /** The hub's own writes not yet durable at a region / in every region (strict queue included). */
   readonly unsynced: number
   readonly unreplicated: number
+  /** The leader's strict queue and position; null without the strict module. */
+  readonly strict: HubStrictState | null
 }
 
 export interface PlainConnectionError {
@@ -58,6 +62,7 @@ export type FollowerMessage =
   | { readonly t: 'interest'; readonly tab: string; readonly add: boolean; readonly collection: string; readonly docId: string | null }
   /** The tab is closing. */
   | { readonly t: 'bye'; readonly tab: string }
+  | StrictFollowerMessage
 
 export type HubMessage =
   /** A hub started (a tab became the leader): followers say hello and send again what it has not confirmed. */
@@ -72,6 +77,7 @@ export type HubMessage =
   | { readonly t: 'states'; readonly hub: string; readonly documents: readonly DocumentState[] }
   | { readonly t: 'marks'; readonly hub: string; readonly marks: WriteMarks }
   | { readonly t: 'connection'; readonly hub: string; readonly connection: HubConnection }
+  | StrictHubMessage
 
 export interface RelayedSeq {
   readonly tab: string
@@ -92,6 +98,8 @@ export interface HubPort {
   documentState(collection: string, docId: string): DocumentState | undefined
   readonly hasUnsavedOwnChanges: boolean
   readonly writeMarks: WriteMarks
+  /** The client's strict ops, or null without the strict module. */
+  readonly strictOps: StrictOps | null
 }
 
 /** What the leader tab's client tells its hub. */

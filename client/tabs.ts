@@ -271,5 +271,9 @@ function defaultChannel(): ((name: string) => TabChannel) | null {
 function isFollowerMessage(message: unknown): message is FollowerMessage {
   if (typeof message !== 'object' || message === null) return false
   const t = (message as { t?: unknown }).t
-  return t === 'hello' || t === 'write' || t === 'interest' || t === 'bye'
+  return t === 'hello' || t === 'write' || t === 'interest' || t === 'bye' || t === 'strict-call' || t === 'strict-watch' || t === 'strict-unwatch'
 }
+
+// What a page that loads only this entry (meridian-tabs.js) needs besides `openTabClient`.
+export { ClientStoreError, type ClientStoreErrorCode } from './idb-store.js'
+export type { MeridianClient } from './client.js'

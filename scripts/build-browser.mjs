@@ -24,6 +24,7 @@ export const BROWSER_ENTRIES = {
   'meridian-yjs': 'client/yjs.ts',
   'meridian-automerge': 'client/automerge-browser.ts',
   'meridian-idb': 'client/idb.ts',
+  'meridian-tabs': 'client/tabs.ts',
 }
 
 /** The base client, gzipped, at most (issue 11: Electric's is ~18 KB, Replicache's ~36 KB). */

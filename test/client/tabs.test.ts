@@ -8,6 +8,11 @@ import type { WriteStatus } from '../../client/write-status.js'
 import { createServer, silentLogger, type MeridianServer } from '../../server/index.js'
 import { freePort, waitFor } from '../helpers/cluster.js'
 import { exclusiveLocks } from '../helpers/fake-locks.js'
+import { FAST_STRICT, primaryOf, startCluster } from '../server/in-process.js'
+import { strictSupport } from '../../client/strict.js'
+import { StrictWriteRejected } from '../../client/errors.js'
+import { yjsSupport } from '../../client/yjs.js'
+import { automergeSupport } from '../../client/automerge.js'
 
 /**
  * Tabs sharing one store and one connection (docs/client.md, "Tabs"), under Node: the tabs are
@@ -28,7 +33,14 @@ interface Note {
 
 async function startRegion(port: number): Promise<MeridianServer> {
   const server = await createServer(
-    { nodeId: 'a-1', region: 'a', host: '127.0.0.1', port, storage: 'memory', collections: { notes: { mode: 'crdt', type: 'lww' } } },
+    {
+      nodeId: 'a-1',
+      region: 'a',
+      host: '127.0.0.1',
+      port,
+      storage: 'memory',
+      collections: { notes: { mode: 'crdt', type: 'lww' }, pages: { mode: 'crdt', type: 'yjs' }, boards: { mode: 'crdt', type: 'automerge' } },
+    },
     { logger: silentLogger, defaultMetrics: false },
   )
   cleanups.push(() => server.close())
@@ -158,5 +170,84 @@ describe('tabs: one store, one connection, every tab sees every write', () => {
     const again = await openTab()
     expect(again.tabRole).toBe('leader')
     expect(again.lww<Note>('notes').get('d29')).toEqual({ title: 'doc 29' })
+  })
+})
+
+describe('tabs: Yjs and Automerge documents in a tab that follows', () => {
+  it('edits in the follower reach the leader and the region, and the other way round, each merged once', async () => {
+    const port = await freePort()
+    await startRegion(port)
+    const openTab = browser(port, 'tabs-documents')
+    const use = [yjsSupport, automergeSupport]
+    const leader = await openTab({ use })
+    const follower = await openTab({ use })
+    const page = follower.yjs('pages').open('p1')
+    cleanups.push(() => page.close())
+    page.doc.getText('text').insert(0, 'hello')
+    const leaderPage = leader.yjs('pages').open('p1')
+    cleanups.push(() => leaderPage.close())
+    await waitFor(() => leaderPage.doc.getText('text').toString() === 'hello', 5000, 'the follower text in the leader')
+    leaderPage.doc.getText('text').insert(5, ' world')
+    await waitFor(() => page.doc.getText('text').toString() === 'hello world', 5000, 'the leader text in the follower')
+
+    const boards = follower.automerge<{ cards: string[] }>('boards')
+    const board = boards.open('b1')
+    cleanups.push(() => board.close())
+    boards.change('b1', (doc) => {
+      doc.cards = ['a']
+    })
+    const leaderBoards = leader.automerge<{ cards: string[] }>('boards')
+    leaderBoards.open('b1')
+    await waitFor(() => leaderBoards.get('b1').cards?.length === 1, 5000, 'the follower card in the leader')
+    leaderBoards.change('b1', (doc) => {
+      doc.cards.push('b')
+    })
+    await waitFor(() => boards.get('b1').cards?.join() === 'a,b', 5000, 'the leader card in the follower')
+    await waitFor(() => follower.syncState.unsynced === 0 && leader.syncState.unsynced === 0, 5000, 'everything durable at the region')
+    const atRegion = await (await fetch(`http://127.0.0.1:${port}/v1/boards/b1`)).json() as { doc: { cards: string[] } }
+    expect(atRegion.doc.cards).toEqual(['a', 'b'])
+  })
+})
+
+describe('tabs: strict collections in a tab that follows run on the leader tab', () => {
+  it('writes, reads, typed rejections, subscriptions and outcomes work in the follower, and again after a handover', async () => {
+    const cluster = await startCluster(['a', 'b', 'c'], 'mesh', FAST_STRICT)
+    cleanups.push(() => cluster.close())
+    await cluster.waitConnected()
+    const primary = await primaryOf(cluster)
+    const port = Number(new URL(cluster.server(primary).url).port)
+    const openTab = browser(port, 'tabs-strict')
+    const leader = await openTab({ use: [strictSupport] })
+    const follower = await openTab({ use: [strictSupport] })
+    expect(follower.tabRole).toBe('follower')
+    const accounts = follower.strict<{ balance: number }>('accounts')
+    const outcomes: string[] = []
+    follower.onStrictOutcome((outcome) => outcomes.push(`${outcome.write.op.kind}:${outcome.status}`))
+    const seen: (number | null)[] = []
+    const stop = accounts.subscribe('alice', (change) => seen.push(change.value?.balance ?? null))
+
+    const written = await accounts.put('alice', { balance: 10 }, { exists: false })
+    expect(written.status).toBe('acknowledged')
+    const read = await accounts.get('alice')
+    expect(read?.value).toEqual({ balance: 10 })
+    const refused = accounts.put('alice', { balance: 99 }, { exists: false })
+    await expect(refused).rejects.toBeInstanceOf(StrictWriteRejected)
+    await expect(refused).rejects.toMatchObject({ code: 'PRECONDITION_FAILED', collection: 'accounts', id: 'alice' })
+    // A write in the leader tab reaches the follower's subscription.
+    await leader.strict<{ balance: number }>('accounts').put('alice', { balance: 20 }, { expectVersion: read?.version ?? 0 })
+    await waitFor(() => seen.includes(20), 5000, 'the leader write in the follower subscription')
+    expect(outcomes).toEqual(expect.arrayContaining(['put:acknowledged', 'put:rejected']))
+    expect(follower.strictToken).not.toBeNull()
+    expect(accounts.pending()).toEqual([])
+
+    // The leader closes: the follower leads, and its strict collection keeps working.
+    await leader.close()
+    await waitFor(() => follower.tabRole === 'leader', 5000, 'the follower leads')
+    const after = await accounts.put('bob', { balance: 5 }, { exists: false })
+    expect(after.status).toBe('acknowledged')
+    expect((await accounts.get('bob'))?.value).toEqual({ balance: 5 })
+    await accounts.patch('alice', { balance: 30 })
+    await waitFor(() => seen.includes(30), 5000, 'the subscription carried over to the new leader')
+    stop()
   })
 })
