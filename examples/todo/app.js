@@ -2,8 +2,9 @@
 // bank in a strict one, kept in IndexedDB so that it works offline and across reloads. Plain browser
 // JavaScript; the client comes from the server's ES module bundles (/bundle/).
 //
-// Client API used (docs/client.md): openIdbClientStore(name) from meridian-idb.js; createClient({ urls,
-// store, use: [strictSupport] }); client.syncState / onSyncState; client.lww(name) with writeStatus,
+// Client API used (docs/client.md): openTabClient({ name, urls, use: [strictSupport] }) from
+// meridian-tabs.js (every tab of the app shares one IndexedDB store and one connection; tabRole says
+// which tab holds them); client.syncState / onSyncState; client.lww(name) with writeStatus,
 // onWriteStatus, conflicts; client.strict(name) with batch, pending, onOutcome, subscribe.
 
 import { bank } from './bank.js'
@@ -21,29 +22,36 @@ function showFatal(message) {
 
 async function loadBundles() {
   try {
-    const [client, strict, idb] = await Promise.all([
-      import('/bundle/meridian-client.js'),
-      import('/bundle/meridian-strict.js'),
-      import('/bundle/meridian-idb.js'),
-    ])
-    return { createClient: client.createClient, strictSupport: strict.strictSupport, openIdbClientStore: idb.openIdbClientStore }
+    const [tabs, strict] = await Promise.all([import('/bundle/meridian-tabs.js'), import('/bundle/meridian-strict.js')])
+    return { openTabClient: tabs.openTabClient, strictSupport: strict.strictSupport }
   } catch (err) {
     throw new Error(`could not load the client bundles from /bundle/ (${err.message}); run \`npm run build\``)
   }
 }
 
 /**
- * The store: IndexedDB, one database per region choice (`meridian-app-<nodeId>`). It holds a Web Lock
- * while open; a second tab on the same database runs in memory and says so (tabs sharing one store and
- * one connection are not built yet).
+ * The client: one IndexedDB database per region choice (`meridian-app-<nodeId>`), shared by every tab of
+ * the app with that choice; one of them holds it and the connection, the others follow. Without
+ * IndexedDB, a client in memory (from meridian-client.js) and a note saying so.
  */
-async function openStore(openIdbClientStore, nodeId) {
+async function openClient(openTabClient, options) {
   try {
-    return { store: await openIdbClientStore(`meridian-app-${nodeId}`), note: '' }
+    return { client: await openTabClient(options), note: '' }
   } catch (err) {
-    if (err?.code === 'locked') return { store: undefined, note: 'Another tab has this region’s offline store open: this tab keeps its data in memory only.' }
-    return { store: undefined, note: `IndexedDB unavailable (${err?.code ?? err?.message ?? err}): data is kept in memory only.` }
+    const { createClient } = await import('/bundle/meridian-client.js')
+    const { name: _name, ...memoryOptions } = options
+    return { client: createClient(memoryOptions), note: `IndexedDB unavailable (${err?.code ?? err?.message ?? err}): data is kept in memory only.` }
   }
+}
+
+function showTabRole(client, el, store) {
+  const show = () => {
+    el.textContent = !client.tabRole
+      ? 'memory'
+      : `IndexedDB · ${store} · ${client.tabRole === 'leader' ? 'this tab holds the connection' : 'follows the tab that holds the connection'}`
+  }
+  show()
+  client.onTabRole?.(show)
 }
 
 async function main() {
@@ -53,15 +61,14 @@ async function main() {
   regionPicker($('#region'), regions, chosen)
   $('#failover').textContent = failover ? 'fails over to the other regions' : 'this region only (failover=off)'
 
-  const { createClient, strictSupport, openIdbClientStore } = await loadBundles()
+  const { openTabClient, strictSupport } = await loadBundles()
   performance.mark('meridian:bundles')
   const started = performance.now()
-  const { store, note } = await openStore(openIdbClientStore, chosen.nodeId)
+  const storeName = `meridian-app-${chosen.nodeId}`
+  const { client, note } = await openClient(openTabClient, { name: storeName, urls, use: [strictSupport] })
   performance.mark('meridian:store')
-  $('#storage').textContent = store ? `IndexedDB · meridian-app-${chosen.nodeId}` : 'memory'
+  showTabRole(client, $('#storage'), storeName)
   if (note) showFatal(note)
-
-  const client = createClient({ urls, store, use: [strictSupport] })
   const clientReady = performance.now()
   let filledAt = null
   window.meridianClient = client // for the console and the browser tests

@@ -1,8 +1,8 @@
 /**
  * The example app (examples/todo, served at /app/) in headless Chromium against three real region
- * processes: issue scenarios a, b, d and e (docs/client.md, "The example app"), plus the store lock
- * between two tabs. Every page keeps its data in IndexedDB; each scenario uses its own browser context
- * (its own origin storage), like a separate browser profile.
+ * processes: issue scenarios a to e (docs/client.md, "The example app"). Every page keeps its data in
+ * IndexedDB; each scenario uses its own browser context (its own origin storage, locks and channels),
+ * like a separate browser profile; the tabs of scenario c share one.
  *
  * MERIDIAN_APP_SCREENSHOT=<file.png> saves the page of scenario b after its outbox drained (the
  * screenshot in docs/).
@@ -125,6 +125,16 @@ function storedDocuments(page: Page, database: string): Promise<number> {
   }, database)
 }
 
+function storageText(page: Page): Promise<string> {
+  return page.evaluate(() => document.querySelector('#storage')?.textContent ?? '')
+}
+
+/** Client sessions the region serves now (its /status). */
+async function regionClients(node: ClusterNode): Promise<number> {
+  const reply = await fetch(`${node.httpUrl}/status`)
+  return ((await reply.json()) as { clients: number }).clients
+}
+
 function unsynced(page: Page): Promise<number> {
   return page.evaluate(() => Number((document.querySelector('#unsynced') as HTMLElement).dataset.unsynced))
 }
@@ -177,19 +187,59 @@ describe.skipIf(!HAVE_CHROMIUM)('[§8] the example app in Chromium, three real r
     expect(pageErrors).toEqual([])
   }, SCENARIO_TIMEOUT_MS)
 
-  it('a second tab on the same store is refused the lock and runs in memory, saying so', async () => {
+  it('c. two tabs share state and one connection; closing the leader tab hands over without losing a write', async () => {
     const context = await profile()
+    const clientsBefore = await regionClients(cluster.node('b'))
     const first = await openApp(context, cluster.node('b'), 'b')
     const second = await openApp(context, cluster.node('b'), 'b')
-    expect(await first.evaluate(() => (document.querySelector('#storage') as HTMLElement).textContent)).toContain('IndexedDB')
-    expect(await second.evaluate(() => (document.querySelector('#storage') as HTMLElement).textContent)).toBe('memory')
-    expect(await second.evaluate(() => document.querySelector('#fatal')?.textContent)).toContain('Another tab')
-    // The lock goes with the tab: a page opened after the first closed gets the store.
-    await first.close()
-    await second.close()
+    expect(await storageText(first)).toContain('this tab holds the connection')
+    expect(await storageText(second)).toContain('follows the tab that holds the connection')
+    await Promise.all([connection(first, 'connected'), connection(second, 'connected')])
+    // One connection for both tabs.
+    expect(await regionClients(cluster.node('b'))).toBe(clientsBefore + 1)
+
+    // A change in one tab shows in the other at once, both ways, and the follower's reaches every region.
+    await addTodo(second, 'written in the second tab')
+    await first.waitForFunction(() => Array.from(document.querySelectorAll('#list li .title')).some((el) => el.textContent === 'written in the second tab'), null, { timeout: 5000 })
+    await addTodo(first, 'written in the first tab')
+    await second.waitForFunction(() => Array.from(document.querySelectorAll('#list li .title')).some((el) => el.textContent === 'written in the first tab'), null, { timeout: 5000 })
+    await waitStatus(second, 'written in the second tab', ['replicated'])
+    await waitStatus(second, 'written in the first tab', ['replicated'])
+
+    // The second tab writes while the first (the leader) closes, and after: nothing may be lost.
+    const write = (from: number, to: number): Promise<void> =>
+      second.evaluate(
+        ([a, b]) => {
+          const notes = (globalThis as unknown as { meridianClient: MeridianClient }).meridianClient.lww('notes')
+          for (let i = a; i < b; i++) notes.put(`handover-${i}`, { title: `handover ${i}`, done: false, createdAt: 2e15 + i })
+        },
+        [from, to] as const,
+      )
+    await write(0, 100)
+    const closing = first.close()
+    await write(100, 200)
+    await closing
+    await write(200, 300)
+    await second.waitForFunction(() => document.querySelector('#storage')?.textContent?.includes('this tab holds the connection'), null, { timeout: 10_000 })
+    await connection(second, 'connected')
+    await second.waitForFunction(() => (document.querySelector('#unsynced') as HTMLElement).dataset.unsynced === '0', null, { timeout: 30_000 })
+    const reader = createNodeClient({ urls: [cluster.node('c').url] })
+    try {
+      const notes = reader.lww<{ title: string }>('notes')
+      await waitFor(() => notes.ids().filter((id) => id.startsWith('handover-')).length === 300, 30_000, 'every handover write in region c')
+      for (let i = 0; i < 300; i++) expect(notes.get(`handover-${i}`)?.title).toBe(`handover ${i}`)
+    } finally {
+      await reader.close()
+    }
+    expect(await regionClients(cluster.node('b'))).toBe(clientsBefore + 1)
+
+    // A tab opened now follows the new leader and lists everything from it.
     const third = await openApp(context, cluster.node('b'), 'b')
-    expect(await third.evaluate(() => (document.querySelector('#storage') as HTMLElement).textContent)).toContain('IndexedDB')
+    expect(await storageText(third)).toContain('follows')
+    await third.waitForFunction(() => document.querySelectorAll('#list li').length >= 302, null, { timeout: 10_000 })
     await third.close()
+    await second.close()
+    expect(pageErrors).toEqual([])
   }, SCENARIO_TIMEOUT_MS)
 
   it('d. a strict transfer made offline, computed from balances that changed meanwhile, is rejected in the page', async () => {
