@@ -80,7 +80,13 @@ export class TabHub implements HubObserver {
         this.answerHellos()
         return
       case 'write': {
-        const seq = this.client.commitRelayed(message.write)
+        let seq: number
+        try {
+          seq = this.client.commitRelayed(message.write)
+        } catch {
+          // This tab's client is closing: the writer keeps the write and sends it to the next leader.
+          return
+        }
         this.relayed.set(seq, { tab: message.tab, id: message.id })
         return
       }
