@@ -1,31 +1,30 @@
 import { HlcClock } from '../core/clock/hlc.js'
 import type { StoredDocumentState } from '../core/codec/document-state.js'
 import { MessageType } from '../core/codec/messages.js'
-import type { ApplyResult, ConflictRecord, DocumentReplica } from '../core/crdt/document-type.js'
+import type { ApplyResult, DocumentReplica } from '../core/crdt/document-type.js'
 import { documentKey, MeshNode, type MeshStats } from '../core/mesh/mesh-node.js'
 import type { JsonValue } from '../core/strict/types.js'
-import type { Change, DocType, DocumentState, VersionVector } from '../core/types.js'
+import type { Change, DocType, VersionVector } from '../core/types.js'
 import { NO_FRAME_EXTENSIONS, type FrameCodec } from '../core/codec/base-codec.js'
 import type { AutomergeCollection } from './automerge-collection.js'
 import { ClientConnection, GLOBAL_TIMERS, type ConnectionStatus, type Timers } from './connection.js'
-import { expectDocType, type ClientContext, type DocumentListener } from './context.js'
+import { expectDocType, type ClientContext } from './context.js'
 import { ClientClosedError, type ConnectionError } from './errors.js'
-import { Listeners, reportListenerError } from './listeners.js'
-import { LocalDocuments } from './local-documents.js'
-import type { HubObserver, HubPort, HubSnapshot, RelayedWrite } from './tab-messages.js'
+import { reportListenerError } from './listeners.js'
+import { LocalContext } from './local-context.js'
+import type { HubObserver } from './tab-messages.js'
 import { ClientInterest } from './interest.js'
 import type { LwwCollection } from './lww-collection.js'
 import { checkModules, ClientCollections, ReplicaTypes } from './collections.js'
 import { cryptoRandom, randomClientId } from './random.js'
 import { memoryClientStore, type ClientStore } from './store.js'
-import type { StrictCollection, StrictOps } from './strict-collection.js'
+import type { StrictCollection } from './strict-collection.js'
 import type { StrictWriteOutcome } from './strict-queue.js'
 import { missingModule, type ClientModule, type StrictSide } from './modules.js'
 import type { WebSocketConstructor } from './websocket.js'
 import { WriteHandleTracker, type WriteHandle } from './write-handle.js'
 import type { YjsCollection } from './yjs-collection.js'
-import { sameSyncState, type SyncState } from './sync-state.js'
-import { WriteStatusTracker, type WriteMarks, type WriteStatus } from './write-status.js'
+import type { SyncState } from './sync-state.js'
 
 export interface ClientOptions {
   /**
@@ -148,25 +147,16 @@ export function createClient(options: ClientOptions): MeridianClient {
   return new Client(options)
 }
 
-/**
- * A client with the hooks the tabs module needs (client/tab-hub.ts): the leader tab's client relays the
- * other tabs' writes and tells them of every change. Not part of the public API.
- */
-export function createHubClient(options: ClientOptions): MeridianClient & ClientContext & HubPort {
-  return new Client(options)
-}
-
-class Client implements MeridianClient, ClientContext, HubPort {
+/** The client class, for the tabs module's leader client (client/hub-client.ts); apps use `createClient`. */
+export class Client extends LocalContext implements MeridianClient, ClientContext {
   readonly clientId: string
-  private readonly mesh: MeshNode
+  protected readonly mesh: MeshNode
   private readonly connection: ClientConnection
   private readonly store: ClientStore
   private readonly tracker: WriteHandleTracker
   /** The strict module's side of this client, or null without it. */
-  private readonly strictSide: StrictSide | null
-  private readonly collections: ClientCollections
-  private readonly documents: LocalDocuments
-  private readonly closeHooks: (() => void)[] = []
+  protected readonly strictSide: StrictSide | null
+  protected readonly collections: ClientCollections
   /** Highest own seq handed to the store and not yet marked durable in the mesh; 0 when none. */
   private ownUnsettled = 0
   private settleScheduled = false
@@ -181,17 +171,14 @@ class Client implements MeridianClient, ClientContext, HubPort {
   private ownReplicated = 0
   private storeSaves: Promise<void> = Promise.resolve()
   private readonly timers: Timers
-  private readonly writeStatuses = new WriteStatusTracker()
-  private readonly syncListeners = new Listeners<[SyncState]>()
-  private syncSnapshot: SyncState | null = null
-  private syncScheduled = false
   /** What this client syncs: the collections it uses and the documents it opens. */
   private readonly interest: ClientInterest
-  /** The tabs module's hub, when this client is the one a leader tab runs for every tab (tab-hub.ts). */
-  private hubObserver: HubObserver | null = null
-  private closed = false
+  /** The tabs module's hub, when this client is the one a leader tab runs for every tab (hub-client.ts). */
+  protected hubObserver: HubObserver | null = null
+  protected closed = false
 
   constructor(options: ClientOptions) {
+    super(options?.maxConflictsPerDocument ?? DEFAULT_MAX_CONFLICTS_PER_DOCUMENT)
     if (!options || !Array.isArray(options.urls)) throw new TypeError('createClient: options.urls must be an array of region URLs')
     const random = options.random ?? cryptoRandom
     const keptId = options.store?.clientId
@@ -208,7 +195,6 @@ class Client implements MeridianClient, ClientContext, HubPort {
     const types = new ReplicaTypes(modules)
     const frames = new Map<number, FrameCodec>()
     for (const module of modules) for (const [type, codec] of module.frames ?? NO_FRAME_EXTENSIONS) frames.set(type, codec)
-    this.documents = new LocalDocuments(options.maxConflictsPerDocument ?? DEFAULT_MAX_CONFLICTS_PER_DOCUMENT)
     this.store = options.store ?? memoryClientStore()
     this.timers = options.timers ?? GLOBAL_TIMERS
     this.tracker = new WriteHandleTracker(this.clientId)
@@ -329,7 +315,7 @@ class Client implements MeridianClient, ClientContext, HubPort {
     return this.connection.onError(listener)
   }
 
-  get syncState(): SyncState {
+  protected currentSyncState(): SyncState {
     const connection = this.connection
     const status = connection.status
     const state: SyncState = {
@@ -348,16 +334,7 @@ class Client implements MeridianClient, ClientContext, HubPort {
       unsynced: this.writeStatuses.notDurable + (this.strictSide?.size ?? 0),
       unreplicated: this.writeStatuses.notReplicated,
     }
-    // The same object while nothing changed, so that a UI can compare by identity.
-    if (this.syncSnapshot !== null && sameSyncState(this.syncSnapshot, state)) return this.syncSnapshot
-    this.syncSnapshot = state
     return state
-  }
-
-  onSyncState(listener: (state: SyncState) => void): () => void {
-    // The baseline a listener's first call differs from.
-    void this.syncState
-    return this.syncListeners.add(listener)
   }
 
   onStrictOutcome(listener: (outcome: StrictWriteOutcome) => void): () => void {
@@ -368,22 +345,6 @@ class Client implements MeridianClient, ClientContext, HubPort {
     return this.strictSide?.token ?? null
   }
 
-  lww<T extends Record<string, unknown> = Record<string, unknown>>(collection: string): LwwCollection<T> {
-    return this.collections.lww<T>(collection)
-  }
-
-  yjs(collection: string): YjsCollection {
-    return this.collections.yjs(collection)
-  }
-
-  automerge<T extends object = Record<string, unknown>>(collection: string): AutomergeCollection<T> {
-    return this.collections.automerge<T>(collection)
-  }
-
-  strict<T extends JsonValue = JsonValue>(collection: string): StrictCollection<T> {
-    return this.collections.strict<T>(collection)
-  }
-
   async close(): Promise<void> {
     if (this.closed) return
     this.closed = true
@@ -391,8 +352,7 @@ class Client implements MeridianClient, ClientContext, HubPort {
     this.strictSide?.close(new ClientClosedError())
     this.connection.stop()
     this.tracker.close(new ClientClosedError())
-    this.emitSyncState()
-    this.syncListeners.clear()
+    this.endSyncState()
     this.writeStatuses.close()
     for (const hook of this.closeHooks.splice(0)) hook()
     this.documents.clearListeners()
@@ -422,40 +382,12 @@ class Client implements MeridianClient, ClientContext, HubPort {
     return handle
   }
 
-  writeStatus(collection: string, docId: string): WriteStatus {
-    return this.writeStatuses.status(documentKey(collection, docId))
-  }
-
-  onWriteStatus(collection: string, docId: string, listener: (status: WriteStatus) => void): () => void {
-    return this.writeStatuses.watch(documentKey(collection, docId), listener)
-  }
-
-  onCollectionWriteStatus(collection: string, listener: (docId: string, status: WriteStatus) => void): () => void {
-    return this.writeStatuses.watchCollection(collection, listener)
-  }
-
-  listen(collection: string, docId: string | null, listener: DocumentListener): () => void {
-    return this.documents.listen(collection, docId, listener)
-  }
-
-  conflicts(collection: string, docId: string): readonly ConflictRecord[] {
-    return this.documents.conflicts(collection, docId)
-  }
-
   subscribeCollection(collection: string): () => void {
     return this.interest.addCollection(collection)
   }
 
   openDocument(collection: string, docId: string): () => void {
     return this.interest.openDocument(collection, docId)
-  }
-
-  documentIds(collection: string): string[] {
-    return this.documents.documentIds(collection)
-  }
-
-  onClose(fn: () => void): void {
-    this.closeHooks.push(fn)
   }
 
   private requireStrict(what: string): StrictSide {
@@ -508,7 +440,7 @@ class Client implements MeridianClient, ClientContext, HubPort {
    * Settles once per microtask: writes made in one synchronous run (a loop of puts) leave as one
    * ChangeBatch with one Ack instead of a frame pair each [PF1].
    */
-  private scheduleSettle(): void {
+  protected scheduleSettle(): void {
     if (this.settleScheduled) return
     this.settleScheduled = true
     queueMicrotask(() => {
@@ -578,53 +510,6 @@ class Client implements MeridianClient, ClientContext, HubPort {
     this.hubObserver?.marks(this.writeStatuses.marks)
   }
 
-  // HubPort, for the tabs module.
-
-  observe(observer: HubObserver): void {
-    this.hubObserver = observer
-  }
-
-  commitRelayed(write: RelayedWrite): number {
-    if (this.closed) throw new ClientClosedError()
-    // The tab that made the write applied it already with this stamp: the copy logged here must carry
-    // the same one, so that every replica (that tab's included) orders it the same way.
-    const change = this.mesh.commit(write.collection, write.docId, write.docType, write.payload, write.hlc)
-    this.writeStatuses.wrote(documentKey(write.collection, write.docId), change.seq)
-    this.scheduleSettle()
-    this.scheduleSyncState()
-    return change.seq
-  }
-
-  ownChange(seq: number): Change | undefined {
-    return this.mesh.changeAt(this.clientId, seq)
-  }
-
-  snapshot(): HubSnapshot {
-    const vector = new Map(this.mesh.vector)
-    const marks = this.writeStatuses.marks
-    // Own changes count as held only once saved: one not saved yet may be lost with this tab, and its
-    // seq then made again by the next leader for another write.
-    vector.set(this.clientId, Math.min(vector.get(this.clientId) ?? 0, marks.saved))
-    return { clientId: this.clientId, documents: this.mesh.allDocumentStates(), vector, outstanding: this.writeStatuses.outstanding(), marks }
-  }
-
-  documentState(collection: string, docId: string): DocumentState | undefined {
-    const replica = this.mesh.existingReplica(collection, docId)
-    return replica === undefined ? undefined : { collection, docId, docType: replica.docType, state: replica.encodeState() }
-  }
-
-  get strictOps(): StrictOps | null {
-    return this.strictSide?.ops ?? null
-  }
-
-  get writeMarks(): WriteMarks {
-    return this.writeStatuses.marks
-  }
-
-  get hasUnsavedOwnChanges(): boolean {
-    return (this.mesh.vector.get(this.clientId) ?? 0) > this.writeStatuses.marks.saved
-  }
-
   /** Passes the store's documents on, noting them: `ids()` lists them before anything arrives. */
   private *documentsNoted(documents: Iterable<StoredDocumentState>): Iterable<StoredDocumentState> {
     for (const stored of documents) {
@@ -639,22 +524,6 @@ class Client implements MeridianClient, ClientContext, HubPort {
       if (change.origin === this.clientId) this.writeStatuses.wrote(documentKey(change.collection, change.docId), change.seq)
       yield change
     }
-  }
-
-  /** Tells `onSyncState` listeners of a new state once per microtask, if it changed. */
-  private scheduleSyncState(): void {
-    if (this.syncScheduled || this.syncListeners.size === 0) return
-    this.syncScheduled = true
-    queueMicrotask(() => {
-      this.syncScheduled = false
-      this.emitSyncState()
-    })
-  }
-
-  private emitSyncState(): void {
-    const previous = this.syncSnapshot
-    const state = this.syncState
-    if (state !== previous) this.syncListeners.emit(state)
   }
 
   private applied(change: Change, result: ApplyResult): void {

@@ -1,26 +1,20 @@
 import { HlcClock } from '../core/clock/hlc.js'
-import type { ConflictRecord, DocumentReplica } from '../core/crdt/document-type.js'
-import { documentKey, type MeshStats } from '../core/mesh/mesh-node.js'
-import type { JsonValue } from '../core/strict/types.js'
+import type { DocumentReplica } from '../core/crdt/document-type.js'
+import { documentKey, emptyMeshStats, type MeshStats } from '../core/mesh/mesh-node.js'
 import type { Change, DocType, DocumentState, VersionVector } from '../core/types.js'
-import type { AutomergeCollection } from './automerge-collection.js'
 import type { MeridianClient } from './client.js'
 import { ClientCollections, ReplicaTypes } from './collections.js'
 import type { ConnectionStatus } from './connection.js'
-import { expectDocType, type ClientContext, type DocumentListener } from './context.js'
+import { expectDocType, type ClientContext } from './context.js'
 import { ClientClosedError, ConnectionError } from './errors.js'
 import { Listeners } from './listeners.js'
-import { LocalDocuments } from './local-documents.js'
-import type { LwwCollection } from './lww-collection.js'
+import { LocalContext } from './local-context.js'
 import { missingModule, type ClientModule, type StrictSide } from './modules.js'
 import type { StrictWriteOutcome } from './strict-queue.js'
 import { RemoteStrict } from './tab-strict.js'
-import type { StrictCollection } from './strict-collection.js'
-import { sameSyncState, type SyncState } from './sync-state.js'
+import { type SyncState } from './sync-state.js'
 import type { FollowerMessage, HubConnection, HubMessage, HubSnapshot, RelayedWrite } from './tab-messages.js'
 import { deferred, WriteHandleTracker, type Deferred, type WriteHandle } from './write-handle.js'
-import { WriteStatusTracker, type WriteStatus } from './write-status.js'
-import type { YjsCollection } from './yjs-collection.js'
 
 export interface TabFollowerOptions {
   /** This tab's id: its replicas' writer name (Automerge actors, the stamps' node), never a log origin. */
@@ -52,14 +46,12 @@ interface UnconfirmedWrite {
  * same stamp (so it orders the same everywhere, and applying it again changes nothing). Until the hub
  * has saved it, the write is `pending` and kept here, to be sent again to the next leader.
  */
-export class TabFollower implements MeridianClient, ClientContext {
+export class TabFollower extends LocalContext implements MeridianClient, ClientContext {
   private id = ''
   private readonly replicas = new Map<string, DocumentReplica>()
   private readonly clock: HlcClock
   private readonly types: ReplicaTypes
-  private readonly documents: LocalDocuments
-  private readonly collections: ClientCollections
-  private readonly statuses = new WriteStatusTracker()
+  protected readonly collections: ClientCollections
   private handles: WriteHandleTracker | null = null
   private readonly unconfirmed = new Map<number, UnconfirmedWrite>()
   private writeIds = 0
@@ -68,22 +60,18 @@ export class TabFollower implements MeridianClient, ClientContext {
   private readonly interest = new Map<string, { readonly collection: string; readonly docId: string | null; count: number }>()
   private readonly statusListeners = new Listeners<[ConnectionStatus]>()
   private readonly errorListeners = new Listeners<[ConnectionError]>()
-  private readonly syncListeners = new Listeners<[SyncState]>()
-  private syncSnapshot: SyncState | null = null
-  private syncScheduled = false
   private lastError: ConnectionError | null = null
-  private readonly closeHooks: (() => void)[] = []
   private readonly followed: Deferred = deferred()
   /** Strict collections, run by the leader tab; null without the strict module. */
   private readonly remoteStrict: RemoteStrict | null
   private readonly strictModule: ClientModule | undefined
   private closed = false
-  readonly stats: MeshStats = emptyStats()
+  readonly stats: MeshStats = emptyMeshStats()
 
   constructor(private readonly options: TabFollowerOptions) {
+    super(options.maxConflictsPerDocument)
     this.clock = new HlcClock({ node: options.tab, wallClock: options.now })
     this.types = new ReplicaTypes(options.modules)
-    this.documents = new LocalDocuments(options.maxConflictsPerDocument)
     this.collections = new ClientCollections(this, this.types, (what) => this.strictSide(what), () => this.closed)
     this.strictModule = options.modules.find((module) => module.strictCollection !== undefined)
     this.remoteStrict = this.strictModule === undefined ? null : new RemoteStrict(options.tab, (message) => options.send(message))
@@ -121,7 +109,7 @@ export class TabFollower implements MeridianClient, ClientContext {
         for (const state of message.documents) this.mergeState(state)
         return
       case 'marks':
-        this.statuses.advanceTo(message.marks)
+        this.writeStatuses.advanceTo(message.marks)
         this.handles?.durableAt(message.marks.durable)
         this.handles?.replicatedAt(message.marks.replicated)
         this.scheduleSyncState()
@@ -159,7 +147,7 @@ export class TabFollower implements MeridianClient, ClientContext {
   }
 
   get outboxSize(): number {
-    return this.statuses.notDurable
+    return this.writeStatuses.notDurable
   }
 
   get vector(): VersionVector {
@@ -174,7 +162,7 @@ export class TabFollower implements MeridianClient, ClientContext {
     return this.errorListeners.add(listener)
   }
 
-  get syncState(): SyncState {
+  protected currentSyncState(): SyncState {
     const connection = this.hubConnection
     const status = this.status
     const state: SyncState = {
@@ -188,30 +176,7 @@ export class TabFollower implements MeridianClient, ClientContext {
       unsynced: (connection?.unsynced ?? 0) + this.unconfirmed.size,
       unreplicated: (connection?.unreplicated ?? 0) + this.unconfirmed.size,
     }
-    if (this.syncSnapshot !== null && sameSyncState(this.syncSnapshot, state)) return this.syncSnapshot
-    this.syncSnapshot = state
     return state
-  }
-
-  onSyncState(listener: (state: SyncState) => void): () => void {
-    void this.syncState
-    return this.syncListeners.add(listener)
-  }
-
-  lww<T extends Record<string, unknown> = Record<string, unknown>>(collection: string): LwwCollection<T> {
-    return this.collections.lww<T>(collection)
-  }
-
-  yjs(collection: string): YjsCollection {
-    return this.collections.yjs(collection)
-  }
-
-  automerge<T extends object = Record<string, unknown>>(collection: string): AutomergeCollection<T> {
-    return this.collections.automerge<T>(collection)
-  }
-
-  strict<T extends JsonValue = JsonValue>(collection: string): StrictCollection<T> {
-    return this.collections.strict<T>(collection)
   }
 
   onStrictOutcome(listener: (outcome: StrictWriteOutcome) => void): () => void {
@@ -235,11 +200,10 @@ export class TabFollower implements MeridianClient, ClientContext {
     this.handles?.close(error)
     this.remoteStrict?.close(error)
     this.followed.reject(error)
-    this.emitSyncState()
-    this.syncListeners.clear()
+    this.endSyncState()
     this.statusListeners.clear()
     this.errorListeners.clear()
-    this.statuses.close()
+    this.writeStatuses.close()
     for (const hook of this.closeHooks.splice(0)) hook()
     this.documents.clearListeners()
   }
@@ -265,7 +229,7 @@ export class TabFollower implements MeridianClient, ClientContext {
     this.documents.applied(change, this.replica(collection, docId, docType).apply(change))
     const entry: UnconfirmedWrite = { id: ++this.writeIds, write, key: documentKey(collection, docId), durable: deferred(), replicated: deferred(), sentTo: null, seq: 0 }
     this.unconfirmed.set(entry.id, entry)
-    this.statuses.hold(entry.key)
+    this.writeStatuses.hold(entry.key)
     this.send(entry)
     this.scheduleSyncState()
     return {
@@ -280,40 +244,12 @@ export class TabFollower implements MeridianClient, ClientContext {
     }
   }
 
-  writeStatus(collection: string, docId: string): WriteStatus {
-    return this.statuses.status(documentKey(collection, docId))
-  }
-
-  onWriteStatus(collection: string, docId: string, listener: (status: WriteStatus) => void): () => void {
-    return this.statuses.watch(documentKey(collection, docId), listener)
-  }
-
-  onCollectionWriteStatus(collection: string, listener: (docId: string, status: WriteStatus) => void): () => void {
-    return this.statuses.watchCollection(collection, listener)
-  }
-
-  listen(collection: string, docId: string | null, listener: DocumentListener): () => void {
-    return this.documents.listen(collection, docId, listener)
-  }
-
-  conflicts(collection: string, docId: string): readonly ConflictRecord[] {
-    return this.documents.conflicts(collection, docId)
-  }
-
-  documentIds(collection: string): string[] {
-    return this.documents.documentIds(collection)
-  }
-
   subscribeCollection(collection: string): () => void {
     return this.addInterest(collection, null)
   }
 
   openDocument(collection: string, docId: string): () => void {
     return this.addInterest(collection, docId)
-  }
-
-  onClose(fn: () => void): void {
-    this.closeHooks.push(fn)
   }
 
   // Internals
@@ -329,8 +265,8 @@ export class TabFollower implements MeridianClient, ClientContext {
     this.hub = hub
     for (const state of snapshot.documents) this.mergeState(state)
     for (const [origin, seq] of snapshot.vector) if (seq > (this.vectorMap.get(origin) ?? 0)) this.vectorMap.set(origin, seq)
-    for (const [key, seq] of snapshot.outstanding) this.statuses.wrote(key, seq)
-    this.statuses.advanceTo(snapshot.marks)
+    for (const [key, seq] of snapshot.outstanding) this.writeStatuses.wrote(key, seq)
+    this.writeStatuses.advanceTo(snapshot.marks)
     this.handles?.durableAt(snapshot.marks.durable)
     this.handles?.replicatedAt(snapshot.marks.replicated)
     // What this tab syncs and what the hub has not confirmed: a new hub knows neither.
@@ -359,8 +295,8 @@ export class TabFollower implements MeridianClient, ClientContext {
     const key = documentKey(change.collection, change.docId)
     if (change.origin === this.id) {
       // Own changes come once saved by the hub.
-      this.statuses.wrote(key, change.seq)
-      this.statuses.savedThrough(change.seq)
+      this.writeStatuses.wrote(key, change.seq)
+      this.writeStatuses.savedThrough(change.seq)
     }
     let replica: DocumentReplica
     try {
@@ -396,7 +332,7 @@ export class TabFollower implements MeridianClient, ClientContext {
     if (entry === undefined) return
     this.unconfirmed.delete(id)
     entry.seq = seq
-    this.statuses.release(entry.key)
+    this.writeStatuses.release(entry.key)
     const handle = this.handles?.track(seq)
     if (handle !== undefined) {
       handle.durable.then(entry.durable.resolve, entry.durable.reject)
@@ -440,39 +376,4 @@ export class TabFollower implements MeridianClient, ClientContext {
     if (remote === null || make === undefined) throw missingModule('strict', what)
     return { collection: (name) => make(remote, name) }
   }
-
-  private scheduleSyncState(): void {
-    if (this.syncScheduled || this.syncListeners.size === 0) return
-    this.syncScheduled = true
-    queueMicrotask(() => {
-      this.syncScheduled = false
-      this.emitSyncState()
-    })
-  }
-
-  private emitSyncState(): void {
-    const previous = this.syncSnapshot
-    const state = this.syncState
-    if (state !== previous) this.syncListeners.emit(state)
-  }
 }
-
-function emptyStats(): MeshStats {
-  return {
-    applied: 0,
-    duplicates: 0,
-    buffered: 0,
-    bufferOverflows: 0,
-    typeMismatches: 0,
-    rejectedPayloads: 0,
-    conflicts: 0,
-    sentChanges: 0,
-    receivedChanges: 0,
-    clampedTimestamps: 0,
-    stateTransfersSent: 0,
-    stateTransfersReceived: 0,
-    prunedChanges: 0,
-    foreignChanges: 0,
-  }
-}
-

@@ -5,8 +5,8 @@
  * same name. The other tabs follow with replicas of their own; when the leader closes, the lock passes
  * to one of them, which opens the store and leads from then on, without its app noticing.
  */
-import { createHubClient, type ClientOptions, type MeridianClient } from './client.js'
-import type { ClientContext } from './context.js'
+import type { ClientOptions, MeridianClient } from './client.js'
+import { HubClient } from './hub-client.js'
 import { checkModules } from './collections.js'
 import { GLOBAL_TIMERS, type ConnectionStatus } from './connection.js'
 import type { ConnectionError } from './errors.js'
@@ -15,7 +15,7 @@ import { Listeners, reportListenerError } from './listeners.js'
 import { cryptoRandom, randomClientId } from './random.js'
 import { TabFollower } from './tab-follower.js'
 import { TabHub } from './tab-hub.js'
-import type { FollowerMessage, HubMessage, HubPort, TabChannel, TabMessage } from './tab-messages.js'
+import type { FollowerMessage, HubMessage, TabChannel, TabMessage } from './tab-messages.js'
 
 export type TabRole = 'leader' | 'follower'
 
@@ -63,15 +63,15 @@ export async function openTabClient(options: TabClientOptions): Promise<TabClien
   const lockName = `meridian-tabs:${options.name}`
   if (locks === undefined || openChannel === null) {
     // Nothing to coordinate with: this tab leads alone (its store's own lock still keeps a second out).
-    const client = createHubClient({ ...options, store: await openIdbClientStore(options.name, options.store ?? {}) })
+    const client = new HubClient({ ...options, store: await openIdbClientStore(options.name, options.store ?? {}) })
     return new SharedTabClient(client, 'leader', () => client.close())
   }
   const channel = openChannel(lockName)
   const releaseLead = await tryLock(locks, lockName)
   if (releaseLead !== null) {
-    let client: ReturnType<typeof createHubClient>
+    let client: HubClient
     try {
-      client = createHubClient({ ...options, store: await openIdbClientStore(options.name, { ...options.store, locks }) })
+      client = new HubClient({ ...options, store: await openIdbClientStore(options.name, { ...options.store, locks }) })
     } catch (error) {
       releaseLead()
       channel.close()
@@ -102,7 +102,7 @@ async function follow(
 ): Promise<TabClient> {
   const random = options.random ?? cryptoRandom
   let hub: TabHub | null = null
-  let hubClient: (MeridianClient & ClientContext & HubPort) | null = null
+  let hubClient: HubClient | null = null
   const follower = new TabFollower({
     tab: randomClientId(random),
     modules,
@@ -138,7 +138,7 @@ async function follow(
           await store.close()
           return
         }
-        hubClient = createHubClient({ ...options, store })
+        hubClient = new HubClient({ ...options, store })
         hub = new TabHub({ id: randomClientId(random), client: hubClient, channel, timers: options.timers ?? GLOBAL_TIMERS, local: (message) => follower.receive(message) })
         hub.start()
         shared.becameLeader()

@@ -131,6 +131,26 @@ export interface MeshStats {
   foreignChanges: number
 }
 
+/** Every counter at 0. */
+export function emptyMeshStats(): MeshStats {
+  return {
+    applied: 0,
+    duplicates: 0,
+    buffered: 0,
+    bufferOverflows: 0,
+    typeMismatches: 0,
+    rejectedPayloads: 0,
+    conflicts: 0,
+    sentChanges: 0,
+    receivedChanges: 0,
+    clampedTimestamps: 0,
+    stateTransfersSent: 0,
+    stateTransfersReceived: 0,
+    prunedChanges: 0,
+    foreignChanges: 0,
+  }
+}
+
 /** What a document holds that recovery must know even without the log (see StoredDocumentState). */
 interface DocumentMarks {
   ownSeq: number
@@ -235,22 +255,7 @@ export function splitDocumentKey(key: string): [string, string] {
  */
 export class MeshNode {
   readonly id: string
-  readonly stats: MeshStats = {
-    applied: 0,
-    duplicates: 0,
-    buffered: 0,
-    bufferOverflows: 0,
-    typeMismatches: 0,
-    rejectedPayloads: 0,
-    conflicts: 0,
-    sentChanges: 0,
-    receivedChanges: 0,
-    clampedTimestamps: 0,
-    stateTransfersSent: 0,
-    stateTransfersReceived: 0,
-    prunedChanges: 0,
-    foreignChanges: 0,
-  }
+  readonly stats: MeshStats = emptyMeshStats()
   /** Who wrote the changes this node logged for clients, and how far each is durable and replicated. */
   readonly authors: AuthorTable
   protected readonly log = new ChangeLog()
