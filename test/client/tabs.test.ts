@@ -156,6 +156,18 @@ describe('tabs: one store, one connection, every tab sees every write', () => {
     expect(third.lww('notes').ids()).toHaveLength(150)
   })
 
+  it('a tab whose leader never answers gives up after followTimeoutMs, with an error that says so', async () => {
+    const port = await freePort()
+    const locks = exclusiveLocks()
+    // Something holds the tabs lock and runs no hub (a leader tab stuck before its client started).
+    let release!: () => void
+    void locks.request('meridian-tabs:tabs-silent', {}, () => new Promise<void>((done) => (release = done)))
+    cleanups.push(() => release())
+    await expect(
+      openTabClient({ name: 'tabs-silent', urls: [`ws://127.0.0.1:${port}`], WebSocket: WebSocket as unknown as WebSocketConstructor, locks, followTimeoutMs: 100 }),
+    ).rejects.toThrow(/the tab that leads "tabs-silent" did not answer within 100 ms/)
+  })
+
   it('a tab opened while another leads starts from its documents, and the store keeps them for the next leader', async () => {
     const port = await freePort()
     await startRegion(port)
