@@ -1,5 +1,5 @@
 import { documentKey } from '../core/mesh/mesh-node.js'
-import type { Change, DocumentState } from '../core/types.js'
+import { DOC_TYPES, type Change, type DocumentState } from '../core/types.js'
 import { Client } from './client.js'
 import { ClientClosedError } from './errors.js'
 import type { StrictOps } from './strict-collection.js'
@@ -18,6 +18,9 @@ export class HubClient extends Client implements HubPort {
 
   commitRelayed(write: RelayedWrite): number {
     if (this.closed) throw new ClientClosedError()
+    if (!isRelayedWrite(write)) throw new TypeError('Meridian tabs: a relayed write is malformed')
+    // Throws, before anything is logged, when the document has another type here or its module is missing.
+    this.replica(write.collection, write.docId, write.docType)
     // The tab that made the write applied it already with this stamp: the copy logged here must carry
     // the same one, so that every replica (that tab's included) orders it the same way.
     const change = this.mesh.commit(write.collection, write.docId, write.docType, write.payload, write.hlc)
@@ -56,4 +59,24 @@ export class HubClient extends Client implements HubPort {
   get hasUnsavedOwnChanges(): boolean {
     return (this.mesh.vector.get(this.clientId) ?? 0) > this.writeStatuses.marks.saved
   }
+}
+
+/** A write another tab sent, checked before it is logged (the channel carries whatever a tab posts). */
+function isRelayedWrite(write: RelayedWrite): boolean {
+  const hlc = (write as Partial<RelayedWrite> | null)?.hlc
+  return (
+    typeof write === 'object' &&
+    write !== null &&
+    typeof write.collection === 'string' &&
+    write.collection !== '' &&
+    typeof write.docId === 'string' &&
+    write.docId !== '' &&
+    DOC_TYPES.includes(write.docType) &&
+    write.payload instanceof Uint8Array &&
+    typeof hlc === 'object' &&
+    hlc !== null &&
+    Number.isSafeInteger(hlc.wallMs) &&
+    Number.isSafeInteger(hlc.counter) &&
+    typeof hlc.node === 'string'
+  )
 }

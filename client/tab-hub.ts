@@ -84,7 +84,8 @@ export class TabHub implements HubObserver {
         try {
           seq = this.client.commitRelayed(message.write)
         } catch {
-          // This tab's client is closing: the writer keeps the write and sends it to the next leader.
+          // This tab's client is closing (the writer keeps the write and sends it to the next leader), or
+          // the write is one this client cannot log (malformed, or of a type it has no module for).
           return
         }
         this.relayed.set(seq, { tab: message.tab, id: message.id })

@@ -1,6 +1,6 @@
 /**
  * `meridian/client/tabs`: the tabs of one app share one IndexedDB store and one connection
- * (docs/client.md, "Tabs"). The tab holding the Web Lock `meridian-tabs:<name>` leads: its client
+ * (docs/client.md, "Tabs"). The tab holding the Web Lock `meridian-tabs-1:<name>` leads: its client
  * holds the store and the connection, and a hub passes everything on over the BroadcastChannel of the
  * same name. The other tabs follow with replicas of their own; when the leader closes, the lock passes
  * to one of them, which opens the store and leads from then on, without its app noticing.
@@ -41,6 +41,8 @@ export interface TabClient extends MeridianClient {
 }
 
 const DEFAULT_FOLLOW_TIMEOUT_MS = 10_000
+/** Raised whenever the messages of client/tab-messages.ts change incompatibly. */
+const TAB_PROTOCOL_VERSION = 1
 const DEFAULT_MAX_CONFLICTS_PER_DOCUMENT = 100
 
 /**
@@ -60,7 +62,10 @@ export async function openTabClient(options: TabClientOptions): Promise<TabClien
   const modules = checkModules(options.use)
   const locks = options.locks ?? (globalThis as { navigator?: { locks?: LockManagerLike } }).navigator?.locks
   const openChannel = options.channel ?? defaultChannel()
-  const lockName = `meridian-tabs:${options.name}`
+  // The version of the tabs' messages is in the names: a tab of an older release of the app, still open
+  // after a deploy, neither leads nor follows a newer one (whichever opens the store second is told
+  // `locked` by the store's own lock).
+  const lockName = `meridian-tabs-${TAB_PROTOCOL_VERSION}:${options.name}`
   if (locks === undefined || openChannel === null) {
     // Nothing to coordinate with: this tab leads alone (its store's own lock still keeps a second out).
     const client = new HubClient({ ...options, store: await openIdbClientStore(options.name, options.store ?? {}) })
@@ -79,7 +84,7 @@ export async function openTabClient(options: TabClientOptions): Promise<TabClien
     }
     const hub = new TabHub({ id: randomClientId(cryptoRandom), client, channel, timers: options.timers ?? GLOBAL_TIMERS })
     channel.onmessage = (event) => {
-      if (isFollowerMessage(event.data)) hub.receive(event.data)
+      if (isFollowerMessage(event.data)) ignoreMalformed(() => hub.receive(event.data as FollowerMessage))
     }
     hub.start()
     return new SharedTabClient(client, 'leader', async () => {
@@ -114,8 +119,10 @@ async function follow(
   })
   channel.onmessage = (event) => {
     const message = event.data as TabMessage
-    if (isFollowerMessage(message)) hub?.receive(message)
-    else if (hub === null) follower.receive(message as HubMessage)
+    ignoreMalformed(() => {
+      if (isFollowerMessage(message)) hub?.receive(message)
+      else if (hub === null) follower.receive(message as HubMessage)
+    })
   }
   const abandon = new AbortController()
   let releaseLead: (() => void) | null = null
@@ -266,6 +273,15 @@ function waitForLock(locks: LockManagerLike, name: string, signal: AbortSignal):
 function defaultChannel(): ((name: string) => TabChannel) | null {
   const Channel = (globalThis as { BroadcastChannel?: new (name: string) => TabChannel }).BroadcastChannel
   return Channel === undefined ? null : (name) => new Channel(name)
+}
+
+/** A message some other tab posted that does not have the shape its type says: nothing to do with it. */
+function ignoreMalformed(handle: () => void): void {
+  try {
+    handle()
+  } catch {
+    // Ignored: the tabs' own messages are well formed; this one came from elsewhere on the origin.
+  }
 }
 
 function isFollowerMessage(message: unknown): message is FollowerMessage {

@@ -161,11 +161,44 @@ describe('tabs: one store, one connection, every tab sees every write', () => {
     const locks = exclusiveLocks()
     // Something holds the tabs lock and runs no hub (a leader tab stuck before its client started).
     let release!: () => void
-    void locks.request('meridian-tabs:tabs-silent', {}, () => new Promise<void>((done) => (release = done)))
+    void locks.request('meridian-tabs-1:tabs-silent', {}, () => new Promise<void>((done) => (release = done)))
     cleanups.push(() => release())
     await expect(
       openTabClient({ name: 'tabs-silent', urls: [`ws://127.0.0.1:${port}`], WebSocket: WebSocket as unknown as WebSocketConstructor, locks, followTimeoutMs: 100 }),
     ).rejects.toThrow(/the tab that leads "tabs-silent" did not answer within 100 ms/)
+  })
+
+  it('garbage posted on the tabs\' channel changes nothing: the leader logs no malformed write, and the tabs go on', async () => {
+    const port = await freePort()
+    await startRegion(port)
+    const openTab = browser(port, 'tabs-garbage')
+    const leader = await openTab()
+    const follower = await openTab()
+    const intruder = new BroadcastChannel('meridian-tabs-1:tabs-garbage')
+    cleanups.push(() => intruder.close())
+    const hlc = { wallMs: Date.now(), counter: 0, node: 'x' }
+    for (const message of [
+      null,
+      'text',
+      42,
+      { t: 'write' },
+      { t: 'write', tab: 'x', id: 1, write: { collection: 5, docId: 'd', docType: 'lww', payload: new Uint8Array(1), hlc } },
+      { t: 'write', tab: 'x', id: 2, write: { collection: 'notes', docId: 'd', docType: 'nope', payload: new Uint8Array(1), hlc } },
+      // A type this leader has no module for: refused before anything is logged.
+      { t: 'write', tab: 'x', id: 3, write: { collection: 'pages', docId: 'p', docType: 'yjs', payload: new Uint8Array(1), hlc } },
+      { t: 'interest', tab: 'x', add: true, collection: 7 },
+      { t: 'strict-call', tab: 'x', call: 1, what: { op: 'submit' } },
+      { t: 'changes', hub: 'nobody', changes: 'not a list', relayed: [] },
+      { t: 'snapshot', hub: 'nobody', to: 'someone', snapshot: null },
+      { t: 'bye', tab: 'x' },
+    ]) intruder.postMessage(message)
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    expect(leader.vector.get(leader.clientId) ?? 0).toBe(0)
+    follower.lww<Note>('notes').put('after', { title: 'after the garbage' })
+    await waitFor(() => leader.lww('notes').get('after') !== null, 5000, 'a follower write in the leader')
+    await waitFor(async () => (await regionDoc(port, 'after')) !== null, 5000, 'the write at the region')
+    expect(leader.lww('notes').ids()).toEqual(['after'])
+    expect(leader.vector.get(leader.clientId)).toBe(1)
   })
 
   it('a tab opened while another leads starts from its documents, and the store keeps them for the next leader', async () => {
