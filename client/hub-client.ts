@@ -48,6 +48,11 @@ export class HubClient extends Client implements HubPort {
     return replica === undefined ? undefined : { collection, docId, docType: replica.docType, state: replica.encodeState() }
   }
 
+  /** Numbers strict writes from `writeId` on: the tab taking over has seen the former leader's. */
+  numberStrictWritesFrom(writeId: number): void {
+    this.strictSide?.numberWritesFrom(writeId)
+  }
+
   get strictOps(): StrictOps | null {
     return this.strictSide?.ops ?? null
   }

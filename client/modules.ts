@@ -53,6 +53,8 @@ export interface StrictSide {
   readonly token: string | null
   /** Strict writes not answered yet. */
   readonly size: number
+  /** Numbers the next write at least `writeId` (a tab taking over from another). */
+  numberWritesFrom(writeId: number): void
 }
 
 /** One of `strictSupport`, `yjsSupport`, `automergeSupport`: pass them as `createClient({ use })`. */

@@ -412,6 +412,14 @@ export class StrictChannel {
     this.undelivered = []
   }
 
+  /**
+   * Numbers the next write at least `writeId`: a tab that takes over from another numbers its writes
+   * after those its app has seen (docs/client.md, "Tabs"), so that an app never sees one number twice.
+   */
+  numberWritesFrom(writeId: number): void {
+    if (Number.isSafeInteger(writeId) && writeId > this.nextWriteId) this.nextWriteId = writeId
+  }
+
   // ---------------------------------------------------------------------------------- internals
 
   /** Takes over what an earlier session left in the store. */

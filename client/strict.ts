@@ -88,6 +88,10 @@ class ClientStrictSide implements StrictSide {
   get size(): number {
     return this.channel.size
   }
+
+  numberWritesFrom(writeId: number): void {
+    this.channel.numberWritesFrom(writeId)
+  }
 }
 
 /**

@@ -188,6 +188,11 @@ export class TabFollower extends LocalContext implements MeridianClient, ClientC
     return this.remoteStrict?.token ?? null
   }
 
+  /** Where this tab's leader client numbers strict writes from, should this tab take over. */
+  get nextStrictWriteId(): number {
+    return this.remoteStrict?.nextWriteId ?? 1
+  }
+
   async close(): Promise<void> {
     if (this.closed) return
     this.closed = true

@@ -95,6 +95,8 @@ export class RemoteStrict implements StrictOps {
   private ids = 0
   private hub: string | null = null
   private state: HubStrictState = { token: null, pending: [] }
+  /** The highest writeId of the leaders' writes this tab has seen (listed pending, or settled). */
+  private highestWriteId = 0
   private closedWith: Error | null = null
 
   constructor(
@@ -104,6 +106,11 @@ export class RemoteStrict implements StrictOps {
 
   get token(): string | null {
     return this.state.token
+  }
+
+  /** Where a leader that this tab becomes must number its strict writes from. */
+  get nextWriteId(): number {
+    return this.highestWriteId + 1
   }
 
   /** Strict calls of this tab not answered yet. */
@@ -159,13 +166,20 @@ export class RemoteStrict implements StrictOps {
   }
 
   stateChanged(state: HubStrictState | null): void {
-    if (state !== null) this.state = state
+    if (state === null) return
+    this.state = state
+    for (const write of state.pending) this.highestWriteId = Math.max(this.highestWriteId, write.writeId)
   }
 
   receive(message: StrictHubMessage): void {
     if (this.closedWith !== null) return
     if (message.t === 'strict-outcome') {
       const outcome = reviveOutcome(message.outcome)
+      // The leader's queue as last reported may still list the write: a listener that reads `pending()`
+      // must not see it there any more (the leader's next report comes after this).
+      const settled = outcome.write.writeId
+      this.highestWriteId = Math.max(this.highestWriteId, settled)
+      this.state = { token: this.state.token, pending: this.state.pending.filter((write) => write.writeId !== settled) }
       this.allOutcomes.emit(outcome)
       this.outcomesByCollection.emit(outcome.write.collection, outcome)
       return

@@ -146,6 +146,8 @@ async function follow(
           return
         }
         hubClient = new HubClient({ ...options, store })
+        // The app has seen the former leader's strict write numbers: this client's follow them.
+        hubClient.numberStrictWritesFrom(follower.nextStrictWriteId)
         hub = new TabHub({ id: randomClientId(random), client: hubClient, channel, timers: options.timers ?? GLOBAL_TIMERS, local: (message) => follower.receive(message) })
         hub.start()
         shared.becameLeader()

@@ -125,6 +125,17 @@ function storedDocuments(page: Page, database: string): Promise<number> {
   }, database)
 }
 
+/** Opens the accounts if nobody has, then moves `amount` from alice to bob and waits for its outcome in the page. */
+async function transfer(page: Page, amount: string): Promise<void> {
+  await page.waitForFunction(() => !(document.querySelector('#open-accounts') as HTMLElement).hidden || document.querySelectorAll('#balances li').length === 2, null, { timeout: 20_000 })
+  if (await page.evaluate(() => !(document.querySelector('#open-accounts') as HTMLElement).hidden)) await page.click('#open-accounts')
+  await page.waitForFunction(() => Array.from(document.querySelectorAll('#balances li')).every((li) => /: \d+ \(v\d+\)$/.test(li.textContent ?? '')) && document.querySelectorAll('#balances li').length === 2, null, { timeout: 20_000 })
+  const before = await page.evaluate(() => document.querySelectorAll('#transfers li').length)
+  await page.fill('#amount', amount)
+  await page.click('#transfer button[type=submit]')
+  await page.waitForFunction((n) => document.querySelectorAll('#transfers li').length > n && (document.querySelector('#transfers li .state') as HTMLElement | null)?.dataset.state === 'replicated', before, { timeout: 20_000 })
+}
+
 function storageText(page: Page): Promise<string> {
   return page.evaluate(() => document.querySelector('#storage')?.textContent ?? '')
 }
@@ -205,6 +216,8 @@ describe.skipIf(!HAVE_CHROMIUM)('[§8] the example app in Chromium, three real r
     await second.waitForFunction(() => Array.from(document.querySelectorAll('#list li .title')).some((el) => el.textContent === 'written in the first tab'), null, { timeout: 5000 })
     await waitStatus(second, 'written in the second tab', ['replicated'])
     await waitStatus(second, 'written in the first tab', ['replicated'])
+    // A strict transfer from the follower runs on the leader's connection and shows its outcome here.
+    await transfer(second, '1')
 
     // The second tab writes while the first (the leader) closes, and after: nothing may be lost.
     const write = (from: number, to: number): Promise<void> =>
@@ -232,6 +245,7 @@ describe.skipIf(!HAVE_CHROMIUM)('[§8] the example app in Chromium, three real r
       await reader.close()
     }
     expect(await regionClients(cluster.node('b'))).toBe(clientsBefore + 1)
+    await transfer(second, '2')
 
     // A tab opened now follows the new leader and lists everything from it.
     const third = await openApp(context, cluster.node('b'), 'b')

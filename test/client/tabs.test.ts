@@ -267,7 +267,14 @@ describe('tabs: strict collections in a tab that follows run on the leader tab',
     expect(follower.tabRole).toBe('follower')
     const accounts = follower.strict<{ balance: number }>('accounts')
     const outcomes: string[] = []
-    follower.onStrictOutcome((outcome) => outcomes.push(`${outcome.write.op.kind}:${outcome.status}`))
+    const writeIds: number[] = []
+    follower.onStrictOutcome((outcome) => {
+      outcomes.push(`${outcome.write.op.kind}:${outcome.status}`)
+      writeIds.push(outcome.write.writeId)
+    })
+    // Inside an outcome listener, the write is no longer listed as pending (the example app redraws from both).
+    const pendingAtOutcome: number[] = []
+    accounts.onOutcome((outcome) => pendingAtOutcome.push(accounts.pending().filter((write) => write.writeId === outcome.write.writeId).length))
     const seen: (number | null)[] = []
     const stop = accounts.subscribe('alice', (change) => seen.push(change.value?.balance ?? null))
 
@@ -282,6 +289,8 @@ describe('tabs: strict collections in a tab that follows run on the leader tab',
     await leader.strict<{ balance: number }>('accounts').put('alice', { balance: 20 }, { expectVersion: read?.version ?? 0 })
     await waitFor(() => seen.includes(20), 5000, 'the leader write in the follower subscription')
     expect(outcomes).toEqual(expect.arrayContaining(['put:acknowledged', 'put:rejected']))
+    expect(pendingAtOutcome.length).toBeGreaterThanOrEqual(2)
+    expect(pendingAtOutcome.every((listed) => listed === 0)).toBe(true)
     expect(follower.strictToken).not.toBeNull()
     expect(accounts.pending()).toEqual([])
 
@@ -293,6 +302,9 @@ describe('tabs: strict collections in a tab that follows run on the leader tab',
     expect((await accounts.get('bob'))?.value).toEqual({ balance: 5 })
     await accounts.patch('alice', { balance: 30 })
     await waitFor(() => seen.includes(30), 5000, 'the subscription carried over to the new leader')
+    // The new leader numbers its writes after the former one's: the app never sees a writeId twice.
+    await waitFor(() => writeIds.length >= 5, 5000, 'every outcome')
+    expect(new Set(writeIds).size).toBe(writeIds.length)
     stop()
   })
 })
