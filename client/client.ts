@@ -132,7 +132,8 @@ export interface MeridianClient {
   close(): Promise<void>
 }
 
-const DEFAULT_MAX_CONFLICTS_PER_DOCUMENT = 100
+/** Conflict records kept per LWW document when `maxConflictsPerDocument` is not given. */
+export const DEFAULT_MAX_CONFLICTS_PER_DOCUMENT = 100
 
 /**
  * Creates a client and starts connecting.

@@ -5,7 +5,7 @@
  * same name. The other tabs follow with replicas of their own; when the leader closes, the lock passes
  * to one of them, which opens the store and leads from then on, without its app noticing.
  */
-import type { ClientOptions, MeridianClient } from './client.js'
+import { DEFAULT_MAX_CONFLICTS_PER_DOCUMENT, type ClientOptions, type MeridianClient } from './client.js'
 import { HubClient } from './hub-client.js'
 import { checkModules } from './collections.js'
 import { GLOBAL_TIMERS, type ConnectionStatus } from './connection.js'
@@ -43,7 +43,6 @@ export interface TabClient extends MeridianClient {
 const DEFAULT_FOLLOW_TIMEOUT_MS = 10_000
 /** Raised whenever the messages of client/tab-messages.ts change incompatibly. */
 const TAB_PROTOCOL_VERSION = 1
-const DEFAULT_MAX_CONFLICTS_PER_DOCUMENT = 100
 
 /**
  * Opens the app's client in this tab: the leader's, when no other tab of the app leads, or one that
