@@ -99,6 +99,11 @@ export interface ServerConfig {
    * (the default, under the package). A custom build, or the browser tests' own, can point elsewhere.
    */
   readonly browserBundleDir: string | null
+  /**
+   * The crdt yjs collection whose documents are the rooms of `ws /yjs/:room`, the endpoint y-websocket's
+   * `WebsocketProvider` connects to (docs/server.md, "Yjs rooms"); null: the endpoint refuses every room.
+   */
+  readonly yjsRoomCollection: string | null
 }
 
 /**
@@ -215,6 +220,7 @@ const TOP_KEYS = [
   'adminToken',
   'values',
   'browserBundleDir',
+  'yjsRoomCollection',
 ] as const
 
 const IDENTIFIER = /^[A-Za-z0-9][A-Za-z0-9._:-]*$/
@@ -483,6 +489,17 @@ export function parseConfig(input: unknown, source?: string): ServerConfig {
     v === null ? null : c.string(at('adminToken'), v),
   )
 
+  const yjsRoomCollection = optional<string | null>(raw, 'yjsRoomCollection', null, (v) => {
+    if (v === null) return null
+    const name = c.string(at('yjsRoomCollection'), v)
+    if (name === undefined || collections === undefined) return name
+    const spec = Object.hasOwn(collections, name) ? collections[name] : undefined
+    if (spec === undefined || spec.mode !== 'crdt' || spec.type !== 'yjs') {
+      c.issues.push(`${at('yjsRoomCollection')}: ${JSON.stringify(name)} must name a crdt collection of type yjs`)
+    }
+    return name
+  })
+
   const hasStrict = Object.values(collections ?? {}).some((spec) => spec.mode === 'strict')
   if (hasStrict && members) {
     // Strict replication talks to every member directly (votes and log shipping are not relayed).
@@ -504,6 +521,7 @@ export function parseConfig(input: unknown, source?: string): ServerConfig {
     port: port as number,
     dataDir: dataDir as string,
     browserBundleDir: browserBundleDir as string | null,
+    yjsRoomCollection: yjsRoomCollection as string | null,
     storage: storage as StorageKind,
     peers: peerList,
     peerSecret: peerSecret as string,

@@ -3,7 +3,8 @@ import { CloseCode, MessageType, decodeChange, encodeChange, encodeMessage, peek
 import { LwwReplica, createReplica } from '../core/crdt/index.js'
 import { MeshNode, ResyncBudget } from '../core/mesh/index.js'
 import type { StorageAdapter } from '../core/storage/index.js'
-import type { Change, VersionVector } from '../core/types.js'
+import type { Change, DocType, VersionVector } from '../core/types.js'
+import type { DocumentReplica } from '../core/crdt/document-type.js'
 import type { CollectionConfig, ServerConfig } from './config.js'
 import { ConflictStore } from './conflict-store.js'
 import { ChangeCommitQueue } from './region/change-commit-queue.js'
@@ -558,6 +559,30 @@ export class RegionNode {
     if (ack === 'local' && w === 'all') ack = await this.acks.waitAll(change.seq)
     this.metrics.restWrites.inc({ op, ack })
     return { collection, id, ...after, token, ack }
+  }
+
+  /**
+   * A change this region writes itself, as a writer of its own (a Yjs room edit from `ws /yjs/:room`):
+   * logged, stored and replicated like a REST write's. Throws `WriteError` when the node cannot take
+   * it or the collection holds another type.
+   */
+  commitLocal(collection: string, id: string, docType: DocType, payload: Uint8Array): Change {
+    this.assertServing()
+    if (this.storageError !== null) throw new WriteError('UNAVAILABLE', 'storage failed; the node no longer accepts writes')
+    this.replicaOf(collection, id, docType)
+    return this.mesh.commit(collection, id, docType, payload)
+  }
+
+  /** The document's replica (created empty if need be), or `UNSUPPORTED_FOR_TYPE` for another type. */
+  replicaOf(collection: string, id: string, docType: DocType): DocumentReplica {
+    this.assertServing()
+    const spec = this.collection(collection)
+    if (spec.mode !== 'crdt' || spec.type !== docType) {
+      throw new WriteError('UNSUPPORTED_FOR_TYPE', `${JSON.stringify(collection)} does not hold ${docType} documents`)
+    }
+    const replica = this.mesh.replica(collection, id, docType)
+    if (replica.docType !== docType) throw new WriteError('UNSUPPORTED_FOR_TYPE', `document ${JSON.stringify(id)} exists with type ${replica.docType}`)
+    return replica
   }
 
   // ---- status ------------------------------------------------------------------------------------

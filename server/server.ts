@@ -13,6 +13,10 @@ import { ServerMetrics } from './metrics.js'
 import { PeerLinks } from './peer-links.js'
 import { RegionNode } from './region-node.js'
 import { acceptSession, type Endpoint } from './session.js'
+import { YjsRooms } from './yjs-rooms.js'
+
+/** y-websocket's provider connects to `<serverUrl>/<room>`: `ws://host:port/yjs` as serverUrl. */
+const YJS_PATH = '/yjs/'
 import { peerMetrics } from './status.js'
 import { openStorage } from './storage-factory.js'
 import { openStrictHost } from './strict/open-strict-host.js'
@@ -108,6 +112,7 @@ export async function createServer(input: ServerConfigInput, options: CreateServ
     return () => void connections.delete(connection)
   }
   let node: RegionNode | null = null
+  let yjsRooms: YjsRooms | null = null
   let links: PeerLinks | null = null
   let strict: StrictHost | null = null
   let storageKind: StorageKind = options.storage === undefined ? config.storage : 'memory'
@@ -142,17 +147,26 @@ export async function createServer(input: ServerConfigInput, options: CreateServ
   http.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => socket.destroy())
     let endpoint: Endpoint | null = null
+    let room: string | null = null
     try {
       const path = new URL(request.url ?? '/', 'http://localhost').pathname
       endpoint = path === '/peer' ? 'peer' : path === '/sync' ? 'client' : null
+      if (path.startsWith(YJS_PATH)) room = decodeURIComponent(path.slice(YJS_PATH.length))
     } catch {
       endpoint = null
+      room = null
     }
-    if (endpoint === null) return refuseUpgrade(socket, '404 Not Found')
+    if (endpoint === null && room === null) return refuseUpgrade(socket, '404 Not Found')
     const current = node
     if (current === null || !current.recovered || links === null || closing !== null) {
       return refuseUpgrade(socket, '503 Service Unavailable')
     }
+    if (room !== null) {
+      const name = room
+      const rooms = yjsRooms
+      return wss.handleUpgrade(request, socket, head, (ws) => rooms?.accept(ws, name))
+    }
+    if (endpoint === null) return refuseUpgrade(socket, '404 Not Found')
     const currentLinks = links
     const kind = endpoint
     wss.handleUpgrade(request, socket, head, (ws) => {
@@ -193,6 +207,7 @@ export async function createServer(input: ServerConfigInput, options: CreateServ
     strict = await openStrictHost({ config, links: peerLinks, metrics, logger, storage: opened.adapter, commits: regionNode.commits, onDisk: storageKind === 'file' && options.storage === undefined })
     node = regionNode
     links = peerLinks
+    yjsRooms = new YjsRooms({ config, node: regionNode, logger })
     const sources = { config, node: regionNode, links: peerLinks, storageKind, startedAt }
     metrics.setSource({
       meshStats: () => regionNode.mesh.stats,
@@ -218,6 +233,7 @@ export async function createServer(input: ServerConfigInput, options: CreateServ
     closing ??= (async () => {
       peerLinks.stop()
       for (const connection of connections) connection.close(CloseCode.SHUTTING_DOWN, 'the node is shutting down')
+      yjsRooms?.close()
       const deadline = Date.now() + SHUTDOWN_GRACE_MS
       while (wss.clients.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10))
       for (const ws of wss.clients) ws.terminate()
@@ -230,7 +246,7 @@ export async function createServer(input: ServerConfigInput, options: CreateServ
     return closing
   }
 
-  logger.info(`listening on http://${host}:${port} (ws /sync, /peer) as ${config.nodeId} in ${config.region}`)
+  logger.info(`listening on http://${host}:${port} (ws /sync, /peer${config.yjsRoomCollection === null ? '' : ', /yjs/:room'}) as ${config.nodeId} in ${config.region}`)
   return {
     url: `ws://${host}:${port}/sync`,
     peerUrl: `ws://${host}:${port}/peer`,

@@ -206,7 +206,7 @@ function emptyYjsUpdate(): Uint8Array {
  *   that overlap (an honest delete set is sorted and merged) make one update quadratic, e.g. 30 KB
  *   of copies of "delete everything" against 10 000 items walked 10^8 structs.
  */
-function checkYjsUpdate(update: Uint8Array): void {
+export function checkYjsUpdate(update: Uint8Array): void {
   const { ds } = Y.decodeUpdate(update)
   for (const [client, ranges] of ds.clients) {
     if (ranges.length < 2) continue

@@ -1,0 +1,246 @@
+import * as decoding from 'lib0/decoding'
+import * as encoding from 'lib0/encoding'
+import WebSocket from 'ws'
+import * as awarenessProtocol from 'y-protocols/awareness'
+import * as Y from 'yjs'
+import { checkYjsUpdate, YjsReplica } from '../core/crdt/yjs.js'
+import type { ServerConfig } from './config.js'
+import type { Logger } from './logger.js'
+import { WriteError } from './region/types.js'
+import type { RegionNode } from './region-node.js'
+
+/**
+ * `ws /yjs/:room` (docs/server.md, "Yjs rooms"): the y-protocols of y-websocket, so that an unmodified
+ * `WebsocketProvider` edits a document of the collection `yjsRoomCollection` — persisted, and
+ * replicated to every region like any change this region writes.
+ *
+ * Messages (lib0 encoding, as y-websocket): `0` sync (step 1: a state vector, answered with step 2, the
+ * update it lacks; step 2 and `2` update: an update to apply), `1` awareness, `3` query awareness.
+ * An update a client sends is checked before it is logged (`checkYjsUpdate`); the region logs it as
+ * its own change, so it is stored and replicated; every change the room's document takes, from here or
+ * from another region, goes to the room's connections as an update.
+ */
+
+const MESSAGE_SYNC = 0
+const MESSAGE_AWARENESS = 1
+const MESSAGE_QUERY_AWARENESS = 3
+const SYNC_STEP_1 = 0
+const SYNC_STEP_2 = 1
+const SYNC_UPDATE = 2
+/** The empty update (no structs, no deletions): a provider sends it as step 2 when it has nothing new. */
+const EMPTY_UPDATE_BYTES = 2
+
+/**
+ * Close codes. y-websocket's provider stops reconnecting on 4400–4499 (reconnecting cannot help) and
+ * retries everything else with backoff.
+ */
+export const YjsCloseCode = {
+  /** A message that does not decode, or an update Meridian refuses. */
+  BAD_MESSAGE: 4400,
+  /** The server has no room collection configured, or the room name is not one. */
+  NO_SUCH_ROOM: 4404,
+  /** The room's document exists with another type. */
+  WRONG_TYPE: 4409,
+  /** The node is recovering, shutting down, or its storage failed: try again later. */
+  UNAVAILABLE: 4503,
+  /** The connection does not read what it is sent [PF4]: reconnect and sync afresh. */
+  OVERLOADED: 4508,
+} as const
+
+/** Longest room name (a document id). */
+const MAX_ROOM_BYTES = 512
+
+interface Room {
+  readonly name: string
+  readonly replica: YjsReplica
+  readonly awareness: awarenessProtocol.Awareness
+  /** Each connection and the awareness client ids it controls. */
+  readonly conns: Map<WebSocket, Set<number>>
+  readonly stop: () => void
+}
+
+export interface YjsRoomsOptions {
+  readonly config: ServerConfig
+  readonly node: RegionNode
+  readonly logger: Logger
+}
+
+export class YjsRooms {
+  private readonly rooms = new Map<string, Room>()
+  /** The connection whose update is being committed: the document's update event skips it. */
+  private applyingFrom: WebSocket | null = null
+
+  constructor(private readonly options: YjsRoomsOptions) {}
+
+  /** Connections open now, over every room. */
+  get connections(): number {
+    let n = 0
+    for (const room of this.rooms.values()) n += room.conns.size
+    return n
+  }
+
+  /** Takes a WebSocket upgraded on `/yjs/<room>`; `room` is the decoded rest of the path. */
+  accept(ws: WebSocket, room: string): void {
+    const collection = this.options.config.yjsRoomCollection
+    if (collection === null) return close(ws, YjsCloseCode.NO_SUCH_ROOM, 'this server has no Yjs rooms (config: yjsRoomCollection)')
+    if (room === '' || Buffer.byteLength(room) > MAX_ROOM_BYTES) return close(ws, YjsCloseCode.NO_SUCH_ROOM, `a room name is 1 to ${MAX_ROOM_BYTES} bytes`)
+    let entry: Room
+    try {
+      entry = this.room(collection, room)
+    } catch (err) {
+      if (err instanceof WriteError && err.code === 'UNSUPPORTED_FOR_TYPE') return close(ws, YjsCloseCode.WRONG_TYPE, err.message)
+      return close(ws, YjsCloseCode.UNAVAILABLE, err instanceof Error ? err.message : String(err))
+    }
+    entry.conns.set(ws, new Set())
+    ws.binaryType = 'nodebuffer'
+    let alive = true
+    const heartbeat = setInterval(() => {
+      if (!alive) return ws.terminate()
+      alive = false
+      ws.ping()
+    }, this.options.config.heartbeatIntervalMs)
+    heartbeat.unref()
+    ws.on('pong', () => (alive = true))
+    ws.on('message', (data: Buffer, isBinary: boolean) => {
+      alive = true
+      if (!isBinary) return close(ws, YjsCloseCode.BAD_MESSAGE, 'y-protocols messages are binary')
+      this.receive(entry, ws, new Uint8Array(data.buffer, data.byteOffset, data.byteLength))
+    })
+    ws.on('close', () => {
+      clearInterval(heartbeat)
+      this.leave(entry, ws)
+    })
+    ws.on('error', () => ws.terminate())
+    // As y-websocket's server: our state vector (the provider answers with what we lack), and who is here.
+    this.send(entry, ws, encodeSync(SYNC_STEP_1, Y.encodeStateVector(entry.replica.doc)))
+    const states = entry.awareness.getStates()
+    if (states.size > 0) this.send(entry, ws, encodeAwareness(awarenessProtocol.encodeAwarenessUpdate(entry.awareness, [...states.keys()])))
+  }
+
+  /** Closes every room's connections (the node is shutting down: a provider reconnects elsewhere). */
+  close(): void {
+    for (const room of [...this.rooms.values()]) for (const ws of [...room.conns.keys()]) close(ws, 1001, 'the node is shutting down')
+  }
+
+  private room(collection: string, name: string): Room {
+    const existing = this.rooms.get(name)
+    if (existing !== undefined) return existing
+    const replica = this.options.node.replicaOf(collection, name, 'yjs')
+    if (!(replica instanceof YjsReplica)) throw new WriteError('UNSUPPORTED_FOR_TYPE', `room ${JSON.stringify(name)} is not a Yjs document`)
+    const awareness = new awarenessProtocol.Awareness(replica.doc)
+    awareness.setLocalState(null)
+    const onAwareness = ({ added, updated, removed }: { added: number[]; updated: number[]; removed: number[] }, origin: unknown): void => {
+      const changed = [...added, ...updated, ...removed]
+      const controlled = origin instanceof WebSocket ? room.conns.get(origin) : undefined
+      if (controlled !== undefined) {
+        for (const id of added) controlled.add(id)
+        for (const id of removed) controlled.delete(id)
+      }
+      // To every connection, the sender's too: a provider alone in a room hears its own renewals, which
+      // keep its "no message in 30 s" watchdog quiet.
+      const message = encodeAwareness(awarenessProtocol.encodeAwarenessUpdate(awareness, changed))
+      for (const ws of room.conns.keys()) this.send(room, ws, message)
+    }
+    // Every change the document takes, whoever made it: a local commit, a peer's change, a state transfer.
+    const onUpdate = (update: Uint8Array): void => {
+      const message = encodeSync(SYNC_UPDATE, update)
+      for (const ws of room.conns.keys()) if (ws !== this.applyingFrom) this.send(room, ws, message)
+    }
+    awareness.on('update', onAwareness)
+    replica.doc.on('update', onUpdate)
+    const room: Room = {
+      name,
+      replica,
+      awareness,
+      conns: new Map(),
+      stop: () => {
+        replica.doc.off('update', onUpdate)
+        awareness.off('update', onAwareness)
+        awareness.destroy()
+      },
+    }
+    this.rooms.set(name, room)
+    return room
+  }
+
+  private receive(room: Room, ws: WebSocket, bytes: Uint8Array): void {
+    try {
+      const decoder = decoding.createDecoder(bytes)
+      const type = decoding.readVarUint(decoder)
+      if (type === MESSAGE_SYNC) {
+        const step = decoding.readVarUint(decoder)
+        const payload = decoding.readVarUint8Array(decoder)
+        if (step === SYNC_STEP_1) {
+          this.send(room, ws, encodeSync(SYNC_STEP_2, Y.encodeStateAsUpdate(room.replica.doc, payload)))
+        } else if (step === SYNC_STEP_2 || step === SYNC_UPDATE) {
+          this.commit(room, ws, payload)
+        } else throw new Error(`unknown sync message ${step}`)
+      } else if (type === MESSAGE_AWARENESS) {
+        awarenessProtocol.applyAwarenessUpdate(room.awareness, decoding.readVarUint8Array(decoder), ws)
+      } else if (type === MESSAGE_QUERY_AWARENESS) {
+        this.send(room, ws, encodeAwareness(awarenessProtocol.encodeAwarenessUpdate(room.awareness, [...room.awareness.getStates().keys()])))
+      } else throw new Error(`unknown message type ${type}`)
+    } catch (err) {
+      if (err instanceof WriteError) return close(ws, YjsCloseCode.UNAVAILABLE, err.message)
+      close(ws, YjsCloseCode.BAD_MESSAGE, `bad message: ${err instanceof Error ? err.message : String(err)}`)
+    }
+  }
+
+  /** Logs a client's update as this region's change: stored, replicated, and sent to the room's others. */
+  private commit(room: Room, ws: WebSocket, update: Uint8Array): void {
+    if (update.length <= EMPTY_UPDATE_BYTES && update.every((byte) => byte === 0)) return
+    // Checked before it is logged: a logged change that no replica can apply stays in the log forever.
+    checkYjsUpdate(update)
+    this.applyingFrom = ws
+    try {
+      this.options.node.commitLocal(room.replica.collection, room.name, 'yjs', update)
+    } finally {
+      this.applyingFrom = null
+    }
+  }
+
+  private leave(room: Room, ws: WebSocket): void {
+    const controlled = room.conns.get(ws)
+    if (controlled === undefined) return
+    room.conns.delete(ws)
+    // Its users leave the others' awareness at once (not after the 30 s timeout).
+    if (controlled.size > 0) awarenessProtocol.removeAwarenessStates(room.awareness, [...controlled], null)
+    if (room.conns.size === 0) {
+      room.stop()
+      this.rooms.delete(room.name)
+    }
+  }
+
+  private send(room: Room, ws: WebSocket, message: Uint8Array): void {
+    if (ws.readyState !== WebSocket.OPEN) return
+    if (ws.bufferedAmount > this.options.config.maxSendBufferBytes) {
+      this.options.logger.warn(`yjs room ${room.name}: a connection does not read what it is sent; closed`)
+      return close(ws, YjsCloseCode.OVERLOADED, 'too much unsent: reconnect and sync again')
+    }
+    ws.send(message)
+  }
+}
+
+function encodeSync(step: number, payload: Uint8Array): Uint8Array {
+  const encoder = encoding.createEncoder()
+  encoding.writeVarUint(encoder, MESSAGE_SYNC)
+  encoding.writeVarUint(encoder, step)
+  encoding.writeVarUint8Array(encoder, payload)
+  return encoding.toUint8Array(encoder)
+}
+
+function encodeAwareness(update: Uint8Array): Uint8Array {
+  const encoder = encoding.createEncoder()
+  encoding.writeVarUint(encoder, MESSAGE_AWARENESS)
+  encoding.writeVarUint8Array(encoder, update)
+  return encoding.toUint8Array(encoder)
+}
+
+function close(ws: WebSocket, code: number, reason: string): void {
+  if (ws.readyState === WebSocket.CLOSED || ws.readyState === WebSocket.CLOSING) return
+  // A close reason is at most 123 bytes of UTF-8: cut by characters, never inside one.
+  let cut = reason
+  while (Buffer.byteLength(cut) > 123) cut = cut.slice(0, -1)
+  ws.close(code, cut)
+  setTimeout(() => ws.terminate(), 1000).unref()
+}
