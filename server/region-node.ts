@@ -1,5 +1,5 @@
 import { HlcClock } from '../core/clock/hlc.js'
-import { CloseCode, MessageType, decodeChange, encodeChange, encodeMessage, peekChangeId, type Message } from '../core/codec/index.js'
+import { CloseCode, MessageType, decodeChange, encodeChange, encodeMessage, peekChangeId, type EphemeralMessage, type Message } from '../core/codec/index.js'
 import { LwwReplica, createReplica } from '../core/crdt/index.js'
 import { MeshNode, ResyncBudget } from '../core/mesh/index.js'
 import type { StorageAdapter } from '../core/storage/index.js'
@@ -43,7 +43,13 @@ const RECOVERY_CHUNK_RECORDS = 4096
  * What only a region may send: document states skip every check a client's changes get ([IN1],
  * collection types), and StateCovered, Skipped and Fetched move a position by word alone.
  */
-const CLIENT_FORBIDDEN: ReadonlySet<MessageType> = new Set([MessageType.DocumentStates, MessageType.StateCovered, MessageType.Skipped, MessageType.Fetched])
+const CLIENT_FORBIDDEN: ReadonlySet<MessageType> = new Set([
+  MessageType.DocumentStates,
+  MessageType.StateCovered,
+  MessageType.Skipped,
+  MessageType.Fetched,
+  MessageType.Ephemeral,
+])
 /**
  * Every link re-announces our vector this often. Over WebSockets nothing is lost in transit, but a
  * change dropped by a full gap buffer is fetched again only on the next announce (docs/crdt.md).
@@ -114,6 +120,7 @@ export class RegionNode {
   private recoveredFlag = false
   private closing = false
   private antiEntropyTimer: NodeJS.Timeout | null = null
+  private readonly ephemeralListeners = new Set<(message: EphemeralMessage) => void>()
 
   constructor(options: RegionNodeOptions) {
     const { config } = options
@@ -379,6 +386,11 @@ export class RegionNode {
       link.transport.close(CloseCode.FORBIDDEN, 'clients may not send document states')
       return
     }
+    if (message.type === MessageType.Ephemeral) {
+      // Relayed state, never logged: for whoever listens here (server/yjs-rooms.ts), not for the mesh.
+      for (const listener of this.ephemeralListeners) listener(message)
+      return
+    }
     if (message.type === MessageType.VersionVector && !this.allowAnnouncement(id, link, message.vector)) return
     link.flow.observeIncoming(message)
     this.mesh.receive(id, message)
@@ -559,6 +571,24 @@ export class RegionNode {
     if (ack === 'local' && w === 'all') ack = await this.acks.waitAll(change.seq)
     this.metrics.restWrites.inc({ op, ack })
     return { collection, id, ...after, token, ack }
+  }
+
+  /** Called with every `Ephemeral` frame a peer sends. */
+  onEphemeral(listener: (message: EphemeralMessage) => void): () => void {
+    this.ephemeralListeners.add(listener)
+    return () => void this.ephemeralListeners.delete(listener)
+  }
+
+  /**
+   * Sends `message` to every peer connected now. Ephemeral state is lossy by nature: a peer whose link
+   * is backed up does not get it (the next update, or the awareness timeout, makes up for it).
+   */
+  relayEphemeral(message: EphemeralMessage): void {
+    const bytes = encodeMessage(message)
+    for (const link of this.links.values()) {
+      if (link.kind !== 'peer' || link.transport.bufferedAmount > this.config.maxSendBufferBytes / 2) continue
+      link.transport.send(bytes)
+    }
   }
 
   /**

@@ -3,6 +3,7 @@ import * as encoding from 'lib0/encoding'
 import WebSocket from 'ws'
 import * as awarenessProtocol from 'y-protocols/awareness'
 import * as Y from 'yjs'
+import { MessageType, type EphemeralMessage } from '../core/codec/index.js'
 import { checkYjsUpdate, YjsReplica } from '../core/crdt/yjs.js'
 import type { ServerConfig } from './config.js'
 import type { Logger } from './logger.js'
@@ -47,6 +48,13 @@ export const YjsCloseCode = {
   OVERLOADED: 4508,
 } as const
 
+/** Ephemeral topics between regions: awareness updates of local clients, and a new room's query for them. */
+const AWARENESS_TOPIC = 'yjs-awareness'
+const AWARENESS_QUERY_TOPIC = 'yjs-awareness-query'
+/** Origins of awareness changes that are not a local connection's. */
+const FROM_PEER = Symbol('a peer region')
+const LOCAL_CLOSE = Symbol('a local connection closed')
+
 /** Longest room name (a document id). */
 const MAX_ROOM_BYTES = 512
 
@@ -70,7 +78,11 @@ export class YjsRooms {
   /** The connection whose update is being committed: the document's update event skips it. */
   private applyingFrom: WebSocket | null = null
 
-  constructor(private readonly options: YjsRoomsOptions) {}
+  private readonly stopEphemeral: () => void
+
+  constructor(private readonly options: YjsRoomsOptions) {
+    this.stopEphemeral = options.node.onEphemeral((message) => this.fromPeer(message))
+  }
 
   /** Connections open now, over every room. */
   get connections(): number {
@@ -119,6 +131,7 @@ export class YjsRooms {
 
   /** Closes every room's connections (the node is shutting down: a provider reconnects elsewhere). */
   close(): void {
+    this.stopEphemeral()
     for (const room of [...this.rooms.values()]) for (const ws of [...room.conns.keys()]) close(ws, 1001, 'the node is shutting down')
   }
 
@@ -136,6 +149,9 @@ export class YjsRooms {
         for (const id of added) controlled.add(id)
         for (const id of removed) controlled.delete(id)
       }
+      // What this region's own clients said goes to the other regions (never what a peer said: in a
+      // full mesh each region hears it once, from the region of the client).
+      if (origin !== FROM_PEER) this.relay(room, AWARENESS_TOPIC, awarenessProtocol.encodeAwarenessUpdate(awareness, changed))
       // To every connection, the sender's too: a provider alone in a room hears its own renewals, which
       // keep its "no message in 30 s" watchdog quiet.
       const message = encodeAwareness(awarenessProtocol.encodeAwarenessUpdate(awareness, changed))
@@ -160,7 +176,28 @@ export class YjsRooms {
       },
     }
     this.rooms.set(name, room)
+    // The users connected to this room in other regions: they renew every 15 s, but a new room asks.
+    this.relay(room, AWARENESS_QUERY_TOPIC, new Uint8Array(0))
     return room
+  }
+
+  /** Awareness from another region: an update to apply, or a query for what our clients said. */
+  private fromPeer(message: EphemeralMessage): void {
+    const room = this.rooms.get(message.docId)
+    if (room === undefined || message.collection !== room.replica.collection) return
+    try {
+      if (message.topic === AWARENESS_TOPIC) awarenessProtocol.applyAwarenessUpdate(room.awareness, message.payload, FROM_PEER)
+      else if (message.topic === AWARENESS_QUERY_TOPIC) {
+        const local = [...room.conns.values()].flatMap((ids) => [...ids])
+        if (local.length > 0) this.relay(room, AWARENESS_TOPIC, awarenessProtocol.encodeAwarenessUpdate(room.awareness, local))
+      }
+    } catch (err) {
+      this.options.logger.warn(`yjs room ${room.name}: a peer's awareness update did not apply: ${err instanceof Error ? err.message : String(err)}`)
+    }
+  }
+
+  private relay(room: Room, topic: string, payload: Uint8Array): void {
+    this.options.node.relayEphemeral({ type: MessageType.Ephemeral, topic, collection: room.replica.collection, docId: room.name, payload })
   }
 
   private receive(room: Room, ws: WebSocket, bytes: Uint8Array): void {
@@ -204,7 +241,7 @@ export class YjsRooms {
     if (controlled === undefined) return
     room.conns.delete(ws)
     // Its users leave the others' awareness at once (not after the 30 s timeout).
-    if (controlled.size > 0) awarenessProtocol.removeAwarenessStates(room.awareness, [...controlled], null)
+    if (controlled.size > 0) awarenessProtocol.removeAwarenessStates(room.awareness, [...controlled], LOCAL_CLOSE)
     if (room.conns.size === 0) {
       room.stop()
       this.rooms.delete(room.name)

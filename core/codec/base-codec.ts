@@ -21,6 +21,7 @@
  * DocumentStates  17 transfer:uint count:uint (documentState)*count   -- layout in document-state.ts
  * StateCovered    18 transfer:uint documents:uint vector hlc authors   -- authors: author-records.ts
  * Subscribe … Skipped  19–21   -- partial replication: layouts in subscription-codec.ts
+ * Ephemeral       22 topic:string collection:string docId:string payload:bytes   -- ephemeral-codec.ts
  * ```
  *
  * Both handshake frames start with `type protocolVersion` in every protocol version, so
@@ -36,6 +37,7 @@ import { encodeChange, readChange } from './change.js'
 import { readDocumentState, readHlc, writeDocumentState, writeHlc } from './document-state.js'
 import { DecodeError, FrameTooLargeError } from './errors.js'
 import { readFetched, readSkipped, readSubscribe, writeFetched, writeSkipped, writeSubscribe } from './subscription-codec.js'
+import { readEphemeral, writeEphemeral } from './ephemeral-codec.js'
 import { MessageType } from './messages.js'
 import type { Message, Role } from './messages.js'
 import {
@@ -161,6 +163,9 @@ export function encodeBaseMessage(msg: Message, extensions: FrameExtensions): Ui
     case MessageType.Skipped:
       writeSkipped(encoder, msg)
       break
+    case MessageType.Ephemeral:
+      writeEphemeral(encoder, msg)
+      break
     default: {
       const type = (msg as { type: unknown }).type
       const extension = typeof type === 'number' ? extensions.get(type) : undefined
@@ -273,6 +278,8 @@ function readMessage(decoder: decoding.Decoder, extensions: FrameExtensions): Me
       return readFetched(decoder)
     case MessageType.Skipped:
       return readSkipped(decoder)
+    case MessageType.Ephemeral:
+      return readEphemeral(decoder)
     default: {
       const extension = extensions.get(type)
       if (extension === undefined) throw new DecodeError(`unknown message type ${type}`)

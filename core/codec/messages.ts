@@ -7,7 +7,7 @@ import type { AuthorRecord, Change, DocumentState, Hlc, VersionVector } from '..
  * Bumped on every incompatible wire change. A handshake with another version is refused with
  * close code `VERSION_MISMATCH` (see close-codes.ts).
  */
-export const PROTOCOL_VERSION = 4
+export const PROTOCOL_VERSION = 5
 
 /** Who is on the other end of a connection. */
 export type Role = 'client' | 'peer'
@@ -35,6 +35,7 @@ export const MessageType = {
   Subscribe: 19,
   Fetched: 20,
   Skipped: 21,
+  Ephemeral: 22,
 } as const
 export type MessageType = (typeof MessageType)[keyof typeof MessageType]
 
@@ -259,6 +260,19 @@ export interface SkippedMessage {
   readonly hlc: Hlc
 }
 
+/**
+ * Region → region: state relayed, never logged (a Yjs room's awareness). Each region relays to its peers
+ * only what its own clients said, so in a full mesh every region hears it once.
+ */
+export interface EphemeralMessage {
+  readonly type: typeof MessageType.Ephemeral
+  /** What the payload is, e.g. `yjs-awareness`. */
+  readonly topic: string
+  readonly collection: string
+  readonly docId: string
+  readonly payload: Uint8Array
+}
+
 export type Message =
   | HandshakeMessage
   | HandshakeAcceptMessage
@@ -281,3 +295,4 @@ export type Message =
   | SubscribeMessage
   | FetchedMessage
   | SkippedMessage
+  | EphemeralMessage

@@ -14,6 +14,7 @@ import {
   type SubscribeMessage,
   type FetchedMessage,
   type SkippedMessage,
+  type EphemeralMessage,
   type ErrorMessage,
   type HandshakeAcceptMessage,
   type HandshakeMessage,
@@ -175,6 +176,14 @@ export const arbSkipped: fc.Arbitrary<SkippedMessage> = fc.record({
   hlc: arbHlc,
 })
 
+export const arbEphemeral: fc.Arbitrary<EphemeralMessage> = fc.record({
+  type: fc.constant(MessageType.Ephemeral),
+  topic: arbString({ minLength: 1, maxLength: 16 }),
+  collection: arbId,
+  docId: arbId,
+  payload: fc.uint8Array({ maxLength: 64 }),
+})
+
 /** Every message type, equally likely. */
 export const arbMessage: fc.Arbitrary<Message> = fc.oneof(
   arbHandshake,
@@ -189,4 +198,5 @@ export const arbMessage: fc.Arbitrary<Message> = fc.oneof(
   arbSubscribe,
   arbFetched,
   arbSkipped,
+  arbEphemeral,
 )

@@ -44,6 +44,11 @@ function text(p: WebsocketProvider): string {
   return p.doc.getText('text').toString()
 }
 
+/** The names in a provider's awareness (its own included), sorted. */
+function names(p: WebsocketProvider): string[] {
+  return [...p.awareness.getStates().values()].map((state) => (state['user'] as { name?: string } | undefined)?.name ?? '').filter((name) => name !== '').sort()
+}
+
 async function regionView(id: string, room: string): Promise<{ root: Record<string, unknown>; text: string } | null> {
   const reply = await fetch(`${cluster.node(id).httpUrl}/v1/rooms/${encodeURIComponent(room)}`)
   return reply.status === 200 ? ((await reply.json()) as { doc: { root: Record<string, unknown>; text: string } }).doc : null
@@ -99,11 +104,24 @@ describe('unmodified y-websocket providers sync through Meridian regions', () =>
     await Promise.all([synced(alice), synced(bob)])
     alice.awareness.setLocalStateField('user', { name: 'alice' })
     bob.awareness.setLocalStateField('user', { name: 'bob' })
-    const names = (p: WebsocketProvider): string[] =>
-      [...p.awareness.getStates().values()].map((state) => (state['user'] as { name?: string } | undefined)?.name ?? '').sort()
     await waitFor(() => names(alice).join() === 'alice,bob' && names(bob).join() === 'alice,bob', 10_000, 'both see both')
     bob.destroy()
     await waitFor(() => names(alice).join() === 'alice', 10_000, 'bob gone from alice\'s awareness')
+  })
+
+  it('awareness crosses regions: a user in region a and one in region b see each other, and a late joiner in c sees both at once', async () => {
+    const alice = provider('a', 'aware-across')
+    const bob = provider('b', 'aware-across')
+    await Promise.all([synced(alice), synced(bob)])
+    alice.awareness.setLocalStateField('user', { name: 'alice' })
+    bob.awareness.setLocalStateField('user', { name: 'bob' })
+    await waitFor(() => names(alice).join() === 'alice,bob' && names(bob).join() === 'alice,bob', 10_000, 'both see both across regions')
+    // Well under the 15 s after which providers renew their state: the new room asks the other regions.
+    const carol = provider('c', 'aware-across')
+    carol.awareness.setLocalStateField('user', { name: 'carol' })
+    await waitFor(() => names(carol).join() === 'alice,bob,carol', 5_000, 'the late joiner sees everyone')
+    bob.destroy()
+    await waitFor(() => names(alice).join() === 'alice,carol' && names(carol).join() === 'alice,carol', 10_000, 'bob gone everywhere at once')
   })
 
   it('a malformed message closes with 4400 (a provider stops reconnecting on it), and the region goes on; a room name too long is refused with 4404', async () => {
