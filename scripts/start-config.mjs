@@ -47,6 +47,8 @@ export function clusterConfigs({ home, host, basePort, secret }) {
       peerSecret: secret,
       clientToken: null,
       collections: COLLECTIONS,
+      // y-websocket's WebsocketProvider: new WebsocketProvider('ws://127.0.0.1:4101/yjs', room, doc)
+      yjsRoomCollection: 'docs',
       heartbeatIntervalMs: 1000,
       maxFrameBytes: 16 * 1024 * 1024,
       reconnect: { minDelayMs: 100, maxDelayMs: 5000 },
