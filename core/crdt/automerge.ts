@@ -170,6 +170,40 @@ export class AutomergeReplica implements DocumentReplica {
   }
 
   /**
+   * Reads a message of Automerge's sync protocol from a peer that speaks it (an automerge-repo client):
+   * the sync state learns what the message says of the peer (its heads, what it needs and has), and
+   * the changes it carries are returned, not applied: the caller logs them, and they apply through
+   * `apply` like any change (linear, no JavaScript patch). A change this replica holds is left out; a
+   * document chunk (sent to a peer that has nothing) is taken apart into its changes.
+   * @throws CrdtPayloadError on a message or a change Automerge cannot read
+   */
+  readSyncMessage(state: Automerge.SyncState, message: Uint8Array): { state: Automerge.SyncState; changes: Uint8Array[] } {
+    let decoded: ReturnType<typeof Automerge.decodeSyncMessage>
+    try {
+      decoded = Automerge.decodeSyncMessage(message)
+      const [next, nextState] = Automerge.receiveSyncMessage(this.doc, state, Automerge.encodeSyncMessage({ ...decoded, changes: [] }))
+      this.replaceDoc(next)
+      const backend = Automerge.getBackend(this.current)
+      const changes: Uint8Array[] = []
+      for (const bytes of decoded.changes) {
+        for (const change of changesOf(bytes, this.actorId)) {
+          if (backend.getChangeByHash(Automerge.decodeChange(change).hash) === null) changes.push(change)
+        }
+      }
+      return { state: nextState, changes }
+    } catch (error) {
+      if (error instanceof CrdtPayloadError) throw error
+      throw new CrdtPayloadError(`automerge sync message: ${error instanceof Error ? error.message : String(error)}`, { cause: error })
+    }
+  }
+
+  /** The next message of Automerge's sync protocol for a peer in `state`, or null when it has everything. */
+  generateSyncMessage(state: Automerge.SyncState): { state: Automerge.SyncState; message: Uint8Array | null } {
+    const [next, message] = Automerge.generateSyncMessage(this.doc, state)
+    return { state: next, message }
+  }
+
+  /**
    * `Automerge.toJS` of the document, keys sorted, with counters as numbers and immutable strings
    * as strings. Text is a string, lists are arrays; dates and byte arrays stay as they are.
    * A document never written views as `{}`.
@@ -249,4 +283,17 @@ export function automergeReplicaFor({ collection, docId, localOrigin, random, au
   return new AutomergeReplica(
     automergeActorId === undefined ? { collection, docId, localOrigin, random } : { collection, docId, localOrigin, random, actorId: automergeActorId },
   )
+}
+
+/**
+ * The changes in `bytes`: one change, or a document chunk (Automerge's save format), loaded strictly
+ * into a scratch document (actor `actor`, so Automerge draws no random id) and taken apart.
+ */
+function changesOf(bytes: Uint8Array, actor: string): Uint8Array[] {
+  try {
+    Automerge.decodeChange(bytes)
+    return [bytes]
+  } catch {
+    return Automerge.getAllChanges(Automerge.load(bytes, { actor }))
+  }
 }

@@ -129,13 +129,14 @@ describe('start-config', () => {
       expect(Object.keys(config).sort()).toEqual(
         [
           'nodeId', 'region', 'host', 'port', 'dataDir', 'storage', 'peers', 'peerSecret', 'clientToken',
-          'collections', 'heartbeatIntervalMs', 'maxFrameBytes', 'reconnect', 'groupCommitMaxDelayMs',
+          'collections', 'yjsRoomCollection', 'heartbeatIntervalMs', 'maxFrameBytes', 'reconnect', 'groupCommitMaxDelayMs',
         ].sort(),
       )
       expect(config.dataDir).toBe(join(home, node.nodeId))
       expect(existsSync(config.dataDir)).toBe(true)
       expect(config.storage).toBe('file')
       expect(config.peerSecret).toBe(secret)
+      expect(config.yjsRoomCollection).toBe('docs')
       expect(config.collections).toEqual({
         notes: { mode: 'crdt', type: 'lww' },
         docs: { mode: 'crdt', type: 'yjs' },
