@@ -121,6 +121,7 @@ export class RegionNode {
   private closing = false
   private antiEntropyTimer: NodeJS.Timeout | null = null
   private readonly ephemeralListeners = new Set<(message: EphemeralMessage) => void>()
+  private readonly documentListeners = new Set<(collection: string, docId: string) => void>()
 
   constructor(options: RegionNodeOptions) {
     const { config } = options
@@ -148,8 +149,12 @@ export class RegionNode {
         this.snapshots.logged(change)
       },
       onStateCovered: () => this.snapshots.stateCovered(),
-      onApplied: (_change, result) => {
+      onApplied: (change, result) => {
         for (const conflict of result.conflicts) this.conflicts.add(conflict)
+        if (result.changed) for (const listener of this.documentListeners) listener(change.collection, change.docId)
+      },
+      onStateMerged: (collection, docId, _docType, changed) => {
+        if (changed) for (const listener of this.documentListeners) listener(collection, docId)
       },
       onRejected: (change, error) => {
         this.logger.warn(`change ${change.origin}:${change.seq} to ${change.collection}/${change.docId} not applied: ${String(error)}`)
@@ -571,6 +576,15 @@ export class RegionNode {
     if (ack === 'local' && w === 'all') ack = await this.acks.waitAll(change.seq)
     this.metrics.restWrites.inc({ op, ack })
     return { collection, id, ...after, token, ack }
+  }
+
+  /**
+   * Called whenever a crdt document's content changes here, whoever changed it (this region, a client,
+   * a peer, a state transfer). Synchronous, in the middle of the change's application: defer real work.
+   */
+  onDocumentChanged(listener: (collection: string, docId: string) => void): () => void {
+    this.documentListeners.add(listener)
+    return () => void this.documentListeners.delete(listener)
   }
 
   /** Called with every `Ephemeral` frame a peer sends. */

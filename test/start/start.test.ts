@@ -30,6 +30,7 @@ interface NodeConfig {
   peerSecret: string
   clientToken: null
   collections: Record<string, { mode: string; type?: string }>
+  yjsRoomCollection: string | null
 }
 interface StartConfigModule {
   clusterConfigs(o: { home: string; host: string; basePort: number; secret: string }): { nodeId: string; port: number; file: string; config: NodeConfig }[]
