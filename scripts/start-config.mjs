@@ -49,6 +49,8 @@ export function clusterConfigs({ home, host, basePort, secret }) {
       collections: COLLECTIONS,
       // y-websocket's WebsocketProvider: new WebsocketProvider('ws://127.0.0.1:4101/yjs', room, doc)
       yjsRoomCollection: 'docs',
+      // automerge-repo: new Repo({ network: [new WebSocketClientAdapter('ws://127.0.0.1:4101/automerge')] })
+      automergeRepoCollection: 'boards',
       heartbeatIntervalMs: 1000,
       maxFrameBytes: 16 * 1024 * 1024,
       reconnect: { minDelayMs: 100, maxDelayMs: 5000 },

@@ -104,6 +104,11 @@ export interface ServerConfig {
    * `WebsocketProvider` connects to (docs/server.md, "Yjs rooms"); null: the endpoint refuses every room.
    */
   readonly yjsRoomCollection: string | null
+  /**
+   * The crdt automerge collection whose documents automerge-repo peers sync over `ws /automerge`
+   * (docs/server.md, "automerge-repo peers"); null: the endpoint refuses every peer.
+   */
+  readonly automergeRepoCollection: string | null
 }
 
 /**
@@ -221,6 +226,7 @@ const TOP_KEYS = [
   'values',
   'browserBundleDir',
   'yjsRoomCollection',
+  'automergeRepoCollection',
 ] as const
 
 const IDENTIFIER = /^[A-Za-z0-9][A-Za-z0-9._:-]*$/
@@ -489,16 +495,20 @@ export function parseConfig(input: unknown, source?: string): ServerConfig {
     v === null ? null : c.string(at('adminToken'), v),
   )
 
-  const yjsRoomCollection = optional<string | null>(raw, 'yjsRoomCollection', null, (v) => {
-    if (v === null) return null
-    const name = c.string(at('yjsRoomCollection'), v)
-    if (name === undefined || collections === undefined) return name
-    const spec = Object.hasOwn(collections, name) ? collections[name] : undefined
-    if (spec === undefined || spec.mode !== 'crdt' || spec.type !== 'yjs') {
-      c.issues.push(`${at('yjsRoomCollection')}: ${JSON.stringify(name)} must name a crdt collection of type yjs`)
-    }
-    return name
-  })
+  /** A key naming a crdt collection of one document type, or null. */
+  const collectionOfType = (key: string, type: 'yjs' | 'automerge'): string | null | undefined =>
+    optional<string | null>(raw, key, null, (v) => {
+      if (v === null) return null
+      const name = c.string(at(key), v)
+      if (name === undefined || collections === undefined) return name
+      const spec = Object.hasOwn(collections, name) ? collections[name] : undefined
+      if (spec === undefined || spec.mode !== 'crdt' || spec.type !== type) {
+        c.issues.push(`${at(key)}: ${JSON.stringify(name)} must name a crdt collection of type ${type}`)
+      }
+      return name
+    })
+  const yjsRoomCollection = collectionOfType('yjsRoomCollection', 'yjs')
+  const automergeRepoCollection = collectionOfType('automergeRepoCollection', 'automerge')
 
   const hasStrict = Object.values(collections ?? {}).some((spec) => spec.mode === 'strict')
   if (hasStrict && members) {
@@ -522,6 +532,7 @@ export function parseConfig(input: unknown, source?: string): ServerConfig {
     dataDir: dataDir as string,
     browserBundleDir: browserBundleDir as string | null,
     yjsRoomCollection: yjsRoomCollection as string | null,
+    automergeRepoCollection: automergeRepoCollection as string | null,
     storage: storage as StorageKind,
     peers: peerList,
     peerSecret: peerSecret as string,

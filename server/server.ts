@@ -14,6 +14,7 @@ import { PeerLinks } from './peer-links.js'
 import { RegionNode } from './region-node.js'
 import { acceptSession, type Endpoint } from './session.js'
 import { YjsRooms } from './yjs-rooms.js'
+import { AutomergePeers } from './automerge-peers.js'
 
 /** y-websocket's provider connects to `<serverUrl>/<room>`: `ws://host:port/yjs` as serverUrl. */
 const YJS_PATH = '/yjs/'
@@ -113,6 +114,7 @@ export async function createServer(input: ServerConfigInput, options: CreateServ
   }
   let node: RegionNode | null = null
   let yjsRooms: YjsRooms | null = null
+  let automergePeers: AutomergePeers | null = null
   let links: PeerLinks | null = null
   let strict: StrictHost | null = null
   let storageKind: StorageKind = options.storage === undefined ? config.storage : 'memory'
@@ -148,18 +150,24 @@ export async function createServer(input: ServerConfigInput, options: CreateServ
     socket.on('error', () => socket.destroy())
     let endpoint: Endpoint | null = null
     let room: string | null = null
+    let automerge = false
     try {
       const path = new URL(request.url ?? '/', 'http://localhost').pathname
       endpoint = path === '/peer' ? 'peer' : path === '/sync' ? 'client' : null
       if (path.startsWith(YJS_PATH)) room = decodeURIComponent(path.slice(YJS_PATH.length))
+      automerge = path === '/automerge'
     } catch {
       endpoint = null
       room = null
     }
-    if (endpoint === null && room === null) return refuseUpgrade(socket, '404 Not Found')
+    if (endpoint === null && room === null && !automerge) return refuseUpgrade(socket, '404 Not Found')
     const current = node
     if (current === null || !current.recovered || links === null || closing !== null) {
       return refuseUpgrade(socket, '503 Service Unavailable')
+    }
+    if (automerge) {
+      const peers = automergePeers
+      return wss.handleUpgrade(request, socket, head, (ws) => peers?.accept(ws))
     }
     if (room !== null) {
       const name = room
@@ -208,6 +216,7 @@ export async function createServer(input: ServerConfigInput, options: CreateServ
     node = regionNode
     links = peerLinks
     yjsRooms = new YjsRooms({ config, node: regionNode, logger })
+    automergePeers = new AutomergePeers({ config, node: regionNode, logger })
     const sources = { config, node: regionNode, links: peerLinks, storageKind, startedAt }
     metrics.setSource({
       meshStats: () => regionNode.mesh.stats,
@@ -234,6 +243,7 @@ export async function createServer(input: ServerConfigInput, options: CreateServ
       peerLinks.stop()
       for (const connection of connections) connection.close(CloseCode.SHUTTING_DOWN, 'the node is shutting down')
       yjsRooms?.close()
+      automergePeers?.close()
       const deadline = Date.now() + SHUTDOWN_GRACE_MS
       while (wss.clients.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10))
       for (const ws of wss.clients) ws.terminate()
@@ -246,7 +256,7 @@ export async function createServer(input: ServerConfigInput, options: CreateServ
     return closing
   }
 
-  logger.info(`listening on http://${host}:${port} (ws /sync, /peer${config.yjsRoomCollection === null ? '' : ', /yjs/:room'}) as ${config.nodeId} in ${config.region}`)
+  logger.info(`listening on http://${host}:${port} (ws /sync, /peer${config.yjsRoomCollection === null ? '' : ', /yjs/:room'}${config.automergeRepoCollection === null ? '' : ', /automerge'}) as ${config.nodeId} in ${config.region}`)
   return {
     url: `ws://${host}:${port}/sync`,
     peerUrl: `ws://${host}:${port}/peer`,

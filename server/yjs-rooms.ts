@@ -9,6 +9,7 @@ import type { ServerConfig } from './config.js'
 import type { Logger } from './logger.js'
 import { WriteError } from './region/types.js'
 import type { RegionNode } from './region-node.js'
+import { closeSocket as close, keepAlive } from './foreign-socket.js'
 
 /**
  * `ws /yjs/:room` (docs/server.md, "Yjs rooms"): the y-protocols of y-websocket, so that an unmodified
@@ -105,23 +106,12 @@ export class YjsRooms {
     }
     entry.conns.set(ws, new Set())
     ws.binaryType = 'nodebuffer'
-    let alive = true
-    const heartbeat = setInterval(() => {
-      if (!alive) return ws.terminate()
-      alive = false
-      ws.ping()
-    }, this.options.config.heartbeatIntervalMs)
-    heartbeat.unref()
-    ws.on('pong', () => (alive = true))
+    keepAlive(ws, this.options.config.heartbeatIntervalMs)
     ws.on('message', (data: Buffer, isBinary: boolean) => {
-      alive = true
       if (!isBinary) return close(ws, YjsCloseCode.BAD_MESSAGE, 'y-protocols messages are binary')
       this.receive(entry, ws, new Uint8Array(data.buffer, data.byteOffset, data.byteLength))
     })
-    ws.on('close', () => {
-      clearInterval(heartbeat)
-      this.leave(entry, ws)
-    })
+    ws.on('close', () => this.leave(entry, ws))
     ws.on('error', () => ws.terminate())
     // As y-websocket's server: our state vector (the provider answers with what we lack), and who is here.
     this.send(entry, ws, encodeSync(SYNC_STEP_1, Y.encodeStateVector(entry.replica.doc)))
@@ -271,13 +261,4 @@ function encodeAwareness(update: Uint8Array): Uint8Array {
   encoding.writeVarUint(encoder, MESSAGE_AWARENESS)
   encoding.writeVarUint8Array(encoder, update)
   return encoding.toUint8Array(encoder)
-}
-
-function close(ws: WebSocket, code: number, reason: string): void {
-  if (ws.readyState === WebSocket.CLOSED || ws.readyState === WebSocket.CLOSING) return
-  // A close reason is at most 123 bytes of UTF-8: cut by characters, never inside one.
-  let cut = reason
-  while (Buffer.byteLength(cut) > 123) cut = cut.slice(0, -1)
-  ws.close(code, cut)
-  setTimeout(() => ws.terminate(), 1000).unref()
 }

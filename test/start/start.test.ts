@@ -31,6 +31,7 @@ interface NodeConfig {
   clientToken: null
   collections: Record<string, { mode: string; type?: string }>
   yjsRoomCollection: string | null
+  automergeRepoCollection: string | null
 }
 interface StartConfigModule {
   clusterConfigs(o: { home: string; host: string; basePort: number; secret: string }): { nodeId: string; port: number; file: string; config: NodeConfig }[]
@@ -130,7 +131,7 @@ describe('start-config', () => {
       expect(Object.keys(config).sort()).toEqual(
         [
           'nodeId', 'region', 'host', 'port', 'dataDir', 'storage', 'peers', 'peerSecret', 'clientToken',
-          'collections', 'yjsRoomCollection', 'heartbeatIntervalMs', 'maxFrameBytes', 'reconnect', 'groupCommitMaxDelayMs',
+          'collections', 'yjsRoomCollection', 'automergeRepoCollection', 'heartbeatIntervalMs', 'maxFrameBytes', 'reconnect', 'groupCommitMaxDelayMs',
         ].sort(),
       )
       expect(config.dataDir).toBe(join(home, node.nodeId))
@@ -138,6 +139,7 @@ describe('start-config', () => {
       expect(config.storage).toBe('file')
       expect(config.peerSecret).toBe(secret)
       expect(config.yjsRoomCollection).toBe('docs')
+      expect(config.automergeRepoCollection).toBe('boards')
       expect(config.collections).toEqual({
         notes: { mode: 'crdt', type: 'lww' },
         docs: { mode: 'crdt', type: 'yjs' },
