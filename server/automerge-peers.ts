@@ -171,6 +171,7 @@ export class AutomergePeers {
 
   private ephemeral(peer: Peer, frame: Frame): void {
     const docId = documentIdOf(frame)
+    if (typeof frame['sessionId'] !== 'string' || !Number.isSafeInteger(frame['count'])) throw new Error('ephemeral: sessionId must be a string and count an integer')
     const relayed = { senderId: peer.id, sessionId: frame['sessionId'], count: frame['count'], documentId: docId, data: bytesOf(frame, 'data') }
     this.deliverEphemeral(relayed, peer)
     this.options.node.relayEphemeral({
