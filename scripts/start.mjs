@@ -234,6 +234,8 @@ function banner(nodes, health) {
     `             curl ${url(last)}/v1/notes/n1`,
     `  strict     curl -X PUT '${url(last)}/v1/accounts/a1?w=majority' -d '{"balance":100}'   (forwarded to the primary)`,
     `             curl '${url(first)}/v1/accounts/a1?read=nearest'   (/status shows the primary and epoch)`,
+    `  y-websocket new WebsocketProvider('ws://${HOST}:${first.port}/yjs', room, ydoc)   (rooms: the docs collection)`,
+    `  automerge   new WebSocketClientAdapter('ws://${HOST}:${first.port}/automerge')   (documents: the boards collection)`,
     `  data       ${displayPath(home)}/   (configs in config/; delete the directory to start afresh)`,
     '',
     'Ctrl-C stops all three.',
