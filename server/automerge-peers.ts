@@ -4,7 +4,7 @@ import WebSocket from 'ws'
 import { MessageType, type EphemeralMessage } from '../core/codec/index.js'
 import { AutomergeReplica } from '../core/crdt/automerge.js'
 import type { ServerConfig } from './config.js'
-import { closeSocket, keepAlive } from './foreign-socket.js'
+import { closeSocket, keepAlive, refuseOversizeFrames } from './foreign-socket.js'
 import type { Logger } from './logger.js'
 import { WriteError } from './region/types.js'
 import type { RegionNode } from './region-node.js'
@@ -36,6 +36,7 @@ const MAX_DOCUMENT_ID_BYTES = 512
 export const AutomergeCloseCode = {
   BAD_MESSAGE: 4400,
   NOT_SERVED: 4404,
+  TOO_LARGE: 4413,
   UNAVAILABLE: 4503,
   OVERLOADED: 4508,
 } as const
@@ -87,6 +88,7 @@ export class AutomergePeers {
     const peer: Peer = { ws, id: null, syncStates: new Map() }
     this.peers.add(peer)
     ws.binaryType = 'nodebuffer'
+    refuseOversizeFrames(ws, this.options.config.maxFrameBytes)
     keepAlive(ws, this.options.config.heartbeatIntervalMs)
     ws.on('message', (data: Buffer, isBinary: boolean) => {
       if (!isBinary) return this.refuse(peer, 'frames are binary CBOR')

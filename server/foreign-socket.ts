@@ -31,3 +31,21 @@ export function keepAlive(ws: WebSocket, intervalMs: number): void {
   ws.on('message', heard)
   ws.on('close', () => clearInterval(timer))
 }
+
+/** ws's own close code for a frame above `maxPayload`, which it refuses from the frame's header. */
+const WS_MESSAGE_TOO_BIG = 1009
+/** What the foreign endpoints close an oversized frame with: in 4400–4499, so that clients stop retrying. */
+export const FOREIGN_TOO_LARGE = 4413
+
+/**
+ * ws refuses a frame above `maxPayload` before buffering it, and closes with 1009, which y-websocket's
+ * provider retries: a provider whose update is too large would reconnect and resend it for ever. The
+ * close is wrapped so that it says 4413 instead (as ServerConnection maps it to TOO_LARGE for /sync).
+ */
+export function refuseOversizeFrames(ws: WebSocket, maxFrameBytes: number): void {
+  const original = ws.close.bind(ws)
+  ws.close = (code?: number, reason?: string | Buffer): void => {
+    if (code === WS_MESSAGE_TOO_BIG) original(FOREIGN_TOO_LARGE, `a frame above ${maxFrameBytes} bytes (maxFrameBytes)`)
+    else original(code, reason)
+  }
+}
