@@ -274,7 +274,7 @@ export class Client extends LocalContext implements MeridianClient, ClientContex
     this.collections = new ClientCollections(this, types, (what) => this.requireStrict(what), () => this.closed)
     // Replay what an earlier session kept, before any region connects: documents, then changes.
     const kept = this.store.loadDocuments?.()
-    if (kept !== undefined) this.mesh.restoreDocuments(this.documentsNoted(kept.documents), kept.covered)
+    if (kept !== undefined) this.mesh.restoreDocuments(this.documentsNoted(kept.documents), kept.covered, [], kept.clock)
     this.mesh.restore(this.ownChangesNoted(this.store.load()))
     this.mesh.finishRestore()
     // What the store held is saved by definition: restored own changes are `local` (in the outbox).
@@ -488,7 +488,7 @@ export class Client extends LocalContext implements MeridianClient, ClientContex
     const upTo = covered
     const dropChanges = store.dropChanges.bind(store)
     // Saved even with no document changed: `covered` must be recorded before changes it covers go.
-    const saved = store.saveDocuments(documents, covered)
+    const saved = store.saveDocuments(documents, covered, this.mesh.clockHighWater)
     this.storeSaves = Promise.resolve(saved)
       .then(() => dropChanges(upTo))
       .catch((error: unknown) => {

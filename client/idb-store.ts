@@ -29,7 +29,7 @@ import { openDB, type DBSchema, type IDBPDatabase, type IDBPTransaction } from '
 import { decodeChange, encodeChange } from '../core/codec/index.js'
 import { decodeStoredDocumentState, encodeStoredDocumentState, type StoredDocumentState } from '../core/codec/document-state.js'
 import { documentKey } from '../core/mesh/mesh-node.js'
-import type { Change, VersionVector } from '../core/types.js'
+import type { Change, Hlc, VersionVector } from '../core/types.js'
 import { decodePack, encodePack } from './idb-pack.js'
 import { cryptoRandom, randomClientId } from './random.js'
 import type { ClientStore, StoredStrictWrite } from './store.js'
@@ -54,8 +54,8 @@ export class ClientStoreError extends Error {
 interface MeridianDb extends DBSchema {
   changes: { key: [string, number]; value: Uint8Array }
   documents: { key: string; value: Uint8Array }
-  /** 'covered': [origin, seq] pairs; 'clientId': the writer id. */
-  meta: { key: string; value: [string, number][] | string }
+  /** 'covered': [origin, seq] pairs; 'clock': the clock's high-water mark with it; 'clientId': the writer id. */
+  meta: { key: string; value: [string, number][] | string | Hlc }
   strictWrites: { key: number; value: StoredStrictWrite }
   /** Key 0: the documents folded into one record (see idb-pack.ts). */
   packs: { key: number; value: Uint8Array }
@@ -229,13 +229,14 @@ async function openLocked(name: string, factory: IDBFactory, options: IdbClientS
       return enqueue('keeping a change', (tx) => quiet(tx.objectStore('changes').put(bytes, [change.origin, change.seq])))
     },
     loadDocuments: () => kept.documents,
-    saveDocuments: (documents: readonly StoredDocumentState[], covered: VersionVector) => {
+    saveDocuments: (documents: readonly StoredDocumentState[], covered: VersionVector, clock?: Hlc) => {
       const records = documents.map((stored) => [documentKey(stored.document.collection, stored.document.docId), encodeStoredDocumentState(stored)] as const)
       const vector = [...covered]
       return enqueue('saving documents', (tx) => {
         const store = tx.objectStore('documents')
         for (const [key, bytes] of records) quiet(store.put(bytes, key))
         quiet(tx.objectStore('meta').put(vector, 'covered'))
+        if (clock !== undefined) quiet(tx.objectStore('meta').put({ wallMs: clock.wallMs, counter: clock.counter, node: clock.node }, 'clock'))
       })
     },
     dropChanges: (upTo: VersionVector) => {
@@ -297,7 +298,7 @@ async function holdStoreLock(name: string, options: IdbClientStoreOptions): Prom
 /** Everything an earlier session kept, read in one transaction. */
 async function readAll(db: IDBPDatabase<MeridianDb>): Promise<{
   changes: Change[]
-  documents: { documents: StoredDocumentState[]; covered: VersionVector } | undefined
+  documents: { documents: StoredDocumentState[]; covered: VersionVector; clock?: Hlc } | undefined
   strictWrites: StoredStrictWrite[]
   clientId: string | undefined
   /** Every document's record bytes by document key: the pack's, overridden by newer records of their own. */
@@ -306,7 +307,7 @@ async function readAll(db: IDBPDatabase<MeridianDb>): Promise<{
   looseDocuments: number
 }> {
   const tx = db.transaction(STORES, 'readonly')
-  const [changeBytes, looseKeys, looseBytes, pack, covered, strictWrites, clientId] = await Promise.all([
+  const [changeBytes, looseKeys, looseBytes, pack, covered, strictWrites, clientId, clock] = await Promise.all([
     tx.objectStore('changes').getAll(),
     tx.objectStore('documents').getAllKeys(),
     tx.objectStore('documents').getAll(),
@@ -314,6 +315,7 @@ async function readAll(db: IDBPDatabase<MeridianDb>): Promise<{
     tx.objectStore('meta').get('covered'),
     tx.objectStore('strictWrites').getAll(),
     tx.objectStore('meta').get('clientId'),
+    tx.objectStore('meta').get('clock'),
   ])
   const documentRecords = new Map<string, Uint8Array>()
   if (pack !== undefined) {
@@ -327,6 +329,7 @@ async function readAll(db: IDBPDatabase<MeridianDb>): Promise<{
   for (const [i, key] of looseKeys.entries()) documentRecords.set(key, looseBytes[i] as Uint8Array)
   if (covered !== undefined && !Array.isArray(covered)) throw new ClientStoreError('corrupt', 'the stored covered vector is not a list of [origin, seq] pairs')
   if (clientId !== undefined && (typeof clientId !== 'string' || clientId === '')) throw new ClientStoreError('corrupt', 'the stored client id is not a non-empty string')
+  if (clock !== undefined && !isHlc(clock)) throw new ClientStoreError('corrupt', 'the stored clock is not a timestamp')
   const decode = <T>(what: string, bytes: Uint8Array, read: (bytes: Uint8Array) => T): T => {
     try {
       return read(bytes)
@@ -339,7 +342,11 @@ async function readAll(db: IDBPDatabase<MeridianDb>): Promise<{
     documents:
       covered === undefined
         ? undefined
-        : { documents: [...documentRecords.values()].map((bytes) => decode('document', bytes, decodeStoredDocumentState)), covered: new Map(covered) },
+        : {
+            documents: [...documentRecords.values()].map((bytes) => decode('document', bytes, decodeStoredDocumentState)),
+            covered: new Map(covered),
+            ...(clock === undefined ? {} : { clock: clock as Hlc }),
+          },
     strictWrites,
     clientId,
     documentRecords,
@@ -397,4 +404,9 @@ function asStoreError(err: unknown, what: string): ClientStoreError {
   const name = (err as { name?: unknown } | null)?.name
   if (name === 'QuotaExceededError') return new ClientStoreError('quota-exceeded', `${what}: the browser's storage quota for this origin is full`, { cause: err })
   return new ClientStoreError('io', `${what} failed: ${String((err as { message?: unknown } | null)?.message ?? err)}`, { cause: err })
+}
+
+function isHlc(value: unknown): value is Hlc {
+  const hlc = value as Partial<Hlc> | null
+  return typeof hlc === 'object' && hlc !== null && Number.isSafeInteger(hlc.wallMs) && Number.isSafeInteger(hlc.counter) && typeof hlc.node === 'string'
 }

@@ -1,7 +1,7 @@
 import type { StrictWriteRequest } from '../core/strict/requests.js'
 import type { StoredDocumentState } from '../core/codec/document-state.js'
 import { documentKey } from '../core/mesh/mesh-node.js'
-import type { Change, VersionVector } from '../core/types.js'
+import type { Change, Hlc, VersionVector } from '../core/types.js'
 
 /**
  * A strict write as the client keeps it until its outcome is known (the strict offline queue, see
@@ -74,8 +74,13 @@ export interface ClientStore {
    * return nothing when done on return, or a promise that resolves once durable; call order holds,
    * and a crash keeps a prefix of the calls (a saved document never outlives an earlier `append`).
    */
-  loadDocuments?(): { readonly documents: Iterable<StoredDocumentState>; readonly covered: VersionVector } | undefined
-  saveDocuments?(documents: readonly StoredDocumentState[], covered: VersionVector): void | Promise<void>
+  loadDocuments?(): { readonly documents: Iterable<StoredDocumentState>; readonly covered: VersionVector; readonly clock?: Hlc } | undefined
+  /**
+   * `clock`: the client's clock when `covered` was taken, returned by the next `loadDocuments` (the
+   * latest given). A restart moves the clock past it: `covered` counts runs of changes the client never
+   * received (its region skipped them, partial replication), whose timestamps no document carries [HLC2].
+   */
+  saveDocuments?(documents: readonly StoredDocumentState[], covered: VersionVector, clock?: Hlc): void | Promise<void>
   dropChanges?(upTo: VersionVector): void | Promise<void>
   saveStrictWrite?(write: StoredStrictWrite): void | Promise<void>
   deleteStrictWrite?(writeId: number): void | Promise<void>
@@ -103,6 +108,7 @@ export function memoryClientStore(): ClientStore &
   const changes: Change[] = []
   const documents = new Map<string, StoredDocumentState>()
   let covered: VersionVector | null = null
+  let clock: Hlc | undefined
   const strictWrites = new Map<number, StoredStrictWrite>()
   return {
     changes,
@@ -112,10 +118,11 @@ export function memoryClientStore(): ClientStore &
     append: (change) => {
       changes.push(change)
     },
-    loadDocuments: () => (covered === null ? undefined : { documents: [...documents.values()], covered }),
-    saveDocuments: (saved, vector) => {
+    loadDocuments: () => (covered === null ? undefined : { documents: [...documents.values()], covered, ...(clock === undefined ? {} : { clock }) }),
+    saveDocuments: (saved, vector, at) => {
       for (const stored of saved) documents.set(documentKey(stored.document.collection, stored.document.docId), stored)
       covered = new Map(vector)
+      if (at !== undefined) clock = at
     },
     dropChanges: (upTo) => {
       let kept = 0

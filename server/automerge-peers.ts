@@ -150,12 +150,13 @@ export class AutomergePeers {
     }
     peers.add(peer)
     const state = peer.syncStates.get(docId) ?? Automerge.initSyncState()
+    // Recorded before anything can throw: `leave` finds the document lists through these.
+    peer.syncStates.set(docId, state)
     const existing = this.options.node.mesh.existingReplica(collection, docId)
     if (type === 'request' && existing === undefined) {
       // Nothing here yet. A document just made in another region may be a few milliseconds away:
       // answer "unavailable" only if it is still missing after UNAVAILABLE_GRACE_MS. The peer stays
       // listed either way, and hears of the document once it arrives.
-      peer.syncStates.set(docId, state)
       setTimeout(() => {
         if (this.options.node.mesh.existingReplica(collection, docId) !== undefined || !this.peers.has(peer)) return
         this.send(peer, { type: 'doc-unavailable', senderId: this.selfId, targetId: peer.id, documentId: docId })

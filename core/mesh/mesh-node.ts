@@ -464,8 +464,11 @@ export class MeshNode {
    * next own write numbers past it, so a seq is never reused [CV4]. The clock moves past every stored
    * timestamp [HLC1]. Throws on a state its document type cannot read (storage corruption).
    */
-  restoreDocuments(documents: Iterable<StoredDocumentState>, vector: VersionVector, authors: readonly AuthorRecord[] = []): void {
+  restoreDocuments(documents: Iterable<StoredDocumentState>, vector: VersionVector, authors: readonly AuthorRecord[] = [], clock?: Hlc): void {
     this.authors.merge(authors)
+    // The clock as it was when `vector` was taken (`clockHighWater`): it covers timestamps no stored
+    // document carries, those of the runs a client's region skipped [HLC2].
+    if (clock !== undefined) this.options.clock.restore(clock)
     for (const stored of documents) {
       const { collection, docId, docType, state } = stored.document
       const replica = this.replica(collection, docId, docType)
@@ -923,6 +926,15 @@ export class MeshNode {
       if (interest === null || matches(interest, splitDocumentKey(key)[0], key)) keys.push(key)
     }
     return keys.sort()
+  }
+
+  /**
+   * The clock's latest timestamp: every timestamp this node has issued or seen is at or below it. Stored
+   * with the covered vector and handed back to `restoreDocuments`, it keeps [HLC2] across a restart for
+   * changes no stored document carries (a client's skipped runs, partial replication).
+   */
+  get clockHighWater(): Hlc {
+    return this.options.clock.peek()
   }
 
   /** Every document this node holds, as states (sorted by key): what a tab that follows starts from. */

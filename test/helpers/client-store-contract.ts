@@ -32,8 +32,9 @@ const documentsOf = (store: FullClientStore): unknown => {
   const kept = store.loadDocuments()
   if (kept === undefined) return undefined
   const documents = [...kept.documents].sort((a, b) => (a.document.docId < b.document.docId ? -1 : a.document.docId > b.document.docId ? 1 : 0))
-  return toPlain({ documents, covered: kept.covered })
+  return toPlain({ documents, covered: kept.covered, clock: kept.clock })
 }
+const CLOCK = { wallMs: 1_700_000_000_444, counter: 3, node: 'c-7f3a' }
 const strictWritesOf = (store: FullClientStore): unknown => toPlain([...store.loadStrictWrites()].sort((a, b) => a.writeId - b.writeId))
 
 const storedDocument = (docId: string, tag: number): StoredDocumentState => ({
@@ -84,7 +85,8 @@ function apply(store: FullClientStore, op: Exclude<Op, { kind: 'reopen' }>): voi
     case 'drop':
       return store.dropChanges(op.upTo)
     case 'documents':
-      return store.saveDocuments(op.docIds.map((docId) => storedDocument(docId, op.tag)), op.covered)
+      // The clock of a save: some calls give none (it is optional), and the last one given is kept.
+      return store.saveDocuments(op.docIds.map((docId) => storedDocument(docId, op.tag)), op.covered, op.tag % 3 === 0 ? undefined : { wallMs: 1_700_000_000_000 + op.tag, counter: op.tag % 5, node: 'c-7f3a' })
     case 'saveStrict':
       return store.saveStrictWrite(strictWrite(op.writeId, op.sent))
     case 'deleteStrict':
@@ -106,10 +108,10 @@ export function runClientStoreContract(name: string, options: ClientStoreContrac
       let store = await options.open()
       const a: Change = { origin: 'c-7f3a', seq: 1, hlc: { wallMs: 1_700_000_000_001, counter: 2, node: 'c-7f3a' }, collection: 'notes', docId: 'd1', docType: 'lww', payload: Uint8Array.from([1, 2, 3]) }
       const b: Change = { ...a, origin: 'eu-1', seq: 4, author: { origin: 'c-9', seq: 2 }, docType: 'yjs', payload: Uint8Array.from([9]) }
-      await Promise.all([store.append(a), store.append(b), store.saveDocuments([storedDocument('d1', 7)], new Map([['eu-1', 3]])), store.saveStrictWrite(strictWrite(1, false))])
+      await Promise.all([store.append(a), store.append(b), store.saveDocuments([storedDocument('d1', 7)], new Map([['eu-1', 3]]), CLOCK), store.saveStrictWrite(strictWrite(1, false))])
       store = await options.reopen(store)
       expect(changesOf(store)).toEqual(toPlain([a, b].sort(byId)))
-      expect(documentsOf(store)).toEqual(toPlain({ documents: [storedDocument('d1', 7)], covered: new Map([['eu-1', 3]]) }))
+      expect(documentsOf(store)).toEqual(toPlain({ documents: [storedDocument('d1', 7)], covered: new Map([['eu-1', 3]]), clock: CLOCK }))
       expect(strictWritesOf(store)).toEqual(toPlain([strictWrite(1, false)]))
       await store.close()
     })

@@ -28,4 +28,9 @@ export const REGRESSION_SEEDS: readonly { docType: DocType; topology: Topology; 
   // another region's log; nothing drained the buffer, and every resend counted as a duplicate (fixed:
   // the buffer drains from whatever the region holds of the client).
   { docType: 'automerge', topology: 'mesh', seed: 1023947530, found: 'client change stuck behind a gap learnt elsewhere: never logged' },
+  // A client closed a document; its region skipped the runs that touched it, and the client's clock moved
+  // past their timestamps. Its store kept the covered vector (which counts those runs) but no timestamp
+  // of them, so after a restart, with its wall clock behind, it wrote before changes it had seen (fixed:
+  // the store keeps the clock's high-water mark with the covered vector).
+  { docType: 'lww', topology: 'chain', seed: 1621275032, found: 'clock of skipped runs lost across a restart: [HLC2]' },
 ]

@@ -4,7 +4,7 @@ import type { StoredDocumentState } from '../../core/codec/document-state.js'
 import { MessageType, type Message, type SkippedRange } from '../../core/codec/messages.js'
 import { createReplica } from '../../core/crdt/index.js'
 import { documentKey, MeshNode, type MeshClock, type MeshNodeOptions } from '../../core/mesh/index.js'
-import type { AuthorRecord, Change, DocType } from '../../core/types.js'
+import type { AuthorRecord, Change, DocType, Hlc } from '../../core/types.js'
 import { EventQueue } from './event-queue.js'
 import { checkInvariants, sameChange, type CommitRecord } from './invariants.js'
 import { SimRandom } from './random.js'
@@ -100,6 +100,8 @@ interface Stored {
   /** What the last finished snapshot round covered, and the author table at that instant. */
   vector: Map<string, number>
   authors: AuthorRecord[]
+  /** The clock's high-water mark when `vector` was taken (as the client's store keeps it). */
+  clock?: Hlc
 }
 
 interface Replica {
@@ -294,7 +296,7 @@ export function runSimulation(options: SimOptions): SimResult {
         ? {}
         : { subscription: (_peer: string, connecting: boolean) => interest.subscription(connecting), onFetched: (fetch: number, complete: boolean) => interest.fetched(fetch, complete) }),
     })
-    mesh.restoreDocuments(replica.stored.documents.values(), replica.stored.vector, replica.stored.authors)
+    mesh.restoreDocuments(replica.stored.documents.values(), replica.stored.vector, replica.stored.authors, replica.stored.clock)
     mesh.restore(replica.stored.changes)
     mesh.finishRestore()
     replica.stateCovered = false
@@ -308,6 +310,7 @@ export function runSimulation(options: SimOptions): SimResult {
       if (document) replica.stored.documents.set(key, document)
     }
     replica.stored.vector = new Map(mesh.vector)
+    replica.stored.clock = mesh.clockHighWater
     replica.stored.authors = mesh.authors.records()
     if (replica.kind === 'client') {
       // A client sends no state transfers: its own changes count as covered only once a server holds
