@@ -4,7 +4,7 @@ import WebSocket from 'ws'
 import { MessageType, type EphemeralMessage } from '../core/codec/index.js'
 import { AutomergeReplica } from '../core/crdt/automerge.js'
 import type { ServerConfig } from './config.js'
-import { closeSocket, keepAlive, refuseOversizeFrames } from './foreign-socket.js'
+import { closeSocket, FOREIGN_UNAVAILABLE, keepAlive, refuseOversizeFrames } from './foreign-socket.js'
 import type { Logger } from './logger.js'
 import { WriteError } from './region/types.js'
 import type { RegionNode } from './region-node.js'
@@ -37,7 +37,7 @@ export const AutomergeCloseCode = {
   BAD_MESSAGE: 4400,
   NOT_SERVED: 4404,
   TOO_LARGE: 4413,
-  UNAVAILABLE: 4503,
+  UNAVAILABLE: FOREIGN_UNAVAILABLE,
   OVERLOADED: 4508,
 } as const
 

@@ -32,6 +32,9 @@ export function keepAlive(ws: WebSocket, intervalMs: number): void {
   ws.on('close', () => clearInterval(timer))
 }
 
+/** The foreign endpoints' "try again later" (4500–4599: y-websocket retries it; automerge-repo retries every close). */
+export const FOREIGN_UNAVAILABLE = 4503
+
 /** ws's own close code for a frame above `maxPayload`, which it refuses from the frame's header. */
 const WS_MESSAGE_TOO_BIG = 1009
 /** What the foreign endpoints close an oversized frame with: in 4400–4499, so that clients stop retrying. */

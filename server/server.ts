@@ -15,6 +15,7 @@ import { RegionNode } from './region-node.js'
 import { acceptSession, type Endpoint } from './session.js'
 import { YjsRooms } from './yjs-rooms.js'
 import { AutomergePeers } from './automerge-peers.js'
+import { closeSocket, FOREIGN_UNAVAILABLE } from './foreign-socket.js'
 
 /** y-websocket's provider connects to `<serverUrl>/<room>`: `ws://host:port/yjs` as serverUrl. */
 const YJS_PATH = '/yjs/'
@@ -163,6 +164,9 @@ export async function createServer(input: ServerConfigInput, options: CreateServ
     if (endpoint === null && room === null && !automerge) return refuseUpgrade(socket, '404 Not Found')
     const current = node
     if (current === null || !current.recovered || links === null || closing !== null) {
+      // The other projects' clients take an HTTP 503 badly (automerge-repo's Node adapter throws it out of
+      // its event handler, crashing the app): they get the connection, closed with "try again later".
+      if (room !== null || automerge) return wss.handleUpgrade(request, socket, head, (ws) => closeSocket(ws, FOREIGN_UNAVAILABLE, 'the node is starting or shutting down'))
       return refuseUpgrade(socket, '503 Service Unavailable')
     }
     if (automerge) {

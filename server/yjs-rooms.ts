@@ -9,7 +9,7 @@ import type { ServerConfig } from './config.js'
 import type { Logger } from './logger.js'
 import { WriteError } from './region/types.js'
 import type { RegionNode } from './region-node.js'
-import { closeSocket as close, keepAlive, refuseOversizeFrames } from './foreign-socket.js'
+import { closeSocket as close, FOREIGN_UNAVAILABLE, keepAlive, refuseOversizeFrames } from './foreign-socket.js'
 
 /**
  * `ws /yjs/:room` (docs/server.md, "Yjs rooms"): the y-protocols of y-websocket, so that an unmodified
@@ -46,7 +46,7 @@ export const YjsCloseCode = {
   /** The room's document exists with another type. */
   WRONG_TYPE: 4409,
   /** The node is recovering, shutting down, or its storage failed: try again later. */
-  UNAVAILABLE: 4503,
+  UNAVAILABLE: FOREIGN_UNAVAILABLE,
   /** The connection does not read what it is sent [PF4]: reconnect and sync afresh. */
   OVERLOADED: 4508,
 } as const

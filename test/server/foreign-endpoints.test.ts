@@ -1,6 +1,8 @@
 import WebSocket from 'ws'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { MemoryStorageAdapter } from '../../core/storage/memory.js'
 import { createServer, silentLogger, type MeridianServer } from '../../server/index.js'
+import { freePort } from '../helpers/cluster.js'
 
 /**
  * What `/yjs/:room` and `/automerge` refuse before any client library is involved (docs/server.md, "Yjs
@@ -46,6 +48,40 @@ describe('the y-websocket and automerge-repo endpoints refuse what they cannot t
   it('without a configured collection both endpoints close with 4404', async () => {
     expect(await closeCode(unserved, '/yjs/room')).toBe(4404)
     expect(await closeCode(unserved, '/automerge')).toBe(4404)
+  })
+
+  it('while the node recovers, they accept and close with 4503 (automerge-repo\'s Node adapter throws an HTTP 503 out of its handler); /sync keeps its 503', async () => {
+    // Storage whose log reads wait: the server listens, and stays recovering until they are let go.
+    let release!: () => void
+    const held = new Promise<void>((resolve) => (release = resolve))
+    class SlowStorage extends MemoryStorageAdapter {
+      override async logBounds(log: string): ReturnType<MemoryStorageAdapter['logBounds']> {
+        await held
+        return super.logBounds(log)
+      }
+    }
+    const port = await freePort()
+    const starting = createServer(
+      { nodeId: 'f-3', region: 'test', host: '127.0.0.1', port, storage: 'memory', collections: { rooms: { mode: 'crdt', type: 'yjs' }, boards: { mode: 'crdt', type: 'automerge' } }, yjsRoomCollection: 'rooms', automergeRepoCollection: 'boards' },
+      { logger: silentLogger, defaultMetrics: false, storage: new SlowStorage() },
+    )
+    const recovering = { httpUrl: `http://127.0.0.1:${port}` } as MeridianServer
+    // The listener is up before recovery: wait until it answers.
+    for (let i = 0; i < 100; i++) {
+      const up = await fetch(`${recovering.httpUrl}/healthz`).then(() => true, () => false)
+      if (up) break
+      await new Promise((resolve) => setTimeout(resolve, 20))
+    }
+    expect(await closeCode(recovering, '/automerge')).toBe(4503)
+    expect(await closeCode(recovering, '/yjs/room')).toBe(4503)
+    const sync = await new Promise<number>((resolve) => {
+      const ws = new WebSocket(`ws://127.0.0.1:${port}/sync`)
+      ws.on('unexpected-response', (_request, response) => resolve(response.statusCode ?? 0))
+      ws.on('error', () => undefined)
+    })
+    expect(sync).toBe(503)
+    release()
+    await (await starting).close()
   })
 
   it('malformed input closes with 4400, and the server goes on', async () => {
