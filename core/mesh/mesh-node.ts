@@ -531,6 +531,7 @@ export class MeshNode {
     const state = this.peers.get(peer)
     if (state !== undefined) this.bufferedCount -= state.clientGap.size
     this.peers.delete(peer)
+    if (this.options.ownChangesOnly) this.dropWaitingSkips()
     // What a client (a non-member) reported durable matters only while it is connected: keeping it
     // would make a region's memory grow with every client that ever connected.
     const members = this.options.ackGossipMembers
@@ -753,6 +754,24 @@ export class MeshNode {
   /** [CV3] A change at or below its origin's head has been applied already. */
   protected isDuplicate(change: Change): boolean {
     return change.seq <= this.log.head(change.origin)
+  }
+
+  /**
+   * On a client whose session ended: skipped runs still waiting in the gap buffer are dropped. A run
+   * is skipped for the interest of the session that sent it; applied later, in another session that
+   * syncs the run's documents, it would count as held a change the client never got, and drop that
+   * change as a duplicate when it comes (simulator seed yjs:star:494202753). Changes stay: they are
+   * the same whoever sent them.
+   */
+  private dropWaitingSkips(): void {
+    for (const [origin, pending] of this.gaps) {
+      for (const [seq, entry] of pending) {
+        if (!isSkip(entry)) continue
+        pending.delete(seq)
+        this.bufferedCount -= 1
+      }
+      if (pending.size === 0) this.gaps.delete(origin)
+    }
   }
 
   private buffer(change: GapEntry, seq = (change as Change).seq): void {

@@ -33,4 +33,9 @@ export const REGRESSION_SEEDS: readonly { docType: DocType; topology: Topology; 
   // of them, so after a restart, with its wall clock behind, it wrote before changes it had seen (fixed:
   // the store keeps the clock's high-water mark with the covered vector).
   { docType: 'lww', topology: 'chain', seed: 1621275032, found: 'clock of skipped runs lost across a restart: [HLC2]' },
+  // A client's region skipped a run of a document it did not sync; the run waited in the client's gap
+  // buffer, the client moved to another region and opened the document there, then the run drained and
+  // counted as held the change the new region sent, which was dropped as a duplicate: the client never
+  // converged (fixed: a session's waiting skips end with it).
+  { docType: 'yjs', topology: 'star', seed: 494202753, found: 'a skipped run outlived its session and swallowed a change: [CV2]' },
 ]
