@@ -77,10 +77,6 @@ export class AutomergePeers {
     )
   }
 
-  get connections(): number {
-    return this.peers.size
-  }
-
   accept(ws: WebSocket): void {
     if (this.options.config.automergeRepoCollection === null) {
       return closeSocket(ws, AutomergeCloseCode.NOT_SERVED, 'this server syncs no automerge-repo documents (config: automergeRepoCollection)')

@@ -87,13 +87,6 @@ export class YjsRooms {
     this.stopEphemeral = options.node.onEphemeral((message) => this.fromPeer(message))
   }
 
-  /** Connections open now, over every room. */
-  get connections(): number {
-    let n = 0
-    for (const room of this.rooms.values()) n += room.conns.size
-    return n
-  }
-
   /** Takes a WebSocket upgraded on `/yjs/<room>`; `room` is the decoded rest of the path. */
   accept(ws: WebSocket, room: string): void {
     const collection = this.options.config.yjsRoomCollection
