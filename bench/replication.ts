@@ -29,6 +29,8 @@ import { LwwFill } from './lww-fill.js'
 import { ProcessCluster, sleep, waitFor, type ClusterNode } from '../test/helpers/cluster.js'
 import { connectedClient, dirBytes, memoryKib, regionStatus as status, whenHolds } from './cluster-probe.js'
 import { ResultTable } from './result-table.js'
+import { WorkloadResults, writeFiguresFile } from './suite/figures.js'
+import { measureForwardCeiling } from './suite/ws-forward-ceiling.js'
 const memory = memoryKib
 
 const N = Number(process.argv[2] ?? 20_000)
@@ -79,6 +81,9 @@ const table = new ResultTable('note / anchor')
 const row = (what: string, value = '', note = ''): void => table.add(what, value, note)
 
 const printTable = (): void => table.print()
+// The figures `npm run bench` collects (bench/run.ts): W3 from phases 1–2, W6 from phase 3.
+const w3 = new WorkloadResults('W3')
+const w6 = new WorkloadResults('W6')
 
 // ---------------------------------------------------------------------------------------------
 // the cluster, cleaned up whatever happens
@@ -173,6 +178,21 @@ try {
     `cluster ${fmt(N / ((cpu[0] as number) + (cpu[1] as number) + (cpu[2] as number)))} (all three processes)`,
   )
 
+  const heldRate = w3.figure('meridian.heldByBC.changesPerSecond', 'meridian', `changes/s held by B and C, ${WINDOW} in flight`, N / ((tBoth - t0) / 1000), '/s', 'higher')
+  w3.figure('meridian.durableAtA.changesPerSecond', 'meridian', 'changes/s durable at A', N / ((tDurable - t0) / 1000), '/s', 'higher')
+  w3.figure('meridian.changesPerCoreSecondA', 'meridian', 'changes per core-second of A', N / (cpu[0] as number), '/core-s', 'higher')
+  w3.figure('meridian.changesPerCoreSecondCluster', 'meridian', 'changes per core-second, A+B+C', N / ((cpu[0] as number) + (cpu[1] as number) + (cpu[2] as number)), '/core-s', 'higher')
+
+  log(`ceiling: ${fmt(N)} encoded changes through raw ws forwarding (one frame each, windows of ${WINDOW})…`)
+  {
+    const fill = new LwwFill('a', DOCS, Date.now())
+    const encoded = Array.from({ length: N }, (_, i) => encodeChange(fill.change(i, i + 1)))
+    const ceiling = await measureForwardCeiling(encoded, WINDOW)
+    const ceilingRate = w3.figure('rawWs.changesPerSecond', 'raw-ws', `changes/s forwarded to two receivers, ${WINDOW} in flight`, ceiling.changesPerSecond, '/s', 'higher')
+    w3.figure('rawWs.changesPerCoreSecond', 'raw-ws', 'changes per core-second of the forwarder', N / ceiling.forwarderCpuSeconds, '/core-s', 'higher')
+    row('   ceiling: raw ws forwarding, same changes, one frame each', `${fmt(ceilingRate)} changes/s`, `Meridian ${fmt((heldRate / ceilingRate) * 100, 1)} % of it; forwarder CPU ${fmt(ceiling.forwarderCpuSeconds, 2)} s`)
+    w3.goal('W3: ≥ 50 % of the raw ws forwarding ceiling', heldRate >= 0.5 * ceilingRate, `${fmt((heldRate / ceilingRate) * 100, 1)} % (${fmt(heldRate)} of ${fmt(ceilingRate)} changes/s)`)
+  }
   row(
     '   WebSocket frames per change at A',
     `in from client ${fmt(delta('meridian_frames_in_total{kind="client"}') / N, 2)}, out to peers ${fmt(delta('meridian_frames_out_total{kind="peer"}') / N, 2)}`,
@@ -227,6 +247,10 @@ try {
   const rep = ms(replicated)
   const show = (l: { p50: number; p90: number; p99: number; max: number }) =>
     `p50 ${fmt(l.p50, 2)}  p90 ${fmt(l.p90, 2)}  p99 ${fmt(l.p99, 2)}  max ${fmt(l.max, 2)}`
+  w3.figure('meridian.toOtherRegion.p50Ms', 'meridian', 'put on A → visible to a client of C, p50', lat.p50, 'ms', 'lower')
+  w3.figure('meridian.toOtherRegion.p99Ms', 'meridian', 'put on A → visible to a client of C, p99', lat.p99, 'ms', 'lower')
+  w3.figure('meridian.durable.p50Ms', 'meridian', 'put → durable at A, p50', dur.p50, 'ms', 'lower')
+  w3.distribution('meridian.toOtherRegion', 'meridian', 'LWW put on A → visible in region C', toC)
   row(`2. latency, ${fmt(SAMPLES)} sequential puts on A (ms)`)
   row('   put → C client subscription callback', show(lat))
   row('   put → durable (A fsync ack)', show(dur))
@@ -370,6 +394,11 @@ try {
     Number.isNaN(catchLast) ? `held A ${fmt(held[0] as number)}, B ${fmt(held[1] as number)}` : `${fmt(FILL / (catchLast / 1000))} changes/s`,
     `A ${catchMs(catchUp[0] as PromiseSettledResult<number>)}, B ${catchMs(catchUp[1] as PromiseSettledResult<number>)} after /readyz`,
   )
+  w6.figure('restartWithLog.ms', 'meridian', `restart → ready with ${fmt(smallLog + FILL)} log records`, restartBigMs, 'ms', 'lower')
+  w6.figure('restartRss.MiB', 'meridian', 'RSS after that restart', memBig.rss / 1024, 'MiB', 'lower')
+  w6.figure('catchUp.ms', 'meridian', `A and B receive ${fmt(FILL)} changes from C`, catchLast, 'ms', 'lower')
+  w6.figure('catchUp.changesPerSecond', 'meridian', 'catch-up rate', FILL / (catchLast / 1000), '/s', 'higher')
+  w6.figure('catchUp.peakRssMiB', 'meridian', 'peak RSS during catch-up (largest region)', Math.max(...peak.values()) / 1024, 'MiB', 'lower')
   const endMem = [A, B, C].map((node) => memory(node.child?.pid))
   row(
     '   RSS now / peak sampled (A, B, C)',
@@ -387,4 +416,5 @@ try {
 
 console.log(`total run ${fmt((now() - startedAt) / 1000, 1)} s`)
 printTable()
+if (!failed) writeFiguresFile([w3, w6])
 process.exit(failed ? 1 : 0)

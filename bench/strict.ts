@@ -27,6 +27,8 @@ import { cpus, loadavg, tmpdir, totalmem } from 'node:os'
 import { join } from 'node:path'
 import type { WriteConcern } from '../core/strict/index.js'
 import { ProcessCluster, sleep, waitFor, type ClusterNode } from '../test/helpers/cluster.js'
+import { connectedClient } from './cluster-probe.js'
+import { WorkloadResults, writeFiguresFile } from './suite/figures.js'
 
 const N = Number(process.argv[2] ?? 500)
 const CONCURRENCY = Number(process.argv[3] ?? 32)
@@ -170,6 +172,30 @@ function fsyncAnchor(count = 500): number[] {
   return sorted(ms)
 }
 
+/**
+ * The ceiling of a group commit on this disk: rounds of `batch` appends of 120 B written together and
+ * fdatasynced once, for `ms`; writes per second. With `batch` writes in flight, no primary that syncs
+ * before it acknowledges can do better.
+ */
+function batchedFsyncCeiling(batch: number, ms = 1000): number {
+  const dir = mkdtempSync(join(tmpdir(), 'meridian-fsync-'))
+  const fd = openSync(join(dir, 'probe'), 'a')
+  const round = Buffer.alloc(120 * batch, 1)
+  let writes = 0
+  const start = now()
+  try {
+    while (now() - start < ms) {
+      writeSync(fd, round)
+      fdatasyncSync(fd)
+      writes += batch
+    }
+  } finally {
+    closeSync(fd)
+    rmSync(dir, { recursive: true, force: true })
+  }
+  return writes / ((now() - start) / 1000)
+}
+
 function printTable(headers: readonly string[], rows: readonly (readonly string[])[]): void {
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)))
   const line = (cells: readonly string[]) =>
@@ -189,6 +215,14 @@ console.log(
 )
 console.log(`load average before start (1 / 5 / 15 min, other processes): ${loadBefore}`)
 const fsync = fsyncAnchor()
+// The figures `npm run bench` collects (bench/run.ts): W4 from phase 1, W5 from phase 2.
+const w4 = new WorkloadResults('W4')
+const w5 = new WorkloadResults('W5')
+/** Strict writes the WebSocket client keeps in flight (`strictMaxInFlight`) in phase 1b. */
+const WS_IN_FLIGHT = 256
+const ceilingRest = w4.figure('fsyncCeiling.rest.writesPerSecond', 'disk', `batched fdatasync ceiling, ${CONCURRENCY} in flight`, batchedFsyncCeiling(CONCURRENCY), '/s', 'none')
+const ceilingWs = w4.figure('fsyncCeiling.ws.writesPerSecond', 'disk', `batched fdatasync ceiling, ${WS_IN_FLIGHT} in flight`, batchedFsyncCeiling(WS_IN_FLIGHT), '/s', 'none')
+console.log(`group-commit ceiling (rounds of N × 120 B, one fdatasync each): ${fmt(ceilingRest)} writes/s at N = ${CONCURRENCY}, ${fmt(ceilingWs)} at N = ${WS_IN_FLIGHT}`)
 console.log(
   `disk anchor: 120 B append + fdatasync in ${tmpdir()}, ${fsync.length}×: p50 ${fmt(percentile(fsync, 50), 3)} ms, ` +
     `p99 ${fmt(percentile(fsync, 99), 3)} ms, max ${fmt(fsync[fsync.length - 1] as number, 3)} ms`,
@@ -211,6 +245,7 @@ const concernRows: string[][] = []
 const concernNotes: string[] = []
 const cpuRows: string[][] = []
 const failoverRows: string[][] = []
+const wsTable: string[][] = []
 const electedMs: number[] = []
 const firstAckMs: number[] = []
 const rejoinMs: number[] = []
@@ -319,6 +354,55 @@ try {
     }
   }
 
+  // 1b. The same writes through the WebSocket client (client/strict), WS_IN_FLIGHT in flight.
+  const wsRows: string[][] = []
+  {
+    const client = await connectedClient(primary, { strictMaxInFlight: WS_IN_FLIGHT })
+    try {
+      const accounts = client.strict<{ owner: string; balance: number; n: number }>('accounts')
+      const wsBurst = async (concern: WriteConcern, ms: number) => {
+        const latencies: number[] = []
+        let acked = 0
+        let other = 0
+        const pid = primary.child?.pid
+        const cpuBefore = cpuSeconds(pid)
+        const t0 = now()
+        const until = t0 + ms
+        await Promise.all(
+          Array.from({ length: WS_IN_FLIGHT }, async () => {
+            while (now() < until) {
+              const n = seq++
+              const start = now()
+              const r = await accounts.put(`acct-${n % KEYS}`, { owner: 'bench', balance: n, n }, { w: concern }).catch(() => null)
+              if (r?.status === 'acknowledged') {
+                acked++
+                latencies.push(now() - start)
+              } else other++
+            }
+          }),
+        )
+        return { acked, other, latencies, seconds: (now() - t0) / 1000, primaryCpu: cpuSeconds(pid) - cpuBefore }
+      }
+      for (const concern of CONCERNS) await wsBurst(concern, 300) // warm-up
+      for (const concern of CONCERNS) {
+        log(`throughput over the WebSocket client w=${concern}: ${WS_IN_FLIGHT} in flight for ${DURATION_MS / 1000} s…`)
+        const r = await wsBurst(concern, DURATION_MS)
+        const l = sorted(r.latencies)
+        const rate = w4.figure(`ws.${concern}.writesPerSecond`, 'meridian', `w=${concern} writes/s, WebSocket client, ${WS_IN_FLIGHT} in flight`, r.acked / r.seconds, '/s', 'higher')
+        w4.figure(`ws.${concern}.p50Ms`, 'meridian', `w=${concern} p50, WebSocket client, ${WS_IN_FLIGHT} in flight`, percentile(l, 50), 'ms', 'lower')
+        w4.figure(`ws.${concern}.p99Ms`, 'meridian', `w=${concern} p99, WebSocket client, ${WS_IN_FLIGHT} in flight`, percentile(l, 99), 'ms', 'lower')
+        w4.distribution(`ws.${concern}`, 'meridian', `strict w=${concern}, WebSocket client, ${WS_IN_FLIGHT} in flight`, r.latencies)
+        wsRows.push([concern, fmt(rate), fmt(percentile(l, 50), 2), fmt(percentile(l, 99), 2), fmt((r.primaryCpu / r.acked) * 1e6), `${fmt((rate / ceilingWs) * 100, 1)} %`, String(r.other)])
+        if (concern === 'majority') {
+          w4.goal('W4: w=majority through the WebSocket client ≥ 50 % of the batched-fdatasync ceiling', rate >= 0.5 * ceilingWs, `${fmt((rate / ceilingWs) * 100, 1)} % (${fmt(rate)} of ${fmt(ceilingWs)} writes/s at ${WS_IN_FLIGHT} in flight)`)
+        }
+      }
+    } finally {
+      await client.close()
+    }
+  }
+  wsTable.push(...wsRows)
+
   for (const concern of CONCERNS) {
     const t = at(concern)
     const direct = sorted(t.direct)
@@ -333,6 +417,13 @@ try {
       fmt(percentile(forwarded, 99), 2),
       fmt(t.acked / t.seconds),
     ])
+    w4.figure(`rest.${concern}.p50Ms`, 'meridian', `w=${concern} p50, REST, one at a time`, percentile(direct, 50), 'ms', 'lower')
+    w4.figure(`rest.${concern}.p99Ms`, 'meridian', `w=${concern} p99, REST, one at a time`, percentile(direct, 99), 'ms', 'lower')
+    w4.figure(`rest.${concern}.writesPerSecond`, 'meridian', `w=${concern} writes/s, REST, ${CONCURRENCY} in flight`, t.acked / t.seconds, '/s', 'higher')
+    w4.distribution(`rest.${concern}`, 'meridian', `strict w=${concern}, REST, one write at a time`, t.direct)
+    if (concern === 'local') {
+      w4.goal('W4: REST p50 ≤ 1 ms (w=local, idle machine)', percentile(direct, 50) <= 1, `p50 ${fmt(percentile(direct, 50), 2)} ms (load average before the run ${loadBefore})`)
+    }
     const perWrite = (cpuS: number) => fmt((cpuS / t.acked) * 1e6)
     cpuRows.push([
       concern,
@@ -432,6 +523,11 @@ console.log(
 )
 printTable(['concern', 'p50', 'p95', 'p99', 'max', 'via-replica p50', 'via-replica p99', 'writes/s'], concernRows)
 for (const note of concernNotes) console.log(`   note: ${note}`)
+if (wsTable.length > 0) {
+  console.log('')
+  console.log(`1b. the same writes through the WebSocket client (client/strict, strictMaxInFlight ${WS_IN_FLIGHT}), ${DURATION_MS / 1000} s per concern; ceiling: ${fmt(ceilingWs)} writes/s`)
+  printTable(['concern', 'writes/s', 'p50', 'p99', 'primary µs/write', 'of ceiling', 'not acked'], wsTable)
+}
 console.log('')
 console.log('   CPU during the throughput passes (/proc utime+stime; 2 cores = 2.00 cores busy at most):')
 printTable(['concern', 'cores busy (3 servers + client)', 'primary µs/write', 'each replica µs/write', 'client µs/write'], cpuRows)
@@ -447,10 +543,17 @@ if (failoverRows.length > 0) {
     return [fmt(s[0] as number), fmt(median(s)), fmt(s[s.length - 1] as number)]
   }
   console.log('')
+  w5.figure('failover.firstAck.maxMs', 'meridian', `SIGKILL → first majority ack, worst of ${firstAckMs.length}`, Math.max(...firstAckMs), 'ms', 'lower')
+  w5.figure('failover.firstAck.medianMs', 'meridian', `SIGKILL → first majority ack, median of ${firstAckMs.length}`, median(firstAckMs), 'ms', 'lower')
+  w5.figure('failover.elected.medianMs', 'meridian', 'SIGKILL → a survivor reports primary, median', median(electedMs), 'ms', 'lower')
+  w5.figure('failover.rejoin.medianMs', 'meridian', 'restart → caught-up replica, median', median(rejoinMs), 'ms', 'lower')
+  w5.distribution('failover.firstAck', 'meridian', 'SIGKILL of the primary → first majority ack', firstAckMs)
+  w5.goal(`W5: failover ≤ 2 s at p100 over ${firstAckMs.length} SIGKILLs`, Math.max(...firstAckMs) <= 2000, `worst ${fmt(Math.max(...firstAckMs))} ms, median ${fmt(median(firstAckMs))} ms`)
   printTable(['failover (ms)', 'min', 'median', 'max'], [
     ['(a) SIGKILL → survivor reports primary', ...summary(electedMs)],
     ['(b) SIGKILL → first ack in new epoch', ...summary(firstAckMs)],
     ['restart → caught-up replica', ...summary(rejoinMs)],
   ])
 }
+if (!failed) writeFiguresFile([w4, w5])
 process.exit(failed ? 1 : 0)
