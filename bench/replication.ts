@@ -8,11 +8,12 @@
  *      Server CPU seconds per process (/proc/<pid>/stat) give changes per server core-second.
  *   2. latency: a client on A writes one change at a time, a client on C subscribed to the document;
  *      put → C's callback, put → `durable`, put → `replicated` (one process, one clock).
- *   3. recovery: C stopped (SIGTERM), its log filled with M valid LWW changes of origin C written
- *      straight to its file storage (encodeChange, as the server itself logs them); then the raw
- *      `openFileStorage` time, and the restart of the process until /readyz is 200, against the anchor
- *      of the same restart with the small log of phases 1–2; RSS after recovery; then the time until
- *      A and B hold the M changes (catch-up through the mesh, bounded by a timeout).
+ *   1b. the ceiling: the same number of encoded changes through raw ws forwarding (suite/ws-forward-ceiling.ts).
+ *   3. recovery and catch-up (W6): A restarted with its small log (the anchor); then C stopped, A stopped
+ *      and its log filled with M valid LWW changes of origin A written straight to its file storage
+ *      (encodeChange, as the server itself logs them); the raw `openFileStorage` time, A's restart until
+ *      /readyz is 200 and its RSS; the time until B (up all along) holds the M changes; then C restarted M
+ *      changes behind: spawn → it holds them, its peak and final RSS (timeouts bound both catch-ups).
  *      A's /metrics give WebSocket frames per change (client → A, A → peers) and fsyncs.
  * Run: `node --import tsx bench/replication.ts [N] [samples] [M] [catchUpTimeoutS] [window]`
  *      (defaults 20 000, 1 000, 1 000 000, 90, 500). Progress goes to stderr, the table to stdout.
@@ -258,12 +259,8 @@ try {
   for (const c of clients.splice(0)) await c.close()
 
   // -------------------------------------------------------------------------------------------
-  // 3. recovery
+  // 3. recovery and catch-up (W6)
 
-  const statusC = await status(C)
-  const smallLog = statusC.changes
-  const ownBefore = statusC.vector['c'] ?? 0
-  const memBefore = memory(C.child?.pid)
   const sigterm = async (node: ClusterNode): Promise<number> => {
     const child = node.child
     if (child === null || !node.running) return 0
@@ -294,26 +291,49 @@ try {
     await poll
     return readyAt - start
   }
+  /** Samples the RSS of every running region every 200 ms until stopped; the peak per region. */
+  const sampleRss = () => {
+    const peak = new Map<string, number>()
+    let sampling = true
+    const done = (async () => {
+      while (sampling) {
+        for (const node of [A, B, C]) {
+          const { rss } = memory(node.child?.pid)
+          if (rss > (peak.get(node.nodeId) ?? 0)) peak.set(node.nodeId, rss)
+        }
+        await sleep(200)
+      }
+    })()
+    return async () => {
+      sampling = false
+      await done
+      return peak
+    }
+  }
 
-  log('recovery anchor: restart C with its small log…')
-  const stopSmallMs = await sigterm(C)
-  const restartSmallMs = await restart(C, 30_000)
-  const memSmall = memory(C.child?.pid)
+  const smallLog = (await status(A)).changes
+  const memBefore = memory(A.child?.pid)
+  log('recovery anchor: restart A with its small log…')
+  const stopSmallMs = await sigterm(A)
+  const restartSmallMs = await restart(A, 30_000)
+  const memSmall = memory(A.child?.pid)
   await cluster.waitConnected(20_000)
 
-  log(`recovery: stop C, fill its log with ${fmt(FILL)} changes…`)
+  // C goes away first: it will rejoin FILL changes behind. Then A's log gets FILL changes of its own
+  // origin, written straight to its storage while it is stopped (as the server logs them), so that A
+  // restarts with them in its log's tail and B, which stays up, catches up from A.
+  log(`recovery: stop C, then A; fill A's log with ${fmt(FILL)} changes…`)
   await sigterm(C)
-  const storageDir = join(cluster.dir, 'data', 'c', 'storage')
+  const ownBefore = (await status(A)).vector[A.nodeId] ?? 0
+  await sigterm(A)
+  const storageDir = join(cluster.dir, 'data', 'a', 'storage')
   const fillStart = now()
   {
     const storage = await openFileStorage(storageDir)
-    const bounds = await storage.logBounds(CRDT_LOG)
-    if (bounds.lastIndex !== smallLog) log(`note: C's log has ${bounds.lastIndex} records, /status said ${smallLog} changes`)
-    const fill = new LwwFill('c', FILL_DOCS, Date.now() - 3_600_000) // an hour ago: every timestamp is in the past at restart
+    const fill = new LwwFill('a', FILL_DOCS, Date.now() - 3_600_000) // an hour ago: every timestamp is in the past at restart
     let batch: Uint8Array[] = []
     for (let i = 0; i < FILL; i++) {
-      const change = fill.change(i, ownBefore + i + 1)
-      batch.push(encodeChange(change))
+      batch.push(encodeChange(fill.change(i, ownBefore + i + 1)))
       if (batch.length === FILL_BATCH || i === FILL - 1) {
         await storage.append(CRDT_LOG, batch)
         await storage.flush()
@@ -332,36 +352,29 @@ try {
   const openedRecords = reopened.recoveryStats.records
   await reopened.close()
 
-  log('recovery: restart C with the big log…')
-  const restartBigMs = await restart(C, 300_000)
-  const pidC = C.child?.pid
-  const memBig = memory(pidC)
-  const statusBig = await status(C)
-  if (statusBig.changes !== smallLog + FILL) {
-    log(`WARNING: C reports ${statusBig.changes} changes after recovery, expected ${smallLog + FILL}`)
-  }
+  log('recovery: restart A with the big log…')
+  const peakDuringB = sampleRss()
+  const restartBigMs = await restart(A, 300_000)
+  const memBig = memory(A.child?.pid)
+  const statusBig = await status(A)
+  if (statusBig.changes < FILL) log(`WARNING: A reports ${statusBig.changes} changes after recovery, expected at least ${FILL}`)
+  const filledTo = ownBefore + FILL
 
-  log(`recovery: catch-up of A and B (timeout ${CATCH_UP_TIMEOUT_MS / 1000} s)…`)
-  const catchStart = now()
-  const peak = new Map<string, number>()
-  let sampling = true
-  const sampler = (async () => {
-    while (sampling) {
-      for (const node of [A, B, C]) {
-        const { rss } = memory(node.child?.pid)
-        if (rss > (peak.get(node.nodeId) ?? 0)) peak.set(node.nodeId, rss)
-      }
-      await sleep(200)
-    }
-  })()
-  const catchUp = await Promise.allSettled(
-    [A, B].map((node) => whenHolds(node, 'c', ownBefore + FILL, CATCH_UP_TIMEOUT_MS, 100)),
-  )
-  sampling = false
-  await sampler
-  const held = await Promise.all([A, B].map(async (node) => (await status(node)).vector['c'] ?? 0))
+  log(`catch-up: B, up all along, receives A's ${fmt(FILL)} (timeout ${CATCH_UP_TIMEOUT_MS / 1000} s)…`)
+  const catchStartB = now()
+  const heldB = await whenHolds(B, 'a', filledTo, CATCH_UP_TIMEOUT_MS, 50).then((t) => t - catchStartB, () => NaN)
+  const peakB = await peakDuringB()
 
-  row(`3. recovery of C, log ${fmt(smallLog)} → ${fmt(smallLog + FILL)} records, ${fmt(logBytes / 2 ** 20, 1)} MiB on disk`)
+  log(`catch-up: C rejoins ${fmt(FILL)} changes behind (timeout ${CATCH_UP_TIMEOUT_MS / 1000} s)…`)
+  const peakDuringC = sampleRss()
+  const rejoinStart = now()
+  const readyC = await restart(C, 60_000)
+  const heldC = await whenHolds(C, 'a', filledTo, CATCH_UP_TIMEOUT_MS, 20).then((t) => t - rejoinStart, () => NaN)
+  const peakC = await peakDuringC()
+  const statusC = await status(C)
+  const memC = memory(C.child?.pid)
+
+  row(`3. recovery of A, log ${fmt(smallLog)} → ${fmt(smallLog + FILL)} records, ${fmt(logBytes / 2 ** 20, 1)} MiB on disk`)
   row(
     `   fill: ${fmt(FILL)} LWW changes straight into storage`,
     `${fmt(fillMs)} ms`,
@@ -379,32 +392,30 @@ try {
     `${fmt(FILL / ((restartBigMs - restartSmallMs) / 1000))} records/s (open + readLog + decode + mesh.restore)`,
   )
   row(
-    '   C RSS after recovery (VmRSS / VmHWM)',
+    '   A RSS after recovery (VmRSS / VmHWM)',
     `${mib(memBig.rss)} / ${mib(memBig.hwm)}`,
-    `small log: ${mib(memSmall.rss)} after restart, ${mib(memBefore.rss)} before stop; ${fmt(((memBig.rss - memSmall.rss) * 1024) / FILL)} B/change`,
+    `small log: ${mib(memSmall.rss)} after restart, ${mib(memBefore.rss)} before stop`,
   )
-  row('   C graceful stop (SIGTERM → exit), small log', `${fmt(stopSmallMs)} ms`)
-  const catchMs = (r: PromiseSettledResult<number>): string =>
-    r.status === 'fulfilled' ? `${fmt(r.value - catchStart)} ms` : 'TIMEOUT'
-  const catchLast = catchUp.every((r) => r.status === 'fulfilled')
-    ? Math.max(...catchUp.map((r) => (r as PromiseFulfilledResult<number>).value)) - catchStart
-    : NaN
+  row('   A graceful stop (SIGTERM → exit), small log', `${fmt(stopSmallMs)} ms`)
   row(
-    `   catch-up: A and B receive C's ${fmt(FILL)}`,
-    Number.isNaN(catchLast) ? `held A ${fmt(held[0] as number)}, B ${fmt(held[1] as number)}` : `${fmt(FILL / (catchLast / 1000))} changes/s`,
-    `A ${catchMs(catchUp[0] as PromiseSettledResult<number>)}, B ${catchMs(catchUp[1] as PromiseSettledResult<number>)} after /readyz`,
+    `   catch-up: B (up) receives A's ${fmt(FILL)}`,
+    Number.isNaN(heldB) ? 'TIMEOUT' : `${fmt(FILL / (heldB / 1000))} changes/s`,
+    `${fmt(heldB)} ms after A's /readyz; peak RSS A ${mib(peakB.get('a') ?? NaN)}, B ${mib(peakB.get('b') ?? NaN)}`,
   )
-  w6.figure('restartWithLog.ms', 'meridian', `restart → ready with ${fmt(smallLog + FILL)} log records`, restartBigMs, 'ms', 'lower')
-  w6.figure('restartRss.MiB', 'meridian', 'RSS after that restart', memBig.rss / 1024, 'MiB', 'lower')
-  w6.figure('catchUp.ms', 'meridian', `A and B receive ${fmt(FILL)} changes from C`, catchLast, 'ms', 'lower')
-  w6.figure('catchUp.changesPerSecond', 'meridian', 'catch-up rate', FILL / (catchLast / 1000), '/s', 'higher')
-  w6.figure('catchUp.peakRssMiB', 'meridian', 'peak RSS during catch-up (largest region)', Math.max(...peak.values()) / 1024, 'MiB', 'lower')
+  row(
+    `   rejoin: C restarts ${fmt(FILL)} behind → holds them`,
+    Number.isNaN(heldC) ? 'TIMEOUT' : `${fmt(heldC)} ms`,
+    `/readyz after ${fmt(readyC)} ms; state transfers received ${statusC.storage.stateTransfersReceived}; peak RSS C ${mib(peakC.get('c') ?? NaN)}`,
+  )
   const endMem = [A, B, C].map((node) => memory(node.child?.pid))
-  row(
-    '   RSS now / peak sampled (A, B, C)',
-    endMem.map((m) => mib(m.rss)).join(', '),
-    `peak ${[A, B, C].map((node) => mib(peak.get(node.nodeId) ?? NaN)).join(', ')}; VmHWM ${endMem.map((m) => mib(m.hwm)).join(', ')}`,
-  )
+  row('   RSS now (A, B, C)', endMem.map((m) => mib(m.rss)).join(', '), `VmHWM ${endMem.map((m) => mib(m.hwm)).join(', ')}; C: ${fmt(statusC.documents)} documents, ${fmt(statusC.changes)} changes in its log`)
+  w6.figure('restartWithLog.ms', 'meridian', `restart → ready with ${fmt(smallLog + FILL)} log records`, restartBigMs, 'ms', 'lower')
+  w6.figure('restartRss.MiB', 'meridian', `RSS after that restart`, memBig.rss / 1024, 'MiB', 'lower')
+  w6.figure('catchUpUp.ms', 'meridian', `a region that stayed up receives ${fmt(FILL)} changes`, heldB, 'ms', 'lower')
+  w6.figure('catchUpUp.changesPerSecond', 'meridian', 'its catch-up rate', FILL / (heldB / 1000), '/s', 'higher')
+  w6.figure('rejoin.ms', 'meridian', `a region restarted ${fmt(FILL)} behind: spawn → holds them`, heldC, 'ms', 'lower')
+  w6.figure('rejoin.peakRssMiB', 'meridian', 'its peak RSS meanwhile', (peakC.get('c') ?? NaN) / 1024, 'MiB', 'lower')
+  w6.figure('rejoin.rssMiB', 'meridian', 'its RSS once caught up', memC.rss / 1024, 'MiB', 'lower')
 } catch (err) {
   failed = true
   console.error('[bench] FAILED:', err)
