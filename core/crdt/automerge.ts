@@ -286,14 +286,55 @@ export function automergeReplicaFor({ collection, docId, localOrigin, random, au
 }
 
 /**
- * The changes in `bytes`: one change, or a document chunk (Automerge's save format), loaded strictly
- * into a scratch document (actor `actor`, so Automerge draws no random id) and taken apart.
+ * The changes in `bytes`, one entry of a sync message's `changes`, in order. An entry holds one or more
+ * Automerge chunks back to back — automerge-repo's client puts every change of a throttled sync message
+ * into one entry, and the first of them depends on changes outside it, so the entry cannot be loaded
+ * on its own. Each chunk is taken by its header: a change (compressed or not) as it is; a document
+ * chunk (Automerge's save format, self-contained) loaded strictly into a scratch document (actor
+ * `actor`, so Automerge draws no random id) and taken apart; a bundle of changes taken apart and each
+ * encoded again (same bytes, same hash). Anything else is loaded whole, as before.
  */
 function changesOf(bytes: Uint8Array, actor: string): Uint8Array[] {
-  try {
-    Automerge.decodeChange(bytes)
-    return [bytes]
-  } catch {
-    return Automerge.getAllChanges(Automerge.load(bytes, { actor }))
+  const chunks = splitChunks(bytes)
+  if (chunks === null) return Automerge.getAllChanges(Automerge.load(bytes, { actor }))
+  return chunks.flatMap((chunk) => {
+    const type = chunk[CHUNK_TYPE_OFFSET]
+    if (type === CHUNK_CHANGE || type === CHUNK_COMPRESSED_CHANGE) {
+      Automerge.decodeChange(chunk) // throws on a malformed one
+      return [chunk]
+    }
+    if (type === CHUNK_DOCUMENT) return Automerge.getAllChanges(Automerge.load(chunk, { actor }))
+    return Automerge.readBundle(chunk).changes.map((change) => Automerge.encodeChange(change))
+  })
+}
+
+/** Automerge's chunk header: magic bytes, checksum (4 bytes), type, then the body's length (unsigned LEB128). */
+const CHUNK_MAGIC = [0x85, 0x6f, 0x4a, 0x83] as const
+const CHUNK_TYPE_OFFSET = 8
+const CHUNK_DOCUMENT = 0
+const CHUNK_CHANGE = 1
+const CHUNK_COMPRESSED_CHANGE = 2
+
+/** `bytes` cut at the chunk boundaries its headers give; null when it is not a sequence of whole chunks. */
+function splitChunks(bytes: Uint8Array): Uint8Array[] | null {
+  const chunks: Uint8Array[] = []
+  let at = 0
+  while (at < bytes.length) {
+    if (bytes.length - at <= CHUNK_TYPE_OFFSET + 1) return null
+    for (let i = 0; i < CHUNK_MAGIC.length; i++) if (bytes[at + i] !== CHUNK_MAGIC[i]) return null
+    let cursor = at + CHUNK_TYPE_OFFSET + 1
+    let length = 0
+    for (let shift = 0; ; shift += 7) {
+      if (cursor >= bytes.length || shift > 28) return null
+      const byte = bytes[cursor++] as number
+      length += (byte & 0x7f) * 2 ** shift
+      if ((byte & 0x80) === 0) break
+    }
+    const end = cursor + length
+    if (end > bytes.length) return null
+    // A copy when there are several: a change is logged and kept, and must not hold the whole message.
+    chunks.push(at === 0 && end === bytes.length ? bytes : bytes.slice(at, end))
+    at = end
   }
+  return chunks
 }

@@ -69,6 +69,26 @@ describe('unmodified automerge-repo peers sync through Meridian regions', () => 
     await waitFor(() => late.doc().cards.join() === 'made in a,added in b', 10_000, 'both cards at the late joiner')
   })
 
+  it('changes made faster than the client syncs (several back to back in one entry of a sync message) all arrive, over the same connection', async () => {
+    const inA = repo('a')
+    const handle = inA.create<Board>({ cards: [] })
+    await waitFor(async () => (await regionView('a', handle.documentId)) !== null, 10_000, 'the document at region a')
+    const reader = await found(repo('b'), handle.url)
+    const socketOf = (r: Repo): unknown => (r.networkSubsystem.adapters[0] as unknown as { socket?: unknown }).socket
+    const socket = socketOf(inA)
+    // The Repo sends at most one sync message per document every 100 ms: 40 changes in 20 ms share a few.
+    for (let i = 0; i < 40; i++) {
+      handle.change((doc) => {
+        doc.cards.push(`card ${i}`)
+      })
+      if (i % 10 === 9) await new Promise((resolve) => setTimeout(resolve, 5))
+    }
+    await waitFor(() => reader.doc().cards.length === 40, 10_000, 'all 40 cards in region b')
+    expect(reader.doc().cards).toEqual(Array.from({ length: 40 }, (_, i) => `card ${i}`))
+    expect((await regionView('c', handle.documentId))?.cards).toHaveLength(40)
+    expect(socketOf(inA)).toBe(socket) // the region closed nothing: the writer never reconnected
+  })
+
   it('a request for a document no region holds is answered unavailable', async () => {
     const r = repo('a')
     await expect(r.find('automerge:2j9knpCseyhnK8izDmLpGP5WMdZQ' as AnyDocumentId)).rejects.toThrow(/unavailable/i)

@@ -192,6 +192,28 @@ describe('automerge documents', () => {
     expect(JSON.stringify(view)).toBe('{"a":"text","m":{"b":2,"y":1},"z":5}')
   })
 
+  it('takes apart a sync message entry holding several changes back to back, or a bundle, whose first change depends on changes outside it (automerge-repo sends such an entry when a throttled message carries several changes)', () => {
+    let client = Automerge.from<{ n: number }>({ n: 0 }, { actor: 'aa11' })
+    const held = Automerge.getAllChanges(client)
+    for (let i = 1; i <= 3; i++) client = Automerge.change(client, (d) => void (d.n = i))
+    const later = Automerge.getAllChanges(client).slice(held.length)
+    const hashes = later.map((c) => Automerge.decodeChange(c).hash)
+    const concatenated = new Uint8Array(later.reduce((n, c) => n + c.length, 0))
+    later.reduce((at, c) => (concatenated.set(c, at), at + c.length), 0)
+    const bundle = Automerge.saveBundle(client, hashes)
+    for (const entry of [concatenated, bundle]) {
+      expect(() => Automerge.decodeChange(entry)).toThrow() // not one change
+      expect(() => Automerge.load(entry)).toThrow() // nor loadable on its own
+      const reader = replica('r')
+      held.forEach((bytes, i) => reader.apply(change('w', i + 1, bytes)))
+      const message = Automerge.encodeSyncMessage({ heads: Automerge.getHeads(client), need: [], have: [], changes: [entry] })
+      const read = reader.readSyncMessage(Automerge.initSyncState(), message)
+      expect(read.changes.map((c) => Automerge.decodeChange(c).hash)).toEqual(hashes)
+      read.changes.forEach((bytes, i) => reader.apply(change('w', held.length + i + 1, bytes)))
+      expect(reader.view()).toEqual({ n: 3 })
+    }
+  })
+
   it('refuses a change that is not one with a CrdtPayloadError, and stays usable', () => {
     const reader = replica('r')
     expect(() => reader.apply(change('w', 1, new Uint8Array([1, 2, 3])))).toThrow(CrdtPayloadError)
