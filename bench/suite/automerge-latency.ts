@@ -225,7 +225,7 @@ async function measureServer(name: string, options: WorkloadOptions, results: Wo
       docs.record(false)
       const seconds = (performance.now() - t0) / 1000
       const cpu = cpuSeconds(server.pids[0]) - (cpuBefore[0] as number)
-      const allCpu = server.pids.reduce((sum, pid, i) => sum + cpuSeconds(pid) - (cpuBefore[i] as number), 0)
+      const allCpu = server.pids.reduce<number>((sum, pid, i) => sum + cpuSeconds(pid) - (cpuBefore[i] as number), 0)
       const bench = process.cpuUsage(benchBefore)
       const id = (what: string) => `rate${rate}.${name}.${what}`
       results.figure(id('toVisible.p50Ms'), name, `change → visible p50, ${rate}/s`, percentile(docs.toVisible, 50), 'ms', 'lower')
