@@ -67,6 +67,9 @@ interface Room {
   readonly awareness: awarenessProtocol.Awareness
   /** Each connection and the awareness client ids it controls. */
   readonly conns: Map<WebSocket, Set<number>>
+  /** Updates the document took in this event-loop turn, with the connection each came from, if any. */
+  readonly pending: { readonly update: Uint8Array; readonly from: WebSocket | null }[]
+  flushScheduled: boolean
   readonly stop: () => void
 }
 
@@ -143,10 +146,14 @@ export class YjsRooms {
       const message = encodeAwareness(awarenessProtocol.encodeAwarenessUpdate(awareness, changed))
       for (const ws of room.conns.keys()) this.send(room, ws, message)
     }
-    // Every change the document takes, whoever made it: a local commit, a peer's change, a state transfer.
+    // Every change the document takes, whoever made it: a local commit, a peer's change, a state
+    // transfer. Sent once per event-loop turn, merged [PF1]: under load a turn brings many updates, and
+    // one frame per connection instead of one per update saves a send (a syscall) per update and receiver.
     const onUpdate = (update: Uint8Array): void => {
-      const message = encodeSync(SYNC_UPDATE, update)
-      for (const ws of room.conns.keys()) if (ws !== this.applyingFrom) this.send(room, ws, message)
+      room.pending.push({ update, from: this.applyingFrom })
+      if (room.flushScheduled) return
+      room.flushScheduled = true
+      setImmediate(() => this.flush(room))
     }
     awareness.on('update', onAwareness)
     replica.doc.on('update', onUpdate)
@@ -155,6 +162,8 @@ export class YjsRooms {
       replica,
       awareness,
       conns: new Map(),
+      pending: [],
+      flushScheduled: false,
       stop: () => {
         replica.doc.off('update', onUpdate)
         awareness.off('update', onAwareness)
@@ -231,6 +240,23 @@ export class YjsRooms {
     if (room.conns.size === 0) {
       room.stop()
       this.rooms.delete(room.name)
+    }
+  }
+
+  /**
+   * The turn's updates, merged into one, to every connection of the room but one that sent them all
+   * (a connection is not sent back what it alone wrote; in a merge with others' updates its own cost
+   * it a no-op, as y-websocket's own server sends every update to its sender).
+   */
+  private flush(room: Room): void {
+    room.flushScheduled = false
+    const batch = room.pending.splice(0)
+    if (batch.length === 0 || room.conns.size === 0) return
+    const merged = batch.length === 1 ? (batch[0] as { update: Uint8Array }).update : Y.mergeUpdates(batch.map((entry) => entry.update))
+    const message = encodeSync(SYNC_UPDATE, merged)
+    for (const ws of room.conns.keys()) {
+      if (batch.every((entry) => entry.from === ws)) continue
+      this.send(room, ws, message)
     }
   }
 

@@ -72,6 +72,30 @@ describe('unmodified y-websocket providers sync through Meridian regions', () =>
     }
   })
 
+  it('bursts from two providers, merged per event-loop turn by the region, converge; a provider alone in its room is not sent its own updates back', async () => {
+    const one = provider('a', 'burst-room')
+    const two = provider('a', 'burst-room')
+    await Promise.all([synced(one), synced(two)])
+    for (let i = 0; i < 200; i++) {
+      one.doc.getArray<number>('list').push([i])
+      two.doc.getArray<number>('list').push([1000 + i])
+    }
+    await waitFor(() => one.doc.getArray('list').length === 400 && two.doc.getArray('list').length === 400, 10_000, 'both bursts in both providers')
+    expect(one.doc.getArray('list').toJSON()).toEqual(two.doc.getArray('list').toJSON())
+    const onB = provider('b', 'burst-room')
+    await waitFor(() => onB.doc.getArray('list').length === 400, 10_000, 'both bursts in region b')
+    expect(onB.doc.getArray('list').toJSON()).toEqual(one.doc.getArray('list').toJSON())
+
+    const alone = provider('a', 'alone-room')
+    await synced(alone)
+    let received = 0
+    ;(alone.ws as unknown as { addEventListener(type: 'message', listener: () => void): void }).addEventListener('message', () => void (received += 1))
+    for (let i = 0; i < 50; i++) alone.doc.getText('text').insert(0, 'x')
+    await waitFor(async () => (await regionView('a', 'alone-room'))?.text.length === 50, 10_000, 'the updates at region a')
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    expect(received).toBe(0)
+  })
+
   it('edits made while disconnected merge after the provider reconnects', async () => {
     const one = provider('a', 'offline-room')
     const two = provider('b', 'offline-room')
