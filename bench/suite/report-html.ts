@@ -51,9 +51,11 @@ function cdfChart(title: string, distributions: readonly Distribution[]): string
     for (let k = 0; k < sorted.length; k += step) points.push(`${x(sorted[k] as number).toFixed(1)},${y((k + 1) / sorted.length).toFixed(1)}`)
     points.push(`${x(sorted[sorted.length - 1] as number).toFixed(1)},${y(1).toFixed(1)}`)
     const c = colour(d.server, i)
+    // A server's second and later series are dashed, so that two curves of one colour stay apart.
+    const dash = distributions.slice(0, i).some((o) => o.server === d.server) ? ' stroke-dasharray="6 3"' : ''
     return (
-      `<polyline fill="none" stroke="${c}" stroke-width="2" points="${points.join(' ')}"/>` +
-      `<rect x="${left + plotW + 12}" y="${24 + i * 18}" width="10" height="10" fill="${c}"/>` +
+      `<polyline fill="none" stroke="${c}" stroke-width="2"${dash} points="${points.join(' ')}"/>` +
+      `<line x1="${left + plotW + 8}" y1="${29 + i * 18}" x2="${left + plotW + 22}" y2="${29 + i * 18}" stroke="${c}" stroke-width="3"${dash}/>` +
       `<text x="${left + plotW + 26}" y="${33 + i * 18}" font-size="11">${escape(d.server)}${distributions.filter((o) => o.server === d.server).length > 1 ? ` ${escape(d.id.split('.').slice(1, -1).join('.') || d.label)}` : ''}</text>`
     )
   })
@@ -65,7 +67,7 @@ function cdfChart(title: string, distributions: readonly Distribution[]): string
       ticks.push(`<line x1="${x(v)}" y1="20" x2="${x(v)}" y2="${20 + plotH}" stroke="#eee"/><text x="${x(v)}" y="${height - bottom + 14}" font-size="10" text-anchor="middle">${v}</text>`)
     }
   }
-  for (const share of [0, 0.5, 0.9, 0.99, 1]) {
+  for (const share of [0, 0.5, 0.9, 0.99]) {
     ticks.push(`<line x1="${left}" y1="${y(share)}" x2="${left + plotW}" y2="${y(share)}" stroke="#eee"/><text x="${left - 4}" y="${y(share) + 3}" font-size="10" text-anchor="end">p${Math.round(share * 100)}</text>`)
   }
   return (
@@ -82,7 +84,7 @@ function cdfChart(title: string, distributions: readonly Distribution[]): string
 function barChart(title: string, figures: readonly Figure[]): string {
   if (figures.length === 0) return ''
   const rowH = 24
-  const labelW = 330
+  const labelW = 460
   const plotW = 300
   const width = labelW + plotW + 90
   const height = figures.length * rowH + 10
