@@ -10,6 +10,7 @@ import type { ServerMetrics } from './metrics.js'
 import { packageRoot } from './package-root.js'
 import type { PeerLinks } from './peer-links.js'
 import { WriteError, type CrdtRestConcern, type CrdtRestOp, type RegionNode, type WriteErrorCode } from './region-node.js'
+import { registerHealthEndpoints } from './health-endpoints.js'
 import { DASHBOARD_PLACEHOLDER, readStatic } from './static.js'
 import { buildStatus } from './status.js'
 import { registerAdminRest } from './strict/admin-rest.js'
@@ -130,6 +131,8 @@ export function createHttpApp(deps: HttpDeps): Hono {
     const ready = storageRecovered && !storageFailed
     return json(c, { ready, storageRecovered, ...(storageFailed ? { storageFailed: true } : {}), peers }, ready ? 200 : 503)
   })
+
+  registerHealthEndpoints(app, { node: deps.node, strict: deps.strict })
 
   app.use('/status', cors({ origin: '*', allowMethods: ['GET', 'OPTIONS'] }))
   app.get('/status', (c) => {
