@@ -10,6 +10,7 @@ import type { ServerMetrics } from './metrics.js'
 import { packageRoot } from './package-root.js'
 import type { PeerLinks } from './peer-links.js'
 import { WriteError, type CrdtRestConcern, type CrdtRestOp, type RegionNode, type WriteErrorCode } from './region-node.js'
+import { parseVectorToken } from './region/types.js'
 import { registerHealthEndpoints } from './health-endpoints.js'
 import { DASHBOARD_PLACEHOLDER, readStatic } from './static.js'
 import { buildStatus } from './status.js'
@@ -19,13 +20,14 @@ import { registerStrictRest } from './strict/strict-rest.js'
 
 export type ErrorCode = WriteErrorCode | 'PAYLOAD_TOO_LARGE' | 'INTERNAL'
 
-const STATUS_OF: Readonly<Record<ErrorCode, 400 | 404 | 413 | 500 | 503>> = {
+const STATUS_OF: Readonly<Record<ErrorCode, 400 | 404 | 413 | 500 | 503 | 504>> = {
   BAD_REQUEST: 400,
   NOT_FOUND: 404,
   UNKNOWN_COLLECTION: 404,
   UNSUPPORTED_FOR_TYPE: 400,
   PAYLOAD_TOO_LARGE: 413,
   UNAVAILABLE: 503,
+  NOT_YET: 504,
   INTERNAL: 500,
 }
 
@@ -49,7 +51,7 @@ function strictRoleName(strict: StrictHost | null): string {
   return role === 'follower' ? 'replica' : role
 }
 
-function json(c: Context, body: unknown, status: 200 | 400 | 404 | 413 | 500 | 503 = 200): Response {
+function json(c: Context, body: unknown, status: 200 | 400 | 404 | 413 | 500 | 503 | 504 = 200): Response {
   return jsonResponse(c, body, status)
 }
 
@@ -169,13 +171,40 @@ export function createHttpApp(deps: HttpDeps): Hono {
     return json(c, { conflicts })
   })
 
-  app.get('/v1/:collection/:id', (c) => json(c, serving().read(c.req.param('collection'), c.req.param('id'))))
+  /**
+   * What every crdt REST answer carries (docs/server.md, "Tokens and lag"): the token of what this region
+   * held when it answered, which region answered, and how stale that region may be.
+   */
+  const crdtHeaders = (node: RegionNode, token: string): Record<string, string> => {
+    const lag = node.stalenessMs()
+    return { 'x-meridian-token': token, 'x-meridian-node': config.nodeId, 'x-meridian-lag-ms': lag === null ? 'unknown' : String(lag) }
+  }
+
+  app.get('/v1/:collection/:id', async (c) => {
+    const node = serving()
+    const collection = c.req.param('collection')
+    const id = c.req.param('id')
+    const afterParam = c.req.query('after')
+    const timeoutParam = c.req.query('timeoutMs')
+    if (timeoutParam !== undefined && !/^\d{1,9}$/.test(timeoutParam)) {
+      throw new WriteError('BAD_REQUEST', `timeoutMs must be a whole number of milliseconds, got ${JSON.stringify(timeoutParam)}`)
+    }
+    let result
+    if (afterParam === undefined || afterParam === '') result = node.read(collection, id)
+    else {
+      const after = parseVectorToken(afterParam)
+      if (after === null) throw new WriteError('BAD_REQUEST', 'after must be a token this API returned (x-meridian-token of a crdt write or read)')
+      result = await node.readAfter(collection, id, after, timeoutParam === undefined ? config.strict.readTimeoutMs : Number(timeoutParam))
+    }
+    return jsonResponse(c, result, 200, crdtHeaders(node, result.token))
+  })
 
   const write = (op: CrdtRestOp) => async (c: Context) => {
     const node = serving()
     const w = parseConcern(c.req.query('w'))
     const body = op === 'delete' ? null : await readObjectBody(c)
-    return json(c, await node.write(op, c.req.param('collection') ?? '', c.req.param('id') ?? '', body, w))
+    const result = await node.write(op, c.req.param('collection') ?? '', c.req.param('id') ?? '', body, w)
+    return jsonResponse(c, result, 200, crdtHeaders(node, result.token))
   }
   app.put('/v1/:collection/:id', write('put'))
   app.patch('/v1/:collection/:id', write('patch'))

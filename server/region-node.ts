@@ -1,4 +1,5 @@
 import { HlcClock } from '../core/clock/hlc.js'
+import { vvDominates } from '../core/clock/version-vector.js'
 import { CloseCode, MessageType, decodeChange, encodeChange, encodeMessage, peekChangeId, type EphemeralMessage, type Message } from '../core/codec/index.js'
 import { LwwReplica, createReplica } from '../core/crdt/index.js'
 import { MeshNode, ResyncBudget } from '../core/mesh/index.js'
@@ -55,6 +56,8 @@ const CLIENT_FORBIDDEN: ReadonlySet<MessageType> = new Set([
  * change dropped by a full gap buffer is fetched again only on the next announce (docs/crdt.md).
  */
 export const ANTI_ENTROPY_INTERVAL_MS = 30_000
+/** How often the crdt staleness (`stalenessMs`) notices that the region caught up, besides every read. */
+const STALENESS_CHECK_MS = 100
 
 export interface RegionNodeOptions {
   readonly config: ServerConfig
@@ -120,6 +123,9 @@ export class RegionNode {
   private recoveredFlag = false
   private closing = false
   private antiEntropyTimer: NodeJS.Timeout | null = null
+  private stalenessTimer: NodeJS.Timeout | null = null
+  /** Wall time when this region last held everything its linked peers were known to hold. */
+  private lastCaughtUpMs: number | null = null
   private readonly ephemeralListeners = new Set<(message: EphemeralMessage) => void>()
   private readonly documentListeners = new Set<(collection: string, docId: string) => void>()
 
@@ -269,6 +275,9 @@ export class RegionNode {
     this.recoveredFlag = true
     this.antiEntropyTimer = setInterval(() => this.mesh.antiEntropy(), ANTI_ENTROPY_INTERVAL_MS)
     this.antiEntropyTimer.unref()
+    this.lastCaughtUpMs = this.caughtUp() ? this.wallClock() : null
+    this.stalenessTimer = setInterval(() => this.stalenessMs(), STALENESS_CHECK_MS)
+    this.stalenessTimer.unref()
     this.acks.scheduleCheck()
     return { changes: count, documents }
   }
@@ -533,6 +542,43 @@ export class RegionNode {
     if (this.closing) throw new WriteError('UNAVAILABLE', 'the node is shutting down')
   }
 
+  /**
+   * How stale this region's crdt state may be, in ms: 0 while every configured peer is linked and none is
+   * known to hold a change this region lacks; otherwise the time since that was last so (checked every
+   * 100 ms and on every call); null if it never was. What a peer wrote and has not sent yet is not known
+   * here, so the figure is low by at most that delivery.
+   */
+  stalenessMs(): number | null {
+    const now = this.wallClock()
+    if (this.caughtUp()) this.lastCaughtUpMs = now
+    return this.lastCaughtUpMs === null ? null : Math.max(0, now - this.lastCaughtUpMs)
+  }
+
+  private caughtUp(): boolean {
+    for (const peer of this.config.peers) {
+      const link = this.links.get(peer.nodeId)
+      if (link === undefined || link.kind !== 'peer' || this.mesh.peerAhead(peer.nodeId)) return false
+    }
+    return true
+  }
+
+  /**
+   * A read after a token [RD1 for crdt]: waits until this region holds everything `after` names (polled
+   * every 5 ms), at most `timeoutMs`; then reads, or fails `NOT_YET`.
+   */
+  async readAfter(collection: string, id: string, after: VersionVector, timeoutMs: number): Promise<DocumentResult> {
+    this.assertServing()
+    this.collection(collection)
+    const deadline = this.wallClock() + timeoutMs
+    while (!vvDominates(this.mesh.vector, after)) {
+      if (this.wallClock() >= deadline || this.closing) {
+        throw new WriteError('NOT_YET', `this region does not hold everything the token names after ${timeoutMs} ms`)
+      }
+      await new Promise((resolve) => setTimeout(resolve, 5))
+    }
+    return this.read(collection, id)
+  }
+
   /** The current view of a document, or `NOT_FOUND`. */
   read(collection: string, id: string): DocumentResult {
     this.assertServing()
@@ -652,6 +698,7 @@ export class RegionNode {
     if (this.closing) return
     this.closing = true
     if (this.antiEntropyTimer !== null) clearInterval(this.antiEntropyTimer)
+    if (this.stalenessTimer !== null) clearInterval(this.stalenessTimer)
     for (const [id, link] of this.links) {
       link.flow.stop()
       this.mesh.disconnect(id)

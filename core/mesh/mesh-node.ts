@@ -301,6 +301,18 @@ export class MeshNode {
     return this.log.vector
   }
 
+  /**
+   * Whether `peer` is known to hold a change this replica lacks (it announced it, or sent one that is
+   * waiting for a gap to fill). False for an unknown peer. What the peer wrote and has not sent yet is
+   * not known here: the answer is late by at most that.
+   */
+  peerAhead(peer: string): boolean {
+    const state = this.peers.get(peer)
+    if (state === undefined) return false
+    for (const [origin, seq] of state.known) if (seq > (this.log.vector.get(origin) ?? 0)) return true
+    return false
+  }
+
   /** What this replica holds durably, as reported by the shell through `markDurable`. */
   get durableVector(): VersionVector {
     return this.durable

@@ -1,4 +1,5 @@
-import { encodeVersionVector } from '../../core/clock/version-vector.js'
+import * as decoding from 'lib0/decoding'
+import { encodeVersionVector, readVersionVector } from '../../core/clock/version-vector.js'
 import type { CloseCode } from '../../core/codec/index.js'
 import type { VersionVector } from '../../core/types.js'
 
@@ -15,6 +16,8 @@ export type WriteErrorCode =
   | 'UNKNOWN_COLLECTION'
   | 'UNSUPPORTED_FOR_TYPE'
   | 'UNAVAILABLE'
+  /** A read's `after` token is not yet held here within its `timeoutMs`. */
+  | 'NOT_YET'
 
 /** A refused read or write; `code` is stable (docs/server.md, REST errors). */
 export class WriteError extends Error {
@@ -71,3 +74,19 @@ export interface LinkCounters {
 export function vectorToken(vector: VersionVector): string {
   return Buffer.from(encodeVersionVector(vector)).toString('base64url')
 }
+
+/** The vector of a crdt token (`vectorToken`); null when `token` is not one. */
+export function parseVectorToken(token: string): VersionVector | null {
+  if (!/^[A-Za-z0-9_-]*$/.test(token) || token.length > MAX_TOKEN_LENGTH) return null
+  const bytes = Buffer.from(token, 'base64url')
+  try {
+    const decoder = decoding.createDecoder(bytes)
+    const vector = readVersionVector(decoder)
+    return decoder.pos === bytes.length ? vector : null // nothing after the vector
+  } catch {
+    return null
+  }
+}
+
+/** A token names one seq per region: a few hundred characters at most for any real cluster. */
+const MAX_TOKEN_LENGTH = 8192

@@ -128,11 +128,18 @@ function parseIdempotencyKey(value: string | undefined): string | null {
   return value
 }
 
-function writeResponse(c: Context, reply: StrictWriteReply): Response {
+/** The node that answered and how stale its state may be ([RD3]; 0 on the primary), as on reads. */
+function answeredBy(host: StrictHost): Record<string, string> {
+  const staleness = host.node.status().stalenessMs
+  return { 'x-meridian-node': host.nodeId, 'x-meridian-lag-ms': staleness === null ? 'unknown' : String(Math.round(staleness)) }
+}
+
+function writeResponse(c: Context, reply: StrictWriteReply, host: StrictHost): Response {
   if (reply.status === 'acknowledged') {
     const body = { status: 'acknowledged', token: formatPosition(reply.token), requested: reply.requested, level: reply.level, degraded: reply.degraded }
     return respond(c, reply.duplicate === true ? { ...body, duplicate: true } : body, 200, {
       'x-meridian-token': formatPosition(reply.token),
+      ...answeredBy(host),
     })
   }
   if (reply.status === 'indeterminate') {
@@ -209,15 +216,15 @@ export function registerStrictRest(app: Hono, deps: StrictRestDeps): void {
     const invalidValue = writeOpValueProblem(op, config.values)
     if (invalidValue !== null) {
       deps.metrics.invalidValues.inc({ surface: 'rest' })
-      return writeResponse(c, { status: 'rejected', error: invalidValue })
+      return writeResponse(c, { status: 'rejected', error: invalidValue }, host)
     }
     const concern = parseConcern(c.req.query('w') ?? (typeof body?.w === 'string' ? body.w : undefined))
     const timeoutMs = parseMs(c.req.query('timeoutMs') ?? (body?.timeoutMs === undefined ? undefined : String(body.timeoutMs)), 'timeoutMs')
     const requestKey = parseIdempotencyKey(c.req.header('idempotency-key'))
     // A body within maxBodyBytes may still make an entry too large to replicate (many ops, long ids) [IN3].
     const tooLarge = entrySizeProblem(op, requestKey, host.node.maxEntryBytes)
-    if (tooLarge !== null) return writeResponse(c, { status: 'rejected', error: { code: 'INVALID_OP', message: tooLarge } })
-    return writeResponse(c, await host.write({ op, concern, timeoutMs, requestKey }))
+    if (tooLarge !== null) return writeResponse(c, { status: 'rejected', error: { code: 'INVALID_OP', message: tooLarge } }, host)
+    return writeResponse(c, await host.write({ op, concern, timeoutMs, requestKey }), host)
   }
 
   app.post('/v1/:collection/_batch', guard(async (c, host) => {

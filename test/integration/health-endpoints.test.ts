@@ -37,7 +37,13 @@ async function primaryAmong(ids: readonly string[]): Promise<string> {
 }
 
 beforeAll(async () => {
-  cluster = await ProcessCluster.start({ ids: IDS, storage: 'file', config: { collections: { accounts: { mode: 'strict' } } } })
+  // Elections take 2.5–3 s here, so that stopping the primary for 600 ms (below) never starts one, even
+  // on a loaded machine.
+  cluster = await ProcessCluster.start({
+    ids: IDS,
+    storage: 'file',
+    config: { collections: { accounts: { mode: 'strict' } }, strict: { electionTimeoutMinMs: 2500, electionTimeoutMaxMs: 3000 } },
+  })
   await cluster.waitConnected()
 }, 60_000)
 
