@@ -69,6 +69,8 @@ interface Server {
   /** meridian: region b's endpoint and region c's HTTP address, for the convergence check. */
   readonly elsewhere: { readonly automerge: string; readonly http: string } | null
   tail(): string
+  /** Log lines of note so far (meridian: peer links dropped because a region missed heartbeats). */
+  incidents(): string[]
   stop(): Promise<void>
 }
 
@@ -95,11 +97,12 @@ async function startServer(name: string, dataDir: string): Promise<Server> {
       pids: ['a', 'b', 'c'].map((id) => cluster.node(id).child?.pid),
       elsewhere: { automerge: ws('b'), http: cluster.node('c').httpUrl },
       tail: () => ['a', 'b', 'c'].map((id) => `--- region ${id} ---\n${cluster.node(id).tail(20)}`).join('\n'),
+      incidents: () => ['a', 'b', 'c'].flatMap((id) => cluster.node(id).output.filter((line) => /no pong|disconnected|warn|error/i.test(line))),
       stop: () => cluster.stop(),
     }
   }
   const anchor = await AnchorProcess.start(name, join(BENCH_DIR, 'suite', 'anchors', 'automerge-sync-server.mjs'), [dataDir])
-  return { name, url: `ws://127.0.0.1:${anchor.port}`, pid: anchor.pid, pids: [anchor.pid], elsewhere: null, tail: () => anchor.tail(), stop: () => anchor.stop() }
+  return { name, url: `ws://127.0.0.1:${anchor.port}`, pid: anchor.pid, pids: [anchor.pid], elsewhere: null, tail: () => anchor.tail(), incidents: () => [], stop: () => anchor.stop() }
 }
 
 /** The five clients, each an unmodified Repo in a worker thread of this process (bench/suite/w2-client.ts). */
@@ -252,7 +255,7 @@ interface ServerSummary {
 }
 
 async function measureServer(name: string, options: WorkloadOptions, results: WorkloadResults, rates: readonly number[]): Promise<ServerSummary> {
-  const warmMs = options.quick ? 1000 : 2000
+  const warmMs = options.quick ? 500 : 2000
   const windowMs = options.quick ? 4000 : 15_000
   /** How long a phase's backlog may take to drain (it must keep draining: 20 s without a delivery fail at once). */
   const drainCapMs = options.quick ? 20_000 : 40_000
@@ -261,6 +264,7 @@ async function measureServer(name: string, options: WorkloadOptions, results: Wo
   const server = await startServer(name, dataDir)
   let clients: Clients | null = null
   let summary: ServerSummary | null = null
+  let incidentsSeen = 0
   try {
     clients = await Clients.open(server.url)
     for (const rate of rates) {
@@ -393,6 +397,12 @@ async function measureServer(name: string, options: WorkloadOptions, results: Wo
           `${name} ${rate}/s did not keep up: ${Math.round(delivered / seconds)} of ${offered} deliveries/s offered; its latencies are mostly queueing ` +
             `(cores busy in the window: server ${((cpu[0] as number) / seconds).toFixed(2)}, all clients ${(benchCpu / seconds).toFixed(2)}, of ${availableParallelism()} on this machine)`,
         )
+      }
+      const allIncidents = server.incidents()
+      const incidents = allIncidents.slice(incidentsSeen)
+      incidentsSeen = allIncidents.length
+      if (incidents.length > 0) {
+        results.note(`${name} ${rate}/s: the server logged ${incidents.length} incident(s): ${incidents.slice(0, 6).join(' | ')}${incidents.length > 6 ? ' | …' : ''}`)
       }
       const disconnects = sum((c) => c.disconnects)
       if (disconnects > 0) {
