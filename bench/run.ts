@@ -68,8 +68,8 @@ function script(file: string, scriptArgs: readonly string[]): () => Promise<Work
 
 const quick = options.quick
 const groups: Group[] = [
-  { ids: ['W1'], run: async () => [await (await import('./suite/yjs-fanout.js')).w1(options)] },
-  { ids: ['W2'], run: async () => [await (await import('./suite/automerge-latency.js')).w2(options)] },
+  { ids: ['W1'], run: async () => [await (await import('./suite/w1-yjs-fanout.js')).w1(options)] },
+  { ids: ['W2'], run: async () => [await (await import('./suite/w2-automerge.js')).w2(options)] },
   // N changes, latency samples, M changes behind, catch-up timeout (s)
   { ids: ['W3', 'W6'], run: script('replication.ts', quick ? ['5000', '200', '100000', '60'] : ['20000', '1000', '1000000', '240']) },
   // N sequential writes per concern, C in flight, seconds per concern, K failovers, concerns
