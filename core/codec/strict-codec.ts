@@ -4,9 +4,9 @@
  *
  * ```
  * Strict            8 kind:u8 epoch:uint from:string(non-empty), then by kind:
- *   0 append          prevLsn:uint prevEpoch:uint count:uint entry*count commitLsn:uint
+ *   0 append          prevLsn:uint prevEpoch:uint count:uint entry*count commitLsn:uint round:uint confirmedRound:uint
  *   1 snapshot        snapshot commitLsn:uint
- *   2 append-reply    success:bool matchLsn:uint receivedLsn:uint durableLsn:uint appliedLsn:uint retryFromLsn:uint
+ *   2 append-reply    success:bool matchLsn:uint receivedLsn:uint durableLsn:uint appliedLsn:uint retryFromLsn:uint round:uint
  *   3 request-vote    lastLsn:uint lastEpoch:uint
  *   4 vote            granted:bool
  *   5 timeout-now     (nothing)
@@ -194,6 +194,8 @@ function writeStrictMessage(encoder: encoding.Encoder, m: StrictMessage): void {
       encoding.writeVarUint(encoder, entries.length)
       for (let i = 0; i < entries.length; i++) writeLogEntry(encoder, 'append.entries[]', entries[i] as LogEntry)
       writeUint(encoder, 'append.commitLsn', m.commitLsn)
+      writeUint(encoder, 'append.round', m.round)
+      writeUint(encoder, 'append.confirmedRound', m.confirmedRound)
       return
     }
     case 'snapshot':
@@ -207,6 +209,7 @@ function writeStrictMessage(encoder: encoding.Encoder, m: StrictMessage): void {
       writeUint(encoder, 'appendReply.durableLsn', m.durableLsn)
       writeUint(encoder, 'appendReply.appliedLsn', m.appliedLsn)
       writeUint(encoder, 'appendReply.retryFromLsn', m.retryFromLsn)
+      writeUint(encoder, 'appendReply.round', m.round)
       return
     case 'request-vote':
     case 'pre-vote':
@@ -235,7 +238,9 @@ function readStrictMessage(decoder: decoding.Decoder): StrictMessage {
       const entries: LogEntry[] = []
       for (let i = 0; i < count; i++) entries.push(readLogEntry(decoder, 'append.entries[]'))
       const commitLsn = readUint(decoder, 'append.commitLsn')
-      return { type, epoch, from, prevLsn, prevEpoch, entries, commitLsn }
+      const round = readUint(decoder, 'append.round')
+      const confirmedRound = readUint(decoder, 'append.confirmedRound')
+      return { type, epoch, from, prevLsn, prevEpoch, entries, commitLsn, round, confirmedRound }
     }
     case 'snapshot': {
       const snapshot = readSnapshot(decoder, 'snapshot.snapshot')
@@ -248,7 +253,8 @@ function readStrictMessage(decoder: decoding.Decoder): StrictMessage {
       const durableLsn = readUint(decoder, 'appendReply.durableLsn')
       const appliedLsn = readUint(decoder, 'appendReply.appliedLsn')
       const retryFromLsn = readUint(decoder, 'appendReply.retryFromLsn')
-      return { type, epoch, from, success, matchLsn, receivedLsn, durableLsn, appliedLsn, retryFromLsn }
+      const round = readUint(decoder, 'appendReply.round')
+      return { type, epoch, from, success, matchLsn, receivedLsn, durableLsn, appliedLsn, retryFromLsn, round }
     }
     case 'request-vote':
     case 'pre-vote': {

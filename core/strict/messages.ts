@@ -16,6 +16,15 @@ export interface AppendMessage {
   readonly prevEpoch: number
   readonly entries: readonly LogEntry[]
   readonly commitLsn: number
+  /** This append's number: a primary numbers the appends it sends 1, 2, … within its epoch. */
+  readonly round: number
+  /**
+   * [RD3] The highest round a majority (the primary included) has answered in this epoch. Those
+   * members took no vote in a later epoch before answering it, so no other primary committed anything
+   * before that round was sent: `commitLsn` is complete as of then, not as of now (a primary cut off
+   * from the majority may have been replaced without knowing yet).
+   */
+  readonly confirmedRound: number
 }
 
 /** Primary → replica whose next entry the primary has pruned [ST6]. */
@@ -41,6 +50,8 @@ export interface AppendReplyMessage {
   readonly appliedLsn: number
   /** On failure: where the primary should resume sending from. */
   readonly retryFromLsn: number
+  /** The highest append round this replica has received from the primary of its epoch (0: none). */
+  readonly round: number
 }
 
 export interface RequestVoteMessage {

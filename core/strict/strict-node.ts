@@ -169,7 +169,19 @@ interface PeerProgress {
   received: number
   applied: number
   lastHeardMs: number | null
+  /** The highest append round this replica has answered in this epoch ([RD3] `confirmedRound`). */
+  round: number
 }
+
+/** [RD3] An append a replica received: its round, when (tick ms), and the commit index it reported. */
+interface RoundProbe {
+  readonly round: number
+  readonly atMs: number
+  readonly commitLsn: number
+}
+
+/** [RD3] At most this many received rounds wait for the primary to confirm them (more are not recorded). */
+const MAX_ROUND_PROBES = 64
 
 export const DEFAULT_ELECTION_TIMEOUT_MIN_MS = 150
 export const DEFAULT_ELECTION_TIMEOUT_MAX_MS = 300
@@ -230,6 +242,12 @@ export class StrictNode {
   private lastPrimaryContactMs: number | null = null
   /** When this replica last had applied everything its primary reported committed ([RD3] staleness). */
   private lastCaughtUpMs: number | null = null
+  /** Primary: the round of the last append sent in this epoch. */
+  private appendRound = 0
+  /** Replica: the highest round received from this epoch's primary (echoed in replies). */
+  private heardRound = 0
+  /** Replica: rounds received from this epoch's primary that it has not yet confirmed, in arrival order. */
+  private roundProbes: RoundProbe[] = []
   private nextWriteId = 1
   /** Request keys of this primary's entries not applied yet (the applied ones are in `state`). */
   private readonly pendingKeys = new PendingRequestKeys()
@@ -500,9 +518,30 @@ export class StrictNode {
    * [RD3] Caught up with the primary when everything it reports committed is applied here — and only
    * once it has committed in its own epoch: before, its commit index can lag what earlier primaries
    * committed (it learns that only with its no-op).
+   *
+   * And only as of a round a majority has confirmed: a primary cut off from the majority keeps sending
+   * its commit index until check-quorum deposes it (up to an election timeout), while another primary,
+   * elected at once by an operator's promotion or a plain election, commits entries it never hears of.
+   * Taking an append's arrival as the moment this replica was caught up made a replica on the old
+   * primary's side claim to be fresh while it lacked them (strict simulator seed 5:505444836). So each
+   * append's arrival time and commit index wait here until the primary reports a majority answered that
+   * round or a later one; no other primary committed anything before it was sent, so the state then
+   * held everything committed before it arrived (understated by that append's network delay).
    */
-  private noteCaughtUp(epoch: number, primaryCommitLsn: number): void {
-    if (this.appliedLsn >= primaryCommitLsn && this.log.epochAt(primaryCommitLsn) === epoch) this.lastCaughtUpMs = this.nowMs
+  private noteCaughtUp(m: AppendMessage): void {
+    const last = this.roundProbes[this.roundProbes.length - 1]
+    // Of two rounds that arrived at the same tick, the earlier is confirmed sooner and asks no more.
+    if (this.roundProbes.length < MAX_ROUND_PROBES && last?.atMs !== this.nowMs) {
+      this.roundProbes.push({ round: m.round, atMs: this.nowMs, commitLsn: m.commitLsn })
+    }
+    const waiting: RoundProbe[] = []
+    for (const probe of this.roundProbes) {
+      if (probe.round > m.confirmedRound) waiting.push(probe)
+      else if (this.appliedLsn >= probe.commitLsn && this.log.epochAt(probe.commitLsn) === this.epoch) {
+        this.lastCaughtUpMs = Math.max(this.lastCaughtUpMs ?? probe.atMs, probe.atMs)
+      }
+    }
+    this.roundProbes = waiting
   }
 
   /**
@@ -614,6 +653,7 @@ export class StrictNode {
 
   private onAppendMessage(m: AppendMessage): void {
     if (!this.acceptFromPrimary(m.epoch, m.from)) return
+    this.heardRound = Math.max(this.heardRound, m.round)
     const prevEpoch = this.log.epochAt(m.prevLsn)
     if (prevEpoch === undefined) {
       this.reply(m.from, false, this.log.lastLsn + 1)
@@ -635,7 +675,7 @@ export class StrictNode {
     if (fresh.length > 0) this.options.onAppend?.(fresh)
     this.matchedLsn = Math.max(this.matchedLsn, m.prevLsn + m.entries.length)
     this.advanceFollowerCommit(m.commitLsn)
-    this.noteCaughtUp(m.epoch, m.commitLsn)
+    this.noteCaughtUp(m)
     this.reply(m.from, true, this.log.lastLsn + 1)
   }
 
@@ -713,7 +753,7 @@ export class StrictNode {
     }
     this.matchedLsn = Math.max(this.matchedLsn, s.lsn)
     this.advanceFollowerCommit(m.commitLsn)
-    this.noteCaughtUp(m.epoch, m.commitLsn)
+    // [RD3] A snapshot carries no round: the appends that follow it tell when this replica caught up.
     this.reply(m.from, true, this.log.lastLsn + 1)
   }
 
@@ -759,6 +799,7 @@ export class StrictNode {
       durableLsn: this.reportedDurableLsn(),
       appliedLsn: this.appliedLsn,
       retryFromLsn,
+      round: this.heardRound,
     }
   }
 
@@ -777,6 +818,7 @@ export class StrictNode {
     const p = this.progress.get(m.from)
     if (!p) return
     p.lastHeardMs = this.nowMs
+    p.round = Math.max(p.round, m.round)
     p.received = m.receivedLsn
     p.applied = m.appliedLsn
     if (m.success) {
@@ -896,7 +938,7 @@ export class StrictNode {
     this.progress.clear()
     for (const peer of this.peers) {
       // Counting from now gives the new primary one election timeout to hear from a majority.
-      this.progress.set(peer, { next: this.log.lastLsn + 1, match: 0, inflight: [], inflightBytes: 0, durable: 0, received: 0, applied: 0, lastHeardMs: this.nowMs })
+      this.progress.set(peer, { next: this.log.lastLsn + 1, match: 0, inflight: [], inflightBytes: 0, durable: 0, received: 0, applied: 0, lastHeardMs: this.nowMs, round: 0 })
     }
     // Entries of earlier epochs commit only together with one of ours (Raft's rule): append a no-op.
     // Until it is applied, this primary may lack writes its predecessor committed: reads wait for it.
@@ -928,6 +970,10 @@ export class StrictNode {
     this.votedFor = votedFor
     this.matchedLsn = 0
     this.primaryHint = null
+    // Rounds are numbered per epoch ([RD3]).
+    this.appendRound = 0
+    this.heardRound = 0
+    this.roundProbes = []
     this.options.onHardState?.({ epoch, votedFor })
   }
 
@@ -982,12 +1028,32 @@ export class StrictNode {
       }
       bytes += size
     }
-    this.options.send(peer, { type: 'append', epoch: this.epoch, from: this.id, prevLsn, prevEpoch: this.log.epochAt(prevLsn) ?? 0, entries, commitLsn: this.commitLsn })
+    const round = ++this.appendRound
+    this.options.send(peer, {
+      type: 'append',
+      epoch: this.epoch,
+      from: this.id,
+      prevLsn,
+      prevEpoch: this.log.epochAt(prevLsn) ?? 0,
+      entries,
+      commitLsn: this.commitLsn,
+      round,
+      confirmedRound: this.confirmedRound(round),
+    })
     if (entries.length === 0) return
     // Pipelining: assume delivery; a failed reply moves `next` back.
     p.next += entries.length
     p.inflight.push({ last: p.next - 1, bytes })
     p.inflightBytes += bytes
+  }
+
+  /**
+   * [RD3] The highest round a majority has answered in this epoch, this primary counting as having
+   * answered `round`, the one it is sending (it is still primary of this epoch as it sends it).
+   */
+  private confirmedRound(round: number): number {
+    const answered = [round, ...[...this.progress.values()].map((p) => p.round)].sort((a, b) => b - a)
+    return answered[majorityOf(this.members.length) - 1] ?? 0
   }
 
   /** The primary's own acknowledgement: what it holds durably. */

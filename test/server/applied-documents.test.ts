@@ -91,6 +91,8 @@ describe('StrictHost.onDocumentsApplied', () => {
       prevEpoch: 1,
       entries: [{ epoch: 1, lsn: 6, op: { kind: 'put', collection: 'accounts', id: 'y', value: 'y' } }],
       commitLsn: 6,
+      round: 1,
+      confirmedRound: 0,
     })
     await waitFor(() => events.length === 2, 2_000, 'the entry after the snapshot')
     expect(events[1]).toEqual({

@@ -162,6 +162,8 @@ const arbAppend: fc.Arbitrary<AppendMessage> = record({
   prevEpoch: arbUint,
   entries: fc.array(arbLogEntry, { maxLength: 4 }),
   commitLsn: arbUint,
+  round: arbUint,
+  confirmedRound: arbUint,
 })
 const arbSnapshotMessage: fc.Arbitrary<SnapshotMessage> = record({
   type: fc.constant('snapshot' as const),
@@ -180,6 +182,7 @@ const arbAppendReply: fc.Arbitrary<AppendReplyMessage> = record({
   durableLsn: arbUint,
   appliedLsn: arbUint,
   retryFromLsn: arbUint,
+  round: arbUint,
 })
 const arbRequestVote: fc.Arbitrary<RequestVoteMessage> = record({
   type: fc.constant('request-vote' as const),
@@ -569,10 +572,12 @@ describe('strict codec: round trip', () => {
             prevEpoch: 1,
             entries: [{ epoch: 2, lsn: 5, op: { kind: 'noop' } }],
             commitLsn: 4,
+            round: 300,
+            confirmedRound: 7,
           },
         }),
       ),
-    ).toBe('08 00 02 01 70 04 01 01 02 05 04 00 04')
+    ).toBe('08 00 02 01 70 04 01 01 02 05 04 00 04 ac 02 07')
     expect(
       hex(
         encodeMessage({
@@ -935,11 +940,11 @@ describe('strict codec: encoding refuses what it cannot represent', () => {
 
   const entry = (lsn: number, epoch = 1): Message => ({
     type: MessageType.Strict,
-    message: { type: 'append', epoch: 1, from: 'p', prevLsn: 0, prevEpoch: 0, entries: [{ epoch, lsn, op: { kind: 'noop' } }], commitLsn: 0 },
+    message: { type: 'append', epoch: 1, from: 'p', prevLsn: 0, prevEpoch: 0, entries: [{ epoch, lsn, op: { kind: 'noop' } }], commitLsn: 0, round: 0, confirmedRound: 0 },
   })
   const appendWith = (patch: Partial<AppendMessage>): Message => ({
     type: MessageType.Strict,
-    message: { type: 'append', epoch: 1, from: 'p', prevLsn: 0, prevEpoch: 0, entries: [], commitLsn: 0, ...patch },
+    message: { type: 'append', epoch: 1, from: 'p', prevLsn: 0, prevEpoch: 0, entries: [], commitLsn: 0, round: 0, confirmedRound: 0, ...patch },
   })
   const ack = (token: LogPosition): Message => ({
     type: MessageType.StrictWriteResult,
@@ -960,6 +965,8 @@ describe('strict codec: encoding refuses what it cannot represent', () => {
     ['an entry LSN beyond 2^53', entry(2 ** 53)],
     ['a negative entry epoch', entry(1, -1)],
     ['a negative commitLsn', appendWith({ commitLsn: -1 })],
+    ['a fractional round', appendWith({ round: 1.5 })],
+    ['a negative confirmedRound', appendWith({ confirmedRound: -1 })],
     ['a fractional prevLsn', appendWith({ prevLsn: 0.5 })],
     ['a string epoch', appendWith({ epoch: '1' as unknown as number })],
     ['an empty from', appendWith({ from: '' })],

@@ -223,6 +223,39 @@ describe('StrictNode', () => {
     if (kept.status === 'accepted') expect(c.node('a').epochAt(kept.token.lsn)).toBe(kept.token.epoch)
   })
 
+  it('[RD3] a replica that hears only from a deposed primary grows stale: staleness counts rounds a majority confirmed', () => {
+    const ids = ['a', 'b', 'c', 'd', 'e']
+    const c = tinyCluster(ids)
+    const side = new Map<string, number>(ids.map((id) => [id, 0]))
+    const step = (t: number) => {
+      for (const id of ids) c.node(id).tick(t)
+      for (let i = 0; i < 6; i++) {
+        // Delivered only within a side of the partition (everyone is on side 0 until it is cut).
+        for (const { to, message } of c.queue.splice(0)) if (side.get(to) === side.get(message.from)) c.node(to).receive(message)
+        c.durable()
+      }
+    }
+    c.node('a').promote()
+    for (let t = 0; t <= 500; t += 50) step(t)
+    expect(c.node('a').currentRole).toBe('primary')
+    // Healthy: a round is confirmed by the append after the majority's answers, so about one or two heartbeats.
+    expect(c.node('b').status().stalenessMs).toBeLessThanOrEqual(100)
+    // a and b are cut off; an operator promotes c on the majority side, whose no-op commits at once.
+    for (const id of ['c', 'd', 'e']) side.set(id, 1)
+    c.node('c').promote()
+    step(500)
+    expect(c.node('c').currentRole).toBe('primary')
+    const missing = c.node('c').commit
+    // a does not know yet (check-quorum takes an election timeout) and keeps heartbeating b.
+    step(550)
+    step(600)
+    expect(c.node('a').currentRole).toBe('primary')
+    expect(c.node('b').applied).toBeLessThan(missing)
+    // b lacks what c committed at t=500, so it must not claim to be fresher than that.
+    expect(c.node('b').status().stalenessMs).toBeGreaterThanOrEqual(100)
+    expect(c.node('b').read('acc', 'x')).toMatchObject({ status: 'ok', stalenessMs: c.node('b').status().stalenessMs })
+  })
+
   it('[ST6] a replica behind a pruned log bootstraps from a snapshot', () => {
     const c = cluster(['a', 'b', 'c'])
     c.node('a').promote()

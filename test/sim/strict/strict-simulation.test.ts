@@ -40,6 +40,7 @@ describe.skipIf(replay !== null)('simulated strict clusters under faults', () =>
     { nodes: 5 as const, seed: 111, found: 'figure 8: a returning primary crashes right after its first commit, the competing history wins' },
     { nodes: 3 as const, seed: 1174537556, found: 'pre-vote deadlock: the node with the best log has the oldest epoch, and refusals did not tell it the newer one' },
     { nodes: 5 as const, seed: 296531804, found: 'a paused node takes a stale primary\'s append and cuts entries a later primary committed: not a rollback' },
+    { nodes: 5 as const, seed: 505444836, found: '[RD3] a replica of a deposed primary took its heartbeats as fresh while a promoted primary committed: staleness counts only rounds a majority confirmed' },
   ])(
     'pinned seed $seed ($nodes nodes): $found',
     ({ nodes, seed }) => {
