@@ -18,6 +18,9 @@ import { registerAdminRest } from './strict/admin-rest.js'
 import type { StrictHost } from './strict/strict-host.js'
 import { registerStrictRest } from './strict/strict-rest.js'
 
+/** The longest a crdt read may wait for its `after` token: a parked request holds a socket meanwhile. */
+const MAX_READ_WAIT_MS = 60_000
+
 export type ErrorCode = WriteErrorCode | 'PAYLOAD_TOO_LARGE' | 'INTERNAL'
 
 const STATUS_OF: Readonly<Record<ErrorCode, 400 | 404 | 413 | 500 | 503 | 504>> = {
@@ -186,8 +189,8 @@ export function createHttpApp(deps: HttpDeps): Hono {
     const id = c.req.param('id')
     const afterParam = c.req.query('after')
     const timeoutParam = c.req.query('timeoutMs')
-    if (timeoutParam !== undefined && !/^\d{1,9}$/.test(timeoutParam)) {
-      throw new WriteError('BAD_REQUEST', `timeoutMs must be a whole number of milliseconds, got ${JSON.stringify(timeoutParam)}`)
+    if (timeoutParam !== undefined && (!/^\d{1,9}$/.test(timeoutParam) || Number(timeoutParam) > MAX_READ_WAIT_MS)) {
+      throw new WriteError('BAD_REQUEST', `timeoutMs must be a whole number of milliseconds up to ${MAX_READ_WAIT_MS}, got ${JSON.stringify(timeoutParam)}`)
     }
     let result
     if (afterParam === undefined || afterParam === '') result = node.read(collection, id)

@@ -1,5 +1,4 @@
 import { HlcClock } from '../core/clock/hlc.js'
-import { vvDominates } from '../core/clock/version-vector.js'
 import { CloseCode, MessageType, decodeChange, encodeChange, encodeMessage, peekChangeId, type EphemeralMessage, type Message } from '../core/codec/index.js'
 import { LwwReplica, createReplica } from '../core/crdt/index.js'
 import { MeshNode, ResyncBudget } from '../core/mesh/index.js'
@@ -16,6 +15,7 @@ import { patchedFields } from './merge-patch.js'
 import type { ConnectionKind, ServerMetrics } from './metrics.js'
 import { invalidClientValue, refusedChange } from './region/client-checks.js'
 import { AckWaiters } from './region/ack-waiters.js'
+import { VectorWaiters } from './region/vector-waiters.js'
 import { CrdtSnapshots } from './region/crdt-snapshots.js'
 import { lwwRestPayload } from './region/lww-rest-payload.js'
 import { LagAccounting } from './region/lag.js'
@@ -124,6 +124,7 @@ export class RegionNode {
   private closing = false
   private antiEntropyTimer: NodeJS.Timeout | null = null
   private stalenessTimer: NodeJS.Timeout | null = null
+  private readonly vectorWaiters = new VectorWaiters(() => this.mesh.vector, () => this.wallClock())
   /** Wall time when this region last held everything its linked peers were known to hold. */
   private lastCaughtUpMs: number | null = null
   private readonly ephemeralListeners = new Set<(message: EphemeralMessage) => void>()
@@ -563,18 +564,14 @@ export class RegionNode {
   }
 
   /**
-   * A read after a token [RD1 for crdt]: waits until this region holds everything `after` names (polled
-   * every 5 ms), at most `timeoutMs`; then reads, or fails `NOT_YET`.
+   * A read after a token [RD1 for crdt]: waits until this region holds everything `after` names, at most
+   * `timeoutMs` (`VectorWaiters`); then reads, or fails `NOT_YET`.
    */
   async readAfter(collection: string, id: string, after: VersionVector, timeoutMs: number): Promise<DocumentResult> {
     this.assertServing()
     this.collection(collection)
-    const deadline = this.wallClock() + timeoutMs
-    while (!vvDominates(this.mesh.vector, after)) {
-      if (this.wallClock() >= deadline || this.closing) {
-        throw new WriteError('NOT_YET', `this region does not hold everything the token names after ${timeoutMs} ms`)
-      }
-      await new Promise((resolve) => setTimeout(resolve, 5))
+    if (!(await this.vectorWaiters.wait(after, timeoutMs))) {
+      throw new WriteError('NOT_YET', `this region does not hold everything the token names after ${timeoutMs} ms`)
     }
     return this.read(collection, id)
   }
@@ -699,6 +696,7 @@ export class RegionNode {
     this.closing = true
     if (this.antiEntropyTimer !== null) clearInterval(this.antiEntropyTimer)
     if (this.stalenessTimer !== null) clearInterval(this.stalenessTimer)
+    this.vectorWaiters.close()
     for (const [id, link] of this.links) {
       link.flow.stop()
       this.mesh.disconnect(id)

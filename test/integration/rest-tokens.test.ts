@@ -54,6 +54,11 @@ describe('tokens and lag on REST answers', () => {
       expect(reply.status).toBe(400)
     }
     expect((await fetch(url('b', '/v1/notes/n2?timeoutMs=soon'))).status).toBe(400)
+    expect((await fetch(url('b', `/v1/notes/n2?after=${farToken()}&timeoutMs=60001`))).status).toBe(400)
+    // Many reads parked on a token never held: all answered NOT_YET at their deadline, the region serves on.
+    const parked = await Promise.all(Array.from({ length: 300 }, () => fetch(url('b', `/v1/notes/n2?after=${farToken()}&timeoutMs=300`)).then((r) => r.status)))
+    expect(new Set(parked)).toEqual(new Set([504]))
+    expect((await fetch(url('b', '/v1/notes/n2'))).status).toBe(200)
   })
 
   it('a strict write answers the node that served it and its lag; a region that lost a peer reports a growing lag', async () => {
