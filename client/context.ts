@@ -30,6 +30,8 @@ export interface ClientContext {
   listen(collection: string, docId: string | null, listener: DocumentListener): () => void
   /** Conflict records observed at this client for one document, oldest first. */
   conflicts(collection: string, docId: string): readonly ConflictRecord[]
+  /** Calls `listener` with each conflict record observed at this client for `collection`. Returns the unsubscribe function. */
+  onConflict(collection: string, listener: (record: ConflictRecord) => void): () => void
   /** Ids of the documents of `collection` this client holds (written or received), sorted. */
   documentIds(collection: string): string[]
   /** Syncs the whole collection until the returned release is called (docs/client.md, "What a client syncs"). */

@@ -82,6 +82,10 @@ export abstract class LocalContext {
     return this.documents.conflicts(collection, docId)
   }
 
+  onConflict(collection: string, listener: (record: ConflictRecord) => void): () => void {
+    return this.documents.onConflict(collection, listener)
+  }
+
   documentIds(collection: string): string[] {
     return this.documents.documentIds(collection)
   }

@@ -14,6 +14,7 @@ export class LocalDocuments {
   private readonly collectionListeners = new KeyedListeners<string, Parameters<DocumentListener>>()
   private readonly idsByCollection = new Map<string, Set<string>>()
   private readonly conflictLog = new Map<string, ConflictRecord[]>()
+  private readonly conflictListeners = new KeyedListeners<string, [ConflictRecord]>()
 
   constructor(private readonly maxConflictsPerDocument: number) {}
 
@@ -23,6 +24,8 @@ export class LocalDocuments {
     if (result.conflicts.length > 0) this.recordConflicts(change, result.conflicts)
     this.documentListeners.emit(documentKey(change.collection, change.docId), change.docId, change, result)
     this.collectionListeners.emit(change.collection, change.docId, change, result)
+    // After the document's listeners: a conflict listener that reads the document sees it as it is now.
+    for (const conflict of result.conflicts) this.conflictListeners.emit(change.collection, conflict)
   }
 
   /** A document's state arrived whole (a state transfer, or a leader tab's snapshot). */
@@ -46,6 +49,11 @@ export class LocalDocuments {
     return docId === null ? this.collectionListeners.add(collection, listener) : this.documentListeners.add(documentKey(collection, docId), listener)
   }
 
+  /** Calls `listener` with each conflict record observed here for a document of `collection`. */
+  onConflict(collection: string, listener: (record: ConflictRecord) => void): () => void {
+    return this.conflictListeners.add(collection, listener)
+  }
+
   conflicts(collection: string, docId: string): readonly ConflictRecord[] {
     return [...(this.conflictLog.get(documentKey(collection, docId)) ?? [])]
   }
@@ -57,6 +65,7 @@ export class LocalDocuments {
   clearListeners(): void {
     this.documentListeners.clear()
     this.collectionListeners.clear()
+    this.conflictListeners.clear()
   }
 
   private recordConflicts(change: Change, conflicts: readonly ConflictRecord[]): void {

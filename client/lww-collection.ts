@@ -9,7 +9,8 @@ export type LwwPatch<T> = { [K in keyof T]?: T[K] | undefined }
 /**
  * A collection of last-writer-wins JSON documents (docs/design.md §3). Writes apply locally at once and sync
  * when connected; each top-level field merges on its own, newest hybrid-logical-clock write winning.
- * A write that lost to a concurrent one is kept as a conflict record (`conflicts(id)`).
+ * A write that lost to a concurrent one is kept as a conflict record (`conflicts(id)`, `on('conflict', …)`),
+ * and `resolveConflict(record, value)` settles it with a write that wins over both sides (docs/client.md, "Conflicts").
  *
  * @example
  * ```ts
@@ -44,6 +45,20 @@ export interface LwwCollection<T extends Record<string, unknown> = Record<string
   subscribeAll(listener: (id: string, doc: T | null) => void): () => void
   /** Writes that lost to concurrent ones, as observed at this client (bounded, oldest first). */
   conflicts(id: string): readonly ConflictRecord[]
+  /**
+   * Calls `listener` with each conflict record this client observes for a document of the collection,
+   * once the change that produced it was applied (after the document's own listeners). Returns the
+   * unsubscribe function.
+   */
+  on(event: 'conflict', listener: (record: ConflictRecord) => void): () => void
+  /**
+   * Settles a conflict: writes `value` to the record's field (`undefined` deletes the field) as an ordinary
+   * write of this client. A client's clock moves past every change it applies, so once it holds both sides
+   * (always, for a record it observed) the write wins over both wherever it arrives. A record a region
+   * listed (REST) can be passed too; the region marks its own record resolved only through its resolve
+   * endpoint (docs/server.md, "Conflicts").
+   */
+  resolveConflict(record: ConflictRecord, value: unknown): WriteHandle
 }
 
 export function lwwCollection<T extends Record<string, unknown>>(context: ClientContext, name: string): LwwCollection<T> {
@@ -60,6 +75,20 @@ export function lwwCollection<T extends Record<string, unknown>>(context: Client
     ids: () => context.documentIds(name).filter((id) => replica(id).exists()),
     ...viewSubscriptions(context, name, view, checkId),
     conflicts: (id) => context.conflicts(name, id),
+    on: (event, listener) => {
+      if (event !== 'conflict') throw new TypeError(`Meridian client: lww collections emit 'conflict' events, not ${JSON.stringify(event)}`)
+      return context.onConflict(name, listener)
+    },
+    resolveConflict: (record, value) => {
+      if (record === null || typeof record !== 'object' || typeof record.field !== 'string') {
+        throw new TypeError('Meridian client: resolveConflict takes a conflict record (from conflicts(id) or on(\'conflict\'))')
+      }
+      if (record.collection !== name) {
+        throw new TypeError(`Meridian client: this conflict record is of collection ${JSON.stringify(record.collection)}, not ${JSON.stringify(name)}`)
+      }
+      const id = checkId(record.docId)
+      return context.write(name, id, 'lww', lwwPatchPayload(replica(id), { [record.field]: value }))
+    },
     ...writeStatusView(context, name, checkId),
   }
 }

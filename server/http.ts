@@ -68,6 +68,40 @@ function parseConcern(value: string | undefined): CrdtRestConcern {
   throw new WriteError('BAD_REQUEST', `w must be "local" or "all", got ${JSON.stringify(value)}`)
 }
 
+/** Conflict records listed per page when `limit` is not given, and the most one page may ask for. */
+const DEFAULT_CONFLICT_PAGE = 100
+const MAX_CONFLICT_PAGE = 1_000
+
+/** A conflict cursor: a whole number (0 = before the first record). */
+function parseConflictCursor(value: string, what: string): number {
+  if (!/^\d{1,16}$/.test(value) || !Number.isSafeInteger(Number(value))) {
+    throw new WriteError('BAD_REQUEST', `${what} must be a conflict cursor (a whole number a listing returned, 0 for the start), got ${JSON.stringify(value)}`)
+  }
+  return Number(value)
+}
+
+function parseConflictLimit(value: string | undefined): number {
+  if (value === undefined) return DEFAULT_CONFLICT_PAGE
+  if (!/^\d{1,4}$/.test(value) || Number(value) < 1 || Number(value) > MAX_CONFLICT_PAGE) {
+    throw new WriteError('BAD_REQUEST', `limit must be a whole number from 1 to ${MAX_CONFLICT_PAGE}, got ${JSON.stringify(value)}`)
+  }
+  return Number(value)
+}
+
+function parseFlag(value: string | undefined, name: string): boolean {
+  if (value === undefined || value === '0' || value === 'false') return false
+  if (value === '' || value === '1' || value === 'true') return true
+  throw new WriteError('BAD_REQUEST', `${name} must be 1, true, 0 or false, got ${JSON.stringify(value)}`)
+}
+
+/** A resolve body: `{ "value": <json> }` sets the field to exactly that value, `{ "deleted": true }` deletes it. */
+function parseResolution(body: Record<string, unknown>): { value: unknown } | { deleted: true } {
+  const keys = Object.keys(body)
+  if (keys.length === 1 && keys[0] === 'value') return { value: body.value }
+  if (keys.length === 1 && keys[0] === 'deleted' && body.deleted === true) return { deleted: true }
+  throw new WriteError('BAD_REQUEST', 'body must be { "value": <the resolved value> } or { "deleted": true }')
+}
+
 async function readObjectBody(c: Context): Promise<Record<string, unknown>> {
   const text = await c.req.text()
   let body: unknown
@@ -169,9 +203,29 @@ export function createHttpApp(deps: HttpDeps): Hono {
   app.use('/v1/:collection/*', async (c, next) => (['PUT', 'PATCH', 'POST'].includes(c.req.method) ? limit(c, next) : next()))
   registerStrictRest(app, { config, strict: deps.strict, metrics })
 
+  // Conflict records (docs/server.md, "Conflicts"): before the document routes, which would read
+  // `_conflicts` as a document id.
+  app.get('/v1/:collection/_conflicts', (c) => {
+    const node = serving()
+    const after = parseConflictCursor(c.req.query('after') ?? '0', 'after')
+    const limit = parseConflictLimit(c.req.query('limit'))
+    const unresolved = parseFlag(c.req.query('unresolved'), 'unresolved')
+    const page = node.listConflicts(c.req.param('collection'), after, limit, unresolved)
+    return json(c, { node: config.nodeId, ...page })
+  })
   app.get('/v1/:collection/:id/_conflicts', (c) => {
-    const conflicts = serving().conflictsOf(c.req.param('collection'), c.req.param('id'))
+    const node = serving()
+    const unresolved = parseFlag(c.req.query('unresolved'), 'unresolved')
+    const conflicts = node.conflictsOf(c.req.param('collection'), c.req.param('id')).filter((record) => !unresolved || !record.resolved)
     return json(c, { conflicts })
+  })
+  app.post('/v1/:collection/:id/_conflicts/:cursor/resolve', async (c) => {
+    const node = serving()
+    const cursor = parseConflictCursor(c.req.param('cursor'), 'the cursor')
+    const w = parseConcern(c.req.query('w'))
+    const resolution = parseResolution(await readObjectBody(c))
+    const result = await node.resolveConflict(c.req.param('collection'), c.req.param('id'), cursor, resolution, w)
+    return jsonResponse(c, result, 200, crdtHeaders(node, result.token))
   })
 
   /**

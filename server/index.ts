@@ -9,7 +9,9 @@
  * console.log(server.httpUrl)
  * ```
  */
-export { createServer, type CreateServerOptions, type MeridianServer } from './server.js'
+export { createServer, type ConflictHook, type CreateServerOptions, type MeridianServer } from './server.js'
+export type { ConflictResolution, StoredConflict } from '../core/crdt/conflict-record.js'
+export type { ConflictPage } from './conflict-store.js'
 export {
   CONFIG_DEFAULTS,
   ConfigError,

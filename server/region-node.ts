@@ -5,8 +5,10 @@ import { MeshNode, ResyncBudget } from '../core/mesh/index.js'
 import type { StorageAdapter } from '../core/storage/index.js'
 import type { Change, DocType, VersionVector } from '../core/types.js'
 import type { DocumentReplica } from '../core/crdt/document-type.js'
+import { lwwPatchPayload, type StoredConflict } from '../core/crdt/index.js'
+import { InvalidValueError } from '../core/values/storable-value.js'
 import type { CollectionConfig, ServerConfig } from './config.js'
-import { ConflictStore } from './conflict-store.js'
+import { ConflictStore, type ConflictPage } from './conflict-store.js'
 import { ChangeCommitQueue } from './region/change-commit-queue.js'
 import { CommitLoop } from './storage/commit-loop.js'
 import { LinkFlow } from './link-flow.js'
@@ -129,6 +131,7 @@ export class RegionNode {
   private lastCaughtUpMs: number | null = null
   private readonly ephemeralListeners = new Set<(message: EphemeralMessage) => void>()
   private readonly documentListeners = new Set<(collection: string, docId: string) => void>()
+  private readonly conflictListeners = new Set<(record: StoredConflict) => void>()
 
   constructor(options: RegionNodeOptions) {
     const { config } = options
@@ -139,7 +142,17 @@ export class RegionNode {
     this.wallClock = options.wallClock ?? Date.now
     this.monotonicClock = options.monotonicClock ?? (() => performance.now())
     this.members = new Set(config.members)
-    this.conflicts = new ConflictStore(config.maxConflictsPerDocument, config.maxConflicts)
+    this.conflicts = new ConflictStore({
+      perDocument: config.maxConflictsPerDocument,
+      total: config.maxConflicts,
+      storage: this.storage,
+      wallClock: this.wallClock,
+      onError: (err) => this.onStorageFailure(err),
+      requestCommit: () => this.commits.request(config.groupCommitMaxDelayMs),
+      onDurable: (records) => {
+        for (const record of records) for (const listener of this.conflictListeners) listener(record)
+      },
+    })
     for (const peer of config.peers) this.peerCounters.set(peer.nodeId, { sentChanges: 0, receivedChanges: 0 })
     this.clock = new HlcClock({ node: config.nodeId, wallClock: this.wallClock })
     this.mesh = new MeshNode({
@@ -157,7 +170,8 @@ export class RegionNode {
       },
       onStateCovered: () => this.snapshots.stateCovered(),
       onApplied: (change, result) => {
-        for (const conflict of result.conflicts) this.conflicts.add(conflict)
+        // Hooks hear of records observed while serving, not of those the log's replay finds again.
+        for (const conflict of result.conflicts) this.conflicts.add(conflict, this.recoveredFlag)
         if (result.changed) for (const listener of this.documentListeners) listener(change.collection, change.docId)
       },
       onStateMerged: (collection, docId, _docType, changed) => {
@@ -186,6 +200,7 @@ export class RegionNode {
       },
     })
     this.commits.onFailure((err) => this.onStorageFailure(err))
+    this.commits.join(this.conflicts)
     this.commit = new ChangeCommitQueue({
       storage: this.storage,
       loop: this.commits,
@@ -244,6 +259,8 @@ export class RegionNode {
    * whole once, and compacted by the first snapshot round.
    */
   async recover(): Promise<{ changes: number; documents: number }> {
+    // Conflict records first: the replay below observes again what the stored ones already hold.
+    await this.conflicts.load()
     const { documents } = await this.snapshots.recover()
     const { firstIndex, lastIndex } = await this.storage.logBounds(CRDT_LOG)
     let count = 0
@@ -585,11 +602,83 @@ export class RegionNode {
     return { collection, id, doc, token: this.token() }
   }
 
-  /** Conflict records of a document, oldest first. */
-  conflictsOf(collection: string, id: string): ReturnType<ConflictStore['of']> {
+  /** The lww collection `collection`, or UNKNOWN_COLLECTION / UNSUPPORTED_FOR_TYPE saying why not. */
+  private lwwCollection(collection: string): void {
+    const spec = this.collection(collection)
+    if (spec.mode === 'crdt' && spec.type === 'lww') return
+    throw new WriteError(
+      'UNSUPPORTED_FOR_TYPE',
+      `${JSON.stringify(collection)} is a ${spec.mode === 'crdt' ? spec.type : spec.mode} collection: only lww collections have conflict records (${spec.mode === 'crdt' ? `${spec.type} keeps every concurrent edit` : 'one primary orders every write'})`,
+    )
+  }
+
+  /** Conflict records of a document, oldest first (docs/server.md, "Conflicts"). */
+  conflictsOf(collection: string, id: string): StoredConflict[] {
     this.assertServing()
-    this.collection(collection)
+    this.lwwCollection(collection)
     return this.conflicts.of(collection, id)
+  }
+
+  /** A collection's conflict records with a cursor above `after`, oldest first, at most `limit`. */
+  listConflicts(collection: string, after: number, limit: number, unresolvedOnly: boolean): ConflictPage {
+    this.assertServing()
+    this.lwwCollection(collection)
+    return this.conflicts.list(collection, after, limit, unresolvedOnly)
+  }
+
+  /**
+   * Resolves conflict record `cursor` of document `id`: writes `resolution` to the record's field (a value,
+   * or its deletion) as an ordinary lww write of this region, stamped after both sides, so it wins
+   * everywhere, and marks the record resolved (persisted with the write's group commit). Idempotent: a
+   * record already resolved is answered as it is, nothing written, after waiting for its resolving write
+   * like a write waits (`w`). NOT_FOUND when this node keeps no such record for that document.
+   */
+  async resolveConflict(
+    collection: string,
+    id: string,
+    cursor: number,
+    resolution: { readonly value: unknown } | { readonly deleted: true },
+    w: CrdtRestConcern,
+  ): Promise<{ conflict: StoredConflict; alreadyResolved: boolean; token: string; ack: AckLevel }> {
+    this.assertServing()
+    if (this.storageError !== null) throw new WriteError('UNAVAILABLE', 'storage failed; the node no longer accepts writes')
+    this.lwwCollection(collection)
+    const record = this.conflicts.get(cursor)
+    if (record === undefined || record.collection !== collection || record.docId !== id) {
+      throw new WriteError('NOT_FOUND', `no conflict record ${cursor} of ${JSON.stringify(id)} in ${JSON.stringify(collection)} at ${this.config.nodeId} (evicted, or observed by another region)`)
+    }
+    let resolved = record
+    const alreadyResolved = record.resolved
+    if (!alreadyResolved) {
+      const replica = this.mesh.replica(collection, id, 'lww')
+      if (!(replica instanceof LwwReplica)) throw new WriteError('UNSUPPORTED_FOR_TYPE', `document ${JSON.stringify(id)} exists with type ${replica.docType}`)
+      const deleted = 'deleted' in resolution
+      const value = deleted ? undefined : resolution.value
+      let payload: Uint8Array
+      try {
+        payload = lwwPatchPayload(replica, { [record.field]: value }, this.config.values)
+      } catch (err) {
+        if (err instanceof InvalidValueError) throw err
+        throw new WriteError('BAD_REQUEST', err instanceof Error ? err.message : String(err))
+      }
+      // The region's clock has received both sides' stamps, so this write's is newer than either.
+      const change = this.mesh.commit(collection, id, 'lww', payload)
+      resolved = this.conflicts.resolve(cursor, { value: deleted ? null : value, deleted, origin: change.origin, seq: change.seq, hlc: change.hlc, atMs: this.wallClock() }) ?? record
+    }
+    const seq = resolved.resolution?.origin === this.config.nodeId ? resolved.resolution.seq : 0
+    const token = this.token()
+    let ack: AckLevel = (await this.acks.waitLocal(seq)) ? 'local' : 'indeterminate'
+    if (ack === 'local' && w === 'all') ack = await this.acks.waitAll(seq)
+    return { conflict: resolved, alreadyResolved, token, ack }
+  }
+
+  /**
+   * Called with every conflict record this node keeps from now on, once it is durable (not with those the
+   * log's replay observes again at restart). Synchronous, in the group commit's report: defer real work.
+   */
+  onConflict(listener: (record: StoredConflict) => void): () => void {
+    this.conflictListeners.add(listener)
+    return () => void this.conflictListeners.delete(listener)
   }
 
   /**

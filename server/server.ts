@@ -5,6 +5,7 @@ import { getRequestListener } from '@hono/node-server'
 import { WebSocketServer } from 'ws'
 import { CloseCode } from '../core/codec/index.js'
 import type { StorageAdapter } from '../core/storage/index.js'
+import type { StoredConflict } from '../core/crdt/index.js'
 import { parseConfig, type ServerConfig, type ServerConfigInput, type StorageKind } from './config.js'
 import type { ServerConnection } from './connection.js'
 import { createHttpApp } from './http.js'
@@ -43,7 +44,21 @@ export interface CreateServerOptions {
   readonly storage?: StorageAdapter
   /** Process metrics (CPU, heap, event loop) in /metrics; default true. */
   readonly defaultMetrics?: boolean
+  /**
+   * Called with each lww conflict record this node keeps while it serves (docs/server.md, "Conflicts"), once
+   * the record is durable (with the change that produced it). `resolve(value)` writes `value` to the record's field as an
+   * ordinary lww write of this region that wins over both sides, marks the record resolved and resolves
+   * once that write is durable here; `resolve(undefined)` deletes the field. A hook that throws or
+   * rejects is logged; the record stays unresolved (list it with `?unresolved=1`).
+   */
+  readonly onConflict?: ConflictHook
 }
+
+/** The embedding app's conflict resolver (`CreateServerOptions.onConflict`). */
+export type ConflictHook = (
+  record: StoredConflict,
+  tools: { resolve(value: unknown): Promise<StoredConflict> },
+) => void | Promise<void>
 
 /** A running regional server. */
 export interface MeridianServer {
@@ -90,6 +105,19 @@ function listen(server: Server, port: number, host: string): Promise<number> {
       resolve((server.address() as AddressInfo).port)
     })
   })
+}
+
+/** Calls the app's hook outside the change's application; its failure is logged, never thrown. */
+async function runConflictHook(hook: ConflictHook, node: RegionNode, record: StoredConflict, logger: Logger): Promise<void> {
+  const resolve = async (value: unknown): Promise<StoredConflict> => {
+    const resolution = value === undefined ? { deleted: true as const } : { value }
+    return (await node.resolveConflict(record.collection, record.docId, record.cursor, resolution, 'local')).conflict
+  }
+  try {
+    await hook(record, { resolve })
+  } catch (err) {
+    logger.warn(`onConflict hook failed for conflict ${record.cursor} (${record.collection}/${record.docId} ${JSON.stringify(record.field)}): ${String(err)}`)
+  }
 }
 
 /**
@@ -215,6 +243,8 @@ export async function createServer(input: ServerConfigInput, options: CreateServ
     storageKind = opened.kind
     const regionNode = new RegionNode({ config, storage: opened.adapter, metrics, logger })
     const { changes } = await regionNode.recover()
+    const hook = options.onConflict
+    if (hook !== undefined) regionNode.onConflict((record) => setImmediate(() => void runConflictHook(hook, regionNode, record, logger)))
     const peerLinks = new PeerLinks({ config, node: regionNode, metrics, logger, track, strict: () => strict })
     strict = await openStrictHost({ config, links: peerLinks, metrics, logger, storage: opened.adapter, commits: regionNode.commits, onDisk: storageKind === 'file' && options.storage === undefined })
     node = regionNode

@@ -1,5 +1,12 @@
 export type { ApplyResult, ConflictRecord, DocumentReplica } from './document-type.js'
 export { CrdtPayloadError } from './errors.js'
+export {
+  conflictIdentity,
+  decodeStoredConflict,
+  encodeStoredConflict,
+  type ConflictResolution,
+  type StoredConflict,
+} from './conflict-record.js'
 export type { Random } from './random.js'
 export { canonicalView } from './canonical.js'
 export {

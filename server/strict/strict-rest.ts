@@ -236,6 +236,9 @@ export function registerStrictRest(app: Hono, deps: StrictRestDeps): void {
     return submit(c, host, { kind: 'batch', ops }, body)
   }))
 
+  app.get('/v1/:collection/_conflicts', guard(async () => {
+    throw new BadRequest('strict collections have no conflicts: one primary orders every write')
+  }))
   app.get('/v1/:collection/:id/_conflicts', guard(async () => {
     throw new BadRequest('strict collections have no conflicts: one primary orders every write')
   }))
