@@ -53,6 +53,7 @@ export class ConflictStore {
   private readonly byDocument = new Map<string, StoredConflict[]>()
   /** Per collection, in cursor order: what listing pages through. */
   private readonly byCollection = new Map<string, Map<number, StoredConflict>>()
+  private readonly byCursor = new Map<number, StoredConflict>()
   private readonly identities = new Map<string, number>()
   private count = 0
   private nextCursor = 1
@@ -156,12 +157,7 @@ export class ConflictStore {
 
   /** The record with this cursor, if still kept. */
   get(cursor: number): StoredConflict | undefined {
-    if (cursor > this.durableThrough) return undefined
-    for (const records of this.byCollection.values()) {
-      const found = records.get(cursor)
-      if (found !== undefined) return found
-    }
-    return undefined
+    return cursor > this.durableThrough ? undefined : this.byCursor.get(cursor)
   }
 
   /** A collection's records with a cursor above `after`, oldest first, at most `limit`. */
@@ -202,6 +198,7 @@ export class ConflictStore {
       this.byCollection.set(record.collection, collection)
     }
     collection.set(record.cursor, record)
+    this.byCursor.set(record.cursor, record)
     this.identities.set(conflictIdentity(record), record.cursor)
     this.count += 1
     if (record.cursor >= this.nextCursor) this.nextCursor = record.cursor + 1
@@ -225,6 +222,7 @@ export class ConflictStore {
     this.count -= 1
     const collection = this.byCollection.get(dropped.collection)
     collection?.delete(dropped.cursor)
+    this.byCursor.delete(dropped.cursor)
     if (collection?.size === 0) this.byCollection.delete(dropped.collection)
     this.identities.delete(conflictIdentity(dropped))
     this.options.storage?.remove(conflictKey(dropped.cursor)).catch((err: unknown) => this.options.onError?.(err))
@@ -235,6 +233,7 @@ export class ConflictStore {
     const at = records?.indexOf(current) ?? -1
     if (records !== undefined && at >= 0) records[at] = updated
     this.byCollection.get(current.collection)?.set(current.cursor, updated)
+    this.byCursor.set(current.cursor, updated)
   }
 
   private persist(record: StoredConflict): void {
