@@ -76,16 +76,11 @@ export function lwwCollection<T extends Record<string, unknown>>(context: Client
     ...viewSubscriptions(context, name, view, checkId),
     conflicts: (id) => context.conflicts(name, id),
     on: (event, listener) => {
-      if (event !== 'conflict') throw new TypeError(`Meridian client: lww collections emit 'conflict' events, not ${JSON.stringify(event)}`)
+      if (event !== 'conflict') throw new TypeError(`Meridian client: no event ${String(event)}`)
       return context.onConflict(name, listener)
     },
     resolveConflict: (record, value) => {
-      if (record === null || typeof record !== 'object' || typeof record.field !== 'string') {
-        throw new TypeError('Meridian client: resolveConflict takes a conflict record (from conflicts(id) or on(\'conflict\'))')
-      }
-      if (record.collection !== name) {
-        throw new TypeError(`Meridian client: this conflict record is of collection ${JSON.stringify(record.collection)}, not ${JSON.stringify(name)}`)
-      }
+      if (record?.collection !== name) throw new TypeError(`Meridian client: not a conflict record of ${name}`)
       const id = checkId(record.docId)
       return context.write(name, id, 'lww', lwwPatchPayload(replica(id), { [record.field]: value }))
     },
