@@ -15,6 +15,8 @@ export const COLLECTIONS = {
   docs: { mode: 'crdt', type: 'yjs' },
   boards: { mode: 'crdt', type: 'automerge' },
   accounts: { mode: 'strict' },
+  // One record per bank transfer, written in the same atomic batch as its two balances (examples/bank).
+  transfers: { mode: 'strict' },
 }
 
 /**

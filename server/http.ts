@@ -292,6 +292,12 @@ export function createHttpApp(deps: HttpDeps): Hono {
     if (file === null) return c.text(`not found: ${c.req.path} (the example app lives in examples/todo/)\n`, 404)
     return c.body(file.body as Uint8Array<ArrayBuffer>, 200, { 'content-type': file.contentType, ...noCache })
   })
+  // The other examples' browser pages (docs/examples.md): /examples/text/, /examples/kanban/.
+  app.get('/examples/*', async (c) => {
+    const file = await readStatic(join(root, 'examples'), c.req.path.slice('/examples/'.length))
+    if (file === null) return c.text(`not found: ${c.req.path} (the examples live in examples/)\n`, 404)
+    return c.body(file.body as Uint8Array<ArrayBuffer>, 200, { 'content-type': file.contentType, ...noCache })
+  })
   // The browser bundles (docs/client.md, Bundles): entries, their shared chunks/ and automerge.wasm.
   const bundleDir = config.browserBundleDir ?? join(root, 'dist', 'browser')
   app.get('/bundle/*', async (c) => {

@@ -145,6 +145,7 @@ describe('start-config', () => {
         docs: { mode: 'crdt', type: 'yjs' },
         boards: { mode: 'crdt', type: 'automerge' },
         accounts: { mode: 'strict' },
+        transfers: { mode: 'strict' },
       })
       // Full mesh, and every peer lists this node back with matching addresses.
       expect(config.peers.map((p) => p.nodeId).sort()).toEqual(nodes.map((n) => n.nodeId).filter((id) => id !== node.nodeId).sort())
