@@ -1,4 +1,5 @@
 import { AutomergeReplica, automergeEdit } from '../core/crdt/automerge.js'
+import { Listeners } from './listeners.js'
 import { checkId, expectDocType, viewSubscriptions, writeStatusView, type ClientContext, type WriteStatusView } from './context.js'
 import type { WriteHandle } from './write-handle.js'
 
@@ -39,6 +40,12 @@ export function automergeCollection<T extends object>(context: ClientContext, na
     expectDocType<AutomergeReplica>(context.replica(name, checkId(id), 'automerge'), 'automerge', name, id)
   const view = (id: string): T => replica(id).view() as T
   const listeners = viewSubscriptions(context, name, view, checkId)
+  /**
+   * Subscribers, told of this client's own changes. `automergeEdit` puts a change in the document before
+   * the client commits it, so the commit shows nothing new (the core counts it a duplicate [CV3]) and the
+   * document's listeners above hear only changes from elsewhere.
+   */
+  const ownChanges = new Listeners<[string]>()
   /** Stops listening, then ends the sync the listener held open. */
   const both = (stop: () => void, release: () => void): (() => void) => () => {
     stop()
@@ -48,15 +55,30 @@ export function automergeCollection<T extends object>(context: ClientContext, na
     name,
     change: (id, fn, options) => {
       const payload = automergeEdit<T>(replica(id), fn, options?.message === undefined ? {} : { message: options.message })
-      return context.write(name, id, 'automerge', payload)
+      const handle = context.write(name, id, 'automerge', payload)
+      ownChanges.emit(id) // a listener that throws is reported from a fresh task, as for remote changes
+      return handle
     },
     get: view,
     open: (id) => ({ close: context.openDocument(name, checkId(id)) }),
     subscribe: (id, listener) => {
       const stop = listeners.subscribe(id, listener)
-      return both(stop, context.openDocument(name, checkId(id)))
+      const stopOwn = ownChanges.add((changed) => {
+        if (changed === id) listener(view(id))
+      })
+      return both(() => {
+        stopOwn()
+        stop()
+      }, context.openDocument(name, checkId(id)))
     },
-    subscribeAll: (listener) => both(listeners.subscribeAll(listener), context.subscribeCollection(name)),
+    subscribeAll: (listener) => {
+      const stop = listeners.subscribeAll(listener)
+      const stopOwn = ownChanges.add((changed) => listener(changed, view(changed)))
+      return both(() => {
+        stopOwn()
+        stop()
+      }, context.subscribeCollection(name))
+    },
     ids: () => context.documentIds(name),
     ...writeStatusView(context, name, checkId),
   }

@@ -24,12 +24,7 @@ async function main() {
   const boardId = new URLSearchParams(location.search).get('board') || 'team'
   $('#board-id').textContent = boardId
   const boards = client.automerge('boards')
-  const change = (fn) => {
-    boards.change(boardId, fn)
-    // subscribe() below hears remote changes; in this version it misses this client's own Automerge
-    // changes (docs/examples.md, Known issues), so the page renders them itself. Rendering twice is harmless.
-    render(boards.get(boardId))
-  }
+  const change = (fn) => boards.change(boardId, fn) // subscribe() below renders it
 
   const render = (board) => {
     $('#board').replaceChildren(...COLUMNS.map((col, i) => column(board, col, i)))
