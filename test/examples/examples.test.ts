@@ -30,6 +30,36 @@ async function getJson(url: string): Promise<any> {
   return { status: res.status, body: await res.json() }
 }
 
+describe('the browser examples are served by every region', () => {
+  it('/examples/text/ and /examples/kanban/ with their modules, the bundles they load, and nothing outside examples/', async () => {
+    for (let i = 0; i < 3; i++) {
+      for (const [path, type] of [
+        ['/examples/text/', 'text/html'],
+        ['/examples/text/page.js', 'text/javascript'],
+        ['/examples/text/textarea.js', 'text/javascript'],
+        ['/examples/kanban/', 'text/html'],
+        ['/examples/kanban/page.js', 'text/javascript'],
+        ['/examples/kanban/board.js', 'text/javascript'],
+        ['/examples/todo/regions.js', 'text/javascript'],
+        ['/bundle/meridian-yjs.js', 'text/javascript'],
+        ['/bundle/meridian-automerge.js', 'text/javascript'],
+      ] as const) {
+        const res = await fetch(`${cluster.url(i)}${path}`, { signal: AbortSignal.timeout(5000) })
+        await res.arrayBuffer()
+        expect(res.status, path).toBe(200)
+        expect(res.headers.get('content-type'), path).toContain(type)
+      }
+      for (const path of ['/examples/%2e%2e/package.json', '/examples/..%2fpackage.json', '/examples/nothing-here.js']) {
+        const res = await fetch(`${cluster.url(i)}${path}`, { signal: AbortSignal.timeout(5000) })
+        expect(res.status, path).toBe(404)
+        expect(await res.text()).not.toContain('"name": "meridian"')
+      }
+    }
+    expect(cluster.output()).toContain(`/examples/text/`)
+    expect(cluster.output()).toContain('npm run example:text')
+  })
+})
+
 describe('the Node examples against npm start', () => {
   it('example:text — two writers in two regions type at once and end with one text holding both', async () => {
     const out = ok(await runExample('examples/text/text.mjs', [], env), 'text')
