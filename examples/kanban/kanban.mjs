@@ -1,12 +1,13 @@
 // `npm run example:kanban` — a kanban board in an Automerge document (the `boards` collection), the Node
-// variant of the page in this directory: alice at eu-1 and bob at ap-1 move the same card at the same
-// time, to different columns; both boards converge, with the card in exactly one column.
+// variant of the page in this directory: alice at eu-1 and bob at ap-1 (the first and last regions that
+// answer) move the same card at the same time, to different columns; both boards converge, with the card
+// in exactly one column.
 // Needs `npm start` running (MERIDIAN_BASE_PORT overrides its ports).
 import { createNodeClient } from 'meridian/client/node'
-import { REGIONS, RUN, requireCluster, waitUntil } from '../shared/cluster.mjs'
+import { RUN, requireCluster, waitUntil } from '../shared/cluster.mjs'
 import { COLUMNS, addCard, cardsIn, describe, moveCard } from './board.js'
 
-await requireCluster(2)
+const up = await requireCluster(2) // the regions that answer: two are enough
 const boardId = `board-${RUN}`
 const person = (name, region) => {
   const client = createNodeClient({ urls: [region.ws] }) // one region each: their changes meet through the mesh
@@ -14,8 +15,8 @@ const person = (name, region) => {
   boards.open(boardId) // sync this board while the example runs
   return { name, region, client, boards, board: () => boards.get(boardId) }
 }
-const alice = person('alice', REGIONS[0])
-const bob = person('bob', REGIONS[2])
+const alice = person('alice', up[0])
+const bob = person('bob', up[up.length - 1])
 const show = (title, who) => console.log(`${title} (${who.name} at ${who.region.nodeId}):\n${indent(describe(who.board()))}\n`)
 const indent = (text) => text.replace(/^/gm, '  ')
 /** Comparable form of a board: every column's cards in order. */

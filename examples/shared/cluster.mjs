@@ -38,7 +38,7 @@ export async function requireCluster(atLeast = REGIONS.length) {
 }
 
 /** Resolves once `check()` is true; rejects after `timeoutMs` saying what it waited for. */
-export async function waitUntil(check, what, timeoutMs = 10_000) {
+export async function waitUntil(check, what, timeoutMs = 20_000) {
   const deadline = Date.now() + timeoutMs
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`gave up after ${timeoutMs} ms waiting for ${what}`)

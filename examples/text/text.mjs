@@ -1,9 +1,10 @@
 // `npm run example:text` — collaborative text, the Node variant of the page in this directory: two
-// writers, one connected to eu-1 and one to us-1, edit the same Yjs document of the `docs` collection at
-// the same time, through the same textarea binding as the page; both end with the same text.
+// writers, one connected to eu-1 and one to us-1 (the first two regions that answer), edit the same Yjs
+// document of the `docs` collection at the same time, through the same textarea binding as the page;
+// both end with the same text.
 // Needs `npm start` running (MERIDIAN_BASE_PORT overrides its ports).
 import { createNodeClient } from 'meridian/client/node'
-import { REGIONS, RUN, requireCluster, waitUntil } from '../shared/cluster.mjs'
+import { RUN, requireCluster, waitUntil } from '../shared/cluster.mjs'
 import { bindTextarea } from './textarea.js'
 
 /** What the page's <textarea> is to the binding, typed into by code instead of a person. */
@@ -39,11 +40,11 @@ function writer(name, region, docId) {
   return { name, region, client, area }
 }
 
-await requireCluster(2)
+const up = await requireCluster(2) // the regions that answer: two are enough
 const docId = `text-${RUN}`
-console.log(`document docs/${docId}: alice writes at ${REGIONS[0].nodeId}, bob at ${REGIONS[1].nodeId}\n`)
-const alice = writer('alice', REGIONS[0], docId)
-const bob = writer('bob', REGIONS[1], docId)
+console.log(`document docs/${docId}: alice writes at ${up[0].nodeId}, bob at ${up[1].nodeId}\n`)
+const alice = writer('alice', up[0], docId)
+const bob = writer('bob', up[1], docId)
 
 alice.area.type('Hello from Alice.')
 await waitUntil(() => bob.area.value === alice.area.value, "bob to see alice's first line")
