@@ -116,6 +116,13 @@ describe('the Node examples against npm start', () => {
     expect(after.strict?.primary ?? after.primary).not.toBe(oldPrimary)
     // Twelve transfers of 5 round the ring alice → bob → carol → alice leave every balance as it was.
     await expectBalances(out, survivor, { alice: 10, bob: 190, carol: 100 })
+
+    // The crdt examples carry on with the two regions left; a second failover is declined with a reason.
+    expect(ok(await runExample('examples/text/text.mjs', [], env), 'text, one region down')).toContain('every keystroke of both kept: yes')
+    expect(ok(await runExample('examples/kanban/kanban.mjs', [], env), 'kanban, one region down')).toContain('every card in exactly one column: yes')
+    const again = ok(await runExample('examples/bank/bank.mjs', ['--kill'], env), 'bank --kill, one region down')
+    expect(again).toContain('failover skipped: 2 of 3 regions are up')
+    expect(again).toContain('total 300 of 300: conserved')
   })
 })
 
