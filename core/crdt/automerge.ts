@@ -104,6 +104,14 @@ export class AutomergeReplica implements DocumentReplica {
     return this.current
   }
 
+  /**
+   * The document's heads, read from the backend without rebuilding the JavaScript document: with the
+   * changes' hashes they name the whole document (the divergence digest, collection-digest.ts).
+   */
+  heads(): string[] {
+    return Automerge.getBackend(this.current).getHeads()
+  }
+
   /** @internal used by `automergeEdit`. */
   replaceDoc(next: AutomergeDoc): void {
     this.current = next

@@ -30,3 +30,13 @@ export {
   type AutomergeReplicaOptions,
 } from './automerge.js'
 export { createReplica, type CreateReplicaOptions } from './registry.js'
+export { addHash64, hash64, hash64Hex, hash64Low48, subHash64, ZERO_HASH64, type Hash64 } from './hash64.js'
+export {
+  CollectionDigest,
+  CollectionDigests,
+  collectionDigestOf,
+  documentHash,
+  documentStateBytes,
+  type CollectionDigestReport,
+  type DigestDocuments,
+} from './collection-digest.js'

@@ -353,6 +353,11 @@ export class MeshNode {
     return this.documents.get(documentKey(collection, docId))
   }
 
+  /** Every document held, as `[collection, docId]` (the divergence digest rescans them after a restart). */
+  *documentIds(): IterableIterator<[string, string]> {
+    for (const key of this.documents.keys()) yield splitDocumentKey(key)
+  }
+
   /** The replica of a document, created empty on first use. */
   replica(collection: string, docId: string, docType: DocType): DocumentReplica {
     return this.replicaAt(documentKey(collection, docId), collection, docId, docType)
