@@ -220,12 +220,12 @@ describe('collection digest, empty documents', () => {
 
   it('yjs: the same inserts with and without a deletion differ (the state vector alone would not see it)', () => {
     const random = seededRandom(2)
-    const writer = new YjsReplica({ collection: COLLECTION, docId: 'x', localOrigin: 'w', random })
+    const writer = new YjsReplica({ collection: COLLECTION, docId: 'x', random })
     const insert = yjsEdit(writer, (doc) => doc.getText('text').insert(0, 'abc'))
     const remove = yjsEdit(writer, (doc) => doc.getText('text').delete(1, 1))
-    const a = new YjsReplica({ collection: COLLECTION, docId: 'x', localOrigin: 'a', random })
+    const a = new YjsReplica({ collection: COLLECTION, docId: 'x', random })
     Y.applyUpdate(a.doc, insert)
-    const b = new YjsReplica({ collection: COLLECTION, docId: 'x', localOrigin: 'b', random })
+    const b = new YjsReplica({ collection: COLLECTION, docId: 'x', random })
     Y.applyUpdate(b.doc, insert)
     Y.applyUpdate(b.doc, remove)
     expect(Y.encodeStateVector(a.doc)).toEqual(Y.encodeStateVector(b.doc))
