@@ -112,10 +112,12 @@ class Store {
 
   /** The documents' views, canonical, absent ones left out (what a reader can see). */
   views(): string {
+    // A document whose view is an empty replica's is as good as absent (a store that never got it).
+    const empty = JSON.stringify(canonicalView(createReplica(this.docType, { collection: COLLECTION, docId: 'empty', localOrigin: 'e', random: this.random }).view()))
     const out: Record<string, unknown> = {}
     for (const [docId, replica] of this.replicas) {
       const view = canonicalView(replica.view())
-      if (view !== null && !(typeof view === 'object' && Object.keys(view).length === 0 && replica.docType !== 'lww')) out[docId] = view
+      if (JSON.stringify(view) !== empty) out[docId] = view
     }
     return JSON.stringify(canonicalView(out))
   }
