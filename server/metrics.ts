@@ -8,6 +8,14 @@ export interface MetricsSource {
   clients(): number
   conflictsStored(): number
   peers(): readonly PeerMetrics[]
+  /** Per crdt collection: documents and the state digest's low 48 bits (docs/crdt.md "Divergence digest"). */
+  collections?(): readonly CollectionMetrics[]
+}
+
+export interface CollectionMetrics {
+  readonly collection: string
+  readonly documents: number
+  readonly digestLow48: number
 }
 
 export interface PeerMetrics {
@@ -122,6 +130,26 @@ export class ServerMetrics {
         },
       })
     }
+    const collectionGauge = (name: string, help: string, value: (c: CollectionMetrics) => number): void => {
+      new Gauge({
+        name,
+        help,
+        labelNames: ['collection'] as const,
+        registers,
+        collect() {
+          const src = read()
+          if (src?.collections === undefined) return
+          this.reset()
+          for (const c of src.collections()) this.set({ collection: c.collection }, value(c))
+        },
+      })
+    }
+    collectionGauge('meridian_collection_documents', 'Documents of a crdt collection (empty ones not counted).', (c) => c.documents)
+    collectionGauge(
+      'meridian_collection_digest',
+      'Low 48 bits of the crdt collection\'s state digest: regions with equal vectors must report equal values (docs/crdt.md "Divergence digest").',
+      (c) => c.digestLow48,
+    )
     peerGauge('meridian_peer_connected', '1 when the link to the peer is up.', (p) => (p.connected ? 1 : 0))
     peerGauge('meridian_peer_lag_entries', 'Changes held here that the peer has not acknowledged durable.', (p) => p.lagEntries)
     peerGauge('meridian_peer_lag_bytes', 'Encoded bytes of those changes.', (p) => p.lagBytes)

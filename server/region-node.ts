@@ -1,6 +1,6 @@
 import { HlcClock } from '../core/clock/hlc.js'
 import { CloseCode, MessageType, decodeChange, encodeChange, encodeMessage, peekChangeId, type EphemeralMessage, type Message } from '../core/codec/index.js'
-import { LwwReplica, createReplica } from '../core/crdt/index.js'
+import { CollectionDigests, LwwReplica, createReplica, type CollectionDigestReport } from '../core/crdt/index.js'
 import { MeshNode, ResyncBudget } from '../core/mesh/index.js'
 import type { StorageAdapter } from '../core/storage/index.js'
 import type { Change, DocType, VersionVector } from '../core/types.js'
@@ -132,6 +132,11 @@ export class RegionNode {
   private readonly ephemeralListeners = new Set<(message: EphemeralMessage) => void>()
   private readonly documentListeners = new Set<(collection: string, docId: string) => void>()
   private readonly conflictListeners = new Set<(record: StoredConflict) => void>()
+  /** Per-collection state digests (docs/crdt.md "Divergence digest"): a Set insert per applied change. */
+  private readonly digests = new CollectionDigests({
+    existingReplica: (collection, docId) => this.mesh.existingReplica(collection, docId),
+    documentIds: () => this.mesh.documentIds(),
+  })
 
   constructor(options: RegionNodeOptions) {
     const { config } = options
@@ -170,11 +175,13 @@ export class RegionNode {
       },
       onStateCovered: () => this.snapshots.stateCovered(),
       onApplied: (change, result) => {
+        this.digests.touched(change.collection, change.docId)
         // Hooks hear of records observed while serving, not of those the log's replay finds again.
         for (const conflict of result.conflicts) this.conflicts.add(conflict, this.recoveredFlag)
         if (result.changed) for (const listener of this.documentListeners) listener(change.collection, change.docId)
       },
       onStateMerged: (collection, docId, _docType, changed) => {
+        this.digests.touched(collection, docId)
         if (changed) for (const listener of this.documentListeners) listener(collection, docId)
       },
       onRejected: (change, error) => {
@@ -769,6 +776,20 @@ export class RegionNode {
    */
   lagOf(peer: string): Lag {
     return this.lag.lagOf(peer)
+  }
+
+  /**
+   * Every crdt collection's digest and documents, with the vector they were computed at, read in one
+   * synchronous turn (docs/crdt.md "Divergence digest"): equal vectors with different digests means the
+   * regions diverged. Hashes again only the documents changed since the last call.
+   */
+  collectionDigests(): { vector: VersionVector; collections: Map<string, CollectionDigestReport & { type: DocType }> } {
+    const types = new Map<string, DocType>()
+    for (const [name, spec] of Object.entries(this.config.collections)) if (spec.mode === 'crdt') types.set(name, spec.type)
+    const reports = this.digests.reports(types.keys())
+    const collections = new Map<string, CollectionDigestReport & { type: DocType }>()
+    for (const [name, type] of types) collections.set(name, { type, ...(reports.get(name) as CollectionDigestReport) })
+    return { vector: new Map(this.mesh.vector), collections }
   }
 
   /** Encoded bytes of `origin`'s changes 1..seq. */

@@ -258,6 +258,7 @@ export async function createServer(input: ServerConfigInput, options: CreateServ
       clients: () => regionNode.clients,
       conflictsStored: () => regionNode.conflicts.size,
       peers: () => peerMetrics(sources),
+      collections: () => [...regionNode.collectionDigests().collections].map(([collection, c]) => ({ collection, documents: c.documents, digestLow48: c.digestLow48 })),
     })
     if (changes > 0) logger.info(`recovered ${changes} changes from ${storageKind} storage`)
     peerLinks.start()

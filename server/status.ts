@@ -2,6 +2,7 @@ import type { ServerConfig, StorageKind } from './config.js'
 import { vectorToJson } from './json.js'
 import type { PeerMetrics } from './metrics.js'
 import type { PeerLinks, PeerLinkState } from './peer-links.js'
+import { vectorToken } from './region/types.js'
 import type { RegionNode } from './region-node.js'
 import type { StrictHost } from './strict/strict-host.js'
 import { strictStatus, type StrictStatusBody } from './strict/strict-status.js'
@@ -44,6 +45,11 @@ export interface ServerStatus {
   readonly documents: number
   readonly clients: number
   readonly peers: PeerStatus[]
+  /**
+   * Per crdt collection: its state digest (16 hex digits), documents, and the vector (and its token) the
+   * digest was computed at. Equal vectors with different digests: DIVERGED (docs/crdt.md "Divergence digest").
+   */
+  readonly collections: Record<string, CollectionStatus>
   /** Log records on disk (the tail), snapshot rounds and changes compacted since start (docs/server.md). */
   readonly storage: {
     readonly kind: StorageKind
@@ -54,6 +60,25 @@ export interface ServerStatus {
     readonly stateTransfersSent: number
     readonly stateTransfersReceived: number
   }
+}
+
+/** One crdt collection in `GET /status` (docs/server.md). */
+export interface CollectionStatus {
+  readonly type: string
+  readonly digest: string
+  readonly documents: number
+  readonly vector: Record<string, number>
+  readonly token: string
+}
+
+/** Every crdt collection's digest, all read at the same vector. */
+export function collectionStatuses(node: RegionNode): Record<string, CollectionStatus> {
+  const { vector, collections } = node.collectionDigests()
+  const json = vectorToJson(vector)
+  const token = vectorToken(vector)
+  const out: Record<string, CollectionStatus> = {}
+  for (const [name, c] of collections) out[name] = { type: c.type, digest: c.digest, documents: c.documents, vector: json, token }
+  return out
 }
 
 export interface StatusSources {
@@ -108,6 +133,7 @@ export function buildStatus(sources: StatusSources): ServerStatus {
     documents: node.mesh.documentCount,
     clients: node.clients,
     peers: peerStatuses(sources),
+    collections: collectionStatuses(node),
     storage: {
       kind: sources.storageKind,
       logRecords: node.logRecords,

@@ -70,9 +70,14 @@ describe('health, readiness, status, metrics', () => {
           lastHeardMs: null,
         },
       ],
+      collections: {
+        notes: { type: 'lww', digest: expect.stringMatching(/^[0-9a-f]{16}$/), documents: 2, vector: { 'eu-1': 2 }, token: expect.any(String) },
+        docs: { type: 'yjs', digest: '0000000000000000', documents: 0, vector: { 'eu-1': 2 }, token: expect.any(String) },
+      },
       storage: { kind: 'memory', logRecords: 2, snapshotRounds: expect.any(Number), compactedChanges: 0, stateTransfersSent: 0, stateTransfersReceived: 0 },
     })
     expect(res.json.peers[0].lagBytes).toBeGreaterThan(2 * 20)
+    expect(res.json.collections.notes.digest).not.toBe('0000000000000000')
     client.ws.close()
     const preflight = await fetch(`${base}/status`, { method: 'OPTIONS', headers: { origin: 'http://x', 'access-control-request-method': 'GET' } })
     expect(preflight.headers.get('access-control-allow-origin')).toBe('*')
@@ -99,10 +104,27 @@ describe('health, readiness, status, metrics', () => {
       'meridian_bytes_out_total{kind="client"}',
       'meridian_frames_rejected_total',
       'meridian_rest_writes_total{op="put",ack="local"} 2',
+      'meridian_collection_documents{collection="notes"} 2',
+      'meridian_collection_documents{collection="docs"} 0',
+      'meridian_collection_digest{collection="notes"}',
+      'meridian_collection_digest{collection="docs"} 0',
     ]) {
       expect(text).toContain(name)
     }
     for (const line of text.split('\n')) if (line !== '' && !line.startsWith('#')) expect(line).toMatch(/^meridian_/)
+  })
+
+  it('the collection digest is that of the state, not of the history; the metric is its low 48 bits (docs/crdt.md "Divergence digest")', async () => {
+    const digest = async (): Promise<string> => (await http(base, 'GET', '/status')).json.collections.notes.digest as string
+    const before = await digest()
+    await http(base, 'PUT', '/v1/notes/s1', { a: 9 })
+    const changed = await digest()
+    expect(changed).not.toBe(before)
+    await http(base, 'PUT', '/v1/notes/s1', { a: 1 })
+    expect(await digest()).toBe(before)
+    const text = await (await fetch(`${base}/metrics`)).text()
+    const low48 = /meridian_collection_digest\{collection="notes"\} (\d+)/.exec(text)?.[1]
+    expect(Number(low48)).toBe(Number(BigInt(`0x${before}`) & 0xffff_ffff_ffffn))
   })
 
   it('serves the dashboard, the example app and the bundle (or says what is missing)', async () => {
