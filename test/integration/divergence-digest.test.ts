@@ -1,0 +1,114 @@
+/**
+ * The divergence digest with real processes (docs/crdt.md "Divergence digest", docs/server.md `GET /status`):
+ * after writes in every region converge, the three regions report equal vectors and equal digests per
+ * collection; a region whose stored data is edited while it is stopped comes back with the same vector and a
+ * different digest — what the dashboard and an operator read as DIVERGED.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { decodeStoredDocumentState, encodeStoredDocumentState } from '../../core/codec/document-state.js'
+import { decodeLwwState, encodeLwwState } from '../../core/crdt/lww-state.js'
+import { CRDT_DOCUMENT_PREFIX } from '../../server/region/crdt-snapshots.js'
+import { openStorage } from '../../server/storage-factory.js'
+import { ProcessCluster, waitFor } from '../helpers/cluster.js'
+
+const IDS = ['a', 'b', 'c'] as const
+const DOCS = 12
+
+let cluster: ProcessCluster
+
+beforeAll(async () => {
+  cluster = await ProcessCluster.start({
+    ids: [...IDS],
+    topology: 'mesh',
+    storage: 'file',
+    config: {
+      snapshotEveryChanges: 5,
+      snapshotIntervalMs: 50,
+      collections: { notes: { mode: 'crdt', type: 'lww' }, pads: { mode: 'crdt', type: 'yjs' } },
+    },
+  })
+  await cluster.waitConnected()
+}, 60_000)
+afterAll(() => cluster?.stop())
+
+interface CollectionStatus {
+  type: string
+  digest: string
+  documents: number
+  vector: Record<string, number>
+  token: string
+}
+
+async function collections(id: string): Promise<Record<string, CollectionStatus>> {
+  const res = await fetch(`${cluster.node(id).httpUrl}/status`)
+  return ((await res.json()) as { collections: Record<string, CollectionStatus> }).collections
+}
+
+/** Waits until every region reports the same vector for `notes`, then returns their statuses. */
+async function sameVectors(): Promise<Record<string, CollectionStatus>[]> {
+  let all: Record<string, CollectionStatus>[] = []
+  await waitFor(async () => {
+    all = await Promise.all(IDS.map((id) => collections(id)))
+    const vectors = all.map((c) => JSON.stringify(c['notes']?.vector))
+    return vectors.every((v) => v === vectors[0]) && Object.keys(all[0]?.['notes']?.vector ?? {}).length === IDS.length
+  }, 10_000, 'equal vectors in every region')
+  return all
+}
+
+describe('divergence digest across regions', () => {
+  it('converged regions report equal vectors and equal digests', async () => {
+    for (let i = 0; i < DOCS; i++) {
+      const id = IDS[i % IDS.length] as string
+      const res = await fetch(`${cluster.node(id).httpUrl}/v1/notes/n${i}?w=local`, { method: 'PUT', body: JSON.stringify({ i, by: id }) })
+      expect(res.status).toBe(200)
+    }
+    const all = await sameVectors()
+    for (const c of all) {
+      expect(c['notes']).toMatchObject({ type: 'lww', documents: DOCS, digest: all[0]?.['notes']?.digest, token: all[0]?.['notes']?.token })
+      expect(c['notes']?.digest).toMatch(/^[0-9a-f]{16}$/)
+      expect(c['notes']?.digest).not.toBe('0000000000000000')
+      expect(c['pads']).toMatchObject({ type: 'yjs', documents: 0, digest: '0000000000000000' })
+    }
+  })
+
+  it('a region whose stored document was edited while stopped reports the same vector and a different digest', async () => {
+    const converged = (await collections('a'))['notes'] as CollectionStatus
+    // Stop c gracefully (its last snapshot round stores every document), edit one stored document's value
+    // behind its back, keeping the register's stamp, and start it again.
+    const node = cluster.node('c')
+    const exited = new Promise<void>((resolve) => node.child?.once('exit', () => resolve()))
+    node.child?.kill('SIGTERM')
+    await exited
+    const { adapter } = await openStorage({ storage: 'file', dataDir: `${cluster.dir}/data/c` })
+    let edited: string | null = null
+    try {
+      for (const { key, data } of await adapter.loadRange([...CRDT_DOCUMENT_PREFIX])) {
+        const stored = decodeStoredDocumentState(data)
+        if (stored.document.collection !== 'notes' || stored.document.docId !== 'n0') continue
+        const state = decodeLwwState(stored.document.state)
+        const registers = state.registers.map((r) => (r.write.field === 'by' && !r.write.deleted ? { ...r, write: { ...r.write, value: 'tampered' } } : r))
+        const document = { ...stored.document, state: encodeLwwState({ ...state, registers }) }
+        await adapter.save(key, encodeStoredDocumentState({ ...stored, document }))
+        edited = stored.document.docId
+      }
+      await adapter.flush()
+    } finally {
+      await adapter.close()
+    }
+    expect(edited).toBe('n0')
+    await cluster.launch('c')
+    await cluster.waitConnected()
+    const all = await sameVectors()
+    const [a, b, c] = all.map((s) => s['notes'] as CollectionStatus)
+    // Nothing new was written: every region still claims exactly the changes it had converged on.
+    expect(a?.vector).toEqual(converged.vector)
+    expect(c?.vector).toEqual(a?.vector)
+    expect(b?.digest).toBe(a?.digest)
+    expect(a?.digest).toBe(converged.digest)
+    expect(c?.digest).not.toBe(a?.digest)
+    expect(c?.documents).toBe(DOCS)
+    // What the digest saw is real: c serves the edited value.
+    const read = (await (await fetch(`${node.httpUrl}/v1/notes/n0`)).json()) as { doc: Record<string, unknown> }
+    expect(read.doc['by']).toBe('tampered')
+  })
+})
