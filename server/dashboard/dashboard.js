@@ -152,6 +152,8 @@ function render() {
   renderGraph(all)
   renderLinks(all)
   renderVectors(all)
+  const digests = digestPanel(all)
+  document.getElementById('digests')?.replaceChildren(...(digests ? [toDom(digests)] : []))
 }
 
 function renderCards(all) {
@@ -414,5 +416,74 @@ export function strictPanel(entries, now = Date.now()) {
     v('h3', { class: 'strict-sub' }, 'Recent events (all nodes, newest first)'),
     eventsTable(all, now))
 }
+
+// ---------------------------------------------------------------- divergence digests (pure: testable in Node)
+
+/** A vector as text with its origins sorted, so equal vectors compare equal whatever their key order. */
+const vectorKey = (vector) => JSON.stringify(Object.entries(vector ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+
+/**
+ * Compares one collection's digests across the regions that answered (docs/crdt.md "Divergence digest"):
+ * regions that report the same vector claim the same changes, so their digests must be equal.
+ * `diverged` when some regions with equal vectors report different digests (`suspects`: the regions whose
+ * digest is not the most common one of their vector), `converged` when every answering region reports
+ * the same vector and digest, `catching up` when the vectors differ; `unknown` with fewer than two regions.
+ */
+export function digestVerdict(entries, collection) {
+  const reports = entries.filter((n) => up(n) && n.status.collections?.[collection]).map((n) => ({ nodeId: n.nodeId, ...n.status.collections[collection] }))
+  if (reports.length < 2) return { state: 'unknown', suspects: [] }
+  const groups = new Map()
+  for (const r of reports) {
+    const key = vectorKey(r.vector)
+    if (!groups.has(key)) groups.set(key, [])
+    groups.get(key).push(r)
+  }
+  const suspects = []
+  for (const group of groups.values()) {
+    const counts = new Map()
+    for (const r of group) counts.set(r.digest, (counts.get(r.digest) ?? 0) + 1)
+    if (counts.size < 2) continue
+    const common = [...counts.entries()].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))[0][0]
+    // With a tie nobody is the majority: every region of the group is named.
+    const tie = [...counts.values()].filter((c) => c === counts.get(common)).length > 1
+    for (const r of group) if (tie || r.digest !== common) suspects.push(r.nodeId)
+  }
+  if (suspects.length > 0) return { state: 'diverged', suspects: suspects.sort() }
+  return { state: groups.size === 1 ? 'converged' : 'catching up', suspects: [] }
+}
+
+const VERDICT_TEXT = { converged: 'converged', 'catching up': 'catching up', diverged: 'DIVERGED', unknown: '—' }
+const VERDICT_CLASS = { converged: 'up', 'catching up': 'catch-up', diverged: 'bad', unknown: 'replica' }
+
+/**
+ * Per crdt collection, each region's digest and document count, and the verdict (`digestVerdict`); null
+ * when no region reports collections.
+ */
+export function digestPanel(entries) {
+  const all = [...entries].sort((a, b) => a.nodeId.localeCompare(b.nodeId))
+  const names = new Set()
+  for (const n of all) if (up(n)) for (const name of Object.keys(n.status.collections ?? {})) names.add(name)
+  if (names.size === 0) return null
+  const head = v('tr', {}, v('th', {}, 'collection'), all.map((n) => v('th', {}, n.nodeId)), v('th', {}, 'state'))
+  const rows = [...names].sort().map((name) => {
+    const verdict = digestVerdict(all, name)
+    const cells = all.map((n) => {
+      const c = up(n) ? n.status.collections?.[name] : undefined
+      if (!c) return v('td', { class: 'missing' }, '—')
+      const suspect = verdict.suspects.includes(n.nodeId)
+      return v('td', { class: suspect ? 'diverged' : null, title: `digest ${c.digest} at ${fmtVector(c.vector)}` }, v('code', {}, c.digest.slice(0, 8)), ` · ${c.documents} docs`)
+    })
+    const marker = pill(VERDICT_CLASS[verdict.state], VERDICT_TEXT[verdict.state], verdict.state === 'diverged' ? `equal vectors, different digests: ${verdict.suspects.join(', ')}` : null)
+    return v('tr', { class: verdict.state === 'diverged' ? 'down' : null }, v('td', {}, name, v('span', { class: 'tag' }, n0type(all, name))), cells, v('td', {}, marker))
+  })
+  return v('section', { class: 'digests' },
+    v('h2', {}, 'Collection digests'),
+    v('table', {}, v('thead', {}, head), v('tbody', {}, rows)),
+    v('p', { class: 'muted' },
+      'A digest of each crdt collection\'s state (docs/crdt.md, "Divergence digest"). Regions reporting the same version vector hold the same changes, so their digests must match; ',
+      'DIVERGED means they do not. Different vectors: still catching up.'))
+}
+
+const n0type = (all, name) => all.find((n) => up(n) && n.status.collections?.[name])?.status.collections[name].type ?? '?'
 
 if (typeof document !== 'undefined' && typeof location !== 'undefined') poll()
