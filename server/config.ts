@@ -129,7 +129,19 @@ export interface StrictConfig {
   readonly retainEntries: number
   /** Request keys (`idempotency-key`) the replicated state remembers for at-most-once writes; the same on every member. */
   readonly requestKeyRetention: number
+  /**
+   * [FO3] Failover controls (docs/strict-mode.md, "Failover controls"), the same on every member:
+   * priority per member (missing: 1; higher stands first; 0: never primary) …
+   */
+  readonly priorities: Readonly<Record<string, number>>
+  /** … members that never become primary (the same as priority 0) … */
+  readonly noFailover: readonly string[]
+  /** … and the most log entries a member's durable log may be behind the commit index it heard of and still stand; null: no limit. */
+  readonly maxLagOnFailover: number | null
 }
+
+/** [FO3] The keys of `strict` that are not plain positive integers. */
+const STRICT_FAILOVER_KEYS: readonly string[] = ['priorities', 'noFailover', 'maxLagOnFailover']
 
 /**
  * What a caller may pass to `createServer` or write in a config file: `nodeId` and `region` are
@@ -175,6 +187,9 @@ export const CONFIG_DEFAULTS = {
     readTimeoutMs: 2000,
     retainEntries: 50_000,
     requestKeyRetention: 100_000,
+    priorities: {},
+    noFailover: [],
+    maxLagOnFailover: null,
   },
   values: DEFAULT_VALUE_LIMITS,
 } as const
@@ -480,9 +495,30 @@ export function parseConfig(input: unknown, source?: string): ServerConfig {
     const keys = Object.keys(CONFIG_DEFAULTS.strict) as (keyof StrictConfig)[]
     const record = c.object(path, v, keys)
     if (!record) return undefined
-    const values = keys.map((key) => [key, optional<number>(record, key, CONFIG_DEFAULTS.strict[key], (x) => c.integer(child(path, key), x, 1))] as const)
+    const timings = keys.filter((key) => !STRICT_FAILOVER_KEYS.includes(key))
+    const values = timings.map((key) => [key, optional<number>(record, key, CONFIG_DEFAULTS.strict[key] as number, (x) => c.integer(child(path, key), x, 1))] as const)
     if (values.some(([, x]) => x === undefined)) return undefined
-    const parsed = Object.fromEntries(values) as unknown as StrictConfig
+    // [FO3] Failover controls name members: checked against `members` (or this node and its peers).
+    const everyone = members ?? (nodeId === undefined ? null : [nodeId, ...(peers ?? []).map((peer) => peer.nodeId)])
+    const isMember = (key: string, name: string): boolean =>
+      everyone === null || everyone.includes(name) || (c.issues.push(`${key}: ${JSON.stringify(name)} is not a member`), false)
+    const priorities = optional<Record<string, number>>(record, 'priorities', {}, (x) => {
+      const map = c.object(child(path, 'priorities'), x, Object.keys(x ?? {}))
+      if (!map) return undefined
+      const out: Record<string, number> = {}
+      for (const [name, p] of Object.entries(map)) {
+        const n = c.integer(child(child(path, 'priorities'), name), p, 0)
+        if (n !== undefined && isMember(child(path, 'priorities'), name)) out[name] = n
+      }
+      return out
+    })
+    const noFailover = optional<string[]>(record, 'noFailover', [], (x) => {
+      if (!Array.isArray(x)) return c.fail(child(path, 'noFailover'), 'an array of member ids', x)
+      return x.filter((name, i) => c.string(child(child(path, 'noFailover'), i), name) !== undefined && isMember(child(path, 'noFailover'), name as string)) as string[]
+    })
+    const maxLagOnFailover = optional<number | null>(record, 'maxLagOnFailover', null, (x) => (x === null ? null : c.integer(child(path, 'maxLagOnFailover'), x, 0)))
+    if (priorities === undefined || noFailover === undefined || maxLagOnFailover === undefined) return undefined
+    const parsed = { ...Object.fromEntries(values), priorities, noFailover, maxLagOnFailover } as unknown as StrictConfig
     if (parsed.electionTimeoutMaxMs < parsed.electionTimeoutMinMs) {
       c.issues.push(`${child(path, 'electionTimeoutMaxMs')}: must be >= electionTimeoutMinMs (${parsed.electionTimeoutMinMs})`)
     }

@@ -1,4 +1,5 @@
 import { majorityOf, mayGrantVote, randomElectionTimeoutMs } from './elections.js'
+import { checkFailoverControls, failoverPriority, priorityRank, standingProblem, type FailoverControls } from './failover-controls.js'
 import { isAtLeastAsUpToDate, StrictLog } from './log.js'
 import type {
   AppendMessage,
@@ -93,6 +94,11 @@ export interface StrictNodeOptions {
    * primary. Operator promotion and step-down hand-over skip it.
    */
   readonly preVote?: boolean
+  /**
+   * [FO3] Failover controls (priorities, noFailover members, maxLagOnFailover): they delay or forbid
+   * standing for election, never change who may win it. Give every member the same value.
+   */
+  readonly failover?: FailoverControls
   /** Epoch or vote changed: persist it before any message sent from the same call leaves. */
   readonly onHardState?: (state: HardState) => void
   /** New entries at the end of the log (volatile until the shell calls `markDurable`). */
@@ -262,6 +268,13 @@ export class StrictNode {
   /** The largest entry a write may make: twice `maxAppendBytes`, so an append stays within a frame. */
   readonly maxEntryBytes: number
   private readonly valueLimits: ValueLimits
+  private readonly failover: FailoverControls
+  /** [FO3] Extra election delay of this node: one timeout spread per rank of priority above it. */
+  private readonly priorityDelayMs: number
+  /** [FO3] The highest commit index this node has heard of (its own as primary); for maxLagOnFailover. */
+  private heardCommitLsn = 0
+  /** [FO3] Switchover in progress on this primary: writes are refused until it ends. */
+  private transfer: { target: string; deadlineMs: number; sent: boolean } | null = null
 
   constructor(options: StrictNodeOptions) {
     if (!options.id) throw new Error('StrictNode: id must be a non-empty string')
@@ -284,6 +297,9 @@ export class StrictNode {
     if (!(this.electionMinMs > this.heartbeatMs && this.electionMaxMs > this.electionMinMs)) {
       throw new Error('StrictNode: need heartbeatIntervalMs < electionTimeoutMinMs < electionTimeoutMaxMs')
     }
+    this.failover = options.failover ?? {}
+    checkFailoverControls(this.failover, this.members)
+    this.priorityDelayMs = priorityRank(this.failover, this.members, this.id) * (this.electionMaxMs - this.electionMinMs)
     this.tracker = new StrictAckTracker({
       semiSyncTimeoutMs: options.semiSyncTimeoutMs ?? DEFAULT_SEMI_SYNC_TIMEOUT_MS,
       onOutcome: (outcome) => this.options.onWriteOutcome?.(outcome),
@@ -387,9 +403,18 @@ export class StrictNode {
         this.becomeFollower(this.epoch)
         return
       }
+      if (this.transfer !== null && this.nowMs >= this.transfer.deadlineMs) {
+        // [FO3] The target did not take over in time: take writes again.
+        this.transfer = null
+      }
       if (this.nowMs >= this.nextHeartbeatMs) this.broadcastAppend()
       this.tracker.evaluate(this.durabilityProgress(), this.nowMs)
     } else if (this.nowMs >= this.electionDeadlineMs) {
+      if (standingProblem(this.failover, this.id, this.durableLsn, this.heardCommitLsn) !== null) {
+        // [FO3] Never primary, or too far behind: keep voting and acknowledging, but do not stand.
+        this.resetElectionDeadline()
+        return
+      }
       if (this.options.preVote ?? true) this.startPreVote()
       else this.startElection()
     }
@@ -410,7 +435,7 @@ export class StrictNode {
    * so its resend is written anew.
    */
   write(op: WriteOp, options: { readonly concern?: WriteConcern; readonly timeoutMs?: number; readonly requestKey?: string | null } = {}): WriteSubmission {
-    if (this.role !== 'primary') {
+    if (this.role !== 'primary' || this.transfer !== null) {
       return { status: 'rejected', error: { code: 'NOT_PRIMARY', epoch: this.epoch, primaryHint: this.primaryHint === this.id ? null : this.primaryHint } }
     }
     const invalid = validate(op) ?? (options.requestKey === '' ? 'a request key must be non-empty' : null)
@@ -451,7 +476,7 @@ export class StrictNode {
    * concurrent reads behind one barrier).
    */
   barrier(options: { readonly timeoutMs?: number } = {}): WriteSubmission {
-    if (this.role !== 'primary') {
+    if (this.role !== 'primary' || this.transfer !== null) {
       return { status: 'rejected', error: { code: 'NOT_PRIMARY', epoch: this.epoch, primaryHint: this.primaryHint === this.id ? null : this.primaryHint } }
     }
     return this.submit({ kind: 'noop' }, 'majority', options.timeoutMs ?? this.writeTimeoutMs)
@@ -561,9 +586,53 @@ export class StrictNode {
 
   // ---------------------------------------------------------------- operator actions [FO2]
 
-  /** Starts an election now. It obeys the same vote rule [FO1]: a node with a stale log loses. */
-  promote(): void {
-    if (this.role !== 'primary') this.startElection()
+  /**
+   * Starts an election now. It obeys the same vote rule [FO1]: a node with a stale log loses. A
+   * noFailover node [FO3] never stands: returns false (true when it stood or is primary already).
+   */
+  promote(): boolean {
+    if (this.role === 'primary') return true
+    if (failoverPriority(this.failover, this.id) === 0) return false
+    this.startElection()
+    return true
+  }
+
+  /** [FO3] This member's failover priority (0: never primary). */
+  priorityOf(member: string): number {
+    return failoverPriority(this.failover, member)
+  }
+
+  /** [FO3] The target of the switchover in progress on this primary, or null. */
+  get switchoverTarget(): string | null {
+    return this.transfer?.target ?? null
+  }
+
+  /**
+   * [FO3] Hands the primary role to `target`: refuses new writes now, waits until `target` holds this
+   * log durably to its last LSN, then sends it `timeout-now` (it stands at once, without pre-vote,
+   * and wins by the ordinary vote rule [FO1]). If it has not taken over within `timeoutMs`, this node
+   * takes writes again. Writes already accepted keep their outcome path (a deposed primary reports
+   * them `indeterminate`; the new primary holds them).
+   */
+  switchover(target: string, timeoutMs: number): 'started' | 'not-primary' | 'unknown-member' | 'no-failover' {
+    if (!this.members.includes(target)) return 'unknown-member'
+    if (failoverPriority(this.failover, target) === 0) return 'no-failover'
+    if (this.role !== 'primary') return 'not-primary'
+    if (target === this.id) return 'started'
+    this.transfer = { target, deadlineMs: this.nowMs + timeoutMs, sent: false }
+    this.sendAppend(target)
+    this.maybeHandOver()
+    return 'started'
+  }
+
+  /** [FO3] Sends `timeout-now` once the switchover target is durable up to this primary's last LSN. */
+  private maybeHandOver(): void {
+    const t = this.transfer
+    if (t === null || t.sent || this.role !== 'primary') return
+    const p = this.progress.get(t.target)
+    if (p === undefined || p.durable < this.log.lastLsn) return
+    t.sent = true
+    this.options.send(t.target, { type: 'timeout-now', epoch: this.epoch, from: this.id })
   }
 
   /**
@@ -574,7 +643,13 @@ export class StrictNode {
     if (this.role !== 'primary') return false
     let target: string | null = null
     let best = -1
-    for (const [peer, p] of this.progress) if (p.match > best) [target, best] = [peer, p.match]
+    let bestPriority = 0
+    for (const [peer, p] of this.progress) {
+      // [FO3] Never a noFailover member; among the most caught up, the highest priority.
+      const priority = failoverPriority(this.failover, peer)
+      if (priority === 0) continue
+      if (p.match > best || (p.match === best && priority > bestPriority)) [target, best, bestPriority] = [peer, p.match, priority]
+    }
     this.becomeFollower(this.epoch)
     // Leave room for the chosen successor before standing again ourselves.
     this.electionDeadlineMs = this.nowMs + 2 * this.electionMaxMs
@@ -636,7 +711,8 @@ export class StrictNode {
         this.onVote(message)
         return
       case 'timeout-now':
-        if (message.epoch === this.epoch && this.role !== 'primary') this.startElection()
+        // [FO3] A noFailover member ignores it (it still votes and acknowledges).
+        if (message.epoch === this.epoch && this.role !== 'primary' && failoverPriority(this.failover, this.id) > 0) this.startElection()
         return
       case 'pre-vote': {
         // A refusal carries our epoch: a requester behind it must catch up, or the node with the best
@@ -653,6 +729,7 @@ export class StrictNode {
 
   private onAppendMessage(m: AppendMessage): void {
     if (!this.acceptFromPrimary(m.epoch, m.from)) return
+    this.heardCommitLsn = Math.max(this.heardCommitLsn, m.commitLsn)
     this.heardRound = Math.max(this.heardRound, m.round)
     const prevEpoch = this.log.epochAt(m.prevLsn)
     if (prevEpoch === undefined) {
@@ -732,6 +809,7 @@ export class StrictNode {
 
   private onSnapshotMessage(m: SnapshotMessage): void {
     if (!this.acceptFromPrimary(m.epoch, m.from)) return
+    this.heardCommitLsn = Math.max(this.heardCommitLsn, m.commitLsn)
     const s = m.snapshot
     if (s.lsn > this.commitLsn) {
       if (this.log.epochAt(s.lsn) === s.epoch) {
@@ -953,6 +1031,7 @@ export class StrictNode {
   private becomeFollower(epoch: number): void {
     if (epoch > this.epoch) this.adoptEpoch(epoch)
     const wasPrimary = this.role === 'primary'
+    this.transfer = null
     if (wasPrimary) {
       this.tracker.abandonAll(this.durabilityProgress())
       this.progress.clear()
@@ -983,7 +1062,7 @@ export class StrictNode {
   }
 
   private resetElectionDeadline(): void {
-    this.electionDeadlineMs = this.nowMs + randomElectionTimeoutMs(this.options.random, this.electionMinMs, this.electionMaxMs)
+    this.electionDeadlineMs = this.nowMs + this.priorityDelayMs + randomElectionTimeoutMs(this.options.random, this.electionMinMs, this.electionMaxMs)
   }
 
   private hasRecentMajority(): boolean {
@@ -1071,6 +1150,7 @@ export class StrictNode {
     const candidate = acks[majorityOf(this.members.length) - 1] ?? 0
     if (candidate > this.commitLsn && this.mayCommitByCounting(candidate)) {
       this.commitLsn = candidate
+      this.heardCommitLsn = Math.max(this.heardCommitLsn, candidate)
       this.applyCommitted()
       // Batch mode: tell the replicas soon (one append per event-loop turn), so their reads are fresh
       // within a round trip instead of a heartbeat interval.
@@ -1080,6 +1160,7 @@ export class StrictNode {
       }
     }
     this.tracker.evaluate(this.durabilityProgress(), this.nowMs, false)
+    this.maybeHandOver()
   }
 
   private durabilityProgress(): DurabilityProgress {

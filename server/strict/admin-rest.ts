@@ -14,7 +14,33 @@ function pageParam(value: string | undefined, fallback: number): number | null {
   return /^[0-9]{1,15}$/.test(value) && n >= 1 ? n : null
 }
 
-const respond = (c: Context, body: unknown, status: 200 | 400 | 401 | 403 | 409 | 503): Response => jsonResponse(c, body, status)
+const respond = (c: Context, body: unknown, status: 200 | 400 | 401 | 403 | 404 | 409 | 503 | 504): Response => jsonResponse(c, body, status)
+
+/** [FO3] How long a switchover waits for its target by default, and how often it looks. */
+const DEFAULT_SWITCHOVER_TIMEOUT_MS = 10_000
+const MAX_SWITCHOVER_TIMEOUT_MS = 120_000
+const SWITCHOVER_POLL_MS = 5
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
+
+/** `{ "to": "<nodeId>", "timeoutMs"?: n }`, or what is wrong with it. */
+async function readSwitchoverBody(c: Context): Promise<{ to: string; timeoutMs?: number } | string> {
+  let body: unknown
+  try {
+    body = await c.req.json()
+  } catch {
+    return 'the body must be JSON: { "to": "<nodeId>", "timeoutMs"?: n }'
+  }
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) return 'the body must be an object: { "to": "<nodeId>", "timeoutMs"?: n }'
+  const { to, timeoutMs, ...rest } = body as Record<string, unknown>
+  if (Object.keys(rest).length > 0) return `unknown field ${JSON.stringify(Object.keys(rest)[0])}`
+  if (typeof to !== 'string' || to === '') return '`to` must be a node id'
+  if (timeoutMs === undefined) return { to }
+  if (typeof timeoutMs !== 'number' || !Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > MAX_SWITCHOVER_TIMEOUT_MS) {
+    return `\`timeoutMs\` must be an integer from 1 to ${MAX_SWITCHOVER_TIMEOUT_MS}`
+  }
+  return { to, timeoutMs }
+}
 
 export interface AdminRestDeps {
   readonly config: ServerConfig
@@ -49,7 +75,9 @@ export function registerAdminRest(app: Hono, deps: AdminRestDeps): void {
     const host = authorize(c)
     if (host instanceof Response) return host
     if (host.node.currentRole === 'primary') return respond(c, { promoted: true, ...summary(host) }, 200)
-    host.promote('admin API')
+    if (!host.promote('admin API').stood) {
+      return respond(c, { error: { code: 'NO_FAILOVER', message: `${host.nodeId} is configured never to become primary (strict.noFailover or priority 0)`, ...summary(host) } }, 409)
+    }
     // An election takes a round trip; wait up to two election timeouts for its result.
     const deadline = performance.now() + 2 * deps.config.strict.electionTimeoutMaxMs
     const isPrimary = (): boolean => host.node.currentRole === 'primary'
@@ -68,6 +96,41 @@ export function registerAdminRest(app: Hono, deps: AdminRestDeps): void {
     }
     const page = await host.rollbacks(from, Math.min(limit, ROLLBACK_PAGE))
     return respond(c, { nodeId: host.nodeId, rollbacks: page.records, next: page.next }, 200)
+  })
+
+  app.post('/admin/switchover', async (c) => {
+    const host = authorize(c)
+    if (host instanceof Response) return host
+    const body = await readSwitchoverBody(c)
+    if (typeof body === 'string') return respond(c, { error: { code: 'INVALID_REQUEST', message: body } }, 400)
+    const started = performance.now()
+    const elapsedMs = (): number => Math.round(performance.now() - started)
+    if (body.to === host.nodeId && host.node.currentRole === 'primary') return respond(c, { primary: host.nodeId, elapsedMs: 0 }, 200)
+    const timeoutMs = body.timeoutMs ?? DEFAULT_SWITCHOVER_TIMEOUT_MS
+    const outcome = host.switchover('admin API', body.to, timeoutMs)
+    if (outcome === 'unknown-member') return respond(c, { error: { code: 'UNKNOWN_NODE', message: `${JSON.stringify(body.to)} is not a member of this cluster` } }, 404)
+    if (outcome === 'no-failover') return respond(c, { error: { code: 'TARGET_NO_FAILOVER', message: `${body.to} is configured never to become primary (strict.noFailover or priority 0)` } }, 409)
+    if (outcome === 'not-primary') return respond(c, { error: { code: 'NOT_PRIMARY', message: `${host.nodeId} is not the primary`, ...summary(host) } }, 409)
+    // Done once this node hears the target as primary of a newer epoch. The core ends the switchover
+    // at its deadline (writes resume here); a little slack lets the target's first append arrive.
+    const deadline = performance.now() + timeoutMs + 2 * deps.config.strict.heartbeatIntervalMs
+    const tookOver = (): boolean => host.node.currentRole !== 'primary' && host.node.status().primaryHint === body.to
+    while (!tookOver() && performance.now() < deadline && !host.isClosed) {
+      if (host.node.currentRole === 'primary' && host.node.switchoverTarget === null) break
+      await sleep(SWITCHOVER_POLL_MS)
+    }
+    if (tookOver()) return respond(c, { primary: body.to, elapsedMs: elapsedMs() }, 200)
+    const still = host.node.currentRole === 'primary'
+    return respond(c, {
+      error: {
+        code: 'SWITCHOVER_TIMEOUT',
+        message: still
+          ? `${body.to} did not catch up and take over within ${timeoutMs} ms; ${host.nodeId} takes writes again`
+          : `${body.to} did not take over within ${timeoutMs} ms; ${host.nodeId} is no longer primary`,
+        ...summary(host),
+        elapsedMs: elapsedMs(),
+      },
+    }, 504)
   })
 
   app.post('/admin/stepdown', async (c) => {

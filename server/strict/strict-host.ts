@@ -101,6 +101,7 @@ export class StrictHost implements StrictRequestsHost {
       semiSyncTimeoutMs: strict.semiSyncTimeoutMs,
       writeTimeoutMs: strict.writeTimeoutMs,
       requestKeyRetention: strict.requestKeyRetention,
+      failover: { priorities: strict.priorities, noFailover: strict.noFailover, ...(strict.maxLagOnFailover === null ? {} : { maxLagOnFailover: strict.maxLagOnFailover }) },
       valueLimits: config.values,
       // A quarter of a frame: one entry is at most maxDocumentBytes (config keeps that under a quarter).
       maxAppendBytes: Math.floor(config.maxFrameBytes / 4),
@@ -437,12 +438,20 @@ export class StrictHost implements StrictRequestsHost {
 
   // ------------------------------------------------------------------------------ operator [FO2]
 
-  /** Stands for election now; the vote rule still decides [FO1]. */
-  promote(actor: string): { role: StrictRole; epoch: number } {
+  /** Stands for election now; the vote rule still decides [FO1]. `stood` is false on a noFailover node [FO3]. */
+  promote(actor: string): { role: StrictRole; epoch: number; stood: boolean } {
     this.event('admin', `operator (${actor}) asked ${this.nodeId} to stand for election`)
     this.node.tick(this.now())
-    this.node.promote()
-    return { role: this.node.currentRole, epoch: this.node.currentEpoch }
+    const stood = this.node.promote()
+    return { role: this.node.currentRole, epoch: this.node.currentEpoch, stood }
+  }
+
+  /** [FO3] Starts a switchover to `target` (see `StrictNode.switchover`). */
+  switchover(actor: string, target: string, timeoutMs: number): ReturnType<StrictNode['switchover']> {
+    this.node.tick(this.now())
+    const started = this.node.switchover(target, timeoutMs)
+    if (started === 'started') this.event('admin', `operator (${actor}) asked ${this.nodeId} to hand the primary role to ${target}; writes pause until it has`)
+    return started
   }
 
   /** Steps down and hands over to the most caught-up replica; false when this node is not the primary. */

@@ -39,7 +39,7 @@ interface Pending {
  */
 export interface StrictRequestsHost {
   /** Role, epoch, and `status()` for the primary hint and the replicas. */
-  readonly node: Pick<StrictNode, 'currentRole' | 'currentEpoch' | 'status'>
+  readonly node: Pick<StrictNode, 'currentRole' | 'currentEpoch' | 'status' | 'switchoverTarget'>
   readonly nodeId: string
   readonly isClosed: boolean
   /** Appends at this node, the primary. */
@@ -119,7 +119,8 @@ export class StrictRequests {
       if (this.host.isClosed) return unavailable('the node is shutting down')
       const remaining = deadline - this.options.now()
       const node = this.host.node
-      if (node.currentRole === 'primary') return this.host.writeHere(request, remaining)
+      // [FO3] During a switchover the primary takes no new writes: they wait here for the new primary.
+      if (node.currentRole === 'primary' && node.switchoverTarget === null) return this.host.writeHere(request, remaining)
       const hint = node.status().primaryHint
       if (forwarded) {
         return { status: 'rejected', error: { code: 'NOT_PRIMARY', epoch: node.currentEpoch, primaryHint: hint } }
