@@ -185,6 +185,7 @@ export class RegionNode {
         if (changed) for (const listener of this.documentListeners) listener(collection, docId)
       },
       onRejected: (change, error) => {
+        this.digests.touched(change.collection, change.docId)
         this.logger.warn(`change ${change.origin}:${change.seq} to ${change.collection}/${change.docId} not applied: ${String(error)}`)
       },
       ackGossipMembers: this.members,
@@ -296,6 +297,8 @@ export class RegionNode {
       count += changes.length
     }
     this.mesh.finishRestore()
+    // Stored documents were loaded without the apply hooks: the digests hash every document on first read.
+    this.digests.rescan()
     this.snapshots.recovered()
     this.recoveredFlag = true
     this.antiEntropyTimer = setInterval(() => this.mesh.antiEntropy(), ANTI_ENTROPY_INTERVAL_MS)
