@@ -5,6 +5,9 @@
  * different digest — what the dashboard and an operator read as DIVERGED.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import WebSocket from 'ws'
+import { WebsocketProvider } from 'y-websocket'
+import * as Y from 'yjs'
 import { decodeStoredDocumentState, encodeStoredDocumentState } from '../../core/codec/document-state.js'
 import { decodeLwwState, encodeLwwState } from '../../core/crdt/lww-state.js'
 import { CRDT_DOCUMENT_PREFIX } from '../../server/region/crdt-snapshots.js'
@@ -25,6 +28,7 @@ beforeAll(async () => {
       snapshotEveryChanges: 5,
       snapshotIntervalMs: 50,
       collections: { notes: { mode: 'crdt', type: 'lww' }, pads: { mode: 'crdt', type: 'yjs' } },
+      yjsRoomCollection: 'pads',
     },
   })
   await cluster.waitConnected()
@@ -44,13 +48,13 @@ async function collections(id: string): Promise<Record<string, CollectionStatus>
   return ((await res.json()) as { collections: Record<string, CollectionStatus> }).collections
 }
 
-/** Waits until every region reports the same vector for `notes`, then returns their statuses. */
-async function sameVectors(): Promise<Record<string, CollectionStatus>[]> {
+/** Waits until every region reports the same vector (and `extra` holds), then returns their statuses. */
+async function sameVectors(extra: (all: Record<string, CollectionStatus>[]) => boolean = () => true): Promise<Record<string, CollectionStatus>[]> {
   let all: Record<string, CollectionStatus>[] = []
   await waitFor(async () => {
     all = await Promise.all(IDS.map((id) => collections(id)))
     const vectors = all.map((c) => JSON.stringify(c['notes']?.vector))
-    return vectors.every((v) => v === vectors[0]) && Object.keys(all[0]?.['notes']?.vector ?? {}).length === IDS.length
+    return vectors.every((v) => v === vectors[0]) && Object.keys(all[0]?.['notes']?.vector ?? {}).length === IDS.length && extra(all)
   }, 10_000, 'equal vectors in every region')
   return all
 }
@@ -68,6 +72,30 @@ describe('divergence digest across regions', () => {
       expect(c['notes']?.digest).toMatch(/^[0-9a-f]{16}$/)
       expect(c['notes']?.digest).not.toBe('0000000000000000')
       expect(c['pads']).toMatchObject({ type: 'yjs', documents: 0, digest: '0000000000000000' })
+    }
+  })
+
+  it('yjs rooms edited concurrently in two regions (inserts and deletions): every region reports the same vector and digest', async () => {
+    const providers = IDS.slice(0, 2).map((id) => {
+      const url = `${cluster.node(id).httpUrl.replace('http', 'ws')}/yjs`
+      return new WebsocketProvider(url, 'pad-1', new Y.Doc(), { WebSocketPolyfill: WebSocket as never, maxBackoffTime: 300, disableBc: true })
+    })
+    try {
+      await waitFor(() => providers.every((p) => p.synced), 10_000, 'providers synced')
+      for (let i = 0; i < 20; i++) {
+        const p = providers[i % 2] as WebsocketProvider
+        const text = p.doc.getText('text')
+        text.insert(Math.min(i, text.length), `${i}-`)
+        if (i % 3 === 2) text.delete(0, Math.min(2, text.length))
+        p.doc.getMap('root').set(`k${i % 4}`, i)
+      }
+      const texts = () => providers.map((p) => p.doc.getText('text').toString())
+      await waitFor(() => texts()[0] === texts()[1], 10_000, 'both providers hold the same text')
+      const all = await sameVectors((s) => s.every((c) => c['pads']?.documents === 1))
+      for (const c of all) expect(c['pads']).toMatchObject({ type: 'yjs', documents: 1, digest: all[0]?.['pads']?.digest })
+      expect(all[0]?.['pads']?.digest).not.toBe('0000000000000000')
+    } finally {
+      for (const p of providers) p.destroy()
     }
   })
 
