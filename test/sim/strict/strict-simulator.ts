@@ -1,4 +1,4 @@
-import { DocumentState, StrictNode, strictKey } from '../../../core/strict/index.js'
+import { DocumentState, failoverPriority, StrictNode, strictKey, type FailoverControls } from '../../../core/strict/index.js'
 import { RegisterWorkload } from './register-workload.js'
 import type {
   DocumentOp,
@@ -61,6 +61,11 @@ export interface StrictSimOptions {
   readonly createNode?: (options: StrictNodeOptions) => StrictNode
   /** Mutant workload: primaries answer register reads without a read barrier. */
   readonly unconfirmedReads?: boolean
+  /**
+   * [FO3] Random failover controls (priorities, noFailover members, maxLagOnFailover) and operator
+   * switchovers, drawn from their own stream; checks that a noFailover member never becomes primary.
+   */
+  readonly failover?: boolean
 }
 
 export interface StrictSimResult {
@@ -229,6 +234,12 @@ export function runStrictSimulation(options: StrictSimOptions): StrictSimResult 
   }
   const get = (id: string): SimNode => nodes.get(id) as SimNode
   const majority = Math.floor(options.nodes / 2) + 1
+  /** [FO3] Forked only when asked for, so runs without controls replay exactly as before. */
+  const controlsRandom = options.failover ? random.fork() : null
+  const failover = controlsRandom ? drawFailoverControls(controlsRandom, ids, majority) : undefined
+  if (failover) say(`failover controls ${JSON.stringify(failover)}`)
+  /** [FO3] The target of the last switchover started (to log when it takes over). */
+  let switchoverTarget: string | null = null
   /** Whether this storage would bring `entry` back after a crash (durable log prefix or snapshot). */
   const holdsDurably = (storage: Storage, entry: LogEntry): boolean => {
     const snapshot = storage.snapshot
@@ -334,6 +345,7 @@ export function runStrictSimulation(options: StrictSimOptions): StrictSimResult 
       ...(batchAppends ? { onAppendsPending: () => queue.schedule(0, () => { if (sim.node === self && !sim.paused) self?.flushAppends() }) } : {}),
       ...(maxInflightBytes === undefined ? {} : { maxInflightBytes }),
       preVote,
+      ...(failover ? { failover } : {}),
       semiSyncTimeoutMs: 80,
       writeTimeoutMs: 1_500,
       restore: { hardState: storage.hard, snapshot: storage.snapshot, entries: storage.entries, rollbackCandidates: storage.rollbackCandidates },
@@ -429,6 +441,11 @@ export function runStrictSimulation(options: StrictSimOptions): StrictSimResult 
       onWriteOutcome: (outcome) => recordOutcome(sim.id, sim.life, outcome),
       onRoleChange: (role, epoch) => {
         say(`${sim.id} is ${role} in epoch ${epoch}`)
+        if (role === 'primary' && failover && failoverPriority(failover, sim.id) === 0) violate(`[FO3] ${sim.id} is noFailover but became primary in epoch ${epoch}`)
+        if (role === 'primary' && sim.id === switchoverTarget) {
+          switchoverTarget = null
+          say(`switchover target ${sim.id} took over`)
+        }
         if (role !== 'primary' || !self) return
         stats.elections += 1
         // Figure 8 (Raft §5.4.2) from election churn: a new primary is cut off at once, so its no-op
@@ -741,6 +758,16 @@ export function runStrictSimulation(options: StrictSimOptions): StrictSimResult 
     }
   }
 
+  /** [FO3] An operator switchover on a primary (if any) to a random member; a noFailover target is refused. */
+  const switchover = (why: string): void => {
+    const primary = primaries()[0]
+    if (!controlsRandom || !primary?.node || primary.paused) return
+    const target = controlsRandom.pick(ids)
+    const answer = primary.node.switchover(target, controlsRandom.int(50, 1_500))
+    say(`operator: switchover ${primary.id} → ${target} (${why}): ${answer}`)
+    if (answer === 'started' && target !== primary.id) switchoverTarget = target
+  }
+
   // ------------------------------------------------------------ the schedule
   const operationCount = options.operations ?? 150
   let time = 0
@@ -754,6 +781,7 @@ export function runStrictSimulation(options: StrictSimOptions): StrictSimResult 
       slowUntil.set(slow, queue.now + forMs)
       say(`slow link: ${slow}'s messages arrive 200–1500ms late for ${forMs}ms`)
     }
+    if (controlsRandom?.chance(0.04)) switchover('scheduled')
     const roll = work.next()
     const all = [...nodes.values()]
     const alive = all.filter((s) => s.node)
@@ -805,7 +833,9 @@ export function runStrictSimulation(options: StrictSimOptions): StrictSimResult 
         if (snapshot) say(`compact ${sim.id} (snapshot at ${snapshot.lsn}${forced ? ', forced' : ''})`)
       }
     } else if (roll < 0.985) {
-      if (primary?.node) {
+      if (primary?.node && controlsRandom?.chance(0.6)) {
+        switchover('instead of a step-down')
+      } else if (primary?.node) {
         primary.node.stepDown()
         say(`operator: step down ${primary.id}`)
       }
@@ -888,4 +918,21 @@ export function runStrictSimulation(options: StrictSimOptions): StrictSimResult 
     if (sim.node.status().pendingWrites > 0 && settled) violate(`[ST3] ${sim.id} still holds writes without an outcome`)
   }
   return { seed: options.seed, violations, log, stats }
+}
+
+/**
+ * [FO3] Random failover controls: priorities 1–3, fewer than a majority of members never primary (half
+ * of them by priority 0, half by `noFailover`; with a majority of them no primary could ever be
+ * elected), and sometimes a maxLagOnFailover of 0, 3 or 20 entries.
+ */
+function drawFailoverControls(random: SimRandom, ids: readonly string[], majority: number): FailoverControls {
+  const priorities: Record<string, number> = {}
+  for (const id of ids) priorities[id] = random.pick([1, 1, 2, 3])
+  const never = random.shuffle([...ids]).slice(0, random.int(0, majority - 1))
+  const noFailover: string[] = []
+  for (const id of never) {
+    if (random.chance(0.5)) priorities[id] = 0
+    else noFailover.push(id)
+  }
+  return random.chance(0.5) ? { priorities, noFailover, maxLagOnFailover: random.pick([0, 3, 20]) } : { priorities, noFailover }
 }
