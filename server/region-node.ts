@@ -297,8 +297,10 @@ export class RegionNode {
       count += changes.length
     }
     this.mesh.finishRestore()
-    // Stored documents were loaded without the apply hooks: the digests hash every document on first read.
+    // Stored documents were loaded without the apply hooks: hash every document now, while the node is
+    // not serving yet, rather than stall the event loop on the first /status or /metrics request.
     this.digests.rescan()
+    this.digests.reports()
     this.snapshots.recovered()
     this.recoveredFlag = true
     this.antiEntropyTimer = setInterval(() => this.mesh.antiEntropy(), ANTI_ENTROPY_INTERVAL_MS)

@@ -23,39 +23,42 @@ import type { YjsReplica } from './yjs.js'
  * create an empty replica on a read or a room join that another region never saw.
  */
 export function documentStateBytes(replica: DocumentReplica): Uint8Array | null {
+  const encoder = encoding.createEncoder()
+  return writeDocumentState(encoder, replica) ? encoding.toUint8Array(encoder) : null
+}
+
+/** Writes what `documentStateBytes` returns into `encoder`; false (nothing written) for an empty document. */
+function writeDocumentState(encoder: encoding.Encoder, replica: DocumentReplica): boolean {
   switch (replica.docType) {
     case 'lww': {
       const view = replica.view()
-      if (view === null || view === undefined) return null
-      const encoder = encoding.createEncoder()
+      if (view === null || view === undefined) return false
       encoding.writeAny(encoder, canonicalView(view) as Parameters<typeof encoding.writeAny>[1])
-      return encoding.toUint8Array(encoder)
+      return true
     }
     case 'yjs': {
       const doc = (replica as YjsReplica).doc
-      if (doc.store.clients.size === 0 && doc.store.pendingStructs === null && doc.store.pendingDs === null) return null
+      if (doc.store.clients.size === 0 && doc.store.pendingStructs === null && doc.store.pendingDs === null) return false
       const vector = Y.encodeStateVector(doc)
-      const encoder = encoding.createEncoder()
       encoding.writeVarUint8Array(encoder, vector)
       encoding.writeVarUint8Array(encoder, Y.encodeStateAsUpdate(doc, vector))
-      return encoding.toUint8Array(encoder)
+      return true
     }
     case 'automerge': {
       const heads = (replica as AutomergeReplica).heads()
-      if (heads.length === 0) return null
-      return new TextEncoder().encode([...heads].sort().join(','))
+      if (heads.length === 0) return false
+      for (const head of [...heads].sort()) encoding.writeVarString(encoder, head)
+      return true
     }
   }
 }
 
 /** The hash one document adds to its collection's digest, or null when it counts as absent. */
 export function documentHash(docId: string, replica: DocumentReplica): Hash64 | null {
-  const state = documentStateBytes(replica)
-  if (state === null) return null
   const encoder = encoding.createEncoder()
   encoding.writeVarString(encoder, docId)
   encoding.writeVarString(encoder, replica.docType)
-  encoding.writeVarUint8Array(encoder, state)
+  if (!writeDocumentState(encoder, replica)) return null
   return hash64(encoding.toUint8Array(encoder))
 }
 
