@@ -4,6 +4,8 @@
  * collection; a region whose stored data is edited while it is stopped comes back with the same vector and a
  * different digest — what the dashboard and an operator read as DIVERGED.
  */
+import { Repo } from '@automerge/automerge-repo'
+import { WebSocketClientAdapter } from '@automerge/automerge-repo-network-websocket'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
 import { WebsocketProvider } from 'y-websocket'
@@ -27,8 +29,9 @@ beforeAll(async () => {
     config: {
       snapshotEveryChanges: 5,
       snapshotIntervalMs: 50,
-      collections: { notes: { mode: 'crdt', type: 'lww' }, pads: { mode: 'crdt', type: 'yjs' } },
+      collections: { notes: { mode: 'crdt', type: 'lww' }, pads: { mode: 'crdt', type: 'yjs' }, boards: { mode: 'crdt', type: 'automerge' } },
       yjsRoomCollection: 'pads',
+      automergeRepoCollection: 'boards',
     },
   })
   await cluster.waitConnected()
@@ -96,6 +99,26 @@ describe('divergence digest across regions', () => {
       expect(all[0]?.['pads']?.digest).not.toBe('0000000000000000')
     } finally {
       for (const p of providers) p.destroy()
+    }
+  })
+
+  it('an automerge document edited concurrently from two regions (automerge-repo): every region reports the same vector and digest', async () => {
+    const repos = IDS.slice(0, 2).map((id) => new Repo({ network: [new WebSocketClientAdapter(`${cluster.node(id).httpUrl.replace('http', 'ws')}/automerge`, 200)] }))
+    try {
+      const inA = repos[0]?.create<{ cards: string[] }>({ cards: [] })
+      if (inA === undefined) throw new Error('no repo')
+      const inB = await repos[1]?.find<{ cards: string[] }>(inA.url)
+      if (inB === undefined) throw new Error('not found in b')
+      for (let i = 0; i < 10; i++) {
+        inA.change((doc) => void doc.cards.push(`a${i}`))
+        inB.change((doc) => void doc.cards.push(`b${i}`))
+      }
+      await waitFor(() => inA.doc().cards.length === 20 && inB.doc().cards.join() === inA.doc().cards.join(), 10_000, 'both repos hold all 20 cards')
+      const all = await sameVectors((s) => s.every((c) => c['boards']?.documents === 1))
+      for (const c of all) expect(c['boards']).toMatchObject({ type: 'automerge', documents: 1, digest: all[0]?.['boards']?.digest })
+      expect(all[0]?.['boards']?.digest).not.toBe('0000000000000000')
+    } finally {
+      for (const r of repos) await r.shutdown().catch(() => undefined)
     }
   })
 
