@@ -12,6 +12,7 @@
  *   5 timeout-now     (nothing)
  *   6 pre-vote        lastLsn:uint lastEpoch:uint   (epoch: the proposed one)
  *   7 pre-vote-reply  granted:bool                  (epoch: the proposed one if granted, else the replier's)
+ *   8 lend            prevLsn:uint prevEpoch:uint count:uint entry*count   ([FO3] log lending)
  * StrictWrite       9 requestId:uint op concern timeoutMs:ms? requestKey:string(non-empty)?
  * StrictWriteResult 10 requestId:uint status:u8, then by status:
  *   0 acknowledged    token:position requested:concern level:concern degraded:bool
@@ -115,6 +116,7 @@ const STRICT_KIND = tagTable<StrictMessage['type']>({
   'timeout-now': 5,
   'pre-vote': 6,
   'pre-vote-reply': 7,
+  lend: 8,
 })
 const WRITE_STATUS = tagTable<WriteStatus>({ acknowledged: 0, indeterminate: 1, rejected: 2 })
 const INDETERMINATE_REASON = tagTable<IndeterminateReason>({ timeout: 0, 'stepped-down': 1, unreachable: 2 })
@@ -222,6 +224,14 @@ function writeStrictMessage(encoder: encoding.Encoder, m: StrictMessage): void {
       return
     case 'timeout-now':
       return
+    case 'lend': {
+      writeUint(encoder, 'lend.prevLsn', m.prevLsn)
+      writeUint(encoder, 'lend.prevEpoch', m.prevEpoch)
+      checkArray('lend.entries', m.entries)
+      encoding.writeVarUint(encoder, m.entries.length)
+      for (let i = 0; i < m.entries.length; i++) writeLogEntry(encoder, 'lend.entries[]', m.entries[i] as LogEntry)
+      return
+    }
   }
 }
 
@@ -266,6 +276,15 @@ function readStrictMessage(decoder: decoding.Decoder): StrictMessage {
       return { type, epoch, from, granted: readBool(decoder, 'vote.granted') }
     case 'timeout-now':
       return { type, epoch, from }
+    case 'lend': {
+      const prevLsn = readUint(decoder, 'lend.prevLsn')
+      const prevEpoch = readUint(decoder, 'lend.prevEpoch')
+      const count = readUint(decoder, 'lend.entries count')
+      checkCount(decoder, 'lend.entries', count, MIN_LOG_ENTRY_BYTES)
+      const entries: LogEntry[] = []
+      for (let i = 0; i < count; i++) entries.push(readLogEntry(decoder, 'lend.entries[]'))
+      return { type, epoch, from, prevLsn, prevEpoch, entries }
+    }
   }
 }
 

@@ -97,7 +97,25 @@ export interface TimeoutNowMessage {
   readonly from: string
 }
 
+/**
+ * [FO3] Log lending: a member that may not stand for election (noFailover, or too far behind) and
+ * refused a candidate's (pre-)vote because its own log is further along sends the candidate the
+ * entries after the candidate's last one. The candidate appends them only when its log ends exactly at
+ * `prevLsn` with epoch `prevEpoch`: its log then is a prefix of the lender's (log matching), as any
+ * follower's could be, so it may win the vote the lender could not stand in. Nothing is truncated,
+ * committed or acknowledged by it.
+ */
+export interface LendMessage {
+  readonly type: 'lend'
+  readonly epoch: number
+  readonly from: string
+  readonly prevLsn: number
+  readonly prevEpoch: number
+  readonly entries: readonly LogEntry[]
+}
+
 export type StrictMessage =
+  | LendMessage
   | AppendMessage
   | SnapshotMessage
   | AppendReplyMessage

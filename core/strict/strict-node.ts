@@ -4,6 +4,7 @@ import { isAtLeastAsUpToDate, StrictLog } from './log.js'
 import type {
   AppendMessage,
   AppendReplyMessage,
+  LendMessage,
   PreVoteMessage,
   PreVoteReplyMessage,
   RequestVoteMessage,
@@ -719,8 +720,12 @@ export class StrictNode {
         // log but the oldest epoch would propose epochs nobody accepts, forever.
         const granted = this.grantsPreVote(message)
         this.options.send(message.from, { type: 'pre-vote-reply', epoch: granted ? message.epoch : this.epoch, from: this.id, granted })
+        if (!granted) this.maybeLend(message.from, { epoch: message.lastEpoch, lsn: message.lastLsn })
         return
       }
+      case 'lend':
+        this.onLend(message)
+        return
       case 'pre-vote-reply':
         this.onPreVoteReply(message)
         return
@@ -992,6 +997,33 @@ export class StrictNode {
       this.resetElectionDeadline()
     }
     this.options.send(m.from, { type: 'vote', epoch: this.epoch, from: this.id, granted })
+    if (!granted) this.maybeLend(m.from, { epoch: m.lastEpoch, lsn: m.lastLsn })
+  }
+
+  /**
+   * [FO3] A member that may not stand, asked to vote for a candidate whose log is behind its own, lends
+   * it the entries it lacks (when the candidate's log is a prefix of ours): otherwise a noFailover member
+   * holding the last writes would keep the eligible ones from ever winning.
+   */
+  private maybeLend(candidate: string, last: LogPosition): void {
+    if (this.role === 'primary' || standingProblem(this.failover, this.id, this.durableLsn, this.heardCommitLsn) === null) return
+    if (isAtLeastAsUpToDate(last, this.log.last) || last.lsn < this.log.prunedLsn) return
+    if (this.log.epochAt(last.lsn) !== last.epoch) return
+    const entries = this.log.slice(last.lsn + 1, last.lsn + this.maxEntries)
+    if (entries.length === 0) return
+    this.options.send(candidate, { type: 'lend', epoch: this.epoch, from: this.id, prevLsn: last.lsn, prevEpoch: last.epoch, entries })
+  }
+
+  /** [FO3] Appends lent entries that extend this log exactly at its end (never truncates). */
+  private onLend(m: LendMessage): void {
+    if (this.role === 'primary' || m.prevLsn !== this.log.lastLsn || this.log.epochAt(m.prevLsn) !== m.prevEpoch) return
+    const fresh: LogEntry[] = []
+    for (const entry of m.entries) {
+      if (entry.lsn !== this.log.lastLsn + 1 || entry.epoch < this.log.last.epoch) break
+      this.log.append(entry)
+      fresh.push(entry)
+    }
+    if (fresh.length > 0) this.options.onAppend?.(fresh)
   }
 
   /** [FO1] Vote only for a candidate whose log is at least as up to date as ours, once per epoch. */

@@ -216,6 +216,15 @@ const arbTimeoutNow: fc.Arbitrary<TimeoutNowMessage> = record({
   from: arbId,
 })
 
+const arbLend: fc.Arbitrary<StrictMessage> = record({
+  type: fc.constant('lend' as const),
+  epoch: arbUint,
+  from: arbId,
+  prevLsn: arbUint,
+  prevEpoch: arbUint,
+  entries: fc.array(arbLogEntry, { maxLength: 4 }),
+})
+
 const peer = (arb: fc.Arbitrary<StrictMessage>): fc.Arbitrary<StrictPeerMessage> =>
   arb.map((message) => ({ type: MessageType.Strict, message }))
 
@@ -340,6 +349,7 @@ const FRAME_ARBITRARIES: [string, fc.Arbitrary<Message>][] = [
   ['Strict timeout-now', peer(arbTimeoutNow)],
   ['Strict pre-vote', peer(arbPreVote)],
   ['Strict pre-vote-reply', peer(arbPreVoteReply)],
+  ['Strict lend', peer(arbLend)],
   ['StrictWrite', arbStrictWrite],
   ['StrictWriteResult', arbStrictWriteResult],
   ['StrictRead', arbStrictRead],
@@ -815,7 +825,7 @@ describe('strict codec: hostile input', () => {
 
   it('[PR1] unknown sub-tags, bad booleans and presence bytes are rejected', () => {
     const header = [MessageType.Strict]
-    expectBadFrame(bytes(...header, 8, 1, 1, 0x61), /unknown strict\.message\.type 8/)
+    expectBadFrame(bytes(...header, 9, 1, 1, 0x61), /unknown strict\.message\.type 9/)
     expectBadFrame(bytes(...header, 4, 1, 1, 0x61, 2), /vote\.granted is 2/)
     expectBadFrame(bytes(...header, 5, 1, 0), /from is empty/)
     // append with one entry at lsn 0

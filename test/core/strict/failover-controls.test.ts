@@ -127,6 +127,28 @@ describe('[FO3] failover controls in the node', () => {
     expect(sent.some((m) => m.type === 'pre-vote')).toBe(true)
   })
 
+  it('a noFailover replica holding writes the eligible one lacks lends them, so the eligible one still takes over with every write', () => {
+    const c = tinyCluster(ids, () => ({ failover: { noFailover: ['c'] } }))
+    elect(c, ids, 'a', 0)
+    // a's last writes reach c (and commit with it), not b.
+    const cutB = new Set(['b'])
+    for (let i = 0; i < 5; i++) c.node('a').write(put(`k${i}`, i))
+    c.durable()
+    c.deliver(cutB)
+    c.durable()
+    c.deliver(cutB)
+    const committed = c.node('a').commit
+    expect(c.node('b').lastPosition.lsn).toBeLessThan(committed)
+    expect(c.node('c').lastPosition.lsn).toBeGreaterThanOrEqual(committed)
+    // a dies: b alone may stand, c alone has the writes.
+    const down = new Set(['a'])
+    let ms = 100
+    while (c.node('b').currentRole !== 'primary' && ms < 20_000) tickAll(c, ids, (ms += 10), down)
+    expect(c.node('b').currentRole).toBe('primary')
+    expect(c.node('c').currentRole).toBe('follower')
+    for (let i = 0; i < 5; i++) expect(c.node('b').entryAt(committed - 4 + i)?.op).toMatchObject({ kind: 'put', id: `k${i}` })
+  })
+
   it('step-down never hands over to a noFailover replica, even the most caught up', () => {
     const c = tinyCluster(ids, () => ({ failover: { noFailover: ['c'] } }))
     elect(c, ids, 'a', 0)
