@@ -180,7 +180,7 @@ describe('[FO3] failover controls with real processes', () => {
     for (const id of IDS) await expectAllPresent(cluster, id, load.acked)
   }, 180_000)
 
-  it('[FO3] switchover errors: to the noFailover node 409, unknown node 404, on a replica 409 naming the primary, bad body 400; promote on c 409', async () => {
+  it('[FO3] switchover errors: to the noFailover node 409, unknown node 404, on a replica 409 naming the primary, bad body 400, a stopped target 504 (the primary then takes writes again); promote on c 409', async () => {
     const primary = await waitPrimary(cluster, IDS)
     const toC = await switchover(cluster, primary.id, { to: 'c' })
     expect(toC.status).toBe(409)
@@ -196,7 +196,21 @@ describe('[FO3] failover controls with real processes', () => {
     expect(bad.status).toBe(400)
     const promoteC = await fetch(`${cluster.node('c').httpUrl}/admin/promote`, { method: 'POST', headers: ADMIN })
     expect(promoteC.status).toBe(409)
-    // The refused switchover did not stop the primary taking writes.
+    // A target that cannot catch up (its process stopped): 504 after timeoutMs, and the old primary takes writes again.
+    const pid = cluster.node(replica).child?.pid as number
+    process.kill(pid, 'SIGSTOP')
+    try {
+      // Written with c while the target is stopped: the target is behind, so timeout-now is never sent.
+      expect((await put(cluster, primary.id, 'while-stopped', { n: 3 })).status).toBe(200)
+      const stuck = await switchover(cluster, primary.id, { to: replica, timeoutMs: 800 })
+      expect(stuck.status, JSON.stringify(stuck.body)).toBe(504)
+      expect(stuck.body.error.code).toBe('SWITCHOVER_TIMEOUT')
+      const resumed = await put(cluster, primary.id, 'after-timeout', { n: 2 })
+      expect(resumed.status, JSON.stringify(resumed.body)).toBe(200)
+    } finally {
+      process.kill(pid, 'SIGCONT')
+    }
+    // The refused switchovers did not stop the primary taking writes.
     const res = await put(cluster, primary.id, 'after-refused', { n: 1 })
     expect(res.status).toBe(200)
     expect((await waitPrimary(cluster, IDS)).id).toBe(primary.id)

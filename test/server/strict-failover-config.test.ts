@@ -1,0 +1,45 @@
+import { describe, expect, it } from 'vitest'
+import { CONFIG_DEFAULTS, ConfigError, parseConfig } from '../../server/config.js'
+
+/** [FO3] The failover-control keys of `strict` (docs/server.md, docs/strict-mode.md "Failover controls"). */
+const base = {
+  nodeId: 'a',
+  region: 'r',
+  peerSecret: 's',
+  peers: [
+    { nodeId: 'b', region: 'r', url: 'ws://127.0.0.1:4102/peer', httpUrl: 'http://127.0.0.1:4102' },
+    { nodeId: 'c', region: 'r', url: 'ws://127.0.0.1:4103/peer', httpUrl: 'http://127.0.0.1:4103' },
+  ],
+}
+
+function issuesOf(strict: unknown): readonly string[] {
+  try {
+    parseConfig({ ...base, strict })
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError)
+    return (err as ConfigError).issues
+  }
+  throw new Error('expected a ConfigError')
+}
+
+describe('[FO3] strict failover config keys', () => {
+  it('defaults: no priorities, nobody noFailover, no lag limit; the timings keep their defaults', () => {
+    const config = parseConfig(base)
+    expect(config.strict).toMatchObject({ priorities: {}, noFailover: [], maxLagOnFailover: null, electionTimeoutMinMs: CONFIG_DEFAULTS.strict.electionTimeoutMinMs })
+  })
+
+  it('accepts priorities (integers >= 0), noFailover members and maxLagOnFailover (entries >= 0)', () => {
+    const config = parseConfig({ ...base, strict: { priorities: { a: 2, b: 0 }, noFailover: ['c'], maxLagOnFailover: 0, heartbeatIntervalMs: 50 } })
+    expect(config.strict).toMatchObject({ priorities: { a: 2, b: 0 }, noFailover: ['c'], maxLagOnFailover: 0, heartbeatIntervalMs: 50 })
+  })
+
+  it('refuses non-members, negative or fractional priorities, a non-array noFailover and a negative lag, each with its path', () => {
+    expect(issuesOf({ priorities: { zz: 1 } })).toEqual(['config.strict.priorities: "zz" is not a member'])
+    expect(issuesOf({ priorities: { b: -1 } })[0]).toMatch(/^config\.strict\.priorities\.b: expected an integer from 0/)
+    expect(issuesOf({ priorities: { b: 1.5 } })[0]).toMatch(/^config\.strict\.priorities\.b: /)
+    expect(issuesOf({ noFailover: 'c' })[0]).toMatch(/^config\.strict\.noFailover: expected an array of member ids/)
+    expect(issuesOf({ noFailover: ['zz'] })).toEqual(['config.strict.noFailover: "zz" is not a member'])
+    expect(issuesOf({ maxLagOnFailover: -1 })[0]).toMatch(/^config\.strict\.maxLagOnFailover: expected an integer from 0/)
+    expect(issuesOf({ priorities: [] })[0]).toMatch(/^config\.strict\.priorities: expected an object/)
+  })
+})
