@@ -44,6 +44,8 @@ export interface StrictStatusBody {
   readonly stalenessMs: number | null
   readonly replicas: readonly ReplicaStatus[]
   readonly storageFailed: string | null
+  /** [FO3] This node's failover priority (0: never primary) and the target of a switchover in progress (on the primary). */
+  readonly failover?: { readonly priority: number; readonly switchoverTo: string | null }
   readonly counters: { readonly rollbackEntries: number; readonly elections: number }
   readonly events: readonly StrictEvent[]
 }
@@ -85,6 +87,7 @@ export function strictStatus(host: StrictHost, isLinked: (peer: string) => boole
       } satisfies ReplicaStatus
     }),
     storageFailed: host.storageFailed?.message ?? null,
+    failover: { priority: host.node.priorityOf(status.id), switchoverTo: host.node.switchoverTarget },
     counters: { rollbackEntries: host.counters.rollbackEntries, elections: host.counters.elections },
     events: host.events(),
   }

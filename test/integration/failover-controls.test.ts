@@ -194,6 +194,8 @@ describe('[FO3] failover controls with real processes', () => {
     expect(notPrimary.body.error).toMatchObject({ code: 'NOT_PRIMARY', primary: primary.id })
     const bad = await switchover(cluster, primary.id, { to: 'b', timeoutMs: -1 })
     expect(bad.status).toBe(400)
+    const statusC = (await (await fetch(`${cluster.node('c').httpUrl}/status`)).json()) as { strict: { failover: { priority: number } } }
+    expect(statusC.strict.failover.priority).toBe(0)
     const promoteC = await fetch(`${cluster.node('c').httpUrl}/admin/promote`, { method: 'POST', headers: ADMIN })
     expect(promoteC.status).toBe(409)
     // A target that cannot catch up (its process stopped): 504 after timeoutMs, and the old primary takes writes again.
