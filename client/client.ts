@@ -18,7 +18,7 @@ import type { LwwCollection } from './lww-collection.js'
 import { checkModules, ClientCollections, ReplicaTypes } from './collections.js'
 import { cryptoRandom, randomClientId } from './random.js'
 import { memoryClientStore, type ClientStore } from './store.js'
-import type { StrictCollection } from './strict-collection.js'
+import type { StrictCollection, StrictReadDefaults } from './strict-collection.js'
 import type { StrictWriteOutcome } from './strict-queue.js'
 import { missingModule, type ClientModule, type StrictSide } from './modules.js'
 import type { WebSocketConstructor } from './websocket.js'
@@ -109,8 +109,12 @@ export interface MeridianClient {
   lww<T extends Record<string, unknown> = Record<string, unknown>>(collection: string): LwwCollection<T>
   yjs(collection: string): YjsCollection
   automerge<T extends object = Record<string, unknown>>(collection: string): AutomergeCollection<T>
-  /** A strict (primary-replica) collection: writes go to the primary, reads ask a region. */
-  strict<T extends JsonValue = JsonValue>(collection: string): StrictCollection<T>
+  /**
+   * A strict (primary-replica) collection: writes go to the primary, reads ask a region. `readDefaults`
+   * (e.g. `{ read: 'nearest', maxStalenessMs: 500 }`) route its reads unless a read says otherwise;
+   * `.primary()` is the escape hatch (docs/client.md, "Read routing").
+   */
+  strict<T extends JsonValue = JsonValue>(collection: string, readDefaults?: StrictReadDefaults): StrictCollection<T>
   /**
    * Called once with the outcome of every strict write of this client, whichever collection made it,
    * including writes restored from the store by a restart (`outcome.write.restored`). Outcomes of

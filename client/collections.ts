@@ -7,7 +7,7 @@ import type { ClientContext } from './context.js'
 import { ClientClosedError } from './errors.js'
 import { lwwCollection, type LwwCollection } from './lww-collection.js'
 import { missingModule, type ClientModule, type ReplicaModule, type StrictSide } from './modules.js'
-import type { StrictCollection } from './strict-collection.js'
+import { withReadDefaults, type StrictCollection, type StrictReadDefaults } from './strict-collection.js'
 import type { YjsCollection } from './yjs-collection.js'
 
 /** Checks `options.use`: modules of this client's kind, each at most once. */
@@ -90,10 +90,12 @@ export class ClientCollections {
     return entry.collection as unknown as AutomergeCollection<T>
   }
 
-  strict<T extends JsonValue>(name: string): StrictCollection<T> {
+  /** With `defaults`: a view of the one collection object whose reads use them (docs/client.md, "Read routing"). */
+  strict<T extends JsonValue>(name: string, defaults?: StrictReadDefaults): StrictCollection<T> {
     const side = this.strictSide('client.strict()')
     const entry = this.of(name, 'strict', () => ({ docType: 'strict', collection: side.collection<never>(name) }))
-    return entry.collection as unknown as StrictCollection<T>
+    const collection = entry.collection as unknown as StrictCollection<T>
+    return defaults === undefined ? collection : withReadDefaults(collection, defaults)
   }
 
   private of<E extends AnyCollection>(name: string, docType: E['docType'], create: () => E): E {

@@ -32,6 +32,7 @@ export type {
   StrictDocument,
   StrictPatch,
   StrictReadOptions,
+  StrictReadDefaults,
   StrictWriteOptions,
 } from './strict-collection.js'
 export type { StrictPendingWrite, StrictWriteOutcome, StrictWriteResult } from './strict-queue.js'

@@ -7,7 +7,7 @@ import type { DocumentListener } from './context.js'
 import { Listeners } from './listeners.js'
 import { LocalDocuments } from './local-documents.js'
 import type { LwwCollection } from './lww-collection.js'
-import type { StrictCollection } from './strict-collection.js'
+import type { StrictCollection, StrictReadDefaults } from './strict-collection.js'
 import { sameSyncState, type SyncState } from './sync-state.js'
 import { WriteStatusTracker, type WriteStatus } from './write-status.js'
 import type { YjsCollection } from './yjs-collection.js'
@@ -58,8 +58,8 @@ export abstract class LocalContext {
     return this.collections.automerge<T>(collection)
   }
 
-  strict<T extends JsonValue = JsonValue>(collection: string): StrictCollection<T> {
-    return this.collections.strict<T>(collection)
+  strict<T extends JsonValue = JsonValue>(collection: string, readDefaults?: StrictReadDefaults): StrictCollection<T> {
+    return this.collections.strict<T>(collection, readDefaults)
   }
 
   writeStatus(collection: string, docId: string): WriteStatus {

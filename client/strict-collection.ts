@@ -74,6 +74,17 @@ export interface StrictReadOptions {
   readonly timeoutMs?: number
 }
 
+/**
+ * A collection's default read routing (docs/client.md, "Read routing"): `client.strict(name, { read, maxStalenessMs })`.
+ * A read's own options override these, field by field.
+ */
+export interface StrictReadDefaults {
+  /** Default `primary`. `linearizable`: the primary confirms with a majority round before answering. */
+  readonly read?: ReadPreference
+  /** [RD3] Default for `nearest` / `replica` reads: no bound. */
+  readonly maxStalenessMs?: number
+}
+
 /** A document read from a strict collection. */
 export interface StrictDocument<T> {
   readonly value: T
@@ -121,8 +132,18 @@ export interface StrictCollection<T extends JsonValue = JsonValue> {
   delete(id: string, options?: StrictWriteOptions): Promise<StrictWriteResult>
   /** Applies every op atomically at one log position, or none of them (a failed precondition rejects it whole). */
   batch(ops: readonly StrictBatchOp[], options?: StrictBatchOptions): Promise<StrictWriteResult>
-  /** The document, or null when it does not exist. Rejects with `StrictReadFailed`. */
+  /**
+   * The document, or null when it does not exist. Rejects with `StrictReadFailed`. Routed by
+   * `options`, else by the collection's defaults (`client.strict(name, defaults)`), else `primary`.
+   */
   get(id: string, options?: StrictReadOptions): Promise<StrictDocument<T> | null>
+  /** The read defaults this collection object applies (`{}` when none). */
+  readonly readDefaults: StrictReadDefaults
+  /**
+   * The escape hatch, like Prisma's `$primary()`: the same collection with reads on the primary
+   * (`accounts.primary().get(id)`), whatever its defaults. Writes are the same as through `this`.
+   */
+  primary(): StrictCollection<T>
   /** Writes made through this collection that are queued or awaiting their answer, oldest first. */
   pending(): StrictPendingWrite[]
   /**
@@ -164,11 +185,34 @@ export interface StrictOps {
   subscribe(collection: string, id: string | null, listener: StrictChangeListener, options?: StrictSubscribeOptions): () => void
 }
 
+/**
+ * The same collection with other read defaults: reads take `defaults` where their own options say
+ * nothing; writes, `pending`, watches are the collection's own.
+ */
+export function withReadDefaults<T extends JsonValue>(base: StrictCollection<T>, defaults: StrictReadDefaults): StrictCollection<T> {
+  const readDefaults = readDefaultsOf(defaults)
+  const view: StrictCollection<T> = {
+    ...base,
+    readDefaults,
+    primary: () => withReadDefaults(base, { read: 'primary' }),
+    get: (id, options) =>
+      base.get(id, {
+        ...options,
+        read: options?.read ?? readDefaults.read ?? 'primary',
+        ...(options?.maxStalenessMs === undefined && readDefaults.maxStalenessMs === undefined ? {} : { maxStalenessMs: options?.maxStalenessMs ?? readDefaults.maxStalenessMs }),
+      }),
+  }
+  return view
+}
+
 export function strictCollection<T extends JsonValue>(ops: StrictOps, name: string): StrictCollection<T> {
+  const readDefaults: StrictReadDefaults = Object.freeze({})
   const write = (op: WriteOp, options: StrictBatchOptions | undefined): Promise<StrictWriteResult> =>
     ops.submit(name, { op, concern: concernOf(options), timeoutMs: timeoutOf(options?.timeoutMs, 'timeoutMs') })
-  return {
+  const collection: StrictCollection<T> = {
     name,
+    readDefaults,
+    primary: () => withReadDefaults(collection, { read: 'primary' }),
     put: (id, value, options) => write(documentOp({ kind: 'put', id, value, ...preconditionFields(options) }, name), options),
     patch: (id, fields, options) =>
       write(documentOp({ kind: 'patch', id, fields: fields as { readonly [field: string]: JsonValue }, ...preconditionFields(options) }, name), options),
@@ -182,8 +226,8 @@ export function strictCollection<T extends JsonValue>(ops: StrictOps, name: stri
         collection: name,
         id: checkId(id),
         after: options?.after === undefined ? null : parseStrictToken(options.after),
-        read: readPreferenceOf(options?.read),
-        maxStalenessMs: timeoutOf(options?.maxStalenessMs, 'maxStalenessMs'),
+        read: readPreferenceOf(options?.read ?? readDefaults.read),
+        maxStalenessMs: timeoutOf(options?.maxStalenessMs ?? readDefaults.maxStalenessMs, 'maxStalenessMs'),
         timeoutMs: timeoutOf(options?.timeoutMs, 'timeoutMs'),
       }
       const result = ops.read(request).then((answer): StrictDocument<T> | null => {
@@ -207,6 +251,7 @@ export function strictCollection<T extends JsonValue>(ops: StrictOps, name: stri
     subscribe: (id, listener, options) => ops.subscribe(name, checkId(id), listener as StrictChangeListener, options),
     subscribeAll: (listener, options) => ops.subscribe(name, null, listener as StrictChangeListener, options),
   }
+  return collection
 }
 
 function documentOp(op: StrictBatchOp, defaultCollection: string): DocumentOp {
@@ -253,6 +298,17 @@ function concernOf(options: StrictBatchOptions | undefined): WriteConcern {
   const w = options?.w ?? 'majority'
   if (!WRITE_CONCERNS.includes(w)) throw new TypeError(`Meridian client: w must be one of ${WRITE_CONCERNS.join(', ')}`)
   return w
+}
+
+/** Checked once, where the defaults are given, so a typo fails at `client.strict()` and not at the first read. */
+export function readDefaultsOf(defaults: StrictReadDefaults | undefined): StrictReadDefaults {
+  if (defaults === undefined) return {}
+  if (typeof defaults !== 'object' || defaults === null) throw new TypeError('Meridian client: strict read defaults must be an object { read?, maxStalenessMs? }')
+  const out: { read?: ReadPreference; maxStalenessMs?: number } = {}
+  if (defaults.read !== undefined) out.read = readPreferenceOf(defaults.read)
+  const bound = timeoutOf(defaults.maxStalenessMs, 'maxStalenessMs')
+  if (bound !== null) out.maxStalenessMs = bound
+  return Object.freeze(out)
 }
 
 function readPreferenceOf(read: ReadPreference | undefined): ReadPreference {

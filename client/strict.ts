@@ -121,6 +121,7 @@ export type {
   StrictDocument,
   StrictPatch,
   StrictReadOptions,
+  StrictReadDefaults,
   StrictWriteOptions,
 } from './strict-collection.js'
 export {

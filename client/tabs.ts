@@ -241,7 +241,7 @@ class SharedTabClient implements TabClient {
   lww: MeridianClient['lww'] = (collection) => this.inner.lww(collection)
   yjs: MeridianClient['yjs'] = (collection) => this.inner.yjs(collection)
   automerge: MeridianClient['automerge'] = (collection) => this.inner.automerge(collection)
-  strict: MeridianClient['strict'] = (collection) => this.inner.strict(collection)
+  strict: MeridianClient['strict'] = (collection, readDefaults) => this.inner.strict(collection, readDefaults)
 
   async close(): Promise<void> {
     this.roleListeners.clear()

@@ -4,6 +4,7 @@
  */
 import { readFile } from 'node:fs/promises'
 import type { DocType } from '../core/types.js'
+import { READ_PREFERENCES, type ReadPreference } from '../core/strict/requests.js'
 import { DEFAULT_VALUE_LIMITS, type ValueLimits } from '../core/values/storable-value.js'
 
 /** A neighbour in the topology. Of two neighbours, the one with the smaller nodeId dials. */
@@ -18,7 +19,18 @@ export interface PeerConfig {
 
 export type CollectionConfig =
   | { readonly mode: 'crdt'; readonly type: DocType }
-  | { readonly mode: 'strict' }
+  | {
+      readonly mode: 'strict'
+      /** Read preference of a REST GET without `?read=` (docs/server.md, "Strict read defaults"). Default `primary`. */
+      readonly read?: ReadPreference
+      /** [RD3] `maxStalenessMs` of a REST GET without `?maxStalenessMs=`. Default: no bound. */
+      readonly maxStalenessMs?: number
+      /**
+       * `nearest` / `replica` reads of this collection, from any surface, are spread round-robin over the
+       * members that qualify instead of being served by the node they reached (docs/client.md, "Read routing").
+       */
+      readonly spreadReads?: boolean
+    }
 
 export type StorageKind = 'file' | 'memory'
 
@@ -310,6 +322,26 @@ function optional<T>(record: Record<string, unknown>, key: string, fallback: T, 
   return Object.hasOwn(record, key) ? read(record[key]) : fallback
 }
 
+/** Per-collection read keys of a strict collection (docs/server.md, "Strict read defaults"). */
+const STRICT_READ_KEYS = ['read', 'maxStalenessMs', 'spreadReads'] as const
+
+function strictCollectionConfig(c: Checker, path: string, body: Record<string, unknown>): CollectionConfig {
+  const out: { mode: 'strict'; read?: ReadPreference; maxStalenessMs?: number; spreadReads?: boolean } = { mode: 'strict' }
+  if (Object.hasOwn(body, 'read')) {
+    if ((READ_PREFERENCES as readonly unknown[]).includes(body.read)) out.read = body.read as ReadPreference
+    else c.fail(child(path, 'read'), READ_PREFERENCES.map((p) => JSON.stringify(p)).join(', '), body.read)
+  }
+  if (Object.hasOwn(body, 'maxStalenessMs')) {
+    const n = c.integer(child(path, 'maxStalenessMs'), body.maxStalenessMs, 0, 999_999_999)
+    if (n !== undefined) out.maxStalenessMs = n
+  }
+  if (Object.hasOwn(body, 'spreadReads')) {
+    if (typeof body.spreadReads === 'boolean') out.spreadReads = body.spreadReads
+    else c.fail(child(path, 'spreadReads'), 'true or false', body.spreadReads)
+  }
+  return out
+}
+
 /**
  * Validates a parsed JSON configuration against the contract and fills in defaults. Unknown keys and
  * wrong types are errors; every message starts with the JSON path of the offending value.
@@ -387,12 +419,15 @@ export function parseConfig(input: unknown, source?: string): ServerConfig {
         c.issues.push(`${path}: collection names are letters, digits, ".", "_" or "-", not starting with "_" or "."`)
         continue
       }
-      const body = c.object(path, spec, ['mode', 'type'])
+      const body = c.object(path, spec, ['mode', 'type', ...STRICT_READ_KEYS])
       if (!body) continue
       if (body.mode === 'strict') {
         if (Object.hasOwn(body, 'type')) c.issues.push(`${child(path, 'type')}: strict collections have no type`)
-        else out[name] = { mode: 'strict' }
+        else out[name] = strictCollectionConfig(c, path, body)
       } else if (body.mode === 'crdt') {
+        for (const key of STRICT_READ_KEYS) {
+          if (Object.hasOwn(body, key)) c.issues.push(`${child(path, key)}: only strict collections have read defaults`)
+        }
         const type = body.type
         if (type === 'lww' || type === 'yjs' || type === 'automerge') out[name] = { mode: 'crdt', type }
         else c.fail(child(path, 'type'), '"lww", "yjs" or "automerge"', type)

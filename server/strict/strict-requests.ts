@@ -78,6 +78,8 @@ const readError = (code: Extract<StrictReadReply, { status: 'rejected' }>['error
 export class StrictRequests {
   private readonly options: StrictRequestsOptions
   private readonly pending = new Map<number, Pending>()
+  /** Round-robin position of `spreadReads`. */
+  private spreadTurn = 0
   /** Bytes of forwarded writes in flight per peer: a quarter of a frame, as one append carries. */
   private readonly forwarding: ForwardWindow
   private nextRequestId = 1
@@ -182,6 +184,10 @@ export class StrictRequests {
       return forwarded ? readError('UNAVAILABLE', `${this.host.nodeId} is not the primary`) : this.readAtPrimary(request, deadline)
     }
     if (request.read === 'linearizable') return this.readLinearizable(request, deadline)
+    if (!forwarded && (request.read === 'nearest' || request.read === 'replica') && this.spreads(request.collection)) {
+      const spread = await this.readSpread(request, deadline)
+      if (spread !== null) return spread
+    }
     if (request.read === 'replica' && node.currentRole === 'primary') {
       if (forwarded) return readError('UNAVAILABLE', `${this.host.nodeId} is the primary, not a replica`)
       return this.readAtReplica(request, deadline)
@@ -198,6 +204,36 @@ export class StrictRequests {
       return this.readAtPrimary(request, deadline)
     }
     return local
+  }
+
+  private spreads(collection: string): boolean {
+    const collections = this.options.config.collections
+    const spec = Object.hasOwn(collections, collection) ? collections[collection] : undefined
+    return spec?.mode === 'strict' && spec.spreadReads === true
+  }
+
+  /**
+   * `spreadReads` (docs/client.md, "Read routing"): the next linked member in round-robin order serves
+   * the read, this node included (`replica`: not the primary). The target applies `after` [RD1] and
+   * `maxStalenessMs` [RD3] itself; if it cannot answer (unreachable, too stale, not yet caught up)
+   * the caller serves the read as without spreading. Null: serve it here as usual.
+   */
+  private async readSpread(request: StrictReadRequest, deadline: number): Promise<StrictReadReply | null> {
+    const self = this.host.nodeId
+    const primary = this.host.node.currentRole === 'primary' ? self : this.host.node.status().primaryHint
+    const candidates = [self, ...this.options.config.peers.map((peer) => peer.nodeId).filter((id) => this.options.isLinked(id))]
+      .filter((id) => request.read !== 'replica' || id !== primary)
+      .sort()
+    if (candidates.length === 0) return null
+    const target = candidates[this.spreadTurn++ % candidates.length]
+    if (target === undefined || target === self) return null
+    const remaining = deadline - this.options.now()
+    if (remaining <= 0) return null
+    // Half the budget: a target still catching up on `after` leaves time to serve the read here.
+    const reply = await this.forwardRead(target, { ...request, timeoutMs: Math.floor(remaining / 2) })
+    if (reply === null) return null
+    if (reply.status === 'ok' || reply.error.code === 'TOKEN_ROLLED_BACK') return reply
+    return null
   }
 
   /** Reads here, waiting up to the deadline for `after` to be applied [RD1]. */

@@ -48,8 +48,8 @@ function parseConcern(value: string | undefined): WriteConcern {
   throw new BadRequest(`w must be one of ${WRITE_CONCERNS.join(', ')}; got ${JSON.stringify(value)}`)
 }
 
-function parseReadPreference(value: string | undefined): ReadPreference {
-  if (value === undefined) return 'primary'
+function parseReadPreference(value: string | undefined, fallback: ReadPreference): ReadPreference {
+  if (value === undefined) return fallback
   if ((READ_PREFERENCES as readonly string[]).includes(value)) return value as ReadPreference
   throw new BadRequest(`read must be one of ${READ_PREFERENCES.join(', ')}; got ${JSON.stringify(value)}`)
 }
@@ -247,12 +247,16 @@ export function registerStrictRest(app: Hono, deps: StrictRestDeps): void {
     const collection = c.req.param('collection') ?? ''
     const id = c.req.param('id') ?? ''
     const after = c.req.query('after')
+    // The collection's configured defaults apply when the query does not say (docs/server.md, "Strict read defaults").
+    const spec = config.collections[collection]
+    const defaults = spec?.mode === 'strict' ? spec : { read: undefined, maxStalenessMs: undefined }
+    const maxStalenessMs = parseMs(c.req.query('maxStalenessMs'), 'maxStalenessMs')
     const reply = await host.read({
       collection,
       id,
       after: after === undefined || after === '' ? null : parseToken(after),
-      read: parseReadPreference(c.req.query('read')),
-      maxStalenessMs: parseMs(c.req.query('maxStalenessMs'), 'maxStalenessMs'),
+      read: parseReadPreference(c.req.query('read'), defaults.read ?? 'primary'),
+      maxStalenessMs: maxStalenessMs ?? defaults.maxStalenessMs ?? null,
       timeoutMs: parseMs(c.req.query('timeoutMs'), 'timeoutMs'),
     })
     return readResponse(c, collection, id, reply)

@@ -573,3 +573,55 @@ describe('strict reads', () => {
     expect(() => c.strict('other')).toThrow(ClientClosedError)
   })
 })
+
+describe('strict read routing (docs/client.md, "Read routing")', () => {
+  it('a collection default routes reads; a read\'s own options override it; primary() is the escape hatch; writes are unchanged', async () => {
+    const { net, strict } = oneRegion()
+    const c = client(net, ['ws://eu.test'])
+    await until(() => c.status === 'connected')
+    const accounts = c.strict<Account>('accounts', { read: 'nearest', maxStalenessMs: 500 })
+    expect(accounts.readDefaults).toEqual({ read: 'nearest', maxStalenessMs: 500 })
+    await accounts.get('a')
+    expect(strict.reads[0]).toMatchObject({ read: 'nearest', maxStalenessMs: 500 })
+    await accounts.get('a', { read: 'replica' })
+    expect(strict.reads[1]).toMatchObject({ read: 'replica', maxStalenessMs: 500 })
+    await accounts.get('a', { maxStalenessMs: 20 })
+    expect(strict.reads[2]).toMatchObject({ read: 'nearest', maxStalenessMs: 20 })
+    await accounts.primary().get('a')
+    expect(strict.reads[3]).toMatchObject({ read: 'primary' })
+    await accounts.get('a', { read: 'linearizable' })
+    expect(strict.reads[4]).toMatchObject({ read: 'linearizable' })
+    // Without defaults, the same collection object reads at the primary, as before.
+    await c.strict<Account>('accounts').get('a')
+    expect(strict.reads[5]).toMatchObject({ read: 'primary', maxStalenessMs: null })
+    // A linearizable default.
+    await c.strict<Account>('accounts', { read: 'linearizable' }).get('a')
+    expect(strict.reads[6]).toMatchObject({ read: 'linearizable' })
+    // Writes through the view go to the same queue as through the collection.
+    await accounts.put('a', { owner: 'ann', balance: 1 })
+    expect(strict.writes).toHaveLength(1)
+    expect(c.strict('accounts').pending()).toEqual([])
+  })
+
+  it('bad defaults throw at client.strict(), not at the first read', async () => {
+    const { net } = oneRegion()
+    const c = client(net, ['ws://eu.test'])
+    expect(() => c.strict('accounts', { read: 'closest' as never })).toThrow(/read must be one of primary, linearizable, nearest, replica/)
+    expect(() => c.strict('accounts', { maxStalenessMs: -1 })).toThrow(/maxStalenessMs must be a finite number >= 0/)
+  })
+
+  it('[RD1][RD2] read-your-writes holds with a nearest default and through primary(): every read carries the session\'s position', async () => {
+    const { net, strict } = oneRegion()
+    const c = client(net, ['ws://eu.test'])
+    await until(() => c.status === 'connected')
+    const accounts = c.strict<Account>('accounts', { read: 'nearest' })
+    await accounts.put('a', { owner: 'ann', balance: 1 }) // majority at 1:1
+    await accounts.get('a')
+    expect(strict.reads[0]).toMatchObject({ read: 'nearest', after: { epoch: 1, lsn: 1 } })
+    await accounts.put('a', { owner: 'ann', balance: 2 }) // 1:2
+    await accounts.primary().get('a')
+    expect(strict.reads[1]).toMatchObject({ read: 'primary', after: { epoch: 1, lsn: 2 } })
+    await accounts.get('a', { read: 'replica', after: '1:1' })
+    expect(strict.reads[2]).toMatchObject({ read: 'replica', after: { epoch: 1, lsn: 2 } })
+  })
+})

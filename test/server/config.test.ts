@@ -205,3 +205,30 @@ describe('parseConfig: resync budget and HTTP timeouts [PF4]', () => {
     ])
   })
 })
+
+describe('strict read defaults (docs/server.md, "Strict read defaults")', () => {
+  it('are kept on strict collections and refused, with their path, when wrong or on a crdt collection', () => {
+    const config = parseConfig({
+      nodeId: 'a',
+      region: 'r',
+      collections: { accounts: { mode: 'strict', read: 'nearest', maxStalenessMs: 500, spreadReads: true }, plain: { mode: 'strict' } },
+    })
+    expect(config.collections.accounts).toEqual({ mode: 'strict', read: 'nearest', maxStalenessMs: 500, spreadReads: true })
+    expect(config.collections.plain).toEqual({ mode: 'strict' })
+    expect(
+      issuesOf({
+        nodeId: 'a',
+        region: 'r',
+        collections: {
+          accounts: { mode: 'strict', read: 'closest', maxStalenessMs: -1, spreadReads: 'yes' },
+          notes: { mode: 'crdt', type: 'lww', read: 'nearest' },
+        },
+      }),
+    ).toEqual([
+      'config.collections.accounts.read: expected "primary", "linearizable", "nearest", "replica", got "closest"',
+      'config.collections.accounts.maxStalenessMs: expected an integer from 0 to 999999999, got number -1',
+      'config.collections.accounts.spreadReads: expected true or false, got "yes"',
+      'config.collections.notes.read: only strict collections have read defaults',
+    ])
+  })
+})
