@@ -205,13 +205,14 @@ export function withReadDefaults<T extends JsonValue>(base: StrictCollection<T>,
   return view
 }
 
+const NO_READ_DEFAULTS: StrictReadDefaults = Object.freeze({})
+
 export function strictCollection<T extends JsonValue>(ops: StrictOps, name: string): StrictCollection<T> {
-  const readDefaults: StrictReadDefaults = Object.freeze({})
   const write = (op: WriteOp, options: StrictBatchOptions | undefined): Promise<StrictWriteResult> =>
     ops.submit(name, { op, concern: concernOf(options), timeoutMs: timeoutOf(options?.timeoutMs, 'timeoutMs') })
   const collection: StrictCollection<T> = {
     name,
-    readDefaults,
+    readDefaults: NO_READ_DEFAULTS, // withReadDefaults gives a view with others
     primary: () => withReadDefaults(collection, { read: 'primary' }),
     put: (id, value, options) => write(documentOp({ kind: 'put', id, value, ...preconditionFields(options) }, name), options),
     patch: (id, fields, options) =>
@@ -226,8 +227,8 @@ export function strictCollection<T extends JsonValue>(ops: StrictOps, name: stri
         collection: name,
         id: checkId(id),
         after: options?.after === undefined ? null : parseStrictToken(options.after),
-        read: readPreferenceOf(options?.read ?? readDefaults.read),
-        maxStalenessMs: timeoutOf(options?.maxStalenessMs ?? readDefaults.maxStalenessMs, 'maxStalenessMs'),
+        read: readPreferenceOf(options?.read),
+        maxStalenessMs: timeoutOf(options?.maxStalenessMs, 'maxStalenessMs'),
         timeoutMs: timeoutOf(options?.timeoutMs, 'timeoutMs'),
       }
       const result = ops.read(request).then((answer): StrictDocument<T> | null => {

@@ -32,6 +32,11 @@ export type CollectionConfig =
       readonly spreadReads?: boolean
     }
 
+/** The spec of collection `name`, or undefined: an own key only, so "constructor" or "__proto__" from a URL names nothing. */
+export function collectionSpec(config: { readonly collections: Readonly<Record<string, CollectionConfig>> }, name: string): CollectionConfig | undefined {
+  return Object.hasOwn(config.collections, name) ? config.collections[name] : undefined
+}
+
 export type StorageKind = 'file' | 'memory'
 
 export interface ReconnectConfig {
@@ -553,6 +558,9 @@ export function parseConfig(input: unknown, source?: string): ServerConfig {
     })
     const maxLagOnFailover = optional<number | null>(record, 'maxLagOnFailover', null, (x) => (x === null ? null : c.integer(child(path, 'maxLagOnFailover'), x, 0)))
     if (priorities === undefined || noFailover === undefined || maxLagOnFailover === undefined) return undefined
+    if (everyone !== null && everyone.every((member) => noFailover.includes(member) || priorities[member] === 0)) {
+      c.issues.push(`${path}: every member is noFailover or priority 0, so none could ever become primary`)
+    }
     const parsed = { ...Object.fromEntries(values), priorities, noFailover, maxLagOnFailover } as unknown as StrictConfig
     if (parsed.electionTimeoutMaxMs < parsed.electionTimeoutMinMs) {
       c.issues.push(`${child(path, 'electionTimeoutMaxMs')}: must be >= electionTimeoutMinMs (${parsed.electionTimeoutMinMs})`)
@@ -572,7 +580,7 @@ export function parseConfig(input: unknown, source?: string): ServerConfig {
       if (v === null) return null
       const name = c.string(at(key), v)
       if (name === undefined || collections === undefined) return name
-      const spec = Object.hasOwn(collections, name) ? collections[name] : undefined
+      const spec = collectionSpec({ collections }, name)
       if (spec === undefined || spec.mode !== 'crdt' || spec.type !== type) {
         c.issues.push(`${at(key)}: ${JSON.stringify(name)} must name a crdt collection of type ${type}`)
       }

@@ -2,7 +2,7 @@ import { join } from 'node:path'
 import { Hono, type Context } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
 import { cors } from 'hono/cors'
-import type { ServerConfig, StorageKind } from './config.js'
+import { collectionSpec, type ServerConfig, type StorageKind } from './config.js'
 import { InvalidValueError } from '../core/values/storable-value.js'
 import { jsonResponse } from './json-response.js'
 import type { Logger } from './logger.js'
@@ -269,7 +269,7 @@ export function createHttpApp(deps: HttpDeps): Hono {
 
   app.post('/v1/:collection/_batch', (c) => {
     const collection = c.req.param('collection')
-    const spec = Object.hasOwn(config.collections, collection) ? config.collections[collection] : undefined
+    const spec = collectionSpec(config, collection)
     if (spec === undefined) return errorResponse(c, 'UNKNOWN_COLLECTION', `no collection ${JSON.stringify(collection)}`)
     return errorResponse(c, 'UNSUPPORTED_FOR_TYPE', 'atomic batches are a strict-mode feature')
   })

@@ -7,7 +7,7 @@ import type { Change, DocType, VersionVector } from '../core/types.js'
 import type { DocumentReplica } from '../core/crdt/document-type.js'
 import { lwwPatchPayload, type StoredConflict } from '../core/crdt/index.js'
 import { InvalidValueError } from '../core/values/storable-value.js'
-import type { CollectionConfig, ServerConfig } from './config.js'
+import { collectionSpec, type CollectionConfig, type ServerConfig } from './config.js'
 import { ConflictStore, type ConflictPage } from './conflict-store.js'
 import { ChangeCommitQueue } from './region/change-commit-queue.js'
 import { CommitLoop } from './storage/commit-loop.js'
@@ -558,7 +558,7 @@ export class RegionNode {
   // ---- REST --------------------------------------------------------------------------------------
 
   private collection(collection: string): CollectionConfig {
-    const spec = Object.hasOwn(this.config.collections, collection) ? this.config.collections[collection] : undefined
+    const spec = collectionSpec(this.config, collection)
     if (spec === undefined) throw new WriteError('UNKNOWN_COLLECTION', `no collection ${JSON.stringify(collection)}`)
     // REST routes strict collections to server/strict before they get here; direct callers learn why.
     if (spec.mode === 'strict') {

@@ -1,7 +1,7 @@
 import type { Change } from '../../core/types.js'
 import { checkDocumentSize, childPath, InvalidValueError, storableKeySize } from '../../core/values/storable-value.js'
 import { assertLwwValue, decodeLwwPayload, type LwwPayload } from '../../core/crdt/lww-payload.js'
-import type { ServerConfig } from '../config.js'
+import { collectionSpec, type ServerConfig } from '../config.js'
 
 /** Why a client's change is not acceptable here, or null when every change is. */
 export function refusedChange(config: ServerConfig, client: string, changes: readonly Change[]): string | null {
@@ -9,7 +9,7 @@ export function refusedChange(config: ServerConfig, client: string, changes: rea
     // A client speaks for itself alone: the region logs its changes with it as their author.
     if (change.origin !== client || change.author !== undefined) return `a client may send only its own changes, not ${change.origin}:${change.seq}`
     const name = change.collection
-    const spec = Object.hasOwn(config.collections, name) ? config.collections[name] : undefined
+    const spec = collectionSpec(config, name)
     if (spec === undefined) return `no collection ${JSON.stringify(name)}`
     if (spec.mode !== 'crdt') return `collection ${JSON.stringify(name)} is strict: crdt changes are not accepted`
     if (spec.type !== change.docType) return `collection ${JSON.stringify(name)} holds ${spec.type} documents, not ${change.docType}`

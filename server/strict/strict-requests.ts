@@ -7,7 +7,7 @@ import type {
   StrictWriteReply,
   StrictWriteRequest,
 } from '../../core/strict/index.js'
-import type { ServerConfig } from '../config.js'
+import { collectionSpec, type ServerConfig } from '../config.js'
 import { entryBytes } from '../../core/strict/op-values.js'
 import { ForwardWindow } from './forward-window.js'
 import { timerDelayMs } from './timed-waiters.js'
@@ -207,8 +207,7 @@ export class StrictRequests {
   }
 
   private spreads(collection: string): boolean {
-    const collections = this.options.config.collections
-    const spec = Object.hasOwn(collections, collection) ? collections[collection] : undefined
+    const spec = collectionSpec(this.options.config, collection)
     return spec?.mode === 'strict' && spec.spreadReads === true
   }
 

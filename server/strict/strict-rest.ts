@@ -17,7 +17,7 @@ import {
   type WriteOp,
   writeOpValueProblem,
 } from '../../core/strict/index.js'
-import type { ServerConfig } from '../config.js'
+import { collectionSpec, type ServerConfig } from '../config.js'
 import { jsonResponse } from '../json-response.js'
 import type { ServerMetrics } from '../metrics.js'
 import type { StrictHost } from './strict-host.js'
@@ -195,7 +195,7 @@ export interface StrictRestDeps {
 export function registerStrictRest(app: Hono, deps: StrictRestDeps): void {
   const { config } = deps
   const isStrict = (collection: string | undefined) =>
-    collection !== undefined && Object.hasOwn(config.collections, collection) && config.collections[collection]?.mode === 'strict'
+    collection !== undefined && collectionSpec(config, collection)?.mode === 'strict'
 
   const guard = (handler: (c: Context, host: StrictHost) => Promise<Response>): MiddlewareHandler => async (c, next) => {
     if (!isStrict(c.req.param('collection'))) return next()
@@ -248,15 +248,15 @@ export function registerStrictRest(app: Hono, deps: StrictRestDeps): void {
     const id = c.req.param('id') ?? ''
     const after = c.req.query('after')
     // The collection's configured defaults apply when the query does not say (docs/server.md, "Strict read defaults").
-    const spec = config.collections[collection]
-    const defaults = spec?.mode === 'strict' ? spec : { read: undefined, maxStalenessMs: undefined }
+    const spec = collectionSpec(config, collection)
+    const defaults = spec?.mode === 'strict' ? spec : undefined
     const maxStalenessMs = parseMs(c.req.query('maxStalenessMs'), 'maxStalenessMs')
     const reply = await host.read({
       collection,
       id,
       after: after === undefined || after === '' ? null : parseToken(after),
-      read: parseReadPreference(c.req.query('read'), defaults.read ?? 'primary'),
-      maxStalenessMs: maxStalenessMs ?? defaults.maxStalenessMs ?? null,
+      read: parseReadPreference(c.req.query('read'), defaults?.read ?? 'primary'),
+      maxStalenessMs: maxStalenessMs ?? defaults?.maxStalenessMs ?? null,
       timeoutMs: parseMs(c.req.query('timeoutMs'), 'timeoutMs'),
     })
     return readResponse(c, collection, id, reply)

@@ -1,6 +1,6 @@
 import { CloseCode, MessageType, type Message } from '../../core/codec/index.js'
 import { entrySizeProblem, writeOpValueProblem, type StrictReadReply, type StrictWriteReply, type WriteOp } from '../../core/strict/index.js'
-import type { ServerConfig } from '../config.js'
+import { collectionSpec, type ServerConfig } from '../config.js'
 import type { ServerConnection } from '../connection.js'
 import type { StrictHost } from './strict-host.js'
 import { routeWatch } from './strict-watch.js'
@@ -33,7 +33,7 @@ function answer(connection: ServerConnection, message: Message): void {
 export function strictOpProblem(op: WriteOp, config: ServerConfig): string | null {
   const ops = op.kind === 'batch' ? op.ops : [op]
   for (const single of ops) {
-    const spec = Object.hasOwn(config.collections, single.collection) ? config.collections[single.collection] : undefined
+    const spec = collectionSpec(config, single.collection)
     if (spec === undefined) return `no collection ${JSON.stringify(single.collection)}`
     if (spec.mode !== 'strict') return `collection ${JSON.stringify(single.collection)} is a crdt collection, not strict`
   }
@@ -86,7 +86,7 @@ export function routeStrict(
     return
   }
   if (message.type === MessageType.StrictRead) {
-    const spec = Object.hasOwn(config.collections, message.request.collection) ? config.collections[message.request.collection] : undefined
+    const spec = collectionSpec(config, message.request.collection)
     if (strict === null || spec?.mode !== 'strict') {
       const reply: StrictReadReply = { status: 'rejected', error: { code: 'INVALID_REQUEST', message: `${JSON.stringify(message.request.collection)} is not a strict collection` } }
       connection.sendMessage({ type: MessageType.StrictReadResult, requestId: message.requestId, reply })

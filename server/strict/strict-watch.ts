@@ -1,6 +1,6 @@
 import { CloseCode, MessageType, type Message, type StrictSubscribeMessage } from '../../core/codec/index.js'
 import { strictKey, type LogPosition, type StoredDocument } from '../../core/strict/index.js'
-import type { ServerConfig } from '../config.js'
+import { collectionSpec, type ServerConfig } from '../config.js'
 import type { ServerConnection } from '../connection.js'
 import type { DocumentsApplied } from './applied-documents.js'
 import type { StrictHost } from './strict-host.js'
@@ -114,7 +114,7 @@ export function routeWatch(strict: StrictHost | null, config: ServerConfig, conn
     return
   }
   if (message.type !== MessageType.StrictSubscribe) return
-  const spec = Object.hasOwn(config.collections, message.collection) ? config.collections[message.collection] : undefined
+  const spec = collectionSpec(config, message.collection)
   let problem: string | null
   if (strict === null || spec?.mode !== 'strict') problem = `${JSON.stringify(message.collection)} is not a strict collection`
   else if (message.id === '') problem = 'a document id may not be empty'

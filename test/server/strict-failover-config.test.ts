@@ -42,4 +42,9 @@ describe('[FO3] strict failover config keys', () => {
     expect(issuesOf({ maxLagOnFailover: -1 })[0]).toMatch(/^config\.strict\.maxLagOnFailover: expected an integer from 0/)
     expect(issuesOf({ priorities: [] })[0]).toMatch(/^config\.strict\.priorities: expected an object/)
   })
+
+  it('refuses controls under which no member could ever become primary', () => {
+    expect(issuesOf({ noFailover: ['a', 'b'], priorities: { c: 0 } })).toEqual(['config.strict: every member is noFailover or priority 0, so none could ever become primary'])
+    expect(parseConfig({ ...base, strict: { noFailover: ['a', 'b'] } }).strict.noFailover).toEqual(['a', 'b'])
+  })
 })
