@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ProcessCluster, sleep, waitFor } from '../helpers/cluster.js'
+import { nodeStatus, waitStrictPrimary } from '../helpers/strict-status.js'
 
 /**
  * [FO3] Failover controls with real server processes (docs/strict-mode.md, "Failover controls"): a
@@ -9,41 +10,10 @@ import { ProcessCluster, sleep, waitFor } from '../helpers/cluster.js'
  * (min/median/max over several runs); timings are never asserted.
  */
 
-interface StatusBody {
-  role: string
-  epoch: number | null
-  primary: string | null
-}
-
 const IDS = ['a', 'b', 'c'] as const
 const ELIGIBLE = ['a', 'b'] as const
 const ADMIN = { authorization: 'Bearer admin', 'content-type': 'application/json' }
 const RUNS = 5
-
-async function status(cluster: ProcessCluster, id: string): Promise<StatusBody | null> {
-  if (!cluster.node(id).running) return null
-  try {
-    const res = await fetch(`${cluster.node(id).httpUrl}/status`, { signal: AbortSignal.timeout(1000) })
-    return (await res.json()) as StatusBody
-  } catch {
-    return null
-  }
-}
-
-async function waitPrimary(cluster: ProcessCluster, among: readonly string[], timeoutMs = 15_000): Promise<{ id: string; epoch: number }> {
-  let found = { id: '', epoch: 0 }
-  await waitFor(async () => {
-    for (const id of among) {
-      const s = await status(cluster, id)
-      if (s?.role === 'primary') {
-        found = { id, epoch: s.epoch ?? 0 }
-        return true
-      }
-    }
-    return false
-  }, timeoutMs, 'a strict primary')
-  return found
-}
 
 async function put(cluster: ProcessCluster, id: string, key: string, value: unknown): Promise<{ status: number; body: any }> {
   try {
@@ -127,20 +97,20 @@ describe('[FO3] failover controls with real processes', () => {
     const byPromoted: Record<string, number[]> = { a: [], b: [] }
     const load = writeLoad(cluster, 'kill')
     for (let run = 0; run < RUNS; run++) {
-      const first = await waitPrimary(cluster, IDS)
+      const first = await waitStrictPrimary(cluster, IDS)
       expect(first.id).not.toBe('c')
       await sleep(500)
       load.expectNewEpoch(first.epoch)
       const killedAt = performance.now()
       await cluster.kill(first.id)
       const survivor = ELIGIBLE.find((id) => id !== first.id) as string
-      const second = await waitPrimary(cluster, ['b', 'c', 'a'].filter((id) => id !== first.id))
+      const second = await waitStrictPrimary(cluster, ['b', 'c', 'a'].filter((id) => id !== first.id))
       expect(second.id).toBe(survivor)
       await waitFor(() => load.state.firstNewEpochAckMs > 0, 15_000, 'an acknowledged write on the new primary')
       const ms = load.state.firstNewEpochAckMs - killedAt
       times.push(ms)
       byPromoted[survivor]?.push(ms)
-      expect((await status(cluster, 'c'))?.role).toBe('replica')
+      expect((await nodeStatus(cluster, 'c'))?.role).toBe('replica')
       await cluster.launch(first.id)
       await cluster.waitConnected()
     }
@@ -158,7 +128,7 @@ describe('[FO3] failover controls with real processes', () => {
     const load = writeLoad(cluster, 'switch')
     await sleep(500)
     for (let run = 0; run < RUNS; run++) {
-      const from = await waitPrimary(cluster, IDS)
+      const from = await waitStrictPrimary(cluster, IDS)
       const to = from.id === 'a' ? 'b' : 'a'
       await sleep(300)
       load.expectNewEpoch(from.epoch)
@@ -168,7 +138,7 @@ describe('[FO3] failover controls with real processes', () => {
       expect(res.status, JSON.stringify(res.body)).toBe(200)
       expect(res.body.primary).toBe(to)
       expect(typeof res.body.elapsedMs).toBe('number')
-      expect((await status(cluster, to))?.role).toBe('primary')
+      expect((await nodeStatus(cluster, to))?.role).toBe('primary')
       await waitFor(() => load.state.firstNewEpochAckMs > 0, 15_000, 'an acknowledged write on the new primary')
       accepting.push(load.state.firstNewEpochAckMs - started)
     }
@@ -181,7 +151,7 @@ describe('[FO3] failover controls with real processes', () => {
   }, 180_000)
 
   it('[FO3] switchover errors: to the noFailover node 409, unknown node 404, on a replica 409 naming the primary, bad body 400, a stopped target 504 (the primary then takes writes again); promote on c 409', async () => {
-    const primary = await waitPrimary(cluster, IDS)
+    const primary = await waitStrictPrimary(cluster, IDS)
     const toC = await switchover(cluster, primary.id, { to: 'c' })
     expect(toC.status).toBe(409)
     expect(toC.body.error.code).toBe('TARGET_NO_FAILOVER')
@@ -215,6 +185,6 @@ describe('[FO3] failover controls with real processes', () => {
     // The refused switchovers did not stop the primary taking writes.
     const res = await put(cluster, primary.id, 'after-refused', { n: 1 })
     expect(res.status).toBe(200)
-    expect((await waitPrimary(cluster, IDS)).id).toBe(primary.id)
+    expect((await waitStrictPrimary(cluster, IDS)).id).toBe(primary.id)
   }, 60_000)
 })

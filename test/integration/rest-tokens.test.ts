@@ -62,6 +62,9 @@ describe('tokens and lag on REST answers', () => {
   })
 
   it('a strict write answers the node that served it and its lag; a region that lost a peer reports a growing lag', async () => {
+    // [RD3] A replica's staleness is unknown until it has been caught up as of a round a majority
+    // confirmed; on a loaded machine elections may still be settling, so wait for that first.
+    await waitFor(async () => typeof (await (await fetch(url('b', '/status'))).json()).strict?.stalenessMs === 'number', 15_000, "b's strict staleness")
     const strict = await put('b', '/v1/accounts/acc1?w=majority', { balance: 1 })
     expect(strict.status).toBe(200)
     expect(strict.headers.get('x-meridian-token')).toMatch(/^\d+:\d+$/)

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ProcessCluster, sleep, waitFor } from '../helpers/cluster.js'
+import { nodeStatus, waitStrictPrimary, type StrictStatusBody } from '../helpers/strict-status.js'
 import { checkRegisterHistory, type RegisterOp } from '../helpers/linearizability.js'
 
 /**
@@ -9,38 +10,11 @@ import { checkRegisterHistory, type RegisterOp } from '../helpers/linearizabilit
  * the failover time printed is what a user gets.
  */
 
-interface StatusBody {
-  role: string
-  epoch: number | null
-  primary: string | null
+interface StatusBody extends StrictStatusBody {
   strict: { events: { kind: string; message: string }[]; counters: { rollbackEntries: number } } | null
 }
 
 const IDS = ['a', 'b', 'c'] as const
-
-async function status(cluster: ProcessCluster, id: string): Promise<StatusBody | null> {
-  try {
-    const res = await fetch(`${cluster.node(id).httpUrl}/status`, { signal: AbortSignal.timeout(1000) })
-    return (await res.json()) as StatusBody
-  } catch {
-    return null
-  }
-}
-
-async function waitPrimary(cluster: ProcessCluster, among: readonly string[], timeoutMs = 15_000): Promise<{ id: string; epoch: number }> {
-  let found = { id: '', epoch: 0 }
-  await waitFor(async () => {
-    for (const id of among) {
-      const s = await status(cluster, id)
-      if (s?.role === 'primary') {
-        found = { id, epoch: s.epoch ?? 0 }
-        return true
-      }
-    }
-    return false
-  }, timeoutMs, 'a strict primary')
-  return found
-}
 
 async function put(cluster: ProcessCluster, id: string, key: string, value: unknown, w: string): Promise<{ status: number; body: any }> {
   try {
@@ -78,7 +52,7 @@ describe('strict failover with real processes', () => {
   afterAll(() => cluster?.stop())
 
   it('[ST1][FO1] SIGKILL of the primary under write load: a new primary within seconds, every majority-acknowledged write on the survivors', async () => {
-    const first = await waitPrimary(cluster, IDS)
+    const first = await waitStrictPrimary(cluster, IDS)
     const acked = new Map<string, { token: string; value: number }>()
     const latencies: number[] = []
     let killedAt = 0
@@ -141,7 +115,7 @@ describe('strict failover with real processes', () => {
     killedAt = performance.now()
     await cluster.kill(first.id)
     const survivors = IDS.filter((id) => id !== first.id)
-    const second = await waitPrimary(cluster, survivors)
+    const second = await waitStrictPrimary(cluster, survivors)
     await waitFor(() => firstAckAfterKill > 0, 15_000, 'an acknowledged write on the new primary')
     await sleep(1000)
     stop = true
@@ -169,7 +143,7 @@ describe('strict failover with real processes', () => {
     console.log(`[strict failover] register history: ${history.length} operations, linearizable: ${verdict.ok}`)
     expect(verdict.ok, verdict.ok === false ? verdict.explanation : '').toBe(true)
     expect(history.filter((op) => op.kind === 'read' && op.ok).length).toBeGreaterThan(0)
-    const s = await status(cluster, survivors[0] as string)
+    const s = await nodeStatus<StatusBody>(cluster, survivors[0] as string)
     expect(s?.epoch).toBe(second.epoch)
     expect(s?.primary).toBe(second.id)
   }, 60_000)
@@ -178,7 +152,7 @@ describe('strict failover with real processes', () => {
     // Bring everyone back, then isolate the primary by killing both replicas.
     for (const id of IDS) if (!cluster.node(id).running) await cluster.launch(id)
     await cluster.waitConnected()
-    const old = await waitPrimary(cluster, IDS)
+    const old = await waitStrictPrimary(cluster, IDS)
     const replicas = IDS.filter((id) => id !== old.id)
     for (const id of replicas) await cluster.kill(id)
     // Until check-quorum makes it step down (an election timeout), the lone primary still takes `local` writes.
@@ -191,7 +165,7 @@ describe('strict failover with real processes', () => {
     }
     await cluster.kill(old.id)
     for (const id of replicas) await cluster.launch(id)
-    const next = await waitPrimary(cluster, replicas)
+    const next = await waitStrictPrimary(cluster, replicas)
     const majority: string[] = []
     for (let i = 0; i < 5; i++) {
       const res = await put(cluster, next.id, `after-${i}`, { i }, 'majority')
@@ -199,8 +173,8 @@ describe('strict failover with real processes', () => {
       majority.push(res.body.token)
     }
     await cluster.launch(old.id)
-    await waitFor(async () => ((await status(cluster, old.id))?.strict?.counters.rollbackEntries ?? 0) >= lonely.length, 15_000, 'the rollback on the old primary')
-    const s = (await status(cluster, old.id)) as StatusBody
+    await waitFor(async () => ((await nodeStatus<StatusBody>(cluster, old.id))?.strict?.counters.rollbackEntries ?? 0) >= lonely.length, 15_000, 'the rollback on the old primary')
+    const s = (await nodeStatus<StatusBody>(cluster, old.id)) as StatusBody
     expect(s.role).toBe('replica')
     expect(s.strict?.events.some((e) => e.kind === 'rollback')).toBe(true)
     const listed = await fetch(`${cluster.node(old.id).httpUrl}/admin/rollbacks`, { headers: { authorization: 'Bearer admin' } })
@@ -219,7 +193,7 @@ describe('strict failover with real processes', () => {
   it('[ST6] a replica that missed more than the primary retains bootstraps from a snapshot, then follows the log', async () => {
     for (const id of IDS) if (!cluster.node(id).running) await cluster.launch(id)
     await cluster.waitConnected()
-    const primary = await waitPrimary(cluster, IDS)
+    const primary = await waitStrictPrimary(cluster, IDS)
     const laggard = IDS.find((id) => id !== primary.id) as string
     await cluster.kill(laggard)
     let last = ''
