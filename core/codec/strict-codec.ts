@@ -13,6 +13,9 @@
  *   6 pre-vote        lastLsn:uint lastEpoch:uint   (epoch: the proposed one)
  *   7 pre-vote-reply  granted:bool                  (epoch: the proposed one if granted, else the replier's)
  *   8 lend            prevLsn:uint prevEpoch:uint count:uint entry*count   ([FO3] log lending)
+ *   9 relayed-append  as append    (from: the primary; passed on by a cascading relay)
+ *  10 relayed-snapshot as snapshot (from: the primary; the relay's own snapshot)
+ *  11 relayed-reply   as append-reply (from: the cascaded replica; passed on upstream)
  * StrictWrite       9 requestId:uint op concern timeoutMs:ms? requestKey:string(non-empty)?
  * StrictWriteResult 10 requestId:uint status:u8, then by status:
  *   0 acknowledged    token:position requested:concern level:concern degraded:bool
@@ -117,6 +120,9 @@ const STRICT_KIND = tagTable<StrictMessage['type']>({
   'pre-vote': 6,
   'pre-vote-reply': 7,
   lend: 8,
+  'relayed-append': 9,
+  'relayed-snapshot': 10,
+  'relayed-reply': 11,
 })
 const WRITE_STATUS = tagTable<WriteStatus>({ acknowledged: 0, indeterminate: 1, rejected: 2 })
 const INDETERMINATE_REASON = tagTable<IndeterminateReason>({ timeout: 0, 'stepped-down': 1, unreachable: 2 })
@@ -188,7 +194,8 @@ function writeStrictMessage(encoder: encoding.Encoder, m: StrictMessage): void {
   writeUint(encoder, 'strict.epoch', m.epoch)
   writeString(encoder, 'strict.from', m.from, true)
   switch (m.type) {
-    case 'append': {
+    case 'append':
+    case 'relayed-append': {
       writeUint(encoder, 'append.prevLsn', m.prevLsn)
       writeUint(encoder, 'append.prevEpoch', m.prevEpoch)
       const entries = m.entries
@@ -201,10 +208,12 @@ function writeStrictMessage(encoder: encoding.Encoder, m: StrictMessage): void {
       return
     }
     case 'snapshot':
+    case 'relayed-snapshot':
       writeSnapshot(encoder, 'snapshot.snapshot', m.snapshot)
       writeUint(encoder, 'snapshot.commitLsn', m.commitLsn)
       return
     case 'append-reply':
+    case 'relayed-reply':
       writeBool(encoder, 'appendReply.success', m.success)
       writeUint(encoder, 'appendReply.matchLsn', m.matchLsn)
       writeUint(encoder, 'appendReply.receivedLsn', m.receivedLsn)
@@ -240,7 +249,8 @@ function readStrictMessage(decoder: decoding.Decoder): StrictMessage {
   const epoch = readUint(decoder, 'strict.epoch')
   const from = readString(decoder, 'strict.from', true)
   switch (type) {
-    case 'append': {
+    case 'append':
+    case 'relayed-append': {
       const prevLsn = readUint(decoder, 'append.prevLsn')
       const prevEpoch = readUint(decoder, 'append.prevEpoch')
       const count = readUint(decoder, 'append.entries count')
@@ -252,11 +262,13 @@ function readStrictMessage(decoder: decoding.Decoder): StrictMessage {
       const confirmedRound = readUint(decoder, 'append.confirmedRound')
       return { type, epoch, from, prevLsn, prevEpoch, entries, commitLsn, round, confirmedRound }
     }
-    case 'snapshot': {
+    case 'snapshot':
+    case 'relayed-snapshot': {
       const snapshot = readSnapshot(decoder, 'snapshot.snapshot')
       return { type, epoch, from, snapshot, commitLsn: readUint(decoder, 'snapshot.commitLsn') }
     }
-    case 'append-reply': {
+    case 'append-reply':
+    case 'relayed-reply': {
       const success = readBool(decoder, 'appendReply.success')
       const matchLsn = readUint(decoder, 'appendReply.matchLsn')
       const receivedLsn = readUint(decoder, 'appendReply.receivedLsn')

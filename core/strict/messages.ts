@@ -6,9 +6,14 @@ import type { LogEntry, StrictSnapshot } from './types.js'
  * not yet part of core/codec's binary wire format (that is the server wiring's job).
  */
 
-/** Primary → replica: entries after `prevLsn` (empty = heartbeat), and how far the primary committed. */
+/**
+ * Primary → replica: entries after `prevLsn` (empty = heartbeat), and how far the primary committed.
+ * `relayed-append` is the same append passed on by a cascading relay (docs/strict-mode.md, "Cascading
+ * replicas"): `from` is still the primary, the relay only carries it; it holds entries of the relay's
+ * log known to equal the primary's, and the primary's commit index and rounds as the relay last heard.
+ */
 export interface AppendMessage {
-  readonly type: 'append'
+  readonly type: 'append' | 'relayed-append'
   readonly epoch: number
   readonly from: string
   /** Log matching: the replica accepts only if its entry at `prevLsn` has epoch `prevEpoch`. */
@@ -27,18 +32,25 @@ export interface AppendMessage {
   readonly confirmedRound: number
 }
 
-/** Primary → replica whose next entry the primary has pruned [ST6]. */
+/**
+ * Primary → replica whose next entry the primary has pruned [ST6]. `relayed-snapshot`: a relay's own
+ * snapshot (committed state, so the primary's too) sent on to a member downstream of it.
+ */
 export interface SnapshotMessage {
-  readonly type: 'snapshot'
+  readonly type: 'snapshot' | 'relayed-snapshot'
   readonly epoch: number
   readonly from: string
   readonly snapshot: StrictSnapshot
   readonly commitLsn: number
 }
 
-/** Replica → primary, answering an append or a snapshot (and sent again when durability moves). */
+/**
+ * Replica → primary, answering an append or a snapshot (and sent again when durability moves).
+ * `relayed-reply`: a cascaded replica's answer to a relayed append, sent to its relay and passed on
+ * upstream unchanged (`from` stays the replica) until it reaches the primary, which counts it.
+ */
 export interface AppendReplyMessage {
-  readonly type: 'append-reply'
+  readonly type: 'append-reply' | 'relayed-reply'
   readonly epoch: number
   readonly from: string
   readonly success: boolean

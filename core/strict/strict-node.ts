@@ -1,3 +1,4 @@
+import { checkReplicateFrom, downstreamOf, upstreamOf, type ReplicateFrom } from './cascade.js'
 import { majorityOf, mayGrantVote, randomElectionTimeoutMs } from './elections.js'
 import { checkFailoverControls, failoverPriority, priorityRank, standingProblem, type FailoverControls } from './failover-controls.js'
 import { isAtLeastAsUpToDate, StrictLog } from './log.js'
@@ -100,6 +101,18 @@ export interface StrictNodeOptions {
    * standing for election, never change who may win it. Give every member the same value.
    */
   readonly failover?: FailoverControls
+  /**
+   * Cascading replicas (docs/strict-mode.md, "Cascading replicas"): member → the member it streams the
+   * log from instead of the primary (no cycles). Give every member the same value. A member whose
+   * upstream is the primary, or whose relayed acknowledgements stop arriving, is fed by the primary.
+   */
+  readonly replicateFrom?: ReplicateFrom
+  /**
+   * The primary feeds a cascaded replica itself when no acknowledgement of it came through its relay
+   * for this long. Default: 3 heartbeats, at most halfway from a heartbeat to the election timeout (the
+   * replica must hear the primary, one way or the other, before it would stand for election).
+   */
+  readonly cascadeFallbackMs?: number
   /** Epoch or vote changed: persist it before any message sent from the same call leaves. */
   readonly onHardState?: (state: HardState) => void
   /** New entries at the end of the log (volatile until the shell calls `markDurable`). */
@@ -144,6 +157,19 @@ export interface ReplicaProgress {
   readonly appliedLsn: number
   /** Last time (tick ms) a reply of this epoch arrived; null if none. */
   readonly lastHeardMs: number | null
+  /** The relay that streams the log to it now (cascading), or null when the primary does. */
+  readonly via: string | null
+}
+
+/** On a relay: a member downstream of it, as the relay sees it (one hop of a cascade). */
+export interface DownstreamProgress {
+  readonly id: string
+  readonly sentLsn: number
+  readonly matchLsn: number
+  readonly durableLsn: number
+  readonly appliedLsn: number
+  /** Last time (tick ms) it answered this relay in this epoch; null if never. */
+  readonly lastHeardMs: number | null
 }
 
 export interface StrictStatus {
@@ -164,20 +190,42 @@ export interface StrictStatus {
   readonly stalenessMs: number | null
   /** Only on the primary. */
   readonly replicas: readonly ReplicaProgress[]
+  /** On a replica: who sent the last append it took: the primary, or the relay it streams from. */
+  readonly upstream: string | null
+  /** On a replica that relays the log (cascading): the members it streams to. */
+  readonly downstream: readonly DownstreamProgress[]
 }
 
-interface PeerProgress {
+/** One stream of appends to a replica, from the primary or from a relay (cascading). */
+interface StreamProgress {
   next: number
   match: number
   /** Appends sent past `match`, oldest first: the last LSN each carried and its entries' bytes. */
   inflight: { last: number; bytes: number }[]
   inflightBytes: number
   durable: number
-  received: number
   applied: number
   lastHeardMs: number | null
+}
+
+interface PeerProgress extends StreamProgress {
+  received: number
   /** The highest append round this replica has answered in this epoch ([RD3] `confirmedRound`). */
   round: number
+  /** Cascading: last time (tick ms) an acknowledgement of it came through its relay; null if never. */
+  relayHeardMs: number | null
+  /** Cascading: its relay streams to it, so this primary sends it nothing. */
+  relayed: boolean
+}
+
+/** A relay's view of one member downstream of it, in the relay's current epoch. */
+type RelayProgress = StreamProgress
+
+/** What a replica last heard from its primary's appends, passed on by a relay as it heard it. */
+interface HeardAppend {
+  readonly commitLsn: number
+  readonly round: number
+  readonly confirmedRound: number
 }
 
 /** [RD3] An append a replica received: its round, when (tick ms), and the commit index it reported. */
@@ -276,6 +324,16 @@ export class StrictNode {
   private heardCommitLsn = 0
   /** [FO3] Switchover in progress on this primary: writes are refused until it ends. */
   private transfer: { target: string; deadlineMs: number; sent: boolean } | null = null
+  private readonly replicateFrom: ReplicateFrom
+  /** Cascading: the members this node relays the log to while it is a replica. */
+  private readonly downstream: readonly string[]
+  private readonly cascadeFallbackMs: number
+  /** Replica: whether the last append it took came through its relay, and the node that sent it. */
+  private fedBy: { readonly relayed: boolean; readonly sender: string } | null = null
+  /** Replica: the commit index and rounds of the last append it took (a relay passes them on). */
+  private heardAppend: HeardAppend | null = null
+  /** Relay: the members downstream of it, in this epoch. */
+  private readonly relayProgress = new Map<string, RelayProgress>()
 
   constructor(options: StrictNodeOptions) {
     if (!options.id) throw new Error('StrictNode: id must be a non-empty string')
@@ -301,6 +359,11 @@ export class StrictNode {
     this.failover = options.failover ?? {}
     checkFailoverControls(this.failover, this.members)
     this.priorityDelayMs = priorityRank(this.failover, this.members, this.id) * (this.electionMaxMs - this.electionMinMs)
+    this.replicateFrom = options.replicateFrom ?? {}
+    checkReplicateFrom(this.replicateFrom, this.members)
+    this.downstream = downstreamOf(this.replicateFrom, this.id)
+    this.cascadeFallbackMs = options.cascadeFallbackMs ?? Math.min(3 * this.heartbeatMs, (this.heartbeatMs + this.electionMinMs) / 2)
+    if (!(this.cascadeFallbackMs > 0)) throw new Error('StrictNode: cascadeFallbackMs must be > 0')
     this.tracker = new StrictAckTracker({
       semiSyncTimeoutMs: options.semiSyncTimeoutMs ?? DEFAULT_SEMI_SYNC_TIMEOUT_MS,
       onOutcome: (outcome) => this.options.onWriteOutcome?.(outcome),
@@ -384,7 +447,21 @@ export class StrictNode {
       stalenessMs: this.stalenessMs(),
       replicas:
         this.role === 'primary'
-          ? [...this.progress].map(([id, p]) => ({ id, sentLsn: p.next - 1, matchLsn: p.match, receivedLsn: p.received, durableLsn: p.durable, appliedLsn: p.applied, lastHeardMs: p.lastHeardMs }))
+          ? [...this.progress].map(([id, p]) => ({
+              id,
+              sentLsn: p.relayed ? p.match : p.next - 1,
+              matchLsn: p.match,
+              receivedLsn: p.received,
+              durableLsn: p.durable,
+              appliedLsn: p.applied,
+              lastHeardMs: p.lastHeardMs,
+              via: p.relayed ? upstreamOf(this.replicateFrom, id) : null,
+            }))
+          : [],
+      upstream: this.role === 'follower' && this.primaryHint !== null ? (this.fedBy?.sender ?? null) : null,
+      downstream:
+        this.role === 'follower'
+          ? [...this.relayProgress].map(([id, r]) => ({ id, sentLsn: r.next - 1, matchLsn: r.match, durableLsn: r.durable, appliedLsn: r.applied, lastHeardMs: r.lastHeardMs }))
           : [],
     }
   }
@@ -513,7 +590,7 @@ export class StrictNode {
     if (next <= this.durableLsn) return
     this.durableLsn = next
     if (this.role === 'primary') this.afterProgress()
-    else if (this.primaryHint !== null) this.reply(this.primaryHint, true, this.log.lastLsn + 1)
+    else if (this.primaryHint !== null) this.replyUpstream(true, this.log.lastLsn + 1)
   }
 
   // ---------------------------------------------------------------- reads
@@ -697,13 +774,18 @@ export class StrictNode {
     if (message.from === this.id || !this.members.includes(message.from)) return
     switch (message.type) {
       case 'append':
+      case 'relayed-append':
         this.onAppendMessage(message)
         return
       case 'snapshot':
+      case 'relayed-snapshot':
         this.onSnapshotMessage(message)
         return
       case 'append-reply':
         this.onAppendReply(message)
+        return
+      case 'relayed-reply':
+        this.onRelayedReply(message)
         return
       case 'request-vote':
         this.onRequestVote(message)
@@ -733,16 +815,17 @@ export class StrictNode {
   }
 
   private onAppendMessage(m: AppendMessage): void {
-    if (!this.acceptFromPrimary(m.epoch, m.from)) return
+    if (!this.acceptFeed(m)) return
     this.heardCommitLsn = Math.max(this.heardCommitLsn, m.commitLsn)
     this.heardRound = Math.max(this.heardRound, m.round)
+    if (this.heardAppend === null || m.round >= this.heardAppend.round) this.heardAppend = { commitLsn: m.commitLsn, round: m.round, confirmedRound: m.confirmedRound }
     const prevEpoch = this.log.epochAt(m.prevLsn)
     if (prevEpoch === undefined) {
-      this.reply(m.from, false, this.log.lastLsn + 1)
+      this.replyUpstream(false, this.log.lastLsn + 1)
       return
     }
     if (prevEpoch !== m.prevEpoch) {
-      this.reply(m.from, false, Math.max(this.commitLsn + 1, this.log.epochStartOf(m.prevLsn)))
+      this.replyUpstream(false, Math.max(this.commitLsn + 1, this.log.epochStartOf(m.prevLsn)))
       return
     }
     const fresh: LogEntry[] = []
@@ -758,7 +841,83 @@ export class StrictNode {
     this.matchedLsn = Math.max(this.matchedLsn, m.prevLsn + m.entries.length)
     this.advanceFollowerCommit(m.commitLsn)
     this.noteCaughtUp(m)
-    this.reply(m.from, true, this.log.lastLsn + 1)
+    this.replyUpstream(true, this.log.lastLsn + 1)
+    this.relayDownstream()
+  }
+
+  /**
+   * An append or snapshot from this epoch's primary, straight or through this node's relay (a relayed
+   * one that reaches a node with no relay configured is dropped). Remembers which, so answers take
+   * the same way back.
+   */
+  private acceptFeed(m: AppendMessage | SnapshotMessage): boolean {
+    const relayed = m.type === 'relayed-append' || m.type === 'relayed-snapshot'
+    const relay = upstreamOf(this.replicateFrom, this.id)
+    if (relayed && relay === null) return false
+    if (!this.acceptFromPrimary(m.epoch, m.from)) return false
+    this.fedBy = { relayed, sender: relayed ? (relay as string) : m.from }
+    return true
+  }
+
+  /** Answers the node that feeds this replica: the primary, or (relayed) its relay. */
+  private replyUpstream(success: boolean, retryFromLsn: number): void {
+    const fed = this.fedBy
+    const to = fed?.sender ?? this.primaryHint
+    if (to === null) return
+    const reply = this.replyMessage(success, retryFromLsn)
+    this.options.send(to, fed?.relayed === true ? { ...reply, type: 'relayed-reply' } : reply)
+  }
+
+  /** Entries up to here equal this epoch's primary's log: those matched in it, and committed ones. */
+  private relayLimit(): number {
+    return Math.min(this.log.lastLsn, Math.max(this.matchedLsn, this.commitLsn))
+  }
+
+  /** Cascading: passes what this replica holds of the primary's log on to the members downstream of it. */
+  private relayDownstream(): void {
+    if (this.role !== 'follower' || this.primaryHint === null) return
+    for (const member of this.downstream) if (member !== this.primaryHint) this.sendRelayed(member)
+  }
+
+  /**
+   * Cascading: one relayed append (or this node's snapshot, when the member needs a pruned entry) to a
+   * member downstream, carrying the primary's commit index and rounds as this node last heard them.
+   */
+  private sendRelayed(member: string): void {
+    const heard = this.heardAppend
+    const primary = this.primaryHint
+    if (heard === null || primary === null) return
+    const limit = this.relayLimit()
+    let r = this.relayProgress.get(member)
+    if (r === undefined) {
+      r = { next: limit + 1, match: 0, durable: 0, applied: 0, inflight: [], inflightBytes: 0, lastHeardMs: null }
+      this.relayProgress.set(member, r)
+    }
+    if (r.next > limit + 1) {
+      r.next = limit + 1
+      clearInflight(r)
+    }
+    if (r.next <= this.log.prunedLsn) {
+      if (this.snapshot === null) return
+      this.options.send(member, { type: 'relayed-snapshot', epoch: this.epoch, from: primary, snapshot: this.snapshot, commitLsn: heard.commitLsn })
+      r.next = this.snapshot.lsn + 1
+      clearInflight(r)
+      return
+    }
+    const prevLsn = r.next - 1
+    const { entries, bytes } = this.takeEntries(r, limit)
+    this.options.send(member, {
+      type: 'relayed-append',
+      epoch: this.epoch,
+      from: primary,
+      prevLsn,
+      prevEpoch: this.log.epochAt(prevLsn) ?? 0,
+      entries,
+      commitLsn: heard.commitLsn,
+      round: heard.round,
+      confirmedRound: heard.confirmedRound,
+    })
+    noteSent(r, entries.length, bytes)
   }
 
   /**
@@ -813,7 +972,7 @@ export class StrictNode {
   }
 
   private onSnapshotMessage(m: SnapshotMessage): void {
-    if (!this.acceptFromPrimary(m.epoch, m.from)) return
+    if (!this.acceptFeed(m)) return
     this.heardCommitLsn = Math.max(this.heardCommitLsn, m.commitLsn)
     const s = m.snapshot
     if (s.lsn > this.commitLsn) {
@@ -837,7 +996,8 @@ export class StrictNode {
     this.matchedLsn = Math.max(this.matchedLsn, s.lsn)
     this.advanceFollowerCommit(m.commitLsn)
     // [RD3] A snapshot carries no round: the appends that follow it tell when this replica caught up.
-    this.reply(m.from, true, this.log.lastLsn + 1)
+    this.replyUpstream(true, this.log.lastLsn + 1)
+    this.relayDownstream()
   }
 
   /** [ST2] Fences stale primaries; adopts a newer epoch; (re)recognises the primary of this one. */
@@ -865,10 +1025,6 @@ export class StrictNode {
       this.commitLsn = next
       this.applyCommitted()
     }
-  }
-
-  private reply(to: string, success: boolean, retryFromLsn: number): void {
-    this.options.send(to, this.replyMessage(success, retryFromLsn))
   }
 
   private replyMessage(success: boolean, retryFromLsn: number): AppendReplyMessage {
@@ -900,25 +1056,49 @@ export class StrictNode {
     if (this.role !== 'primary' || !this.countsReply(m)) return
     const p = this.progress.get(m.from)
     if (!p) return
-    p.lastHeardMs = this.nowMs
+    this.notePeerReply(p, m)
+    if (m.success) this.afterProgress()
+    if (!m.success || p.next <= this.log.lastLsn) this.sendAppend(m.from)
+  }
+
+  private notePeerReply(p: PeerProgress, m: AppendReplyMessage): void {
+    advanceStream(p, m, this.nowMs)
     p.round = Math.max(p.round, m.round)
     p.received = m.receivedLsn
-    p.applied = m.appliedLsn
-    if (m.success) {
-      p.match = Math.max(p.match, m.matchLsn)
-      p.durable = Math.max(p.durable, m.durableLsn)
-      p.next = Math.max(p.next, p.match + 1)
-      while (p.inflight.length > 0 && (p.inflight[0] as { last: number }).last <= p.match) p.inflightBytes -= (p.inflight.shift() as { bytes: number }).bytes
-      this.afterProgress()
-      if (p.next <= this.log.lastLsn) this.sendAppend(m.from)
-    } else {
-      // `match` may be from before the replica lost its volatile tail in a crash; only its durable
-      // acknowledgement is sure to survive, so that is the floor when moving back.
-      p.match = Math.max(p.durable, Math.min(p.match, m.retryFromLsn - 1))
-      p.next = Math.max(p.durable + 1, Math.min(p.next - 1, m.retryFromLsn))
-      clearInflight(p)
-      this.sendAppend(m.from)
+  }
+
+  /**
+   * Cascading: a replica's answer to a relayed append. The primary counts it like a direct one (the
+   * replica's durable entries were relayed from entries equal to this log); a relay updates its stream
+   * to that replica when it feeds it, and passes a success on towards the primary either way.
+   */
+  private onRelayedReply(m: AppendReplyMessage): void {
+    if (m.epoch > this.epoch) {
+      this.adoptEpoch(m.epoch)
+      this.becomeFollower(m.epoch)
+      return
     }
+    if (this.role === 'primary') {
+      const p = this.progress.get(m.from)
+      if (!p || !this.countsReply(m) || !m.success) return
+      p.relayHeardMs = this.nowMs
+      this.notePeerReply(p, m)
+      this.afterProgress()
+      return
+    }
+    if (this.role !== 'follower' || m.epoch !== this.epoch) return
+    const r = this.relayProgress.get(m.from)
+    if (r !== undefined) {
+      advanceStream(r, m, this.nowMs)
+      if (!m.success || r.next <= this.relayLimit()) this.sendRelayed(m.from)
+    }
+    if (m.success) this.forwardUpstream(m)
+  }
+
+  /** Cascading: passes a downstream replica's acknowledgement one hop towards the primary. */
+  private forwardUpstream(m: AppendReplyMessage): void {
+    const to = this.fedBy?.relayed === true ? this.fedBy.sender : this.primaryHint
+    if (to !== null && to !== m.from) this.options.send(to, m)
   }
 
   /** [ST2] Only replies of the current epoch count towards acknowledgements. */
@@ -1048,7 +1228,22 @@ export class StrictNode {
     this.progress.clear()
     for (const peer of this.peers) {
       // Counting from now gives the new primary one election timeout to hear from a majority.
-      this.progress.set(peer, { next: this.log.lastLsn + 1, match: 0, inflight: [], inflightBytes: 0, durable: 0, received: 0, applied: 0, lastHeardMs: this.nowMs, round: 0 })
+      // A cascaded replica gets one fallback time for its relay to pass this primary's appends on.
+      const relay = upstreamOf(this.replicateFrom, peer)
+      const relayed = relay !== null && relay !== this.id
+      this.progress.set(peer, {
+        next: this.log.lastLsn + 1,
+        match: 0,
+        inflight: [],
+        inflightBytes: 0,
+        durable: 0,
+        received: 0,
+        applied: 0,
+        lastHeardMs: this.nowMs,
+        round: 0,
+        relayHeardMs: relayed ? this.nowMs : null,
+        relayed,
+      })
     }
     // Entries of earlier epochs commit only together with one of ours (Raft's rule): append a no-op.
     // Until it is applied, this primary may lack writes its predecessor committed: reads wait for it.
@@ -1085,6 +1280,9 @@ export class StrictNode {
     this.appendRound = 0
     this.heardRound = 0
     this.roundProbes = []
+    this.fedBy = null
+    this.heardAppend = null
+    this.relayProgress.clear()
     this.options.onHardState?.({ epoch, votedFor })
   }
 
@@ -1118,7 +1316,7 @@ export class StrictNode {
 
   private sendAppend(peer: string): void {
     const p = this.progress.get(peer)
-    if (!p) return
+    if (!p || this.streamsThroughRelay(peer, p)) return
     if (p.next <= this.log.prunedLsn && this.snapshot) {
       this.options.send(peer, { type: 'snapshot', epoch: this.epoch, from: this.id, snapshot: this.snapshot, commitLsn: this.commitLsn })
       p.next = this.snapshot.lsn + 1
@@ -1126,19 +1324,7 @@ export class StrictNode {
       return
     }
     const prevLsn = p.next - 1
-    // Within the flow-control window; with nothing in flight, at least one entry. A full window sends
-    // an empty append (a heartbeat): the link is ordered, so it follows what is in flight.
-    const limit = Math.min(this.maxAppendBytes, this.maxInflightBytes - p.inflightBytes)
-    const entries = this.log.slice(p.next, p.next + this.maxEntries - 1)
-    let bytes = 0
-    for (let i = 0; i < entries.length; i++) {
-      const size = entryBytes(entries[i] as LogEntry)
-      if (bytes + size > limit && (i > 0 || p.inflightBytes > 0)) {
-        entries.length = i
-        break
-      }
-      bytes += size
-    }
+    const { entries, bytes } = this.takeEntries(p, this.log.lastLsn)
     const round = ++this.appendRound
     this.options.send(peer, {
       type: 'append',
@@ -1151,11 +1337,44 @@ export class StrictNode {
       round,
       confirmedRound: this.confirmedRound(round),
     })
-    if (entries.length === 0) return
-    // Pipelining: assume delivery; a failed reply moves `next` back.
-    p.next += entries.length
-    p.inflight.push({ last: p.next - 1, bytes })
-    p.inflightBytes += bytes
+    noteSent(p, entries.length, bytes)
+  }
+
+  /**
+   * The entries of the next append of a stream, from its `next` up to `upto`: within the flow-control
+   * window and with nothing in flight at least one entry. A full window gives none (a heartbeat): the
+   * link is ordered, so it follows what is in flight.
+   */
+  private takeEntries(p: StreamProgress, upto: number): { entries: LogEntry[]; bytes: number } {
+    const limit = Math.min(this.maxAppendBytes, this.maxInflightBytes - p.inflightBytes)
+    const entries = this.log.slice(p.next, Math.min(upto, p.next + this.maxEntries - 1))
+    let bytes = 0
+    for (let i = 0; i < entries.length; i++) {
+      const size = entryBytes(entries[i] as LogEntry)
+      if (bytes + size > limit && (i > 0 || p.inflightBytes > 0)) {
+        entries.length = i
+        break
+      }
+      bytes += size
+    }
+    return { entries, bytes }
+  }
+
+  /**
+   * Cascading: whether `peer`'s relay streams the log to it now — it has a relay other than this
+   * primary, and an acknowledgement of it came through the relay within the fallback time. When that
+   * stops (the relay died or lost it), this primary streams to it directly, from its own last LSN on
+   * like a new primary (a failed reply says where the replica really ends).
+   */
+  private streamsThroughRelay(peer: string, p: PeerProgress): boolean {
+    const relay = upstreamOf(this.replicateFrom, peer)
+    const relayed = relay !== null && relay !== this.id && p.relayHeardMs !== null && this.nowMs - p.relayHeardMs < this.cascadeFallbackMs
+    if (p.relayed && !relayed) {
+      p.next = this.log.lastLsn + 1
+      clearInflight(p)
+    }
+    p.relayed = relayed
+    return relayed
   }
 
   /**
@@ -1264,7 +1483,33 @@ function validate(op: WriteOp): string | null {
 }
 
 /** Nothing is in flight any more: `next` moved back (or past a snapshot), so everything is sent again. */
-function clearInflight(p: PeerProgress): void {
+function clearInflight(p: StreamProgress): void {
   p.inflight = []
   p.inflightBytes = 0
+}
+
+/** Pipelining: an append with `count` entries left; assume delivery (a failed reply moves `next` back). */
+function noteSent(p: StreamProgress, count: number, bytes: number): void {
+  if (count === 0) return
+  p.next += count
+  p.inflight.push({ last: p.next - 1, bytes })
+  p.inflightBytes += bytes
+}
+
+/** Moves a stream by the replica's answer: forward on success, back to where it says on failure. */
+function advanceStream(p: StreamProgress, m: AppendReplyMessage, nowMs: number): void {
+  p.lastHeardMs = nowMs
+  p.applied = m.appliedLsn
+  if (m.success) {
+    p.match = Math.max(p.match, m.matchLsn)
+    p.durable = Math.max(p.durable, m.durableLsn)
+    p.next = Math.max(p.next, p.match + 1)
+    while (p.inflight.length > 0 && (p.inflight[0] as { last: number }).last <= p.match) p.inflightBytes -= (p.inflight.shift() as { bytes: number }).bytes
+  } else {
+    // `match` may be from before the replica lost its volatile tail in a crash; only its durable
+    // acknowledgement is sure to survive, so that is the floor when moving back.
+    p.match = Math.max(p.durable, Math.min(p.match, m.retryFromLsn - 1))
+    p.next = Math.max(p.durable + 1, Math.min(p.next - 1, m.retryFromLsn))
+    clearInflight(p)
+  }
 }

@@ -155,7 +155,7 @@ const arbConcern = fc.constantFrom(...WRITE_CONCERNS)
 const nullable = <T>(arb: fc.Arbitrary<T>): fc.Arbitrary<T | null> => fc.option(arb, { nil: null })
 
 const arbAppend: fc.Arbitrary<AppendMessage> = record({
-  type: fc.constant('append' as const),
+  type: fc.constantFrom('append' as const, 'relayed-append' as const),
   epoch: arbUint,
   from: arbId,
   prevLsn: arbUint,
@@ -166,14 +166,14 @@ const arbAppend: fc.Arbitrary<AppendMessage> = record({
   confirmedRound: arbUint,
 })
 const arbSnapshotMessage: fc.Arbitrary<SnapshotMessage> = record({
-  type: fc.constant('snapshot' as const),
+  type: fc.constantFrom('snapshot' as const, 'relayed-snapshot' as const),
   epoch: arbUint,
   from: arbId,
   snapshot: arbSnapshot,
   commitLsn: arbUint,
 })
 const arbAppendReply: fc.Arbitrary<AppendReplyMessage> = record({
-  type: fc.constant('append-reply' as const),
+  type: fc.constantFrom('append-reply' as const, 'relayed-reply' as const),
   epoch: arbUint,
   from: arbId,
   success: fc.boolean(),
@@ -341,9 +341,9 @@ const arbStrictSynced: fc.Arbitrary<Message> = record({
 })
 
 const FRAME_ARBITRARIES: [string, fc.Arbitrary<Message>][] = [
-  ['Strict append', peer(arbAppend)],
-  ['Strict snapshot', peer(arbSnapshotMessage)],
-  ['Strict append-reply', peer(arbAppendReply)],
+  ['Strict append / relayed-append', peer(arbAppend)],
+  ['Strict snapshot / relayed-snapshot', peer(arbSnapshotMessage)],
+  ['Strict append-reply / relayed-reply', peer(arbAppendReply)],
   ['Strict request-vote', peer(arbRequestVote)],
   ['Strict vote', peer(arbVote)],
   ['Strict timeout-now', peer(arbTimeoutNow)],
@@ -825,7 +825,7 @@ describe('strict codec: hostile input', () => {
 
   it('[PR1] unknown sub-tags, bad booleans and presence bytes are rejected', () => {
     const header = [MessageType.Strict]
-    expectBadFrame(bytes(...header, 9, 1, 1, 0x61), /unknown strict\.message\.type 9/)
+    expectBadFrame(bytes(...header, 12, 1, 1, 0x61), /unknown strict\.message\.type 12/)
     expectBadFrame(bytes(...header, 4, 1, 1, 0x61, 2), /vote\.granted is 2/)
     expectBadFrame(bytes(...header, 5, 1, 0), /from is empty/)
     // append with one entry at lsn 0
