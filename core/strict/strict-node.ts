@@ -190,7 +190,7 @@ export interface StrictStatus {
   readonly stalenessMs: number | null
   /** Only on the primary. */
   readonly replicas: readonly ReplicaProgress[]
-  /** On a replica: who sent the last append it took: the primary, or the relay it streams from. */
+  /** On a replica: who streams the log to it now: the relay it streams from, or the primary. */
   readonly upstream: string | null
   /** On a replica that relays the log (cascading): the members it streams to. */
   readonly downstream: readonly DownstreamProgress[]
@@ -330,6 +330,8 @@ export class StrictNode {
   private readonly cascadeFallbackMs: number
   /** Replica: whether the last append it took came through its relay, and the node that sent it. */
   private fedBy: { readonly relayed: boolean; readonly sender: string } | null = null
+  /** Replica: when (tick ms) it last took a relayed append or snapshot; null if never in this epoch. */
+  private lastRelayedMs: number | null = null
   /** Replica: the commit index and rounds of the last append it took (a relay passes them on). */
   private heardAppend: HeardAppend | null = null
   /** Relay: the members downstream of it, in this epoch. */
@@ -458,7 +460,7 @@ export class StrictNode {
               via: p.relayed ? upstreamOf(this.replicateFrom, id) : null,
             }))
           : [],
-      upstream: this.role === 'follower' && this.primaryHint !== null ? (this.fedBy?.sender ?? null) : null,
+      upstream: this.upstream(),
       downstream:
         this.role === 'follower'
           ? [...this.relayProgress].map(([id, r]) => ({ id, sentLsn: r.next - 1, matchLsn: r.match, durableLsn: r.durable, appliedLsn: r.applied, lastHeardMs: r.lastHeardMs }))
@@ -856,7 +858,19 @@ export class StrictNode {
     if (relayed && relay === null) return false
     if (!this.acceptFromPrimary(m.epoch, m.from)) return false
     this.fedBy = { relayed, sender: relayed ? (relay as string) : m.from }
+    if (relayed) this.lastRelayedMs = this.nowMs
     return true
+  }
+
+  /**
+   * Who streams the log to this replica now: its relay while relayed appends keep arriving (within the
+   * fallback time the primary also allows), else the primary (which heartbeats it directly either way).
+   */
+  private upstream(): string | null {
+    if (this.role !== 'follower' || this.primaryHint === null) return null
+    const relay = upstreamOf(this.replicateFrom, this.id)
+    const relayed = relay !== null && this.lastRelayedMs !== null && this.nowMs - this.lastRelayedMs < this.cascadeFallbackMs
+    return relayed ? relay : this.primaryHint
   }
 
   /** Answers the node that feeds this replica: the primary, or (relayed) its relay. */
@@ -869,7 +883,7 @@ export class StrictNode {
   }
 
   /** Entries up to here equal this epoch's primary's log: those matched in it, and committed ones. */
-  private relayLimit(): number {
+  protected relayLimit(): number {
     return Math.min(this.log.lastLsn, Math.max(this.matchedLsn, this.commitLsn))
   }
 
@@ -1098,7 +1112,8 @@ export class StrictNode {
   /** Cascading: passes a downstream replica's acknowledgement one hop towards the primary. */
   private forwardUpstream(m: AppendReplyMessage): void {
     const to = this.fedBy?.relayed === true ? this.fedBy.sender : this.primaryHint
-    if (to !== null && to !== m.from) this.options.send(to, m)
+    // A primary that stepped down still names itself in its epoch: nothing goes anywhere then.
+    if (to !== null && to !== m.from && to !== this.id) this.options.send(to, m)
   }
 
   /** [ST2] Only replies of the current epoch count towards acknowledgements. */
@@ -1281,6 +1296,7 @@ export class StrictNode {
     this.heardRound = 0
     this.roundProbes = []
     this.fedBy = null
+    this.lastRelayedMs = null
     this.heardAppend = null
     this.relayProgress.clear()
     this.options.onHardState?.({ epoch, votedFor })
@@ -1311,20 +1327,31 @@ export class StrictNode {
 
   private broadcastAppend(): void {
     this.nextHeartbeatMs = this.nowMs + this.heartbeatMs
-    for (const peer of this.peers) this.sendAppend(peer)
+    for (const peer of this.peers) this.sendAppend(peer, true)
   }
 
-  private sendAppend(peer: string): void {
+  private sendAppend(peer: string, heartbeat = false): void {
     const p = this.progress.get(peer)
-    if (!p || this.streamsThroughRelay(peer, p)) return
+    if (!p) return
+    if (this.streamsThroughRelay(peer, p)) {
+      // Cascading: the entries come through the relay, but the heartbeat (a few dozen bytes) still
+      // goes straight from here, so a cascaded replica's election timer does not depend on the length
+      // or health of its chain. It names the last entry the replica acknowledged, which it holds.
+      if (heartbeat) this.sendAppendMessage(peer, p.match, [])
+      return
+    }
     if (p.next <= this.log.prunedLsn && this.snapshot) {
       this.options.send(peer, { type: 'snapshot', epoch: this.epoch, from: this.id, snapshot: this.snapshot, commitLsn: this.commitLsn })
       p.next = this.snapshot.lsn + 1
       clearInflight(p)
       return
     }
-    const prevLsn = p.next - 1
     const { entries, bytes } = this.takeEntries(p, this.log.lastLsn)
+    this.sendAppendMessage(peer, p.next - 1, entries)
+    noteSent(p, entries.length, bytes)
+  }
+
+  private sendAppendMessage(peer: string, prevLsn: number, entries: LogEntry[]): void {
     const round = ++this.appendRound
     this.options.send(peer, {
       type: 'append',
@@ -1337,7 +1364,6 @@ export class StrictNode {
       round,
       confirmedRound: this.confirmedRound(round),
     })
-    noteSent(p, entries.length, bytes)
   }
 
   /**

@@ -79,3 +79,14 @@ export class IgnoresRequestKeysNode extends StrictNode {
     return undefined
   }
 }
+
+/**
+ * Cascading: a relay that passes on its whole log, not only the entries known to equal the primary's.
+ * A downstream replica then acknowledges entries of an old epoch's suffix the primary never had, and
+ * the primary counts them [ST1].
+ */
+export class RelaysUnmatchedEntriesNode extends StrictNode {
+  protected override relayLimit(): number {
+    return this.log.lastLsn
+  }
+}

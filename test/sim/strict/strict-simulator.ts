@@ -66,6 +66,12 @@ export interface StrictSimOptions {
    * switchovers, drawn from their own stream; checks that a noFailover member never becomes primary.
    */
   readonly failover?: boolean
+  /**
+   * Cascading replicas: a random acyclic `replicateFrom` (chains and fan-outs) and sometimes a short or
+   * long `cascadeFallbackMs`, drawn from their own stream; every rule still holds, and the cluster
+   * settles with every node caught up whatever relays crashed or were cut off.
+   */
+  readonly cascade?: boolean
 }
 
 export interface StrictSimResult {
@@ -89,6 +95,8 @@ export interface StrictSimResult {
     snapshotsInstalled: number
     crashes: number
     pauses: number
+    /** Cascading: relayed appends and snapshots, and replies passed on upstream. */
+    relayed: number
     settleMs: number | null
   }
 }
@@ -207,6 +215,7 @@ export function runStrictSimulation(options: StrictSimOptions): StrictSimResult 
     snapshotsInstalled: 0,
     crashes: 0,
     pauses: 0,
+    relayed: 0,
     settleMs: null,
   }
   const say = (line: string): void => {
@@ -238,6 +247,10 @@ export function runStrictSimulation(options: StrictSimOptions): StrictSimResult 
   const controlsRandom = options.failover ? random.fork() : null
   const failover = controlsRandom ? drawFailoverControls(controlsRandom, ids, majority) : undefined
   if (failover) say(`failover controls ${JSON.stringify(failover)}`)
+  /** Cascading: forked only when asked for, like the failover controls. */
+  const cascadeRandom = options.cascade ? random.fork() : null
+  const cascade = cascadeRandom ? drawCascade(cascadeRandom, ids) : undefined
+  if (cascade) say(`cascade ${JSON.stringify(cascade)}`)
   /** [FO3] The target of the last switchover started (to log when it takes over). */
   let switchoverTarget: string | null = null
   /** Whether this storage would bring `entry` back after a crash (durable log prefix or snapshot). */
@@ -308,6 +321,7 @@ export function runStrictSimulation(options: StrictSimOptions): StrictSimResult 
 
   const send = (from: string, to: string, message: StrictMessage): void => {
     stats.messages += 1
+    if (message.type.startsWith('relayed-')) stats.relayed += 1
     if (stats.messages > MAX_MESSAGES) {
       abort(`[ST1] more than ${MAX_MESSAGES} messages: a replication loop?`)
       return
@@ -346,6 +360,7 @@ export function runStrictSimulation(options: StrictSimOptions): StrictSimResult 
       ...(maxInflightBytes === undefined ? {} : { maxInflightBytes }),
       preVote,
       ...(failover ? { failover } : {}),
+      ...(cascade ?? {}),
       semiSyncTimeoutMs: 80,
       writeTimeoutMs: 1_500,
       restore: { hardState: storage.hard, snapshot: storage.snapshot, entries: storage.entries, rollbackCandidates: storage.rollbackCandidates },
@@ -918,6 +933,19 @@ export function runStrictSimulation(options: StrictSimOptions): StrictSimResult 
     if (sim.node.status().pendingWrites > 0 && settled) violate(`[ST3] ${sim.id} still holds writes without an outcome`)
   }
   return { seed: options.seed, violations, log, stats }
+}
+
+/**
+ * Cascading replicas: each member streams from an earlier one in a random order with probability 0.6
+ * (so no cycle; chains and fan-outs both occur), and a third of the runs fall back to the primary
+ * after 30 ms (flapping between relay and primary) or only after 140 ms (near the election timeout).
+ */
+function drawCascade(random: SimRandom, ids: readonly string[]): { replicateFrom: Record<string, string>; cascadeFallbackMs?: number } {
+  const order = random.shuffle([...ids])
+  const replicateFrom: Record<string, string> = {}
+  for (let i = 1; i < order.length; i++) if (random.chance(0.6)) replicateFrom[order[i] as string] = order[random.int(0, i - 1)] as string
+  const fallback = random.pick([undefined, undefined, 30, 140])
+  return fallback === undefined ? { replicateFrom } : { replicateFrom, cascadeFallbackMs: fallback }
 }
 
 /**
