@@ -7,7 +7,7 @@ import type { AuthorRecord, Change, DocumentState, Hlc, VersionVector } from '..
  * Bumped on every incompatible wire change. A handshake with another version is refused with
  * close code `VERSION_MISMATCH` (see close-codes.ts).
  */
-export const PROTOCOL_VERSION = 5
+export const PROTOCOL_VERSION = 6
 
 /** Who is on the other end of a connection. */
 export type Role = 'client' | 'peer'

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ProcessCluster, sleep, waitFor } from '../helpers/cluster.js'
+import { type AckedWrites, expectAllPresent as expectAll, strictPut, strictWriteLoad, timingSummary } from '../helpers/strict-load.js'
 import { nodeStatus, waitStrictPrimary } from '../helpers/strict-status.js'
 
 /**
@@ -15,70 +16,15 @@ const ELIGIBLE = ['a', 'b'] as const
 const ADMIN = { authorization: 'Bearer admin', 'content-type': 'application/json' }
 const RUNS = 5
 
-async function put(cluster: ProcessCluster, id: string, key: string, value: unknown): Promise<{ status: number; body: any }> {
-  try {
-    const res = await fetch(`${cluster.node(id).httpUrl}/v1/accounts/${key}?w=majority`, { method: 'PUT', body: JSON.stringify(value), signal: AbortSignal.timeout(8000) })
-    return { status: res.status, body: await res.json() }
-  } catch (err) {
-    return { status: 0, body: String(err) }
-  }
-}
-
 async function switchover(cluster: ProcessCluster, on: string, body: unknown): Promise<{ status: number; body: any }> {
   const res = await fetch(`${cluster.node(on).httpUrl}/admin/switchover`, { method: 'POST', headers: ADMIN, body: JSON.stringify(body), signal: AbortSignal.timeout(20_000) })
   return { status: res.status, body: await res.json() }
 }
 
-const epochOf = (token: string): number => Number(String(token).split(':')[0])
-
-/**
- * Majority writes round robin over the running nodes (replicas forward), recording every acknowledged one
- * and when the first acknowledgement of an epoch above `sinceEpoch` arrived.
- */
-function writeLoad(cluster: ProcessCluster, prefix: string) {
-  const acked = new Map<string, { token: string; n: number }>()
-  const state = { stop: false, sinceEpoch: Number.POSITIVE_INFINITY, firstNewEpochAckMs: 0, seq: 0 }
-  const writer = async (w: number) => {
-    while (!state.stop) {
-      const n = state.seq++
-      const key = `${prefix}-${w}-${n}`
-      const alive = IDS.filter((id) => cluster.node(id).running)
-      const res = await put(cluster, alive[n % alive.length] as string, key, { n })
-      if (res.status === 200) {
-        acked.set(key, { token: res.body.token, n })
-        if (state.firstNewEpochAckMs === 0 && epochOf(res.body.token) > state.sinceEpoch) state.firstNewEpochAckMs = performance.now()
-      } else if (res.status === 0) await sleep(20)
-    }
-  }
-  const writers = [0, 1, 2].map((w) => writer(w))
-  return {
-    acked,
-    state,
-    /** Watch for the first acknowledgement of a later epoch than `epoch`. */
-    expectNewEpoch(epoch: number) {
-      state.sinceEpoch = epoch
-      state.firstNewEpochAckMs = 0
-    },
-    async stop() {
-      state.stop = true
-      await Promise.all(writers)
-    },
-  }
-}
-
-/** Every acknowledged write is readable on `id` at (or after) its token, with its value. */
-async function expectAllPresent(cluster: ProcessCluster, id: string, acked: Map<string, { token: string; n: number }>) {
-  for (const [key, { token, n }] of acked) {
-    const res = await fetch(`${cluster.node(id).httpUrl}/v1/accounts/${key}?read=nearest&after=${token}&timeoutMs=5000`)
-    expect(res.status, `${key} (${token}) on ${id}`).toBe(200)
-    expect(((await res.json()) as { value: unknown }).value).toEqual({ n })
-  }
-}
-
-function summary(values: readonly number[]): string {
-  const s = [...values].sort((x, y) => x - y)
-  return `min ${Math.round(s[0] ?? NaN)} / median ${Math.round(s[Math.floor(s.length / 2)] ?? NaN)} / max ${Math.round(s[s.length - 1] ?? NaN)} ms (${s.length} runs: ${s.map(Math.round).join(', ')})`
-}
+const put = (cluster: ProcessCluster, id: string, key: string, value: unknown) => strictPut(cluster, id, 'accounts', key, value)
+const writeLoad = (cluster: ProcessCluster, prefix: string) => strictWriteLoad(cluster, IDS, 'accounts', prefix)
+const expectAllPresent = (cluster: ProcessCluster, id: string, acked: AckedWrites) => expectAll(cluster, id, 'accounts', acked)
+const summary = timingSummary
 
 describe('[FO3] failover controls with real processes', () => {
   let cluster: ProcessCluster
