@@ -1,4 +1,4 @@
-import type { ReplicaStatus } from './strict/strict-status.js'
+import type { DownstreamStatus, ReplicaStatus } from './strict/strict-status.js'
 import { ConfigError, loadConfigFile } from './config.js'
 import { createServer, type MeridianServer } from './server.js'
 
@@ -355,7 +355,9 @@ export interface StatusLike {
     readonly sincePrimaryContactMs?: number | null
     readonly stalenessMs?: number | null
     readonly storageFailed?: string | null
-    readonly replicas?: readonly ReplicaStatus[]
+    readonly replicas?: readonly (Omit<ReplicaStatus, 'via'> & { readonly via?: string | null })[]
+    readonly upstream?: string | null
+    readonly downstream?: readonly DownstreamStatus[]
   } | null
 }
 
@@ -401,6 +403,12 @@ export function formatStatus(s: StatusLike): string[] {
       const stale = strict.stalenessMs === null || strict.stalenessMs === undefined ? 'not caught up with a primary yet' : `state at most ${fmtMs(strict.stalenessMs)} stale`
       lines.push(`  last heard from the primary ${fmtMs(strict.sincePrimaryContactMs)} ago; ${stale}`)
     }
+    // Cascading: a replica fed by a relay, and a relay's own hops.
+    if (strict.upstream && strict.upstream !== s.primary) lines.push(`  streams the log from ${strict.upstream} (cascading; the primary is ${s.primary ?? 'unknown'})`)
+    for (const d of strict.downstream ?? []) {
+      const age = d.lag.ms === null ? 'idle' : `${fmtMs(d.lag.ms)} old`
+      lines.push(`  relays the log to ${d.nodeId}: durable ${d.durableLsn}, ${d.lag.entries} behind this node (${fmtBytes(d.lag.bytes)}, ${age})`)
+    }
     if (strict.degraded) lines.push('  DEGRADED: semi-sync fell back to local; `one` writes are acknowledged without a replica')
     if (strict.storageFailed) lines.push(`  STORAGE FAILED: ${strict.storageFailed}`)
     const replicas = strict.replicas ?? []
@@ -408,7 +416,7 @@ export function formatStatus(s: StatusLike): string[] {
       lines.push('  replicas:')
       const header = ['node', 'link', 'sync', 'sent', 'received', 'durable', 'applied', 'lag', 'lag bytes', 'lag age', 'last reply']
       const rows = replicas.map((r) => [
-        r.nodeId,
+        r.via ? `${r.nodeId} via ${r.via}` : r.nodeId,
         r.link,
         r.syncRole,
         String(r.sentLsn),

@@ -5,6 +5,7 @@
 import { readFile } from 'node:fs/promises'
 import type { DocType } from '../core/types.js'
 import { READ_PREFERENCES, type ReadPreference } from '../core/strict/requests.js'
+import { replicateFromCycle } from '../core/strict/cascade.js'
 import { DEFAULT_VALUE_LIMITS, type ValueLimits } from '../core/values/storable-value.js'
 
 /** A neighbour in the topology. Of two neighbours, the one with the smaller nodeId dials. */
@@ -155,10 +156,20 @@ export interface StrictConfig {
   readonly noFailover: readonly string[]
   /** … and the most log entries a member's durable log may be behind the commit index it heard of and still stand; null: no limit. */
   readonly maxLagOnFailover: number | null
+  /**
+   * Cascading replicas (docs/strict-mode.md, "Cascading replicas"): member → the member it streams the
+   * log from instead of the primary; no cycles. The same on every member.
+   */
+  readonly replicateFrom: Readonly<Record<string, string>>
+  /**
+   * The primary streams to a cascaded replica itself when none of its acknowledgements came through its
+   * relay for this long; null: 3 heartbeats, at most halfway to the election timeout (300 ms by default).
+   */
+  readonly cascadeFallbackMs: number | null
 }
 
 /** [FO3] The keys of `strict` that are not plain positive integers. */
-const STRICT_FAILOVER_KEYS: readonly string[] = ['priorities', 'noFailover', 'maxLagOnFailover']
+const STRICT_FAILOVER_KEYS: readonly string[] = ['priorities', 'noFailover', 'maxLagOnFailover', 'replicateFrom', 'cascadeFallbackMs']
 
 /**
  * What a caller may pass to `createServer` or write in a config file: `nodeId` and `region` are
@@ -207,6 +218,8 @@ export const CONFIG_DEFAULTS = {
     priorities: {},
     noFailover: [],
     maxLagOnFailover: null,
+    replicateFrom: {},
+    cascadeFallbackMs: null,
   },
   values: DEFAULT_VALUE_LIMITS,
 } as const
@@ -557,11 +570,30 @@ export function parseConfig(input: unknown, source?: string): ServerConfig {
       return x.filter((name, i) => c.string(child(child(path, 'noFailover'), i), name) !== undefined && isMember(child(path, 'noFailover'), name as string)) as string[]
     })
     const maxLagOnFailover = optional<number | null>(record, 'maxLagOnFailover', null, (x) => (x === null ? null : c.integer(child(path, 'maxLagOnFailover'), x, 0)))
-    if (priorities === undefined || noFailover === undefined || maxLagOnFailover === undefined) return undefined
+    const replicateFrom = optional<Record<string, string>>(record, 'replicateFrom', {}, (x) => {
+      const key = child(path, 'replicateFrom')
+      const map = c.object(key, x, Object.keys(x ?? {}))
+      if (!map) return undefined
+      const out: Record<string, string> = {}
+      for (const [name, upstream] of Object.entries(map)) {
+        const value = c.string(child(key, name), upstream)
+        if (value === undefined || !isMember(key, name) || !isMember(child(key, name), value)) continue
+        if (value === name) c.issues.push(`${child(key, name)}: a member cannot stream from itself`)
+        else out[name] = value
+      }
+      const cycle = replicateFromCycle(out)
+      if (cycle !== null) c.issues.push(`${key}: a cycle ${cycle.join(' → ')} (some member must stream from the primary)`)
+      return out
+    })
+    const cascadeFallbackMs = optional<number | null>(record, 'cascadeFallbackMs', null, (x) => (x === null ? null : c.integer(child(path, 'cascadeFallbackMs'), x, 1)))
+    if (priorities === undefined || noFailover === undefined || maxLagOnFailover === undefined || replicateFrom === undefined || cascadeFallbackMs === undefined) return undefined
     if (everyone !== null && everyone.every((member) => noFailover.includes(member) || priorities[member] === 0)) {
       c.issues.push(`${path}: every member is noFailover or priority 0, so none could ever become primary`)
     }
-    const parsed = { ...Object.fromEntries(values), priorities, noFailover, maxLagOnFailover } as unknown as StrictConfig
+    const parsed = { ...Object.fromEntries(values), priorities, noFailover, maxLagOnFailover, replicateFrom, cascadeFallbackMs } as unknown as StrictConfig
+    if (cascadeFallbackMs !== null && cascadeFallbackMs >= parsed.electionTimeoutMinMs) {
+      c.issues.push(`${child(path, 'cascadeFallbackMs')}: must be below electionTimeoutMinMs (${parsed.electionTimeoutMinMs}), or a replica whose relay died is fed again only after it could have stood for election`)
+    }
     if (parsed.electionTimeoutMaxMs < parsed.electionTimeoutMinMs) {
       c.issues.push(`${child(path, 'electionTimeoutMaxMs')}: must be >= electionTimeoutMinMs (${parsed.electionTimeoutMinMs})`)
     }

@@ -370,7 +370,8 @@ function replicaTable(primary) {
   const s = strictOf(primary)
   const head = v('tr', {}, ['replica', 'link', 'sync role', 'sent', 'received', 'durable', 'applied', 'lag entries', 'lag bytes', 'lag age', 'last reply'].map((t, i) => v('th', { class: i >= 3 ? 'num' : null }, t)))
   const rows = (s.replicas ?? []).map((r) => v('tr', { 'data-replica': r.nodeId },
-    v('td', {}, r.nodeId),
+    // Cascading: a replica streamed by a relay says so; its lag is still end to end (the relay's panel row has the hop's).
+    v('td', {}, r.via ? [r.nodeId, v('span', { class: 'muted', title: 'cascading: streams the log from this relay' }, ` via ${r.via}`)] : r.nodeId),
     v('td', {}, pill(r.link, r.link)),
     v('td', {}, v('span', { class: `tag ${r.syncRole}`, title: r.syncRole === 'sync' ? 'semi-sync (`one`) writes wait for this replica' : 'counted for `majority` and `all`' }, r.syncRole)),
     num(r.sentLsn),

@@ -102,6 +102,8 @@ export class StrictHost implements StrictRequestsHost {
       writeTimeoutMs: strict.writeTimeoutMs,
       requestKeyRetention: strict.requestKeyRetention,
       failover: { priorities: strict.priorities, noFailover: strict.noFailover, ...(strict.maxLagOnFailover === null ? {} : { maxLagOnFailover: strict.maxLagOnFailover }) },
+      replicateFrom: strict.replicateFrom,
+      ...(strict.cascadeFallbackMs === null ? {} : { cascadeFallbackMs: strict.cascadeFallbackMs }),
       valueLimits: config.values,
       // A quarter of a frame: one entry is at most maxDocumentBytes (config keeps that under a quarter).
       maxAppendBytes: Math.floor(config.maxFrameBytes / 4),

@@ -21,6 +21,19 @@ export interface ReplicaStatus {
   readonly lag: { readonly entries: number; readonly bytes: number | null; readonly ms: number | null }
   /** Milliseconds since its last reply in this epoch; null if none. */
   readonly lastReplyMs: number | null
+  /** Cascading: the relay that streams the log to it now; null when the primary does. */
+  readonly via: string | null
+}
+
+/** Cascading, on a relay: one member it streams the log to — one hop, its lag measured against this node's log. */
+export interface DownstreamStatus {
+  readonly nodeId: string
+  readonly sentLsn: number
+  readonly matchLsn: number
+  readonly durableLsn: number
+  readonly appliedLsn: number
+  readonly lag: { readonly entries: number; readonly bytes: number | null; readonly ms: number | null }
+  readonly lastReplyMs: number | null
 }
 
 /** The `strict` part of `GET /status` (docs/strict.md). */
@@ -43,6 +56,10 @@ export interface StrictStatusBody {
   /** [RD3] On a replica: ms since it last had applied everything the primary reported committed. */
   readonly stalenessMs: number | null
   readonly replicas: readonly ReplicaStatus[]
+  /** Cascading, on a replica: who streams the log to it now (its relay, or the primary); null on the primary. */
+  readonly upstream: string | null
+  /** Cascading, on a relay: the members it streams the log to, with the lag of that hop. */
+  readonly downstream: readonly DownstreamStatus[]
   readonly storageFailed: string | null
   /** [FO3] This node's failover priority (0: never primary) and the target of a switchover in progress (on the primary). */
   readonly failover?: { readonly priority: number; readonly switchoverTo: string | null }
@@ -82,13 +99,35 @@ export function strictStatus(host: StrictHost, isLinked: (peer: string) => boole
         receivedLsn: r.receivedLsn,
         durableLsn: r.durableLsn,
         appliedLsn: r.appliedLsn,
-        lag: { entries: lag.entries, bytes: lag.bytes, ms: lag.ms === null ? null : Math.round(lag.ms) },
-        lastReplyMs: r.lastHeardMs === null ? null : Math.max(0, Math.round(nowMs - r.lastHeardMs)),
+        lag: roundedLag(lag),
+        lastReplyMs: sinceMs(r.lastHeardMs, nowMs),
+        via: r.via,
       } satisfies ReplicaStatus
     }),
+    upstream: status.upstream,
+    downstream: status.downstream.map(
+      (d) =>
+        ({
+          nodeId: d.id,
+          sentLsn: d.sentLsn,
+          matchLsn: d.matchLsn,
+          durableLsn: d.durableLsn,
+          appliedLsn: d.appliedLsn,
+          lag: roundedLag(host.lag.lag(d.durableLsn, last.lsn, nowMs)),
+          lastReplyMs: sinceMs(d.lastHeardMs, nowMs),
+        }) satisfies DownstreamStatus,
+    ),
     storageFailed: host.storageFailed?.message ?? null,
     failover: { priority: host.node.priorityOf(status.id), switchoverTo: host.node.switchoverTarget },
     counters: { rollbackEntries: host.counters.rollbackEntries, elections: host.counters.elections },
     events: host.events(),
   }
+}
+
+function roundedLag(lag: { entries: number; bytes: number | null; ms: number | null }): ReplicaStatus['lag'] {
+  return { entries: lag.entries, bytes: lag.bytes, ms: lag.ms === null ? null : Math.round(lag.ms) }
+}
+
+function sinceMs(atMs: number | null, nowMs: number): number | null {
+  return atMs === null ? null : Math.max(0, Math.round(nowMs - atMs))
 }

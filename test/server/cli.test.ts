@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { EXIT_FAILURE, EXIT_OK, EXIT_UNREACHABLE, EXIT_USAGE, formatStatus, runCli, type CliIo, type StatusLike } from '../../server/cli-main.js'
 import type { MeridianServer } from '../../server/server.js'
+import type { ReplicaStatus } from '../../server/strict/strict-status.js'
 import { freePort, waitFor } from '../helpers/cluster.js'
 import { startServer } from './in-process.js'
 
@@ -182,6 +183,17 @@ describe('meridian CLI', () => {
 
     const replica = formatStatus({ nodeId: 'us-1', role: 'replica', epoch: 4, primary: 'eu-1', commitIndex: 120, strict: { sincePrimaryContactMs: 30, replicas: [] } })
     expect(replica).toContain('  last heard from the primary 30 ms ago; not caught up with a primary yet')
+    // Cascading: the primary names the relay of a replica; a relay lists its hops; a cascaded replica its relay.
+    const cascaded = formatStatus({ ...status, strict: { ...status.strict, replicas: [{ ...(status.strict?.replicas?.[1] as ReplicaStatus), via: 'us-1' }] } })
+    expect(cascaded.find((l) => l.includes('ap-1'))).toMatch(/^\s+ap-1 via us-1\s+catch-up/)
+    const relay = formatStatus({
+      nodeId: 'us-1', role: 'replica', epoch: 4, primary: 'eu-1', commitIndex: 120,
+      strict: { upstream: 'eu-1', replicas: [], downstream: [{ nodeId: 'ap-1', sentLsn: 120, matchLsn: 118, durableLsn: 110, appliedLsn: 100, lag: { entries: 10, bytes: 2048, ms: 30 }, lastReplyMs: 5 }] },
+    })
+    expect(relay).toContain('  relays the log to ap-1: durable 110, 10 behind this node (2.0 KiB, 30 ms old)')
+    expect(relay.some((l) => l.includes('streams the log from'))).toBe(false)
+    const leaf = formatStatus({ nodeId: 'ap-1', role: 'replica', epoch: 4, primary: 'eu-1', commitIndex: 120, strict: { upstream: 'us-1', replicas: [] } })
+    expect(leaf).toContain('  streams the log from us-1 (cascading; the primary is eu-1)')
     expect(formatStatus({ nodeId: 'x', role: 'crdt', changes: 3, clients: 1, strict: null })[0]).toBe('x: crdt, 3 changes, 1 client')
   })
 })

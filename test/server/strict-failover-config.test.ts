@@ -48,3 +48,27 @@ describe('[FO3] strict failover config keys', () => {
     expect(parseConfig({ ...base, strict: { noFailover: ['a', 'b'] } }).strict.noFailover).toEqual(['a', 'b'])
   })
 })
+
+describe('strict.replicateFrom (cascading replicas, docs/strict-mode.md)', () => {
+  it('defaults to {} and accepts chains and fan-outs of members', () => {
+    expect(parseConfig(base).strict.replicateFrom).toEqual({})
+    expect(parseConfig({ ...base, strict: { replicateFrom: { c: 'b', b: 'a' } } }).strict.replicateFrom).toEqual({ c: 'b', b: 'a' })
+    expect(parseConfig({ ...base, strict: { replicateFrom: { b: 'a', c: 'a' } } }).strict.replicateFrom).toEqual({ b: 'a', c: 'a' })
+  })
+
+  it('refuses non-members, a member streaming from itself, non-string values and cycles, each with its path', () => {
+    expect(issuesOf({ replicateFrom: { zz: 'a' } })).toEqual(['config.strict.replicateFrom: "zz" is not a member'])
+    expect(issuesOf({ replicateFrom: { c: 'zz' } })).toEqual(['config.strict.replicateFrom.c: "zz" is not a member'])
+    expect(issuesOf({ replicateFrom: { c: 'c' } })).toEqual(['config.strict.replicateFrom.c: a member cannot stream from itself'])
+    expect(issuesOf({ replicateFrom: { c: 3 } })[0]).toMatch(/^config\.strict\.replicateFrom\.c: expected a non-empty string/)
+    expect(issuesOf({ replicateFrom: ['a'] })[0]).toMatch(/^config\.strict\.replicateFrom: expected an object/)
+    expect(issuesOf({ replicateFrom: { a: 'b', b: 'c', c: 'a' } })).toEqual(['config.strict.replicateFrom: a cycle a → b → c → a (some member must stream from the primary)'])
+  })
+
+  it('cascadeFallbackMs: null by default (derived from the heartbeat), an integer below the election timeout otherwise', () => {
+    expect(parseConfig(base).strict.cascadeFallbackMs).toBeNull()
+    expect(parseConfig({ ...base, strict: { cascadeFallbackMs: 150 } }).strict.cascadeFallbackMs).toBe(150)
+    expect(issuesOf({ cascadeFallbackMs: 0 })[0]).toMatch(/^config\.strict\.cascadeFallbackMs: expected an integer from 1/)
+    expect(issuesOf({ cascadeFallbackMs: 1000 })[0]).toMatch(/^config\.strict\.cascadeFallbackMs: must be below electionTimeoutMinMs \(1000\)/)
+  })
+})
