@@ -4,6 +4,7 @@
 // and stops by itself; the lab exits non-zero if any step failed. Sizes come from the environment:
 //
 //   LAB_STRICT_SIM_RUNS (20000)  strict simulator schedules, split over 3 and 5 nodes
+//   LAB_STRICT_EXTRA_RUNS (2000) schedules per cluster size of the strict simulator with failover controls, and with cascading replicas
 //   LAB_SIM_RUNS        (2000)   crdt simulator schedules, split over the nine document/topology cases
 //   LAB_BANK_RUNS       (5)      bank-transfer runs (strict vs lww under a partition), each a fresh seed
 //   LAB_VALUE_RUNS      (2000)   hostile JSON documents through REST and the client on real processes (issue 9)
@@ -19,6 +20,7 @@ const number = (name, fallback) => {
   return Number.isFinite(value) && value >= 0 ? value : fallback
 }
 const strictRuns = number('LAB_STRICT_SIM_RUNS', 20_000)
+const strictExtraRuns = number('LAB_STRICT_EXTRA_RUNS', 2_000)
 const simRuns = number('LAB_SIM_RUNS', 2_000)
 const bankRuns = number('LAB_BANK_RUNS', 5)
 const valueRuns = number('LAB_VALUE_RUNS', 2_000)
@@ -49,6 +51,10 @@ function run(name, args, env = {}) {
 const steps = []
 if (strictRuns > 0) {
   steps.push(() => run(`strict simulator, ${strictRuns} schedules`, [vitest, 'run', 'test/sim/strict/strict-simulation.test.ts'], { MERIDIAN_STRICT_SIM_RUNS: String(strictRuns) }))
+}
+if (strictExtraRuns > 0) {
+  steps.push(() => run(`strict simulator with failover controls, ${strictExtraRuns} schedules per size`, [vitest, 'run', 'test/sim/strict/failover-controls-simulation.test.ts'], { MERIDIAN_STRICT_FAILOVER_SIM_RUNS: String(strictExtraRuns) }))
+  steps.push(() => run(`strict simulator with cascading replicas, ${strictExtraRuns} schedules per size`, [vitest, 'run', 'test/sim/strict/cascade-simulation.test.ts'], { MERIDIAN_STRICT_CASCADE_SIM_RUNS: String(strictExtraRuns) }))
 }
 if (simRuns > 0) {
   steps.push(() => run(`crdt simulator, ${simRuns} schedules`, [vitest, 'run', 'test/sim/simulation.test.ts'], { MERIDIAN_SIM_RUNS: String(simRuns) }))
