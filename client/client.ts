@@ -34,8 +34,13 @@ export interface ClientOptions {
   readonly urls: readonly string[]
   /** This client's writer id. Default: `c-` and 12 random base36 characters. Reuse it only with the same store. */
   readonly clientId?: string
-  /** Credentials sent in the handshake (the server's `clientToken`). */
+  /** Credentials sent in the handshake (the server's `clientToken`, or a signed token: docs/security.md). */
   readonly token?: string
+  /**
+   * Asked for credentials before every connection attempt, instead of `token`: when the server ends a
+   * session because its token expired (TOKEN_EXPIRED), the client reconnects with a fresh one.
+   */
+  readonly getToken?: () => string | Promise<string>
   /** WebSocket implementation. Default `globalThis.WebSocket`; `meridian/client/node` injects `ws`. */
   readonly WebSocket?: WebSocketConstructor
   /** Where changes are kept. Default `memoryClientStore()`: nothing survives a restart. */
@@ -230,6 +235,7 @@ export class Client extends LocalContext implements MeridianClient, ClientContex
       urls: options.urls,
       clientId: this.clientId,
       token: options.token,
+      getToken: options.getToken,
       mesh: this.mesh,
       WebSocket: WebSocketImpl,
       random,

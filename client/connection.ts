@@ -34,6 +34,11 @@ export interface ConnectionOptions {
   readonly clientId: string
   /** Sent as the handshake's credentials; empty when absent. */
   readonly token?: string | undefined
+  /**
+   * Asked for the credentials before every connection attempt (instead of `token`): a session that
+   * ends with TOKEN_EXPIRED reconnects with a fresh one. A rejection is retried with backoff.
+   */
+  readonly getToken?: (() => string | Promise<string>) | undefined
   readonly mesh: ConnectionMesh
   readonly WebSocket: WebSocketConstructor
   readonly random: () => number
@@ -130,6 +135,8 @@ export class ClientConnection {
   /** The delay drawn for the retry that is waiting, or null when none is. */
   private retryDelay: number | null = null
   private running = false
+  /** Numbers dial attempts, so a late `getToken` answer for an abandoned one is ignored. */
+  private dialAttempt = 0
   private fatal: ConnectionError | null = null
   private replicated: Map<string, number> = new Map()
 
@@ -245,6 +252,19 @@ export class ClientConnection {
     this.localFailure = null
     this.serverMessage = undefined
     this.setStatus('connecting')
+    const getToken = this.options.getToken
+    if (getToken === undefined) return this.open(url, this.options.token ?? '')
+    const attempt = ++this.dialAttempt
+    const current = () => this.running && attempt === this.dialAttempt
+    Promise.resolve()
+      .then(getToken)
+      .then(
+        (token) => current() && this.open(url, String(token)),
+        (error) => current() && this.fail(new ConnectionError({ code: 'TOKEN_UNAVAILABLE', url, message: `getToken failed: ${String(error)}` })),
+      )
+  }
+
+  private open(url: string, credentials: string): void {
     let socket: WebSocketLike
     try {
       socket = new this.options.WebSocket(url)
@@ -262,7 +282,7 @@ export class ClientConnection {
         role: 'client',
         identity: this.options.clientId,
         region: '',
-        credentials: this.options.token ?? '',
+        credentials,
       })
     }
     socket.onmessage = (event) => {
@@ -357,7 +377,9 @@ export class ClientConnection {
     const serverMessage = this.serverMessage
     this.releaseSocket()
     if (!this.running) return
-    this.fail(new ConnectionError({ code: failure, url, closeCode, serverMessage }))
+    // An expired token is only the end when there is no way to get a fresh one.
+    const fatal = failure === 'TOKEN_EXPIRED' ? this.options.getToken === undefined : undefined
+    this.fail(new ConnectionError({ code: failure, url, closeCode, serverMessage, fatal }))
   }
 
   private fail(error: ConnectionError): void {

@@ -21,8 +21,9 @@ export class ClientClosedError extends Error {
  * `NETWORK` (socket closed or never opened, no Meridian code), `HANDSHAKE_TIMEOUT`, `BAD_FRAME`
  * (the server sent something we could not decode).
  *
- * `fatal` errors (`UNAUTHORIZED`, `FORBIDDEN`, `VERSION_MISMATCH`) stop reconnecting: retrying
- * blindly cannot fix a wrong token or an incompatible protocol. Everything else is retried with
+ * `fatal` errors (`UNAUTHORIZED`, `FORBIDDEN`, `VERSION_MISMATCH`, and `TOKEN_EXPIRED` unless the
+ * client has `getToken`) stop reconnecting: retrying blindly cannot fix a wrong token or an
+ * incompatible protocol. `TOKEN_UNAVAILABLE`: the app's `getToken` failed; retried with backoff. Everything else is retried with
  * backoff, moving to the next region URL; `RESYNC_LIMIT` (the region refused to resend, yet again,
  * what this session already had) waits the longest backoff delay first.
  */
@@ -42,20 +43,22 @@ export class ConnectionError extends Error {
     closeCode?: number | undefined
     serverMessage?: string | undefined
     message?: string
+    /** Overrides the code's default (TOKEN_EXPIRED is fatal only for a client that cannot get a fresh token). */
+    fatal?: boolean | undefined
   }) {
     super(init.message ?? describe(init.code, init.url, init.closeCode, init.serverMessage))
     this.name = 'ConnectionError'
     this.code = init.code
-    this.fatal = FATAL_CODES.has(init.code)
+    this.fatal = init.fatal ?? FATAL_CODES.has(init.code)
     this.url = init.url
     this.closeCode = init.closeCode
     this.serverMessage = init.serverMessage
   }
 }
 
-export type ConnectionErrorCode = CloseCodeName | 'NETWORK' | 'HANDSHAKE_TIMEOUT'
+export type ConnectionErrorCode = CloseCodeName | 'NETWORK' | 'HANDSHAKE_TIMEOUT' | 'TOKEN_UNAVAILABLE'
 
-const FATAL_CODES: ReadonlySet<ConnectionErrorCode> = new Set(['UNAUTHORIZED', 'FORBIDDEN', 'VERSION_MISMATCH'])
+const FATAL_CODES: ReadonlySet<ConnectionErrorCode> = new Set(['UNAUTHORIZED', 'FORBIDDEN', 'VERSION_MISMATCH', 'TOKEN_EXPIRED'])
 
 /** True for codes that stop the client from reconnecting. */
 export function isFatalConnectionCode(code: ConnectionErrorCode): boolean {

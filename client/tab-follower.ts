@@ -352,7 +352,7 @@ export class TabFollower extends LocalContext implements MeridianClient, ClientC
     this.remoteStrict?.stateChanged(connection.strict)
     const error = connection.error
     if (error !== null && (this.lastError === null || this.lastError.message !== error.message)) {
-      this.lastError = new ConnectionError({ code: error.code, url: error.url, closeCode: error.closeCode, serverMessage: error.serverMessage, message: error.message })
+      this.lastError = new ConnectionError({ code: error.code, url: error.url, closeCode: error.closeCode, serverMessage: error.serverMessage, message: error.message, fatal: error.fatal })
       this.errorListeners.emit(this.lastError)
     } else if (error === null) this.lastError = null
     if (connection.status !== before) this.statusListeners.emit(connection.status)

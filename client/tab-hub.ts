@@ -247,5 +247,5 @@ export class TabHub implements HubObserver {
 
 function plainError(error: ConnectionError | null): PlainConnectionError | null {
   if (error === null) return null
-  return { code: error.code, url: error.url, closeCode: error.closeCode, serverMessage: error.serverMessage, message: error.message }
+  return { code: error.code, url: error.url, closeCode: error.closeCode, serverMessage: error.serverMessage, message: error.message, fatal: error.fatal }
 }

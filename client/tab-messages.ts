@@ -51,6 +51,7 @@ export interface PlainConnectionError {
   readonly closeCode: number | undefined
   readonly serverMessage: string | undefined
   readonly message: string
+  readonly fatal: boolean
 }
 
 export type FollowerMessage =

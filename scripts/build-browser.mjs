@@ -27,8 +27,12 @@ export const BROWSER_ENTRIES = {
   'meridian-tabs': 'client/tabs.ts',
 }
 
-/** The base client, gzipped, at most (issue 11: Electric's is ~18 KB, Replicache's ~36 KB). */
-export const BASE_CLIENT_BUDGET_BYTES = 25 * 1024
+/**
+ * The base client, gzipped, at most (issue 11: Electric's is ~18 KB, Replicache's ~36 KB). Raised from 25
+ * to 26 KiB by issue 14: signed-token sessions (`getToken`, renewing after TOKEN_EXPIRED) took the base
+ * client from 25.0 to 25.2 KiB, and every client needs them.
+ */
+export const BASE_CLIENT_BUDGET_BYTES = 26 * 1024
 
 /**
  * Automerge's default entries load their WebAssembly themselves (as an ES module import, or inlined as

@@ -85,6 +85,8 @@ export interface ServerConfig {
   readonly peers: readonly PeerConfig[]
   readonly peerSecret: string
   readonly clientToken: string | null
+  /** How clients prove who they are (docs/security.md); `clientToken` is the simpler shared secret. */
+  readonly auth: AuthConfig
   readonly collections: Readonly<Record<string, CollectionConfig>>
   readonly heartbeatIntervalMs: number
   readonly maxFrameBytes: number
@@ -128,6 +130,31 @@ export interface ServerConfig {
    */
   readonly automergeRepoCollection: string | null
 }
+
+/** Client authentication beyond the shared `clientToken` (docs/security.md). */
+export interface AuthConfig {
+  /** Signed client tokens; null: none. */
+  readonly jwt: JwtConfig | null
+}
+
+/**
+ * Signed client tokens (JWT): HS256 with `secret`, ES256 with `publicKeys` (PEM, SPKI) or the keys of a
+ * JWKS file. At least one of them. A token names its subject (`sub`) and, unless `requireExpiry` is
+ * false, expires (`exp`).
+ */
+export interface JwtConfig {
+  readonly secret: string | null
+  readonly publicKeys: readonly string[]
+  readonly jwksFile: string | null
+  readonly issuer: string | null
+  readonly audience: string | null
+  /** Leeway for `exp` and `nbf`, in seconds. Default 5. */
+  readonly clockToleranceS: number
+  readonly requireExpiry: boolean
+}
+
+/** HS256 secrets shorter than this are refused: the key must be as long as the hash (RFC 7518 §3.2). */
+export const MIN_JWT_SECRET_BYTES = 32
 
 /**
  * Strict mode's timing (docs/strict.md). Defaults aim at failover within about 2 s on a LAN: a replica
@@ -175,7 +202,8 @@ const STRICT_FAILOVER_KEYS: readonly string[] = ['priorities', 'noFailover', 'ma
  * What a caller may pass to `createServer` or write in a config file: `nodeId` and `region` are
  * required, everything else has a default.
  */
-export type ServerConfigInput = Partial<Omit<ServerConfig, 'nodeId' | 'region' | 'reconnect' | 'strict' | 'values'>> & {
+export type ServerConfigInput = Partial<Omit<ServerConfig, 'nodeId' | 'region' | 'reconnect' | 'strict' | 'values' | 'auth'>> & {
+  readonly auth?: { readonly jwt?: Partial<JwtConfig> | null }
   readonly nodeId: string
   readonly region: string
   readonly reconnect?: Partial<ReconnectConfig>
@@ -188,6 +216,7 @@ export const CONFIG_DEFAULTS = {
   port: 4100,
   storage: 'file',
   clientToken: null,
+  auth: { jwt: null } as AuthConfig,
   heartbeatIntervalMs: 1000,
   maxFrameBytes: 16 * 1024 * 1024,
   reconnect: { minDelayMs: 100, maxDelayMs: 5000 },
@@ -247,6 +276,7 @@ const TOP_KEYS = [
   'peers',
   'peerSecret',
   'clientToken',
+  'auth',
   'collections',
   'heartbeatIntervalMs',
   'maxFrameBytes',
@@ -340,6 +370,29 @@ function optional<T>(record: Record<string, unknown>, key: string, fallback: T, 
   return Object.hasOwn(record, key) ? read(record[key]) : fallback
 }
 
+const JWT_KEYS = ['secret', 'publicKeys', 'jwksFile', 'issuer', 'audience', 'clockToleranceS', 'requireExpiry'] as const
+
+function jwtConfig(c: Checker, path: string, value: unknown): JwtConfig | undefined {
+  const record = c.object(path, value, JWT_KEYS)
+  if (!record) return undefined
+  const text = (key: string, fallback: string | null): string | null | undefined =>
+    optional<string | null>(record, key, fallback, (x) => (x === null ? null : c.string(child(path, key), x)))
+  const secret = text('secret', process.env.MERIDIAN_JWT_SECRET || null)
+  const jwksFile = text('jwksFile', null)
+  const issuer = text('issuer', null)
+  const audience = text('audience', null)
+  const publicKeys = optional<string[]>(record, 'publicKeys', [], (x) => {
+    if (!Array.isArray(x)) return c.fail(child(path, 'publicKeys'), 'an array of PEM public keys', x)
+    return x.filter((pem, i) => c.string(child(child(path, 'publicKeys'), i), pem) !== undefined && (/-----BEGIN PUBLIC KEY-----/.test(pem as string) || (c.fail(child(child(path, 'publicKeys'), i), 'a PEM public key (-----BEGIN PUBLIC KEY-----)', '(not PEM)'), false))) as string[]
+  })
+  const clockToleranceS = optional<number>(record, 'clockToleranceS', 5, (x) => c.integer(child(path, 'clockToleranceS'), x, 0, 3600))
+  const requireExpiry = optional<boolean>(record, 'requireExpiry', true, (x) => (typeof x === 'boolean' ? x : c.fail(child(path, 'requireExpiry'), 'true or false', x)))
+  if (secret === undefined || jwksFile === undefined || issuer === undefined || audience === undefined || publicKeys === undefined || clockToleranceS === undefined || requireExpiry === undefined) return undefined
+  if (secret !== null && Buffer.byteLength(secret) < MIN_JWT_SECRET_BYTES) c.issues.push(`${child(path, 'secret')}: an HS256 secret needs at least ${MIN_JWT_SECRET_BYTES} bytes`)
+  if (secret === null && jwksFile === null && publicKeys.length === 0) c.issues.push(`${path}: needs a secret (HS256), publicKeys or a jwksFile (ES256)`)
+  return { secret, publicKeys, jwksFile, issuer, audience, clockToleranceS, requireExpiry }
+}
+
 /** Per-collection read keys of a strict collection (docs/server.md, "Strict read defaults"). */
 const STRICT_READ_KEYS = ['read', 'maxStalenessMs', 'spreadReads'] as const
 
@@ -426,6 +479,15 @@ export function parseConfig(input: unknown, source?: string): ServerConfig {
   const clientToken = optional<string | null>(raw, 'clientToken', CONFIG_DEFAULTS.clientToken, (v) =>
     v === null ? null : c.string(at('clientToken'), v),
   )
+
+  const auth = optional<AuthConfig>(raw, 'auth', CONFIG_DEFAULTS.auth, (v) => {
+    const record = c.object(at('auth'), v, ['jwt'])
+    if (!record) return undefined
+    const jwt = optional<JwtConfig | null>(record, 'jwt', null, (x) => (x === null ? null : jwtConfig(c, child(at('auth'), 'jwt'), x)))
+    if (jwt === undefined) return undefined
+    if (jwt !== null && clientToken !== null && clientToken !== undefined) c.issues.push(`${at('auth')}: use either auth.jwt or clientToken, not both`)
+    return { jwt }
+  })
 
   const collections = optional<Record<string, CollectionConfig>>(raw, 'collections', {}, (v) => {
     const record = c.object(at('collections'), v, Object.keys(v ?? {}))
@@ -648,6 +710,7 @@ export function parseConfig(input: unknown, source?: string): ServerConfig {
     peers: peerList,
     peerSecret: peerSecret as string,
     clientToken: clientToken as string | null,
+    auth: auth as AuthConfig,
     collections: collections as Record<string, CollectionConfig>,
     heartbeatIntervalMs: heartbeatIntervalMs as number,
     maxFrameBytes: maxFrameBytes as number,

@@ -1,4 +1,5 @@
 import WebSocket from 'ws'
+import type { Principal } from './auth/principal.js'
 import {
   CloseCode,
   DecodeError,
@@ -70,6 +71,8 @@ export class ServerConnection implements LinkTransport {
   private opened: boolean
   /** Why the socket failed before it opened (e.g. connection refused), for the dialler's status. */
   lastError: string | null = null
+  /** A client's principal once its handshake passed (docs/security.md); null on peer links and before. */
+  principal: Principal | null = null
 
   constructor(options: ServerConnectionOptions) {
     this.options = options

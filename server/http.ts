@@ -17,6 +17,8 @@ import { buildStatus } from './status.js'
 import { registerAdminRest } from './strict/admin-rest.js'
 import type { StrictHost } from './strict/strict-host.js'
 import { registerStrictRest } from './strict/strict-rest.js'
+import type { Authenticator } from './auth/authenticator.js'
+import { registerRestAuth } from './auth/rest-auth.js'
 
 /** The longest a crdt read may wait for its `after` token: a parked request holds a socket meanwhile. */
 const MAX_READ_WAIT_MS = 60_000
@@ -45,6 +47,8 @@ export interface HttpDeps {
   readonly logger: Logger
   readonly storageKind: StorageKind
   readonly startedAt: number
+  /** Who a REST caller is (docs/security.md). */
+  readonly auth: Authenticator
 }
 
 /** `crdt` on a node without strict collections; otherwise its strict role (`primary`, `replica`, `candidate`). */
@@ -199,6 +203,7 @@ export function createHttpApp(deps: HttpDeps): Hono {
   }
 
   registerAdminRest(app, { config, strict: deps.strict })
+  registerRestAuth(app, deps.auth)
   // Strict collections first; their handlers pass other collections on to the crdt routes below.
   app.use('/v1/:collection/*', async (c, next) => (['PUT', 'PATCH', 'POST'].includes(c.req.method) ? limit(c, next) : next()))
   registerStrictRest(app, { config, strict: deps.strict, metrics })

@@ -34,6 +34,7 @@ export type RejectReason =
   | 'TOO_LARGE'
   | 'VERSION_MISMATCH'
   | 'UNAUTHORIZED'
+  | 'TOKEN_EXPIRED'
   | 'FORBIDDEN'
   | 'OVERLOADED'
   | 'RESYNC_LIMIT'

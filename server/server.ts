@@ -21,6 +21,9 @@ import { closeSocket, FOREIGN_UNAVAILABLE } from './foreign-socket.js'
 /** y-websocket's provider connects to `<serverUrl>/<room>`: `ws://host:port/yjs` as serverUrl. */
 const YJS_PATH = '/yjs/'
 import { peerMetrics } from './status.js'
+import { Authenticator } from './auth/authenticator.js'
+import { endForeignAtExpiry, foreignAuthCloseCode, foreignToken, headerRecord } from './auth/request-credentials.js'
+import type { Authenticate } from './auth/principal.js'
 import { openStorage } from './storage-factory.js'
 import { openStrictHost } from './strict/open-strict-host.js'
 import type { StrictHost } from './strict/strict-host.js'
@@ -52,6 +55,12 @@ export interface CreateServerOptions {
    * rejects is logged; the record stays unresolved (list it with `?unresolved=1`).
    */
   readonly onConflict?: ConflictHook
+  /**
+   * The application's own authentication (docs/security.md): called for every client connection and
+   * REST request with its credential; answers a principal or a refusal. Replaces `auth.jwt` and
+   * `clientToken`. A callback that throws refuses the client (and is logged).
+   */
+  readonly authenticate?: Authenticate
 }
 
 /** The embedding app's conflict resolver (`CreateServerOptions.onConflict`). */
@@ -134,6 +143,10 @@ async function runConflictHook(hook: ConflictHook, node: RegionNode, record: Sto
 export async function createServer(input: ServerConfigInput, options: CreateServerOptions = {}): Promise<MeridianServer> {
   const config = parseConfig(input)
   const logger = options.logger ?? consoleLogger(config.nodeId)
+  const auth = await Authenticator.create(config, {
+    ...(options.authenticate === undefined ? {} : { authenticate: options.authenticate }),
+    onCallbackError: (err) => logger.error('the authenticate callback failed; the client was refused', err),
+  })
   const metrics = new ServerMetrics({ defaultMetrics: options.defaultMetrics ?? true })
   const startedAt = Date.now()
   const connections = new Set<ServerConnection>()
@@ -150,6 +163,7 @@ export async function createServer(input: ServerConfigInput, options: CreateServ
   let closing: Promise<void> | null = null
 
   const app = createHttpApp({
+    auth,
     config,
     node: () => node,
     links: () => links,
@@ -197,14 +211,21 @@ export async function createServer(input: ServerConfigInput, options: CreateServ
       if (room !== null || automerge) return wss.handleUpgrade(request, socket, head, (ws) => closeSocket(ws, FOREIGN_UNAVAILABLE, 'the node is starting or shutting down'))
       return refuseUpgrade(socket, '503 Service Unavailable')
     }
-    if (automerge) {
-      const peers = automergePeers
-      return wss.handleUpgrade(request, socket, head, (ws) => peers?.accept(ws))
-    }
-    if (room !== null) {
+    if (automerge || room !== null) {
+      // The other projects' clients carry their credential in the URL (`?token=`, y-websocket's
+      // `params`) or a header; it is checked before the upgrade, so none of their first frames is lost.
       const name = room
-      const rooms = yjsRooms
-      return wss.handleUpgrade(request, socket, head, (ws) => rooms?.accept(ws, name))
+      const surface = automerge ? 'automerge' : 'yjs'
+      void auth.authenticate({ surface, token: foreignToken(request), headers: headerRecord(request.headers), remoteAddress: request.socket.remoteAddress ?? '?' }).then((result) => {
+        if (socket.destroyed) return
+        wss.handleUpgrade(request, socket, head, (ws) => {
+          if (!result.ok) return closeSocket(ws, foreignAuthCloseCode(result.refusal.code), result.refusal.message)
+          endForeignAtExpiry(ws, result.principal)
+          if (name === null) automergePeers?.accept(ws)
+          else yjsRooms?.accept(ws, name)
+        })
+      })
+      return
     }
     if (endpoint === null) return refuseUpgrade(socket, '404 Not Found')
     const currentLinks = links
@@ -212,6 +233,8 @@ export async function createServer(input: ServerConfigInput, options: CreateServ
     wss.handleUpgrade(request, socket, head, (ws) => {
       const remote = `${request.socket.remoteAddress ?? '?'}:${request.socket.remotePort ?? '?'}`
       acceptSession(ws, kind, remote, {
+        auth,
+        headers: headerRecord(request.headers),
         config,
         node: current,
         metrics,

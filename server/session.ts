@@ -1,4 +1,3 @@
-import { createHash, timingSafeEqual } from 'node:crypto'
 import type WebSocket from 'ws'
 import { CloseCode, MessageType, PROTOCOL_VERSION, type HandshakeMessage, type Message } from '../core/codec/index.js'
 import type { ServerConfig } from './config.js'
@@ -6,6 +5,10 @@ import { ServerConnection } from './connection.js'
 import type { Logger } from './logger.js'
 import type { RejectReason, ServerMetrics } from './metrics.js'
 import type { RegionNode } from './region-node.js'
+import { secretsEqual } from './secrets.js'
+import type { Authenticator } from './auth/authenticator.js'
+import { ExpiryTimer } from './auth/expiry-timer.js'
+import type { Principal } from './auth/principal.js'
 import type { StrictHost } from './strict/strict-host.js'
 import { isStrictMessage, routeStrict } from './strict/strict-routing.js'
 import { closeWatches } from './strict/strict-watch.js'
@@ -17,19 +20,13 @@ export type HandshakeVerdict =
   | { readonly ok: true; readonly identity: string }
   | { readonly ok: false; readonly code: CloseCode; readonly reason: RejectReason; readonly message: string }
 
-/** Constant-time comparison of secrets of any length. */
-export function secretsEqual(given: string, expected: string): boolean {
-  const a = createHash('sha256').update(given).digest()
-  const b = createHash('sha256').update(expected).digest()
-  return timingSafeEqual(a, b)
-}
 
 /**
  * The listener's decision on a handshake (docs/protocol.md, Handshake): credentials first (wrong or
  * missing: UNAUTHORIZED), then whether those credentials may use this endpoint with this role and
  * identity (FORBIDDEN). Peers must present `peerSecret`, be configured neighbours, and have the smaller
- * nodeId of the pair (the dialler, docs/server.md); clients present
- * `clientToken` when one is configured and may not take a member's node id.
+ * nodeId of the pair (the dialler, docs/server.md); clients were authenticated already (Authenticator:
+ * `clientToken`, `auth.jwt` or the application's callback) and may not take a member's node id.
  */
 export function checkHandshake(endpoint: Endpoint, handshake: HandshakeMessage, config: ServerConfig): HandshakeVerdict {
   const deny = (code: CloseCode, reason: RejectReason, message: string): HandshakeVerdict => ({ ok: false, code, reason, message })
@@ -48,9 +45,7 @@ export function checkHandshake(endpoint: Endpoint, handshake: HandshakeMessage, 
     }
     return { ok: true, identity: handshake.identity }
   }
-  if (config.clientToken !== null && !secretsEqual(handshake.credentials, config.clientToken)) {
-    return deny(CloseCode.UNAUTHORIZED, 'UNAUTHORIZED', 'wrong client token')
-  }
+  // A client's credentials were checked before this, by the Authenticator (asynchronously).
   if (handshake.role !== 'client') return deny(CloseCode.FORBIDDEN, 'FORBIDDEN', `role ${handshake.role} is not allowed on /sync`)
   if (config.members.includes(handshake.identity) || handshake.identity === config.nodeId) {
     return deny(CloseCode.FORBIDDEN, 'FORBIDDEN', `client id ${JSON.stringify(handshake.identity)} is a node id`)
@@ -99,6 +94,10 @@ export interface StrictRoute {
 }
 
 export interface SessionDeps {
+  /** Who a client is (docs/security.md); peers use `peerSecret` instead. */
+  readonly auth: Authenticator
+  /** The upgrade request's headers (lower-case names). */
+  readonly headers: Readonly<Record<string, string | undefined>>
   readonly strict: () => StrictHost | null
   readonly config: ServerConfig
   readonly node: RegionNode
@@ -129,21 +128,59 @@ export function acceptSession(ws: WebSocket, endpoint: Endpoint, remote: string,
   })
   const untrack = deps.track(connection)
   let identity: string | null = null
+  /** Frames that arrived while the client's credentials were being checked, replayed in order after. */
+  let waiting: Message[] | null = null
+  let expiry: ExpiryTimer | null = null
+  const established = (message: Message) =>
+    routeEstablished(node, identity as string, connection, message, logger, { host: deps.strict, config, kind: endpoint, onInvalidValue: () => metrics.invalidValues.inc({ surface: 'sync' }) })
   connection.onMessage = (message) => {
+    if (waiting !== null) {
+      waiting.push(message)
+      return
+    }
     if (identity !== null) {
-      routeEstablished(node, identity, connection, message, logger, { host: deps.strict, config, kind: endpoint, onInvalidValue: () => metrics.invalidValues.inc({ surface: 'sync' }) })
+      established(message)
       return
     }
     if (message.type !== MessageType.Handshake) {
       connection.reject('BAD_FRAME', CloseCode.BAD_FRAME, 'the first frame must be a Handshake')
       return
     }
+    if (endpoint === 'peer') {
+      complete(message, null)
+      return
+    }
+    waiting = []
+    void deps.auth.authenticate({ surface: 'sync', token: message.credentials === '' ? null : message.credentials, headers: deps.headers, remoteAddress: remote }).then((result) => {
+      if (!connection.isOpen) return
+      if (!result.ok) {
+        connection.reject(result.refusal.code, CloseCode[result.refusal.code], result.refusal.message)
+        return
+      }
+      const queued = waiting ?? []
+      waiting = null
+      if (!complete(message, result.principal)) return
+      for (const frame of queued) if (connection.isOpen) established(frame)
+    })
+  }
+  /** Finishes a handshake whose credentials passed; false when the connection was refused instead. */
+  const complete = (message: HandshakeMessage, principal: Principal | null): boolean => {
     const verdict = checkHandshake(endpoint, message, config)
     if (!verdict.ok) {
       connection.reject(verdict.reason, verdict.code, verdict.message)
-      return
+      return false
+    }
+    if (principal !== null && deps.auth.expired(principal)) {
+      connection.reject('TOKEN_EXPIRED', CloseCode.TOKEN_EXPIRED, 'the token has expired')
+      return false
     }
     identity = verdict.identity
+    connection.principal = principal
+    // A session lasts as long as its credentials: at the token's expiry it ends with TOKEN_EXPIRED,
+    // and the client comes back with a fresh one.
+    if (principal?.expiresAtMs != null) {
+      expiry = new ExpiryTimer(principal.expiresAtMs, () => connection.reject('TOKEN_EXPIRED', CloseCode.TOKEN_EXPIRED, 'the token expired; reconnect with a fresh one'))
+    }
     connection.handshakeComplete()
     connection.sendMessage({
       type: MessageType.HandshakeAccept,
@@ -153,9 +190,11 @@ export function acceptSession(ws: WebSocket, endpoint: Endpoint, remote: string,
     })
     node.attach(identity, endpoint, connection)
     if (endpoint === 'peer') deps.onPeerUp(identity, connection)
+    return true
   }
   connection.onClose = (code, reason) => {
     untrack()
+    expiry?.cancel()
     closeWatches(connection)
     if (identity === null) return
     node.detach(identity, connection)

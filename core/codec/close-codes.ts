@@ -9,6 +9,11 @@ export const CloseCode = {
   BAD_FRAME: 4000,
   /** Missing or invalid credentials in the handshake. */
   UNAUTHORIZED: 4001,
+  /**
+   * The credentials have expired (at the handshake, or during the session when the token's `exp`
+   * passes): get a fresh token and reconnect. Unlike UNAUTHORIZED, retrying with a new token helps.
+   */
+  TOKEN_EXPIRED: 4002,
   /** Credentials are valid but not allowed this role or resource. */
   FORBIDDEN: 4003,
   /** A frame exceeded the size limit (`FrameTooLargeError`). */
@@ -41,6 +46,7 @@ export type CloseCode = (typeof CloseCode)[CloseCodeName]
 export const CLOSE_REASONS: Readonly<Record<CloseCode, string>> = Object.freeze({
   [CloseCode.BAD_FRAME]: 'bad frame',
   [CloseCode.UNAUTHORIZED]: 'unauthorized',
+  [CloseCode.TOKEN_EXPIRED]: 'token expired',
   [CloseCode.FORBIDDEN]: 'forbidden',
   [CloseCode.INVALID_VALUE]: 'invalid value',
   [CloseCode.TOO_LARGE]: 'frame too large',

@@ -1,7 +1,7 @@
 import type { Context, Hono } from 'hono'
 import type { ServerConfig } from '../config.js'
 import { jsonResponse } from '../json-response.js'
-import { secretsEqual } from '../session.js'
+import { secretsEqual } from '../secrets.js'
 import type { StrictHost } from './strict-host.js'
 
 /** Rollback records per page of `GET /admin/rollbacks` (and the largest `limit`). */

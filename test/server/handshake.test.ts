@@ -137,8 +137,11 @@ describe('handshake', () => {
       payload: lwwPutPayload(new LwwReplica({ collection: 'notes', docId: 'p2' }), { ok: true }),
     }
     client.send({ type: MessageType.ChangeBatch, changes: [poisoned, good] })
-    await expect.poll(async () => (await http(httpUrl, 'GET', '/v1/notes/p2')).json.doc, { timeout: 3_000 }).toEqual({ ok: true })
-    expect((await http(httpUrl, 'GET', '/v1/notes/p')).status).toBe(404)
+    // With a client token, REST asks for it too (docs/security.md).
+    const bearer = { authorization: `Bearer ${TOKEN}` }
+    expect((await http(httpUrl, 'GET', '/v1/notes/p2')).status).toBe(401)
+    await expect.poll(async () => (await http(httpUrl, 'GET', '/v1/notes/p2', undefined, bearer)).json.doc, { timeout: 3_000 }).toEqual({ ok: true })
+    expect((await http(httpUrl, 'GET', '/v1/notes/p', undefined, bearer)).status).toBe(404)
     const metrics = (await http(httpUrl, 'GET', '/metrics')).json as string
     expect(metrics).toMatch(/^meridian_changes_rejected_total 1$/m)
     client.ws.terminate()

@@ -16,6 +16,7 @@ describe('close codes (docs/design.md §5)', () => {
     expect(CloseCode).toEqual({
       BAD_FRAME: 4000,
       UNAUTHORIZED: 4001,
+      TOKEN_EXPIRED: 4002,
       FORBIDDEN: 4003,
       TOO_LARGE: 4009,
       VERSION_MISMATCH: 4010,
