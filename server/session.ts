@@ -13,6 +13,9 @@ import type { StrictHost } from './strict/strict-host.js'
 import { isStrictMessage, routeStrict } from './strict/strict-routing.js'
 import { closeWatches } from './strict/strict-watch.js'
 
+/** Frames a client may send while its credentials are being checked (they are replayed after). */
+export const MAX_FRAMES_BEFORE_ACCEPT = 16
+
 /** Which WebSocket endpoint a connection arrived on. */
 export type Endpoint = 'peer' | 'client'
 
@@ -135,6 +138,11 @@ export function acceptSession(ws: WebSocket, endpoint: Endpoint, remote: string,
     routeEstablished(node, identity as string, connection, message, logger, { host: deps.strict, config, kind: endpoint, onInvalidValue: () => metrics.invalidValues.inc({ surface: 'sync' }) })
   connection.onMessage = (message) => {
     if (waiting !== null) {
+      // Meridian's client sends nothing before HandshakeAccept; a few frames are kept, a flood is refused.
+      if (waiting.length >= MAX_FRAMES_BEFORE_ACCEPT) {
+        connection.reject('BAD_FRAME', CloseCode.BAD_FRAME, `more than ${MAX_FRAMES_BEFORE_ACCEPT} frames before the handshake was answered`)
+        return
+      }
       waiting.push(message)
       return
     }

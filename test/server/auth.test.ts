@@ -8,6 +8,8 @@ import { createServer, type MeridianServer } from '../../server/server.js'
 import { silentLogger } from '../../server/logger.js'
 import type { AuthRequest } from '../../server/auth/principal.js'
 import { handshake, http, rawClient } from './in-process.js'
+import { LwwReplica, lwwPutPayload } from '../../core/crdt/index.js'
+import { MAX_FRAMES_BEFORE_ACCEPT } from '../../server/session.js'
 
 /**
  * Authentication on every surface (docs/security.md, "Who may connect"): a server with signed tokens
@@ -196,6 +198,7 @@ describe('the embedded authenticate callback', () => {
         authenticate: (request) => {
           seen.push(request)
           if (request.token === 'throw') throw new Error('the app failed')
+          if (request.token === 'slow') return new Promise((resolve) => setTimeout(() => resolve({ id: 'slow-user', claims: {}, expiresAtMs: null }), 200))
           if (request.token === 'let-me-in') return { id: 'app-user', claims: { team: 'red' }, expiresAtMs: null }
           return { code: 'UNAUTHORIZED', message: 'the app says no' }
         },
@@ -221,5 +224,21 @@ describe('the embedded authenticate callback', () => {
     expect(refused.json.error).toEqual({ code: 'UNAUTHORIZED', message: 'the app says no' })
     expect(seen.map((r) => r.surface)).toEqual(expect.arrayContaining(['sync', 'rest']))
     expect(seen.find((r) => r.surface === 'rest')?.headers.authorization).toBe('Bearer let-me-in')
+  })
+
+  it('frames sent while a slow callback decides are replayed after it accepts; a flood of them is refused', async () => {
+    const base = { origin: 'c-slow', collection: 'notes', docType: 'lww' as const }
+    const change = { ...base, seq: 1, hlc: { wallMs: Date.now(), counter: 0, node: 'c-slow' }, docId: 'early', payload: lwwPutPayload(new LwwReplica({ collection: 'notes', docId: 'early' }), { early: true }) }
+    const client = await rawClient(embedded.url)
+    client.send(handshake('c-slow', 'client', 'slow'))
+    client.send({ type: MessageType.ChangeBatch, changes: [change] })
+    await client.next((m) => m.type === MessageType.HandshakeAccept)
+    await expect.poll(async () => (await http(embedded.httpUrl, 'GET', '/v1/notes/early', undefined, { authorization: 'Bearer let-me-in' })).json.doc, { timeout: 3_000 }).toEqual({ early: true })
+    client.ws.terminate()
+
+    const flood = await rawClient(embedded.url)
+    flood.send(handshake('c-flood', 'client', 'slow'))
+    for (let i = 0; i <= MAX_FRAMES_BEFORE_ACCEPT; i++) flood.send({ type: MessageType.VersionVector, vector: new Map() })
+    expect((await flood.closed).code).toBe(CloseCode.BAD_FRAME)
   })
 })
