@@ -87,6 +87,8 @@ export interface ServerConfig {
   readonly clientToken: string | null
   /** How clients prove who they are (docs/security.md); `clientToken` is the simpler shared secret. */
   readonly auth: AuthConfig
+  /** What one client may take of a region (docs/security.md, "Limits"). */
+  readonly limits: LimitsConfig
   readonly collections: Readonly<Record<string, CollectionConfig>>
   readonly heartbeatIntervalMs: number
   readonly maxFrameBytes: number
@@ -153,6 +155,14 @@ export interface JwtConfig {
   readonly requireExpiry: boolean
 }
 
+/** Per-client limits (docs/security.md, "Limits"); 0 turns one off. */
+export interface LimitsConfig {
+  /** Open client WebSockets (`/sync`, `/yjs`, `/automerge`) from one IP address; more are refused (HTTP 429 / close 4503). */
+  readonly maxConnectionsPerIp: number
+  /** Writes (crdt changes and strict writes) one `/sync` connection may send per second, with bursts of twice that; beyond, it is closed OVERLOADED. */
+  readonly maxWritesPerSecond: number
+}
+
 /** HS256 secrets shorter than this are refused: the key must be as long as the hash (RFC 7518 §3.2). */
 export const MIN_JWT_SECRET_BYTES = 32
 
@@ -202,7 +212,8 @@ const STRICT_FAILOVER_KEYS: readonly string[] = ['priorities', 'noFailover', 'ma
  * What a caller may pass to `createServer` or write in a config file: `nodeId` and `region` are
  * required, everything else has a default.
  */
-export type ServerConfigInput = Partial<Omit<ServerConfig, 'nodeId' | 'region' | 'reconnect' | 'strict' | 'values' | 'auth'>> & {
+export type ServerConfigInput = Partial<Omit<ServerConfig, 'nodeId' | 'region' | 'reconnect' | 'strict' | 'values' | 'auth' | 'limits'>> & {
+  readonly limits?: Partial<LimitsConfig>
   readonly auth?: { readonly jwt?: Partial<JwtConfig> | null }
   readonly nodeId: string
   readonly region: string
@@ -217,6 +228,7 @@ export const CONFIG_DEFAULTS = {
   storage: 'file',
   clientToken: null,
   auth: { jwt: null } as AuthConfig,
+  limits: { maxConnectionsPerIp: 1000, maxWritesPerSecond: 2000 } as LimitsConfig,
   heartbeatIntervalMs: 1000,
   maxFrameBytes: 16 * 1024 * 1024,
   reconnect: { minDelayMs: 100, maxDelayMs: 5000 },
@@ -277,6 +289,7 @@ const TOP_KEYS = [
   'peerSecret',
   'clientToken',
   'auth',
+  'limits',
   'collections',
   'heartbeatIntervalMs',
   'maxFrameBytes',
@@ -487,6 +500,19 @@ export function parseConfig(input: unknown, source?: string): ServerConfig {
     if (jwt === undefined) return undefined
     if (jwt !== null && clientToken !== null && clientToken !== undefined) c.issues.push(`${at('auth')}: use either auth.jwt or clientToken, not both`)
     return { jwt }
+  })
+
+  const limits = optional<LimitsConfig>(raw, 'limits', CONFIG_DEFAULTS.limits, (v) => {
+    const keys = Object.keys(CONFIG_DEFAULTS.limits) as (keyof LimitsConfig)[]
+    const record = c.object(at('limits'), v, keys)
+    if (!record) return undefined
+    const out: Record<string, number> = {}
+    for (const key of keys) {
+      const value = optional<number>(record, key, CONFIG_DEFAULTS.limits[key], (x) => c.integer(child(at('limits'), key), x, 0))
+      if (value === undefined) return undefined
+      out[key] = value
+    }
+    return out as unknown as LimitsConfig
   })
 
   const collections = optional<Record<string, CollectionConfig>>(raw, 'collections', {}, (v) => {
@@ -711,6 +737,7 @@ export function parseConfig(input: unknown, source?: string): ServerConfig {
     peerSecret: peerSecret as string,
     clientToken: clientToken as string | null,
     auth: auth as AuthConfig,
+    limits: limits as LimitsConfig,
     collections: collections as Record<string, CollectionConfig>,
     heartbeatIntervalMs: heartbeatIntervalMs as number,
     maxFrameBytes: maxFrameBytes as number,

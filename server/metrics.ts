@@ -70,6 +70,8 @@ export class ServerMetrics {
   readonly restWrites: Counter<'op' | 'ack'>
   readonly storageFailures: Counter
   readonly invalidValues: Counter<'surface'>
+  /** Connections and requests refused by a limit (docs/security.md, "Limits"). */
+  readonly limitRefusals: Counter<'limit'>
   private source: MetricsSource | null = null
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
@@ -160,6 +162,12 @@ export class ServerMetrics {
       name: 'meridian_invalid_values_total',
       help: 'Writes refused for a value this node does not store (INVALID_VALUE), by surface: rest or sync.',
       labelNames: ['surface'] as const,
+      registers,
+    })
+    this.limitRefusals = new Counter({
+      name: 'meridian_limit_refusals_total',
+      help: 'Client connections refused or closed by a limit: connectionsPerIp (upgrade refused), writesPerSecond (closed OVERLOADED).',
+      labelNames: ['limit'] as const,
       registers,
     })
     this.bytesIn = new Counter({ name: 'meridian_bytes_in_total', help: 'WebSocket frame bytes received.', labelNames: ['kind'] as const, registers })

@@ -2,7 +2,7 @@ import { createServer as createHttpServer, type IncomingMessage, type Server } f
 import type { AddressInfo } from 'node:net'
 import type { Duplex } from 'node:stream'
 import { getRequestListener } from '@hono/node-server'
-import { WebSocketServer } from 'ws'
+import { WebSocketServer, type WebSocket } from 'ws'
 import { CloseCode } from '../core/codec/index.js'
 import type { StorageAdapter } from '../core/storage/index.js'
 import type { StoredConflict } from '../core/crdt/index.js'
@@ -22,6 +22,7 @@ import { closeSocket, FOREIGN_UNAVAILABLE } from './foreign-socket.js'
 const YJS_PATH = '/yjs/'
 import { peerMetrics } from './status.js'
 import { Authenticator } from './auth/authenticator.js'
+import { ConnectionsPerIp } from './limits.js'
 import { endForeignAtExpiry, foreignAuthCloseCode, foreignToken, headerRecord } from './auth/request-credentials.js'
 import type { Authenticate } from './auth/principal.js'
 import { openStorage } from './storage-factory.js'
@@ -188,6 +189,15 @@ export async function createServer(input: ServerConfigInput, options: CreateServ
     getRequestListener(app.fetch),
   )
   const wss = new WebSocketServer({ noServer: true, maxPayload: config.maxFrameBytes, perMessageDeflate: false })
+  // [limits] Open client sockets per IP address (docs/security.md, "Limits"); peers are not counted.
+  const perIp = new ConnectionsPerIp(config.limits.maxConnectionsPerIp)
+  /** Counts a client socket from `ip` until it closes; false (counted in /metrics) when `ip` has its fill. */
+  const admitClient = (ip: string): boolean => {
+    if (perIp.admit(ip)) return true
+    metrics.limitRefusals.inc({ limit: 'connectionsPerIp' })
+    return false
+  }
+  const releaseOnClose = (ws: WebSocket, ip: string): void => void ws.once('close', () => perIp.release(ip))
 
   http.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => socket.destroy())
@@ -211,14 +221,21 @@ export async function createServer(input: ServerConfigInput, options: CreateServ
       if (room !== null || automerge) return wss.handleUpgrade(request, socket, head, (ws) => closeSocket(ws, FOREIGN_UNAVAILABLE, 'the node is starting or shutting down'))
       return refuseUpgrade(socket, '503 Service Unavailable')
     }
+    const ip = request.socket.remoteAddress ?? '?'
+    if (endpoint !== 'peer' && !admitClient(ip)) {
+      const why = `more than ${config.limits.maxConnectionsPerIp} connections from ${ip} (limits.maxConnectionsPerIp)`
+      if (endpoint === 'client') return refuseUpgrade(socket, '429 Too Many Requests')
+      return wss.handleUpgrade(request, socket, head, (ws) => closeSocket(ws, FOREIGN_UNAVAILABLE, why))
+    }
     if (automerge || room !== null) {
       // The other projects' clients carry their credential in the URL (`?token=`, y-websocket's
       // `params`) or a header; it is checked before the upgrade, so none of their first frames is lost.
       const name = room
       const surface = automerge ? 'automerge' : 'yjs'
       void auth.authenticate({ surface, token: foreignToken(request), headers: headerRecord(request.headers), remoteAddress: request.socket.remoteAddress ?? '?' }).then((result) => {
-        if (socket.destroyed) return
+        if (socket.destroyed) return perIp.release(ip)
         wss.handleUpgrade(request, socket, head, (ws) => {
+          releaseOnClose(ws, ip)
           if (!result.ok) return closeSocket(ws, foreignAuthCloseCode(result.refusal.code), result.refusal.message)
           endForeignAtExpiry(ws, result.principal)
           if (name === null) automergePeers?.accept(ws)
@@ -231,6 +248,7 @@ export async function createServer(input: ServerConfigInput, options: CreateServ
     const currentLinks = links
     const kind = endpoint
     wss.handleUpgrade(request, socket, head, (ws) => {
+      if (kind === 'client') releaseOnClose(ws, ip)
       const remote = `${request.socket.remoteAddress ?? '?'}:${request.socket.remotePort ?? '?'}`
       acceptSession(ws, kind, remote, {
         auth,

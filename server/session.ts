@@ -6,12 +6,20 @@ import type { Logger } from './logger.js'
 import type { RejectReason, ServerMetrics } from './metrics.js'
 import type { RegionNode } from './region-node.js'
 import { secretsEqual } from './secrets.js'
+import { TokenBucket } from './limits.js'
+import { DEFAULT_MAX_BATCH_CHANGES } from '../core/mesh/index.js'
 import type { Authenticator } from './auth/authenticator.js'
 import { ExpiryTimer } from './auth/expiry-timer.js'
 import type { Principal } from './auth/principal.js'
 import type { StrictHost } from './strict/strict-host.js'
 import { isStrictMessage, routeStrict } from './strict/strict-routing.js'
 import { closeWatches } from './strict/strict-watch.js'
+
+/** How many writes a frame carries: each change of a batch, each strict write. */
+function writeCount(message: Message): number {
+  if (message.type === MessageType.ChangeBatch) return message.changes.length
+  return message.type === MessageType.StrictWrite ? 1 : 0
+}
 
 /** Frames a client may send while its credentials are being checked (they are replayed after). */
 export const MAX_FRAMES_BEFORE_ACCEPT = 16
@@ -134,8 +142,17 @@ export function acceptSession(ws: WebSocket, endpoint: Endpoint, remote: string,
   /** Frames that arrived while the client's credentials were being checked, replayed in order after. */
   let waiting: Message[] | null = null
   let expiry: ExpiryTimer | null = null
-  const established = (message: Message) =>
+  // [limits] A client's writes per second (docs/security.md, "Limits"); peers are not limited.
+  const writes = endpoint === 'client' ? new TokenBucket(config.limits.maxWritesPerSecond, DEFAULT_MAX_BATCH_CHANGES) : null
+  const established = (message: Message) => {
+    if (writes !== null && !writes.take(writeCount(message), Date.now())) {
+      metrics.limitRefusals.inc({ limit: 'writesPerSecond' })
+      // Nothing of this frame is applied; the client's outbox keeps it and sends it again after reconnecting.
+      connection.reject('OVERLOADED', CloseCode.OVERLOADED, `more than ${config.limits.maxWritesPerSecond} writes per second (limits.maxWritesPerSecond)`)
+      return
+    }
     routeEstablished(node, identity as string, connection, message, logger, { host: deps.strict, config, kind: endpoint, onInvalidValue: () => metrics.invalidValues.inc({ surface: 'sync' }) })
+  }
   connection.onMessage = (message) => {
     if (waiting !== null) {
       // Meridian's client sends nothing before HandshakeAccept; a few frames are kept, a flood is refused.

@@ -1,0 +1,61 @@
+/**
+ * Per-client limits (docs/security.md, "Limits"): a token bucket for writes per connection, and a
+ * count of open client sockets per IP address.
+ */
+
+/**
+ * Allows `ratePerSecond` on average with bursts of `2 × ratePerSecond` — but never less than
+ * `minBurst`, so that the largest frame an honest client sends (a full batch) always fits and a low
+ * rate slows it rather than refusing it forever. `take(n, nowMs)` is false once the bucket is empty.
+ * A rate of 0 allows everything.
+ */
+export class TokenBucket {
+  private tokens: number
+  private lastMs: number | null = null
+  private readonly capacity: number
+
+  constructor(
+    private readonly ratePerSecond: number,
+    minBurst = 0,
+  ) {
+    this.capacity = Math.max(2 * ratePerSecond, minBurst)
+    this.tokens = this.capacity
+  }
+
+  take(count: number, nowMs: number): boolean {
+    if (this.ratePerSecond === 0) return true
+    const capacity = this.capacity
+    if (this.lastMs !== null) this.tokens = Math.min(capacity, this.tokens + ((nowMs - this.lastMs) / 1000) * this.ratePerSecond)
+    this.lastMs = nowMs
+    if (this.tokens < count) return false
+    this.tokens -= count
+    return true
+  }
+}
+
+/** Open client sockets per remote address; `max` 0 allows any number. */
+export class ConnectionsPerIp {
+  private readonly open = new Map<string, number>()
+
+  constructor(private readonly max: number) {}
+
+  /** Counts a new socket from `ip`, or returns false (and counts nothing) when it already has `max`. */
+  admit(ip: string): boolean {
+    const count = this.open.get(ip) ?? 0
+    if (this.max > 0 && count >= this.max) return false
+    this.open.set(ip, count + 1)
+    return true
+  }
+
+  /** A socket counted by `admit` closed. */
+  release(ip: string): void {
+    const count = (this.open.get(ip) ?? 0) - 1
+    if (count <= 0) this.open.delete(ip)
+    else this.open.set(ip, count)
+  }
+
+  /** How many addresses have sockets open (for /status). */
+  get addresses(): number {
+    return this.open.size
+  }
+}
