@@ -253,6 +253,7 @@ export async function createServer(input: ServerConfigInput, options: CreateServ
       acceptSession(ws, kind, remote, {
         auth,
         headers: headerRecord(request.headers),
+        remoteAddress: ip,
         config,
         node: current,
         metrics,

@@ -31,7 +31,6 @@ export type HandshakeVerdict =
   | { readonly ok: true; readonly identity: string }
   | { readonly ok: false; readonly code: CloseCode; readonly reason: RejectReason; readonly message: string }
 
-
 /**
  * The listener's decision on a handshake (docs/protocol.md, Handshake): credentials first (wrong or
  * missing: UNAUTHORIZED), then whether those credentials may use this endpoint with this role and
@@ -107,8 +106,9 @@ export interface StrictRoute {
 export interface SessionDeps {
   /** Who a client is (docs/security.md); peers use `peerSecret` instead. */
   readonly auth: Authenticator
-  /** The upgrade request's headers (lower-case names). */
+  /** The upgrade request's headers (lower-case names) and the address it came from. */
   readonly headers: Readonly<Record<string, string | undefined>>
+  readonly remoteAddress: string
   readonly strict: () => StrictHost | null
   readonly config: ServerConfig
   readonly node: RegionNode
@@ -176,7 +176,7 @@ export function acceptSession(ws: WebSocket, endpoint: Endpoint, remote: string,
       return
     }
     waiting = []
-    void deps.auth.authenticate({ surface: 'sync', token: message.credentials === '' ? null : message.credentials, headers: deps.headers, remoteAddress: remote }).then((result) => {
+    void deps.auth.authenticate({ surface: 'sync', token: message.credentials === '' ? null : message.credentials, headers: deps.headers, remoteAddress: deps.remoteAddress }).then((result) => {
       if (!connection.isOpen) return
       if (!result.ok) {
         connection.reject(result.refusal.code, CloseCode[result.refusal.code], result.refusal.message)

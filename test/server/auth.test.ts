@@ -224,6 +224,7 @@ describe('the embedded authenticate callback', () => {
     expect(refused.json.error).toEqual({ code: 'UNAUTHORIZED', message: 'the app says no' })
     expect(seen.map((r) => r.surface)).toEqual(expect.arrayContaining(['sync', 'rest']))
     expect(seen.find((r) => r.surface === 'rest')?.headers.authorization).toBe('Bearer let-me-in')
+    for (const surface of ['sync', 'rest'] as const) expect(seen.find((r) => r.surface === surface)?.remoteAddress).toMatch(/^(::ffff:)?127\.0\.0\.1$/)
   })
 
   it('frames sent while a slow callback decides are replayed after it accepts; a flood of them is refused', async () => {
