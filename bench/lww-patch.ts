@@ -12,6 +12,7 @@
  * Storage is memory, or file storage in a temp dir with `--file` (the fsync is then not on the loop).
  * Run: `node --import tsx bench/lww-patch.ts [F] [N] [--file]`.
  */
+import { Authorizer } from '../server/auth/authorizer.js'
 import { Authenticator } from '../server/auth/authenticator.js'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -48,7 +49,7 @@ async function main(): Promise<void> {
   const node = new RegionNode({ config, storage, metrics, logger: silentLogger })
   await node.recover()
   const app = createHttpApp({
-    auth: await Authenticator.create(config),
+    auth: await Authenticator.create(config), authorizer: new Authorizer(config),
     config,
     node: () => node,
     links: () => null,

@@ -6,6 +6,7 @@ import { readFile } from 'node:fs/promises'
 import type { DocType } from '../core/types.js'
 import { READ_PREFERENCES, type ReadPreference } from '../core/strict/requests.js'
 import { replicateFromCycle } from '../core/strict/cascade.js'
+import { permissionsProblems, toPermissions, type CollectionPermissions } from './auth/permissions.js'
 import { DEFAULT_VALUE_LIMITS, type ValueLimits } from '../core/values/storable-value.js'
 
 /** A neighbour in the topology. Of two neighbours, the one with the smaller nodeId dials. */
@@ -19,9 +20,11 @@ export interface PeerConfig {
 }
 
 export type CollectionConfig =
-  | { readonly mode: 'crdt'; readonly type: DocType }
+  | { readonly mode: 'crdt'; readonly type: DocType; readonly permissions?: CollectionPermissions }
   | {
       readonly mode: 'strict'
+      /** Who may read and write it (docs/security.md, "Permissions"); absent: everyone who may connect. */
+      readonly permissions?: CollectionPermissions
       /** Read preference of a REST GET without `?read=` (docs/server.md, "Strict read defaults"). Default `primary`. */
       readonly read?: ReadPreference
       /** [RD3] `maxStalenessMs` of a REST GET without `?maxStalenessMs=`. Default: no bound. */
@@ -525,17 +528,20 @@ export function parseConfig(input: unknown, source?: string): ServerConfig {
         c.issues.push(`${path}: collection names are letters, digits, ".", "_" or "-", not starting with "_" or "."`)
         continue
       }
-      const body = c.object(path, spec, ['mode', 'type', ...STRICT_READ_KEYS])
+      const body = c.object(path, spec, ['mode', 'type', 'permissions', ...STRICT_READ_KEYS])
       if (!body) continue
+      const permissions = Object.hasOwn(body, 'permissions') ? body.permissions : undefined
+      if (permissions !== undefined) c.issues.push(...permissionsProblems(permissions, child(path, 'permissions'), body.mode === 'strict'))
+      const withPermissions = <T extends CollectionConfig>(spec: T): T => (permissions === undefined ? spec : { ...spec, permissions: toPermissions(permissions as { read?: unknown; write?: unknown }) })
       if (body.mode === 'strict') {
         if (Object.hasOwn(body, 'type')) c.issues.push(`${child(path, 'type')}: strict collections have no type`)
-        else out[name] = strictCollectionConfig(c, path, body)
+        else out[name] = withPermissions(strictCollectionConfig(c, path, body))
       } else if (body.mode === 'crdt') {
         for (const key of STRICT_READ_KEYS) {
           if (Object.hasOwn(body, key)) c.issues.push(`${child(path, key)}: only strict collections have read defaults`)
         }
         const type = body.type
-        if (type === 'lww' || type === 'yjs' || type === 'automerge') out[name] = { mode: 'crdt', type }
+        if (type === 'lww' || type === 'yjs' || type === 'automerge') out[name] = withPermissions({ mode: 'crdt', type })
         else c.fail(child(path, 'type'), '"lww", "yjs" or "automerge"', type)
       } else {
         c.fail(child(path, 'mode'), '"crdt" or "strict"', body.mode)

@@ -19,6 +19,8 @@ import type { StrictHost } from './strict/strict-host.js'
 import { registerStrictRest } from './strict/strict-rest.js'
 import type { Authenticator } from './auth/authenticator.js'
 import { registerRestAuth } from './auth/rest-auth.js'
+import type { Authorizer } from './auth/authorizer.js'
+import { registerRestPermissions } from './auth/rest-permissions.js'
 
 /** The longest a crdt read may wait for its `after` token: a parked request holds a socket meanwhile. */
 const MAX_READ_WAIT_MS = 60_000
@@ -47,8 +49,9 @@ export interface HttpDeps {
   readonly logger: Logger
   readonly storageKind: StorageKind
   readonly startedAt: number
-  /** Who a REST caller is (docs/security.md). */
+  /** Who a REST caller is, and what it may do (docs/security.md). */
   readonly auth: Authenticator
+  readonly authorizer: Authorizer
 }
 
 /** `crdt` on a node without strict collections; otherwise its strict role (`primary`, `replica`, `candidate`). */
@@ -206,6 +209,7 @@ export function createHttpApp(deps: HttpDeps): Hono {
   registerRestAuth(app, deps.auth)
   // Strict collections first; their handlers pass other collections on to the crdt routes below.
   app.use('/v1/:collection/*', async (c, next) => (['PUT', 'PATCH', 'POST'].includes(c.req.method) ? limit(c, next) : next()))
+  registerRestPermissions(app, deps.authorizer)
   registerStrictRest(app, { config, strict: deps.strict, metrics })
 
   // Conflict records (docs/server.md, "Conflicts"): before the document routes, which would read

@@ -1,4 +1,6 @@
 import { HlcClock } from '../core/clock/hlc.js'
+import type { Authorizer } from './auth/authorizer.js'
+import { ANONYMOUS } from './auth/principal.js'
 import { CloseCode, MessageType, decodeChange, encodeChange, encodeMessage, peekChangeId, type EphemeralMessage, type Message } from '../core/codec/index.js'
 import { CollectionDigests, LwwReplica, createReplica, type CollectionDigestReport } from '../core/crdt/index.js'
 import { MeshNode, ResyncBudget } from '../core/mesh/index.js'
@@ -70,6 +72,8 @@ export interface RegionNodeOptions {
   readonly wallClock?: () => number
   /** Monotonic milliseconds for the links' resync budgets; `performance.now` by default. */
   readonly monotonicClock?: () => number
+  /** What each client may read (docs/security.md, "Permissions"); absent: everything. */
+  readonly authorizer?: Authorizer
 }
 
 interface Link {
@@ -166,6 +170,8 @@ export class RegionNode {
       random: Math.random,
       createReplica: (docType, context) => createReplica(docType, context),
       send: (peer, message) => this.sendTo(peer, message),
+      // [permissions] A client is sent only documents its principal may read.
+      ...(options.authorizer?.restricts === true ? { readable: this.readableBy(options.authorizer) } : {}),
       // A write whose change cannot be encoded fails before it is logged, never later in the
       // replication loop; the encoding is cached [PF1], so onAppend and every send reuse it.
       beforeCommit: (change) => void encodeChange(change),
@@ -729,6 +735,11 @@ export class RegionNode {
   onDocumentChanged(listener: (collection: string, docId: string) => void): () => void {
     this.documentListeners.add(listener)
     return () => void this.documentListeners.delete(listener)
+  }
+
+  /** [permissions] The mesh's `readable`: the principal of the client's current link decides. */
+  private readableBy(authorizer: Authorizer): (peer: string, collection: string, docId: string) => boolean {
+    return (peer, collection, docId) => authorizer.mayRead(this.links.get(peer)?.transport.principal ?? ANONYMOUS, collection, docId)
   }
 
   /** Called with every `Ephemeral` frame a peer sends. */

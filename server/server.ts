@@ -23,8 +23,9 @@ const YJS_PATH = '/yjs/'
 import { peerMetrics } from './status.js'
 import { Authenticator } from './auth/authenticator.js'
 import { ConnectionsPerIp } from './limits.js'
-import { endForeignAtExpiry, foreignAuthCloseCode, foreignToken, headerRecord } from './auth/request-credentials.js'
+import { endForeignAtExpiry, FOREIGN_FORBIDDEN, foreignAuthCloseCode, foreignForbidden, foreignToken, headerRecord } from './auth/request-credentials.js'
 import type { Authenticate } from './auth/principal.js'
+import { Authorizer, type Authorize } from './auth/authorizer.js'
 import { openStorage } from './storage-factory.js'
 import { openStrictHost } from './strict/open-strict-host.js'
 import type { StrictHost } from './strict/strict-host.js'
@@ -62,6 +63,11 @@ export interface CreateServerOptions {
    * `clientToken`. A callback that throws refuses the client (and is logged).
    */
   readonly authenticate?: Authenticate
+  /**
+   * The application's own permissions (docs/security.md, "Permissions"): asked, synchronously, whether a
+   * principal may read or write a document; replaces the collections' `permissions` rules.
+   */
+  readonly authorize?: Authorize
 }
 
 /** The embedding app's conflict resolver (`CreateServerOptions.onConflict`). */
@@ -163,8 +169,10 @@ export async function createServer(input: ServerConfigInput, options: CreateServ
   let storageKind: StorageKind = options.storage === undefined ? config.storage : 'memory'
   let closing: Promise<void> | null = null
 
+  const authorizer = new Authorizer(config, options.authorize ?? null, (err) => logger.error('the authorize callback failed; the request was refused', err))
   const app = createHttpApp({
     auth,
+    authorizer,
     config,
     node: () => node,
     links: () => links,
@@ -237,6 +245,9 @@ export async function createServer(input: ServerConfigInput, options: CreateServ
         wss.handleUpgrade(request, socket, head, (ws) => {
           releaseOnClose(ws, ip)
           if (!result.ok) return closeSocket(ws, foreignAuthCloseCode(result.refusal.code), result.refusal.message)
+          // [permissions] These protocols read and write a room or repo as a whole: both are needed.
+          const forbidden = foreignForbidden(authorizer, result.principal, name === null ? config.automergeRepoCollection : config.yjsRoomCollection, name)
+          if (forbidden !== null) return closeSocket(ws, FOREIGN_FORBIDDEN, forbidden)
           endForeignAtExpiry(ws, result.principal)
           if (name === null) automergePeers?.accept(ws)
           else yjsRooms?.accept(ws, name)
@@ -252,6 +263,7 @@ export async function createServer(input: ServerConfigInput, options: CreateServ
       const remote = `${request.socket.remoteAddress ?? '?'}:${request.socket.remotePort ?? '?'}`
       acceptSession(ws, kind, remote, {
         auth,
+        authorizer,
         headers: headerRecord(request.headers),
         remoteAddress: ip,
         config,
@@ -283,7 +295,7 @@ export async function createServer(input: ServerConfigInput, options: CreateServ
     const opened = options.storage === undefined ? await openStorage(config) : { adapter: options.storage, kind: storageKind }
     storage = opened.adapter
     storageKind = opened.kind
-    const regionNode = new RegionNode({ config, storage: opened.adapter, metrics, logger })
+    const regionNode = new RegionNode({ config, storage: opened.adapter, metrics, logger, authorizer })
     const { changes } = await regionNode.recover()
     const hook = options.onConflict
     if (hook !== undefined) regionNode.onConflict((record) => setImmediate(() => void runConflictHook(hook, regionNode, record, logger)))

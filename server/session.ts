@@ -10,7 +10,9 @@ import { TokenBucket } from './limits.js'
 import { DEFAULT_MAX_BATCH_CHANGES } from '../core/mesh/index.js'
 import type { Authenticator } from './auth/authenticator.js'
 import { ExpiryTimer } from './auth/expiry-timer.js'
-import type { Principal } from './auth/principal.js'
+import { ANONYMOUS, type Principal } from './auth/principal.js'
+import type { Authorizer } from './auth/authorizer.js'
+import { forbiddenBy } from './auth/sync-permissions.js'
 import type { StrictHost } from './strict/strict-host.js'
 import { isStrictMessage, routeStrict } from './strict/strict-routing.js'
 import { closeWatches } from './strict/strict-watch.js'
@@ -104,8 +106,9 @@ export interface StrictRoute {
 }
 
 export interface SessionDeps {
-  /** Who a client is (docs/security.md); peers use `peerSecret` instead. */
+  /** Who a client is, and what it may do (docs/security.md); peers use `peerSecret` instead. */
   readonly auth: Authenticator
+  readonly authorizer: Authorizer
   /** The upgrade request's headers (lower-case names) and the address it came from. */
   readonly headers: Readonly<Record<string, string | undefined>>
   readonly remoteAddress: string
@@ -145,6 +148,13 @@ export function acceptSession(ws: WebSocket, endpoint: Endpoint, remote: string,
   // [limits] A client's writes per second (docs/security.md, "Limits"); peers are not limited.
   const writes = endpoint === 'client' ? new TokenBucket(config.limits.maxWritesPerSecond, DEFAULT_MAX_BATCH_CHANGES) : null
   const established = (message: Message) => {
+    // [permissions] Refused before anything of it is applied or forwarded. For now the connection ends
+    // FORBIDDEN (the client stops and reports it); a typed per-write rejection is still to come.
+    const refusal = endpoint === 'client' && deps.authorizer.restricts ? forbiddenBy(message, connection.principal ?? ANONYMOUS, deps.authorizer) : null
+    if (refusal !== null) {
+      connection.reject('FORBIDDEN', CloseCode.FORBIDDEN, refusal)
+      return
+    }
     if (writes !== null && !writes.take(writeCount(message), Date.now())) {
       metrics.limitRefusals.inc({ limit: 'writesPerSecond' })
       // Nothing of this frame is applied; the client's outbox keeps it and sends it again after reconnecting.

@@ -79,6 +79,12 @@ export interface MeshNodeOptions {
    * `resubscribe()` (docs/design.md §3, "Partial replication"). Null or absent: everything.
    */
   readonly subscription?: (peer: string, connecting: boolean) => SubscribeMessage | null
+  /**
+   * On a region: whether a client may be sent a document's changes and state (docs/security.md,
+   * "Permissions"). A document it may not read is treated like one it does not subscribe to: its changes
+   * move the client's position as `Skipped`, and state transfers and fetches leave it out. Absent: all.
+   */
+  readonly readable?: (peer: string, collection: string, docId: string) => boolean
   /** On a client: the answer to a `Subscribe`'s fetch arrived; `complete` when every document of it merged. */
   readonly onFetched?: (fetch: number, complete: boolean) => void
   /** Bound of the author table (see AuthorTable). Default 100 000. */
@@ -920,6 +926,7 @@ export class MeshNode {
     let skippedHlc: Hlc | null = null
     const client = this.isClient(peer)
     const interest = state.interest
+    const readable = client ? this.options.readable : undefined
     for (const origin of wanted) {
       // Without state transfers, what the peer lacks below the log's base is left to its other peers
       // (it holds those changes durably, or compaction would not have dropped them); the rest is sent.
@@ -938,7 +945,11 @@ export class MeshNode {
       let skipFrom = 0
       for (const change of this.log.range({ origin, from, to })) {
         const own = client && change.author?.origin === peer
-        if (own || (interest !== null && !matches(interest, change.collection, documentKey(change.collection, change.docId)))) {
+        if (
+          own ||
+          (interest !== null && !matches(interest, change.collection, documentKey(change.collection, change.docId))) ||
+          (readable !== undefined && !readable(peer, change.collection, change.docId))
+        ) {
           if (skipFrom === 0) skipFrom = change.seq
           skippedHlc = maxHlc(skippedHlc, change.hlc)
           continue
@@ -955,11 +966,18 @@ export class MeshNode {
     if (skippedHlc !== null) this.options.send(peer, { type: MessageType.Skipped, ranges: skipped, hlc: skippedHlc })
   }
 
-  /** The documents a client subscribes to (every document for anyone else), sorted by key. */
-  private documentKeysFor(interest: Interest | null): string[] {
+  /**
+   * The documents a client subscribes to (every document for anyone else), sorted by key; for a client
+   * (`peer`), only those it may read.
+   */
+  private documentKeysFor(interest: Interest | null, peer: string | null = null): string[] {
+    const readable = peer !== null && this.isClient(peer) ? this.options.readable : undefined
     const keys: string[] = []
     for (const key of this.documents.keys()) {
-      if (interest === null || matches(interest, splitDocumentKey(key)[0], key)) keys.push(key)
+      const [collection, docId] = splitDocumentKey(key)
+      if (interest !== null && !matches(interest, collection, key)) continue
+      if (readable !== undefined && !readable(peer as string, collection, docId)) continue
+      keys.push(key)
     }
     return keys.sort()
   }
@@ -1027,7 +1045,7 @@ export class MeshNode {
     if (fetch === null || !state.ready) return
     if (fetch.cut === null) {
       if (!this.holdsPositionOf(peer, state.known)) return
-      const documents = this.documentStates(this.documentKeysFor(fetch.wanted))
+      const documents = this.documentStates(this.documentKeysFor(fetch.wanted, peer))
       fetch.cut = { vector: new Map(this.log.vector), documents, hlc: this.options.clock.peek() }
     }
     if ((this.durable.get(this.id) ?? 0) < (fetch.cut.vector.get(this.id) ?? 0)) return
@@ -1067,7 +1085,7 @@ export class MeshNode {
    */
   private beginTransfer(peer: string, state: PeerState): void {
     // A client is sent the documents it subscribes to: its position covers those alone.
-    const documents = this.documentStates(this.documentKeysFor(state.interest))
+    const documents = this.documentStates(this.documentKeysFor(state.interest, peer))
     state.transfer = { vector: new Map(this.log.vector), documents, hlc: this.options.clock.peek(), authors: this.authors.records() }
     this.releaseTransfer(peer, state)
   }

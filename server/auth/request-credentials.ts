@@ -3,6 +3,7 @@ import WebSocket from 'ws'
 import { CloseCode } from '../../core/codec/index.js'
 import { closeSocket } from '../foreign-socket.js'
 import { ExpiryTimer } from './expiry-timer.js'
+import type { Authorizer } from './authorizer.js'
 import type { AuthRefusal, Principal } from './principal.js'
 
 /** Header values as single strings (repeated headers joined), lower-case names as Node gives them. */
@@ -41,6 +42,21 @@ export const FOREIGN_UNAUTHORIZED = 4401
 
 export function foreignAuthCloseCode(code: AuthRefusal['code']): number {
   return code === 'TOKEN_EXPIRED' ? CloseCode.TOKEN_EXPIRED : FOREIGN_UNAUTHORIZED
+}
+
+/** A principal that may not read and write the room (or, on `/automerge`, the whole collection): 4403, permanent for y-websocket. */
+export const FOREIGN_FORBIDDEN = 4403
+
+/**
+ * Why `principal` may not use a `/yjs` room (`docId` = the room) or `/automerge` (`docId` null: every
+ * document of the collection, since automerge-repo asks for documents as it goes); null when it may.
+ */
+export function foreignForbidden(authorizer: Authorizer, principal: Principal, collection: string | null, docId: string | null): string | null {
+  if (!authorizer.restricts || collection === null) return null
+  const what = docId === null ? `all of ${collection}` : `${collection}/${docId}`
+  if (!authorizer.mayRead(principal, collection, docId)) return `${principal.id} may not read ${what}`
+  if (!authorizer.mayWrite(principal, collection, docId)) return `${principal.id} may not write ${what}`
+  return null
 }
 
 /** Ends a `/yjs` or `/automerge` socket when its principal's credentials expire. */

@@ -1,4 +1,5 @@
 import * as decoding from 'lib0/decoding'
+import type { Principal } from '../auth/principal.js'
 import { encodeVersionVector, readVersionVector } from '../../core/clock/version-vector.js'
 import type { CloseCode } from '../../core/codec/index.js'
 import type { VersionVector } from '../../core/types.js'
@@ -56,6 +57,8 @@ export interface LinkTransport {
   close(code: CloseCode, message: string): void
   /** Bytes handed to the socket and not yet written to the network. */
   readonly bufferedAmount: number
+  /** A client's principal (docs/security.md); absent or null for peers and in tests. */
+  readonly principal?: Principal | null
 }
 
 export interface Lag {

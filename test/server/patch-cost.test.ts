@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
+import { Authorizer } from '../../server/auth/authorizer.js'
 import { Authenticator } from '../../server/auth/authenticator.js'
 import { LwwReplica } from '../../core/crdt/lww.js'
 import { MemoryStorageAdapter } from '../../core/storage/index.js'
@@ -27,7 +28,7 @@ beforeAll(async () => {
   const metrics = new ServerMetrics({ defaultMetrics: false })
   node = new RegionNode({ config, storage: new MemoryStorageAdapter(), metrics, logger: silentLogger })
   await node.recover()
-  app = createHttpApp({ auth: await Authenticator.create(config), config, node: () => node, links: () => null, strict: () => null, metrics, logger: silentLogger, storageKind: 'memory', startedAt: 0 })
+  app = createHttpApp({ auth: await Authenticator.create(config), authorizer: new Authorizer(config), config, node: () => node, links: () => null, strict: () => null, metrics, logger: silentLogger, storageKind: 'memory', startedAt: 0 })
   const doc: Record<string, unknown> = {}
   for (let i = 0; i < FIELDS; i++) doc[`f${i}`] = `value ${i}`
   doc['meta'] = { x: 1, y: 2 }
