@@ -107,8 +107,19 @@ function claimAt(principal: Principal, path: string): unknown {
   return at
 }
 
+/** Filled templates per principal (a connection keeps its principal object for its whole life). */
+const filled = new WeakMap<Principal, Map<string, string | null>>()
+
 /** `{sub}` and `{claims.x}` filled in; null when a placeholder names nothing usable. */
 function fillTemplate(template: string, principal: Principal): string | null {
+  let cache = filled.get(principal)
+  if (cache === undefined) filled.set(principal, (cache = new Map()))
+  let value = cache.get(template)
+  if (value === undefined) cache.set(template, (value = fillTemplateNow(template, principal)))
+  return value
+}
+
+function fillTemplateNow(template: string, principal: Principal): string | null {
   let missing = false
   const out = template.replace(/\{(sub|claims\.[^}]+)\}/g, (_, name: string) => {
     const value = name === 'sub' ? principal.id : claimAt(principal, name.slice('claims.'.length))
@@ -131,13 +142,24 @@ export function allows(rule: Rule, principal: Principal, docId: string | null): 
 /** true / false, or null: depends on a document id not given. */
 function evaluate(rule: Rule, principal: Principal, docId: string | null): boolean | null {
   if (typeof rule === 'boolean') return rule
+  // Loops, not map(): this runs for every change a client is sent.
   if ('anyOf' in rule) {
-    const results = rule.anyOf.map((r) => evaluate(r, principal, docId))
-    return results.includes(true) ? true : results.includes(null) ? null : false
+    let unknown = false
+    for (const r of rule.anyOf) {
+      const result = evaluate(r, principal, docId)
+      if (result === true) return true
+      if (result === null) unknown = true
+    }
+    return unknown ? null : false
   }
   if ('allOf' in rule) {
-    const results = rule.allOf.map((r) => evaluate(r, principal, docId))
-    return results.includes(false) ? false : results.includes(null) ? null : true
+    let unknown = false
+    for (const r of rule.allOf) {
+      const result = evaluate(r, principal, docId)
+      if (result === false) return false
+      if (result === null) unknown = true
+    }
+    return unknown ? null : true
   }
   if ('not' in rule) {
     const inner = evaluate(rule.not, principal, docId)
