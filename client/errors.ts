@@ -1,5 +1,5 @@
 import type { CloseCodeName } from '../core/codec/close-codes.js'
-import type { StrictReadErrorCode, Unavailable } from '../core/strict/requests.js'
+import type { Forbidden, StrictReadErrorCode, Unavailable } from '../core/strict/requests.js'
 import type { Precondition, WriteOp, WriteRejection } from '../core/strict/types.js'
 
 /**
@@ -73,7 +73,7 @@ function describe(code: string, url: string, closeCode: number | undefined, serv
 }
 
 /** Why a strict write was refused. Nothing was written in every case. */
-export type StrictWriteRejectionCode = 'PRECONDITION_FAILED' | 'INVALID_OP' | 'INVALID_VALUE' | 'UNAVAILABLE' | 'NOT_PRIMARY'
+export type StrictWriteRejectionCode = 'PRECONDITION_FAILED' | 'INVALID_OP' | 'INVALID_VALUE' | 'UNAVAILABLE' | 'NOT_PRIMARY' | 'FORBIDDEN'
 
 /**
  * A strict write (or a whole batch) was refused, and **nothing was written**: the promise of `put`,
@@ -104,7 +104,7 @@ export type StrictWriteRejectionCode = 'PRECONDITION_FAILED' | 'INVALID_OP' | 'I
 export class StrictWriteRejected extends Error {
   readonly code: StrictWriteRejectionCode
   /** The server's rejection as received. */
-  readonly rejection: WriteRejection | Unavailable
+  readonly rejection: WriteRejection | Unavailable | Forbidden
   /** PRECONDITION_FAILED: the document whose precondition failed (`collection/id`); else null. */
   readonly key: string | null
   readonly collection: string | null
@@ -124,7 +124,7 @@ export class StrictWriteRejected extends Error {
   /** INVALID_VALUE: the bound exceeded, for limit rules; else null. */
   readonly limit: number | null
 
-  constructor(rejection: WriteRejection | Unavailable, op?: WriteOp) {
+  constructor(rejection: WriteRejection | Unavailable | Forbidden, op?: WriteOp) {
     super(describeRejection(rejection, op))
     this.name = 'StrictWriteRejected'
     this.code = rejection.code
@@ -146,7 +146,7 @@ export class StrictWriteRejected extends Error {
   }
 }
 
-function describeRejection(rejection: WriteRejection | Unavailable, op: WriteOp | undefined): string {
+function describeRejection(rejection: WriteRejection | Unavailable | Forbidden, op: WriteOp | undefined): string {
   switch (rejection.code) {
     case 'PRECONDITION_FAILED': {
       const failing = op === undefined ? undefined : op.kind === 'batch' ? op.ops[rejection.opIndex] : op
@@ -168,6 +168,8 @@ function describeRejection(rejection: WriteRejection | Unavailable, op: WriteOp 
       return `the write carries a value Meridian does not store, nothing was written: ${rejection.message}`
     case 'UNAVAILABLE':
       return `the write could not be accepted, nothing was written; it is safe to retry (${rejection.message})`
+    case 'FORBIDDEN':
+      return `this client may not make the write, nothing was written: ${rejection.message}`
     case 'NOT_PRIMARY':
       return `the node asked is not the primary (epoch ${rejection.epoch}${rejection.primaryHint ? `, primary ${rejection.primaryHint}` : ''}); nothing was written, it is safe to retry`
   }
@@ -181,6 +183,7 @@ function describeRejection(rejection: WriteRejection | Unavailable, op: WriteOp 
  * - `TOO_STALE` [RD3]: no node within `maxStalenessMs` could serve the read.
  * - `TOKEN_ROLLED_BACK` [RD1]: the write behind the `after` token was rolled back by a failover.
  * - `INVALID_REQUEST`: the server refused the read (e.g. not a strict collection).
+ * - `FORBIDDEN`: this client's principal may not read the document (docs/security.md).
  *
  * @example
  * ```ts

@@ -4,7 +4,7 @@
  * strict queue. This tab's collections are the strict module's, over `RemoteStrict`; the leader's hub
  * runs the calls with `HubStrict`.
  */
-import type { StrictReadRequest, StrictWriteRequest, Unavailable } from '../core/strict/requests.js'
+import type { Forbidden, StrictReadRequest, StrictWriteRequest, Unavailable } from '../core/strict/requests.js'
 import type { WriteOp, WriteRejection } from '../core/strict/types.js'
 import type { StrictOps } from './strict-collection.js'
 import type { StrictPendingWrite, StrictReadAnswer, StrictWriteOutcome, StrictWriteResult } from './strict-queue.js'
@@ -17,7 +17,7 @@ export interface PlainError {
   readonly name: string
   readonly message: string
   readonly code?: string
-  readonly rejection?: WriteRejection | Unavailable
+  readonly rejection?: WriteRejection | Unavailable | Forbidden
 }
 
 /** The leader's strict queue and position, as every tab shows them. */

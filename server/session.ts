@@ -12,7 +12,7 @@ import type { Authenticator } from './auth/authenticator.js'
 import { ExpiryTimer } from './auth/expiry-timer.js'
 import { ANONYMOUS, type Principal } from './auth/principal.js'
 import type { Authorizer } from './auth/authorizer.js'
-import { forbiddenBy } from './auth/sync-permissions.js'
+import { forbiddenBy, strictForbidden } from './auth/sync-permissions.js'
 import type { StrictHost } from './strict/strict-host.js'
 import { isStrictMessage, routeStrict } from './strict/strict-routing.js'
 import { closeWatches } from './strict/strict-watch.js'
@@ -153,6 +153,13 @@ export function acceptSession(ws: WebSocket, endpoint: Endpoint, remote: string,
     const refusal = endpoint === 'client' && deps.authorizer.restricts ? forbiddenBy(message, connection.principal ?? ANONYMOUS, deps.authorizer) : null
     if (refusal !== null) {
       connection.reject('FORBIDDEN', CloseCode.FORBIDDEN, refusal)
+      return
+    }
+    // A strict write or read it may not make gets a typed answer; the session goes on.
+    const strictRefusal = endpoint === 'client' && deps.authorizer.restricts ? strictForbidden(message, connection.principal ?? ANONYMOUS, deps.authorizer) : null
+    if (strictRefusal !== null) {
+      if (message.type === MessageType.StrictWrite) connection.sendMessage({ type: MessageType.StrictWriteResult, requestId: message.requestId, reply: { status: 'rejected', error: { code: 'FORBIDDEN', message: strictRefusal } } })
+      else if (message.type === MessageType.StrictRead) connection.sendMessage({ type: MessageType.StrictReadResult, requestId: message.requestId, reply: { status: 'rejected', error: { code: 'FORBIDDEN', message: strictRefusal } } })
       return
     }
     if (writes !== null && !writes.take(writeCount(message), Date.now())) {

@@ -27,11 +27,12 @@
  *     2 INVALID_OP           message:string
  *     3 UNAVAILABLE          message:string
  *     4 INVALID_VALUE        message:string path:string rule:string limit:uint?
+ *     5 FORBIDDEN            message:string   (the client's principal may not make this write)
  * StrictRead        11 requestId:uint collection:string id:string after:position? read:u8 (0 primary, 1 nearest, 2 replica)
  *                      maxStalenessMs:ms? timeoutMs:ms?
  * StrictReadResult  12 requestId:uint status:u8, then by status:
  *   0 ok              document? node:string(non-empty) appliedLsn:uint appliedEpoch:uint lagMs:ms? lagEntries:uint
- *   1 rejected        code:u8 (0 TOKEN_ROLLED_BACK, 1 NOT_YET, 2 TOO_STALE, 3 UNAVAILABLE, 4 INVALID_REQUEST) message:string
+ *   1 rejected        code:u8 (0 TOKEN_ROLLED_BACK, 1 NOT_YET, 2 TOO_STALE, 3 UNAVAILABLE, 4 INVALID_REQUEST, 5 FORBIDDEN) message:string
  * ```
  *
  * `bool` is a byte 0 or 1; `x?` is a presence byte (0 null, 1 present) then x; `ms` is a float64
@@ -48,6 +49,7 @@ import type {
   StrictWriteReply,
   StrictWriteRequest,
   Unavailable,
+  Forbidden,
 } from '../strict/requests.js'
 import type { LogEntry, WriteRejection } from '../strict/types.js'
 import { DecodeError } from './errors.js'
@@ -108,7 +110,7 @@ export type StrictFrame =
 type StrictFrameType = StrictFrame['type']
 type WriteStatus = StrictWriteReply['status']
 type IndeterminateReason = Extract<StrictWriteReply, { status: 'indeterminate' }>['reason']
-type WriteErrorCode = (WriteRejection | Unavailable)['code']
+type WriteErrorCode = (WriteRejection | Unavailable | Forbidden)['code']
 
 const STRICT_KIND = tagTable<StrictMessage['type']>({
   append: 0,
@@ -126,7 +128,7 @@ const STRICT_KIND = tagTable<StrictMessage['type']>({
 })
 const WRITE_STATUS = tagTable<WriteStatus>({ acknowledged: 0, indeterminate: 1, rejected: 2 })
 const INDETERMINATE_REASON = tagTable<IndeterminateReason>({ timeout: 0, 'stepped-down': 1, unreachable: 2 })
-const WRITE_ERROR = tagTable<WriteErrorCode>({ PRECONDITION_FAILED: 0, NOT_PRIMARY: 1, INVALID_OP: 2, UNAVAILABLE: 3, INVALID_VALUE: 4 })
+const WRITE_ERROR = tagTable<WriteErrorCode>({ PRECONDITION_FAILED: 0, NOT_PRIMARY: 1, INVALID_OP: 2, UNAVAILABLE: 3, INVALID_VALUE: 4, FORBIDDEN: 5 })
 const READ_PREFERENCE = tagTable<ReadPreference>({ primary: 0, nearest: 1, replica: 2, linearizable: 3 })
 const READ_STATUS = tagTable<StrictReadReply['status']>({ ok: 0, rejected: 1 })
 const READ_ERROR = tagTable<StrictReadErrorCode>({
@@ -135,6 +137,7 @@ const READ_ERROR = tagTable<StrictReadErrorCode>({
   TOO_STALE: 2,
   UNAVAILABLE: 3,
   INVALID_REQUEST: 4,
+  FORBIDDEN: 5,
 })
 
 /** Writes `msg`'s fields after its type byte (the caller wrote that). RangeError when unrepresentable. */
@@ -353,7 +356,7 @@ function readOptionalBool(decoder: decoding.Decoder, what: string): boolean | un
   return byte === 0 ? undefined : byte === 2
 }
 
-function writeWriteError(encoder: encoding.Encoder, error: WriteRejection | Unavailable): void {
+function writeWriteError(encoder: encoding.Encoder, error: WriteRejection | Unavailable | Forbidden): void {
   checkObject('rejected.error', error)
   writeTag(encoder, 'rejected.error.code', WRITE_ERROR, error.code)
   switch (error.code) {
@@ -371,6 +374,7 @@ function writeWriteError(encoder: encoding.Encoder, error: WriteRejection | Unav
       return
     case 'INVALID_OP':
     case 'UNAVAILABLE':
+    case 'FORBIDDEN':
       writeString(encoder, 'rejected.error.message', error.message, false)
       return
     case 'INVALID_VALUE':
@@ -405,7 +409,7 @@ function readWriteReply(decoder: decoding.Decoder): StrictWriteReply {
   }
 }
 
-function readWriteError(decoder: decoding.Decoder): WriteRejection | Unavailable {
+function readWriteError(decoder: decoding.Decoder): WriteRejection | Unavailable | Forbidden {
   const code = readTag(decoder, 'rejected.error.code', WRITE_ERROR)
   switch (code) {
     case 'PRECONDITION_FAILED': {
@@ -424,6 +428,7 @@ function readWriteError(decoder: decoding.Decoder): WriteRejection | Unavailable
     }
     case 'INVALID_OP':
     case 'UNAVAILABLE':
+    case 'FORBIDDEN':
       return { code, message: readString(decoder, 'rejected.error.message', false) }
     case 'INVALID_VALUE': {
       const message = readString(decoder, 'rejected.error.message', false)

@@ -38,6 +38,12 @@ export interface Unavailable {
   readonly message: string
 }
 
+/** The client's principal may not make this write (docs/security.md, "Permissions"); nothing was written. */
+export interface Forbidden {
+  readonly code: 'FORBIDDEN'
+  readonly message: string
+}
+
 export type StrictWriteReply =
   | {
       readonly status: 'acknowledged'
@@ -58,7 +64,7 @@ export type StrictWriteReply =
       readonly reason: 'timeout' | 'stepped-down' | 'unreachable'
       readonly reached: WriteConcern | null
     }
-  | { readonly status: 'rejected'; readonly error: WriteRejection | Unavailable }
+  | { readonly status: 'rejected'; readonly error: WriteRejection | Unavailable | Forbidden }
 
 export interface StrictReadRequest {
   readonly collection: string
@@ -81,6 +87,8 @@ export type StrictReadErrorCode =
   | 'TOO_STALE'
   | 'UNAVAILABLE'
   | 'INVALID_REQUEST'
+  /** The client's principal may not read this document (docs/security.md, "Permissions"). */
+  | 'FORBIDDEN'
 
 export type StrictReadReply =
   | {

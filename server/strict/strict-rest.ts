@@ -158,6 +158,8 @@ function writeResponse(c: Context, reply: StrictWriteReply, host: StrictHost): R
       return respond(c, errorBody(error.code, `not the primary (epoch ${error.epoch}); nothing was written`, { epoch: error.epoch, primaryHint: error.primaryHint }), 503)
     case 'UNAVAILABLE':
       return respond(c, errorBody(error.code, error.message), 503)
+    case 'FORBIDDEN':
+      return respond(c, errorBody(error.code, error.message), 403)
   }
 }
 

@@ -158,6 +158,22 @@ describe('permissions on a running server', () => {
     }
   })
 
+  it('/sync, strict: a forbidden strict write or read gets a typed FORBIDDEN answer, nothing is written, and the session goes on', async () => {
+    const client = createNodeClient({ urls: [server.url], token: tokens.alice as string, minDelayMs: 20, maxDelayMs: 100 })
+    try {
+      const accounts = client.strict<{ balance: number }>('accounts')
+      await expect(accounts.put('alice', { balance: 1_000 })).rejects.toMatchObject({ code: 'FORBIDDEN' })
+      await expect(accounts.patch('bob', { balance: 5 })).rejects.toMatchObject({ code: 'FORBIDDEN', message: expect.stringContaining('alice may not patch accounts/bob') })
+      const ok = await accounts.patch('alice', { balance: 20 })
+      expect(ok.status).toBe('acknowledged')
+      expect((await accounts.get('alice'))?.value).toEqual({ balance: 20 })
+      expect(client.error).toBeNull()
+      expect((await http(server.httpUrl, 'GET', '/v1/accounts/bob', undefined, as('admin'))).status).toBe(404)
+    } finally {
+      await client.close()
+    }
+  })
+
   it('/yjs: a room needs read and write; refused with 4403', async () => {
     const outcome = async (who: string) => {
       const ws = new WebSocket(`${server.url.replace(/\/sync$/, '')}/yjs/room-1?token=${tokens[who]}`)

@@ -35,6 +35,7 @@ import {
   type StrictWriteReply,
   type StrictWriteRequest,
   type Unavailable,
+  type Forbidden,
 } from '../../../core/strict/requests.js'
 import {
   WRITE_CONCERNS,
@@ -235,7 +236,7 @@ const arbWriteRequest: fc.Arbitrary<StrictWriteRequest> = record({
   requestKey: nullable(arbRequestKey),
 })
 
-const arbWriteRejection: fc.Arbitrary<WriteRejection | Unavailable> = fc.oneof(
+const arbWriteRejection: fc.Arbitrary<WriteRejection | Unavailable | Forbidden> = fc.oneof(
   record({
     code: fc.constant('PRECONDITION_FAILED' as const),
     key: arbText,
@@ -247,6 +248,7 @@ const arbWriteRejection: fc.Arbitrary<WriteRejection | Unavailable> = fc.oneof(
   record({ code: fc.constant('INVALID_OP' as const), message: arbText }),
   record({ code: fc.constant('INVALID_VALUE' as const), message: arbText, path: arbText, rule: arbText, limit: fc.option(fc.nat()) }),
   record({ code: fc.constant('UNAVAILABLE' as const), message: arbText }),
+  record({ code: fc.constant('FORBIDDEN' as const), message: arbText }),
 )
 
 const arbWriteReply: fc.Arbitrary<StrictWriteReply> = fc.oneof(
@@ -277,7 +279,7 @@ const arbReadRequest: fc.Arbitrary<StrictReadRequest> = record({
   timeoutMs: nullable(arbMillis),
 })
 
-const READ_ERROR_CODES: readonly StrictReadErrorCode[] = ['TOKEN_ROLLED_BACK', 'NOT_YET', 'TOO_STALE', 'UNAVAILABLE', 'INVALID_REQUEST']
+const READ_ERROR_CODES: readonly StrictReadErrorCode[] = ['TOKEN_ROLLED_BACK', 'NOT_YET', 'TOO_STALE', 'UNAVAILABLE', 'INVALID_REQUEST', 'FORBIDDEN']
 
 const arbReadReply: fc.Arbitrary<StrictReadReply> = fc.oneof(
   record({
@@ -852,10 +854,10 @@ describe('strict codec: hostile input', () => {
     expectBadFrame(bytes(...header, 0, 1, 1, 0x61, 0, 0, 1, 1, 1, 4, 1, 0, 0), /requestKey is empty/)
     // reply statuses and error codes
     expectBadFrame(bytes(MessageType.StrictWriteResult, 0, 3), /unknown strictWriteResult\.status 3/)
-    expectBadFrame(bytes(MessageType.StrictWriteResult, 0, 2, 5, 0), /unknown rejected\.error\.code 5/)
+    expectBadFrame(bytes(MessageType.StrictWriteResult, 0, 2, 6, 0), /unknown rejected\.error\.code 6/)
     expectBadFrame(bytes(MessageType.StrictWriteResult, 0, 1, 0, 0, 3, 0), /unknown indeterminate\.reason 3/)
     expectBadFrame(bytes(MessageType.StrictReadResult, 0, 2), /unknown strictReadResult\.status 2/)
-    expectBadFrame(bytes(MessageType.StrictReadResult, 0, 1, 5, 0), /unknown rejected\.error\.code 5/)
+    expectBadFrame(bytes(MessageType.StrictReadResult, 0, 1, 6, 0), /unknown rejected\.error\.code 6/)
     expectBadFrame(bytes(MessageType.StrictRead, 0, 0, 0, 0, 4, 0, 0), /unknown strictRead\.read 4/)
     // a read served by an empty node name
     expectBadFrame(bytes(MessageType.StrictReadResult, 0, 0, 0, 0, 0, 0, 0, 0), /node is empty/)
