@@ -817,6 +817,10 @@ export class StrictNode {
   }
 
   private onAppendMessage(m: AppendMessage): void {
+    // A primary's entries follow `prevLsn` one by one, in epochs no later than its own: anything else
+    // did not come from a correct primary, and is dropped before it touches the log (found by fuzzing:
+    // appending a gap threw out of `receive`).
+    if (!entriesFollow(m.prevLsn, m.entries, m.epoch)) return
     if (!this.acceptFeed(m)) return
     this.heardCommitLsn = Math.max(this.heardCommitLsn, m.commitLsn)
     this.heardRound = Math.max(this.heardRound, m.round)
@@ -1506,6 +1510,17 @@ function validate(op: WriteOp): string | null {
     if (!single.collection || !single.id) return 'collection and id must be non-empty'
   }
   return null
+}
+
+/** Whether `entries` are the ones after `prevLsn`, contiguous, with epochs non-decreasing and at most `epoch`. */
+function entriesFollow(prevLsn: number, entries: readonly LogEntry[], epoch: number): boolean {
+  let lastEpoch = 0
+  for (let i = 0; i < entries.length; i++) {
+    const entry = entries[i] as LogEntry
+    if (entry.lsn !== prevLsn + 1 + i || entry.epoch < lastEpoch || entry.epoch > epoch) return false
+    lastEpoch = entry.epoch
+  }
+  return true
 }
 
 /** Nothing is in flight any more: `next` moved back (or past a snapshot), so everything is sent again. */
