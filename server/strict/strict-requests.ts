@@ -82,7 +82,13 @@ export class StrictRequests {
   private spreadTurn = 0
   /** Bytes of forwarded writes in flight per peer: a quarter of a frame, as one append carries. */
   private readonly forwarding: ForwardWindow
-  private nextRequestId = 1
+  /**
+   * Ids of forwarded requests. A peer answers by id over whatever link is up when it is done, so a
+   * process that restarted must not reuse the ids of its previous life: an answer to an old request,
+   * still in flight at the primary, would settle a new one with the old write's token. Each life starts
+   * at a random point of a 2^48 range (the wire's uint takes up to 2^53).
+   */
+  private nextRequestId = 1 + Math.floor(Math.random() * 2 ** 48)
 
   constructor(options: StrictRequestsOptions) {
     this.options = options
