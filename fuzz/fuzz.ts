@@ -1,7 +1,8 @@
 import { writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { ALL_TARGETS, FuzzRandom, type FuzzTarget } from './targets.js'
+import { ALL_TARGETS } from './all-targets.js'
+import { FuzzRandom, type FuzzTarget } from './targets.js'
 
 /** An input slower than this is reported as a crash: a hang in the making (docs/fuzzing.md). */
 export const SLOW_INPUT_MS = 250
@@ -66,7 +67,7 @@ export function runFuzz(options: { inputs: number; seed: number; targets?: reado
       if (took > report.slowestMs) report.slowestMs = took
       if (took > SLOW_INPUT_MS) {
         report.crashes += 1
-        if (crashes.length < 100) crashes.push({ target: target.name, seed: options.seed, index: i, error: `one input took ${Math.round(took)} ms`, inputHex: Buffer.from(input).toString('hex') })
+        if (crashes.length < 100) crashes.push({ target: target.name, seed: options.seed, index: i, error: `one input took ${Math.round(took)} ms`, inputHex: Buffer.from(fuzzCase.current).toString('hex') })
       }
       report.inputs += 1
       if (options.onProgress && at - lastProgress > 10_000) {
