@@ -820,7 +820,7 @@ export class StrictNode {
     // A primary's entries follow `prevLsn` one by one, in epochs no later than its own: anything else
     // did not come from a correct primary, and is dropped before it touches the log (found by fuzzing:
     // appending a gap threw out of `receive`).
-    if (!entriesFollow(m.prevLsn, m.entries, m.epoch)) return
+    if (!entriesFollow(m.prevLsn, m.prevEpoch, m.entries, m.epoch)) return
     if (!this.acceptFeed(m)) return
     this.heardCommitLsn = Math.max(this.heardCommitLsn, m.commitLsn)
     this.heardRound = Math.max(this.heardRound, m.round)
@@ -1218,7 +1218,7 @@ export class StrictNode {
     if (this.role === 'primary' || m.prevLsn !== this.log.lastLsn || this.log.epochAt(m.prevLsn) !== m.prevEpoch) return
     const fresh: LogEntry[] = []
     for (const entry of m.entries) {
-      if (entry.lsn !== this.log.lastLsn + 1 || entry.epoch < this.log.last.epoch) break
+      if (entry.lsn !== this.log.lastLsn + 1 || entry.epoch < Math.max(1, this.log.last.epoch)) break
       this.log.append(entry)
       fresh.push(entry)
     }
@@ -1512,9 +1512,12 @@ function validate(op: WriteOp): string | null {
   return null
 }
 
-/** Whether `entries` are the ones after `prevLsn`, contiguous, with epochs non-decreasing and at most `epoch`. */
-function entriesFollow(prevLsn: number, entries: readonly LogEntry[], epoch: number): boolean {
-  let lastEpoch = 0
+/**
+ * Whether `entries` are the ones after `prevLsn`: contiguous, in epochs from 1 (no primary has epoch 0),
+ * never below `prevEpoch` or each other, and at most the sender's `epoch`.
+ */
+function entriesFollow(prevLsn: number, prevEpoch: number, entries: readonly LogEntry[], epoch: number): boolean {
+  let lastEpoch = Math.max(1, prevEpoch)
   for (let i = 0; i < entries.length; i++) {
     const entry = entries[i] as LogEntry
     if (entry.lsn !== prevLsn + 1 + i || entry.epoch < lastEpoch || entry.epoch > epoch) return false
