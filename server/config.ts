@@ -164,6 +164,8 @@ export interface LimitsConfig {
   readonly maxConnectionsPerIp: number
   /** Writes (crdt changes and strict writes) one `/sync` connection may send per second, with bursts of twice that; beyond, it is closed OVERLOADED. */
   readonly maxWritesPerSecond: number
+  /** Single documents one `/sync` connection may subscribe to (its `Subscribe`); more close it FORBIDDEN. Whole collections are not counted. */
+  readonly maxDocumentsPerConnection: number
 }
 
 /** HS256 secrets shorter than this are refused: the key must be as long as the hash (RFC 7518 §3.2). */
@@ -231,7 +233,7 @@ export const CONFIG_DEFAULTS = {
   storage: 'file',
   clientToken: null,
   auth: { jwt: null } as AuthConfig,
-  limits: { maxConnectionsPerIp: 1000, maxWritesPerSecond: 2000 } as LimitsConfig,
+  limits: { maxConnectionsPerIp: 1000, maxWritesPerSecond: 2000, maxDocumentsPerConnection: 10_000 } as LimitsConfig,
   heartbeatIntervalMs: 1000,
   maxFrameBytes: 16 * 1024 * 1024,
   reconnect: { minDelayMs: 100, maxDelayMs: 5000 },

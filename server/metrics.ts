@@ -166,7 +166,7 @@ export class ServerMetrics {
     })
     this.limitRefusals = new Counter({
       name: 'meridian_limit_refusals_total',
-      help: 'Client connections refused or closed by a limit: connectionsPerIp (upgrade refused), writesPerSecond (closed OVERLOADED).',
+      help: 'Client connections refused or closed by a limit: connectionsPerIp (upgrade refused), writesPerSecond (closed OVERLOADED), documentsPerConnection (closed FORBIDDEN).',
       labelNames: ['limit'] as const,
       registers,
     })

@@ -162,6 +162,12 @@ export function acceptSession(ws: WebSocket, endpoint: Endpoint, remote: string,
       else if (message.type === MessageType.StrictRead) connection.sendMessage({ type: MessageType.StrictReadResult, requestId: message.requestId, reply: { status: 'rejected', error: { code: 'FORBIDDEN', message: strictRefusal } } })
       return
     }
+    const maxDocuments = config.limits.maxDocumentsPerConnection
+    if (writes !== null && maxDocuments > 0 && message.type === MessageType.Subscribe && message.documents.length > maxDocuments) {
+      metrics.limitRefusals.inc({ limit: 'documentsPerConnection' })
+      connection.reject('FORBIDDEN', CloseCode.FORBIDDEN, `a subscription to ${message.documents.length} documents; at most ${maxDocuments} per connection (limits.maxDocumentsPerConnection)`)
+      return
+    }
     if (writes !== null && !writes.take(writeCount(message), Date.now())) {
       metrics.limitRefusals.inc({ limit: 'writesPerSecond' })
       // Nothing of this frame is applied; the client's outbox keeps it and sends it again after reconnecting.

@@ -36,7 +36,7 @@ describe('limits on a running server', () => {
     server = await startServer({
       collections: { notes: { mode: 'crdt', type: 'lww' }, rooms: { mode: 'crdt', type: 'yjs' } },
       yjsRoomCollection: 'rooms',
-      limits: { maxConnectionsPerIp: 3, maxWritesPerSecond: 100 },
+      limits: { maxConnectionsPerIp: 3, maxWritesPerSecond: 100, maxDocumentsPerConnection: 10 },
     })
   })
   afterAll(() => server?.close())
@@ -103,4 +103,18 @@ describe('limits on a running server', () => {
       await client.close()
     }
   }, 30_000)
+
+  it('a subscription to more single documents than allowed closes the connection FORBIDDEN; up to the limit is fine', async () => {
+    const refs = (n: number) => Array.from({ length: n }, (_, i) => ({ collection: 'notes', docId: `d${i}` }))
+    const subscribe = (id: number, n: number) => ({ type: MessageType.Subscribe, id, collections: [], documents: refs(n), fetchCollections: [], fetchDocuments: [] }) as const
+    const before = await metric('documentsPerConnection')
+    const fine = await acceptedClient(server.url, 'c-docs-ok')
+    fine.send(subscribe(1, 10))
+    const over = await acceptedClient(server.url, 'c-docs-over')
+    over.send(subscribe(1, 11))
+    expect((await over.closed).code).toBe(CloseCode.FORBIDDEN)
+    expect(await metric('documentsPerConnection')).toBe(before + 1)
+    expect(fine.ws.readyState).toBe(WebSocket.OPEN)
+    fine.ws.terminate()
+  })
 })
