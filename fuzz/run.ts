@@ -1,5 +1,6 @@
-// npm run fuzz: FUZZ_INPUTS (10,000,000) generated inputs through the decoders, the strict state machine
-// and the crdt payload readers (docs/fuzzing.md); FUZZ_SEED replays a run. Exits 1 on any crash.
+// npm run fuzz: FUZZ_INPUTS (10,000,000) generated inputs through the decoders, the strict state machine,
+// the crdt payload readers, the crdt mesh and the value checks (docs/fuzzing.md); FUZZ_SEED replays a run.
+// Exits 1 on any crash.
 import { formatFuzzReport, runFuzz } from './fuzz.js'
 
 const inputs = Number(process.env.FUZZ_INPUTS ?? 10_000_000)

@@ -104,13 +104,16 @@ export const strictClusterTarget: FuzzTarget = {
         else if (roll < 65 && queue.length > 0) cluster.deliver(r.int(queue.length), true, noting)
         else if (roll < 70 && queue.length > 0) queue.splice(r.int(queue.length), 1)
         else if (roll < 85) {
-          cluster.now += 1 + r.int(300)
+          // Mostly short steps, sometimes a long silence: elections happen, but so do commits.
+          cluster.now += r.int(48) === 0 ? 150 + r.int(300) : 1 + r.int(25)
           for (const n of cluster.nodes) if (r.int(4) !== 0) n.tick(cluster.now)
         } else if (roll < 93) {
           const id = `k${r.int(6)}`
-          node.write(
+          // Mostly to a primary (writes elsewhere are refused NOT_PRIMARY at once).
+          const writer = r.int(4) === 0 ? node : (cluster.nodes.find((n) => n.currentRole === 'primary') ?? node)
+          writer.write(
             r.int(3) === 0 ? { kind: 'patch', collection: 'acc', id, fields: { n: writes, s: 'x' }, precondition: { exists: true } } : { kind: 'put', collection: 'acc', id, value: { n: writes++ } },
-            { concern: r.pick(['majority', 'all', 'local'] as const), requestKey: r.int(4) === 0 ? `key-${r.int(20)}` : null },
+            { concern: r.pick(['majority', 'all', 'one', 'local'] as const), requestKey: r.int(4) === 0 ? `key-${r.int(20)}` : null },
           )
         } else if (roll < 95) node.promote()
         else if (roll < 96) node.stepDown()
