@@ -3,10 +3,9 @@ import { formatFuzzReport, runFuzz } from '../../fuzz/fuzz.js'
 
 /**
  * The fuzz run of `npm run fuzz` (docs/fuzzing.md), scaled down: MERIDIAN_FUZZ_INPUTS inputs (60,000 by
- * default) through the decoders, the strict node and cluster, the crdt payload readers, the crdt mesh and the
- * value checks. Any input that
- * throws something other than the documented typed error, breaks a round trip, or takes over 1 s is a
- * crash. Replay a failure with the printed seed: `FUZZ_SEED=<seed> FUZZ_INPUTS=<n> npm run fuzz`.
+ * default) through the decoders, the strict node and cluster, the crdt payload readers, the crdt mesh and
+ * the value checks. Any input that throws something other than the documented typed error, breaks an
+ * invariant, or takes over 1 s is a crash. Replay a failure with the printed seed: `FUZZ_SEED=<seed> FUZZ_INPUTS=<n> npm run fuzz`.
  */
 const INPUTS = Number(process.env.MERIDIAN_FUZZ_INPUTS) > 0 ? Number(process.env.MERIDIAN_FUZZ_INPUTS) : 60_000
 const SEED = Number(process.env.FUZZ_SEED) || Math.floor(Math.random() * 0x7fffffff)
