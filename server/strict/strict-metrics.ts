@@ -6,8 +6,9 @@ import { strictStatus } from './strict-status.js'
 
 /**
  * Strict mode in /metrics, `meridian_strict_*`: role, epoch, commit index and degraded flag; per
- * replica (on the primary) offsets and lag in entries, bytes and seconds; write outcomes and latency
- * by concern; rollbacks and elections. Gauges are read from the host at scrape time.
+ * replica (on the primary) offsets and lag in entries, bytes and seconds; per member a relay streams to
+ * (cascading) that hop's offsets and lag; write outcomes and latency by concern; rollbacks and elections.
+ * Gauges are read from the host at scrape time.
  */
 export class StrictMetrics {
   readonly writes: Counter<'concern' | 'outcome' | 'level'>
@@ -36,7 +37,9 @@ export class StrictMetrics {
     scalar('meridian_strict_rollback_entries', 'Entries this node rolled back and recorded (never majority-acknowledged).', (h) => h.counters.rollbackEntries)
     scalar('meridian_strict_elections_won', 'Times this node became primary since it started.', (h) => h.counters.elections)
 
-    const replicaGauge = (name: string, help: string, value: (r: ReturnType<typeof strictStatus>['replicas'][number]) => number | null): void => {
+    type Status = ReturnType<typeof strictStatus>
+    /** A gauge with one series per member listed in `list` of this node's status, labelled `replica`. */
+    const memberGauge = <T extends { readonly nodeId: string }>(list: (s: Status) => readonly T[], name: string, help: string, value: (m: T) => number | null): void => {
       new Gauge({
         name,
         help,
@@ -46,19 +49,26 @@ export class StrictMetrics {
           const h = host()
           this.reset()
           if (h === null) return
-          for (const replica of strictStatus(h, isLinked, performance.now()).replicas) {
-            const v = value(replica)
-            if (v !== null) this.set({ replica: replica.nodeId }, v)
+          for (const member of list(strictStatus(h, isLinked, performance.now()))) {
+            const v = value(member)
+            if (v !== null) this.set({ replica: member.nodeId }, v)
           }
         },
       })
     }
+    const replicaGauge = (name: string, help: string, value: (r: Status['replicas'][number]) => number | null): void => memberGauge((s) => s.replicas, name, help, value)
+    // Cascading: on a relay, one hop's lag, measured against the relay's own log (the primary's replica gauges are end to end).
+    const downstreamGauge = (name: string, help: string, value: (d: Status['downstream'][number]) => number | null): void => memberGauge((s) => s.downstream, name, help, value)
     replicaGauge('meridian_strict_replica_durable_lsn', 'On the primary: LSN each replica holds durably.', (r) => r.durableLsn)
     replicaGauge('meridian_strict_replica_applied_lsn', 'On the primary: LSN each replica applied.', (r) => r.appliedLsn)
     replicaGauge('meridian_strict_replica_lag_entries', 'On the primary: entries a replica does not hold durably yet.', (r) => r.lag.entries)
     replicaGauge('meridian_strict_replica_lag_bytes', 'On the primary: bytes of those entries.', (r) => r.lag.bytes)
     replicaGauge('meridian_strict_replica_lag_seconds', 'On the primary: age of the oldest entry a replica lacks (absent when idle).', (r) => (r.lag.ms === null ? null : r.lag.ms / 1000))
     replicaGauge('meridian_strict_replica_streaming', 'On the primary: 1 when the replica is streaming, 0 when catching up or connecting.', (r) => (r.link === 'streaming' ? 1 : 0))
+    downstreamGauge('meridian_strict_downstream_durable_lsn', 'On a relay (cascading): LSN each member it streams to holds durably.', (d) => d.durableLsn)
+    downstreamGauge('meridian_strict_downstream_lag_entries', 'On a relay (cascading): entries of this node’s log a member it streams to does not hold durably yet.', (d) => d.lag.entries)
+    downstreamGauge('meridian_strict_downstream_lag_bytes', 'On a relay (cascading): bytes of those entries.', (d) => d.lag.bytes)
+    downstreamGauge('meridian_strict_downstream_lag_seconds', 'On a relay (cascading): age, since it reached this node, of the oldest entry a member it streams to lacks (absent when idle).', (d) => (d.lag.ms === null ? null : d.lag.ms / 1000))
 
     this.writes = new Counter({
       name: 'meridian_strict_writes_total',
