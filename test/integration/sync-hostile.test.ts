@@ -73,14 +73,21 @@ describe('hostile sync frames against real processes', () => {
     expectAllRunning()
   })
 
-  it('[IN2] a garbage Subscribe is closed as a bad frame; a huge one is taken; a flood of fetches is charged and bounded', async () => {
+  it('[IN2] a garbage Subscribe is closed as a bad frame; one over the document limit is closed FORBIDDEN, one at the limit is taken; a flood of fetches is charged and bounded', async () => {
     const garbage = await acceptedClient(cluster.node('a').url, 'c-garbage')
     garbage.sendRaw(Uint8Array.of(MessageType.Subscribe, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f))
     expect((await garbage.closed).code).not.toBe(1000)
 
-    // 40,000 documents named in one Subscribe (about 1 MB): it only sets a filter.
+    // 40,000 documents named in one Subscribe (about 1 MB): over limits.maxDocumentsPerConnection
+    // (10,000 by default), so the connection is closed FORBIDDEN (docs/security.md, "Limits").
+    const over = await acceptedClient(cluster.node('a').url, 'c-over')
+    const many = Array.from({ length: 40_000 }, (_, i) => ({ collection: 'docs', docId: `d${i}-${'y'.repeat(16)}` }))
+    over.send({ type: MessageType.Subscribe, id: 1, collections: [], documents: many, fetchCollections: [], fetchDocuments: [] })
+    expect((await over.closed).code).toBe(CloseCode.FORBIDDEN)
+
+    // 10,000 (the limit, about 250 KB): it only sets a filter.
     const huge = await acceptedClient(cluster.node('a').url, 'c-huge')
-    const documents = Array.from({ length: 40_000 }, (_, i) => ({ collection: 'docs', docId: `d${i}-${'y'.repeat(16)}` }))
+    const documents = many.slice(0, 10_000)
     huge.send({ type: MessageType.Subscribe, id: 1, collections: [], documents, fetchCollections: [], fetchDocuments: [] })
     huge.send({ type: MessageType.VersionVector, vector: new Map() })
     await huge.next((m) => m.type === MessageType.Skipped, 10_000)
