@@ -12,7 +12,7 @@ import type { Authenticator } from './auth/authenticator.js'
 import { ExpiryTimer } from './auth/expiry-timer.js'
 import { ANONYMOUS, type Principal } from './auth/principal.js'
 import type { Authorizer } from './auth/authorizer.js'
-import { forbiddenBy, strictForbidden } from './auth/sync-permissions.js'
+import { syncRefusal } from './auth/sync-permissions.js'
 import type { StrictHost } from './strict/strict-host.js'
 import { isStrictMessage, routeStrict } from './strict/strict-routing.js'
 import { closeWatches } from './strict/strict-watch.js'
@@ -148,20 +148,7 @@ export function acceptSession(ws: WebSocket, endpoint: Endpoint, remote: string,
   // [limits] A client's writes per second (docs/security.md, "Limits"); peers are not limited.
   const writes = endpoint === 'client' ? new TokenBucket(config.limits.maxWritesPerSecond, DEFAULT_MAX_BATCH_CHANGES) : null
   const established = (message: Message) => {
-    // [permissions] Refused before anything of it is applied or forwarded. For now the connection ends
-    // FORBIDDEN (the client stops and reports it); a typed per-write rejection is still to come.
-    const refusal = endpoint === 'client' && deps.authorizer.restricts ? forbiddenBy(message, connection.principal ?? ANONYMOUS, deps.authorizer) : null
-    if (refusal !== null) {
-      connection.reject('FORBIDDEN', CloseCode.FORBIDDEN, refusal)
-      return
-    }
-    // A strict write or read it may not make gets a typed answer; the session goes on.
-    const strictRefusal = endpoint === 'client' && deps.authorizer.restricts ? strictForbidden(message, connection.principal ?? ANONYMOUS, deps.authorizer) : null
-    if (strictRefusal !== null) {
-      if (message.type === MessageType.StrictWrite) connection.sendMessage({ type: MessageType.StrictWriteResult, requestId: message.requestId, reply: { status: 'rejected', error: { code: 'FORBIDDEN', message: strictRefusal } } })
-      else if (message.type === MessageType.StrictRead) connection.sendMessage({ type: MessageType.StrictReadResult, requestId: message.requestId, reply: { status: 'rejected', error: { code: 'FORBIDDEN', message: strictRefusal } } })
-      return
-    }
+    // Limits first: a flood of forbidden writes is charged like any other.
     const maxDocuments = config.limits.maxDocumentsPerConnection
     if (writes !== null && maxDocuments > 0 && message.type === MessageType.Subscribe && message.documents.length > maxDocuments) {
       metrics.limitRefusals.inc({ limit: 'documentsPerConnection' })
@@ -172,6 +159,15 @@ export function acceptSession(ws: WebSocket, endpoint: Endpoint, remote: string,
       metrics.limitRefusals.inc({ limit: 'writesPerSecond' })
       // Nothing of this frame is applied; the client's outbox keeps it and sends it again after reconnecting.
       connection.reject('OVERLOADED', CloseCode.OVERLOADED, `more than ${config.limits.maxWritesPerSecond} writes per second (limits.maxWritesPerSecond)`)
+      return
+    }
+    // [permissions] Refused before anything of it is applied or forwarded (auth/sync-permissions.ts).
+    const refusal = endpoint === 'client' && deps.authorizer.restricts ? syncRefusal(message, connection.principal ?? ANONYMOUS, deps.authorizer) : null
+    if (refusal !== null) {
+      const error = { code: 'FORBIDDEN', message: refusal.reason } as const
+      if (refusal.action === 'close') connection.reject('FORBIDDEN', CloseCode.FORBIDDEN, refusal.reason)
+      else if (message.type === MessageType.StrictWrite) connection.sendMessage({ type: MessageType.StrictWriteResult, requestId: message.requestId, reply: { status: 'rejected', error } })
+      else if (message.type === MessageType.StrictRead) connection.sendMessage({ type: MessageType.StrictReadResult, requestId: message.requestId, reply: { status: 'rejected', error } })
       return
     }
     routeEstablished(node, identity as string, connection, message, logger, { host: deps.strict, config, kind: endpoint, onInvalidValue: () => metrics.invalidValues.inc({ surface: 'sync' }) })

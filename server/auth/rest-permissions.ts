@@ -22,9 +22,9 @@ export function registerRestPermissions(app: Hono, authorizer: Authorizer): void
   app.use('/v1/:collection/*', async (c, next) => {
     const principal = principalOf(c) ?? ANONYMOUS
     const collection = c.req.param('collection') ?? ''
-    // /v1/<collection>/<id>[/_conflicts[/<cursor>/resolve]], the id as the router decoded it.
+    // /v1/<collection>/<id>[/_conflicts[/<cursor>/resolve]]; the id decoded once, as the router decodes it.
     const rest = c.req.path.split('/').slice(3)
-    const id = c.req.param('id' as never) ?? (rest[0] === undefined ? '' : safeDecode(rest[0]))
+    const id = rest[0] === undefined ? '' : safeDecode(rest[0])
     const method = c.req.method
     if (rest.length === 1 && id === '_conflicts') {
       if (!authorizer.mayRead(principal, collection, null)) return forbidden(c, principal, `list the conflicts of all of ${collection}`)

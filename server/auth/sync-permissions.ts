@@ -4,37 +4,36 @@ import type { Principal } from './principal.js'
 
 /**
  * What a client's frame on `/sync` would do that its principal may not (docs/security.md,
- * "Permissions"), as a sentence; null when it may. Checked before the frame is applied or forwarded:
- * a crdt change to a document it may not write, a watch or presence on a document it may not read.
- * Reads of crdt documents are filtered where the region sends them (the mesh's `readable`); strict
- * writes and reads get a typed FORBIDDEN answer instead (`strictForbidden`).
+ * "Permissions"), checked before the frame is applied or forwarded; null when it may.
+ * - `answer`: a strict write or read it may not make; it gets a typed FORBIDDEN reply, the session goes on.
+ * - `close`: a crdt change to a document it may not write, a watch or presence on one it may not read;
+ *   the session ends FORBIDDEN (a typed per-change rejection is still to come).
+ * Reads of crdt documents are filtered where the region sends them (the mesh's `readable`), not here.
  */
-export function forbiddenBy(message: Message, principal: Principal, authorizer: Authorizer): string | null {
+export function syncRefusal(message: Message, principal: Principal, authorizer: Authorizer): { readonly action: 'answer' | 'close'; readonly reason: string } | null {
+  const who = principal.id
   switch (message.type) {
+    case MessageType.StrictWrite: {
+      const op = message.request.op
+      for (const single of op.kind === 'batch' ? op.ops : [op]) {
+        if (!authorizer.mayWrite(principal, single.collection, single.id, single.kind)) return { action: 'answer', reason: `${who} may not ${single.kind} ${single.collection}/${single.id}` }
+      }
+      return null
+    }
+    case MessageType.StrictRead: {
+      const { collection, id } = message.request
+      return authorizer.mayRead(principal, collection, id) ? null : { action: 'answer', reason: `${who} may not read ${collection}/${id}` }
+    }
     case MessageType.ChangeBatch:
       for (const change of message.changes) {
-        if (!authorizer.mayWrite(principal, change.collection, change.docId)) return `${principal.id} may not write ${change.collection}/${change.docId}`
+        if (!authorizer.mayWrite(principal, change.collection, change.docId)) return { action: 'close', reason: `${who} may not write ${change.collection}/${change.docId}` }
       }
       return null
     case MessageType.StrictSubscribe:
-      return authorizer.mayRead(principal, message.collection, message.id) ? null : `${principal.id} may not watch ${message.collection}${message.id === null ? '' : `/${message.id}`}`
+      return authorizer.mayRead(principal, message.collection, message.id) ? null : { action: 'close', reason: `${who} may not watch ${message.collection}${message.id === null ? '' : `/${message.id}`}` }
     case MessageType.Ephemeral:
-      return authorizer.mayRead(principal, message.collection, message.docId) ? null : `${principal.id} may not share presence on ${message.collection}/${message.docId}`
+      return authorizer.mayRead(principal, message.collection, message.docId) ? null : { action: 'close', reason: `${who} may not share presence on ${message.collection}/${message.docId}` }
     default:
       return null
   }
-}
-
-/** Why a strict write or read over `/sync` is forbidden (answered with a typed FORBIDDEN), or null. */
-export function strictForbidden(message: Message, principal: Principal, authorizer: Authorizer): string | null {
-  if (message.type === MessageType.StrictWrite) {
-    const op = message.request.op
-    for (const single of op.kind === 'batch' ? op.ops : [op]) {
-      if (!authorizer.mayWrite(principal, single.collection, single.id, single.kind)) return `${principal.id} may not ${single.kind} ${single.collection}/${single.id}`
-    }
-  }
-  if (message.type === MessageType.StrictRead && !authorizer.mayRead(principal, message.request.collection, message.request.id)) {
-    return `${principal.id} may not read ${message.request.collection}/${message.request.id}`
-  }
-  return null
 }

@@ -1,13 +1,12 @@
 import { exportSPKI, generateKeyPair, SignJWT } from 'jose'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import WebSocket from 'ws'
 import { CloseCode, MessageType } from '../../core/codec/index.js'
 import { createNodeClient } from '../../client/node.js'
 import { ConnectionError } from '../../client/errors.js'
 import { createServer, type MeridianServer } from '../../server/server.js'
 import { silentLogger } from '../../server/logger.js'
 import type { AuthRequest } from '../../server/auth/principal.js'
-import { handshake, http, rawClient } from './in-process.js'
+import { foreignSocketOutcome, handshake, http, rawClient } from './in-process.js'
 import { LwwReplica, lwwPutPayload } from '../../core/crdt/index.js'
 import { MAX_FRAMES_BEFORE_ACCEPT } from '../../server/session.js'
 
@@ -74,18 +73,7 @@ async function syncOutcome(token: string | null): Promise<number | 'accepted'> {
   return outcome
 }
 
-/** The close code a foreign WebSocket endpoint gives, or 'open' when it stays open for 300 ms. */
-async function foreignOutcome(path: string, token: string | null): Promise<number | 'open'> {
-  const url = `${server.url.replace(/\/sync$/, '')}${path}${token === null ? '' : `?token=${encodeURIComponent(token)}`}`
-  const ws = new WebSocket(url)
-  ws.on('error', () => {})
-  const outcome = await new Promise<number | 'open'>((resolve) => {
-    ws.on('close', (code) => resolve(code))
-    ws.on('open', () => setTimeout(() => resolve('open'), 300))
-  })
-  ws.terminate()
-  return outcome
-}
+const foreignOutcome = (path: string, token: string | null) => foreignSocketOutcome(server.url, path, token)
 
 const bearer = (token: string | null): Record<string, string> => (token === null ? {} : { authorization: `Bearer ${token}` })
 

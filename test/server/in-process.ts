@@ -167,3 +167,18 @@ export async function primaryOf(cluster: InProcessCluster, among?: readonly stri
   )
   return primary
 }
+
+/**
+ * Opens `path` (`/yjs/<room>`, `/automerge`) on the server whose `/sync` URL is `syncUrl`, with `?token=`
+ * when given: the close code it gets, or 'open' when the socket is still open after 300 ms.
+ */
+export async function foreignSocketOutcome(syncUrl: string, path: string, token: string | null = null): Promise<number | 'open'> {
+  const ws = new WebSocket(`${syncUrl.replace(/\/sync$/, '')}${path}${token === null ? '' : `?token=${encodeURIComponent(token)}`}`)
+  ws.on('error', () => {})
+  const outcome = await new Promise<number | 'open'>((resolve) => {
+    ws.on('close', (code) => resolve(code))
+    ws.on('open', () => setTimeout(() => resolve('open'), 300))
+  })
+  ws.terminate()
+  return outcome
+}

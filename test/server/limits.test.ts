@@ -6,7 +6,7 @@ import { createNodeClient } from '../../client/node.js'
 import type { ConnectionError } from '../../client/errors.js'
 import { ConnectionsPerIp, TokenBucket } from '../../server/limits.js'
 import type { MeridianServer } from '../../server/server.js'
-import { acceptedClient, http, startServer } from './in-process.js'
+import { acceptedClient, foreignSocketOutcome, http, startServer } from './in-process.js'
 
 /** Per-client limits (docs/security.md, "Limits"): connections per IP and writes per second per connection. */
 
@@ -54,12 +54,7 @@ describe('limits on a running server', () => {
       ws.on('open', () => resolve('open'))
     })
     expect(refused).toMatch(/429/)
-    const yjsCode = await new Promise<number>((resolve) => {
-      const ws = new WebSocket(`${server.url.replace(/\/sync$/, '')}/yjs/r1`)
-      ws.on('error', () => {})
-      ws.on('close', (code) => resolve(code))
-    })
-    expect(yjsCode).toBe(4503)
+    expect(await foreignSocketOutcome(server.url, '/yjs/r1')).toBe(4503)
     expect(await metric('connectionsPerIp')).toBe(2)
     open[0]?.ws.close()
     await open[0]?.closed

@@ -1,12 +1,11 @@
 import { SignJWT } from 'jose'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import WebSocket from 'ws'
 import { createNodeClient } from '../../client/node.js'
 import { allows, permissionsProblems, ruleProblems, type Rule } from '../../server/auth/permissions.js'
 import { ConfigError, parseConfig } from '../../server/config.js'
 import { silentLogger } from '../../server/logger.js'
 import { createServer, type MeridianServer } from '../../server/server.js'
-import { http } from './in-process.js'
+import { foreignSocketOutcome, http } from './in-process.js'
 
 /**
  * Permissions (docs/security.md, "Permissions"): rules per collection from the principal's claims and the
@@ -175,16 +174,7 @@ describe('permissions on a running server', () => {
   })
 
   it('/yjs: a room needs read and write; refused with 4403', async () => {
-    const outcome = async (who: string) => {
-      const ws = new WebSocket(`${server.url.replace(/\/sync$/, '')}/yjs/room-1?token=${tokens[who]}`)
-      ws.on('error', () => {})
-      const result = await new Promise<number | 'open'>((resolve) => {
-        ws.on('close', (code) => resolve(code))
-        ws.on('open', () => setTimeout(() => resolve('open'), 300))
-      })
-      ws.terminate()
-      return result
-    }
+    const outcome = (who: string) => foreignSocketOutcome(server.url, '/yjs/room-1', tokens[who] as string)
     expect(await outcome('alice')).toBe(4403)
     expect(await outcome('admin')).toBe('open')
   })
