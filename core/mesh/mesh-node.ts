@@ -1,6 +1,6 @@
 import { compareHlc } from '../clock/hlc.js'
 import { vvDominates, vvMerge } from '../clock/version-vector.js'
-import { authoredChange } from '../codec/change.js'
+import { authoredChange, encodeChange } from '../codec/change.js'
 import type { StoredDocumentState } from '../codec/document-state.js'
 import {
   MessageType,
@@ -97,8 +97,20 @@ export interface MeshNodeOptions {
   readonly deferPropagation?: boolean
   /** Upper bound of changes per ChangeBatch frame. Default 256. */
   readonly maxBatchChanges?: number
+  /**
+   * [limits] Upper bound of encoded change bytes per ChangeBatch frame (a single larger change goes
+   * alone), so a batch fits the receiver's frame limit (a region's `limits.maxClientFrameBytes`). Default 1 MiB.
+   */
+  readonly maxBatchBytes?: number
   /** [PF4] Upper bound of out-of-order changes held while waiting for a gap to fill. Default 10 000. */
   readonly maxBufferedChanges?: number
+  /**
+   * [limits] On a region: encoded bytes of one client's own changes held out of order (its gap buffer);
+   * past it a change is dropped like an overflow of `maxBufferedChanges`. Default 4 MiB; Infinity: none.
+   */
+  readonly maxClientGapBytes?: number
+  /** On a region: a client's out-of-order change was dropped by `maxClientGapBytes` (for /metrics). */
+  readonly onClientGapFull?: (client: string) => void
   /** Upper bound of document state bytes per DocumentStates frame of a state transfer. Default 256 KiB. */
   readonly maxTransferFrameBytes?: number
   /**
@@ -188,6 +200,8 @@ interface PeerState {
   incoming: IncomingTransfer | null
   /** A client's own changes that arrived before their predecessor (on a member only). */
   readonly clientGap: Map<number, Change>
+  /** Encoded bytes of `clientGap`, bounded by `maxClientGapBytes`. */
+  clientGapBytes: number
   /** On a member, what this client syncs (null: everything, as for a peer). */
   interest: Interest | null
   /** On a member, a client's fetch waiting to be cut or released. */
@@ -232,6 +246,9 @@ interface IncomingTransfer {
 }
 
 export const DEFAULT_MAX_BATCH_CHANGES = 256
+/** A quarter of a region's default client frame limit (4 MiB), which also takes one change of up to ~3 MiB alone. */
+export const DEFAULT_MAX_BATCH_BYTES = 1024 * 1024
+export const DEFAULT_MAX_CLIENT_GAP_BYTES = 4 * 1024 * 1024
 export const DEFAULT_MAX_BUFFERED_CHANGES = 10_000
 export const DEFAULT_MAX_TRANSFER_FRAME_BYTES = 256 * 1024
 
@@ -281,7 +298,9 @@ export class MeshNode {
   /** True while `restore` replays storage: those changes must not be persisted again. */
   private restoring = false
   private readonly maxBatchChanges: number
+  private readonly maxBatchBytes: number
   private readonly maxBufferedChanges: number
+  private readonly maxClientGapBytes: number
   private readonly maxTransferFrameBytes: number
   /** The newest own seq a stored document holds; the next own write numbers past it (restoreDocuments). */
   private ownFloor = 0
@@ -296,6 +315,8 @@ export class MeshNode {
     this.options = options
     this.maxBatchChanges = options.maxBatchChanges ?? DEFAULT_MAX_BATCH_CHANGES
     this.maxBufferedChanges = options.maxBufferedChanges ?? DEFAULT_MAX_BUFFERED_CHANGES
+    this.maxBatchBytes = options.maxBatchBytes ?? DEFAULT_MAX_BATCH_BYTES
+    this.maxClientGapBytes = options.maxClientGapBytes ?? DEFAULT_MAX_CLIENT_GAP_BYTES
     this.maxTransferFrameBytes = options.maxTransferFrameBytes ?? DEFAULT_MAX_TRANSFER_FRAME_BYTES
     this.authors = new AuthorTable(options.maxAuthors)
     this.isMember = options.ackGossipMembers?.has(options.id) ?? false
@@ -535,7 +556,7 @@ export class MeshNode {
   /** A link to `peer` came up: announce what we hold; streaming starts when the peer answers. */
   connect(peer: string): void {
     this.claimOwnFloor()
-    this.peers.set(peer, { ready: false, known: new Map(), gapAnnouncedAtSize: -1, transfer: null, incoming: null, clientGap: new Map(), interest: null, fetch: null, subscribed: 0 })
+    this.peers.set(peer, { ready: false, known: new Map(), gapAnnouncedAtSize: -1, transfer: null, incoming: null, clientGap: new Map(), clientGapBytes: 0, interest: null, fetch: null, subscribed: 0 })
     // A client says what it syncs before its vector, so the region's answer is filtered from the start.
     const subscription = this.options.subscription?.(peer, true)
     if (subscription) this.options.send(peer, subscription)
@@ -677,8 +698,13 @@ export class MeshNode {
         sawGap = true
         if (state.clientGap.has(change.seq)) this.stats.duplicates += 1
         else if (this.bufferedCount >= this.maxBufferedChanges) this.stats.bufferOverflows += 1
-        else {
+        else if (state.clientGapBytes + encodeChange(change).byteLength > this.maxClientGapBytes) {
+          // Dropped, not logged nor acknowledged: the client resends it after our announcement.
+          this.stats.bufferOverflows += 1
+          this.options.onClientGapFull?.(client)
+        } else {
           state.clientGap.set(change.seq, change)
+          state.clientGapBytes += encodeChange(change).byteLength
           this.bufferedCount += 1
           this.stats.buffered += 1
         }
@@ -708,14 +734,16 @@ export class MeshNode {
    */
   private drainClientGap(client: string, state: PeerState): void {
     const accepted = this.acceptedFrom(client)
-    for (const seq of state.clientGap.keys()) {
+    for (const [seq, change] of state.clientGap) {
       if (seq <= accepted) {
         state.clientGap.delete(seq)
+        state.clientGapBytes -= encodeChange(change).byteLength
         this.bufferedCount -= 1
       }
     }
     for (let next = state.clientGap.get(accepted + 1); next !== undefined; next = state.clientGap.get(next.seq + 1)) {
       state.clientGap.delete(next.seq)
+      state.clientGapBytes -= encodeChange(next).byteLength
       this.bufferedCount -= 1
       this.logAuthored(next)
     }
@@ -922,6 +950,7 @@ export class MeshNode {
       }
     }
     const batch: Change[] = []
+    let batchBytes = 0
     const skipped: SkippedRange[] = []
     let skippedHlc: Hlc | null = null
     const client = this.isClient(peer)
@@ -956,7 +985,13 @@ export class MeshNode {
         }
         if (skipFrom !== 0) skipped.push({ origin, from: skipFrom, to: change.seq - 1 })
         skipFrom = 0
+        // [limits] A batch fits the receiver's frame limit: it is sent before a change would take it
+        // past maxBatchBytes (a larger change alone).
+        const bytes = encodeChange(change).byteLength
+        if (batch.length > 0 && batchBytes + bytes > this.maxBatchBytes) this.flushBatch(peer, batch)
+        if (batch.length === 0) batchBytes = 0
         batch.push(change)
+        batchBytes += bytes
         if (batch.length >= this.maxBatchChanges) this.flushBatch(peer, batch)
       }
       if (skipFrom !== 0) skipped.push({ origin, from: skipFrom, to })
