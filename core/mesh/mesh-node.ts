@@ -785,7 +785,9 @@ export class MeshNode {
     let sawGap = false
     for (const range of ranges) {
       const head = this.log.head(range.origin)
-      if (range.to <= head) continue
+      // A run over this client's own origin beyond its head skips seqs it never issued: ignored, like
+      // such a claim in a state transfer (see `receiveStateCovered`).
+      if (range.to <= head || range.origin === this.id) continue
       if (range.from > head + 1) {
         this.buffer(range, range.from)
         sawGap = true
@@ -1197,7 +1199,9 @@ export class MeshNode {
     }
     let moved = false
     for (const [origin, seq] of vector) {
-      if (seq <= this.log.head(origin)) continue
+      // Never this node's own origin: only it numbers that, and a peer claiming more than it issued
+      // is wrong; believed up to 2^53 − 1, no own seq would encode again (docs/fuzzing.md, "Findings").
+      if (origin === this.id || seq <= this.log.head(origin)) continue
       this.log.coverUpTo(origin, seq)
       this.dirtyOrigins.add(origin)
       this.drainGap(origin)
