@@ -5,6 +5,7 @@ import { MessageType, type EphemeralMessage } from '../core/codec/index.js'
 import { AutomergeReplica } from '../core/crdt/automerge.js'
 import type { ServerConfig } from './config.js'
 import { closeSocket, FOREIGN_UNAVAILABLE, keepAlive, refuseOversizeFrames } from './foreign-socket.js'
+import { clientFrameBytes } from './limits.js'
 import type { Logger } from './logger.js'
 import { WriteError } from './region/types.js'
 import type { RegionNode } from './region-node.js'
@@ -84,7 +85,7 @@ export class AutomergePeers {
     const peer: Peer = { ws, id: null, syncStates: new Map() }
     this.peers.add(peer)
     ws.binaryType = 'nodebuffer'
-    refuseOversizeFrames(ws, this.options.config.maxFrameBytes)
+    refuseOversizeFrames(ws, clientFrameBytes(this.options.config))
     keepAlive(ws, this.options.config.heartbeatIntervalMs)
     ws.on('message', (data: Buffer, isBinary: boolean) => {
       if (!isBinary) return this.refuse(peer, 'frames are binary CBOR')

@@ -166,6 +166,17 @@ export interface LimitsConfig {
   readonly maxWritesPerSecond: number
   /** Single documents one `/sync` connection may subscribe to (its `Subscribe`); more close it FORBIDDEN. Whole collections are not counted. */
   readonly maxDocumentsPerConnection: number
+  /**
+   * Largest frame (a whole message, fragments counted together) a client may send on `/sync`, `/yjs`
+   * and `/automerge`; refused from the frame header, TOO_LARGE (4009) / 4413. Default 8 MiB; from 4 MiB
+   * (four times the ceiling of `values.maxDocumentBytes`) to `maxFrameBytes`, which peers keep; 0:
+   * `maxFrameBytes`. `clientFrameBytes(config)` is the limit in force (docs/security.md, "Limits").
+   */
+  readonly maxClientFrameBytes: number
+  /** Encoded bytes of one client's changes a region holds out of order (its gap buffer); more are dropped and resent later. */
+  readonly maxClientGapBytes: number
+  /** REST writes (every `/v1` request but GET, HEAD and OPTIONS) per second from one IP address, bursts of twice that; more get HTTP 429. */
+  readonly maxRestWritesPerSecondPerIp: number
 }
 
 /** HS256 secrets shorter than this are refused: the key must be as long as the hash (RFC 7518 §3.2). */
@@ -233,7 +244,7 @@ export const CONFIG_DEFAULTS = {
   storage: 'file',
   clientToken: null,
   auth: { jwt: null } as AuthConfig,
-  limits: { maxConnectionsPerIp: 1000, maxWritesPerSecond: 2000, maxDocumentsPerConnection: 10_000 } as LimitsConfig,
+  limits: { maxConnectionsPerIp: 1000, maxWritesPerSecond: 2000, maxDocumentsPerConnection: 10_000, maxClientFrameBytes: 8 * 1024 * 1024, maxClientGapBytes: 4 * 1024 * 1024, maxRestWritesPerSecondPerIp: 10_000 } as LimitsConfig,
   heartbeatIntervalMs: 1000,
   maxFrameBytes: 16 * 1024 * 1024,
   reconnect: { minDelayMs: 100, maxDelayMs: 5000 },
@@ -580,6 +591,19 @@ export function parseConfig(input: unknown, source?: string): ServerConfig {
   const snapshotIntervalMs = ms('snapshotIntervalMs', CONFIG_DEFAULTS.snapshotIntervalMs, 1)
   const retainChanges = ms('retainChanges', CONFIG_DEFAULTS.retainChanges, 0)
 
+  // [limits] Meridian's client checks writes against the ceiling of values.maxDocumentBytes (a region
+  // may only tighten it, and refuses a larger write after reading it) and batches at most 1 MiB of
+  // changes; but one lww change carries a stamp (~30 bytes) per field it overwrites or deletes, so a put
+  // replacing a 1 MiB document of 150,000 small fields encodes to about 5 MB. Under four times that
+  // ceiling a client frame limit would refuse ordinary frames; the default, 8 MiB, leaves room for the
+  // many-field case. Above maxFrameBytes, which peers keep, it means nothing; the default follows a
+  // smaller maxFrameBytes (clientFrameBytes).
+  const clientFrame = limits?.maxClientFrameBytes ?? 0
+  const clientFrameFloor = 4 * CONFIG_DEFAULTS.values.maxDocumentBytes
+  const clientFrameGiven = (raw['limits'] as Record<string, unknown> | undefined)?.['maxClientFrameBytes'] !== undefined
+  if (clientFrameGiven && clientFrame !== 0 && (clientFrame < clientFrameFloor || clientFrame > (maxFrameBytes ?? CONFIG_DEFAULTS.maxFrameBytes))) {
+    c.issues.push(`${child(at('limits'), 'maxClientFrameBytes')}: must be 0 or from ${clientFrameFloor} (four times the ceiling of values.maxDocumentBytes) to maxFrameBytes (${maxFrameBytes ?? CONFIG_DEFAULTS.maxFrameBytes}), got ${clientFrame}`)
+  }
   // maxDocumentBytes defaults to a quarter of maxFrameBytes when frames are configured that small, so
   // every write and document fits in a frame (appends carry a quarter of a frame).
   const frameQuarter = Math.floor((maxFrameBytes ?? CONFIG_DEFAULTS.maxFrameBytes) / 4)

@@ -73,6 +73,8 @@ export class ServerConnection implements LinkTransport {
   lastError: string | null = null
   /** A client's principal once its handshake passed (docs/security.md); null on peer links and before. */
   principal: Principal | null = null
+  /** Bytes of the frame `onMessage` is being given (what a frame held before the handshake costs). */
+  lastFrameBytes = 0
 
   constructor(options: ServerConnectionOptions) {
     this.options = options
@@ -186,6 +188,7 @@ export class ServerConnection implements LinkTransport {
       this.lastHeard = this.now()
       this.missedPongs = 0
       const bytes = Array.isArray(data) ? Buffer.concat(data) : data instanceof ArrayBuffer ? new Uint8Array(data) : data
+      this.lastFrameBytes = bytes.length
       this.options.metrics.bytesIn.inc({ kind: this.kind }, bytes.length)
       this.options.metrics.framesIn.inc({ kind: this.kind })
       if (!isBinary) {

@@ -48,7 +48,7 @@ export const FOREIGN_TOO_LARGE = 4413
 export function refuseOversizeFrames(ws: WebSocket, maxFrameBytes: number): void {
   const original = ws.close.bind(ws)
   ws.close = (code?: number, reason?: string | Buffer): void => {
-    if (code === WS_MESSAGE_TOO_BIG) original(FOREIGN_TOO_LARGE, `a frame above ${maxFrameBytes} bytes (maxFrameBytes)`)
+    if (code === WS_MESSAGE_TOO_BIG) original(FOREIGN_TOO_LARGE, `a frame above ${maxFrameBytes} bytes (limits.maxClientFrameBytes)`)
     else original(code, reason)
   }
 }

@@ -21,6 +21,7 @@ import type { Authenticator } from './auth/authenticator.js'
 import { registerRestAuth } from './auth/rest-auth.js'
 import type { Authorizer } from './auth/authorizer.js'
 import { registerRestPermissions } from './auth/rest-permissions.js'
+import { registerRestRateLimit } from './rest-rate-limit.js'
 
 /** The longest a crdt read may wait for its `after` token: a parked request holds a socket meanwhile. */
 const MAX_READ_WAIT_MS = 60_000
@@ -206,6 +207,8 @@ export function createHttpApp(deps: HttpDeps): Hono {
   }
 
   registerAdminRest(app, { config, strict: deps.strict })
+  // [limits] Before authentication: a flood of writes with bad credentials is charged too.
+  registerRestRateLimit(app, config.limits.maxRestWritesPerSecondPerIp, metrics)
   registerRestAuth(app, deps.auth)
   // Strict collections first; their handlers pass other collections on to the crdt routes below.
   app.use('/v1/:collection/*', async (c, next) => (['PUT', 'PATCH', 'POST'].includes(c.req.method) ? limit(c, next) : next()))

@@ -1,7 +1,18 @@
+import type { ServerConfig } from './config.js'
+
 /**
- * Per-client limits (docs/security.md, "Limits"): a token bucket for writes per connection, and a
- * count of open client sockets per IP address.
+ * Per-client limits (docs/security.md, "Limits"): a token bucket for writes per connection, a count
+ * of open client sockets per IP address, and the frame limit of client sockets.
  */
+
+/**
+ * The largest frame a client socket (`/sync`, `/yjs`, `/automerge`) may send: `limits.maxClientFrameBytes`,
+ * never above `maxFrameBytes` (which peers keep); 0 means `maxFrameBytes`.
+ */
+export function clientFrameBytes(config: Pick<ServerConfig, 'limits' | 'maxFrameBytes'>): number {
+  const limit = config.limits.maxClientFrameBytes
+  return limit === 0 ? config.maxFrameBytes : Math.min(limit, config.maxFrameBytes)
+}
 
 /**
  * Allows `ratePerSecond` on average with bursts of `2 × ratePerSecond` — but never less than
@@ -30,6 +41,22 @@ export class TokenBucket {
     if (this.tokens < count) return false
     this.tokens -= count
     return true
+  }
+
+  /** After a refused `take(count)`: how long until it would succeed (ms, at least 1). */
+  retryAfterMs(count: number): number {
+    if (this.ratePerSecond === 0) return 0
+    return Math.max(1, Math.ceil(((Math.min(count, this.capacity) - this.tokens) / this.ratePerSecond) * 1000))
+  }
+
+  /** When the bucket last took (null: never); a bucket idle for `capacity / rate` seconds is full again. */
+  get lastTakeMs(): number | null {
+    return this.lastMs
+  }
+
+  /** How long an idle bucket takes to fill up again: forgetting it after that changes nothing. */
+  get refillMs(): number {
+    return this.ratePerSecond === 0 ? 0 : (this.capacity / this.ratePerSecond) * 1000
   }
 }
 

@@ -166,7 +166,7 @@ export class ServerMetrics {
     })
     this.limitRefusals = new Counter({
       name: 'meridian_limit_refusals_total',
-      help: 'Client connections refused or closed by a limit: connectionsPerIp (upgrade refused), writesPerSecond (closed OVERLOADED), documentsPerConnection (closed FORBIDDEN).',
+      help: 'Client connections, frames and requests refused by a limit: connectionsPerIp (upgrade refused), writesPerSecond (closed OVERLOADED), documentsPerConnection (closed FORBIDDEN), clientFrameBytes (closed TOO_LARGE / 4413), clientGapBytes (an out-of-order change dropped, resent later), restWritesPerSecond (HTTP 429).',
       labelNames: ['limit'] as const,
       registers,
     })

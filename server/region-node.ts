@@ -170,6 +170,9 @@ export class RegionNode {
       random: Math.random,
       createReplica: (docType, context) => createReplica(docType, context),
       send: (peer, message) => this.sendTo(peer, message),
+      // [limits] What one client's out-of-order changes may hold here (docs/security.md, "Limits").
+      maxClientGapBytes: config.limits.maxClientGapBytes === 0 ? Infinity : config.limits.maxClientGapBytes,
+      onClientGapFull: () => options.metrics.limitRefusals.inc({ limit: 'clientGapBytes' }),
       // [permissions] A client is sent only documents its principal may read.
       ...(options.authorizer?.restricts === true ? { readable: this.readableBy(options.authorizer) } : {}),
       // A write whose change cannot be encoded fails before it is logged, never later in the

@@ -22,7 +22,7 @@ import { closeSocket, FOREIGN_UNAVAILABLE } from './foreign-socket.js'
 const YJS_PATH = '/yjs/'
 import { peerMetrics } from './status.js'
 import { Authenticator } from './auth/authenticator.js'
-import { ConnectionsPerIp } from './limits.js'
+import { clientFrameBytes, ConnectionsPerIp } from './limits.js'
 import { endForeignAtExpiry, FOREIGN_FORBIDDEN, foreignAuthCloseCode, foreignForbidden, foreignToken, headerRecord } from './auth/request-credentials.js'
 import type { Authenticate } from './auth/principal.js'
 import { Authorizer, type Authorize } from './auth/authorizer.js'
@@ -197,6 +197,14 @@ export async function createServer(input: ServerConfigInput, options: CreateServ
     getRequestListener(app.fetch),
   )
   const wss = new WebSocketServer({ noServer: true, maxPayload: config.maxFrameBytes, perMessageDeflate: false })
+  // [limits] Client sockets get the lower frame limit: ws refuses a frame from its header, and a message
+  // split into fragments once their sum passes it, so a client never makes the region buffer more.
+  const clientWss = new WebSocketServer({ noServer: true, maxPayload: clientFrameBytes(config), perMessageDeflate: false })
+  /** Counts a client socket's frame refused by the limit (ws closes it 1009 and reports the error). */
+  const countOversize = (ws: WebSocket): void =>
+    void ws.on('error', (err: Error & { code?: string }) => {
+      if (err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') metrics.limitRefusals.inc({ limit: 'clientFrameBytes' })
+    })
   // [limits] Open client sockets per IP address (docs/security.md, "Limits"); peers are not counted.
   const perIp = new ConnectionsPerIp(config.limits.maxConnectionsPerIp)
   /** Counts a client socket from `ip` until it closes; false (counted in /metrics) when `ip` has its fill. */
@@ -226,14 +234,14 @@ export async function createServer(input: ServerConfigInput, options: CreateServ
     if (current === null || !current.recovered || links === null || closing !== null) {
       // The other projects' clients take an HTTP 503 badly (automerge-repo's Node adapter throws it out of
       // its event handler, crashing the app): they get the connection, closed with "try again later".
-      if (room !== null || automerge) return wss.handleUpgrade(request, socket, head, (ws) => closeSocket(ws, FOREIGN_UNAVAILABLE, 'the node is starting or shutting down'))
+      if (room !== null || automerge) return clientWss.handleUpgrade(request, socket, head, (ws) => closeSocket(ws, FOREIGN_UNAVAILABLE, 'the node is starting or shutting down'))
       return refuseUpgrade(socket, '503 Service Unavailable')
     }
     const ip = request.socket.remoteAddress ?? '?'
     if (endpoint !== 'peer' && !admitClient(ip)) {
       const why = `more than ${config.limits.maxConnectionsPerIp} connections from ${ip} (limits.maxConnectionsPerIp)`
       if (endpoint === 'client') return refuseUpgrade(socket, '429 Too Many Requests')
-      return wss.handleUpgrade(request, socket, head, (ws) => closeSocket(ws, FOREIGN_UNAVAILABLE, why))
+      return clientWss.handleUpgrade(request, socket, head, (ws) => closeSocket(ws, FOREIGN_UNAVAILABLE, why))
     }
     if (automerge || room !== null) {
       // The other projects' clients carry their credential in the URL (`?token=`, y-websocket's
@@ -242,8 +250,9 @@ export async function createServer(input: ServerConfigInput, options: CreateServ
       const surface = automerge ? 'automerge' : 'yjs'
       void auth.authenticate({ surface, token: foreignToken(request), headers: headerRecord(request.headers), remoteAddress: request.socket.remoteAddress ?? '?' }).then((result) => {
         if (socket.destroyed) return perIp.release(ip)
-        wss.handleUpgrade(request, socket, head, (ws) => {
+        clientWss.handleUpgrade(request, socket, head, (ws) => {
           releaseOnClose(ws, ip)
+          countOversize(ws)
           if (!result.ok) return closeSocket(ws, foreignAuthCloseCode(result.refusal.code), result.refusal.message)
           // [permissions] These protocols read and write a room or repo as a whole: both are needed.
           const forbidden = foreignForbidden(authorizer, result.principal, name === null ? config.automergeRepoCollection : config.yjsRoomCollection, name)
@@ -258,8 +267,12 @@ export async function createServer(input: ServerConfigInput, options: CreateServ
     if (endpoint === null) return refuseUpgrade(socket, '404 Not Found')
     const currentLinks = links
     const kind = endpoint
-    wss.handleUpgrade(request, socket, head, (ws) => {
-      if (kind === 'client') releaseOnClose(ws, ip)
+    const upgrader = kind === 'client' ? clientWss : wss
+    upgrader.handleUpgrade(request, socket, head, (ws) => {
+      if (kind === 'client') {
+        releaseOnClose(ws, ip)
+        countOversize(ws)
+      }
       const remote = `${request.socket.remoteAddress ?? '?'}:${request.socket.remotePort ?? '?'}`
       acceptSession(ws, kind, remote, {
         auth,
@@ -334,9 +347,12 @@ export async function createServer(input: ServerConfigInput, options: CreateServ
       yjsRooms?.close()
       automergePeers?.close()
       const deadline = Date.now() + SHUTDOWN_GRACE_MS
-      while (wss.clients.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10))
-      for (const ws of wss.clients) ws.terminate()
-      wss.close()
+      const open = () => wss.clients.size + clientWss.clients.size
+      while (open() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10))
+      for (const server of [wss, clientWss]) {
+        for (const ws of server.clients) ws.terminate()
+        server.close()
+      }
       await strict?.close()
       await regionNode.close()
       await closeHttp()

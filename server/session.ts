@@ -6,7 +6,7 @@ import type { Logger } from './logger.js'
 import type { RejectReason, ServerMetrics } from './metrics.js'
 import type { RegionNode } from './region-node.js'
 import { secretsEqual } from './secrets.js'
-import { TokenBucket } from './limits.js'
+import { clientFrameBytes, TokenBucket } from './limits.js'
 import { DEFAULT_MAX_BATCH_CHANGES } from '../core/mesh/index.js'
 import type { Authenticator } from './auth/authenticator.js'
 import { ExpiryTimer } from './auth/expiry-timer.js'
@@ -23,7 +23,10 @@ function writeCount(message: Message): number {
   return message.type === MessageType.StrictWrite ? 1 : 0
 }
 
-/** Frames a client may send while its credentials are being checked (they are replayed after). */
+/**
+ * Frames a client may send while its credentials are being checked (they are replayed after); together
+ * they may take at most one frame's worth of bytes (`limits.maxClientFrameBytes`).
+ */
 export const MAX_FRAMES_BEFORE_ACCEPT = 16
 
 /** Which WebSocket endpoint a connection arrived on. */
@@ -134,7 +137,7 @@ export function acceptSession(ws: WebSocket, endpoint: Endpoint, remote: string,
     ws,
     kind: endpoint,
     label: `/${endpoint === 'peer' ? 'peer' : 'sync'} from ${remote}`,
-    maxFrameBytes: config.maxFrameBytes,
+    maxFrameBytes: endpoint === 'client' ? clientFrameBytes(config) : config.maxFrameBytes,
     maxSendBufferBytes: config.maxSendBufferBytes,
     heartbeatIntervalMs: config.heartbeatIntervalMs,
     metrics,
@@ -144,6 +147,7 @@ export function acceptSession(ws: WebSocket, endpoint: Endpoint, remote: string,
   let identity: string | null = null
   /** Frames that arrived while the client's credentials were being checked, replayed in order after. */
   let waiting: Message[] | null = null
+  let waitingBytes = 0
   let expiry: ExpiryTimer | null = null
   // [limits] A client's writes per second (docs/security.md, "Limits"); peers are not limited.
   const writes = endpoint === 'client' ? new TokenBucket(config.limits.maxWritesPerSecond, DEFAULT_MAX_BATCH_CHANGES) : null
@@ -175,8 +179,9 @@ export function acceptSession(ws: WebSocket, endpoint: Endpoint, remote: string,
   connection.onMessage = (message) => {
     if (waiting !== null) {
       // Meridian's client sends nothing before HandshakeAccept; a few frames are kept, a flood is refused.
-      if (waiting.length >= MAX_FRAMES_BEFORE_ACCEPT) {
-        connection.reject('BAD_FRAME', CloseCode.BAD_FRAME, `more than ${MAX_FRAMES_BEFORE_ACCEPT} frames before the handshake was answered`)
+      waitingBytes += connection.lastFrameBytes
+      if (waiting.length >= MAX_FRAMES_BEFORE_ACCEPT || waitingBytes > clientFrameBytes(config)) {
+        connection.reject('BAD_FRAME', CloseCode.BAD_FRAME, `more than ${MAX_FRAMES_BEFORE_ACCEPT} frames or ${clientFrameBytes(config)} bytes before the handshake was answered`)
         return
       }
       waiting.push(message)

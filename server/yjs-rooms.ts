@@ -10,6 +10,7 @@ import type { Logger } from './logger.js'
 import { WriteError } from './region/types.js'
 import type { RegionNode } from './region-node.js'
 import { closeSocket as close, FOREIGN_UNAVAILABLE, keepAlive, refuseOversizeFrames } from './foreign-socket.js'
+import { clientFrameBytes } from './limits.js'
 
 /**
  * `ws /yjs/:room` (docs/server.md, "Yjs rooms"): the y-protocols of y-websocket, so that an unmodified
@@ -39,7 +40,7 @@ const EMPTY_UPDATE_BYTES = 2
 export const YjsCloseCode = {
   /** A message that does not decode, or an update Meridian refuses. */
   BAD_MESSAGE: 4400,
-  /** A frame above `maxFrameBytes` (refused from its header, before it is buffered). */
+  /** A frame above `limits.maxClientFrameBytes` (refused from its header, before it is buffered). */
   TOO_LARGE: 4413,
   /** The server has no room collection configured, or the room name is not one. */
   NO_SUCH_ROOM: 4404,
@@ -104,7 +105,7 @@ export class YjsRooms {
     }
     entry.conns.set(ws, new Set())
     ws.binaryType = 'nodebuffer'
-    refuseOversizeFrames(ws, this.options.config.maxFrameBytes)
+    refuseOversizeFrames(ws, clientFrameBytes(this.options.config))
     keepAlive(ws, this.options.config.heartbeatIntervalMs)
     ws.on('message', (data: Buffer, isBinary: boolean) => {
       if (!isBinary) return close(ws, YjsCloseCode.BAD_MESSAGE, 'y-protocols messages are binary')

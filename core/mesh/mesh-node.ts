@@ -246,7 +246,7 @@ interface IncomingTransfer {
 }
 
 export const DEFAULT_MAX_BATCH_CHANGES = 256
-/** A quarter of a region's default client frame limit (4 MiB), which also takes one change of up to ~3 MiB alone. */
+/** An eighth of a region's default client frame limit (8 MiB): room for one larger change sent alone. */
 export const DEFAULT_MAX_BATCH_BYTES = 1024 * 1024
 export const DEFAULT_MAX_CLIENT_GAP_BYTES = 4 * 1024 * 1024
 export const DEFAULT_MAX_BUFFERED_CHANGES = 10_000
