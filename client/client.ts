@@ -1,6 +1,6 @@
 import { HlcClock } from '../core/clock/hlc.js'
 import type { StoredDocumentState } from '../core/codec/document-state.js'
-import { MessageType } from '../core/codec/messages.js'
+import { MessageType, type RejectedMessage } from '../core/codec/messages.js'
 import type { ApplyResult, DocumentReplica } from '../core/crdt/document-type.js'
 import { documentKey, MeshNode, type MeshStats } from '../core/mesh/mesh-node.js'
 import type { JsonValue } from '../core/strict/types.js'
@@ -9,8 +9,8 @@ import { NO_FRAME_EXTENSIONS, type FrameCodec } from '../core/codec/base-codec.j
 import type { AutomergeCollection } from './automerge-collection.js'
 import { ClientConnection, GLOBAL_TIMERS, type ConnectionStatus, type Timers } from './connection.js'
 import { expectDocType, type ClientContext } from './context.js'
-import { ClientClosedError, type ConnectionError } from './errors.js'
-import { reportListenerError } from './listeners.js'
+import { ClientClosedError, WriteRejectedError, type ConnectionError } from './errors.js'
+import { Listeners, reportListenerError } from './listeners.js'
 import { LocalContext } from './local-context.js'
 import type { HubObserver } from './tab-messages.js'
 import { ClientInterest } from './interest.js'
@@ -104,6 +104,11 @@ export interface MeridianClient {
   onStatus(listener: (status: ConnectionStatus) => void): () => void
   /** Called for every failed connection attempt or lost session (see `ConnectionError.fatal`). */
   onError(listener: (error: ConnectionError) => void): () => void
+  /**
+   * Called when a region refused one of this client's crdt writes (docs/security.md, "Refused
+   * writes"); the document is already back at the region's state. Returns the unsubscribe function.
+   */
+  onWriteRejected(listener: (error: WriteRejectedError) => void): () => void
   /** Connection and outbox at a glance, for a UI: the region, reconnecting or not, writes not synced yet. */
   readonly syncState: SyncState
   /**
@@ -186,6 +191,7 @@ export class Client extends LocalContext implements MeridianClient, ClientContex
   /** The tabs module's hub, when this client is the one a leader tab runs for every tab (hub-client.ts). */
   protected hubObserver: HubObserver | null = null
   protected closed = false
+  private readonly writeRejections = new Listeners<[WriteRejectedError]>()
 
   constructor(options: ClientOptions) {
     super(options?.maxConflictsPerDocument ?? DEFAULT_MAX_CONFLICTS_PER_DOCUMENT)
@@ -224,6 +230,8 @@ export class Client extends LocalContext implements MeridianClient, ClientContex
       onAppend: (change) => this.persist(change),
       onApplied: (change, result) => this.applied(change, result),
       onStateMerged: (collection, docId, _docType, changed) => this.stateMerged(collection, docId, changed),
+      onChangeRefused: (message, voided) => this.refused(message, voided),
+      onRefetch: (collection, docId) => this.interest.refetch(collection, docId),
       sendsStateTransfers: false,
       ownChangesOnly: true,
       subscription: (_peer, connecting) => this.interest.subscription(connecting),
@@ -324,6 +332,10 @@ export class Client extends LocalContext implements MeridianClient, ClientContex
 
   onError(listener: (error: ConnectionError) => void): () => void {
     return this.connection.onError(listener)
+  }
+
+  onWriteRejected(listener: (error: WriteRejectedError) => void): () => void {
+    return this.writeRejections.add(listener)
   }
 
   protected currentSyncState(): SyncState {
@@ -487,9 +499,11 @@ export class Client extends LocalContext implements MeridianClient, ClientContex
     const store = this.store
     if (store.saveDocuments === undefined || store.dropChanges === undefined || this.storeFailure !== null) return
     const documents: StoredDocumentState[] = []
+    const removed: string[] = []
     for (const key of this.mesh.takeChangedDocuments()) {
       const stored = this.mesh.storedDocument(key)
       if (stored !== undefined) documents.push(stored)
+      else removed.push(key)
     }
     const covered = new Map(this.mesh.vector)
     // A client sends no state transfers: its own changes count as covered only once every region holds
@@ -498,7 +512,7 @@ export class Client extends LocalContext implements MeridianClient, ClientContex
     const upTo = covered
     const dropChanges = store.dropChanges.bind(store)
     // Saved even with no document changed: `covered` must be recorded before changes it covers go.
-    const saved = store.saveDocuments(documents, covered, this.mesh.clockHighWater)
+    const saved = store.saveDocuments(documents, covered, this.mesh.clockHighWater, removed)
     this.storeSaves = Promise.resolve(saved)
       .then(() => dropChanges(upTo))
       .catch((error: unknown) => {
@@ -540,6 +554,29 @@ export class Client extends LocalContext implements MeridianClient, ClientContex
   private applied(change: Change, result: ApplyResult): void {
     this.documents.applied(change, result)
     if (change.origin !== this.clientId) this.hubObserver?.learnt(change)
+  }
+
+  /**
+   * A region refused own write `message.seq`; the mesh has rebuilt the document. The void entry takes
+   * the original's place in the store, so a restart never replays what was refused.
+   */
+  private refused(message: RejectedMessage, voided: Change | undefined): void {
+    // Told again (a region whose answer was lost, or another region): rebuilt again, not reported again.
+    if (voided === undefined) return
+    const stored = this.store.append(voided)
+    if (stored) this.storeWrites.push(stored)
+    this.scheduleSettle()
+    // Plain data for the other tabs: structured cloning keeps only an Error's message.
+    const rejection = { code: message.code, collection: message.collection, docId: message.docId, seq: message.seq, serverMessage: message.message }
+    const error = new WriteRejectedError(rejection)
+    this.tracker.rejectAt(message.seq, error)
+    this.hubObserver?.refused(rejection)
+    this.writeRejections.emit(error)
+    // The rebuilt document is saved at once, right behind the void entry: a crash in between would
+    // bring the refused write back from an older saved copy, and no region would send it again.
+    queueMicrotask(() => {
+      if (!this.closed) this.storeDocuments()
+    })
   }
 
   /** A state transfer brought a document's state whole (the client was behind what regions still log). */

@@ -16,6 +16,40 @@ export class ClientClosedError extends Error {
 }
 
 /**
+ * A region refused one of this client's crdt writes (docs/security.md, "Refused writes"): the write
+ * handle's `durable` and `replicated` reject with it, `client.onWriteRejected` hears it, and the
+ * client's copy of the document is back at the region's state (plus this client's later writes).
+ * - `FORBIDDEN`: the principal may not write this document.
+ * - `INVALID_VALUE`: a value the region does not store (a region with tighter value limits).
+ * - `TOO_LARGE`: the document would grow past the region's `limits.maxDocumentBytes`.
+ * - `REFUSED`: the first answer was lost with its connection, and the region that told the client again
+ *   no longer knows which reason it was.
+ * Nothing of the write was applied anywhere; retrying the same write gets the same answer.
+ */
+export class WriteRejectedError extends Error {
+  readonly code: WriteRejectedCode
+  readonly collection: string
+  readonly docId: string
+  /** The write's seq in this client's log (`WriteHandle.seq`). */
+  readonly seq: number
+  /** What the region said. */
+  readonly serverMessage: string
+
+  constructor(init: { code: string; collection: string; docId: string; seq: number; serverMessage: string }) {
+    super(`write ${init.seq} to ${init.collection}/${init.docId} refused ${init.code}: ${init.serverMessage}`)
+    this.name = 'WriteRejectedError'
+    this.code = (WRITE_REJECTED_CODES as readonly string[]).includes(init.code) ? (init.code as WriteRejectedCode) : 'REFUSED'
+    this.collection = init.collection
+    this.docId = init.docId
+    this.seq = init.seq
+    this.serverMessage = init.serverMessage
+  }
+}
+
+const WRITE_REJECTED_CODES = ['FORBIDDEN', 'INVALID_VALUE', 'TOO_LARGE', 'REFUSED'] as const
+export type WriteRejectedCode = (typeof WRITE_REJECTED_CODES)[number]
+
+/**
  * Why a connection attempt or a session ended. `code` is the close-code name when the server closed
  * with one of Meridian's codes (`UNAUTHORIZED`, `OVERLOADED` …, see core/codec/close-codes.ts), or
  * `NETWORK` (socket closed or never opened, no Meridian code), `HANDSHAKE_TIMEOUT`, `BAD_FRAME`

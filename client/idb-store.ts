@@ -229,8 +229,10 @@ async function openLocked(name: string, factory: IDBFactory, options: IdbClientS
       return enqueue('keeping a change', (tx) => quiet(tx.objectStore('changes').put(bytes, [change.origin, change.seq])))
     },
     loadDocuments: () => kept.documents,
-    saveDocuments: (documents: readonly StoredDocumentState[], covered: VersionVector, clock?: Hlc) => {
+    saveDocuments: (documents: readonly StoredDocumentState[], covered: VersionVector, clock?: Hlc, removed: readonly string[] = []) => {
       const records = documents.map((stored) => [documentKey(stored.document.collection, stored.document.docId), encodeStoredDocumentState(stored)] as const)
+      // An empty record marks a removed document: it must override the pack's copy until the next fold.
+      for (const key of removed) records.push([key, new Uint8Array(0)] as const)
       const vector = [...covered]
       return enqueue('saving documents', (tx) => {
         const store = tx.objectStore('documents')
@@ -326,7 +328,12 @@ async function readAll(db: IDBPDatabase<MeridianDb>): Promise<{
     }
   }
   // getAll and getAllKeys of one store in one transaction list the same records in the same (key) order.
-  for (const [i, key] of looseKeys.entries()) documentRecords.set(key, looseBytes[i] as Uint8Array)
+  for (const [i, key] of looseKeys.entries()) {
+    const bytes = looseBytes[i] as Uint8Array
+    // An empty record: the document was removed (saveDocuments' `removed`), also from the pack at the next fold.
+    if (bytes.length === 0) documentRecords.delete(key)
+    else documentRecords.set(key, bytes)
+  }
   if (covered !== undefined && !Array.isArray(covered)) throw new ClientStoreError('corrupt', 'the stored covered vector is not a list of [origin, seq] pairs')
   if (clientId !== undefined && (typeof clientId !== 'string' || clientId === '')) throw new ClientStoreError('corrupt', 'the stored client id is not a non-empty string')
   if (clock !== undefined && !isHlc(clock)) throw new ClientStoreError('corrupt', 'the stored clock is not a timestamp')

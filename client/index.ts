@@ -39,7 +39,7 @@ export type { StrictPendingWrite, StrictWriteOutcome, StrictWriteResult } from '
 export type { StrictChange, StrictChangeListener, StrictSubscribeOptions } from './strict-watch.js'
 export type { ClientModule } from './modules.js'
 export { memoryClientStore, type ClientStore, type StoredStrictWrite } from './store.js'
-export { ClientClosedError, ConnectionError, isFatalConnectionCode, type ConnectionErrorCode } from './errors.js'
+export { ClientClosedError, ConnectionError, isFatalConnectionCode, WriteRejectedError, type ConnectionErrorCode, type WriteRejectedCode } from './errors.js'
 // StrictReadFailed and StrictWriteRejected come with meridian/client/strict.
 export type { StrictReadFailed, StrictWriteRejected, StrictWriteRejectionCode } from './errors.js'
 // Thrown by lww put/patch for a value Meridian does not store (docs/server.md, Value limits).

@@ -77,6 +77,20 @@ export class ClientInterest {
     return { type: MessageType.Subscribe, id, collections, documents, fetchCollections, fetchDocuments }
   }
 
+  /**
+   * Fetches the document again (after a refused write rebuilt it from a region that had not seen
+   * everything this client had, see MeshNode `onRefetch`): the entry that syncs it, the document or
+   * its whole collection, counts as not synced, so the next Subscribe fetches it.
+   */
+  refetch(collection: string, docId: string): void {
+    for (const key of [entryKey(collection, docId), entryKey(collection, null)]) {
+      if (!this.entries.has(key)) continue
+      this.synced.delete(key)
+      this.notify()
+      return
+    }
+  }
+
   /** A region answered fetch `id`; an incomplete answer is asked for again on the next connect. */
   fetched(id: number, complete: boolean): void {
     if (this.pending?.id !== id) return

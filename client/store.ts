@@ -49,7 +49,8 @@ export interface ClientStore {
   /**
    * Keep `change` (the client's own, or one received from a region). Return nothing when it is
    * durable on return; otherwise a promise that resolves once it is. The client acknowledges and
-   * releases its own changes only once durable, in call order.
+   * releases its own changes only once durable, in call order. A change with the `(origin, seq)` of
+   * one kept replaces it: the void entry of an own write a region refused (empty payload).
    */
   append(change: Change): void | Promise<void>
   close(): void | Promise<void>
@@ -79,8 +80,10 @@ export interface ClientStore {
    * `clock`: the client's clock when `covered` was taken, returned by the next `loadDocuments` (the
    * latest given). A restart moves the clock past it: `covered` counts runs of changes the client never
    * received (its region skipped them, partial replication), whose timestamps no document carries [HLC2].
+   * `removed`: keys (`documentKey`) of documents the client no longer holds, to forget (a refused write
+   * that had created a document the region never had, docs/security.md "Refused writes").
    */
-  saveDocuments?(documents: readonly StoredDocumentState[], covered: VersionVector, clock?: Hlc): void | Promise<void>
+  saveDocuments?(documents: readonly StoredDocumentState[], covered: VersionVector, clock?: Hlc, removed?: readonly string[]): void | Promise<void>
   dropChanges?(upTo: VersionVector): void | Promise<void>
   saveStrictWrite?(write: StoredStrictWrite): void | Promise<void>
   deleteStrictWrite?(writeId: number): void | Promise<void>
@@ -116,11 +119,15 @@ export function memoryClientStore(): ClientStore &
     strictWrites,
     load: () => [...changes],
     append: (change) => {
-      changes.push(change)
+      // A void entry (a refused write, rare) replaces the original; anything else is new.
+      const at = change.payload.length === 0 ? changes.findIndex((kept) => kept.origin === change.origin && kept.seq === change.seq) : -1
+      if (at >= 0) changes[at] = change
+      else changes.push(change)
     },
     loadDocuments: () => (covered === null ? undefined : { documents: [...documents.values()], covered, ...(clock === undefined ? {} : { clock }) }),
-    saveDocuments: (saved, vector, at) => {
+    saveDocuments: (saved, vector, at, removed = []) => {
       for (const stored of saved) documents.set(documentKey(stored.document.collection, stored.document.docId), stored)
+      for (const key of removed) documents.delete(key)
       covered = new Map(vector)
       if (at !== undefined) clock = at
     },

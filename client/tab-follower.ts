@@ -6,14 +6,14 @@ import type { MeridianClient } from './client.js'
 import { ClientCollections, ReplicaTypes } from './collections.js'
 import type { ConnectionStatus } from './connection.js'
 import { expectDocType, type ClientContext } from './context.js'
-import { ClientClosedError, ConnectionError } from './errors.js'
+import { ClientClosedError, ConnectionError, WriteRejectedError } from './errors.js'
 import { Listeners } from './listeners.js'
 import { LocalContext } from './local-context.js'
 import { missingModule, type ClientModule, type StrictSide } from './modules.js'
 import type { StrictWriteOutcome } from './strict-queue.js'
 import { RemoteStrict } from './tab-strict.js'
 import { type SyncState } from './sync-state.js'
-import type { FollowerMessage, HubConnection, HubMessage, HubSnapshot, RelayedWrite } from './tab-messages.js'
+import type { FollowerMessage, HubConnection, HubMessage, HubSnapshot, Rejection, RelayedWrite } from './tab-messages.js'
 import { deferred, WriteHandleTracker, type Deferred, type WriteHandle } from './write-handle.js'
 
 export interface TabFollowerOptions {
@@ -60,6 +60,7 @@ export class TabFollower extends LocalContext implements MeridianClient, ClientC
   private readonly interest = new Map<string, { readonly collection: string; readonly docId: string | null; count: number }>()
   private readonly statusListeners = new Listeners<[ConnectionStatus]>()
   private readonly errorListeners = new Listeners<[ConnectionError]>()
+  private readonly writeRejections = new Listeners<[WriteRejectedError]>()
   private lastError: ConnectionError | null = null
   private readonly followed: Deferred = deferred()
   /** Strict collections, run by the leader tab; null without the strict module. */
@@ -107,6 +108,9 @@ export class TabFollower extends LocalContext implements MeridianClient, ClientC
         return
       case 'states':
         for (const state of message.documents) this.mergeState(state)
+        return
+      case 'rejected':
+        this.rejected(message.rejection, message.state)
         return
       case 'marks':
         this.writeStatuses.advanceTo(message.marks)
@@ -160,6 +164,10 @@ export class TabFollower extends LocalContext implements MeridianClient, ClientC
 
   onError(listener: (error: ConnectionError) => void): () => void {
     return this.errorListeners.add(listener)
+  }
+
+  onWriteRejected(listener: (error: WriteRejectedError) => void): () => void {
+    return this.writeRejections.add(listener)
   }
 
   protected currentSyncState(): SyncState {
@@ -329,6 +337,20 @@ export class TabFollower extends LocalContext implements MeridianClient, ClientC
       return
     }
     this.documents.stateMerged(state.collection, state.docId, changed)
+  }
+
+  /**
+   * A region refused the hub's own write `rejection.seq` (perhaps this tab's): the document is replaced
+   * by the hub's rebuilt copy, and the write's handle, if it is this tab's, rejects.
+   */
+  private rejected(rejection: Rejection, state: DocumentState | undefined): void {
+    const { collection, docId } = rejection
+    this.replicas.delete(documentKey(collection, docId))
+    if (state !== undefined) this.mergeState(state)
+    else this.documents.stateMerged(collection, docId, true)
+    const error = new WriteRejectedError(rejection)
+    this.handles?.rejectAt(rejection.seq, error)
+    this.writeRejections.emit(error)
   }
 
   /** The hub saved this tab's write `id` as own change `seq`. */

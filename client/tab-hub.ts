@@ -13,6 +13,7 @@ import type {
   PlainConnectionError,
   RelayedSeq,
   TabChannel,
+  Rejection,
 } from './tab-messages.js'
 import type { WriteMarks } from './write-status.js'
 import { HubStrict } from './tab-strict.js'
@@ -124,6 +125,12 @@ export class TabHub implements HubObserver {
   learnt(change: Change): void {
     this.pendingChanges.push(change)
     this.scheduleFlush()
+  }
+
+  refused(rejection: Rejection): void {
+    // What was applied before goes first, so the replacement below is the newest state in every tab.
+    this.flush()
+    this.broadcast({ t: 'rejected', hub: this.options.id, rejection, state: this.client.documentState(rejection.collection, rejection.docId) })
   }
 
   stateMerged(collection: string, docId: string): void {

@@ -77,8 +77,23 @@ export type HubMessage =
   /** Documents whose state arrived whole (a state transfer from a region). */
   | { readonly t: 'states'; readonly hub: string; readonly documents: readonly DocumentState[] }
   | { readonly t: 'marks'; readonly hub: string; readonly marks: WriteMarks }
+  /**
+   * A region refused own write `seq` (docs/security.md, "Refused writes"): every tab replaces its copy
+   * of the document with the hub's rebuilt `state` (undefined: the hub holds none), and the tab that
+   * made the write rejects its handle.
+   */
+  | { readonly t: 'rejected'; readonly hub: string; readonly rejection: Rejection; readonly state: DocumentState | undefined }
   | { readonly t: 'connection'; readonly hub: string; readonly connection: HubConnection }
   | StrictHubMessage
+
+/** A `WriteRejectedError` as plain data (structured-cloneable). */
+export interface Rejection {
+  readonly code: string
+  readonly collection: string
+  readonly docId: string
+  readonly seq: number
+  readonly serverMessage: string
+}
 
 export interface RelayedSeq {
   readonly tab: string
@@ -111,6 +126,8 @@ export interface HubObserver {
   /** Own changes up to `seq` are saved in the store. */
   ownSaved(seq: number): void
   marks(marks: WriteMarks): void
+  /** A region refused own write `rejection.seq`; the client already rebuilt the document. */
+  refused(rejection: Rejection): void
 }
 
 /** The BroadcastChannel the tabs use (an injectable one in tests). */

@@ -236,6 +236,7 @@ class SharedTabClient implements TabClient {
   }
   onStatus: MeridianClient['onStatus'] = (listener) => this.inner.onStatus(listener)
   onError: MeridianClient['onError'] = (listener) => this.inner.onError(listener)
+  onWriteRejected: MeridianClient['onWriteRejected'] = (listener) => this.inner.onWriteRejected(listener)
   onSyncState: MeridianClient['onSyncState'] = (listener) => this.inner.onSyncState(listener)
   onStrictOutcome: MeridianClient['onStrictOutcome'] = (listener) => this.inner.onStrictOutcome(listener)
   lww: MeridianClient['lww'] = (collection) => this.inner.lww(collection)

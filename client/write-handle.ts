@@ -3,7 +3,8 @@ import { ClientClosedError } from './errors.js'
 /**
  * What a write returns: its identity and three promises that resolve as it reaches each level of
  * durability. None of them ever rejects unhandled: when the client closes first, the pending ones
- * reject with `ClientClosedError`, and a handle nobody awaits is harmless.
+ * reject with `ClientClosedError`; when a region refuses the write, with `WriteRejectedError`; and a
+ * handle nobody awaits is harmless.
  *
  * @example
  * ```ts
@@ -107,6 +108,17 @@ export class WriteHandleTracker {
     }
     this.pending.splice(0, settled)
     this.durableSettled = Math.max(0, this.durableSettled - settled)
+  }
+
+  /**
+   * A region refused own change `seq`: its handle rejects with `error`, and later acknowledgements,
+   * which cover the void entry logged in its place, no longer resolve it.
+   */
+  rejectAt(seq: number, error: Error): void {
+    const entry = this.pending.find((pending) => pending.seq === seq)
+    if (entry === undefined) return
+    entry.durable.reject(error)
+    entry.replicated.reject(error)
   }
 
   /** Rejects everything still pending; later `track` calls throw `error`. */

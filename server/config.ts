@@ -177,6 +177,12 @@ export interface LimitsConfig {
   readonly maxClientGapBytes: number
   /** REST writes (every `/v1` request but GET, HEAD and OPTIONS) per second from one IP address, bursts of twice that; more get HTTP 429. */
   readonly maxRestWritesPerSecondPerIp: number
+  /**
+   * Size in bytes (encoded state) a client's crdt change may grow its document to; a change past it is
+   * refused TOO_LARGE (docs/security.md, "Refused writes"). At most half of `maxFrameBytes`, so every
+   * document still fits in the frame of a state transfer.
+   */
+  readonly maxDocumentBytes: number
 }
 
 /** HS256 secrets shorter than this are refused: the key must be as long as the hash (RFC 7518 §3.2). */
@@ -244,7 +250,7 @@ export const CONFIG_DEFAULTS = {
   storage: 'file',
   clientToken: null,
   auth: { jwt: null } as AuthConfig,
-  limits: { maxConnectionsPerIp: 1000, maxWritesPerSecond: 2000, maxDocumentsPerConnection: 10_000, maxClientFrameBytes: 8 * 1024 * 1024, maxClientGapBytes: 4 * 1024 * 1024, maxRestWritesPerSecondPerIp: 10_000 } as LimitsConfig,
+  limits: { maxConnectionsPerIp: 1000, maxWritesPerSecond: 2000, maxDocumentsPerConnection: 10_000, maxClientFrameBytes: 8 * 1024 * 1024, maxClientGapBytes: 4 * 1024 * 1024, maxRestWritesPerSecondPerIp: 10_000, maxDocumentBytes: 4 * 1024 * 1024 } as LimitsConfig,
   heartbeatIntervalMs: 1000,
   maxFrameBytes: 16 * 1024 * 1024,
   reconnect: { minDelayMs: 100, maxDelayMs: 5000 },
@@ -628,6 +634,14 @@ export function parseConfig(input: unknown, source?: string): ServerConfig {
     return { maxDepth, maxKeyBytes, maxStringBytes, maxDocumentBytes }
   })
 
+  // A crdt document must fit, whole, in the frame of a state transfer (or of a Rejected answer).
+  const frameHalf = Math.floor((maxFrameBytes ?? CONFIG_DEFAULTS.maxFrameBytes) / 2)
+  const documentLimitGiven = (raw['limits'] as Record<string, unknown> | undefined)?.['maxDocumentBytes'] !== undefined
+  if (limits !== undefined && documentLimitGiven && limits.maxDocumentBytes > frameHalf) {
+    c.issues.push(`${child(at('limits'), 'maxDocumentBytes')}: must be at most half of maxFrameBytes (${frameHalf}), so every document fits in a state transfer's frame`)
+  }
+  const documentLimit = limits === undefined ? undefined : documentLimitGiven ? limits.maxDocumentBytes : Math.min(limits.maxDocumentBytes, frameHalf)
+
   const reconnect = optional<ReconnectConfig>(raw, 'reconnect', CONFIG_DEFAULTS.reconnect, (v) => {
     const path = at('reconnect')
     const record = c.object(path, v, ['minDelayMs', 'maxDelayMs'])
@@ -769,7 +783,7 @@ export function parseConfig(input: unknown, source?: string): ServerConfig {
     peerSecret: peerSecret as string,
     clientToken: clientToken as string | null,
     auth: auth as AuthConfig,
-    limits: limits as LimitsConfig,
+    limits: { ...(limits as LimitsConfig), maxDocumentBytes: documentLimit as number },
     collections: collections as Record<string, CollectionConfig>,
     heartbeatIntervalMs: heartbeatIntervalMs as number,
     maxFrameBytes: maxFrameBytes as number,

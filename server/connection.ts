@@ -1,4 +1,5 @@
 import WebSocket from 'ws'
+import { encodableText } from './text.js'
 import type { Principal } from './auth/principal.js'
 import {
   CloseCode,
@@ -25,8 +26,6 @@ export const CLOSE_GRACE_MS = 1_000
 const WS_MESSAGE_TOO_BIG = 1009
 /** ws closes with these on a broken WebSocket frame (bad opcode, invalid UTF-8 in text …). */
 const WS_PROTOCOL_ERRORS = new Set([1002, 1007])
-/** Half of a surrogate pair: the codec refuses to encode it (it would arrive as U+FFFD). */
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g
 
 export interface ServerConnectionOptions {
   readonly ws: WebSocket
@@ -164,7 +163,7 @@ export class ServerConnection implements LinkTransport {
   close(code: CloseCode, message: string): void {
     if (!this.isOpen) return
     const name = closeCodeName(code) ?? 'ERROR'
-    this.sendMessage({ type: MessageType.Error, code: name, message: message.replace(LONE_SURROGATE, '\uFFFD') })
+    this.sendMessage({ type: MessageType.Error, code: name, message: encodableText(message) })
     this.closeSocket(code)
   }
 

@@ -72,6 +72,8 @@ export class ServerMetrics {
   readonly invalidValues: Counter<'surface'>
   /** Connections and requests refused by a limit (docs/security.md, "Limits"). */
   readonly limitRefusals: Counter<'limit'>
+  /** Clients' crdt changes refused and logged void (docs/security.md, "Refused writes"), by code. */
+  readonly changesRefused: Counter<'code'>
   private source: MetricsSource | null = null
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
@@ -168,6 +170,12 @@ export class ServerMetrics {
       name: 'meridian_limit_refusals_total',
       help: 'Client connections, frames and requests refused by a limit: connectionsPerIp (upgrade refused), writesPerSecond (closed OVERLOADED), documentsPerConnection (closed FORBIDDEN), clientFrameBytes (closed TOO_LARGE / 4413), clientGapBytes (an out-of-order change dropped, resent later), restWritesPerSecond (HTTP 429).',
       labelNames: ['limit'] as const,
+      registers,
+    })
+    this.changesRefused = new Counter({
+      name: 'meridian_changes_refused_total',
+      help: "Clients' crdt changes refused (logged void, answered Rejected), by code: FORBIDDEN, INVALID_VALUE, TOO_LARGE.",
+      labelNames: ['code'] as const,
       registers,
     })
     this.bytesIn = new Counter({ name: 'meridian_bytes_in_total', help: 'WebSocket frame bytes received.', labelNames: ['kind'] as const, registers })

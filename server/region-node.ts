@@ -17,7 +17,8 @@ import { LinkFlow } from './link-flow.js'
 import type { Logger } from './logger.js'
 import { patchedFields } from './merge-patch.js'
 import type { ConnectionKind, ServerMetrics } from './metrics.js'
-import { invalidClientValue, refusedChange } from './region/client-checks.js'
+import { refusedChange } from './region/client-checks.js'
+import { clientAdmission } from './region/client-admission.js'
 import { AckWaiters } from './region/ack-waiters.js'
 import { VectorWaiters } from './region/vector-waiters.js'
 import { CrdtSnapshots } from './region/crdt-snapshots.js'
@@ -175,6 +176,8 @@ export class RegionNode {
       onClientGapFull: () => options.metrics.limitRefusals.inc({ limit: 'clientGapBytes' }),
       // [permissions] A client is sent only documents its principal may read.
       ...(options.authorizer?.restricts === true ? { readable: this.readableBy(options.authorizer) } : {}),
+      // [permissions] [limits] A client's change it may not make is logged void and answered Rejected.
+      admitClientChange: clientAdmission(config, options.authorizer, (client) => this.links.get(client)?.transport.principal ?? ANONYMOUS, options.metrics),
       // A write whose change cannot be encoded fails before it is logged, never later in the
       // replication loop; the encoding is cached [PF1], so onAppend and every send reuse it.
       beforeCommit: (change) => void encodeChange(change),
@@ -424,13 +427,6 @@ export class RegionNode {
       if (refused !== null) {
         this.logger.warn(`client ${id}: ${refused}`)
         link.transport.close(CloseCode.FORBIDDEN, refused)
-        return
-      }
-      const invalid = link.kind === 'client' ? invalidClientValue(this.config, message.changes) : null
-      if (invalid !== null) {
-        this.metrics.invalidValues.inc({ surface: 'sync' })
-        this.logger.warn(`client ${id}: ${invalid.message}`)
-        link.transport.close(CloseCode.INVALID_VALUE, `${invalid.message}`.slice(0, 200))
         return
       }
     }

@@ -22,6 +22,7 @@
  * StateCovered    18 transfer:uint documents:uint vector hlc authors   -- authors: author-records.ts
  * Subscribe … Skipped  19–21   -- partial replication: layouts in subscription-codec.ts
  * Ephemeral       22 topic:string collection:string docId:string payload:bytes   -- ephemeral-codec.ts
+ * Rejected        23 seq collection docId code message vector state?   -- rejected-codec.ts
  * ```
  *
  * Both handshake frames start with `type protocolVersion` in every protocol version, so
@@ -38,6 +39,8 @@ import { readDocumentState, readHlc, writeDocumentState, writeHlc } from './docu
 import { DecodeError, FrameTooLargeError } from './errors.js'
 import { readFetched, readSkipped, readSubscribe, writeFetched, writeSkipped, writeSubscribe } from './subscription-codec.js'
 import { readEphemeral, writeEphemeral } from './ephemeral-codec.js'
+import { readRejected, writeRejected } from './rejected-codec.js'
+import { readVector, writeVector } from './vector-codec.js'
 import { MessageType } from './messages.js'
 import type { Message, Role } from './messages.js'
 import {
@@ -166,6 +169,9 @@ export function encodeBaseMessage(msg: Message, extensions: FrameExtensions): Ui
     case MessageType.Ephemeral:
       writeEphemeral(encoder, msg)
       break
+    case MessageType.Rejected:
+      writeRejected(encoder, msg)
+      break
     default: {
       const type = (msg as { type: unknown }).type
       const extension = typeof type === 'number' ? extensions.get(type) : undefined
@@ -280,6 +286,8 @@ function readMessage(decoder: decoding.Decoder, extensions: FrameExtensions): Me
       return readSkipped(decoder)
     case MessageType.Ephemeral:
       return readEphemeral(decoder)
+    case MessageType.Rejected:
+      return readRejected(decoder)
     default: {
       const extension = extensions.get(type)
       if (extension === undefined) throw new DecodeError(`unknown message type ${type}`)
@@ -288,33 +296,7 @@ function readMessage(decoder: decoding.Decoder, extensions: FrameExtensions): Me
   }
 }
 
-function writeVector(encoder: encoding.Encoder, what: string, vector: VersionVector): void {
-  if (!(vector instanceof Map)) invalid(`${what} (want a Map)`, vector)
-  for (const [origin, seq] of vector) {
-    // Zero entries are dropped by writeVersionVector; anything else must survive the trip intact.
-    if (!Number.isSafeInteger(seq) || seq < 0) invalid(`${what} seq of ${JSON.stringify(origin)}`, seq)
-    if (seq > 0) checkString(`${what} origin`, origin, true)
-  }
-  writeVersionVector(encoder, vector)
-}
 
-/**
- * `readVersionVector` accepts duplicates, any order and zero seqs; a frame we accept must be the
- * canonical encoding of its vector, so check what it read.
- */
-function readVector(decoder: decoding.Decoder, what: string): Map<string, number> {
-  const count = decoding.peekVarUint(decoder)
-  const vector = readVersionVector(decoder)
-  if (vector.size !== count) throw new DecodeError(`${what} repeats an origin`)
-  let previous: string | undefined
-  for (const [origin, seq] of vector) {
-    if (origin.length === 0) throw new DecodeError(`${what} has an empty origin`)
-    if (previous !== undefined && !(previous < origin)) throw new DecodeError(`${what} origins are not sorted`)
-    if (!Number.isSafeInteger(seq) || seq < 1) throw new DecodeError(`${what} seq of ${JSON.stringify(origin)} is ${seq}`)
-    previous = origin
-  }
-  return vector
-}
 
 /**
  * The message type of a frame without decoding it, e.g. to route or count frames; undefined when

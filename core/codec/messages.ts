@@ -7,7 +7,7 @@ import type { AuthorRecord, Change, DocumentState, Hlc, VersionVector } from '..
  * Bumped on every incompatible wire change. A handshake with another version is refused with
  * close code `VERSION_MISMATCH` (see close-codes.ts).
  */
-export const PROTOCOL_VERSION = 6
+export const PROTOCOL_VERSION = 7
 
 /** Who is on the other end of a connection. */
 export type Role = 'client' | 'peer'
@@ -36,6 +36,7 @@ export const MessageType = {
   Fetched: 20,
   Skipped: 21,
   Ephemeral: 22,
+  Rejected: 23,
 } as const
 export type MessageType = (typeof MessageType)[keyof typeof MessageType]
 
@@ -273,6 +274,27 @@ export interface EphemeralMessage {
   readonly payload: Uint8Array
 }
 
+/**
+ * Region → client: the client's own change `seq` was refused (docs/security.md, "Refused writes"): a
+ * document it may not write, a value the region does not store, a document grown past its limit. The
+ * region logged an empty change in its place (so the client's seqs stay dense everywhere) and applied
+ * nothing of it. `state` is the region's copy of the document when it refused (absent: it holds none),
+ * covering `vector`; the client replaces its own copy with it and re-applies what came after.
+ */
+export interface RejectedMessage {
+  readonly type: typeof MessageType.Rejected
+  readonly seq: number
+  readonly collection: string
+  readonly docId: string
+  /** `FORBIDDEN`, `INVALID_VALUE` or `TOO_LARGE`. */
+  readonly code: string
+  readonly message: string
+  readonly vector: VersionVector
+  /** The region's clock then, past every timestamp in `state`: the client's clock passes it [HLC2]. */
+  readonly hlc: Hlc
+  readonly state: DocumentState | null
+}
+
 export type Message =
   | HandshakeMessage
   | HandshakeAcceptMessage
@@ -296,3 +318,4 @@ export type Message =
   | FetchedMessage
   | SkippedMessage
   | EphemeralMessage
+  | RejectedMessage

@@ -59,6 +59,15 @@ export class ChangeLog {
     return tail === undefined || seq <= tail.base ? undefined : tail.changes[seq - tail.base - 1]
   }
 
+  /** Puts `change` in place of the held change with its origin and seq (a refused change made void); false when not held. */
+  replace(change: Change): boolean {
+    const tail = this.origins.get(change.origin)
+    const index = tail === undefined ? -1 : change.seq - tail.base - 1
+    if (tail === undefined || index < 0 || index >= tail.changes.length) return false
+    tail.changes[index] = change
+    return true
+  }
+
   /** Held changes of one origin with `from <= seq <= to`, clipped to the tail. */
   range(range: SeqRange): Change[] {
     const tail = this.origins.get(range.origin)

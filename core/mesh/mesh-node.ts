@@ -6,14 +6,16 @@ import {
   MessageType,
   type FetchedMessage,
   type Message,
+  type RejectedMessage,
   type SkippedRange,
   type StateCoveredMessage,
   type SubscribeMessage,
 } from '../codec/messages.js'
 import type { ApplyResult, DocumentReplica } from '../crdt/document-type.js'
-import type { AuthorRecord, Change, DocType, DocumentState, Hlc, VersionVector } from '../types.js'
+import type { AuthorRecord, Change, ChangeId, DocType, DocumentState, Hlc, VersionVector } from '../types.js'
 import { AuthorTable } from './author-table.js'
 import { ChangeLog } from './change-log.js'
+import { isVoid, PendingRefusals, REFUSED_EARLIER, voidOf, type ChangeRefusal } from './refusal.js'
 
 /** The clock a mesh node stamps its writes with; `HlcClock` from core/clock in production. */
 export interface MeshClock {
@@ -85,6 +87,21 @@ export interface MeshNodeOptions {
    * move the client's position as `Skipped`, and state transfers and fetches leave it out. Absent: all.
    */
   readonly readable?: (peer: string, collection: string, docId: string) => boolean
+  /**
+   * On a region: whether a client's own change may be logged (docs/security.md, "Refused writes"),
+   * asked once per change in the client's seq order with the region's replica of its document. A
+   * refusal logs a void change in its place (refusal.ts) and answers the client `Rejected`. Absent: all.
+   */
+  readonly admitClientChange?: (client: string, change: Change, document: DocumentReplica | undefined) => ChangeRefusal | null
+  /**
+   * On a client: a region refused own change `seq` (`message`). The mesh already made its log entry
+   * void and replaced the document with the region's copy plus what came after; `voided` is the void
+   * entry, for the shell to persist in place of the original (undefined when it was void already: a
+   * refusal told again).
+   */
+  readonly onChangeRefused?: (message: RejectedMessage, voided: Change | undefined) => void
+  /** On a client: the document should be fetched from the region again (see `receiveRejected`). */
+  readonly onRefetch?: (collection: string, docId: string) => void
   /** On a client: the answer to a `Subscribe`'s fetch arrived; `complete` when every document of it merged. */
   readonly onFetched?: (fetch: number, complete: boolean) => void
   /** Bound of the author table (see AuthorTable). Default 100 000. */
@@ -147,6 +164,8 @@ export interface MeshStats {
   prunedChanges: number
   /** Changes a client sent that were not its own (ignored: a client speaks only for itself). */
   foreignChanges: number
+  /** On a region: clients' changes refused and logged void; on a client: own changes refused. */
+  refusedChanges: number
 }
 
 /** Every counter at 0. */
@@ -166,6 +185,7 @@ export function emptyMeshStats(): MeshStats {
     stateTransfersReceived: 0,
     prunedChanges: 0,
     foreignChanges: 0,
+    refusedChanges: 0,
   }
 }
 
@@ -281,6 +301,8 @@ export class MeshNode {
   readonly stats: MeshStats = emptyMeshStats()
   /** Who wrote the changes this node logged for clients, and how far each is durable and replicated. */
   readonly authors: AuthorTable
+  /** Reasons of refused client changes, until the client is told (`tellRefused`). */
+  private readonly refusals = new PendingRefusals()
   protected readonly log = new ChangeLog()
   protected readonly options: MeshNodeOptions
   private readonly documents = new Map<string, DocumentReplica>()
@@ -609,7 +631,11 @@ export class MeshNode {
         // Replace, not merge: a peer that crashed may hold less than we sent it.
         state.known = new Map(message.vector)
         state.ready = true
-        if (this.isClient(peer)) this.raiseClientFloor(peer, state, message.vector.get(peer) ?? 0)
+        if (this.isClient(peer)) {
+          this.raiseClientFloor(peer, state, message.vector.get(peer) ?? 0)
+          // A refusal whose answer was lost with a connection: this stream may never pass its entry again.
+          for (const pending of this.refusals.unknownTo(peer, message.vector)) this.tellRefused(peer, pending.seq, pending.collection, pending.docId)
+        }
         if (state.fetch) this.advanceFetch(peer, state)
         this.sendMissing(peer, state, null)
         return
@@ -632,6 +658,9 @@ export class MeshNode {
       // Only a client is ever sent these; a region ignores them (nobody may move its position by word).
       case MessageType.Fetched:
         if (this.options.ownChangesOnly) this.receiveFetched(state, message)
+        return
+      case MessageType.Rejected:
+        if (this.options.ownChangesOnly) this.receiveRejected(message)
         return
       case MessageType.Skipped:
         if (!this.options.ownChangesOnly) return
@@ -709,7 +738,7 @@ export class MeshNode {
           this.stats.buffered += 1
         }
       } else {
-        this.logAuthored(change)
+        this.logAuthored(client, change)
       }
       if (state.clientGap.size > 0) this.drainClientGap(client, state)
     }
@@ -745,13 +774,36 @@ export class MeshNode {
       state.clientGap.delete(next.seq)
       state.clientGapBytes -= encodeChange(next).byteLength
       this.bufferedCount -= 1
-      this.logAuthored(next)
+      this.logAuthored(client, next)
     }
   }
 
-  private logAuthored(change: Change): void {
+  private logAuthored(client: string, change: Change): void {
     this.claimOwnFloor()
-    this.applyInOrder(authoredChange(change, this.id, this.log.head(this.id) + 1))
+    const key = documentKey(change.collection, change.docId)
+    const refusal = isVoid(change) ? null : (this.options.admitClientChange?.(client, change, this.documents.get(key)) ?? null)
+    const at = { origin: this.id, seq: this.log.head(this.id) + 1 }
+    // The client is told where its stream reaches the void entry, or when it announces (`tellRefused`).
+    this.applyInOrder(authoredChange(refusal === null ? change : voidOf(change), at.origin, at.seq))
+    if (refusal === null) return
+    this.stats.refusedChanges += 1
+    this.refusals.remember(client, { seq: change.seq, collection: change.collection, docId: change.docId, refusal, at })
+  }
+
+  /**
+   * Tells a client that its change `void.author.seq` was refused: where its stream reaches the void
+   * entry (in order, so a client whose position passed the entry was told, and one whose connection
+   * ended before is told again on its next). The reason is the one given when it was refused, or a
+   * generic one after a restart (or from another region). `state` is this region's copy of the
+   * document now, unless the client may not read it.
+   */
+  private tellRefused(client: string, seq: number, collection: string, docId: string): void {
+    const refusal = this.refusals.tell(client, seq)
+    const replica = this.documents.get(documentKey(collection, docId))
+    // A document the client may not read is not shown to it here either: its copy is simply dropped.
+    const hidden = replica === undefined || this.options.readable?.(client, collection, docId) === false
+    const state = hidden ? null : { collection, docId, docType: replica.docType, state: replica.encodeState() }
+    this.options.send(client, { type: MessageType.Rejected, seq, collection, docId, code: refusal.code, message: refusal.message, vector: new Map(this.log.vector), hlc: this.options.clock.peek(), state })
   }
 
   /** Takes a change from anywhere. Returns false when it had to wait for (or was dropped behind) a gap. */
@@ -774,6 +826,58 @@ export class MeshNode {
     this.applyInOrder(change)
     this.drainGap(change.origin)
     return true
+  }
+
+  /**
+   * On a client: a region refused own change `seq` (docs/security.md, "Refused writes"). The own log
+   * entry becomes void, so a resend to another region carries nothing, and the document is rebuilt as
+   * the region's copy plus every change held here that the copy does not cover: own changes after
+   * `seq`, and others' changes beyond the region's vector. Changes this client already compacted away
+   * (learnt from another region, or own ones after `seq` when the answer is a late repeat) may have
+   * lived only in the document just replaced: `onRefetch` asks for the document again, and the
+   * region's state, which never contains a refused change, merges them back.
+   */
+  private receiveRejected(message: RejectedMessage): void {
+    const { collection, docId, seq } = message
+    // The region's copy may hold timestamps this client never saw: later writes must order after them.
+    if (!this.options.clock.receive(message.hlc)) this.stats.clampedTimestamps += 1
+    const original = this.log.get(this.id, seq)
+    let voided: Change | undefined
+    if (original !== undefined && !isVoid(original)) {
+      voided = voidOf(original)
+      this.log.replace(voided)
+    }
+    this.stats.refusedChanges += 1
+    const key = documentKey(collection, docId)
+    const docType = message.state?.docType ?? this.documents.get(key)?.docType ?? original?.docType
+    if (docType !== undefined) {
+      this.documents.delete(key)
+      let replica = message.state === null ? undefined : this.replicaAt(key, collection, docId, message.state.docType)
+      if (replica !== undefined && message.state !== null) {
+        try {
+          replica.mergeState(message.state.state)
+        } catch {
+          this.stats.rejectedPayloads += 1
+        }
+      }
+      for (const [origin, head] of this.log.vector) {
+        const from = origin === this.id ? seq + 1 : (message.vector.get(origin) ?? 0) + 1
+        for (const change of this.log.range({ origin, from, to: head })) {
+          if (change.collection !== collection || change.docId !== docId || isVoid(change)) continue
+          replica ??= this.replicaAt(key, collection, docId, change.docType)
+          if (replica.docType !== change.docType) continue
+          try {
+            replica.apply(change)
+          } catch {
+            this.stats.rejectedPayloads += 1
+          }
+        }
+      }
+      this.changedDocuments.add(key)
+      this.options.onStateMerged?.(collection, docId, docType, true)
+      this.options.onRefetch?.(collection, docId)
+    }
+    this.options.onChangeRefused?.(message, voided)
   }
 
   /**
@@ -880,6 +984,14 @@ export class MeshNode {
     this.dirtyOrigins.add(change.origin)
     if (!this.restoring) this.options.onAppend?.(change)
     if (author !== undefined) this.authors.learn(change)
+    // A refused change's place in the log: nothing to apply, and no document comes to exist for it.
+    // Its author may not know yet (its answer lost with a connection, or this node restarted).
+    if (isVoid(change)) {
+      if (author !== undefined && this.isMember) {
+        this.refusals.remember(author.origin, { seq: author.seq, collection: change.collection, docId: change.docId, refusal: REFUSED_EARLIER, at: { origin: change.origin, seq: change.seq } })
+      }
+      return
+    }
     const key = documentKey(change.collection, change.docId)
     const marks = this.marksOf(key)
     // Max, not assignment: replaying older logged own changes into a restored document must not
@@ -976,6 +1088,7 @@ export class MeshNode {
       let skipFrom = 0
       for (const change of this.log.range({ origin, from, to })) {
         const own = client && change.author?.origin === peer
+        if (own && isVoid(change)) this.tellRefused(peer, (change.author as ChangeId).seq, change.collection, change.docId)
         if (
           own ||
           (interest !== null && !matches(interest, change.collection, documentKey(change.collection, change.docId))) ||

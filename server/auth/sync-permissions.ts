@@ -6,9 +6,10 @@ import type { Principal } from './principal.js'
  * What a client's frame on `/sync` would do that its principal may not (docs/security.md,
  * "Permissions"), checked before the frame is applied or forwarded; null when it may.
  * - `answer`: a strict write or read it may not make; it gets a typed FORBIDDEN reply, the session goes on.
- * - `close`: a crdt change to a document it may not write, a watch or presence on one it may not read;
- *   the session ends FORBIDDEN (a typed per-change rejection is still to come).
- * Reads of crdt documents are filtered where the region sends them (the mesh's `readable`), not here.
+ * - `close`: a watch or presence on a document it may not read; the session ends FORBIDDEN.
+ * Reads of crdt documents are filtered where the region sends them (the mesh's `readable`), and crdt
+ * changes are admitted one by one where the region logs them (region/client-admission.ts): a change to
+ * a document it may not write is logged void and answered `Rejected`, and the session goes on.
  */
 export function syncRefusal(message: Message, principal: Principal, authorizer: Authorizer): { readonly action: 'answer' | 'close'; readonly reason: string } | null {
   const who = principal.id
@@ -24,11 +25,6 @@ export function syncRefusal(message: Message, principal: Principal, authorizer: 
       const { collection, id } = message.request
       return authorizer.mayRead(principal, collection, id) ? null : { action: 'answer', reason: `${who} may not read ${collection}/${id}` }
     }
-    case MessageType.ChangeBatch:
-      for (const change of message.changes) {
-        if (!authorizer.mayWrite(principal, change.collection, change.docId)) return { action: 'close', reason: `${who} may not write ${change.collection}/${change.docId}` }
-      }
-      return null
     case MessageType.StrictSubscribe:
       return authorizer.mayRead(principal, message.collection, message.id) ? null : { action: 'close', reason: `${who} may not watch ${message.collection}${message.id === null ? '' : `/${message.id}`}` }
     case MessageType.Ephemeral:

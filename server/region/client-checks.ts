@@ -18,31 +18,29 @@ export function refusedChange(config: ServerConfig, client: string, changes: rea
 }
 
 /**
- * The first value of a client's lww changes that this region does not store, or null. Checked
- * before the batch enters the log, as REST bodies are: a client built on this package never sends
- * one (it checks the same rules, with limits no lower than these), so this catches other writers
- * and regions configured with tighter limits. Unreadable payloads are the mesh's business.
+ * The value of a client's lww change that this region does not store, or null. Checked before the
+ * change enters the log, as REST bodies are: a client built on this package never sends one (it
+ * checks the same rules, with limits no lower than these), so this catches other writers and regions
+ * configured with tighter limits. Unreadable payloads are the mesh's business.
  */
-export function invalidClientValue(config: ServerConfig, changes: readonly Change[]): InvalidValueError | null {
+export function invalidClientValue(config: ServerConfig, change: Change): InvalidValueError | null {
   const limits = config.values
-  for (const change of changes) {
-    if (change.docType !== 'lww') continue
-    let payload: LwwPayload
-    try {
-      payload = decodeLwwPayload(change.payload)
-    } catch {
-      continue
+  if (change.docType !== 'lww') return null
+  let payload: LwwPayload
+  try {
+    payload = decodeLwwPayload(change.payload)
+  } catch {
+    return null
+  }
+  try {
+    let size = 0
+    for (const write of payload.writes) {
+      size += write.deleted ? storableKeySize(write.field, childPath('$', write.field), limits) : assertLwwValue(write.value, write.field, limits)
     }
-    try {
-      let size = 0
-      for (const write of payload.writes) {
-        size += write.deleted ? storableKeySize(write.field, childPath('$', write.field), limits) : assertLwwValue(write.value, write.field, limits)
-      }
-      checkDocumentSize(size, '$', limits, 'the change')
-    } catch (err) {
-      if (err instanceof InvalidValueError) return err
-      throw err
-    }
+    checkDocumentSize(size, '$', limits, 'the change')
+  } catch (err) {
+    if (err instanceof InvalidValueError) return err
+    throw err
   }
   return null
 }

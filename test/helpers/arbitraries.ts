@@ -15,6 +15,7 @@ import {
   type FetchedMessage,
   type SkippedMessage,
   type EphemeralMessage,
+  type RejectedMessage,
   type ErrorMessage,
   type HandshakeAcceptMessage,
   type HandshakeMessage,
@@ -184,6 +185,18 @@ export const arbEphemeral: fc.Arbitrary<EphemeralMessage> = fc.record({
   payload: fc.uint8Array({ maxLength: 64 }),
 })
 
+export const arbRejected: fc.Arbitrary<RejectedMessage> = fc.record({
+  type: fc.constant(MessageType.Rejected),
+  seq: arbSeq,
+  collection: arbId,
+  docId: arbId,
+  code: fc.constantFrom('FORBIDDEN', 'INVALID_VALUE', 'TOO_LARGE'),
+  message: arbString(),
+  vector: arbVersionVector,
+  hlc: arbHlc,
+  state: fc.option(arbDocumentState, { nil: null }),
+})
+
 /** Every message type, equally likely. */
 export const arbMessage: fc.Arbitrary<Message> = fc.oneof(
   arbHandshake,
@@ -199,4 +212,5 @@ export const arbMessage: fc.Arbitrary<Message> = fc.oneof(
   arbFetched,
   arbSkipped,
   arbEphemeral,
+  arbRejected,
 )

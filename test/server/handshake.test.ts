@@ -69,8 +69,8 @@ describe('handshake', () => {
     expect(other.errors[0]?.type === MessageType.Error && other.errors[0].message).toMatch(
       new RegExp(`version ${PROTOCOL_VERSION + 1} .*speaks version ${PROTOCOL_VERSION}`),
     )
-    // tag 1, version 7, then bytes this version could not decode
-    const future = await closeOf(peerUrl(), Uint8Array.of(MessageType.Handshake, 7, 0xff, 0xff, 0xff))
+    // tag 1, the next version, then bytes this version could not decode
+    const future = await closeOf(peerUrl(), Uint8Array.of(MessageType.Handshake, PROTOCOL_VERSION + 1, 0xff, 0xff, 0xff))
     expect(future.code).toBe(CloseCode.VERSION_MISMATCH)
     expect(await rejectedCount('VERSION_MISMATCH')).toBe(before + 2)
   })

@@ -107,10 +107,10 @@ describe('[IN2] a client over /sync', () => {
     expect(server.node.mesh.vector.get('someone-else')).toBeUndefined()
   })
 
-  it('is closed INVALID_VALUE (4022) even when the explanation would be cut inside a surrogate pair', async () => {
-    // The close explains itself in an Error frame; cutting the message at 200 UTF-16 units could
-    // leave half an emoji, which the codec refuses to encode: the close then failed and the
-    // connection was closed BAD_FRAME as a handler error instead.
+  it('gets its invalid value refused INVALID_VALUE, typed, even when the explanation would be cut inside a surrogate pair', async () => {
+    // The refusal explains itself; cutting the message to a length could leave half an emoji, which
+    // the codec refuses to encode: the answer then failed inside the mesh (it once closed the
+    // connection BAD_FRAME as a handler error instead).
     let field = ''
     let value: unknown = null
     let message = ''
@@ -127,11 +127,27 @@ describe('[IN2] a client over /sync', () => {
     }
     expect(message.charAt(199)).toMatch(/[\uD800-\uDBFF]/)
     const client = await acceptedClient(server.url, 'c-emoji')
+    // Refusals are told where the client's stream reaches them: it must have announced its position.
+    client.send({ type: MessageType.VersionVector, vector: new Map() })
     const payload = encodeLwwPayload({ kind: 'write', writes: [{ field, deleted: false, value, base: null }] })
-    client.send({ type: MessageType.ChangeBatch, changes: [change('c-emoji', 1, 'notes', 'n', 'lww', payload)] })
-    expect((await client.closed).code).toBe(CloseCode.INVALID_VALUE)
-    const error = client.messages.find((m): m is Extract<Message, { type: typeof MessageType.Error }> => m.type === MessageType.Error)
-    expect(error?.code).toBe('INVALID_VALUE')
+    // The refusal's explanation is cut at 500: field 'xx' and eight levels of emoji keys put half a pair there.
+    let deep: unknown = Infinity
+    for (let level = 0; level < 8; level++) deep = { [key]: deep }
+    const cut = encodeLwwPayload({ kind: 'write', writes: [{ field: 'xx', deleted: false, value: deep, base: null }] })
+    client.send({ type: MessageType.ChangeBatch, changes: [change('c-emoji', 1, 'notes', 'n', 'lww', payload), change('c-emoji', 2, 'notes', 'n', 'lww', cut)] })
+    const rejected = () => client.messages.filter((m): m is Extract<Message, { type: typeof MessageType.Rejected }> => m.type === MessageType.Rejected)
+    await expect.poll(() => rejected().length).toBe(2)
+    expect(rejected().map((m) => [m.seq, m.code, m.state])).toEqual([
+      [1, 'INVALID_VALUE', null],
+      [2, 'INVALID_VALUE', null],
+    ])
+    expect(rejected()[1]?.message).toHaveLength(500)
+    expect(rejected()[1]?.message.endsWith('\uFFFD')).toBe(true)
+    // Nothing applied, both seqs taken (void), and the connection is still up.
+    expect(server.node.mesh.acceptedFrom('c-emoji')).toBe(2)
+    expect((await http(server.httpUrl, 'GET', '/v1/notes/n')).status).toBe(404)
+    expect(client.ws.readyState).toBe(client.ws.OPEN)
+    client.ws.close()
   })
 
   it('sends a change stamped with the largest counter there is: REST writes go on and nothing unencodable is logged', async () => {

@@ -128,7 +128,7 @@ describe('permissions on a running server', () => {
     expect((await http(server.httpUrl, 'GET', '/v1/accounts/alice', undefined, as('alice'))).json.value).toEqual({ balance: 11 })
   })
 
-  it('/sync: a client is sent only the documents it may read, and a forbidden write ends its session FORBIDDEN without being applied', async () => {
+  it('/sync: a client is sent only the documents it may read; a forbidden write is refused alone, typed, rolled back, and applied nowhere', async () => {
     // Written in this order: if bob's secret were sent, it would arrive before the public note.
     expect((await http(server.httpUrl, 'PUT', '/v1/notes/bob%2Fsecret', { s: 'hidden' }, as('admin'))).status).toBe(200)
     expect((await http(server.httpUrl, 'PUT', '/v1/notes/alice%2Fmine', { m: 1 }, as('admin'))).status).toBe(200)
@@ -148,10 +148,33 @@ describe('permissions on a running server', () => {
       expect(notes.get('bob/secret')).toBeNull()
       expect(seen['bob/secret'] ?? null).toBeNull()
 
-      notes.put('bob/forged', { by: 'alice' })
-      await expect.poll(() => client.error?.code, { timeout: 5_000 }).toBe('FORBIDDEN')
-      expect(client.error?.serverMessage).toContain('alice may not write notes/bob/forged')
+      // Three writes in one batch: the middle two are refused, each alone; the session goes on.
+      const rejections: unknown[] = []
+      client.onWriteRejected((error) => rejections.push([error.code, error.collection, error.docId]))
+      const before = notes.put('alice/mine', { m: 2 })
+      const forged = notes.put('bob/forged', { by: 'alice' })
+      const defaced = notes.patch('public/info', { p: 'defaced' })
+      const after = notes.put('alice/mine', { m: 3 })
+      expect(notes.get('public/info')).toEqual({ p: 'defaced' })
+      await expect(forged.durable).rejects.toMatchObject({ name: 'WriteRejectedError', code: 'FORBIDDEN', serverMessage: 'alice may not write notes/bob/forged' })
+      await expect(defaced.durable).rejects.toMatchObject({ code: 'FORBIDDEN', docId: 'public/info' })
+      await before.durable
+      await after.durable
+      expect(rejections).toEqual([
+        ['FORBIDDEN', 'notes', 'bob/forged'],
+        ['FORBIDDEN', 'notes', 'public/info'],
+      ])
+      // The writer's copies are back at the region's: a document it may read as it was, one it may not gone.
+      expect(notes.get('public/info')).toEqual({ p: 2 })
+      expect(notes.get('bob/forged')).toBeNull()
+      expect(notes.get('alice/mine')).toEqual({ m: 3 })
+      expect(client.error).toBeNull()
+      expect(client.status).toBe('connected')
       expect((await http(server.httpUrl, 'GET', '/v1/notes/bob%2Fforged', undefined, as('admin'))).status).toBe(404)
+      expect((await http(server.httpUrl, 'GET', '/v1/notes/public%2Finfo', undefined, as('admin'))).json.doc).toEqual({ p: 2 })
+      expect((await http(server.httpUrl, 'GET', '/v1/notes/alice%2Fmine', undefined, as('admin'))).json.doc).toEqual({ m: 3 })
+      const metrics = await http(server.httpUrl, 'GET', '/metrics', undefined, as('admin'))
+      expect(String(metrics.json)).toMatch(/meridian_changes_refused_total\{code="FORBIDDEN"\} 2/)
     } finally {
       await client.close()
     }

@@ -18,15 +18,16 @@ export function runsPerCase(): number {
 }
 
 /** `MERIDIAN_SIM_REPLAY=lww:chain:12345` replays exactly one failing run. */
-export function replayCase(): { docType: DocType; topology: Topology; seed: number } | null {
+export function replayCase(): { docType: DocType; topology: Topology; seed: number; refuseClientChanges?: boolean } | null {
   const raw = process.env.MERIDIAN_SIM_REPLAY
   if (!raw) return null
-  const [docType, topology, seed] = raw.split(':')
-  return { docType: docType as DocType, topology: topology as Topology, seed: Number(seed) }
+  const [docType, topology, seed, refuse] = raw.split(':')
+  return { docType: docType as DocType, topology: topology as Topology, seed: Number(seed), ...(refuse === 'refuse' ? { refuseClientChanges: true } : {}) }
 }
 
-export function replayCommand(options: Pick<SimOptions, 'docType' | 'topology' | 'seed'>): string {
-  return `MERIDIAN_SIM_REPLAY=${options.docType}:${options.topology}:${options.seed} npx vitest run test/sim`
+export function replayCommand(options: Pick<SimOptions, 'docType' | 'topology' | 'seed' | 'refuseClientChanges'>): string {
+  const refuse = options.refuseClientChanges === true ? ':refuse' : ''
+  return `MERIDIAN_SIM_REPLAY=${options.docType}:${options.topology}:${options.seed}${refuse} npx vitest run test/sim`
 }
 
 /**

@@ -140,6 +140,8 @@ export function checkInvariants(input: InvariantInput): string[] {
   const replay = new Map<string, DocumentReplica>()
   const delivery = input.shuffle.shuffle([...finalChanges, ...finalChanges.filter(() => input.shuffle.chance(0.2))])
   for (const change of delivery) {
+    // A refused change's void entry [RW1] applies nothing and makes no document.
+    if (change.payload.length === 0) continue
     const key = documentKey(change.collection, change.docId)
     let replica = replay.get(key)
     if (!replica) {

@@ -1,5 +1,5 @@
 import fc from 'fast-check'
-import { describe, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { DOC_TYPES } from '../../core/types.js'
 import { assertSimulation, replayCase, runsPerCase } from './harness.js'
 import { REGRESSION_SEEDS } from './regressions.js'
@@ -22,6 +22,23 @@ describe.skipIf(replay !== null)('simulated crdt clusters under faults', () => {
       }, LONG_RUN_TIMEOUT_MS)
     }
   }
+
+  for (const docType of DOC_TYPES) {
+    it(`[RW1][RW2] ${docType}: regions refuse some client writes; none is applied by a region, and every client ends showing what the regions show`, () => {
+      fc.assert(
+        fc.property(fc.integer({ min: 0, max: 0x7fffffff }), fc.constantFrom(...TOPOLOGIES), (seed, topology) => {
+          assertSimulation({ seed, docType, topology, refuseClientChanges: true })
+        }),
+        { numRuns: runsPerCase(), endOnFailure: true },
+      )
+    }, LONG_RUN_TIMEOUT_MS)
+  }
+
+  it('[RW1] the refusing simulation does refuse: seeds 1–20 refuse writes in most runs', () => {
+    let refused = 0
+    for (let seed = 1; seed <= 20; seed++) if (assertSimulation({ seed, docType: 'lww', topology: 'mesh', refuseClientChanges: true }).stats.refusedChanges > 0) refused += 1
+    expect(refused).toBeGreaterThan(10)
+  })
 
   it.each(REGRESSION_SEEDS)('[CV2] pinned seed $seed ($docType, $topology): $found', (pinned) => {
     assertSimulation(pinned)

@@ -1,7 +1,7 @@
 import { HlcClock, type HlcClockOptions } from '../../core/clock/hlc.js'
 import { decodeMessage, encodeMessage } from '../../core/codec/index.js'
 import type { StoredDocumentState } from '../../core/codec/document-state.js'
-import { MessageType, type Message, type SkippedRange } from '../../core/codec/messages.js'
+import { MessageType, type Message, type RejectedMessage, type SkippedRange } from '../../core/codec/messages.js'
 import { createReplica } from '../../core/crdt/index.js'
 import { documentKey, MeshNode, type MeshClock, type MeshNodeOptions } from '../../core/mesh/index.js'
 import type { AuthorRecord, Change, DocType, Hlc } from '../../core/types.js'
@@ -47,6 +47,12 @@ export interface SimOptions {
   readonly maxClockSkewMs?: number
   /** Sim time allowed from the final heal until convergence. */
   readonly convergenceBudgetMs?: number
+  /**
+   * Regions refuse clients' changes to one document by a rule of the change's content ([RW1], see
+   * `refusedBySim`): refused changes must be applied by no region, and every client must end showing
+   * what the regions show, having rolled its copy back ([RW2]).
+   */
+  readonly refuseClientChanges?: boolean
   /** Hooks that swap in a deliberately broken component (the simulator's own tests use them). */
   readonly createClock?: (options: HlcClockOptions) => MeshClock
   readonly createMesh?: (options: MeshNodeOptions) => MeshNode
@@ -66,7 +72,17 @@ export interface SimResult {
     convergenceMs: number | null
     /** Remote timestamps clamped for being too far ahead [HLC3], summed over the replicas' last lives. */
     clampedTimestamps: number
+    /** Clients' changes regions refused ([RW1]), summed over the regions' last lives. */
+    refusedChanges: number
   }
+}
+
+/** The rule regions refuse by with `refuseClientChanges`: about a third of the writes to document d1. */
+export function refusedBySim(change: Change): boolean {
+  if (change.docId !== 'd1') return false
+  let sum = 0
+  for (const byte of change.payload) sum = (sum * 31 + byte) % 1_000_003
+  return sum % 3 === 0
 }
 
 /** Wall-clock origin of every run, so timestamps look like real ones. */
@@ -148,6 +164,7 @@ export function runSimulation(options: SimOptions): SimResult {
     partitions: 0,
     convergenceMs: null,
     clampedTimestamps: 0,
+    refusedChanges: 0,
   }
   const violations: string[] = []
   const commits: CommitRecord[] = []
@@ -204,14 +221,21 @@ export function runSimulation(options: SimOptions): SimResult {
     const gen = linkGen.get(key) ?? 0
     const bytes = encodeMessage(message)
     stats.messages += 1
-    if (!linkUp.has(key) || netRandom.chance(faults.dropRate)) {
+    // A region forgets a refusal it told once the client's position passes its entry, relying on what a
+    // WebSocket session gives: frames arrive in order, and one is lost only with its connection and
+    // everything after it. The random drops and delays here reorder and lose frames one by one (which
+    // the anti-entropy rounds repair), so `Rejected` is spared them: never dropped alone, and delivered
+    // before anything sent after it.
+    const inOrder = message.type === MessageType.Rejected
+    if (!linkUp.has(key) || (netRandom.chance(faults.dropRate) && !inOrder)) {
       stats.dropped += 1
       return
     }
     const copies = netRandom.chance(faults.duplicateRate) ? 2 : 1
     if (copies === 2) stats.duplicated += 1
     for (let i = 0; i < copies; i++) {
-      queue.schedule(netRandom.int(faults.minDelayMs, faults.maxDelayMs), () => {
+      const delayMs = netRandom.int(faults.minDelayMs, faults.maxDelayMs)
+      queue.schedule(inOrder ? 0 : delayMs, () => {
         // A connection that broke loses what was in flight on it, like a TCP stream does.
         if (linkGen.get(key) !== gen || !linkUp.has(key)) return
         const message = decodeMessage(bytes)
@@ -283,6 +307,9 @@ export function runSimulation(options: SimOptions): SimResult {
       onApplied: (change) => {
         const id = `${change.origin}:${change.seq}`
         replica.appliedCount.set(id, (replica.appliedCount.get(id) ?? 0) + 1)
+        if (options.refuseClientChanges && replica.kind === 'server' && change.author !== undefined && refusedBySim(change)) {
+          violations.push(`[RW1] ${replica.id} applied ${id}, a change of ${change.author.origin}:${change.author.seq} it should have refused`)
+        }
       },
       onStateCovered: () => {
         replica.stateCovered = true
@@ -292,6 +319,27 @@ export function runSimulation(options: SimOptions): SimResult {
       // sends regions only its own changes, which they log with it as author.
       sendsStateTransfers: replica.kind === 'server',
       ownChangesOnly: replica.kind === 'client',
+      ...(options.refuseClientChanges && replica.kind === 'server'
+        ? {
+            admitClientChange: (client: string, change: Change) => {
+              if (!refusedBySim(change)) return null
+              say(`${replica.id} refuses ${client} #${change.seq} to ${change.docId}`)
+              return { code: 'FORBIDDEN' as const, message: 'refused by the simulation' }
+            },
+          }
+        : {}),
+      ...(replica.kind === 'client'
+        ? {
+            onChangeRefused: (message: RejectedMessage, voided: Change | undefined) => {
+              say(`${replica.id} told: its #${message.seq} to ${message.docId} was refused`)
+              persistRefusal(replica, voided)
+            },
+            onRefetch: (collection: string, docId: string) => {
+              interest?.refetch(collection, docId)
+              replica.mesh?.resubscribe()
+            },
+          }
+        : {}),
       ...(interest === null
         ? {}
         : { subscription: (_peer: string, connecting: boolean) => interest.subscription(connecting), onFetched: (fetch: number, complete: boolean) => interest.fetched(fetch, complete) }),
@@ -307,7 +355,9 @@ export function runSimulation(options: SimOptions): SimResult {
   const snapshot = (replica: Replica, mesh: MeshNode): void => {
     for (const key of mesh.takeChangedDocuments()) {
       const document = mesh.storedDocument(key)
+      // Gone after a refused write rolled it back [RW2]: forgotten, as the client's store does.
       if (document) replica.stored.documents.set(key, document)
+      else replica.stored.documents.delete(key)
     }
     replica.stored.vector = new Map(mesh.vector)
     replica.stored.clock = mesh.clockHighWater
@@ -328,6 +378,20 @@ export function runSimulation(options: SimOptions): SimResult {
     const upTo = byRule ? mesh.prunePoint(replica.stored.vector) : new Map(replica.stored.vector)
     if (mesh.compact(upTo) === 0) return
     replica.stored.changes = replica.stored.changes.filter((change) => change.seq > (upTo.get(change.origin) ?? 0))
+  }
+
+  /**
+   * As the real client does on `Rejected` (client.ts `refused`): the void entry takes the original's
+   * place in the store, and the rebuilt documents are saved at once, with the pending changes.
+   */
+  const persistRefusal = (replica: Replica, voided: Change | undefined): void => {
+    if (voided !== undefined) {
+      const same = (change: Change) => change.origin === voided.origin && change.seq === voided.seq
+      replica.stored.changes = replica.stored.changes.map((change) => (same(change) ? voided : change))
+      replica.pending = replica.pending.map((change) => (same(change) ? voided : change))
+    }
+    replica.stateCovered = true
+    flush(replica)
   }
 
   /** One group commit: the pending changes (and sometimes a snapshot round) become durable together. */
@@ -502,6 +566,7 @@ export function runSimulation(options: SimOptions): SimResult {
   }
   stopped = true
   for (const replica of replicas.values()) stats.clampedTimestamps += replica.mesh?.stats.clampedTimestamps ?? 0
+  for (const replica of replicas.values()) if (replica.kind === 'server') stats.refusedChanges += replica.mesh?.stats.refusedChanges ?? 0
   say(stats.convergenceMs === null ? 'did not converge' : `converged after ${stats.convergenceMs}ms`)
 
   violations.push(

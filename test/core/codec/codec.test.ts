@@ -295,7 +295,7 @@ describe('codec: hostile input', () => {
 
   it('[PR1] an empty frame and unknown message types are rejected', () => {
     expectBadFrame(new Uint8Array(0), /end of frame/)
-    for (const type of [0, 23, 127, 128, 255]) expectBadFrame(bytes(type, 0, 0, 0), /unknown message type/)
+    for (const type of [0, 24, 127, 128, 255]) expectBadFrame(bytes(type, 0, 0, 0), /unknown message type/)
   })
 
   it('[PR1] a non-Uint8Array input is a DecodeError, not a crash', () => {
