@@ -31,7 +31,7 @@ interface Note {
   readonly [field: string]: unknown
 }
 
-async function startRegion(port: number): Promise<MeridianServer> {
+async function startRegion(port: number, values?: { maxStringBytes: number }): Promise<MeridianServer> {
   const server = await createServer(
     {
       nodeId: 'a-1',
@@ -40,6 +40,7 @@ async function startRegion(port: number): Promise<MeridianServer> {
       port,
       storage: 'memory',
       collections: { notes: { mode: 'crdt', type: 'lww' }, pages: { mode: 'crdt', type: 'yjs' }, boards: { mode: 'crdt', type: 'automerge' } },
+      ...(values === undefined ? {} : { values }),
     },
     { logger: silentLogger, defaultMetrics: false },
   )
@@ -103,6 +104,30 @@ describe('tabs: one store, one connection, every tab sees every write', () => {
     await waitFor(() => follower.lww('notes').writeStatus('f1') === 'replicated', 5000, 'the follower write replicated')
     expect(follower.syncState).toMatchObject({ connection: 'connected', region: 'a', nodeId: 'a-1' })
     expect(await regionClients(port)).toBe(1)
+  })
+
+  it('a write the region refuses, made in the follower: its handle rejects there, and both tabs return to the region\'s value', async () => {
+    const port = await freePort()
+    // The region stores strings of at most 64 bytes; the tabs' own checks allow far more.
+    await startRegion(port, { maxStringBytes: 64 })
+    const openTab = browser(port, 'tabs-refused')
+    const leader = await openTab()
+    const follower = await openTab()
+    expect(follower.tabRole).toBe('follower')
+    await follower.lww<Note>('notes').put('r1', { title: 'short' }).replicated
+    await waitFor(() => leader.lww<Note>('notes').get('r1')?.title === 'short', 5000, 'the first write in the leader')
+    const heard: string[] = []
+    follower.onWriteRejected((error) => heard.push(`${error.code} ${error.docId}`))
+    const long = follower.lww<Note>('notes').patch('r1', { title: 'x'.repeat(100) })
+    expect(follower.lww<Note>('notes').get('r1')?.title).toHaveLength(100)
+    await expect(long.durable).rejects.toMatchObject({ name: 'WriteRejectedError', code: 'INVALID_VALUE', docId: 'r1' })
+    expect(heard).toEqual(['INVALID_VALUE r1'])
+    await waitFor(() => follower.lww<Note>('notes').get('r1')?.title === 'short', 5000, 'the follower back at the region\'s value')
+    await waitFor(() => leader.lww<Note>('notes').get('r1')?.title === 'short', 5000, 'the leader back at the region\'s value')
+    expect(await regionDoc(port, 'r1')).toEqual({ title: 'short' })
+    // The session went on: a later write from the follower reaches the region.
+    await follower.lww<Note>('notes').patch('r1', { done: true }).replicated
+    expect(await regionDoc(port, 'r1')).toEqual({ title: 'short', done: true })
   })
 
   it('the same field written in both tabs converges to one value everywhere, with no conflict from a write meeting its own copy', async () => {
