@@ -2,6 +2,7 @@ import { HlcClock } from '../../core/clock/hlc.js'
 import { decodeMessage, encodeMessage } from '../../core/codec/index.js'
 import type { Message } from '../../core/codec/messages.js'
 import type { ApplyResult, DocumentReplica } from '../../core/crdt/document-type.js'
+import { LwwReplica, lwwPatchPayload, lwwPutPayload } from '../../core/crdt/index.js'
 import { MeshNode, type MeshNodeOptions } from '../../core/mesh/index.js'
 import type { Change, DocType } from '../../core/types.js'
 
@@ -85,5 +86,22 @@ export class MeshHarness {
       delivered += 1
     }
     return delivered
+  }
+}
+
+/** A client's lww write to `notes/docId` (a put or a patch of `fields`), durable in its own store at once. */
+export function clientWrite(client: MeshNode, docId: string, fields: Record<string, unknown>, kind: 'put' | 'patch' = 'put'): Change {
+  const replica = client.replica('notes', docId, 'lww') as LwwReplica
+  const payload = kind === 'put' ? lwwPutPayload(replica, fields) : lwwPatchPayload(replica, fields)
+  const change = client.commit('notes', docId, 'lww', payload)
+  client.markDurable(new Map([[client.id, change.seq]]))
+  return change
+}
+
+/** Every member makes what it holds durable, twice (a member releases its own changes only then). */
+export function flushMembers(h: MeshHarness, members: Iterable<string>): void {
+  for (let round = 0; round < 2; round++) {
+    for (const id of members) h.node(id).markDurable(new Map(h.node(id).vector))
+    h.pump()
   }
 }

@@ -5,7 +5,7 @@ import { AuthorTable } from '../../../core/mesh/author-table.js'
 import type { MeshNode } from '../../../core/mesh/index.js'
 import { MessageType } from '../../../core/codec/messages.js'
 import type { Change, VersionVector } from '../../../core/types.js'
-import { MeshHarness } from '../../helpers/mesh-harness.js'
+import { clientWrite, flushMembers, MeshHarness } from '../../helpers/mesh-harness.js'
 
 const REGIONS = new Set(['eu', 'us', 'ap'])
 
@@ -24,20 +24,10 @@ function addClient(h: MeshHarness, id: string): MeshNode {
 }
 
 /** The client puts `{ n }` into document `docId` and makes it durable in its own store. */
-function put(client: MeshNode, docId: string, n: number): Change {
-  const payload = lwwPutPayload(client.replica('notes', docId, 'lww') as LwwReplica, { n })
-  const change = client.commit('notes', docId, 'lww', payload)
-  client.markDurable(new Map([[client.id, change.seq]]))
-  return change
-}
+const put = (client: MeshNode, docId: string, n: number): Change => clientWrite(client, docId, { n })
 
-/** Every region makes what it holds durable (twice: a region releases its own changes only then). */
-function flushRegions(h: MeshHarness): void {
-  for (let round = 0; round < 2; round++) {
-    for (const id of REGIONS) h.node(id).markDurable(new Map(h.node(id).vector))
-    h.pump()
-  }
-}
+/** Every region makes what it holds durable. */
+const flushRegions = (h: MeshHarness): void => flushMembers(h, REGIONS)
 
 /** The client's own entry in the last Ack `region` sent it. */
 function ackedOwn(h: MeshHarness, client: MeshNode, region: string): number {

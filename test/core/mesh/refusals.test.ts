@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest'
-import { createReplica, LwwReplica, lwwPatchPayload } from '../../../core/crdt/index.js'
+import { createReplica } from '../../../core/crdt/index.js'
 import { decodeLwwPayload } from '../../../core/crdt/lww-payload.js'
 import type { RejectedMessage } from '../../../core/codec/messages.js'
 import type { ChangeRefusal, MeshNode } from '../../../core/mesh/index.js'
 import type { Change } from '../../../core/types.js'
-import { MeshHarness } from '../../helpers/mesh-harness.js'
+import { clientWrite, flushMembers, MeshHarness } from '../../helpers/mesh-harness.js'
 
 const REGIONS = new Set(['eu', 'us', 'ap'])
 
@@ -48,19 +48,9 @@ function setup(): Setup {
 }
 
 /** Sets the fields of `value` in document `docId` (a patch), durable in the client's store. */
-function put(client: MeshNode, docId: string, value: Record<string, unknown>): Change {
-  const payload = lwwPatchPayload(client.replica('notes', docId, 'lww') as LwwReplica, value)
-  const change = client.commit('notes', docId, 'lww', payload)
-  client.markDurable(new Map([[client.id, change.seq]]))
-  return change
-}
+const put = (client: MeshNode, docId: string, value: Record<string, unknown>): Change => clientWrite(client, docId, value, 'patch')
 
-function flushRegions(h: MeshHarness): void {
-  for (let round = 0; round < 2; round++) {
-    for (const id of REGIONS) h.node(id).markDurable(new Map(h.node(id).vector))
-    h.pump()
-  }
-}
+const flushRegions = (h: MeshHarness): void => flushMembers(h, REGIONS)
 
 describe('a refused client change: void everywhere, rejected to its writer, rolled back there', () => {
   it('applies nothing of it anywhere, keeps the writer\'s seqs dense, and acknowledges its later writes', () => {
