@@ -164,7 +164,7 @@ export interface MeshStats {
   prunedChanges: number
   /** Changes a client sent that were not its own (ignored: a client speaks only for itself). */
   foreignChanges: number
-  /** On a region: clients' changes refused and logged void; on a client: own changes refused. */
+  /** On a region: clients' changes refused and logged void; on a client: refusals of its own it was told. */
   refusedChanges: number
 }
 
@@ -301,7 +301,7 @@ export class MeshNode {
   readonly stats: MeshStats = emptyMeshStats()
   /** Who wrote the changes this node logged for clients, and how far each is durable and replicated. */
   readonly authors: AuthorTable
-  /** Reasons of refused client changes, until the client is told (`tellRefused`). */
+  /** Refusals their clients may not know of yet (refusal.ts; `tellRefused`). */
   private readonly refusals = new PendingRefusals()
   protected readonly log = new ChangeLog()
   protected readonly options: MeshNodeOptions
@@ -791,11 +791,11 @@ export class MeshNode {
   }
 
   /**
-   * Tells a client that its change `void.author.seq` was refused: where its stream reaches the void
-   * entry (in order, so a client whose position passed the entry was told, and one whose connection
-   * ended before is told again on its next). The reason is the one given when it was refused, or a
-   * generic one after a restart (or from another region). `state` is this region's copy of the
-   * document now, unless the client may not read it.
+   * Tells a client that its change `seq` was refused: where its stream reaches the void entry, and
+   * when it announces a position (see PendingRefusals for when it is told no more). The reason is the
+   * one given when this node refused it, else `REFUSED_EARLIER` (after a restart, or a void entry learnt
+   * from another region). `state` is this node's copy of the document now, unless the client may not
+   * read it.
    */
   private tellRefused(client: string, seq: number, collection: string, docId: string): void {
     const refusal = this.refusals.tell(client, seq)
