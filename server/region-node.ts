@@ -55,6 +55,7 @@ const CLIENT_FORBIDDEN: ReadonlySet<MessageType> = new Set([
   MessageType.Skipped,
   MessageType.Fetched,
   MessageType.Ephemeral,
+  MessageType.Rejected,
 ])
 /**
  * Every link re-announces our vector this often. Over WebSockets nothing is lost in transit, but a
@@ -432,7 +433,7 @@ export class RegionNode {
     }
     if (link.kind === 'client' && CLIENT_FORBIDDEN.has(message.type)) {
       this.logger.warn(`client ${id}: sent a frame of type ${message.type}, which only regions may send`)
-      link.transport.close(CloseCode.FORBIDDEN, 'clients may not send document states')
+      link.transport.close(CloseCode.FORBIDDEN, `only regions may send frames of type ${message.type}`)
       return
     }
     if (message.type === MessageType.Ephemeral) {

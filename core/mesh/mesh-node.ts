@@ -266,6 +266,9 @@ interface IncomingTransfer {
 }
 
 export const DEFAULT_MAX_BATCH_CHANGES = 256
+/** Refusals told again per announcement of a client (the rest at its next ones). */
+export const MAX_REFUSALS_PER_ANNOUNCEMENT = 16
+
 /** An eighth of a region's default client frame limit (8 MiB): room for one larger change sent alone. */
 export const DEFAULT_MAX_BATCH_BYTES = 1024 * 1024
 export const DEFAULT_MAX_CLIENT_GAP_BYTES = 4 * 1024 * 1024
@@ -634,7 +637,8 @@ export class MeshNode {
         if (this.isClient(peer)) {
           this.raiseClientFloor(peer, state, message.vector.get(peer) ?? 0)
           // A refusal whose answer was lost with a connection: this stream may never pass its entry again.
-          for (const pending of this.refusals.unknownTo(peer, message.vector)) this.tellRefused(peer, pending.seq, pending.collection, pending.docId)
+          // At most a few per announcement: each carries a document's state, and announcing costs a client nothing.
+          for (const pending of this.refusals.unknownTo(peer, message.vector).slice(0, MAX_REFUSALS_PER_ANNOUNCEMENT)) this.tellRefused(peer, pending.seq, pending.collection, pending.docId)
         }
         if (state.fetch) this.advanceFetch(peer, state)
         this.sendMissing(peer, state, null)
