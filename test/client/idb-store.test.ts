@@ -240,6 +240,26 @@ describe('IndexedDB document packs', () => {
     expect(await counts(factory, 'packed')).toEqual({ documents: 2, packs: 1 })
   })
 
+  it('forgets removed documents (a refused write rolled them back): their records and their copies in the pack', async () => {
+    const factory = new IDBFactory()
+    const first = await openIdbClientStore('removed', { indexedDB: factory })
+    const docs = Array.from({ length: 100 }, (_, i) => stored(`d${i}`, `title ${i}`))
+    await first.saveDocuments(docs, new Map([['eu-1', 1]]))
+    await first.close()
+    // The next open folds the hundred into the pack; d1 and d2 are then removed, a new one saved.
+    const second = await openIdbClientStore('removed', { indexedDB: factory })
+    expect(Object.keys(titles(second))).toHaveLength(100)
+    await second.saveDocuments([stored('new', 'added')], new Map([['eu-1', 2]]), undefined, ['notes\u0000d1', 'notes\u0000d2'])
+    await second.close()
+    const third = await openIdbClientStore('removed', { indexedDB: factory })
+    const after = titles(third)
+    expect(after['d1']).toBeUndefined()
+    expect(after['d2']).toBeUndefined()
+    expect(after['new']).toBe('added')
+    expect(Object.keys(after)).toHaveLength(99)
+    await third.close()
+  })
+
   it('reports a blocked upgrade: another tab holds the older version open and does not let go', async () => {
     const factory = new IDBFactory()
     const old = await new Promise<IDBDatabase>((resolve, reject) => {

@@ -10,6 +10,7 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import type { StoredDocumentState } from '../../core/codec/document-state.js'
 import type { Change, VersionVector } from '../../core/types.js'
+import { documentKey } from '../../core/mesh/mesh-node.js'
 import { memoryClientStore, type ClientStore, type StoredStrictWrite } from '../../client/store.js'
 import { toPlain } from '../core/codec/plain.js'
 import { arbChange } from './arbitraries.js'
@@ -57,7 +58,7 @@ const arbChangeAt = fc.tuple(arbChange, fc.constantFrom(...ORIGINS), fc.integer(
 type Op =
   | { readonly kind: 'append'; readonly change: Change }
   | { readonly kind: 'drop'; readonly upTo: VersionVector }
-  | { readonly kind: 'documents'; readonly docIds: readonly string[]; readonly tag: number; readonly covered: VersionVector }
+  | { readonly kind: 'documents'; readonly docIds: readonly string[]; readonly tag: number; readonly covered: VersionVector; readonly removed: readonly string[] }
   | { readonly kind: 'saveStrict'; readonly writeId: number; readonly sent: boolean }
   | { readonly kind: 'deleteStrict'; readonly writeId: number }
   | { readonly kind: 'reopen' }
@@ -69,8 +70,9 @@ const arbOp: fc.Arbitrary<Op> = fc.oneof(
   {
     weight: 2,
     arbitrary: fc
-      .tuple(fc.uniqueArray(fc.constantFrom('d1', 'd2', 'd3', 'd4'), { maxLength: 3 }), fc.integer({ min: 0, max: 200 }), arbVector)
-      .map(([docIds, tag, covered]) => ({ kind: 'documents' as const, docIds, tag, covered })),
+      .tuple(fc.uniqueArray(fc.constantFrom<string>('d1', 'd2', 'd3', 'd4'), { maxLength: 3 }), fc.integer({ min: 0, max: 200 }), arbVector, fc.uniqueArray(fc.constantFrom('d1', 'd2', 'd3', 'd4', 'd5'), { maxLength: 2 }))
+      // A document is saved or removed by one call, never both (the client removes what it no longer holds).
+      .map(([docIds, tag, covered, removed]) => ({ kind: 'documents' as const, docIds, tag, covered, removed: removed.filter((id) => !docIds.includes(id)) })),
   },
   { weight: 2, arbitrary: fc.tuple(fc.integer({ min: 1, max: 6 }), fc.boolean()).map(([writeId, sent]) => ({ kind: 'saveStrict' as const, writeId, sent })) },
   { weight: 1, arbitrary: fc.integer({ min: 1, max: 6 }).map((writeId) => ({ kind: 'deleteStrict' as const, writeId })) },
@@ -86,7 +88,12 @@ function apply(store: FullClientStore, op: Exclude<Op, { kind: 'reopen' }>): voi
       return store.dropChanges(op.upTo)
     case 'documents':
       // The clock of a save: some calls give none (it is optional), and the last one given is kept.
-      return store.saveDocuments(op.docIds.map((docId) => storedDocument(docId, op.tag)), op.covered, op.tag % 3 === 0 ? undefined : { wallMs: 1_700_000_000_000 + op.tag, counter: op.tag % 5, node: 'c-7f3a' })
+      return store.saveDocuments(
+        op.docIds.map((docId) => storedDocument(docId, op.tag)),
+        op.covered,
+        op.tag % 3 === 0 ? undefined : { wallMs: 1_700_000_000_000 + op.tag, counter: op.tag % 5, node: 'c-7f3a' },
+        op.removed.map((docId) => documentKey('notes', docId)),
+      )
     case 'saveStrict':
       return store.saveStrictWrite(strictWrite(op.writeId, op.sent))
     case 'deleteStrict':
