@@ -99,7 +99,7 @@ export class AutomergePeers {
       try {
         this.receive(peer, frame as Frame)
       } catch (err) {
-        if (err instanceof WriteError) return closeSocket(ws, AutomergeCloseCode.UNAVAILABLE, err.message)
+        if (err instanceof WriteError) return closeSocket(ws, err.code === 'TOO_LARGE' ? AutomergeCloseCode.TOO_LARGE : AutomergeCloseCode.UNAVAILABLE, err.message)
         this.refuse(peer, err instanceof Error ? err.message : String(err))
       }
     })

@@ -19,6 +19,7 @@ import { patchedFields } from './merge-patch.js'
 import type { ConnectionKind, ServerMetrics } from './metrics.js'
 import { refusedChange } from './region/client-checks.js'
 import { clientAdmission } from './region/client-admission.js'
+import { DocumentSizeLimit } from './region/document-size.js'
 import { AckWaiters } from './region/ack-waiters.js'
 import { VectorWaiters } from './region/vector-waiters.js'
 import { CrdtSnapshots } from './region/crdt-snapshots.js'
@@ -110,6 +111,8 @@ export class RegionNode {
   readonly conflicts: ConflictStore
   readonly storage: StorageAdapter
   private readonly metrics: ServerMetrics
+  /** [limits] Document sizes against `limits.maxDocumentBytes`, for clients' changes and this region's own writes. */
+  private readonly documentSizes: DocumentSizeLimit
   private readonly logger: Logger
   private readonly wallClock: () => number
   private readonly monotonicClock: () => number
@@ -166,6 +169,7 @@ export class RegionNode {
     })
     for (const peer of config.peers) this.peerCounters.set(peer.nodeId, { sentChanges: 0, receivedChanges: 0 })
     this.clock = new HlcClock({ node: config.nodeId, wallClock: this.wallClock })
+    this.documentSizes = new DocumentSizeLimit(config.limits.maxDocumentBytes)
     this.mesh = new MeshNode({
       id: config.nodeId,
       clock: this.clock,
@@ -178,7 +182,7 @@ export class RegionNode {
       // [permissions] A client is sent only documents its principal may read.
       ...(options.authorizer?.restricts === true ? { readable: this.readableBy(options.authorizer) } : {}),
       // [permissions] [limits] A client's change it may not make is logged void and answered Rejected.
-      admitClientChange: clientAdmission(config, options.authorizer, (client) => this.links.get(client)?.transport.principal ?? ANONYMOUS, options.metrics),
+      admitClientChange: clientAdmission(config, options.authorizer, (client) => this.links.get(client)?.transport.principal ?? ANONYMOUS, options.metrics, this.documentSizes),
       // A write whose change cannot be encoded fails before it is logged, never later in the
       // replication loop; the encoding is cached [PF1], so onAppend and every send reuse it.
       beforeCommit: (change) => void encodeChange(change),
@@ -717,6 +721,7 @@ export class RegionNode {
       throw new WriteError('UNSUPPORTED_FOR_TYPE', `document ${JSON.stringify(id)} exists with type ${replica.docType}`)
     }
     const payload = lwwRestPayload(op, replica, body, this.config.values)
+    this.checkDocumentSize(collection, id, payload, replica)
     const change = this.mesh.commit(collection, id, 'lww', payload)
     // [PF3] A patch answers the fields it named, read one by one: the whole view (and its JSON) would
     // make a one-field patch cost the document. A put writes every field anyway; a delete's view is null.
@@ -768,8 +773,16 @@ export class RegionNode {
   commitLocal(collection: string, id: string, docType: DocType, payload: Uint8Array): Change {
     this.assertServing()
     if (this.storageError !== null) throw new WriteError('UNAVAILABLE', 'storage failed; the node no longer accepts writes')
-    this.replicaOf(collection, id, docType)
+    this.checkDocumentSize(collection, id, payload, this.replicaOf(collection, id, docType))
     return this.mesh.commit(collection, id, docType, payload)
+  }
+
+  /** [limits] `limits.maxDocumentBytes` for this region's own writes (REST, `/yjs`, `/automerge`): `TOO_LARGE`. */
+  private checkDocumentSize(collection: string, id: string, payload: Uint8Array, replica: DocumentReplica): void {
+    const tooLarge = this.documentSizes.refusalOf(collection, id, payload.length, replica)
+    if (tooLarge === null) return
+    this.metrics.limitRefusals.inc({ limit: 'documentBytes' })
+    throw new WriteError('TOO_LARGE', tooLarge)
   }
 
   /** The document's replica (created empty if need be), or `UNSUPPORTED_FOR_TYPE` for another type. */

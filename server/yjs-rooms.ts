@@ -40,7 +40,7 @@ const EMPTY_UPDATE_BYTES = 2
 export const YjsCloseCode = {
   /** A message that does not decode, or an update Meridian refuses. */
   BAD_MESSAGE: 4400,
-  /** A frame above `limits.maxClientFrameBytes` (refused from its header, before it is buffered). */
+  /** A frame above `limits.maxClientFrameBytes` (refused from its header), or an update that would grow the room past `limits.maxDocumentBytes`. Not retried by y-websocket. */
   TOO_LARGE: 4413,
   /** The server has no room collection configured, or the room name is not one. */
   NO_SUCH_ROOM: 4404,
@@ -214,7 +214,7 @@ export class YjsRooms {
         this.send(room, ws, encodeAwareness(awarenessProtocol.encodeAwarenessUpdate(room.awareness, [...room.awareness.getStates().keys()])))
       } else throw new Error(`unknown message type ${type}`)
     } catch (err) {
-      if (err instanceof WriteError) return close(ws, YjsCloseCode.UNAVAILABLE, err.message)
+      if (err instanceof WriteError) return close(ws, err.code === 'TOO_LARGE' ? YjsCloseCode.TOO_LARGE : YjsCloseCode.UNAVAILABLE, err.message)
       close(ws, YjsCloseCode.BAD_MESSAGE, `bad message: ${err instanceof Error ? err.message : String(err)}`)
     }
   }

@@ -20,8 +20,8 @@ export function clientAdmission(
   authorizer: Authorizer | undefined,
   principalOf: (client: string) => Principal,
   metrics: ServerMetrics,
+  sizes: DocumentSizeLimit = new DocumentSizeLimit(config.limits.maxDocumentBytes),
 ): (client: string, change: Change, document: DocumentReplica | undefined) => ChangeRefusal | null {
-  const sizes = new DocumentSizeLimit(config.limits.maxDocumentBytes)
   const refuse = (code: ChangeRefusal['code'], message: string): ChangeRefusal => {
     metrics.changesRefused.inc({ code })
     // Quotes the client's ids and values, cut to a length: it must still encode.

@@ -17,14 +17,18 @@ export class DocumentSizeLimit {
 
   /** Why `change` may not grow `document`, or null. */
   refusal(change: Change, document: DocumentReplica | undefined): string | null {
+    return this.refusalOf(change.collection, change.docId, change.payload.length, document)
+  }
+
+  /** Why a payload of `added` bytes may not grow `document` (`collection/docId`), or null. */
+  refusalOf(collection: string, docId: string, added: number, document: DocumentReplica | undefined): string | null {
     if (this.maxBytes <= 0) return null
-    const added = change.payload.length
     let size = document === undefined ? 0 : this.estimates.get(document)
     if (document !== undefined && (size === undefined || size + added > this.maxBytes)) size = document.encodeState().length
     size ??= 0
     if (size + added > this.maxBytes) {
       if (document !== undefined) this.estimates.set(document, size)
-      return `${change.collection}/${change.docId} would grow to about ${size + added} bytes, over limits.maxDocumentBytes (${this.maxBytes})`
+      return `${collection}/${docId} would grow to about ${size + added} bytes, over limits.maxDocumentBytes (${this.maxBytes})`
     }
     if (document !== undefined) this.estimates.set(document, size + added)
     return null

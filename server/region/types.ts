@@ -19,6 +19,8 @@ export type WriteErrorCode =
   | 'UNAVAILABLE'
   /** A read's `after` token is not yet held here within its `timeoutMs`. */
   | 'NOT_YET'
+  /** The write would grow its document past `limits.maxDocumentBytes`. */
+  | 'TOO_LARGE'
 
 /** A refused read or write; `code` is stable (docs/server.md, REST errors). */
 export class WriteError extends Error {

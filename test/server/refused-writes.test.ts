@@ -78,6 +78,16 @@ describe('refused crdt writes on a running server', () => {
     }
   })
 
+  it('TOO_LARGE on REST: a write that would grow a document past the limit is refused 413, nothing of it applied', async () => {
+    const fields = (prefix: string, count: number) => Object.fromEntries(Array.from({ length: count }, (_, i) => [`${prefix}${i}`, 'v'.repeat(40)]))
+    const big = fields('a', 100)
+    expect((await http(server.httpUrl, 'PUT', '/v1/notes/big', big)).status).toBe(200)
+    const refused = await http(server.httpUrl, 'PATCH', '/v1/notes/big', fields('b', 100))
+    expect(refused.status).toBe(413)
+    expect(refused.json.error.code).toBe('TOO_LARGE')
+    expect((await http(server.httpUrl, 'GET', '/v1/notes/big')).json.doc).toEqual(big)
+  })
+
   it('a restart, even right after a crash, never replays a refused write: the void entry replaced it in the store', async () => {
     const store = memoryClientStore()
     const clientId = 'c-restart'
