@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type * as Y from 'yjs'
+import * as encoding from 'lib0/encoding'
+import WebSocket from 'ws'
+import * as Y from 'yjs'
 import { createNodeClient } from '../../client/node.js'
 import type { WriteRejectedError } from '../../client/errors.js'
 import { memoryClientStore, type ClientStore } from '../../client/store.js'
@@ -16,6 +18,7 @@ describe('refused crdt writes on a running server', () => {
   beforeAll(async () => {
     server = await startServer({
       collections: { notes: { mode: 'crdt', type: 'lww' }, docs: { mode: 'crdt', type: 'yjs' } },
+      yjsRoomCollection: 'docs',
       // Tighter than the client's own checks, so the client sends what this region refuses.
       values: { maxStringBytes: 64 },
       limits: { maxDocumentBytes: 8 * 1024 },
@@ -86,6 +89,23 @@ describe('refused crdt writes on a running server', () => {
     expect(refused.status).toBe(413)
     expect(refused.json.error.code).toBe('TOO_LARGE')
     expect((await http(server.httpUrl, 'GET', '/v1/notes/big')).json.doc).toEqual(big)
+  })
+
+  it('TOO_LARGE on /yjs: an update that would grow the room past the limit closes the socket 4413, nothing of it applied', async () => {
+    const doc = new Y.Doc()
+    doc.getText('text').insert(0, 'q'.repeat(10_000))
+    const frame = encoding.createEncoder()
+    encoding.writeVarUint(frame, 0) // sync
+    encoding.writeVarUint(frame, 2) // update
+    encoding.writeVarUint8Array(frame, Y.encodeStateAsUpdate(doc))
+    const ws = new WebSocket(`${server.url.replace(/\/sync$/, '')}/yjs/big-room`)
+    ws.on('error', () => {})
+    await new Promise((resolve) => ws.on('open', resolve))
+    const closed = new Promise<number>((resolve) => ws.on('close', (code) => resolve(code)))
+    ws.send(encoding.toUint8Array(frame))
+    expect(await closed).toBe(4413)
+    const reply = await http(server.httpUrl, 'GET', '/v1/docs/big-room')
+    expect(reply.status === 404 || reply.json.doc.text === '').toBe(true)
   })
 
   it('a restart, even right after a crash, never replays a refused write: the void entry replaced it in the store', async () => {
