@@ -6,6 +6,7 @@ import { readFile } from 'node:fs/promises'
 import type { DocType } from '../core/types.js'
 import { READ_PREFERENCES, type ReadPreference } from '../core/strict/requests.js'
 import { replicateFromCycle } from '../core/strict/cascade.js'
+import { DEFAULT_MAX_AUTHORS } from '../core/mesh/author-table.js'
 import { permissionsProblems, toPermissions, type CollectionPermissions } from './auth/permissions.js'
 import { DEFAULT_VALUE_LIMITS, type ValueLimits } from '../core/values/storable-value.js'
 
@@ -70,6 +71,9 @@ export interface ReconnectConfig {
  * - `retainChanges`: the retention bound [SG3]: the log keeps at most this many changes that some member
  *   has not yet reported durable; past it they are dropped anyway (the stored state covers them) and
  *   that member catches up by state transfer.
+ * - `maxAuthors`: the bound of the author table (core/mesh/author-table.ts): clients whose writes this node
+ *   knows of, one entry per client id ever seen; past it, those with nothing pending are forgotten oldest
+ *   first, which costs such a client only a resend of what it still holds when it comes back.
  *
  * @example
  * ```ts
@@ -111,6 +115,7 @@ export interface ServerConfig {
   readonly snapshotEveryChanges: number
   readonly snapshotIntervalMs: number
   readonly retainChanges: number
+  readonly maxAuthors: number
   readonly strict: StrictConfig
   /** Bearer token for `/admin/*`; null disables the admin API. Defaults to `MERIDIAN_ADMIN_TOKEN`. */
   readonly adminToken: string | null
@@ -269,6 +274,7 @@ export const CONFIG_DEFAULTS = {
   snapshotEveryChanges: 10_000,
   snapshotIntervalMs: 5_000,
   retainChanges: 100_000,
+  maxAuthors: DEFAULT_MAX_AUTHORS,
   strict: {
     heartbeatIntervalMs: 100,
     electionTimeoutMinMs: 1000,
@@ -331,6 +337,7 @@ const TOP_KEYS = [
   'snapshotEveryChanges',
   'snapshotIntervalMs',
   'retainChanges',
+  'maxAuthors',
   'strict',
   'adminToken',
   'values',
@@ -596,6 +603,7 @@ export function parseConfig(input: unknown, source?: string): ServerConfig {
   const snapshotEveryChanges = ms('snapshotEveryChanges', CONFIG_DEFAULTS.snapshotEveryChanges, 1)
   const snapshotIntervalMs = ms('snapshotIntervalMs', CONFIG_DEFAULTS.snapshotIntervalMs, 1)
   const retainChanges = ms('retainChanges', CONFIG_DEFAULTS.retainChanges, 0)
+  const maxAuthors = ms('maxAuthors', CONFIG_DEFAULTS.maxAuthors, 1)
 
   // [limits] Meridian's client checks writes against the ceiling of values.maxDocumentBytes (a region
   // may only tighten it, and refuses a larger write after reading it) and batches at most 1 MiB of
@@ -803,6 +811,7 @@ export function parseConfig(input: unknown, source?: string): ServerConfig {
     snapshotEveryChanges: snapshotEveryChanges as number,
     snapshotIntervalMs: snapshotIntervalMs as number,
     retainChanges: retainChanges as number,
+    maxAuthors: maxAuthors as number,
     strict: strict as StrictConfig,
     adminToken: adminToken ?? null,
     values: values as ValueLimits,

@@ -179,6 +179,8 @@ export class RegionNode {
       // [limits] What one client's out-of-order changes may hold here (docs/security.md, "Limits").
       maxClientGapBytes: config.limits.maxClientGapBytes === 0 ? Infinity : config.limits.maxClientGapBytes,
       onClientGapFull: () => options.metrics.limitRefusals.inc({ limit: 'clientGapBytes' }),
+      // Clients whose writes this node knows of: one entry per client id ever seen, up to this bound.
+      maxAuthors: config.maxAuthors,
       // [permissions] A client is sent only documents its principal may read.
       ...(options.authorizer?.restricts === true ? { readable: this.readableBy(options.authorizer) } : {}),
       // [permissions] [limits] A client's change it may not make is logged void and answered Rejected.
