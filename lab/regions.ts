@@ -27,6 +27,20 @@ export interface RegionsOptions {
   readonly config: Record<string, unknown>
   /** `dist` (default): the built server, as `npm start` runs it; `source`: server/cli.ts through tsx (tests, no build needed). */
   readonly entry?: 'dist' | 'source'
+  /** Extra `node` flags for the region processes, e.g. `--heapsnapshot-signal=SIGUSR2` (see `signal`). */
+  readonly nodeArgs?: readonly string[]
+}
+
+/** A region's memory as its /metrics reports it (Prometheus default metrics, prefix `meridian_`), in bytes. */
+export interface RegionMemory {
+  /** V8 heap in use (live objects and garbage not yet collected): `meridian_nodejs_heap_size_used_bytes`. */
+  readonly heapUsed: number
+  readonly heapTotal: number
+  /** V8's old generation in use, where long-lived objects end up (less noisy than heapUsed). */
+  readonly oldSpaceUsed: number
+  /** Memory outside the V8 heap held by JS objects (Buffers, ArrayBuffers): `meridian_nodejs_external_memory_bytes`. */
+  readonly external: number
+  readonly rss: number
 }
 
 interface Region {
@@ -46,11 +60,12 @@ export class Regions {
   private constructor(
     readonly dir: string,
     private readonly entry: readonly string[],
+    private readonly nodeArgs: readonly string[],
   ) {}
 
   static async start(options: RegionsOptions): Promise<Regions> {
     const dir = mkdtempSync(join(tmpdir(), 'meridian-lab-'))
-    const regions = new Regions(dir, options.entry === 'source' ? ['--import', 'tsx', join(REPO_ROOT, 'server', 'cli.ts')] : [SERVER_ENTRY])
+    const regions = new Regions(dir, options.entry === 'source' ? ['--import', 'tsx', join(REPO_ROOT, 'server', 'cli.ts')] : [SERVER_ENTRY], options.nodeArgs ?? [])
     process.on('exit', () => regions.killAllNow())
     // Interrupted (Ctrl-C, a timeout's SIGTERM): take the regions along, then die of the signal.
     for (const signal of ['SIGINT', 'SIGTERM'] as const) {
@@ -140,11 +155,39 @@ export class Regions {
     }
   }
 
+  /**
+   * The region's memory from its /metrics, or null when it does not answer within `timeoutMs` (down,
+   * restarting). A scrape costs the region a few milliseconds; sample every few seconds, not faster.
+   */
+  async memory(id: string, timeoutMs = 2000): Promise<RegionMemory | null> {
+    try {
+      const response = await fetch(`${this.httpUrl(id)}/metrics`, { signal: AbortSignal.timeout(timeoutMs) })
+      if (response.status !== 200) return null
+      const text = await response.text()
+      const value = (pattern: RegExp): number => Number(pattern.exec(text)?.[1] ?? NaN)
+      return {
+        heapUsed: value(/^meridian_nodejs_heap_size_used_bytes(?:\{[^}]*\})? (\S+)/m),
+        heapTotal: value(/^meridian_nodejs_heap_size_total_bytes(?:\{[^}]*\})? (\S+)/m),
+        oldSpaceUsed: value(/^meridian_nodejs_heap_space_size_used_bytes\{space="old"\} (\S+)/m),
+        external: value(/^meridian_nodejs_external_memory_bytes(?:\{[^}]*\})? (\S+)/m),
+        rss: value(/^meridian_process_resident_memory_bytes(?:\{[^}]*\})? (\S+)/m),
+      }
+    } catch {
+      return null
+    }
+  }
+
+  /** Sends `signal` to the region's process (e.g. SIGUSR2 with `--heapsnapshot-signal=SIGUSR2`); false when it is not running. */
+  signal(id: string, signal: NodeJS.Signals): boolean {
+    const child = this.region(id).child
+    return this.running(id) && child !== null && child.kill(signal)
+  }
+
   /** Spawns the region's process and waits until /readyz answers 200. */
   async launch(id: string, readyTimeoutMs = 60_000): Promise<void> {
     const region = this.region(id)
     if (this.running(id)) throw new Error(`${id} is already running`)
-    const child = spawn(process.execPath, [...this.entry, 'serve', '--config', region.configPath], {
+    const child = spawn(process.execPath, [...this.nodeArgs, ...this.entry, 'serve', '--config', region.configPath], {
       cwd: REPO_ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, NODE_ENV: 'production' },

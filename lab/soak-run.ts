@@ -18,7 +18,7 @@ import { tmpdir } from 'node:os'
 import { createNodeClient, type MeridianClient } from '../client/node.js'
 import { sleep } from '../test/helpers/cluster.js'
 import { htmlReport, type Chart } from './plot.js'
-import { Regions } from './regions.js'
+import { Regions, type RegionMemory } from './regions.js'
 
 export interface SoakOptions {
   readonly durationS: number
@@ -35,16 +35,26 @@ export interface SoakOptions {
   /** Allowed growth of a region's RSS from the end of warm-up to the end, 0.1 = 10 %. */
   readonly maxRssGrowth: number
   readonly reportPath: string
+  /** Where to write the raw samples (RSS and heap per region over time) as JSON; null: nowhere. */
+  readonly samplesPath: string | null
   readonly log: (line: string) => void
   /**
    * Small bounds for the regions' bounded memory (strict log and request keys, conflict records, crdt log
-   * retention), so that they fill during warm-up and RSS growth after it means a leak, not a cache filling up
-   * (with the defaults — 50,000 strict entries kept up to twice over, 100,000 request keys — that takes longer
-   * than a 10-minute run). False: the server's defaults.
+   * retention, the author table), so that they fill during warm-up and RSS growth after it means a leak, not
+   * a cache filling up (with the defaults — 50,000 strict entries kept up to twice over, 100,000 request keys,
+   * 100,000 authors — that takes from 20 minutes to 6 hours). False: the server's defaults.
    */
   readonly smallCaps: boolean
   /** Which server the regions run: lab/regions.ts. */
   readonly entry: 'dist' | 'source'
+  /** Extra `node` flags for the region processes (lab/regions.ts), e.g. `--heapsnapshot-signal=SIGUSR2`. */
+  readonly nodeArgs: readonly string[]
+  /**
+   * Heap snapshots for finding what grows (lab/heap-diff.ts compares two): at each of `atS` seconds,
+   * `region` is sent SIGUSR2; the region processes must run with `--heapsnapshot-signal=SIGUSR2` (and
+   * `--diagnostic-dir` to choose where the files go). Null: none.
+   */
+  readonly heapSnapshots: { readonly region: string; readonly atS: readonly number[] } | null
 }
 
 export const SOAK_DEFAULTS: SoakOptions = {
@@ -58,9 +68,12 @@ export const SOAK_DEFAULTS: SoakOptions = {
   strictSlots: 100,
   maxRssGrowth: 0.1,
   reportPath: join(tmpdir(), `meridian-soak-${Date.now()}.html`),
+  samplesPath: null,
   log: (line) => process.stdout.write(`${line}\n`),
   smallCaps: true,
   entry: 'dist',
+  nodeArgs: [],
+  heapSnapshots: null,
 }
 
 export interface RegionRss {
@@ -71,6 +84,16 @@ export interface RegionRss {
   readonly endMiB: number
   readonly peakMiB: number
   /** endMiB / baselineMiB - 1 */
+  readonly growth: number
+}
+
+/** One memory figure of a region over the run, in MiB: as `RegionRss`, for the V8 heap or external memory. */
+export interface RegionFigure {
+  readonly id: string
+  readonly startMiB: number
+  readonly baselineMiB: number
+  readonly endMiB: number
+  readonly peakMiB: number
   readonly growth: number
 }
 
@@ -90,6 +113,17 @@ export interface SoakResult {
   readonly partitions: number
   readonly restarts: number
   readonly rss: readonly RegionRss[]
+  /**
+   * The V8 heap in use per region (/metrics, sampled with RSS), same windows as `rss`. Garbage not yet
+   * collected is counted, so single samples jump by the young generation's size; the medians do not.
+   * Reported, not checked: RSS is what the check holds (heap growth without RSS growth is not the issue,
+   * RSS growth without heap growth is the allocator's, and this says which).
+   */
+  readonly heapUsed: readonly RegionFigure[]
+  /** V8's old generation in use: where what the region keeps ends up. */
+  readonly oldSpace: readonly RegionFigure[]
+  /** Memory held outside the V8 heap by JS objects (Buffers, ArrayBuffers). */
+  readonly external: readonly RegionFigure[]
   readonly reportPath: string
 }
 
@@ -100,6 +134,13 @@ interface Slot {
 }
 
 const IDS = ['eu', 'us', 'ap'] as const
+/**
+ * The author table's bound with small caps: every session is a new client id (about 280 a minute), so the
+ * default 100,000 takes six hours to fill (~100-180 bytes each, 10-17 MiB per region); 500 fills within the
+ * warm-up and is twenty times the sessions alive at once: an author is forgotten (oldest first seen, nothing
+ * pending) about two minutes after it first wrote, when its 2-8 s session is long over.
+ */
+const SMALL_MAX_AUTHORS = 500
 const MiB = 1024 * 1024
 
 function median(values: readonly number[]): number {
@@ -130,6 +171,7 @@ export async function runSoak(partial: Partial<SoakOptions> = {}): Promise<SoakR
   const failures: string[] = []
   const regions = await Regions.start({
     entry: o.entry,
+    nodeArgs: o.nodeArgs,
     ids: IDS,
     config: {
       heartbeatIntervalMs: 500,
@@ -137,7 +179,7 @@ export async function runSoak(partial: Partial<SoakOptions> = {}): Promise<SoakR
       collections: { notes: { mode: 'crdt', type: 'lww' }, accounts: { mode: 'strict' } },
       limits: { maxConnectionsPerIp: 0, maxWritesPerSecond: 0 },
       groupCommitMaxDelayMs: 2,
-      ...(o.smallCaps ? { maxConflicts: 1000, retainChanges: 10_000, strict: { retainEntries: 2000, requestKeyRetention: 5000 } } : {}),
+      ...(o.smallCaps ? { maxConflicts: 1000, retainChanges: 10_000, maxAuthors: SMALL_MAX_AUTHORS, strict: { retainEntries: 2000, requestKeyRetention: 5000 } } : {}),
     },
   })
   try {
@@ -150,8 +192,10 @@ export async function runSoak(partial: Partial<SoakOptions> = {}): Promise<SoakR
     const clientErrors = new Map<string, number>()
     let stopping = false
 
-    // --- sampling: RSS per region, acknowledged writes per second
+    // --- sampling: RSS and the heap per region, acknowledged writes per second
     const rssSamples = new Map<string, [number, number][]>(IDS.map((id) => [id, []]))
+    const memorySamples = new Map<string, [number, RegionMemory | null][]>(IDS.map((id) => [id, []]))
+    const scraping = new Set<string>()
     const throughput: [number, number][] = []
     const marks: { x: number; label: string }[] = []
     let lastAcked = 0
@@ -159,6 +203,15 @@ export async function runSoak(partial: Partial<SoakOptions> = {}): Promise<SoakR
     const sampler = setInterval(() => {
       const t = elapsedS()
       for (const id of IDS) rssSamples.get(id)?.push([t, regions.rss(id) / MiB])
+      // The heap from /metrics, one scrape per region at a time (a region busy or down misses samples).
+      for (const id of IDS) {
+        if (scraping.has(id)) continue
+        scraping.add(id)
+        void regions.memory(id, sampleEveryMs).then((memory) => {
+          memorySamples.get(id)?.push([t, memory])
+          scraping.delete(id)
+        })
+      }
       const acked = counts.lwwAcked + counts.strictAcked
       throughput.push([t, (acked - lastAcked) / (sampleEveryMs / 1000)])
       lastAcked = acked
@@ -191,6 +244,17 @@ export async function runSoak(partial: Partial<SoakOptions> = {}): Promise<SoakR
         regions.heal()
       }),
     )
+    if (o.heapSnapshots !== null) {
+      const { region, atS } = o.heapSnapshots
+      faults.push(
+        ...atS.map(async (at) => {
+          while (elapsedS() < at && !stopping) await sleep(250)
+          if (stopping) return
+          marks.push({ x: elapsedS(), label: `snapshot ${region}` })
+          log(`[soak ${elapsedS().toFixed(0)} s] heap snapshot of ${region}: ${regions.signal(region, 'SIGUSR2') ? 'signalled' : 'not running'}`)
+        }),
+      )
+    }
     faults.push(
       faultLoop(o.restartEveryS, async (n) => {
         const id = IDS[(n + 1) % IDS.length] as string
@@ -276,7 +340,11 @@ export async function runSoak(partial: Partial<SoakOptions> = {}): Promise<SoakR
       if (Date.now() >= nextLog) {
         nextLog += 60_000
         const rss = IDS.map((id) => `${id} ${(regions.rss(id) / MiB).toFixed(0)}`).join(', ')
-        log(`[soak ${elapsedS().toFixed(0)} s] acked lww ${counts.lwwAcked} strict ${counts.strictAcked}, sessions ${counts.sessions}, RSS MiB ${rss}`)
+        const heap = IDS.map((id) => {
+          const last = memorySamples.get(id)?.at(-1)?.[1]
+          return `${id} ${last ? (last.heapUsed / MiB).toFixed(0) : '-'}`
+        }).join(', ')
+        log(`[soak ${elapsedS().toFixed(0)} s] acked lww ${counts.lwwAcked} strict ${counts.strictAcked}, sessions ${counts.sessions}, RSS MiB ${rss}, heap used MiB ${heap}`)
       }
       for (const id of IDS) {
         if (!regions.running(id) && !restartsInFlight(marks, elapsedS())) {
@@ -351,9 +419,8 @@ export async function runSoak(partial: Partial<SoakOptions> = {}): Promise<SoakR
     }
     if (lost.length > 0) failures.push(`${lost.length} acknowledged writes not read back, e.g. ${lost.slice(0, 5).join('; ')}`)
 
-    // --- RSS: the end of warm-up against the end of the run
-    const rss: RegionRss[] = IDS.map((id) => {
-      const samples = rssSamples.get(id) ?? []
+    // --- RSS and heap: the end of warm-up against the end of the run
+    const figure = (id: string, samples: readonly (readonly [number, number])[]): RegionFigure => {
       const window = Math.max(10, o.durationS * 0.05)
       const warm = Math.min(o.warmupS, o.durationS / 2)
       const baseline = median(samples.filter(([t]) => t >= warm && t < warm + window).map(([, v]) => v))
@@ -367,7 +434,13 @@ export async function runSoak(partial: Partial<SoakOptions> = {}): Promise<SoakR
         peakMiB: Math.max(...values),
         growth: end / baseline - 1,
       }
-    })
+    }
+    const rss: RegionRss[] = IDS.map((id) => figure(id, rssSamples.get(id) ?? []))
+    const memorySeries = (id: string, pick: (m: RegionMemory) => number): [number, number][] =>
+      (memorySamples.get(id) ?? []).map(([t, m]) => [t, m === null ? NaN : pick(m) / MiB])
+    const heapUsed = IDS.map((id) => figure(id, memorySeries(id, (m) => m.heapUsed)))
+    const oldSpace = IDS.map((id) => figure(id, memorySeries(id, (m) => m.oldSpaceUsed)))
+    const external = IDS.map((id) => figure(id, memorySeries(id, (m) => m.external)))
     for (const r of rss) {
       if (r.growth > o.maxRssGrowth) {
         failures.push(`region ${r.id}: RSS grew ${(r.growth * 100).toFixed(1)} % after warm-up (${r.baselineMiB.toFixed(1)} -> ${r.endMiB.toFixed(1)} MiB)`)
@@ -387,9 +460,15 @@ export async function runSoak(partial: Partial<SoakOptions> = {}): Promise<SoakR
       partitions,
       restarts,
       rss,
+      heapUsed,
+      oldSpace,
+      external,
       reportPath: o.reportPath,
     }
     const errors = [...clientErrors].map(([code, n]) => `${code} ${n}`).join(', ')
+    // The raw samples next to the report, for a closer look than the charts give (seconds, MiB).
+    const samples = Object.fromEntries(IDS.map((id) => [id, { rss: rssSamples.get(id) ?? [], memory: (memorySamples.get(id) ?? []).map(([t, m]) => [t, m === null ? null : { heapUsed: m.heapUsed / MiB, heapTotal: m.heapTotal / MiB, oldSpaceUsed: m.oldSpaceUsed / MiB, external: m.external / MiB }]) }]))
+    if (o.samplesPath !== null) writeFileSync(o.samplesPath, JSON.stringify({ marks, samples }))
     writeFileSync(
       o.reportPath,
       htmlReport(
@@ -401,11 +480,17 @@ export async function runSoak(partial: Partial<SoakOptions> = {}): Promise<SoakR
           ['writes acknowledged', `lww ${result.acknowledged.lww} of ${result.issued.lww}, strict ${result.acknowledged.strict} of ${result.issued.strict} (indeterminate ${result.strictIndeterminate}, rejected ${result.strictRejected})`],
           ['acknowledged writes lost', String(lost.length)],
           ['converged after', `${convergedMs} ms`],
-          ...rss.map((r): [string, string] => [`RSS ${r.id} (MiB)`, `start ${r.startMiB.toFixed(1)}, after warm-up ${r.baselineMiB.toFixed(1)}, end ${r.endMiB.toFixed(1)}, peak ${r.peakMiB.toFixed(1)}, growth ${(r.growth * 100).toFixed(1)} %`]),
+          ...rss.map((r): [string, string] => [`RSS ${r.id} (MiB)`, describe(r)]),
+          ...heapUsed.map((r): [string, string] => [`heap used ${r.id} (MiB)`, describe(r)]),
+          ...oldSpace.map((r): [string, string] => [`old space used ${r.id} (MiB)`, describe(r)]),
+          ...external.map((r): [string, string] => [`external ${r.id} (MiB)`, describe(r)]),
           ['client connection errors', errors || 'none'],
         ],
         [
           { title: 'RSS per region', xLabel: 'seconds', yLabel: 'MiB', series: IDS.map((id) => ({ name: id, points: rssSamples.get(id) ?? [] })), marks },
+          { title: 'V8 heap used per region (/metrics)', xLabel: 'seconds', yLabel: 'MiB', series: IDS.map((id) => ({ name: id, points: memorySeries(id, (m) => m.heapUsed) })), marks },
+          { title: 'V8 old space used per region (/metrics)', xLabel: 'seconds', yLabel: 'MiB', series: IDS.map((id) => ({ name: id, points: memorySeries(id, (m) => m.oldSpaceUsed) })), marks },
+          { title: 'External memory per region (/metrics: Buffers, ArrayBuffers)', xLabel: 'seconds', yLabel: 'MiB', series: IDS.map((id) => ({ name: id, points: memorySeries(id, (m) => m.external) })), marks },
           { title: 'Acknowledged writes per second', xLabel: 'seconds', yLabel: 'writes/s', series: [{ name: 'lww + strict', points: throughput }], marks },
         ] satisfies Chart[],
       ),
@@ -414,6 +499,11 @@ export async function runSoak(partial: Partial<SoakOptions> = {}): Promise<SoakR
   } finally {
     await regions.stop()
   }
+}
+
+/** A figure as one line: start, after warm-up, end, peak, growth. */
+export function describe(r: RegionFigure): string {
+  return `start ${r.startMiB.toFixed(1)}, after warm-up ${r.baselineMiB.toFixed(1)}, end ${r.endMiB.toFixed(1)}, peak ${r.peakMiB.toFixed(1)}, growth ${(r.growth * 100).toFixed(1)} %`
 }
 
 /** True while a restart mark is recent (the region may legitimately be down for a moment). */
