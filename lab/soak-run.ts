@@ -76,7 +76,8 @@ export const SOAK_DEFAULTS: SoakOptions = {
   heapSnapshots: null,
 }
 
-export interface RegionRss {
+/** One memory figure of a region over the run (RSS, the V8 heap, external memory). */
+export interface RegionFigure {
   readonly id: string
   /** MiB: first sample, median around the end of warm-up, median of the last samples, highest sample. */
   readonly startMiB: number
@@ -87,15 +88,7 @@ export interface RegionRss {
   readonly growth: number
 }
 
-/** One memory figure of a region over the run, in MiB: as `RegionRss`, for the V8 heap or external memory. */
-export interface RegionFigure {
-  readonly id: string
-  readonly startMiB: number
-  readonly baselineMiB: number
-  readonly endMiB: number
-  readonly peakMiB: number
-  readonly growth: number
-}
+export type RegionRss = RegionFigure
 
 export interface SoakResult {
   readonly ok: boolean
