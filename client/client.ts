@@ -557,21 +557,25 @@ export class Client extends LocalContext implements MeridianClient, ClientContex
   }
 
   /**
-   * A region refused own write `message.seq`; the mesh has rebuilt the document. The void entry takes
-   * the original's place in the store, so a restart never replays what was refused.
+   * A region refused own writes `message.seqs`; the mesh has rebuilt the document. The void entries take
+   * the originals' place in the store, so a restart never replays what was refused.
    */
-  private refused(message: RejectedMessage, voided: Change | undefined): void {
+  private refused(message: RejectedMessage, voided: readonly Change[]): void {
     // Told again (a region whose answer was lost, or another region): rebuilt again, not reported again.
-    if (voided === undefined) return
-    const stored = this.store.append(voided)
-    if (stored) this.storeWrites.push(stored)
+    if (voided.length === 0) return
+    for (const entry of voided) {
+      const stored = this.store.append(entry)
+      if (stored) this.storeWrites.push(stored)
+    }
     this.scheduleSettle()
-    // Plain data for the other tabs: structured cloning keeps only an Error's message.
-    const rejection = { code: message.code, collection: message.collection, docId: message.docId, seq: message.seq, serverMessage: message.message }
-    const error = new WriteRejectedError(rejection)
-    this.tracker.rejectAt(message.seq, error)
-    this.hubObserver?.refused(rejection)
-    this.writeRejections.emit(error)
+    for (const entry of voided) {
+      // Plain data for the other tabs: structured cloning keeps only an Error's message.
+      const rejection = { code: message.code, collection: message.collection, docId: message.docId, seq: entry.seq, serverMessage: message.message }
+      const error = new WriteRejectedError(rejection)
+      this.tracker.rejectAt(entry.seq, error)
+      this.hubObserver?.refused(rejection)
+      this.writeRejections.emit(error)
+    }
     // The rebuilt document is saved at once, right behind the void entry: a crash in between would
     // bring the refused write back from an older saved copy, and no region would send it again.
     queueMicrotask(() => {

@@ -275,7 +275,7 @@ export interface EphemeralMessage {
 }
 
 /**
- * Region → client: the client's own change `seq` was refused (docs/security.md, "Refused writes"): a
+ * Region → client: the client's own changes `seqs` were refused (docs/security.md, "Refused writes"): a
  * document it may not write, a value the region does not store, a document grown past its limit. The
  * region logged an empty change in its place (so the client's seqs stay dense everywhere) and applied
  * nothing of it. `state` is the region's copy of the document when it refused (absent: it holds none),
@@ -283,10 +283,14 @@ export interface EphemeralMessage {
  */
 export interface RejectedMessage {
   readonly type: typeof MessageType.Rejected
-  readonly seq: number
+  /**
+   * The client's refused seqs, ascending: every one of this document refused for the same reason that
+   * the client's stream passed at once, so a burst of refused writes costs one copy of the document.
+   */
+  readonly seqs: readonly number[]
   readonly collection: string
   readonly docId: string
-  /** `FORBIDDEN`, `INVALID_VALUE` or `TOO_LARGE`. */
+  /** `FORBIDDEN`, `INVALID_VALUE`, `TOO_LARGE` or `REFUSED`. */
   readonly code: string
   readonly message: string
   readonly vector: VersionVector

@@ -2,7 +2,7 @@
  * The refusal of one client change (docs/protocol.md, "Refused writes"):
  *
  * ```
- * Rejected  23 seq:uint>=1 collection:string docId:string code:string message:string vector hlc
+ * Rejected  23 count:uint>=1 (seq:uint)*count collection:string docId:string code:string message:string vector hlc
  *              state:(0 | 1 documentState)
  * ```
  */
@@ -12,12 +12,16 @@ import { readDocumentState, readHlc, writeDocumentState, writeHlc } from './docu
 import { DecodeError } from './errors.js'
 import { readVector, writeVector } from './vector-codec.js'
 import { MessageType, type RejectedMessage } from './messages.js'
-import { invalid, readNullable, readString, readUint, writeNullable, writeString, writeUint } from './primitives.js'
+import { checkCount, invalid, readNullable, readString, readUint, writeNullable, writeString, writeUint } from './primitives.js'
 
 export function writeRejected(encoder: encoding.Encoder, msg: RejectedMessage): void {
-  if (!Number.isSafeInteger(msg.seq) || msg.seq < 1) invalid('rejected.seq', msg.seq)
+  if (!Array.isArray(msg.seqs) || msg.seqs.length === 0) invalid('rejected.seqs (want a non-empty array)', msg.seqs)
+  msg.seqs.forEach((seq, i) => {
+    if (!Number.isSafeInteger(seq) || seq < 1 || (i > 0 && seq <= (msg.seqs[i - 1] as number))) invalid('rejected.seqs (want ascending seqs >= 1)', seq)
+  })
   encoding.writeUint8(encoder, msg.type)
-  writeUint(encoder, 'rejected.seq', msg.seq)
+  encoding.writeVarUint(encoder, msg.seqs.length)
+  for (const seq of msg.seqs) writeUint(encoder, 'rejected.seq', seq)
   writeString(encoder, 'rejected.collection', msg.collection, true)
   writeString(encoder, 'rejected.docId', msg.docId, true)
   writeString(encoder, 'rejected.code', msg.code, true)
@@ -28,8 +32,15 @@ export function writeRejected(encoder: encoding.Encoder, msg: RejectedMessage): 
 }
 
 export function readRejected(decoder: decoding.Decoder): RejectedMessage {
-  const seq = readUint(decoder, 'rejected.seq')
-  if (seq < 1) throw new DecodeError('rejected.seq must be at least 1')
+  const count = readUint(decoder, 'rejected count')
+  if (count < 1) throw new DecodeError('rejected.seqs is empty')
+  checkCount(decoder, 'rejected', count, 1)
+  const seqs: number[] = []
+  for (let i = 0; i < count; i++) {
+    const seq = readUint(decoder, 'rejected.seq')
+    if (seq < 1 || (i > 0 && seq <= (seqs[i - 1] as number))) throw new DecodeError('rejected.seqs must be ascending seqs of at least 1')
+    seqs.push(seq)
+  }
   const collection = readString(decoder, 'rejected.collection', true)
   const docId = readString(decoder, 'rejected.docId', true)
   const code = readString(decoder, 'rejected.code', true)
@@ -37,5 +48,5 @@ export function readRejected(decoder: decoding.Decoder): RejectedMessage {
   const vector = readVector(decoder, 'rejected.vector')
   const hlc = readHlc(decoder, 'rejected.hlc')
   const state = readNullable(decoder, 'rejected.state', () => readDocumentState(decoder))
-  return { type: MessageType.Rejected, seq, collection, docId, code, message, vector, hlc, state }
+  return { type: MessageType.Rejected, seqs, collection, docId, code, message, vector, hlc, state }
 }

@@ -94,12 +94,12 @@ export interface MeshNodeOptions {
    */
   readonly admitClientChange?: (client: string, change: Change, document: DocumentReplica | undefined) => ChangeRefusal | null
   /**
-   * On a client: a region refused own change `seq` (`message`). The mesh already made its log entry
-   * void and replaced the document with the region's copy plus what came after; `voided` is the void
-   * entry, for the shell to persist in place of the original (undefined when it was void already: a
-   * refusal told again).
+   * On a client: a region refused own changes `seqs` (`message`). The mesh already made their log
+   * entries void and replaced the document with the region's copy plus what came after; `voided` are the
+   * entries it made void now, for the shell to persist in place of the originals (those void already, a
+   * refusal told again, are not in it).
    */
-  readonly onChangeRefused?: (message: RejectedMessage, voided: Change | undefined) => void
+  readonly onChangeRefused?: (message: RejectedMessage, voided: readonly Change[]) => void
   /** On a client: the document should be fetched from the region again (see `receiveRejected`). */
   readonly onRefetch?: (collection: string, docId: string) => void
   /** On a client: the answer to a `Subscribe`'s fetch arrived; `complete` when every document of it merged. */
@@ -638,7 +638,7 @@ export class MeshNode {
           this.raiseClientFloor(peer, state, message.vector.get(peer) ?? 0)
           // A refusal whose answer was lost with a connection: this stream may never pass its entry again.
           // At most a few per announcement: each carries a document's state, and announcing costs a client nothing.
-          for (const pending of this.refusals.unknownTo(peer, message.vector).slice(0, MAX_REFUSALS_PER_ANNOUNCEMENT)) this.tellRefused(peer, pending.seq, pending.collection, pending.docId)
+          this.tellRefused(peer, this.refusals.unknownTo(peer, message.vector).slice(0, MAX_REFUSALS_PER_ANNOUNCEMENT))
         }
         if (state.fetch) this.advanceFetch(peer, state)
         this.sendMissing(peer, state, null)
@@ -795,19 +795,35 @@ export class MeshNode {
   }
 
   /**
-   * Tells a client that its change `seq` was refused: where its stream reaches the void entry, and
-   * when it announces a position (see PendingRefusals for when it is told no more). The reason is the
+   * Tells a client that its changes `refused` were refused: where its stream reaches their void entries,
+   * and when it announces a position (see PendingRefusals for when it is told no more). The reason is the
    * one given when this node refused it, else `REFUSED_EARLIER` (after a restart, or a void entry learnt
-   * from another region). `state` is this node's copy of the document now, unless the client may not
-   * read it.
+   * from another region). One `Rejected` per document and code, so a burst of refused writes to one
+   * document costs one copy of it: `state` is this node's copy now, unless the client may not read it.
    */
-  private tellRefused(client: string, seq: number, collection: string, docId: string): void {
-    const refusal = this.refusals.tell(client, seq)
-    const replica = this.documents.get(documentKey(collection, docId))
-    // A document the client may not read is not shown to it here either: its copy is simply dropped.
-    const hidden = replica === undefined || this.options.readable?.(client, collection, docId) === false
-    const state = hidden ? null : { collection, docId, docType: replica.docType, state: replica.encodeState() }
-    this.options.send(client, { type: MessageType.Rejected, seq, collection, docId, code: refusal.code, message: refusal.message, vector: new Map(this.log.vector), hlc: this.options.clock.peek(), state })
+  private tellRefused(client: string, refused: readonly { readonly seq: number; readonly collection: string; readonly docId: string }[]): void {
+    const byDocument = new Map<string, { collection: string; docId: string; byReason: Map<string, { refusal: ChangeRefusal; seqs: number[] }> }>()
+    for (const { seq, collection, docId } of refused) {
+      const key = documentKey(collection, docId)
+      let document = byDocument.get(key)
+      if (document === undefined) byDocument.set(key, (document = { collection, docId, byReason: new Map() }))
+      // Grouped by code: the explanation of the first stands for the group (it often quotes the value).
+      const refusal = this.refusals.tell(client, seq)
+      const group = document.byReason.get(refusal.code)
+      if (group === undefined) document.byReason.set(refusal.code, { refusal, seqs: [seq] })
+      else group.seqs.push(seq)
+    }
+    for (const { collection, docId, byReason } of byDocument.values()) {
+      const replica = this.documents.get(documentKey(collection, docId))
+      // A document the client may not read is not shown to it here either: its copy is simply dropped.
+      const hidden = replica === undefined || this.options.readable?.(client, collection, docId) === false
+      const state = hidden ? null : { collection, docId, docType: replica.docType, state: replica.encodeState() }
+      for (const { refusal, seqs } of byReason.values()) {
+        // Once each: two regions may both have logged a void entry for the same write.
+        const ascending = [...new Set(seqs)].sort((a, b) => a - b)
+        this.options.send(client, { type: MessageType.Rejected, seqs: ascending, collection, docId, code: refusal.code, message: refusal.message, vector: new Map(this.log.vector), hlc: this.options.clock.peek(), state })
+      }
+    }
   }
 
   /** Takes a change from anywhere. Returns false when it had to wait for (or was dropped behind) a gap. */
@@ -833,27 +849,31 @@ export class MeshNode {
   }
 
   /**
-   * On a client: a region refused own change `seq` (docs/security.md, "Refused writes"). The own log
-   * entry becomes void, so a resend to another region carries nothing, and the document is rebuilt as
-   * the region's copy plus every change held here that the copy does not cover: own changes after
-   * `seq`, and others' changes beyond the region's vector. Changes this client already compacted away
+   * On a client: a region refused own changes `seqs` (docs/security.md, "Refused writes"). The own log
+   * entries become void, so a resend to another region carries nothing, and the document is rebuilt as
+   * the region's copy plus every change held here that the copy does not cover: own changes after the
+   * first of `seqs`, and others' changes beyond the region's vector. Changes this client already compacted away
    * (learnt from another region, or own ones after `seq` when the answer is a late repeat) may have
    * lived only in the document just replaced: `onRefetch` asks for the document again, and the
    * region's state, which never contains a refused change, merges them back.
    */
   private receiveRejected(message: RejectedMessage): void {
-    const { collection, docId, seq } = message
+    const { collection, docId, seqs } = message
     // The region's copy may hold timestamps this client never saw: later writes must order after them.
     if (!this.options.clock.receive(message.hlc)) this.stats.clampedTimestamps += 1
-    const original = this.log.get(this.id, seq)
-    let voided: Change | undefined
-    if (original !== undefined && !isVoid(original)) {
-      voided = voidOf(original)
-      this.log.replace(voided)
+    const voided: Change[] = []
+    let originalType: DocType | undefined
+    for (const seq of seqs) {
+      const original = this.log.get(this.id, seq)
+      originalType ??= original?.docType
+      if (original === undefined || isVoid(original)) continue
+      const entry = voidOf(original)
+      this.log.replace(entry)
+      voided.push(entry)
     }
-    this.stats.refusedChanges += 1
+    this.stats.refusedChanges += seqs.length
     const key = documentKey(collection, docId)
-    const docType = message.state?.docType ?? this.documents.get(key)?.docType ?? original?.docType
+    const docType = message.state?.docType ?? this.documents.get(key)?.docType ?? originalType
     if (docType !== undefined) {
       this.documents.delete(key)
       let replica = message.state === null ? undefined : this.replicaAt(key, collection, docId, message.state.docType)
@@ -865,7 +885,7 @@ export class MeshNode {
         }
       }
       for (const [origin, head] of this.log.vector) {
-        const from = origin === this.id ? seq + 1 : (message.vector.get(origin) ?? 0) + 1
+        const from = origin === this.id ? (seqs[0] as number) + 1 : (message.vector.get(origin) ?? 0) + 1
         for (const change of this.log.range({ origin, from, to: head })) {
           if (change.collection !== collection || change.docId !== docId || isVoid(change)) continue
           replica ??= this.replicaAt(key, collection, docId, change.docType)
@@ -1069,6 +1089,8 @@ export class MeshNode {
     }
     const batch: Change[] = []
     let batchBytes = 0
+    /** The client's own void entries passed here: told before the `Skipped` run that passes them. */
+    const refused: { seq: number; collection: string; docId: string }[] = []
     const skipped: SkippedRange[] = []
     let skippedHlc: Hlc | null = null
     const client = this.isClient(peer)
@@ -1092,7 +1114,7 @@ export class MeshNode {
       let skipFrom = 0
       for (const change of this.log.range({ origin, from, to })) {
         const own = client && change.author?.origin === peer
-        if (own && isVoid(change)) this.tellRefused(peer, (change.author as ChangeId).seq, change.collection, change.docId)
+        if (own && isVoid(change)) refused.push({ seq: (change.author as ChangeId).seq, collection: change.collection, docId: change.docId })
         if (
           own ||
           (interest !== null && !matches(interest, change.collection, documentKey(change.collection, change.docId))) ||
@@ -1117,6 +1139,7 @@ export class MeshNode {
       state.known.set(origin, to)
     }
     this.flushBatch(peer, batch)
+    if (refused.length > 0) this.tellRefused(peer, refused)
     if (skippedHlc !== null) this.options.send(peer, { type: MessageType.Skipped, ranges: skipped, hlc: skippedHlc })
   }
 

@@ -187,7 +187,7 @@ export const arbEphemeral: fc.Arbitrary<EphemeralMessage> = fc.record({
 
 export const arbRejected: fc.Arbitrary<RejectedMessage> = fc.record({
   type: fc.constant(MessageType.Rejected),
-  seq: arbSeq,
+  seqs: fc.uniqueArray(arbSeq, { minLength: 1, maxLength: 4 }).map((seqs) => [...seqs].sort((a, b) => a - b)),
   collection: arbId,
   docId: arbId,
   code: fc.constantFrom('FORBIDDEN', 'INVALID_VALUE', 'TOO_LARGE'),

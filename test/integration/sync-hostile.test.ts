@@ -58,7 +58,7 @@ describe('hostile sync frames against real processes', () => {
     const forbidden: [string, Message][] = [
       ['skipped', { type: MessageType.Skipped, ranges: [{ origin: 'a', from: 1, to: 1_000_000 }], hlc }],
       ['fetched', { type: MessageType.Fetched, fetch: 1, transfer: 1, documents: 0, hlc }],
-      ['rejected', { type: MessageType.Rejected, seq: 1, collection: 'notes', docId: 'forged', code: 'FORBIDDEN', message: '', vector: new Map(), hlc, state: null }],
+      ['rejected', { type: MessageType.Rejected, seqs: [1], collection: 'notes', docId: 'forged', code: 'FORBIDDEN', message: '', vector: new Map(), hlc, state: null }],
       ['foreign origin', { type: MessageType.ChangeBatch, changes: [change('a')] }],
       ['authored', { type: MessageType.ChangeBatch, changes: [change('c-authored', { author: { origin: 'someone', seq: 1 } })] }],
     ]

@@ -134,18 +134,19 @@ describe('[IN2] a client over /sync', () => {
     let deep: unknown = Infinity
     for (let level = 0; level < 8; level++) deep = { [key]: deep }
     const cut = encodeLwwPayload({ kind: 'write', writes: [{ field: 'xx', deleted: false, value: deep, base: null }] })
-    client.send({ type: MessageType.ChangeBatch, changes: [change('c-emoji', 1, 'notes', 'n', 'lww', payload), change('c-emoji', 2, 'notes', 'n', 'lww', cut)] })
+    client.send({ type: MessageType.ChangeBatch, changes: [change('c-emoji', 1, 'notes', 'n', 'lww', payload), change('c-emoji', 2, 'notes', 'n2', 'lww', cut)] })
     const rejected = () => client.messages.filter((m): m is Extract<Message, { type: typeof MessageType.Rejected }> => m.type === MessageType.Rejected)
     await expect.poll(() => rejected().length).toBe(2)
-    expect(rejected().map((m) => [m.seq, m.code, m.state])).toEqual([
-      [1, 'INVALID_VALUE', null],
-      [2, 'INVALID_VALUE', null],
+    expect(rejected().map((m) => [m.seqs, m.code, m.state])).toEqual([
+      [[1], 'INVALID_VALUE', null],
+      [[2], 'INVALID_VALUE', null],
     ])
     expect(rejected()[1]?.message).toHaveLength(500)
     expect(rejected()[1]?.message.endsWith('\uFFFD')).toBe(true)
     // Nothing applied, both seqs taken (void), and the connection is still up.
     expect(server.node.mesh.acceptedFrom('c-emoji')).toBe(2)
     expect((await http(server.httpUrl, 'GET', '/v1/notes/n')).status).toBe(404)
+    expect((await http(server.httpUrl, 'GET', '/v1/notes/n2')).status).toBe(404)
     expect(client.ws.readyState).toBe(client.ws.OPEN)
     client.ws.close()
   })

@@ -330,8 +330,8 @@ export function runSimulation(options: SimOptions): SimResult {
         : {}),
       ...(replica.kind === 'client'
         ? {
-            onChangeRefused: (message: RejectedMessage, voided: Change | undefined) => {
-              say(`${replica.id} told: its #${message.seq} to ${message.docId} was refused`)
+            onChangeRefused: (message: RejectedMessage, voided: readonly Change[]) => {
+              say(`${replica.id} told: its #${message.seqs.join(', #')} to ${message.docId} refused`)
               persistRefusal(replica, voided)
             },
             onRefetch: (collection: string, docId: string) => {
@@ -384,12 +384,11 @@ export function runSimulation(options: SimOptions): SimResult {
    * As the real client does on `Rejected` (client.ts `refused`): the void entry takes the original's
    * place in the store, and the rebuilt documents are saved at once, with the pending changes.
    */
-  const persistRefusal = (replica: Replica, voided: Change | undefined): void => {
-    if (voided !== undefined) {
-      const same = (change: Change) => change.origin === voided.origin && change.seq === voided.seq
-      replica.stored.changes = replica.stored.changes.map((change) => (same(change) ? voided : change))
-      replica.pending = replica.pending.map((change) => (same(change) ? voided : change))
-    }
+  const persistRefusal = (replica: Replica, voided: readonly Change[]): void => {
+    const bySeq = new Map(voided.map((entry) => [entry.seq, entry]))
+    const swap = (change: Change): Change => (change.origin === replica.id ? (bySeq.get(change.seq) ?? change) : change)
+    replica.stored.changes = replica.stored.changes.map(swap)
+    replica.pending = replica.pending.map(swap)
     replica.stateCovered = true
     flush(replica)
   }

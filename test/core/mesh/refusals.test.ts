@@ -21,7 +21,7 @@ interface Setup {
   readonly h: MeshHarness
   readonly c1: MeshNode
   readonly refused: RejectedMessage[]
-  readonly voided: (Change | undefined)[]
+  readonly voided: (readonly Change[])[]
 }
 
 function setup(): Setup {
@@ -31,7 +31,7 @@ function setup(): Setup {
   h.link('us', 'ap')
   h.link('ap', 'eu')
   const refused: RejectedMessage[] = []
-  const voided: (Change | undefined)[] = []
+  const voided: (readonly Change[])[] = []
   const c1 = h.add('c1', {
     ackGossipMembers: REGIONS,
     createReplica,
@@ -60,8 +60,8 @@ describe('a refused client change: void everywhere, rejected to its writer, roll
     put(c1, 'a', { n: 2 })
     h.pump()
     flushRegions(h)
-    expect(refused.map((m) => [m.seq, m.code, m.collection, m.docId])).toEqual([[2, 'FORBIDDEN', 'notes', 'b']])
-    expect(voided[0]?.payload.length).toBe(0)
+    expect(refused.map((m) => [m.seqs, m.code, m.collection, m.docId])).toEqual([[[2], 'FORBIDDEN', 'notes', 'b']])
+    expect(voided[0]?.map((entry) => entry.payload.length)).toEqual([0])
     for (const id of REGIONS) {
       const node = h.node(id)
       expect(node.existingReplica('notes', 'b')).toBeUndefined()
@@ -77,6 +77,19 @@ describe('a refused client change: void everywhere, rejected to its writer, roll
     expect(c1.durableOf('eu')?.get('c1')).toBe(3)
   })
 
+  it('a burst of refused writes to one document is told in one Rejected, with one copy of the document', () => {
+    const { h, c1, refused, voided } = setup()
+    put(c1, 'd', { title: 'A' })
+    h.pump()
+    flushRegions(h)
+    for (let i = 0; i < 5; i++) put(c1, 'd', { secret: i })
+    h.pump()
+    flushRegions(h)
+    expect(refused.map((m) => [m.seqs, m.docId, m.state === null])).toEqual([[[2, 3, 4, 5, 6], 'd', false]])
+    expect(voided[0]).toHaveLength(5)
+    expect(c1.existingReplica('notes', 'd')?.view()).toEqual({ title: 'A' })
+  })
+
   it('returns the writer\'s copy to the region\'s state and re-applies its own later writes to that document', () => {
     const { h, c1, refused } = setup()
     put(c1, 'd', { title: 'A' })
@@ -89,7 +102,7 @@ describe('a refused client change: void everywhere, rejected to its writer, roll
     expect(c1.existingReplica('notes', 'd')?.view()).toEqual({ title: 'C', secret: 's', done: true })
     h.pump()
     flushRegions(h)
-    expect(refused.map((m) => m.seq)).toEqual([3])
+    expect(refused.map((m) => m.seqs)).toEqual([[3]])
     expect(refused[0]?.state?.docType).toBe('lww')
     const expected = { title: 'B', done: true }
     expect(c1.existingReplica('notes', 'd')?.view()).toEqual(expected)
@@ -122,7 +135,7 @@ describe('a refused client change: void everywhere, rejected to its writer, roll
     // us took the void entry without refusing it (nothing to refuse) and acknowledged it; where its
     // stream reached the entry, it told the client again, without the reason it never knew.
     expect(refused.map((m) => m.code)).toEqual(['FORBIDDEN', 'REFUSED'])
-    expect(voided[1]).toBeUndefined()
+    expect(voided[1]).toEqual([])
     expect(c1.durableOf('us')?.get('c1')).toBe(1)
   })
 })
