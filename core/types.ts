@@ -70,6 +70,21 @@ export interface AuthorRecord {
 }
 
 /**
+ * A client's change a region refused, whose author may not know yet (docs/security.md, "Refused
+ * writes"): kept beside the author table, stored by a snapshot round and sent to member peers with a
+ * state transfer, so neither compacting the void entry away nor a restart forgets it.
+ */
+export interface RefusalRecord {
+  readonly client: string
+  /** The client's seq. */
+  readonly seq: number
+  readonly collection: string
+  readonly docId: string
+  /** The void entry. */
+  readonly at: ChangeId
+}
+
+/**
  * One crdt document as its merged state (docs/design.md §6): what `DocumentReplica.encodeState`
  * returns, sent in a state transfer and kept in storage instead of the changes that built it.
  */

@@ -135,7 +135,7 @@ export function honestFrames(seed: number): Frame[] {
   const r1 = world.node('r1')
   const extra: { from: string; to: string; message: Message }[] = [
     { from: 'r1', to: 'r2', message: { type: MessageType.DocumentStates, transfer: 1, documents: r1.allDocumentStates() } },
-    { from: 'r1', to: 'r2', message: { type: MessageType.StateCovered, transfer: 1, documents: r1.documentCount, vector: new Map(r1.vector), hlc: { wallMs: WALL_MS, counter: 9, node: 'r1' }, authors: [] } },
+    { from: 'r1', to: 'r2', message: { type: MessageType.StateCovered, transfer: 1, documents: r1.documentCount, vector: new Map(r1.vector), hlc: { wallMs: WALL_MS, counter: 9, node: 'r1' }, authors: [], refusals: [] } },
     { from: CLIENT, to: 'r1', message: { type: MessageType.Subscribe, id: 1, collections: ['c'], documents: [{ collection: 'c', docId: 'y0' }], fetchCollections: ['c'], fetchDocuments: [] } },
     { from: 'r1', to: CLIENT, message: { type: MessageType.Skipped, ranges: [{ origin: 'r2', from: 1, to: 3 }], hlc: { wallMs: WALL_MS, counter: 1, node: 'r1' } } },
     { from: 'r1', to: CLIENT, message: { type: MessageType.Fetched, fetch: 1, transfer: 2, documents: 1, hlc: { wallMs: WALL_MS, counter: 2, node: 'r1' } } },

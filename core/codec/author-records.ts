@@ -3,14 +3,17 @@
  * as a snapshot round stores it.
  *
  * ```
- * CoveredRecord  vector AuthorRecords   -- what a snapshot round stores under ['crdt','covered']
- * AuthorRecords  count:uint (author:string accepted:uint replicated:uint copies:uint (seq:uint origin:string originSeq:uint)*)*
+ * CoveredRecord   vector AuthorRecords RefusalRecords   -- what a snapshot round stores under ['crdt','covered']
+ * AuthorRecords   count:uint (author:string accepted:uint replicated:uint copies:uint (seq:uint origin:string originSeq:uint)*)*
+ * RefusalRecords  count:uint (client:string seq:uint collection:string docId:string origin:string originSeq:uint)*
  * ```
+ * Refusal records (docs/security.md, "Refused writes") travel beside the author table: clients' refused
+ * changes whose authors may not know yet.
  */
 import * as decoding from 'lib0/decoding'
 import * as encoding from 'lib0/encoding'
 import { readVersionVector, writeVersionVector } from '../clock/version-vector.js'
-import type { AuthorCopy, AuthorRecord, VersionVector } from '../types.js'
+import type { AuthorCopy, AuthorRecord, RefusalRecord, VersionVector } from '../types.js'
 import { DecodeError } from './errors.js'
 import { checkCount, readString, readUint, toDecodeError, writeString, writeUint } from './primitives.js'
 
@@ -52,25 +55,63 @@ export function readAuthorRecords(decoder: decoding.Decoder): AuthorRecord[] {
   return records
 }
 
+export function writeRefusalRecords(encoder: encoding.Encoder, records: readonly RefusalRecord[]): void {
+  encoding.writeVarUint(encoder, records.length)
+  for (const record of records) {
+    writeString(encoder, 'refusal.client', record.client, true)
+    writeUint(encoder, 'refusal.seq', record.seq, 1)
+    writeString(encoder, 'refusal.collection', record.collection, true)
+    writeString(encoder, 'refusal.docId', record.docId, true)
+    writeString(encoder, 'refusal.origin', record.at.origin, true)
+    writeUint(encoder, 'refusal.originSeq', record.at.seq, 1)
+  }
+}
+
+export function readRefusalRecords(decoder: decoding.Decoder): RefusalRecord[] {
+  const count = readUint(decoder, 'refusals count')
+  // client, seq, collection, docId, origin, originSeq: six bytes at least.
+  checkCount(decoder, 'refusals', count, 6)
+  const records: RefusalRecord[] = []
+  for (let i = 0; i < count; i++) {
+    const client = readString(decoder, 'refusal.client', true)
+    const seq = readUint(decoder, 'refusal.seq', 1)
+    const collection = readString(decoder, 'refusal.collection', true)
+    const docId = readString(decoder, 'refusal.docId', true)
+    const origin = readString(decoder, 'refusal.origin', true)
+    records.push({ client, seq, collection, docId, at: { origin, seq: readUint(decoder, 'refusal.originSeq', 1) } })
+  }
+  return records
+}
+
+/** What a snapshot round stored: the vector its documents cover, and the tables of that instant. */
+export interface CoveredRecord {
+  readonly vector: Map<string, number>
+  readonly authors: AuthorRecord[]
+  readonly refusals: RefusalRecord[]
+}
+
 /**
  * What a snapshot round covers, as it stores it: the version vector its documents cover, then the
- * author table at the same instant. A record of an earlier version holds only the vector.
+ * author table and the refusals not yet told at the same instant. A record of an earlier version holds
+ * only the vector, or the vector and the author table.
  */
-export function encodeCoveredRecord(vector: VersionVector, authors: readonly AuthorRecord[]): Uint8Array {
+export function encodeCoveredRecord(vector: VersionVector, authors: readonly AuthorRecord[], refusals: readonly RefusalRecord[]): Uint8Array {
   const encoder = encoding.createEncoder()
   writeVersionVector(encoder, vector)
   writeAuthorRecords(encoder, authors)
+  writeRefusalRecords(encoder, refusals)
   return encoding.toUint8Array(encoder)
 }
 
 /** Throws DecodeError for bytes that are not a covered record. */
-export function decodeCoveredRecord(bytes: Uint8Array): { vector: Map<string, number>; authors: AuthorRecord[] } {
+export function decodeCoveredRecord(bytes: Uint8Array): CoveredRecord {
   const decoder = decoding.createDecoder(bytes)
   try {
     const vector = readVersionVector(decoder)
     const authors = decoding.hasContent(decoder) ? readAuthorRecords(decoder) : []
+    const refusals = decoding.hasContent(decoder) ? readRefusalRecords(decoder) : []
     if (decoding.hasContent(decoder)) throw new DecodeError('trailing bytes after the covered record')
-    return { vector, authors }
+    return { vector, authors, refusals }
   } catch (err) {
     throw toDecodeError(err)
   }

@@ -33,7 +33,7 @@ import * as decoding from 'lib0/decoding'
 import * as encoding from 'lib0/encoding'
 import { readVersionVector, writeVersionVector } from '../clock/version-vector.js'
 import type { Change, VersionVector } from '../types.js'
-import { readAuthorRecords, writeAuthorRecords } from './author-records.js'
+import { readAuthorRecords, readRefusalRecords, writeAuthorRecords, writeRefusalRecords } from './author-records.js'
 import { encodeChange, readChange } from './change.js'
 import { readDocumentState, readHlc, writeDocumentState, writeHlc } from './document-state.js'
 import { DecodeError, FrameTooLargeError } from './errors.js'
@@ -156,6 +156,7 @@ export function encodeBaseMessage(msg: Message, extensions: FrameExtensions): Ui
       writeVector(encoder, 'stateCovered.vector', msg.vector)
       writeHlc(encoder, 'stateCovered.hlc', msg.hlc)
       writeAuthorRecords(encoder, msg.authors)
+      writeRefusalRecords(encoder, msg.refusals)
       break
     case MessageType.Subscribe:
       writeSubscribe(encoder, msg)
@@ -276,7 +277,8 @@ function readMessage(decoder: decoding.Decoder, extensions: FrameExtensions): Me
       const documents = readUint(decoder, 'stateCovered.documents')
       const vector = readVector(decoder, 'stateCovered.vector')
       const hlc = readHlc(decoder, 'stateCovered.hlc')
-      return { type, transfer, documents, vector, hlc, authors: readAuthorRecords(decoder) }
+      const authors = readAuthorRecords(decoder)
+      return { type, transfer, documents, vector, hlc, authors, refusals: readRefusalRecords(decoder) }
     }
     case MessageType.Subscribe:
       return readSubscribe(decoder)

@@ -1,7 +1,7 @@
 import type { StrictMessage } from '../strict/messages.js'
 import type { StrictReadReply, StrictReadRequest, StrictWriteReply, StrictWriteRequest } from '../strict/requests.js'
 import type { LogPosition, StoredDocument } from '../strict/types.js'
-import type { AuthorRecord, Change, DocumentState, Hlc, VersionVector } from '../types.js'
+import type { AuthorRecord, Change, DocumentState, Hlc, RefusalRecord, VersionVector } from '../types.js'
 
 /**
  * Bumped on every incompatible wire change. A handshake with another version is refused with
@@ -207,6 +207,8 @@ export interface StateCoveredMessage {
   readonly hlc: Hlc
   /** The sender's author table at the cut (docs/design.md §3, "Authors"): who wrote what it covers. */
   readonly authors: readonly AuthorRecord[]
+  /** Clients' refused changes the sender still has to tell them of; sent to member peers only. */
+  readonly refusals: readonly RefusalRecord[]
 }
 
 /** A document named by collection and id. */

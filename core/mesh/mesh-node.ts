@@ -12,7 +12,7 @@ import {
   type SubscribeMessage,
 } from '../codec/messages.js'
 import type { ApplyResult, DocumentReplica } from '../crdt/document-type.js'
-import type { AuthorRecord, Change, ChangeId, DocType, DocumentState, Hlc, VersionVector } from '../types.js'
+import type { AuthorRecord, Change, ChangeId, DocType, DocumentState, Hlc, RefusalRecord, VersionVector } from '../types.js'
 import { AuthorTable } from './author-table.js'
 import { ChangeLog } from './change-log.js'
 import { isVoid, PendingRefusals, REFUSED_EARLIER, voidOf, type ChangeRefusal } from './refusal.js'
@@ -202,6 +202,7 @@ interface PendingTransfer {
   readonly documents: readonly DocumentState[]
   readonly hlc: Hlc
   readonly authors: readonly AuthorRecord[]
+  readonly refusals: readonly RefusalRecord[]
 }
 
 interface PeerState {
@@ -228,6 +229,8 @@ interface PeerState {
   fetch: PendingFetch | null
   /** On a member, the id of the last Subscribe taken from this client (older ones arrive late: ignored). */
   subscribed: number
+  /** This connection's number: a refusal told on one that ended may not have arrived (PendingRefusals). */
+  readonly session: number
 }
 
 /** What a client syncs: whole collections and single documents (by `documentKey`). */
@@ -306,6 +309,8 @@ export class MeshNode {
   readonly authors: AuthorTable
   /** Refusals their clients may not know of yet (refusal.ts; `tellRefused`). */
   private readonly refusals = new PendingRefusals()
+  /** Connections made so far (`PeerState.session`). */
+  private sessions = 0
   protected readonly log = new ChangeLog()
   protected readonly options: MeshNodeOptions
   private readonly documents = new Map<string, DocumentReplica>()
@@ -496,6 +501,15 @@ export class MeshNode {
     return Math.max(this.authors.durableUpTo(client, this.durable), this.durable.get(client) ?? 0)
   }
 
+  /**
+   * Clients' refused changes this node still has to tell them of: a snapshot round stores them beside
+   * the author table and hands them back to `restoreDocuments`, so a void entry compacted out of the
+   * log is not forgotten at a restart (docs/security.md, "Refused writes").
+   */
+  refusalRecords(): RefusalRecord[] {
+    return this.refusals.records()
+  }
+
   /** True for a non-member peer of a member: a client, whose changes this node logs as their author. */
   isClient(peer: string): boolean {
     return this.isMember && !(this.options.ackGossipMembers as ReadonlySet<string>).has(peer)
@@ -533,8 +547,9 @@ export class MeshNode {
    * next own write numbers past it, so a seq is never reused [CV4]. The clock moves past every stored
    * timestamp [HLC1]. Throws on a state its document type cannot read (storage corruption).
    */
-  restoreDocuments(documents: Iterable<StoredDocumentState>, vector: VersionVector, authors: readonly AuthorRecord[] = [], clock?: Hlc): void {
+  restoreDocuments(documents: Iterable<StoredDocumentState>, vector: VersionVector, authors: readonly AuthorRecord[] = [], clock?: Hlc, refusals: readonly RefusalRecord[] = []): void {
     this.authors.merge(authors)
+    if (this.isMember) this.refusals.merge(refusals)
     // The clock as it was when `vector` was taken (`clockHighWater`): it covers timestamps no stored
     // document carries, those of the runs a client's region skipped [HLC2].
     if (clock !== undefined) this.options.clock.restore(clock)
@@ -581,7 +596,8 @@ export class MeshNode {
   /** A link to `peer` came up: announce what we hold; streaming starts when the peer answers. */
   connect(peer: string): void {
     this.claimOwnFloor()
-    this.peers.set(peer, { ready: false, known: new Map(), gapAnnouncedAtSize: -1, transfer: null, incoming: null, clientGap: new Map(), clientGapBytes: 0, interest: null, fetch: null, subscribed: 0 })
+    this.sessions += 1
+    this.peers.set(peer, { ready: false, known: new Map(), gapAnnouncedAtSize: -1, transfer: null, incoming: null, clientGap: new Map(), clientGapBytes: 0, interest: null, fetch: null, subscribed: 0, session: this.sessions })
     // A client says what it syncs before its vector, so the region's answer is filtered from the start.
     const subscription = this.options.subscription?.(peer, true)
     if (subscription) this.options.send(peer, subscription)
@@ -638,7 +654,7 @@ export class MeshNode {
           this.raiseClientFloor(peer, state, message.vector.get(peer) ?? 0)
           // A refusal whose answer was lost with a connection: this stream may never pass its entry again.
           // At most a few per announcement: each carries a document's state, and announcing costs a client nothing.
-          this.tellRefused(peer, this.refusals.unknownTo(peer, message.vector).slice(0, MAX_REFUSALS_PER_ANNOUNCEMENT))
+          this.tellRefused(peer, state.session, this.refusals.unknownTo(peer, message.vector, state.session).slice(0, MAX_REFUSALS_PER_ANNOUNCEMENT))
         }
         if (state.fetch) this.advanceFetch(peer, state)
         this.sendMissing(peer, state, null)
@@ -800,15 +816,20 @@ export class MeshNode {
    * one given when this node refused it, else `REFUSED_EARLIER` (after a restart, or a void entry learnt
    * from another region). One `Rejected` per document and code, so a burst of refused writes to one
    * document costs one copy of it: `state` is this node's copy now, unless the client may not read it.
+   * A copy holding own changes not yet durable is not sent [CV4]: a crash could lose them, and the client
+   * would keep them. Such a refusal stays untold until the client's next announcement (the simulator
+   * found a client showing a region's write that the region's crash had lost).
    */
-  private tellRefused(client: string, refused: readonly { readonly seq: number; readonly collection: string; readonly docId: string }[]): void {
+  private tellRefused(client: string, session: number, refused: readonly { readonly seq: number; readonly collection: string; readonly docId: string }[]): void {
     const byDocument = new Map<string, { collection: string; docId: string; byReason: Map<string, { refusal: ChangeRefusal; seqs: number[] }> }>()
+    const durableOwn = this.durable.get(this.id) ?? 0
     for (const { seq, collection, docId } of refused) {
       const key = documentKey(collection, docId)
+      if ((this.marks.get(key)?.ownSeq ?? 0) > durableOwn && this.options.readable?.(client, collection, docId) !== false) continue
       let document = byDocument.get(key)
       if (document === undefined) byDocument.set(key, (document = { collection, docId, byReason: new Map() }))
       // Grouped by code: the explanation of the first stands for the group (it often quotes the value).
-      const refusal = this.refusals.tell(client, seq)
+      const refusal = this.refusals.tell(client, seq, session)
       const group = document.byReason.get(refusal.code)
       if (group === undefined) document.byReason.set(refusal.code, { refusal, seqs: [seq] })
       else group.seqs.push(seq)
@@ -826,9 +847,19 @@ export class MeshNode {
     }
   }
 
+  /** A void entry's author may not know its write was refused (its answer lost, or this node restarted). */
+  private rememberVoid(change: Change): void {
+    const author = change.author
+    if (author === undefined || !this.isMember) return
+    this.refusals.remember(author.origin, { seq: author.seq, collection: change.collection, docId: change.docId, refusal: REFUSED_EARLIER, at: { origin: change.origin, seq: change.seq } })
+  }
+
   /** Takes a change from anywhere. Returns false when it had to wait for (or was dropped behind) a gap. */
   private ingest(change: Change): boolean {
     if (this.isDuplicate(change)) {
+      // A logged void entry that a stored document's vector already covers is not applied again at a
+      // restart, but its author may still not know (the simulator found a refusal forgotten that way).
+      if (this.restoring && isVoid(change)) this.rememberVoid(change)
       this.stats.duplicates += 1
       return true
     }
@@ -1011,9 +1042,7 @@ export class MeshNode {
     // A refused change's place in the log: nothing to apply, and no document comes to exist for it.
     // Its author may not know yet (its answer lost with a connection, or this node restarted).
     if (isVoid(change)) {
-      if (author !== undefined && this.isMember) {
-        this.refusals.remember(author.origin, { seq: author.seq, collection: change.collection, docId: change.docId, refusal: REFUSED_EARLIER, at: { origin: change.origin, seq: change.seq } })
-      }
+      this.rememberVoid(change)
       return
     }
     const key = documentKey(change.collection, change.docId)
@@ -1139,7 +1168,7 @@ export class MeshNode {
       state.known.set(origin, to)
     }
     this.flushBatch(peer, batch)
-    if (refused.length > 0) this.tellRefused(peer, refused)
+    if (refused.length > 0) this.tellRefused(peer, state.session, refused)
     if (skippedHlc !== null) this.options.send(peer, { type: MessageType.Skipped, ranges: skipped, hlc: skippedHlc })
   }
 
@@ -1263,7 +1292,9 @@ export class MeshNode {
   private beginTransfer(peer: string, state: PeerState): void {
     // A client is sent the documents it subscribes to: its position covers those alone.
     const documents = this.documentStates(this.documentKeysFor(state.interest, peer))
-    state.transfer = { vector: new Map(this.log.vector), documents, hlc: this.options.clock.peek(), authors: this.authors.records() }
+    // Refusals go to members alone: a client has no use for others' (and should not learn of them).
+    const refusals = this.isMember && this.options.ackGossipMembers?.has(peer) === true ? this.refusals.records() : []
+    state.transfer = { vector: new Map(this.log.vector), documents, hlc: this.options.clock.peek(), authors: this.authors.records(), refusals }
     this.releaseTransfer(peer, state)
   }
 
@@ -1280,6 +1311,7 @@ export class MeshNode {
       vector: transfer.vector,
       hlc: transfer.hlc,
       authors: transfer.authors,
+      refusals: transfer.refusals,
     })
     state.known = vvMerge(state.known, transfer.vector)
     this.sendMissing(peer, state, null)
@@ -1349,6 +1381,7 @@ export class MeshNode {
     }
     state.known = vvMerge(state.known, vector)
     this.authors.merge(message.authors)
+    if (this.isMember) this.refusals.merge(message.refusals)
     this.stats.stateTransfersReceived += 1
     if (!moved) return
     this.options.onStateCovered?.(vector)

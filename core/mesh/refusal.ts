@@ -4,7 +4,7 @@
  * seqs stay dense in every author table and its later writes are acknowledged as usual; a void change
  * applies nothing anywhere (no document is created or touched).
  */
-import type { Change, ChangeId, VersionVector } from '../types.js'
+import type { Change, ChangeId, RefusalRecord, VersionVector } from '../types.js'
 
 /** Why a region refused a client's change; `code` is what the client's write handle rejects with. */
 export interface ChangeRefusal {
@@ -40,8 +40,8 @@ export interface PendingRefusal {
   readonly refusal: ChangeRefusal
   /** The void entry. */
   readonly at: ChangeId
-  /** Told at least once since this node learnt it. */
-  told?: boolean
+  /** The session (see `MeshNode` peer sessions) in which it was last told; unset while never told. */
+  toldIn?: number
 }
 
 /**
@@ -49,10 +49,13 @@ export interface PendingRefusal {
  * learns, with the reason where it refused the change itself. Told where the client's stream reaches
  * the entry, and when the client announces its position (its answer may have been lost with a
  * connection, and a state transfer passes the entry without telling). Forgotten at an announcement
- * once told and passed: a session delivers in order, so a client whose position passed an entry
- * after it was told got the answer — unless the answer was the one told at the announcement before,
- * and that connection ended at once (docs/security.md, "Refused writes"). Rebuilt from the log at a
- * restart (the reason then is `REFUSED_EARLIER`). Bounded: past `max`, the oldest is forgotten.
+ * in the session it was told in, once the position passed the entry: a session delivers in order, so
+ * a client whose stream passed the entry after the answer got it — unless the answer was told at an
+ * announcement, crossed the client's next one on the way, and the connection then ended before it
+ * arrived (docs/security.md, "Refused writes"). Stored with each snapshot round and sent to member
+ * peers with a state transfer (`records`, `merge`), and rebuilt from the log at a restart, so a void
+ * entry compacted away is not forgotten (the reason then is `REFUSED_EARLIER`). Bounded: past `max`,
+ * the oldest is forgotten.
  */
 export class PendingRefusals {
   private readonly byClient = new Map<string, Map<number, PendingRefusal>>()
@@ -71,27 +74,45 @@ export class PendingRefusals {
     if (this.size > this.max) this.forgetOldest()
   }
 
-  /** The reason of `client`'s refused `seq` (`REFUSED_EARLIER` when unknown); it counts as told. */
-  tell(client: string, seq: number): ChangeRefusal {
+  /** The reason of `client`'s refused `seq` (`REFUSED_EARLIER` when unknown); it counts as told in `session`. */
+  tell(client: string, seq: number, session: number): ChangeRefusal {
     const pending = this.byClient.get(client)?.get(seq)
     if (pending === undefined) return REFUSED_EARLIER
-    pending.told = true
+    pending.toldIn = session
     return pending.refusal
   }
 
   /**
-   * The refusals to tell `client`, which announced `position`: those it may not know of. Those told
-   * before whose entry its position has passed are forgotten.
+   * The refusals to tell `client`, which announced `position` in `session`: those it may not know of.
+   * Those told in this same session whose entry its position has passed are forgotten; one told in a
+   * session that ended may have been lost with it, whatever the position says.
    */
-  unknownTo(client: string, position: VersionVector): PendingRefusal[] {
+  unknownTo(client: string, position: VersionVector, session: number): PendingRefusal[] {
     const mine = this.byClient.get(client)
     if (mine === undefined) return []
     const unknown: PendingRefusal[] = []
     for (const pending of [...mine.values()]) {
-      if (pending.told === true && (position.get(pending.at.origin) ?? 0) >= pending.at.seq) this.drop(client, mine, pending.seq)
+      if (pending.toldIn === session && (position.get(pending.at.origin) ?? 0) >= pending.at.seq) this.drop(client, mine, pending.seq)
       else unknown.push(pending)
     }
     return unknown.sort((a, b) => a.seq - b.seq)
+  }
+
+  /** What a snapshot round stores and a state transfer to a member carries (the reasons stay here). */
+  records(): RefusalRecord[] {
+    const out: RefusalRecord[] = []
+    for (const [client, mine] of this.byClient) {
+      for (const { seq, collection, docId, at } of mine.values()) out.push({ client, seq, collection, docId, at })
+    }
+    return out
+  }
+
+  /** Refusals stored or learnt from a peer; one known already keeps its reason and whether it was told. */
+  merge(records: Iterable<RefusalRecord>): void {
+    for (const { client, seq, collection, docId, at } of records) {
+      if (this.byClient.get(client)?.has(seq) === true) continue
+      this.remember(client, { seq, collection, docId, refusal: REFUSED_EARLIER, at })
+    }
   }
 
   private drop(client: string, mine: Map<number, PendingRefusal>, seq: number): void {

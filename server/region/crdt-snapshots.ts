@@ -86,7 +86,7 @@ export class CrdtSnapshots {
   async recover(): Promise<{ documents: number }> {
     const { storage, mesh } = this.options
     const coveredBytes = await storage.load([...CRDT_COVERED_KEY])
-    const { vector: covered, authors } = coveredBytes === undefined ? { vector: new Map<string, number>(), authors: [] } : decodeCoveredRecord(coveredBytes)
+    const { vector: covered, authors, refusals } = coveredBytes === undefined ? { vector: new Map<string, number>(), authors: [], refusals: [] } : decodeCoveredRecord(coveredBytes)
     const documents: StoredDocumentState[] = []
     for (const { key, data } of await storage.loadRange([...CRDT_DOCUMENT_PREFIX])) {
       try {
@@ -95,7 +95,7 @@ export class CrdtSnapshots {
         throw new Error(`meridian: stored document ${JSON.stringify(key)} cannot be read: ${String(err)}`, { cause: err })
       }
     }
-    mesh.restoreDocuments(documents, covered, authors)
+    mesh.restoreDocuments(documents, covered, authors, undefined, refusals)
     this.coveredVector = covered
     this.firstIndex = (await storage.logBounds(this.options.log)).firstIndex
     return { documents: documents.length }
@@ -170,7 +170,7 @@ export class CrdtSnapshots {
       const [collection, docId] = splitDocumentKey(key)
       writes.push(storage.save([...CRDT_DOCUMENT_PREFIX, collection, docId], encodeStoredDocumentState(stored)))
     }
-    writes.push(storage.save([...CRDT_COVERED_KEY], encodeCoveredRecord(vector, mesh.authors.records())))
+    writes.push(storage.save([...CRDT_COVERED_KEY], encodeCoveredRecord(vector, mesh.authors.records(), mesh.refusalRecords())))
     this.sinceRound = 0
     const round = (async () => {
       await Promise.all(writes)

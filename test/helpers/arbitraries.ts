@@ -147,6 +147,10 @@ export const arbStateCovered: fc.Arbitrary<StateCoveredMessage> = fc.record({
     }),
     { maxLength: 3 },
   ),
+  refusals: fc.array(
+    fc.record({ client: arbId, seq: arbSeq, collection: arbId, docId: arbId, at: fc.record({ origin: arbId, seq: arbSeq }) }),
+    { maxLength: 3 },
+  ),
 })
 
 const arbDocumentRef = fc.record({ collection: arbId, docId: arbId })

@@ -30,10 +30,13 @@ describe('[RD3] reads from a replica that is cut off', () => {
   afterAll(() => cluster.close())
 
   it('reports its staleness, refuses reads beyond maxStalenessMs, and sends nearest reads to the primary', async () => {
-    // A replica applies what the primary told it is committed; `after` waits for this write.
-    const fresh = await get(isolated, `/v1/accounts/s1?read=replica&maxStalenessMs=1000&after=${token}`)
-    expect(fresh.status).toBe(200)
-    expect(Number(fresh.lag)).toBeLessThan(1000)
+    // A replica applies what the primary told it is committed; `after` waits for this write. The bound is
+    // loose: with 1000 ms this read once answered 503 on a loaded machine (a CI run beside a soak; the body
+    // was not kept, so whether TOO_STALE or a timeout is not known). The tight bounds below are what this
+    // test is about.
+    const fresh = await get(isolated, `/v1/accounts/s1?read=replica&maxStalenessMs=5000&after=${token}`)
+    expect(fresh.status, JSON.stringify(fresh.json)).toBe(200)
+    expect(Number(fresh.lag)).toBeLessThan(5000)
 
     const epochBefore = cluster.server(primary).strict?.node.currentEpoch
     cluster.partition([isolated], [primary, other])

@@ -7,14 +7,14 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { encodeChange } from '../../core/codec/index.js'
-import { encodeLwwPayload } from '../../core/crdt/index.js'
+import { encodeChange, MessageType, type RejectedMessage } from '../../core/codec/index.js'
+import { encodeLwwPayload, LwwReplica, lwwPutPayload } from '../../core/crdt/index.js'
 import { CRDT_LOG } from '../../server/region-node.js'
 import { CRDT_DOCUMENT_PREFIX } from '../../server/region/crdt-snapshots.js'
 import type { MeridianServer } from '../../server/server.js'
 import { openFileStorage } from '../../server/storage/file-adapter.js'
 import { waitFor } from '../helpers/cluster.js'
-import { http, startServer } from './in-process.js'
+import { acceptedClient, http, startServer } from './in-process.js'
 
 const dirs: string[] = []
 afterEach(() => {
@@ -96,5 +96,37 @@ describe('[SG3] crdt snapshot rounds and compaction (file storage)', () => {
     await storage.save([...CRDT_DOCUMENT_PREFIX, 'notes', 'broken'], Uint8Array.of(9, 9, 9))
     await storage.close()
     await expect(start(dir)).rejects.toThrow(/stored document .*broken.* cannot be read/)
+  })
+
+  it('a refused write whose answer was lost is still told after a restart from a compacted log', async () => {
+    // docs/security.md, "Refused writes": what a region still has to tell is stored with each snapshot
+    // round. Before, it was rebuilt from the log alone, which compaction had emptied: never told.
+    const dir = dataDir()
+    const startRefusing = (): Promise<MeridianServer> =>
+      startServer({ nodeId: 'solo', storage: 'file', dataDir: dir, snapshotEveryChanges: 20, snapshotIntervalMs: 20, values: { maxStringBytes: 64 } })
+    let server = await startRefusing()
+    const writer = await acceptedClient(server.url, 'c-lost')
+    const docId = 'refused'
+    const payload = lwwPutPayload(new LwwReplica({ collection: 'notes', docId }), { title: 'x'.repeat(100) })
+    writer.send({ type: MessageType.ChangeBatch, changes: [{ origin: 'c-lost', seq: 1, hlc: { wallMs: Date.now(), counter: 0, node: 'c-lost' }, collection: 'notes', docId, docType: 'lww', payload }] })
+    await waitFor(async () => (await status(server)).vector.solo === 1, 5_000, 'the void entry logged')
+    // The connection ends; whatever answer was on its way is lost with it.
+    writer.ws.terminate()
+    for (let i = 0; i < 40; i++) expect((await http(server.httpUrl, 'PUT', `/v1/notes/d${i % 4}`, { i })).status).toBe(200)
+    await server.close()
+
+    server = await startRefusing()
+    try {
+      // A clean stop ran a last round: nothing is replayed, the void entry is in no log.
+      expect((await status(server)).changes).toBe(0)
+      const back = await acceptedClient(server.url, 'c-lost')
+      back.send({ type: MessageType.VersionVector, vector: new Map([['solo', 41]]) })
+      const told = (await back.next((m) => m.type === MessageType.Rejected)) as RejectedMessage
+      expect([told.seqs, told.code, told.collection, told.docId]).toEqual([[1], 'REFUSED', 'notes', docId])
+      back.ws.terminate()
+      expect((await http(server.httpUrl, 'GET', `/v1/notes/${docId}`)).status).toBe(404)
+    } finally {
+      await server.close()
+    }
   })
 })

@@ -5,7 +5,7 @@ import type { Topology } from './topology.js'
  * Seeds that once broke a rule, or that reach a rare path, replayed in every `npm test`.
  * Add one whenever the simulator finds a bug: the seed, the case, and what it found.
  */
-export const REGRESSION_SEEDS: readonly { docType: DocType; topology: Topology; seed: number; found: string }[] = [
+export const REGRESSION_SEEDS: readonly { docType: DocType; topology: Topology; seed: number; found: string; refuseClientChanges?: boolean }[] = [
   // These reach "crash before fsync, restart, write before re-dialling": the runs that catch a mesh
   // that sends its own changes before they are durable (its seqs are then reused after the crash).
   { docType: 'lww', topology: 'mesh', seed: 4, found: 'seq reuse after crash-before-fsync (EagerSenderMesh)' },
@@ -38,4 +38,15 @@ export const REGRESSION_SEEDS: readonly { docType: DocType; topology: Topology; 
   // counted as held the change the new region sent, which was dropped as a duplicate: the client never
   // converged (fixed: a session's waiting skips end with it).
   { docType: 'yjs', topology: 'star', seed: 494202753, found: 'a skipped run outlived its session and swallowed a change: [CV2]' },
+  // Regions refusing some client writes ([RW1] [RW2]): a client lost the answer to a refused write with its
+  // connection, and the region that refused it forgot the refusal at a restart, because it rebuilt what it
+  // had to tell only from the log changes it replayed: one a stored document already covered (1390615706),
+  // or one a snapshot round had compacted out of the log (65396601, 590803375). The client showed the
+  // refused edit forever (fixed: rebuilt from every logged void entry, and stored with each snapshot round).
+  { docType: 'yjs', topology: 'star', seed: 1390615706, refuseClientChanges: true, found: 'refusal forgotten at a restart: its void entry covered by a stored document' },
+  { docType: 'yjs', topology: 'mesh', seed: 65396601, refuseClientChanges: true, found: 'refusal forgotten at a restart: its void entry compacted away' },
+  { docType: 'automerge', topology: 'star', seed: 590803375, refuseClientChanges: true, found: 'refusal forgotten at a restart: its void entry compacted away' },
+  // A Rejected carried the region's copy of the document while it held the region's own write not yet
+  // durable; the region crashed and lost the write, the client kept it (fixed: such a copy waits [CV4]).
+  { docType: 'yjs', topology: 'mesh', seed: 21, refuseClientChanges: true, found: 'a Rejected copy held an own write a crash then lost' },
 ]

@@ -6,8 +6,6 @@ import { REGRESSION_SEEDS } from './regressions.js'
 import { TOPOLOGIES } from './topology.js'
 
 const replay = replayCase()
-/** The fast-check seed of the refusal schedules `npm test` runs (see below). */
-const RW_SEED = 20261205
 /** Long runs (MERIDIAN_SIM_RUNS) get time in proportion: an Automerge schedule takes up to ~1 s on a loaded machine. */
 const LONG_RUN_TIMEOUT_MS = Math.max(120_000, runsPerCase() * 1_000)
 
@@ -31,10 +29,7 @@ describe.skipIf(replay !== null)('simulated crdt clusters under faults', () => {
         fc.property(fc.integer({ min: 0, max: 0x7fffffff }), fc.constantFrom(...TOPOLOGIES), (seed, topology) => {
           assertSimulation({ seed, docType, topology, refuseClientChanges: true })
         }),
-        // Pinned schedules in `npm test`, fresh ones in long runs (MERIDIAN_SIM_RUNS): about one schedule in
-        // a few hundred still ends with a client showing a refused Yjs edit (replay: yjs:star:1390615706:refuse),
-        // an open finding (docs/security.md, "Refused writes"), which must not make `npm test` fail by chance.
-        { numRuns: runsPerCase(), endOnFailure: true, ...(process.env.MERIDIAN_SIM_RUNS ? {} : { seed: RW_SEED }) },
+        { numRuns: runsPerCase(), endOnFailure: true },
       )
     }, LONG_RUN_TIMEOUT_MS)
   }

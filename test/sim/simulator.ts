@@ -4,7 +4,7 @@ import type { StoredDocumentState } from '../../core/codec/document-state.js'
 import { MessageType, type Message, type RejectedMessage, type SkippedRange } from '../../core/codec/messages.js'
 import { createReplica } from '../../core/crdt/index.js'
 import { documentKey, MeshNode, type MeshClock, type MeshNodeOptions } from '../../core/mesh/index.js'
-import type { AuthorRecord, Change, DocType, Hlc } from '../../core/types.js'
+import type { AuthorRecord, Change, DocType, Hlc, RefusalRecord } from '../../core/types.js'
 import { EventQueue } from './event-queue.js'
 import { checkInvariants, sameChange, type CommitRecord } from './invariants.js'
 import { SimRandom } from './random.js'
@@ -116,6 +116,8 @@ interface Stored {
   /** What the last finished snapshot round covered, and the author table at that instant. */
   vector: Map<string, number>
   authors: AuthorRecord[]
+  /** Refusals not yet told, as a region's snapshot round stores them beside the author table. */
+  refusals: RefusalRecord[]
   /** The clock's high-water mark when `vector` was taken (as the client's store keeps it). */
   clock?: Hlc
 }
@@ -185,7 +187,7 @@ export function runSimulation(options: SimOptions): SimResult {
   for (const id of [...serverIds, ...clientIds]) {
     const kind = id.startsWith('s') ? 'server' : 'client'
     const home = kind === 'server' ? id : (serverIds[Number(id.slice(1)) % serverIds.length] as string)
-    const stored: Stored = { changes: [], documents: new Map(), vector: new Map(), authors: [] }
+    const stored: Stored = { changes: [], documents: new Map(), vector: new Map(), authors: [], refusals: [] }
     replicas.set(id, {
       id,
       kind,
@@ -344,7 +346,7 @@ export function runSimulation(options: SimOptions): SimResult {
         ? {}
         : { subscription: (_peer: string, connecting: boolean) => interest.subscription(connecting), onFetched: (fetch: number, complete: boolean) => interest.fetched(fetch, complete) }),
     })
-    mesh.restoreDocuments(replica.stored.documents.values(), replica.stored.vector, replica.stored.authors, replica.stored.clock)
+    mesh.restoreDocuments(replica.stored.documents.values(), replica.stored.vector, replica.stored.authors, replica.stored.clock, replica.stored.refusals)
     mesh.restore(replica.stored.changes)
     mesh.finishRestore()
     replica.stateCovered = false
@@ -362,6 +364,7 @@ export function runSimulation(options: SimOptions): SimResult {
     replica.stored.vector = new Map(mesh.vector)
     replica.stored.clock = mesh.clockHighWater
     replica.stored.authors = mesh.authors.records()
+    replica.stored.refusals = mesh.refusalRecords()
     if (replica.kind === 'client') {
       // A client sends no state transfers: its own changes count as covered only once a server holds
       // them durably; the others stay in its log (its outbox) to be sent as changes.

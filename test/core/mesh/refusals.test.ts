@@ -1,8 +1,10 @@
 import { describe, expect, it } from 'vitest'
-import { createReplica } from '../../../core/crdt/index.js'
+import { createReplica, lwwPatchPayload, type LwwReplica } from '../../../core/crdt/index.js'
 import { decodeLwwPayload } from '../../../core/crdt/lww-payload.js'
-import type { RejectedMessage } from '../../../core/codec/messages.js'
+import { MessageType, type RejectedMessage } from '../../../core/codec/messages.js'
+import { decodeMessage } from '../../../core/codec/index.js'
 import type { ChangeRefusal, MeshNode } from '../../../core/mesh/index.js'
+import { PendingRefusals } from '../../../core/mesh/refusal.js'
 import type { Change } from '../../../core/types.js'
 import { clientWrite, flushMembers, MeshHarness } from '../../helpers/mesh-harness.js'
 
@@ -137,5 +139,111 @@ describe('a refused client change: void everywhere, rejected to its writer, roll
     expect(refused.map((m) => m.code)).toEqual(['FORBIDDEN', 'REFUSED'])
     expect(voided[1]).toEqual([])
     expect(c1.durableOf('us')?.get('c1')).toBe(1)
+  })
+
+  it('a refusal whose answer was lost is told after the region restarts from a snapshot that compacted the void entry away', () => {
+    // Simulator seed yjs:mesh:65396601: the region remembered refusals only from its log, so one whose
+    // void entry a snapshot round had compacted away was forgotten at a restart, and the client kept
+    // showing its refused write. Without the stored refusal records, the client here is never told.
+    for (const keepRefusals of [true, false]) {
+      const { h, c1, refused } = setup()
+      put(c1, 'b', { secret: 'x' })
+      h.pump()
+      // eu logged the void entry; the client is told once eu made it durable, which it never sees:
+      // the connection ends first, and the answer is lost with it.
+      expect(refused).toHaveLength(0)
+      for (const [a, b] of [['c1', 'eu'], ['eu', 'us'], ['eu', 'ap']] as const) {
+        h.node(a).disconnect(b)
+        h.node(b).disconnect(a)
+      }
+      const eu = h.node('eu')
+      eu.markDurable(new Map(eu.vector))
+      h.pump()
+      // A snapshot round, then the log compacted up to it: the void entry is gone from the log.
+      const documents = eu.takeChangedDocuments().map((key) => eu.storedDocument(key)).filter((d) => d !== undefined)
+      const vector = new Map(eu.vector)
+      const authors = eu.authors.records()
+      const refusals = eu.refusalRecords()
+      eu.compact(vector)
+      expect(refusals.map((r) => [r.client, r.seq, r.docId])).toEqual([['c1', 1, 'b']])
+      // The restart: only the snapshot is left.
+      const revived = h.add('eu', { ackGossipMembers: REGIONS, createReplica, admitClientChange: refuseSecrets })
+      revived.restoreDocuments(documents, vector, authors, eu.clockHighWater, keepRefusals ? refusals : [])
+      revived.finishRestore()
+      h.link('c1', 'eu')
+      h.pump()
+      expect(refused.map((m) => [m.seqs, m.code, m.docId])).toEqual(keepRefusals ? [[[1], 'REFUSED', 'b']] : [])
+      expect(c1.existingReplica('notes', 'b') === undefined).toBe(keepRefusals)
+    }
+  })
+
+  it('a member learns refusals with a state transfer; a client is sent none', () => {
+    const { h, c1 } = setup()
+    put(c1, 'b', { secret: 'x' })
+    h.pump()
+    flushRegions(h)
+    // eu's log no longer holds the void entry: a newcomer gets a state transfer instead of the change.
+    h.node('eu').compact(new Map(h.node('eu').vector))
+    // ap comes back with an empty store (a new disk), and a new client connects.
+    for (const other of ['eu', 'us']) h.node(other).disconnect('ap')
+    const late = h.add('ap', { ackGossipMembers: REGIONS, createReplica })
+    const c2 = h.add('c2', { ackGossipMembers: REGIONS, createReplica, ownChangesOnly: true, sendsStateTransfers: false })
+    h.link('ap', 'eu')
+    h.link('c2', 'eu')
+    const refusalsSentTo = new Map<string, unknown[]>()
+    while (h.inFlight.length > 0) {
+      const next = h.inFlight.shift() as (typeof h.inFlight)[number]
+      const message = decodeMessage(next.bytes)
+      if (message.type === MessageType.StateCovered) refusalsSentTo.set(next.to, [...message.refusals])
+      h.node(next.to).receive(next.from, message)
+    }
+    expect(refusalsSentTo.get('ap')).toHaveLength(1)
+    expect(late.changeAt('eu', 1)).toBeUndefined()
+    expect(late.refusalRecords().map((r) => [r.client, r.seq, r.docId])).toEqual([['c1', 1, 'b']])
+    expect(refusalsSentTo.get('c2')).toEqual([])
+  })
+
+
+  it('does not send the writer a copy holding the region\'s own change before that change is durable', () => {
+    // Simulator seed yjs:mesh:21: the copy in a Rejected held a region's write its crash then lost, and
+    // the client kept showing it.
+    const { h, c1, refused } = setup()
+    put(c1, 'd', { title: 'A' })
+    h.pump()
+    flushRegions(h)
+    put(c1, 'd', { secret: 's' })
+    h.pump()
+    const eu = h.node('eu')
+    const voidAt = eu.vector.get('eu') ?? 0
+    // eu's own write to the same document, after the void entry, not yet durable.
+    eu.commit('notes', 'd', 'lww', lwwPatchPayload(eu.replica('notes', 'd', 'lww') as LwwReplica, { owner: 'eu' }))
+    eu.markDurable(new Map([['eu', voidAt]]))
+    h.pump()
+    c1.antiEntropy()
+    h.pump()
+    expect(refused).toHaveLength(0)
+    // Once it is durable, the next announcement tells, with it in the copy.
+    eu.markDurable(new Map(eu.vector))
+    h.pump()
+    c1.antiEntropy()
+    h.pump()
+    expect(refused.map((m) => m.seqs)).toEqual([[2]])
+    expect(c1.existingReplica('notes', 'd')?.view()).toEqual({ title: 'A', owner: 'eu' })
+  })
+
+  it('a refusal told on a connection that then ended is told again on the next, wherever the position is', () => {
+    const refusals = new PendingRefusals()
+    const at = { origin: 'eu', seq: 5 }
+    refusals.remember('c1', { seq: 2, collection: 'notes', docId: 'b', refusal: { code: 'FORBIDDEN', message: 'no' }, at })
+    const past = new Map([['eu', 9]])
+    // Told at an announcement in session 1; the connection ends before the answer arrives.
+    expect(refusals.unknownTo('c1', past, 1).map((p) => p.seq)).toEqual([2])
+    refusals.tell('c1', 2, 1)
+    // Session 2: the position passed the entry (learnt elsewhere), but the answer of session 1 proves nothing.
+    expect(refusals.unknownTo('c1', past, 2).map((p) => p.seq)).toEqual([2])
+    expect(refusals.tell('c1', 2, 2).code).toBe('FORBIDDEN')
+    // The next announcement of session 2, past the entry: heard.
+    expect(refusals.unknownTo('c1', past, 2)).toEqual([])
+    expect(refusals.records()).toEqual([])
   })
 })
