@@ -53,7 +53,8 @@ export interface ServerConnectionOptions {
  */
 export class ServerConnection implements LinkTransport {
   /** Every decoded frame, in order. Exceptions thrown here close the connection with BAD_FRAME. */
-  onMessage: (message: Message) => void = () => {}
+  /** `frameBytes`: the frame's size, what holding it costs (frames kept while a handshake is decided). */
+  onMessage: (message: Message, frameBytes: number) => void = () => {}
   /** Called once, when we start closing or when the socket closed, whichever comes first. */
   onClose: (code: number, reason: string) => void = () => {}
   readonly kind: ConnectionKind
@@ -72,8 +73,6 @@ export class ServerConnection implements LinkTransport {
   lastError: string | null = null
   /** A client's principal once its handshake passed (docs/security.md); null on peer links and before. */
   principal: Principal | null = null
-  /** Bytes of the frame `onMessage` is being given (what a frame held before the handshake costs). */
-  lastFrameBytes = 0
 
   constructor(options: ServerConnectionOptions) {
     this.options = options
@@ -187,7 +186,6 @@ export class ServerConnection implements LinkTransport {
       this.lastHeard = this.now()
       this.missedPongs = 0
       const bytes = Array.isArray(data) ? Buffer.concat(data) : data instanceof ArrayBuffer ? new Uint8Array(data) : data
-      this.lastFrameBytes = bytes.length
       this.options.metrics.bytesIn.inc({ kind: this.kind }, bytes.length)
       this.options.metrics.framesIn.inc({ kind: this.kind })
       if (!isBinary) {
@@ -217,7 +215,7 @@ export class ServerConnection implements LinkTransport {
         } else throw err
         return
       }
-      this.onMessage(message)
+      this.onMessage(message, bytes.length)
     } catch (err) {
       this.options.logger.error(`${this.label}: processing a frame failed`, err)
       this.reject('HANDLER_ERROR', CloseCode.BAD_FRAME, 'the frame could not be processed')

@@ -176,10 +176,10 @@ export function acceptSession(ws: WebSocket, endpoint: Endpoint, remote: string,
     }
     routeEstablished(node, identity as string, connection, message, logger, { host: deps.strict, config, kind: endpoint, onInvalidValue: () => metrics.invalidValues.inc({ surface: 'sync' }) })
   }
-  connection.onMessage = (message) => {
+  connection.onMessage = (message, frameBytes) => {
     if (waiting !== null) {
       // Meridian's client sends nothing before HandshakeAccept; a few frames are kept, a flood is refused.
-      waitingBytes += connection.lastFrameBytes
+      waitingBytes += frameBytes
       if (waiting.length >= MAX_FRAMES_BEFORE_ACCEPT || waitingBytes > clientFrameBytes(config)) {
         connection.reject('BAD_FRAME', CloseCode.BAD_FRAME, `more than ${MAX_FRAMES_BEFORE_ACCEPT} frames or ${clientFrameBytes(config)} bytes before the handshake was answered`)
         return
