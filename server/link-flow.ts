@@ -48,6 +48,13 @@ export interface LinkFlowOptions {
 export class LinkFlow {
   private delivered = new Map<string, number>()
   private paused = false
+  /**
+   * Frames that must arrive, in order, waiting for the socket to drain: document states (a fetch or a
+   * state transfer; they cannot be resent from the log like changes) met a full buffer, and every
+   * frame but a replayable one after them. They were already in memory (the cut); writing them all
+   * at once closed the link OVERLOADED, and the other side reconnected into the same answer.
+   */
+  private readonly held: Message[] = []
   private timer: NodeJS.Timeout | null = null
   private stopped = false
 
@@ -71,10 +78,14 @@ export class LinkFlow {
   offer(message: Message): void {
     // Skipped runs move a client's position like changes do: held back (and replayed) with them.
     if (message.type !== MessageType.ChangeBatch && message.type !== MessageType.Skipped) {
-      this.options.transport.send(this.options.encode(message))
+      const full = this.options.transport.bufferedAmount >= this.options.highWaterBytes
+      if (this.held.length > 0 || (message.type === MessageType.DocumentStates && full)) {
+        this.held.push(message)
+        this.poll()
+      } else this.write(message)
       return
     }
-    if (this.paused || this.options.transport.bufferedAmount >= this.options.highWaterBytes) {
+    if (this.paused || this.held.length > 0 || this.options.transport.bufferedAmount >= this.options.highWaterBytes) {
       this.pause()
       return
     }
@@ -89,6 +100,7 @@ export class LinkFlow {
 
   stop(): void {
     this.stopped = true
+    this.held.length = 0
     if (this.timer !== null) clearInterval(this.timer)
     this.timer = null
   }
@@ -97,17 +109,35 @@ export class LinkFlow {
     if (seq > (this.delivered.get(origin) ?? 0)) this.delivered.set(origin, seq)
   }
 
+  /** A frame that is not replayed: document states are paced by `held`, the rest are small. */
+  private write(message: Message): void {
+    this.options.transport.send(this.options.encode(message), message.type === MessageType.DocumentStates)
+    // What a state transfer covers is delivered once its end is written (a resync must not ask for it again).
+    if (message.type === MessageType.StateCovered) for (const [origin, seq] of message.vector) this.advance(origin, seq)
+  }
+
   private pause(): void {
     if (this.paused || this.stopped) return
     this.paused = true
     this.options.onPause?.()
-    this.timer = setInterval(() => {
-      if (this.options.transport.bufferedAmount >= this.options.lowWaterBytes) return
-      if (this.timer !== null) clearInterval(this.timer)
-      this.timer = null
-      this.paused = false
-      if (!this.stopped) this.options.resync(new Map(this.delivered))
-    }, DRAIN_POLL_MS)
+    this.poll()
+  }
+
+  /** Until the socket drained: held frames are written as it does, then paused batches are resynced. */
+  private poll(): void {
+    if (this.timer !== null || this.stopped) return
+    this.timer = setInterval(() => this.drain(), DRAIN_POLL_MS)
     this.timer.unref()
+  }
+
+  private drain(): void {
+    const transport = this.options.transport
+    while (this.held.length > 0 && transport.bufferedAmount < this.options.highWaterBytes) this.write(this.held.shift() as Message)
+    if (this.held.length > 0 || (this.paused && transport.bufferedAmount >= this.options.lowWaterBytes)) return
+    if (this.timer !== null) clearInterval(this.timer)
+    this.timer = null
+    if (!this.paused || this.stopped) return
+    this.paused = false
+    this.options.resync(new Map(this.delivered))
   }
 }
