@@ -97,7 +97,7 @@ describe('[IN2] a client over /sync', () => {
   it('[IN1][SG3] sends a state transfer (forged document states and a covered vector): closed FORBIDDEN, nothing merged or claimed', async () => {
     for (const message of [
       { type: MessageType.DocumentStates, transfer: 1, documents: [{ collection: 'notes', docId: 'forged', docType: 'lww', state: Uint8Array.of(1, 0, 0) }] },
-      { type: MessageType.StateCovered, transfer: 1, documents: 0, vector: new Map([['someone-else', 1_000_000]]), hlc: { wallMs: Date.now(), counter: 0, node: 'x' }, authors: [] },
+      { type: MessageType.StateCovered, transfer: 1, documents: 0, vector: new Map([['someone-else', 1_000_000]]), hlc: { wallMs: Date.now(), counter: 0, node: 'x' }, authors: [], refusals: [] },
     ] as Message[]) {
       const client = await acceptedClient(server.url, `forger-${message.type}`)
       client.send(message)
