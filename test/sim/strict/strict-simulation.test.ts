@@ -35,6 +35,7 @@ describe.skipIf(replay !== null)('simulated strict clusters under faults', () =>
   // Seeds that once broke a rule or the checker; add one whenever the simulator finds something.
   it.each([
     { nodes: 5 as const, seed: 893545756, found: 'checker: a primary of a lower epoch elected after a higher one need not hold its entries' },
+    { nodes: 3 as const, seed: 784590202, found: 'checker: an old entry first acknowledged in a higher epoch (a resend) is committed there; a lower epoch\'s primary need not hold it' },
     // The runs in which the figure-8 mutant (CommitOldEpochByCountingNode) is first caught: the real node must hold there.
     { nodes: 3 as const, seed: 133, found: 'figure 8: a returning primary crashes right after its first commit, the competing history wins' },
     { nodes: 5 as const, seed: 111, found: 'figure 8: a returning primary crashes right after its first commit, the competing history wins' },

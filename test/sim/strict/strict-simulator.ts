@@ -266,6 +266,11 @@ export function runStrictSimulation(options: StrictSimOptions): StrictSimResult 
   const writes = new Map<string, WriteRecord>()
   /** Tokens acknowledged at majority or all (must never be lost [ST1]). */
   const majorityAcked = new Map<string, LogPosition>()
+  /**
+   * The epoch of the primary that acknowledged each of them: an entry of an older epoch (a resend of an
+   * indeterminate write, answered as a duplicate) is committed in the epoch that acknowledges it.
+   */
+  const majorityAckedIn = new Map<string, number>()
   /** Every token acknowledged at any level, for reads with `after`. */
   const ackedTokens: LogPosition[] = []
   /** epoch → the node that obtained majority acknowledgements in it [ST2]. */
@@ -487,9 +492,12 @@ export function runStrictSimulation(options: StrictSimOptions): StrictSimResult 
         }
         // [FO1] a new primary holds every entry acknowledged at majority in an earlier epoch. (A primary
         // of a lower epoch can still be elected after a higher one, by voters that never saw the higher
-        // epoch; it can never commit anything, and it need not hold the higher epoch's entries.)
+        // epoch; it can never commit anything, and it need not hold the higher epoch's entries, nor an
+        // older entry first acknowledged in the higher epoch: seed 3:784590202, an epoch-1 entry resent
+        // and acknowledged by the primary of epoch 3, then a candidate of epoch 2 resumed from a pause.)
         for (const token of majorityAcked.values()) {
-          if (token.epoch < epoch && self.epochAt(token.lsn) !== token.epoch) violate(`[FO1] ${sim.id} became primary of epoch ${epoch} without majority-acknowledged ${tokenKey(token)}`)
+          const ackedIn = majorityAckedIn.get(tokenKey(token)) ?? token.epoch
+          if (ackedIn < epoch && self.epochAt(token.lsn) !== token.epoch) violate(`[FO1] ${sim.id} became primary of epoch ${epoch} without majority-acknowledged ${tokenKey(token)}`)
         }
       },
     })
@@ -533,6 +541,8 @@ export function runStrictSimulation(options: StrictSimOptions): StrictSimResult 
     if (outcome.level === 'majority' || outcome.level === 'all') {
       stats.majorityAcknowledged += 1
       majorityAcked.set(tokenKey(outcome.token), outcome.token)
+      const ackedIn = nodes.get(nodeId)?.node?.currentEpoch ?? outcome.token.epoch
+      majorityAckedIn.set(tokenKey(outcome.token), Math.max(majorityAckedIn.get(tokenKey(outcome.token)) ?? 0, ackedIn))
       // A duplicate's token is the original entry's, maybe of an earlier epoch: count the acknowledging primary's.
       const epoch = record.keyed?.duplicate ? (get(nodeId).node?.currentEpoch ?? outcome.token.epoch) : outcome.token.epoch
       const holder = majorityPrimaryByEpoch.get(epoch)
