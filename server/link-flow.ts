@@ -80,6 +80,7 @@ export class LinkFlow {
     if (message.type !== MessageType.ChangeBatch && message.type !== MessageType.Skipped) {
       const full = this.options.transport.bufferedAmount >= this.options.highWaterBytes
       if (this.held.length > 0 || (message.type === MessageType.DocumentStates && full)) {
+        if (this.stopped) return
         this.held.push(message)
         this.poll()
       } else this.write(message)
